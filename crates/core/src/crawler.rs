@@ -1,0 +1,430 @@
+//! The frontier and the bookkeeping of a crawl: which URLs are seen, queued, in flight and
+//! done, and what happened to each.
+//!
+//! Driving order, the same for every strategy:
+//!
+//! 1. [`Crawler::next_fetch`] hands out the next URL to fetch (or `None`: wait for a fetch in
+//!    flight to finish, or stop when [`Crawler::is_done`]).
+//! 2. The strategy connects to [`crate::Config::addr`], writes [`Fetch::request`], and feeds
+//!    what it reads to a [`crate::ResponseReader`], within the config's timeouts.
+//! 3. [`Fetch::finish`] turns the response or error into an [`Outcome`]. It parses the page's
+//!    links and touches no shared state, so it may run on any thread.
+//! 4. [`Crawler::complete`] records the outcome, queues the new in-scope links (or the fetch
+//!    itself again, for a transport failure with tries left), and frees the fetch's slot.
+//!
+//! The crawler holds no lock and no clock: strategies share it however their model allows
+//! (a mutex, a single loop thread) and pass in the time.
+
+use std::{
+    collections::{HashSet, VecDeque},
+    time::{Duration, Instant},
+};
+
+use url::Url;
+
+use crate::{
+    config::{Config, MAX_URL_LEN},
+    error::{FetchError, Limit},
+    links::extract_links,
+    report::{Record, Report, Status},
+    response::Response,
+};
+
+/// One URL handed to a strategy to fetch.
+#[derive(Debug)]
+pub struct Fetch {
+    /// The URL, normalised, in scope.
+    pub url: Url,
+    /// Which try this is, from 1.
+    pub tries: u32,
+    /// How many redirects led here.
+    redirects: u32,
+    /// When this try was handed out.
+    started: Option<Instant>,
+}
+
+impl Fetch {
+    /// The request bytes: HTTP/1.0, one request per connection.
+    pub fn request(&self) -> Vec<u8> {
+        crate::request::request(&self.url)
+    }
+
+    /// Turns what the strategy got into an outcome: parses links out of an HTML page.
+    ///
+    /// Pure CPU work on this fetch's own data, so it can run outside any lock or on a pool.
+    pub fn finish(self, result: Result<Response, FetchError>, now: Instant) -> Outcome {
+        let latency = self
+            .started
+            .map_or(Duration::ZERO, |started| now.saturating_duration_since(started));
+        let result = result.map(|response| {
+            let mut page = Page {
+                status: response.status,
+                bytes: response.body_len,
+                html: false,
+                links: Vec::new(),
+                redirect: None,
+            };
+            if is_redirect(response.status) {
+                page.redirect = response
+                    .location
+                    .as_deref()
+                    .and_then(|location| resolve(&self.url, location));
+            } else if (200..300).contains(&response.status) && response.is_html() {
+                page.html = true;
+                let links = extract_links(&response.body);
+                let base = links
+                    .base
+                    .as_deref()
+                    .and_then(|base| self.url.join(base).ok())
+                    .unwrap_or_else(|| self.url.clone());
+                page.links = links
+                    .hrefs
+                    .iter()
+                    .filter_map(|href| resolve(&base, href))
+                    .collect();
+            }
+            page
+        });
+        Outcome {
+            fetch: self,
+            result,
+            latency,
+        }
+    }
+}
+
+fn is_redirect(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
+}
+
+/// Resolves a link against its base and normalises it (lowercase scheme and host, no default
+/// port, no dot segments, no fragment). Hrefs that are not URLs give `None`.
+fn resolve(base: &Url, href: &str) -> Option<Url> {
+    let mut url = base.join(href).ok()?;
+    url.set_fragment(None);
+    Some(url)
+}
+
+/// What a fetch ended with, ready to be recorded by [`Crawler::complete`].
+#[derive(Debug)]
+pub struct Outcome {
+    fetch: Fetch,
+    result: Result<Page, FetchError>,
+    latency: Duration,
+}
+
+impl Outcome {
+    /// The URL fetched.
+    pub fn url(&self) -> &Url {
+        &self.fetch.url
+    }
+
+    /// The status or the error, for strategies that report progress.
+    pub fn result(&self) -> Result<u16, &FetchError> {
+        self.result.as_ref().map(|page| page.status)
+    }
+}
+
+/// A response reduced to what the frontier needs.
+#[derive(Debug)]
+struct Page {
+    status: u16,
+    bytes: u64,
+    html: bool,
+    links: Vec<Url>,
+    redirect: Option<Url>,
+}
+
+/// The frontier (seen set, queue, in-flight count) and the records of a crawl.
+#[derive(Debug)]
+pub struct Crawler {
+    config: Config,
+    seen: HashSet<String>,
+    queue: VecDeque<Fetch>,
+    in_flight: usize,
+    /// Fetches handed out, retries excluded; bounded by `max_pages`.
+    started: usize,
+    records: Vec<Record>,
+}
+
+impl Crawler {
+    /// A crawl of `config.root`, with the root queued.
+    pub fn new(config: Config) -> Crawler {
+        let mut crawler = Crawler {
+            config,
+            seen: HashSet::new(),
+            queue: VecDeque::new(),
+            in_flight: 0,
+            started: 0,
+            records: Vec::new(),
+        };
+        let root = crawler.config.root.clone();
+        crawler.enqueue(root, 0);
+        crawler
+    }
+
+    /// The settings this crawl runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The next URL to fetch, counted as in flight until its outcome is completed.
+    pub fn next_fetch(&mut self, now: Instant) -> Option<Fetch> {
+        let mut fetch = self.queue.pop_front()?;
+        fetch.started = Some(now);
+        self.in_flight += 1;
+        Some(fetch)
+    }
+
+    /// Records a finished fetch and queues what it found.
+    pub fn complete(&mut self, outcome: Outcome) {
+        self.in_flight -= 1;
+        let Outcome {
+            mut fetch,
+            result,
+            latency,
+        } = outcome;
+        let page = match result {
+            Ok(page) => page,
+            Err(err) if err.is_retryable() && fetch.tries < self.config.max_tries => {
+                fetch.tries += 1;
+                // To the front: a retry should not wait behind the whole frontier.
+                self.queue.push_front(fetch);
+                return;
+            }
+            Err(err) => {
+                self.records.push(Record {
+                    url: fetch.url.into(),
+                    status: Status::Error(err.kind()),
+                    tries: fetch.tries,
+                    latency: Some(latency),
+                    ..Record::default()
+                });
+                return;
+            }
+        };
+        let mut new_links = 0;
+        for link in &page.links {
+            new_links += u32::from(self.enqueue(link.clone(), 0));
+        }
+        if let Some(target) = &page.redirect {
+            self.enqueue(target.clone(), fetch.redirects + 1);
+        }
+        self.records.push(Record {
+            url: fetch.url.into(),
+            status: Status::Http(page.status),
+            bytes: page.bytes,
+            html: page.html,
+            links_found: page.links.len() as u32,
+            new_links,
+            redirect: page.redirect.map(Into::into),
+            tries: fetch.tries,
+            latency: Some(latency),
+        });
+    }
+
+    /// Nothing queued and nothing in flight: the crawl is complete.
+    pub fn is_done(&self) -> bool {
+        self.queue.is_empty() && self.in_flight == 0
+    }
+
+    /// How many fetches are handed out and not yet completed.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    /// How many URLs wait to be fetched.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// The records so far, one per URL that ended.
+    pub fn records(&self) -> &[Record] {
+        &self.records
+    }
+
+    /// Ends the crawl: the report, for `strategy`, of a crawl that took `elapsed`.
+    pub fn into_report(self, strategy: &str, elapsed: Duration) -> Report {
+        Report::new(strategy, &self.config, self.records, elapsed)
+    }
+
+    /// Marks `url` seen; queues it if it is in scope, records why not otherwise.
+    /// Returns whether the URL was new.
+    fn enqueue(&mut self, url: Url, redirects: u32) -> bool {
+        if self.seen.contains(url.as_str()) {
+            return false;
+        }
+        if self.started >= self.config.max_pages {
+            // Past the bound nothing new is even remembered: the frontier stops growing.
+            return false;
+        }
+        self.seen.insert(url.as_str().to_owned());
+        let error = if let Some(skip) = self.config.out_of_scope(&url) {
+            Some(FetchError::Skipped(skip))
+        } else if redirects > self.config.max_redirects {
+            Some(FetchError::RedirectLimit)
+        } else if url.as_str().len() > MAX_URL_LEN {
+            Some(FetchError::TooLarge(Limit::Url))
+        } else {
+            None
+        };
+        if let Some(err) = error {
+            self.records.push(Record {
+                url: url.into(),
+                status: Status::Error(err.kind()),
+                ..Record::default()
+            });
+        } else {
+            self.started += 1;
+            self.queue.push_back(Fetch {
+                url,
+                tries: 1,
+                redirects,
+                started: None,
+            });
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{config::parse_root, error::ErrorKind};
+
+    fn config() -> Config {
+        Config::new(
+            parse_root("http://127.0.0.1:8000/").unwrap(),
+            "127.0.0.1:8000".parse().unwrap(),
+        )
+    }
+
+    fn html(body: &str) -> Result<Response, FetchError> {
+        Ok(Response {
+            status: 200,
+            content_type: Some("text/html; charset=utf-8".into()),
+            location: None,
+            body: body.as_bytes().to_vec(),
+            body_len: body.len() as u64,
+        })
+    }
+
+    fn redirect(to: &str) -> Result<Response, FetchError> {
+        Ok(Response {
+            status: 302,
+            location: Some(to.into()),
+            ..Response::default()
+        })
+    }
+
+    /// Fetches the next URL with `respond`, completing it at once.
+    fn step(
+        crawler: &mut Crawler,
+        respond: impl FnOnce(&Url) -> Result<Response, FetchError>,
+    ) -> Url {
+        let now = Instant::now();
+        let fetch = crawler.next_fetch(now).expect("a queued URL");
+        let url = fetch.url.clone();
+        let result = respond(&url);
+        crawler.complete(fetch.finish(result, now));
+        url
+    }
+
+    fn lines(crawler: &Crawler) -> Vec<String> {
+        let mut lines: Vec<_> = crawler.records().iter().map(Record::line).collect();
+        lines.sort();
+        lines
+    }
+
+    #[test]
+    fn links_are_resolved_scoped_and_deduplicated() {
+        let mut crawler = Crawler::new(config());
+        step(&mut crawler, |_| {
+            html(r#"<a href="a">x</a><a href="/a#top">x</a><a href="HTTP://127.0.0.1:8000/b/../c">
+                <a href="http://other.example/">x</a><a href="mailto:x@y.z">x</a>"#)
+        });
+        assert_eq!(crawler.queued(), 2);
+        while crawler.queued() > 0 {
+            step(&mut crawler, |_| html(""));
+        }
+        assert!(crawler.is_done());
+        assert_eq!(
+            lines(&crawler),
+            [
+                "200\thttp://127.0.0.1:8000/",
+                "200\thttp://127.0.0.1:8000/a",
+                "200\thttp://127.0.0.1:8000/c",
+                "error:skipped\thttp://other.example/",
+                "error:skipped\tmailto:x@y.z",
+            ]
+        );
+    }
+
+    #[test]
+    fn base_href_changes_resolution() {
+        let mut crawler = Crawler::new(config());
+        step(&mut crawler, |_| html(r#"<base href="/dir/"><a href="page">"#));
+        assert_eq!(step(&mut crawler, |_| html("")).as_str(), "http://127.0.0.1:8000/dir/page");
+    }
+
+    #[test]
+    fn transport_failures_are_retried_up_to_max_tries() {
+        let mut config = config();
+        config.max_tries = 3;
+        let mut crawler = Crawler::new(config);
+        for _ in 0..3 {
+            step(&mut crawler, |_| Err(FetchError::Timeout));
+        }
+        assert!(crawler.is_done());
+        assert_eq!(crawler.records()[0].status, Status::Error(ErrorKind::Timeout));
+        assert_eq!(crawler.records()[0].tries, 3);
+    }
+
+    #[test]
+    fn bad_responses_are_not_retried() {
+        let mut crawler = Crawler::new(config());
+        step(&mut crawler, |_| Err(FetchError::Malformed("x")));
+        assert!(crawler.is_done());
+        assert_eq!(crawler.records()[0].tries, 1);
+    }
+
+    #[test]
+    fn redirect_chains_are_bounded() {
+        let mut config = config();
+        config.max_redirects = 2;
+        let mut crawler = Crawler::new(config);
+        for n in 1..=3 {
+            step(&mut crawler, |_| redirect(&format!("/r{n}")));
+        }
+        assert!(crawler.is_done());
+        assert_eq!(
+            lines(&crawler),
+            [
+                "302\thttp://127.0.0.1:8000/",
+                "302\thttp://127.0.0.1:8000/r1",
+                "302\thttp://127.0.0.1:8000/r2",
+                "error:redirect-limit\thttp://127.0.0.1:8000/r3",
+            ]
+        );
+    }
+
+    #[test]
+    fn max_pages_bounds_the_frontier() {
+        let mut config = config();
+        config.max_pages = 3;
+        let mut crawler = Crawler::new(config);
+        step(&mut crawler, |_| html(r#"<a href="/1"><a href="/2"><a href="/3"><a href="/4">"#));
+        assert_eq!(crawler.queued(), 2);
+    }
+
+    #[test]
+    fn in_flight_counts_until_complete() {
+        let mut crawler = Crawler::new(config());
+        let fetch = crawler.next_fetch(Instant::now()).unwrap();
+        assert!(!crawler.is_done());
+        assert_eq!(crawler.in_flight(), 1);
+        let now = Instant::now();
+        crawler.complete(fetch.finish(html(""), now));
+        assert!(crawler.is_done());
+    }
+}

@@ -1,0 +1,38 @@
+//! The sans-IO crawler core that every c10k strategy drives.
+//!
+//! This crate knows URLs, HTTP bytes and HTML, and nothing about sockets, threads, event loops
+//! or clocks it was not handed. Each strategy crate (threads, callbacks, generators, async)
+//! owns only its concurrency model and drives this core in the same order, so all four find
+//! the same URLs with the same outcomes:
+//!
+//! | piece | file | what it does |
+//! |---|---|---|
+//! | [`Config`] | `config.rs` | root, scope (origin + `--exclude`), limits, timeouts |
+//! | [`Crawler`] | `crawler.rs` | the frontier: seen set, queue, in-flight count, retries, records |
+//! | [`Fetch::request`] | `request.rs` | the HTTP/1.0 request bytes |
+//! | [`ResponseReader`] | `response.rs` | incremental response parsing: `NeedMore` / `Done` / error |
+//! | [`extract_links`] | `links.rs` | `<a>`, `<area>` and `<base>` hrefs, with an HTML tokenizer |
+//! | [`FetchError`] | `error.rs` | one error enum; the [`ErrorKind`]s the report counts |
+//! | [`Report`] | `report.rs` | per-URL [`Record`]s and the JSON report |
+//!
+//! Start with the driving order documented in [`crawler`]; the blocking-threads strategy is
+//! the plainest driver to read next to it.
+
+#![deny(missing_docs)]
+
+mod config;
+pub mod crawler;
+mod error;
+mod links;
+mod report;
+mod request;
+mod response;
+
+pub use config::{Config, Limits, MAX_URL_LEN, RootError, parse_root};
+pub use crawler::{Crawler, Fetch, Outcome};
+pub use error::{ErrorKind, FetchError, Limit, Phase, Skip};
+pub use links::{Links, extract_links};
+pub use report::{Latency, Record, Report, Status, urls_out};
+pub use request::{USER_AGENT, request};
+pub use response::{MAX_HEADERS, Progress, Response, ResponseReader};
+pub use url::Url;

@@ -1,0 +1,252 @@
+//! What a crawl leaves behind: one record per URL, and the report that sums them up.
+
+use std::{collections::BTreeMap, fmt::Write as _, time::Duration};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{config::Config, error::ErrorKind};
+
+/// How a URL ended: with an HTTP status, or with an error of some kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Status {
+    /// A response arrived with this status code.
+    Http(u16),
+    /// No response: the kind of failure (or why the URL was skipped).
+    Error(ErrorKind),
+}
+
+impl Default for Status {
+    fn default() -> Self {
+        Status::Error(ErrorKind::Skipped)
+    }
+}
+
+impl std::fmt::Display for Status {
+    /// `200`, or `error:timeout`: the first column of `--urls-out`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Status::Http(code) => write!(f, "{code}"),
+            Status::Error(kind) => write!(f, "error:{kind}"),
+        }
+    }
+}
+
+/// What happened to one URL.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Record {
+    /// The normalised URL.
+    pub url: String,
+    /// Its status or error.
+    pub status: Status,
+    /// Bytes of decoded body.
+    pub bytes: u64,
+    /// Whether this was a 2xx HTML page whose links were extracted.
+    pub html: bool,
+    /// Links found on the page (resolvable hrefs, duplicates included).
+    pub links_found: u32,
+    /// Of those, how many were seen for the first time here.
+    pub new_links: u32,
+    /// Where a redirect pointed, resolved.
+    pub redirect: Option<String>,
+    /// How many tries it took; 0 for URLs never fetched (skipped).
+    pub tries: u32,
+    /// Time of the last try, from hand-out to completion; `None` if never fetched.
+    pub latency: Option<Duration>,
+}
+
+impl Record {
+    /// The line `--urls-out` writes for this URL: `STATUS<TAB>URL`.
+    pub fn line(&self) -> String {
+        format!("{}\t{}", self.status, self.url)
+    }
+}
+
+/// All records as `--urls-out` writes them: one line per URL, sorted by URL.
+pub fn urls_out(records: &[Record]) -> String {
+    let mut sorted: Vec<&Record> = records.iter().collect();
+    sorted.sort_by(|a, b| a.url.cmp(&b.url));
+    let mut text = String::new();
+    for record in sorted {
+        // Writing to a String cannot fail.
+        let _ = writeln!(text, "{}", record.line());
+    }
+    text
+}
+
+/// Latency percentiles over the fetched URLs, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Slowest.
+    pub max: f64,
+}
+
+impl Latency {
+    /// Percentiles (nearest rank) of `samples`; all zero when there are none.
+    pub fn of(mut samples: Vec<Duration>) -> Latency {
+        if samples.is_empty() {
+            return Latency::default();
+        }
+        samples.sort_unstable();
+        let rank = |p: f64| {
+            let index = ((p * samples.len() as f64).ceil() as usize).clamp(1, samples.len()) - 1;
+            samples[index].as_secs_f64() * 1e3
+        };
+        Latency {
+            p50: rank(0.50),
+            p90: rank(0.90),
+            p99: rank(0.99),
+            max: rank(1.0),
+        }
+    }
+}
+
+/// The summary of a crawl, as `--json` prints it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Which strategy crawled.
+    pub strategy: String,
+    /// The root URL.
+    pub root: String,
+    /// The concurrency limit it ran with.
+    pub concurrency: usize,
+    /// URLs that ended (fetched, failed or skipped).
+    pub urls: usize,
+    /// URLs that got an HTTP response, whatever its status.
+    pub fetched: usize,
+    /// Of those, HTML pages with a 2xx status (the ones whose links were followed).
+    pub pages: usize,
+    /// URLs that failed (skipped ones not counted).
+    pub errors: usize,
+    /// URLs skipped as out of scope.
+    pub skipped: usize,
+    /// Tries beyond the first, over all URLs.
+    pub retries: u64,
+    /// Bytes of decoded bodies.
+    pub bytes: u64,
+    /// Wall time of the crawl, in seconds.
+    pub elapsed_s: f64,
+    /// Responses per second: `fetched / elapsed_s`.
+    pub pages_per_s: f64,
+    /// Count of responses per status code.
+    pub status_counts: BTreeMap<String, usize>,
+    /// Count of URLs per error kind (skipped included).
+    pub error_counts: BTreeMap<String, usize>,
+    /// Latency of fetches that got a response or failed.
+    pub latency_ms: Latency,
+    /// Every record, for `--urls-out`; not part of the JSON.
+    #[serde(skip)]
+    pub records: Vec<Record>,
+}
+
+impl Report {
+    /// Sums up `records`.
+    pub fn new(strategy: &str, config: &Config, records: Vec<Record>, elapsed: Duration) -> Report {
+        let mut report = Report {
+            strategy: strategy.to_owned(),
+            root: config.root.to_string(),
+            concurrency: config.concurrency,
+            urls: records.len(),
+            elapsed_s: elapsed.as_secs_f64(),
+            ..Report::default()
+        };
+        let mut latencies = Vec::with_capacity(records.len());
+        for record in &records {
+            report.bytes += record.bytes;
+            report.retries += u64::from(record.tries.saturating_sub(1));
+            latencies.extend(record.latency);
+            match record.status {
+                Status::Http(code) => {
+                    report.fetched += 1;
+                    *report.status_counts.entry(code.to_string()).or_default() += 1;
+                    report.pages += usize::from(record.html);
+                }
+                Status::Error(kind) => {
+                    if kind == ErrorKind::Skipped {
+                        report.skipped += 1;
+                    } else {
+                        report.errors += 1;
+                    }
+                    *report.error_counts.entry(kind.to_string()).or_default() += 1;
+                }
+            }
+        }
+        report.pages_per_s = if elapsed.is_zero() {
+            0.0
+        } else {
+            report.fetched as f64 / report.elapsed_s
+        };
+        report.latency_ms = Latency::of(latencies);
+        report.records = records;
+        report
+    }
+
+    /// The record of the root URL, which decides whether the crawl could start at all.
+    pub fn root_record(&self) -> Option<&Record> {
+        self.records.iter().find(|r| r.url == self.root)
+    }
+
+    /// A few lines for a human.
+    pub fn summary(&self) -> String {
+        let mut text = format!(
+            "{} crawled {} at concurrency {}: {} URLs, {} responses ({} pages), {} errors, {} skipped, {} retries\n\
+             {:.3} s, {:.0} responses/s, {} body bytes; latency ms p50 {:.1} p90 {:.1} p99 {:.1} max {:.1}\n",
+            self.strategy,
+            self.root,
+            self.concurrency,
+            self.urls,
+            self.fetched,
+            self.pages,
+            self.errors,
+            self.skipped,
+            self.retries,
+            self.elapsed_s,
+            self.pages_per_s,
+            self.bytes,
+            self.latency_ms.p50,
+            self.latency_ms.p90,
+            self.latency_ms.p99,
+            self.latency_ms.max,
+        );
+        let counts = |map: &BTreeMap<String, usize>| {
+            map.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ")
+        };
+        let _ = writeln!(text, "status: {}", counts(&self.status_counts));
+        if !self.error_counts.is_empty() {
+            let _ = writeln!(text, "errors: {}", counts(&self.error_counts));
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_by_nearest_rank() {
+        let samples = (1..=100).map(Duration::from_millis).collect();
+        let latency = Latency::of(samples);
+        assert_eq!((latency.p50, latency.p90, latency.p99, latency.max), (50.0, 90.0, 99.0, 100.0));
+        assert_eq!(Latency::of(Vec::new()), Latency::default());
+    }
+
+    #[test]
+    fn urls_out_is_sorted_by_url() {
+        let record = |url: &str, status| Record {
+            url: url.into(),
+            status,
+            ..Record::default()
+        };
+        let text = urls_out(&[
+            record("http://h/b", Status::Http(404)),
+            record("http://h/a", Status::Error(ErrorKind::Timeout)),
+        ]);
+        assert_eq!(text, "error:timeout\thttp://h/a\n404\thttp://h/b\n");
+    }
+}

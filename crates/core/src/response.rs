@@ -1,0 +1,464 @@
+//! The incremental HTTP response reader: feed it whatever bytes arrived, learn whether the
+//! response is complete.
+//!
+//! Driving order: create one [`ResponseReader`] per fetch; call [`ResponseReader::feed`] with
+//! each chunk read from the socket until it returns [`Progress::Done`]; if the peer closes the
+//! connection first, call [`ResponseReader::eof`], which decides whether what arrived is a
+//! whole response (a body delimited by the close) or a truncated one. [`Progress::NeedMore`]
+//! is the normal state of a response in transit, not an error.
+//!
+//! The body is kept only when the response is HTML (the only thing the crawler parses); any
+//! other body is counted and dropped, so a large image costs no memory.
+
+use std::mem;
+
+use crate::{
+    config::Limits,
+    error::{FetchError, Limit},
+};
+
+/// Header lines beyond this many make the head [`Limit::HeaderCount`] too large.
+pub const MAX_HEADERS: usize = 100;
+
+/// A complete response, as the core needs it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Response {
+    /// The status code.
+    pub status: u16,
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<String>,
+    /// The `Location` header, if any.
+    pub location: Option<String>,
+    /// The decoded body, kept only for HTML.
+    pub body: Vec<u8>,
+    /// Length of the decoded body, kept or not.
+    pub body_len: u64,
+}
+
+impl Response {
+    /// Whether the body is HTML, the only kind whose links are followed.
+    pub fn is_html(&self) -> bool {
+        self.content_type.as_deref().is_some_and(is_html)
+    }
+}
+
+fn is_html(content_type: &str) -> bool {
+    let media_type = content_type.split(';').next().unwrap_or_default().trim();
+    media_type.eq_ignore_ascii_case("text/html")
+}
+
+/// What one call to [`ResponseReader::feed`] achieved.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// The response is not complete yet; read more.
+    NeedMore,
+    /// The response is complete; stop reading and close the connection.
+    Done(Response),
+}
+
+/// Reads one HTTP/1.x response from bytes fed in pieces of any size.
+#[derive(Debug)]
+pub struct ResponseReader {
+    limits: Limits,
+    state: State,
+    /// Bytes of the head received so far; released once the head is parsed.
+    head: Vec<u8>,
+    response: Response,
+    keep_body: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Head,
+    /// Body delimited by `Content-Length`, with this many bytes still due.
+    Length(u64),
+    Chunked(Chunk),
+    /// Body delimited by the end of the connection.
+    UntilEof,
+    Done,
+}
+
+/// Where a chunked body decoder stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chunk {
+    /// Reading hex digits of a chunk size.
+    Size { size: u64, digits: u8 },
+    /// After the size: an extension or whitespace, up to the end of the line.
+    SizeLineRest { size: u64 },
+    /// Inside chunk data, with this many bytes left.
+    Data(u64),
+    /// After chunk data, expecting CR LF (or a bare LF).
+    DataEnd { cr: bool },
+    /// In the trailer section; `len` bytes on the current line.
+    Trailer { len: usize, total: usize },
+}
+
+impl ResponseReader {
+    /// A reader that enforces `limits`.
+    pub fn new(limits: Limits) -> ResponseReader {
+        ResponseReader {
+            limits,
+            state: State::Head,
+            head: Vec::new(),
+            response: Response::default(),
+            keep_body: false,
+        }
+    }
+
+    /// Consumes bytes just read from the connection.
+    ///
+    /// After [`Progress::Done`] the reader has nothing more to do; bytes beyond the end of the
+    /// response are ignored.
+    pub fn feed(&mut self, data: &[u8]) -> Result<Progress, FetchError> {
+        if self.state == State::Head {
+            self.head.extend_from_slice(data);
+            let Some(body_start) = self.parse_head()? else {
+                return Ok(Progress::NeedMore);
+            };
+            self.feed_body(&body_start)?;
+        } else {
+            self.feed_body(data)?;
+        }
+        Ok(self.progress())
+    }
+
+    /// The connection was closed by the peer: what arrived is the whole response, or an error.
+    pub fn eof(&mut self) -> Result<Response, FetchError> {
+        match self.state {
+            State::Head if self.head.is_empty() => Err(FetchError::Reset(
+                "connection closed before any response".to_owned(),
+            )),
+            State::Head => Err(FetchError::Truncated("response head")),
+            State::Length(_) => Err(FetchError::Truncated("body shorter than Content-Length")),
+            State::Chunked(_) => Err(FetchError::Truncated("chunked body")),
+            State::UntilEof | State::Done => {
+                self.state = State::Done;
+                Ok(mem::take(&mut self.response))
+            }
+        }
+    }
+
+    fn progress(&mut self) -> Progress {
+        if self.state == State::Done {
+            Progress::Done(mem::take(&mut self.response))
+        } else {
+            Progress::NeedMore
+        }
+    }
+
+    /// Parses the head received so far. Once it is complete, moves to the body state and
+    /// returns the bytes that followed the head (the start of the body); `None` while partial.
+    fn parse_head(&mut self) -> Result<Option<Vec<u8>>, FetchError> {
+        loop {
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut parsed = httparse::Response::new(&mut headers);
+            let head_len = match httparse::ParserConfig::default()
+                .allow_spaces_after_header_name_in_responses(true)
+                .allow_obsolete_multiline_headers_in_responses(true)
+                .allow_multiple_spaces_in_response_status_delimiters(true)
+                .parse_response(&mut parsed, &self.head)
+            {
+                Ok(httparse::Status::Complete(len)) if len <= self.limits.max_head => len,
+                Ok(httparse::Status::Complete(_)) => {
+                    return Err(FetchError::TooLarge(Limit::Head));
+                }
+                Ok(httparse::Status::Partial) if self.head.len() > self.limits.max_head => {
+                    return Err(FetchError::TooLarge(Limit::Head));
+                }
+                Ok(httparse::Status::Partial) => return Ok(None),
+                Err(httparse::Error::TooManyHeaders) => {
+                    return Err(FetchError::TooLarge(Limit::HeaderCount));
+                }
+                Err(_) => return Err(FetchError::Malformed("invalid response head")),
+            };
+            let status = parsed.code.unwrap_or_default();
+            if (100..200).contains(&status) && status != 101 {
+                // An interim response (100 Continue): the real head follows.
+                self.head.drain(..head_len);
+                continue;
+            }
+            self.state = start_body(&self.limits, &mut self.response, status, parsed.headers)?;
+            self.keep_body = self.response.is_html();
+            let body_start = self.head.split_off(head_len);
+            // The head's buffer is no longer needed; give its memory back now.
+            self.head = Vec::new();
+            return Ok(Some(body_start));
+        }
+    }
+
+    fn feed_body(&mut self, mut data: &[u8]) -> Result<(), FetchError> {
+        while !data.is_empty() {
+            match self.state {
+                State::Head => unreachable!("the head is parsed before the body"),
+                State::Done => return Ok(()),
+                State::UntilEof => {
+                    self.take_body(data)?;
+                    return Ok(());
+                }
+                State::Length(remaining) => {
+                    let n = data.len().min(usize::try_from(remaining).unwrap_or(usize::MAX));
+                    self.take_body(&data[..n])?;
+                    data = &data[n..];
+                    let left = remaining - n as u64;
+                    self.state = if left == 0 {
+                        State::Done
+                    } else {
+                        State::Length(left)
+                    };
+                }
+                State::Chunked(Chunk::Data(remaining)) => {
+                    let n = data.len().min(usize::try_from(remaining).unwrap_or(usize::MAX));
+                    self.take_body(&data[..n])?;
+                    data = &data[n..];
+                    let left = remaining - n as u64;
+                    self.state = State::Chunked(if left == 0 {
+                        Chunk::DataEnd { cr: false }
+                    } else {
+                        Chunk::Data(left)
+                    });
+                }
+                State::Chunked(chunk) => {
+                    self.state = self.chunk_framing(chunk, data[0])?;
+                    data = &data[1..];
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One byte of chunked framing (sizes, line ends, trailers); data bytes go elsewhere.
+    fn chunk_framing(&self, chunk: Chunk, byte: u8) -> Result<State, FetchError> {
+        const BAD: FetchError = FetchError::Malformed("invalid chunked encoding");
+        let next = match (chunk, byte) {
+            (Chunk::Size { size, digits }, b) if b.is_ascii_hexdigit() => {
+                if digits == 15 {
+                    return Err(FetchError::TooLarge(Limit::Body));
+                }
+                let digit = u64::from((b as char).to_digit(16).unwrap_or_default());
+                Chunk::Size {
+                    size: size * 16 + digit,
+                    digits: digits + 1,
+                }
+            }
+            (Chunk::Size { digits: 0, .. }, _) => return Err(BAD),
+            (Chunk::Size { size, .. } | Chunk::SizeLineRest { size }, b'\n') => {
+                if size == 0 {
+                    Chunk::Trailer { len: 0, total: 0 }
+                } else if self.response.body_len.saturating_add(size) > self.limits.max_body {
+                    return Err(FetchError::TooLarge(Limit::Body));
+                } else {
+                    Chunk::Data(size)
+                }
+            }
+            (Chunk::Size { size, .. } | Chunk::SizeLineRest { size }, b'\r' | b';' | b' ')
+            | (Chunk::SizeLineRest { size }, _) => Chunk::SizeLineRest { size },
+            (Chunk::Size { .. }, _) => return Err(BAD),
+            (Chunk::DataEnd { cr: false }, b'\r') => Chunk::DataEnd { cr: true },
+            (Chunk::DataEnd { .. }, b'\n') => Chunk::Size { size: 0, digits: 0 },
+            (Chunk::DataEnd { .. }, _) => return Err(BAD),
+            (Chunk::Trailer { len, .. }, b'\n') if len == 0 => return Ok(State::Done),
+            (Chunk::Trailer { total, .. }, _) if total >= self.limits.max_head => {
+                return Err(FetchError::TooLarge(Limit::Head));
+            }
+            (Chunk::Trailer { total, .. }, b'\n') => Chunk::Trailer {
+                len: 0,
+                total: total + 1,
+            },
+            (Chunk::Trailer { len, total }, b'\r') => Chunk::Trailer { len, total: total + 1 },
+            (Chunk::Trailer { len, total }, _) => Chunk::Trailer {
+                len: len + 1,
+                total: total + 1,
+            },
+            (Chunk::Data(_), _) => unreachable!("chunk data is not framing"),
+        };
+        Ok(State::Chunked(next))
+    }
+
+    fn take_body(&mut self, data: &[u8]) -> Result<(), FetchError> {
+        self.response.body_len += data.len() as u64;
+        if self.response.body_len > self.limits.max_body {
+            return Err(FetchError::TooLarge(Limit::Body));
+        }
+        if self.keep_body {
+            self.response.body.extend_from_slice(data);
+        }
+        Ok(())
+    }
+}
+
+/// Reads what the head says about the body and decides how it is delimited.
+fn start_body(
+    limits: &Limits,
+    response: &mut Response,
+    status: u16,
+    headers: &[httparse::Header<'_>],
+) -> Result<State, FetchError> {
+    let mut content_length: Option<u64> = None;
+    let mut chunked = None;
+    for header in headers {
+        let value = || String::from_utf8_lossy(header.value).trim().to_owned();
+        if header.name.eq_ignore_ascii_case("content-type") {
+            response.content_type = Some(value());
+        } else if header.name.eq_ignore_ascii_case("location") {
+            response.location = Some(value());
+        } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
+            // Only the last coding decides whether the body is chunked.
+            let last = value().rsplit(',').next().unwrap_or_default().trim().to_owned();
+            chunked = Some(last.eq_ignore_ascii_case("chunked"));
+        } else if header.name.eq_ignore_ascii_case("content-length") {
+            let length = parse_content_length(header.value)
+                .ok_or(FetchError::Malformed("invalid Content-Length"))?;
+            if content_length.is_some_and(|l| l != length) {
+                return Err(FetchError::Malformed("conflicting Content-Length"));
+            }
+            content_length = Some(length);
+        }
+    }
+    response.status = status;
+    let state = if status == 204 || status == 304 {
+        State::Done
+    } else if let Some(chunked) = chunked {
+        // Transfer-Encoding overrides Content-Length (RFC 9112, 6.3).
+        if chunked {
+            State::Chunked(Chunk::Size { size: 0, digits: 0 })
+        } else {
+            State::UntilEof
+        }
+    } else if let Some(length) = content_length {
+        if length > limits.max_body {
+            return Err(FetchError::TooLarge(Limit::Body));
+        }
+        if length == 0 {
+            State::Done
+        } else {
+            State::Length(length)
+        }
+    } else {
+        State::UntilEof
+    };
+    Ok(state)
+}
+
+fn parse_content_length(value: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(value).ok()?.trim();
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: Limits = Limits {
+        max_head: 1024,
+        max_body: 1024,
+    };
+
+    /// Feeds `input` in pieces of `step` bytes, then EOF if the reader still wants more.
+    fn read(input: &[u8], step: usize) -> Result<Response, FetchError> {
+        let mut reader = ResponseReader::new(LIMITS);
+        for piece in input.chunks(step.max(1)) {
+            if let Progress::Done(response) = reader.feed(piece)? {
+                return Ok(response);
+            }
+        }
+        reader.eof()
+    }
+
+    fn read_every_way(input: &[u8]) -> Result<Response, FetchError> {
+        let whole = read(input, input.len());
+        for step in 1..input.len().min(40) {
+            assert_eq!(read(input, step), whole, "fed {step} bytes at a time");
+        }
+        whole
+    }
+
+    #[test]
+    fn content_length_body_completes_without_eof() {
+        let input = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: 5\r\n\r\nhello";
+        let mut reader = ResponseReader::new(LIMITS);
+        let Progress::Done(response) = reader.feed(input).unwrap() else {
+            panic!("a complete response must be done");
+        };
+        assert_eq!(response.status, 200);
+        assert_eq!(response.body, b"hello");
+        assert_eq!(read_every_way(input).unwrap(), response);
+    }
+
+    #[test]
+    fn partial_is_not_an_error() {
+        let mut reader = ResponseReader::new(LIMITS);
+        assert_eq!(reader.feed(b"HTTP/1.0 2").unwrap(), Progress::NeedMore);
+        assert_eq!(reader.feed(b"00 OK\r\n").unwrap(), Progress::NeedMore);
+    }
+
+    #[test]
+    fn body_until_eof() {
+        let response = read_every_way(b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\nabc").unwrap();
+        assert_eq!(response.body, b"abc");
+    }
+
+    #[test]
+    fn only_html_bodies_are_kept() {
+        let response = read_every_way(b"HTTP/1.0 200 OK\r\nContent-Type: image/png\r\n\r\nabc").unwrap();
+        assert!(response.body.is_empty());
+        assert_eq!(response.body_len, 3);
+    }
+
+    #[test]
+    fn chunked_body_is_decoded() {
+        let input = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n\
+            3;ext=1\r\nabc\r\nA\r\n0123456789\r\n0\r\nX-Trailer: y\r\n\r\n";
+        let response = read_every_way(input).unwrap();
+        assert_eq!(response.body, b"abc0123456789");
+    }
+
+    #[test]
+    fn bad_chunk_size_is_malformed() {
+        let input = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n";
+        assert_eq!(read_every_way(input), Err(FetchError::Malformed("invalid chunked encoding")));
+    }
+
+    #[test]
+    fn short_bodies_are_truncated() {
+        let input = b"HTTP/1.0 200 OK\r\nContent-Length: 10\r\n\r\nabc";
+        assert_eq!(read_every_way(input).unwrap_err().kind(), crate::ErrorKind::Truncated);
+        let input = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab";
+        assert_eq!(read_every_way(input).unwrap_err().kind(), crate::ErrorKind::Truncated);
+    }
+
+    #[test]
+    fn limits_are_enforced() {
+        let big_head = format!("HTTP/1.0 200 OK\r\nX: {}\r\n\r\n", "a".repeat(2000));
+        assert_eq!(read_every_way(big_head.as_bytes()), Err(FetchError::TooLarge(Limit::Head)));
+        let many: String = (0..200).map(|i| format!("X-{i}: y\r\n")).collect();
+        let many = format!("HTTP/1.0 200 OK\r\n{many}\r\n");
+        assert!(read(many.as_bytes(), 4096).unwrap_err().kind() == crate::ErrorKind::TooLarge);
+        let declared = b"HTTP/1.0 200 OK\r\nContent-Length: 999999\r\n\r\n";
+        assert_eq!(read(declared, 100), Err(FetchError::TooLarge(Limit::Body)));
+        let endless = [&b"HTTP/1.0 200 OK\r\n\r\n"[..], &[b'x'; 2000]].concat();
+        assert_eq!(read_every_way(&endless), Err(FetchError::TooLarge(Limit::Body)));
+    }
+
+    #[test]
+    fn garbage_and_silence() {
+        assert_eq!(
+            read_every_way(b"SSH-2.0-OpenSSH\r\n\r\n"),
+            Err(FetchError::Malformed("invalid response head"))
+        );
+        assert_eq!(read(b"", 1).unwrap_err().kind(), crate::ErrorKind::Reset);
+        assert_eq!(read(b"HTTP/1.0 200", 1).unwrap_err().kind(), crate::ErrorKind::Truncated);
+        let bad_length = b"HTTP/1.0 200 OK\r\nContent-Length: 12abc\r\n\r\n";
+        assert_eq!(read(bad_length, 100), Err(FetchError::Malformed("invalid Content-Length")));
+    }
+
+    #[test]
+    fn interim_responses_are_skipped() {
+        let input = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 302 Found\r\nLocation: /x\r\nContent-Length: 0\r\n\r\n";
+        let response = read_every_way(input).unwrap();
+        assert_eq!(response.status, 302);
+        assert_eq!(response.location.as_deref(), Some("/x"));
+    }
+}
