@@ -1,1 +1,303 @@
-fn main() {}
+//! `c10k`: crawl a site with one of the four strategies, or serve the test site.
+
+use std::{
+    fs,
+    io::Write as _,
+    net::{SocketAddr, ToSocketAddrs},
+    path::PathBuf,
+    process::ExitCode,
+    time::Duration,
+};
+
+use anyhow::{Context, anyhow, bail};
+use c10k::{Strategy, StrategyOptions, raise_fd_limit};
+use c10k_core::{Config, Limits, parse_root, urls_out};
+use c10k_testsite::{Server, ServerOptions, SiteSpec};
+use clap::{Args, Parser, Subcommand};
+
+/// One raw-socket web crawler written four ways, measured C10K-style.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Crawl a site (without URL: an embedded test site, checked against its manifest).
+    #[command(allow_negative_numbers = true)]
+    Crawl(CrawlArgs),
+    /// Serve the deterministic test site until killed.
+    #[command(allow_negative_numbers = true)]
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+struct CrawlArgs {
+    /// Root URL (http only); its origin is the scope of the crawl.
+    url: Option<String>,
+    /// How to crawl.
+    #[arg(long, value_enum, default_value_t = Strategy::Threads)]
+    strategy: Strategy,
+    /// Fetches in flight at once.
+    #[arg(long, default_value_t = 100, value_parser = at_least_1)]
+    concurrency: u64,
+    /// Stop queueing new URLs after this many fetches.
+    #[arg(long, value_parser = at_least_1)]
+    max_pages: Option<u64>,
+    /// Redirects one chain may follow.
+    #[arg(long, default_value_t = 10)]
+    max_redirects: u32,
+    /// Tries per URL for transport failures (refused, reset, timeout).
+    #[arg(long, default_value_t = 4, value_parser = at_least_1_u32)]
+    max_tries: u32,
+    /// Deadline of one fetch (connect included), in milliseconds.
+    #[arg(long, default_value_t = 10_000, value_parser = at_least_1)]
+    timeout_ms: u64,
+    /// Largest body accepted, in bytes.
+    #[arg(long, default_value_t = Limits::default().max_body)]
+    max_body: u64,
+    /// Skip URLs matching this regular expression.
+    #[arg(long)]
+    exclude: Option<String>,
+    /// Print the JSON report instead of a summary.
+    #[arg(long)]
+    json: bool,
+    /// Write one sorted `STATUS<TAB>URL` line per URL to this file.
+    #[arg(long)]
+    urls_out: Option<PathBuf>,
+    /// threads: stack reserved per thread, in KiB.
+    #[arg(long, default_value_t = c10k_threads::Options::default().stack_kb as u64,
+          value_parser = clap::value_parser!(u64).range(16..))]
+    thread_stack_kb: u64,
+    /// Embedded site only: number of pages.
+    #[arg(long, default_value_t = 1000)]
+    site_pages: usize,
+    /// Embedded site only: delay of each response, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    site_delay_ms: u64,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on; port 0 picks a free one.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    addr: SocketAddr,
+    /// Number of HTML pages.
+    #[arg(long, default_value_t = SiteSpec::default().pages)]
+    pages: usize,
+    /// Tree links per page.
+    #[arg(long, default_value_t = SiteSpec::default().links as u64, value_parser = at_least_1)]
+    links: u64,
+    /// Approximate bytes per page.
+    #[arg(long, default_value_t = SiteSpec::default().page_bytes)]
+    page_bytes: usize,
+    /// Seed of the extra links and filler text.
+    #[arg(long, default_value_t = SiteSpec::default().seed)]
+    seed: u64,
+    /// Hold each response this many milliseconds (on a timer).
+    #[arg(long, default_value_t = 0)]
+    delay_ms: u64,
+    /// Runtime worker threads.
+    #[arg(long, default_value_t = 1, value_parser = at_least_1)]
+    threads: u64,
+    /// Write the manifest (expected outcome of a full crawl) to this JSON file.
+    #[arg(long)]
+    manifest: Option<PathBuf>,
+}
+
+/// A count that must be positive, with a plain message when it is not.
+fn at_least_1(text: &str) -> Result<u64, String> {
+    match text.parse::<i128>() {
+        Ok(n) if n >= 1 => u64::try_from(n).map_err(|_| format!("{n} is too large")),
+        Ok(n) => Err(format!("must be at least 1, not {n}")),
+        Err(_) => Err(format!("{text:?} is not a whole number")),
+    }
+}
+
+fn at_least_1_u32(text: &str) -> Result<u32, String> {
+    let n = at_least_1(text)?;
+    u32::try_from(n).map_err(|_| format!("{n} is too large"))
+}
+
+/// An error in what the user asked: exit code 2.
+#[derive(Debug)]
+struct Usage(String);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Crawl(args) => crawl(args),
+        Command::Serve(args) => serve(args).map(|()| ExitCode::SUCCESS),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            if err.downcast_ref::<Usage>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+fn usage(message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Usage(message.into()))
+}
+
+fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
+    let fd_limit = raise_fd_limit().context("raising the open-file limit")?;
+    if let Some(path) = &args.urls_out {
+        fs::File::create(path)
+            .map_err(|e| usage(format!("cannot write --urls-out {}: {e}", path.display())))?;
+    }
+    let exclude = args
+        .exclude
+        .as_deref()
+        .map(regex::Regex::new)
+        .transpose()
+        .map_err(|e| usage(format!("invalid --exclude: {e}")))?;
+    let spec = SiteSpec {
+        pages: args.site_pages,
+        delay: Duration::from_millis(args.site_delay_ms),
+        ..SiteSpec::default()
+    };
+    let server = match &args.url {
+        Some(_) => None,
+        None => Some(Server::start(ServerOptions {
+            spec: spec.clone(),
+            ..ServerOptions::default()
+        })?),
+    };
+    let root_text = match (&args.url, &server) {
+        (Some(url), _) => url.clone(),
+        (None, Some(server)) => server.url(),
+        (None, None) => unreachable!("a server is started when no URL is given"),
+    };
+    let root = parse_root(&root_text).map_err(|e| usage(e.to_string()))?;
+    let addr = resolve(&root)?;
+    let mut config = Config::new(root, addr);
+    // The crawler needs a descriptor per connection, and so does an embedded server.
+    let fd_budget = if server.is_some() {
+        fd_limit / 2
+    } else {
+        fd_limit
+    }
+    .saturating_sub(64);
+    config.concurrency = usize::try_from(args.concurrency).unwrap_or(usize::MAX);
+    if config.concurrency as u64 > fd_budget {
+        eprintln!(
+            "warning: concurrency {} needs more descriptors than the limit ({fd_limit}) allows; using {fd_budget}",
+            config.concurrency
+        );
+        config.concurrency = fd_budget as usize;
+    }
+    config.max_pages = args
+        .max_pages
+        .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+    config.max_redirects = args.max_redirects;
+    config.max_tries = args.max_tries;
+    config.timeout = Duration::from_millis(args.timeout_ms);
+    config.connect_timeout = config.timeout;
+    config.limits.max_body = args.max_body;
+    config.exclude = exclude;
+    let options = StrategyOptions {
+        threads: c10k_threads::Options {
+            stack_kb: usize::try_from(args.thread_stack_kb).unwrap_or(usize::MAX),
+        },
+    };
+
+    let report = c10k::run(args.strategy, &config, &options).with_context(|| {
+        format!(
+            "{} could not run at concurrency {}",
+            args.strategy, config.concurrency
+        )
+    })?;
+
+    if let Some(path) = &args.urls_out {
+        fs::write(path, urls_out(&report.records))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&report)?)?;
+    } else {
+        write!(stdout, "{}", report.summary())?;
+        if let Some(server) = &server {
+            let expected = server.manifest(&spec).urls_out();
+            let verdict = if expected == urls_out(&report.records) {
+                "matches"
+            } else {
+                "DIFFERS FROM"
+            };
+            writeln!(
+                stdout,
+                "the crawl {verdict} the test site's manifest ({} URLs)",
+                spec.manifest("").urls.len()
+            )?;
+        }
+    }
+    match report.root_record() {
+        Some(record) if matches!(record.status, c10k_core::Status::Http(_)) => {
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(record) => Err(anyhow!(
+            "the root {} could not be fetched ({})",
+            record.url,
+            record.status
+        )),
+        None => Err(anyhow!("the root {} was not crawled", report.root)),
+    }
+}
+
+/// Resolves the root's host once: every fetch connects to this address.
+fn resolve(root: &c10k_core::Url) -> anyhow::Result<SocketAddr> {
+    let host = root.host_str().unwrap_or_default();
+    let port = root.port_or_known_default().unwrap_or(80);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let mut addrs = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| usage(format!("cannot resolve {host}: {e}")))?;
+    addrs
+        .next()
+        .ok_or_else(|| usage(format!("{host} has no address")))
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    raise_fd_limit().context("raising the open-file limit")?;
+    let spec = SiteSpec {
+        pages: args.pages,
+        links: usize::try_from(args.links).unwrap_or(usize::MAX),
+        page_bytes: args.page_bytes,
+        seed: args.seed,
+        delay: Duration::from_millis(args.delay_ms),
+    };
+    if spec.pages == 0 {
+        bail!(usage("--pages must be at least 1"));
+    }
+    let server = Server::start(ServerOptions {
+        spec: spec.clone(),
+        addr: args.addr,
+        threads: usize::try_from(args.threads).unwrap_or(1),
+    })
+    .with_context(|| format!("cannot listen on {}", args.addr))?;
+    if let Some(path) = &args.manifest {
+        let manifest = server.manifest(&spec);
+        fs::write(path, serde_json::to_string_pretty(&manifest)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    println!("listening on {}", server.url());
+    server.wait();
+    Ok(())
+}

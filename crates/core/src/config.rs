@@ -108,7 +108,11 @@ impl Config {
             Some(Skip::Scheme)
         } else if url.origin() != self.root.origin() {
             Some(Skip::Origin)
-        } else if self.exclude.as_ref().is_some_and(|re| re.is_match(url.as_str())) {
+        } else if self
+            .exclude
+            .as_ref()
+            .is_some_and(|re| re.is_match(url.as_str()))
+        {
             Some(Skip::Excluded)
         } else {
             None
@@ -135,7 +139,10 @@ mod tests {
             parse_root("https://example.com/"),
             Err(RootError::Scheme(_))
         ));
-        assert!(matches!(parse_root("not a url"), Err(RootError::Invalid(..))));
+        assert!(matches!(
+            parse_root("not a url"),
+            Err(RootError::Invalid(..))
+        ));
     }
 
     #[test]

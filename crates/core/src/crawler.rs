@@ -53,9 +53,9 @@ impl Fetch {
     ///
     /// Pure CPU work on this fetch's own data, so it can run outside any lock or on a pool.
     pub fn finish(self, result: Result<Response, FetchError>, now: Instant) -> Outcome {
-        let latency = self
-            .started
-            .map_or(Duration::ZERO, |started| now.saturating_duration_since(started));
+        let latency = self.started.map_or(Duration::ZERO, |started| {
+            now.saturating_duration_since(started)
+        });
         let result = result.map(|response| {
             let mut page = Page {
                 status: response.status,
@@ -340,8 +340,10 @@ mod tests {
     fn links_are_resolved_scoped_and_deduplicated() {
         let mut crawler = Crawler::new(config());
         step(&mut crawler, |_| {
-            html(r#"<a href="a">x</a><a href="/a#top">x</a><a href="HTTP://127.0.0.1:8000/b/../c">
-                <a href="http://other.example/">x</a><a href="mailto:x@y.z">x</a>"#)
+            html(
+                r#"<a href="a">x</a><a href="/a#top">x</a><a href="HTTP://127.0.0.1:8000/b/../c">
+                <a href="http://other.example/">x</a><a href="mailto:x@y.z">x</a>"#,
+            )
         });
         assert_eq!(crawler.queued(), 2);
         while crawler.queued() > 0 {
@@ -363,8 +365,13 @@ mod tests {
     #[test]
     fn base_href_changes_resolution() {
         let mut crawler = Crawler::new(config());
-        step(&mut crawler, |_| html(r#"<base href="/dir/"><a href="page">"#));
-        assert_eq!(step(&mut crawler, |_| html("")).as_str(), "http://127.0.0.1:8000/dir/page");
+        step(&mut crawler, |_| {
+            html(r#"<base href="/dir/"><a href="page">"#)
+        });
+        assert_eq!(
+            step(&mut crawler, |_| html("")).as_str(),
+            "http://127.0.0.1:8000/dir/page"
+        );
     }
 
     #[test]
@@ -376,7 +383,10 @@ mod tests {
             step(&mut crawler, |_| Err(FetchError::Timeout));
         }
         assert!(crawler.is_done());
-        assert_eq!(crawler.records()[0].status, Status::Error(ErrorKind::Timeout));
+        assert_eq!(
+            crawler.records()[0].status,
+            Status::Error(ErrorKind::Timeout)
+        );
         assert_eq!(crawler.records()[0].tries, 3);
     }
 
@@ -413,7 +423,9 @@ mod tests {
         let mut config = config();
         config.max_pages = 3;
         let mut crawler = Crawler::new(config);
-        step(&mut crawler, |_| html(r#"<a href="/1"><a href="/2"><a href="/3"><a href="/4">"#));
+        step(&mut crawler, |_| {
+            html(r#"<a href="/1"><a href="/2"><a href="/3"><a href="/4">"#)
+        });
         assert_eq!(crawler.queued(), 2);
     }
 

@@ -36,3 +36,7 @@ pub use report::{Latency, Record, Report, Status, urls_out};
 pub use request::{USER_AGENT, request};
 pub use response::{MAX_HEADERS, Progress, Response, ResponseReader};
 pub use url::Url;
+
+/// Bytes asked of each `read` on a socket: the lecture's `sock.recv(4096)`, the same in every
+/// strategy.
+pub const CHUNK_SIZE: usize = 4096;

@@ -214,7 +214,10 @@ impl Report {
             self.latency_ms.max,
         );
         let counts = |map: &BTreeMap<String, usize>| {
-            map.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ")
+            map.iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         let _ = writeln!(text, "status: {}", counts(&self.status_counts));
         if !self.error_counts.is_empty() {
@@ -232,7 +235,10 @@ mod tests {
     fn percentiles_by_nearest_rank() {
         let samples = (1..=100).map(Duration::from_millis).collect();
         let latency = Latency::of(samples);
-        assert_eq!((latency.p50, latency.p90, latency.p99, latency.max), (50.0, 90.0, 99.0, 100.0));
+        assert_eq!(
+            (latency.p50, latency.p90, latency.p99, latency.max),
+            (50.0, 90.0, 99.0, 100.0)
+        );
         assert_eq!(Latency::of(Vec::new()), Latency::default());
     }
 

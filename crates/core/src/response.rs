@@ -196,7 +196,9 @@ impl ResponseReader {
                     return Ok(());
                 }
                 State::Length(remaining) => {
-                    let n = data.len().min(usize::try_from(remaining).unwrap_or(usize::MAX));
+                    let n = data
+                        .len()
+                        .min(usize::try_from(remaining).unwrap_or(usize::MAX));
                     self.take_body(&data[..n])?;
                     data = &data[n..];
                     let left = remaining - n as u64;
@@ -207,7 +209,9 @@ impl ResponseReader {
                     };
                 }
                 State::Chunked(Chunk::Data(remaining)) => {
-                    let n = data.len().min(usize::try_from(remaining).unwrap_or(usize::MAX));
+                    let n = data
+                        .len()
+                        .min(usize::try_from(remaining).unwrap_or(usize::MAX));
                     self.take_body(&data[..n])?;
                     data = &data[n..];
                     let left = remaining - n as u64;
@@ -256,7 +260,7 @@ impl ResponseReader {
             (Chunk::DataEnd { cr: false }, b'\r') => Chunk::DataEnd { cr: true },
             (Chunk::DataEnd { .. }, b'\n') => Chunk::Size { size: 0, digits: 0 },
             (Chunk::DataEnd { .. }, _) => return Err(BAD),
-            (Chunk::Trailer { len, .. }, b'\n') if len == 0 => return Ok(State::Done),
+            (Chunk::Trailer { len: 0, .. }, b'\n') => return Ok(State::Done),
             (Chunk::Trailer { total, .. }, _) if total >= self.limits.max_head => {
                 return Err(FetchError::TooLarge(Limit::Head));
             }
@@ -264,7 +268,10 @@ impl ResponseReader {
                 len: 0,
                 total: total + 1,
             },
-            (Chunk::Trailer { len, total }, b'\r') => Chunk::Trailer { len, total: total + 1 },
+            (Chunk::Trailer { len, total }, b'\r') => Chunk::Trailer {
+                len,
+                total: total + 1,
+            },
             (Chunk::Trailer { len, total }, _) => Chunk::Trailer {
                 len: len + 1,
                 total: total + 1,
@@ -303,7 +310,12 @@ fn start_body(
             response.location = Some(value());
         } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
             // Only the last coding decides whether the body is chunked.
-            let last = value().rsplit(',').next().unwrap_or_default().trim().to_owned();
+            let last = value()
+                .rsplit(',')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_owned();
             chunked = Some(last.eq_ignore_ascii_case("chunked"));
         } else if header.name.eq_ignore_ascii_case("content-length") {
             let length = parse_content_length(header.value)
@@ -396,20 +408,23 @@ mod tests {
 
     #[test]
     fn body_until_eof() {
-        let response = read_every_way(b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\nabc").unwrap();
+        let response =
+            read_every_way(b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\nabc").unwrap();
         assert_eq!(response.body, b"abc");
     }
 
     #[test]
     fn only_html_bodies_are_kept() {
-        let response = read_every_way(b"HTTP/1.0 200 OK\r\nContent-Type: image/png\r\n\r\nabc").unwrap();
+        let response =
+            read_every_way(b"HTTP/1.0 200 OK\r\nContent-Type: image/png\r\n\r\nabc").unwrap();
         assert!(response.body.is_empty());
         assert_eq!(response.body_len, 3);
     }
 
     #[test]
     fn chunked_body_is_decoded() {
-        let input = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n\
+        let input =
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n\
             3;ext=1\r\nabc\r\nA\r\n0123456789\r\n0\r\nX-Trailer: y\r\n\r\n";
         let response = read_every_way(input).unwrap();
         assert_eq!(response.body, b"abc0123456789");
@@ -418,28 +433,43 @@ mod tests {
     #[test]
     fn bad_chunk_size_is_malformed() {
         let input = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n";
-        assert_eq!(read_every_way(input), Err(FetchError::Malformed("invalid chunked encoding")));
+        assert_eq!(
+            read_every_way(input),
+            Err(FetchError::Malformed("invalid chunked encoding"))
+        );
     }
 
     #[test]
     fn short_bodies_are_truncated() {
         let input = b"HTTP/1.0 200 OK\r\nContent-Length: 10\r\n\r\nabc";
-        assert_eq!(read_every_way(input).unwrap_err().kind(), crate::ErrorKind::Truncated);
+        assert_eq!(
+            read_every_way(input).unwrap_err().kind(),
+            crate::ErrorKind::Truncated
+        );
         let input = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab";
-        assert_eq!(read_every_way(input).unwrap_err().kind(), crate::ErrorKind::Truncated);
+        assert_eq!(
+            read_every_way(input).unwrap_err().kind(),
+            crate::ErrorKind::Truncated
+        );
     }
 
     #[test]
     fn limits_are_enforced() {
         let big_head = format!("HTTP/1.0 200 OK\r\nX: {}\r\n\r\n", "a".repeat(2000));
-        assert_eq!(read_every_way(big_head.as_bytes()), Err(FetchError::TooLarge(Limit::Head)));
+        assert_eq!(
+            read_every_way(big_head.as_bytes()),
+            Err(FetchError::TooLarge(Limit::Head))
+        );
         let many: String = (0..200).map(|i| format!("X-{i}: y\r\n")).collect();
         let many = format!("HTTP/1.0 200 OK\r\n{many}\r\n");
         assert!(read(many.as_bytes(), 4096).unwrap_err().kind() == crate::ErrorKind::TooLarge);
         let declared = b"HTTP/1.0 200 OK\r\nContent-Length: 999999\r\n\r\n";
         assert_eq!(read(declared, 100), Err(FetchError::TooLarge(Limit::Body)));
         let endless = [&b"HTTP/1.0 200 OK\r\n\r\n"[..], &[b'x'; 2000]].concat();
-        assert_eq!(read_every_way(&endless), Err(FetchError::TooLarge(Limit::Body)));
+        assert_eq!(
+            read_every_way(&endless),
+            Err(FetchError::TooLarge(Limit::Body))
+        );
     }
 
     #[test]
@@ -449,9 +479,15 @@ mod tests {
             Err(FetchError::Malformed("invalid response head"))
         );
         assert_eq!(read(b"", 1).unwrap_err().kind(), crate::ErrorKind::Reset);
-        assert_eq!(read(b"HTTP/1.0 200", 1).unwrap_err().kind(), crate::ErrorKind::Truncated);
+        assert_eq!(
+            read(b"HTTP/1.0 200", 1).unwrap_err().kind(),
+            crate::ErrorKind::Truncated
+        );
         let bad_length = b"HTTP/1.0 200 OK\r\nContent-Length: 12abc\r\n\r\n";
-        assert_eq!(read(bad_length, 100), Err(FetchError::Malformed("invalid Content-Length")));
+        assert_eq!(
+            read(bad_length, 100),
+            Err(FetchError::Malformed("invalid Content-Length"))
+        );
     }
 
     #[test]

@@ -1,1 +1,31 @@
-//! stub
+//! The crawler as a pool of blocking OS threads: the lecture's first design, "El enfoque
+//! tradicional".
+//!
+//! Each of `concurrency` threads loops: take a URL from the shared frontier, `connect`, send
+//! the request, `recv` until the response is complete, hand the response to the core, and go
+//! back for another URL. Every call blocks its thread, so the pool needs one thread per
+//! connection in flight — which is the whole cost of the model:
+//!
+//! - **Shared state needs locks.** The frontier sits behind a [`std::sync::Mutex`]; a
+//!   [`std::sync::Condvar`] parks threads while the queue is empty and wakes one per URL
+//!   queued (or all of them once the crawl is done). Link extraction runs *outside* the lock.
+//! - **Threads cost memory.** Each thread has its own stack (`--thread-stack-kb`, default
+//!   256 KiB reserved, of which only the touched pages count in RSS) plus a kernel stack and
+//!   task structure that RSS does not show. The benchmarks measure both.
+//! - **The OS runs out of threads.** Spawning fails (and [`crawl`] returns the error) when
+//!   `kernel.threads-max`, `vm.max_map_count` or memory say no, long before sockets run out.
+//!
+//! Timeouts are socket options: `connect_timeout` for the connect, and a read/write timeout
+//! set before each call to whatever is left of the whole-fetch deadline.
+//!
+//! This crate needs no CPU offload: a thread busy parsing a page blocks only itself, and the
+//! OS scheduler preempts it so the other threads keep their sockets moving.
+//!
+//! Read [`crawl`] in `crawl.rs` next to `crates/async/src/crawl.rs`: the steps and their names
+//! are the same, and the difference is the concurrency model.
+
+#![deny(missing_docs)]
+
+mod crawl;
+
+pub use crawl::{Options, crawl};

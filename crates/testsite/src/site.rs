@@ -1,0 +1,347 @@
+//! The site itself: which paths exist, what each page links to, and the manifest of what a
+//! full crawl must find. Pure functions of the [`SiteSpec`]; no I/O.
+
+use std::{
+    collections::{BTreeMap, VecDeque},
+    fmt::Write as _,
+    time::Duration,
+};
+
+use serde::{Deserialize, Serialize};
+
+/// The shape of a site: every figure that decides its pages and their links.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteSpec {
+    /// Number of HTML pages; page 0 is `/`, page `i` is `/p/i`.
+    pub pages: usize,
+    /// Tree links per page (the tree makes every page reachable from `/`).
+    pub links: usize,
+    /// Approximate size of each page in bytes (filler text makes up the rest).
+    pub page_bytes: usize,
+    /// Seed of the extra links and the filler text.
+    pub seed: u64,
+    /// How long each response is held before it is sent.
+    pub delay: Duration,
+}
+
+impl Default for SiteSpec {
+    fn default() -> Self {
+        SiteSpec {
+            pages: 500,
+            links: 4,
+            page_bytes: 2048,
+            seed: 1,
+            delay: Duration::ZERO,
+        }
+    }
+}
+
+/// What a path on the site answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// HTML page number `i`.
+    Page(usize),
+    /// A plain-text resource, linked from page `i`.
+    Text(usize),
+    /// A redirect with this status to this path.
+    Redirect(u16, String),
+    /// 404.
+    NotFound,
+}
+
+/// Where a link leads, in the canonical form a correct crawler records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    /// A path on this site.
+    Local(String),
+    /// A URL that must be recorded as skipped, never fetched.
+    Skipped(String),
+}
+
+/// One link on a page: the `href` as written, and where it leads.
+#[derive(Debug, Clone)]
+struct Link {
+    href: String,
+    target: Target,
+}
+
+const REDIRECT_CODES: [u16; 5] = [301, 302, 303, 307, 308];
+
+/// A page with a `<base href>` writes its tree links relative to that base.
+const BASE_EVERY: usize = 10;
+/// Pages that link to something special (a 404, a redirect, a text file) are spread out.
+const SPECIAL_EVERY: usize = 50;
+
+/// splitmix64: a tiny, well-mixed, deterministic generator; quality is not the point.
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// The path of page `i`.
+pub fn page_path(i: usize) -> String {
+    if i == 0 {
+        "/".to_owned()
+    } else {
+        format!("/p/{i}")
+    }
+}
+
+impl SiteSpec {
+    fn random(&self, i: usize, salt: u64) -> u64 {
+        mix(self.seed ^ mix(i as u64 ^ mix(salt)))
+    }
+
+    /// What `path` answers.
+    pub fn route(&self, path: &str) -> Route {
+        let path = path.split(['?', '#']).next().unwrap_or_default();
+        let number = |prefix: &str, suffix: &str| -> Option<usize> {
+            let digits = path.strip_prefix(prefix)?.strip_suffix(suffix)?;
+            // Canonical numbers only: "/p/07" and "/p/+7" are not page 7.
+            let canonical = digits == "0" || !digits.starts_with('0');
+            if !canonical || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            digits.parse().ok()
+        };
+        if path == "/" {
+            return Route::Page(0);
+        }
+        if let Some(i) = number("/p/", "").filter(|&i| i > 0 && i < self.pages) {
+            return Route::Page(i);
+        }
+        if let Some(i) = number("/r/", "").filter(|&i| i < self.pages) {
+            let code = REDIRECT_CODES[i / SPECIAL_EVERY % REDIRECT_CODES.len()];
+            return Route::Redirect(code, page_path(self.redirect_target(i)));
+        }
+        if let Some(i) = number("/data/", ".txt").filter(|&i| i < self.pages) {
+            return Route::Text(i);
+        }
+        Route::NotFound
+    }
+
+    fn redirect_target(&self, i: usize) -> usize {
+        (self.random(i, 3) % self.pages as u64) as usize
+    }
+
+    /// The links of page `i`, in document order.
+    fn links_of(&self, i: usize, origin: &str) -> Vec<Link> {
+        let mut links = Vec::new();
+        let local = |href: String, path: String| Link {
+            href,
+            target: Target::Local(path),
+        };
+        let with_base = i % BASE_EVERY == 3;
+        for child in (i * self.links + 1..=i * self.links + self.links).filter(|&c| c < self.pages)
+        {
+            let href = if with_base {
+                child.to_string()
+            } else {
+                page_path(child)
+            };
+            links.push(local(href, page_path(child)));
+        }
+        // One extra link to a random page, written in one of several equivalent ways.
+        let r = (self.random(i, 1) % self.pages as u64) as usize;
+        let path = page_path(r);
+        let href = match self.random(i, 2) % 5 {
+            0 => path.clone(),
+            1 if r > 0 => format!("../p/{r}"),
+            2 => format!("{path}#section-{i}"),
+            3 => format!("{}{path}", origin.to_uppercase()),
+            _ => path.replace('/', "&#x2F;"),
+        };
+        links.push(local(href, path));
+        if i % SPECIAL_EVERY == 7 {
+            links.push(local(format!("/missing/{i}"), format!("/missing/{i}")));
+        }
+        if i % SPECIAL_EVERY == 13 {
+            links.push(local(format!("/r/{i}"), format!("/r/{i}")));
+        }
+        if i % SPECIAL_EVERY == 21 {
+            links.push(local(format!("/data/{i}.txt"), format!("/data/{i}.txt")));
+        }
+        if i == 0 {
+            for url in [
+                "http://example.invalid/elsewhere",
+                "mailto:crawler@example.invalid",
+            ] {
+                links.push(Link {
+                    href: url.to_owned(),
+                    target: Target::Skipped(url.to_owned()),
+                });
+            }
+            links.push(local("/r/0".to_owned(), "/r/0".to_owned()));
+        }
+        links
+    }
+
+    /// The HTML of page `i`, with absolute links written against `origin`
+    /// (`http://host:port`, no trailing slash).
+    pub fn render_page(&self, i: usize, origin: &str) -> Vec<u8> {
+        let mut html = String::with_capacity(self.page_bytes + 512);
+        html.push_str("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">");
+        let _ = write!(html, "<title>Page {i}</title>");
+        if i % BASE_EVERY == 3 {
+            html.push_str("<base href=\"/p/\">");
+        }
+        let _ = write!(html, "</head>\n<body><h1>Page {i}</h1>\n<ul>\n");
+        for link in self.links_of(i, origin) {
+            let _ = writeln!(html, "<li><a href=\"{}\">link</a></li>", link.href);
+        }
+        html.push_str("</ul>\n");
+        // Links a crawler must not follow: in a comment, a script and a style sheet.
+        let _ = writeln!(
+            html,
+            "<!-- <a href=\"/trap/comment/{i}\">old</a> -->\n\
+             <script>document.write('<a href=\"/trap/script/{i}\">x</a>');</script>\n\
+             <style>/* <a href=\"/trap/style/{i}\"> */ p {{ margin: 0 }}</style>"
+        );
+        const WORDS: [&str; 12] = [
+            "coroutine",
+            "thread",
+            "socket",
+            "event",
+            "loop",
+            "future",
+            "task",
+            "yield",
+            "callback",
+            "select",
+            "crawler",
+            "queue",
+        ];
+        let mut n = 0;
+        html.push_str("<p>");
+        while html.len() + 20 < self.page_bytes {
+            html.push_str(WORDS[(self.random(i, 100 + n) % WORDS.len() as u64) as usize]);
+            html.push(' ');
+            n += 1;
+        }
+        html.push_str("</p>\n</body></html>\n");
+        html.into_bytes()
+    }
+
+    /// The body of text resource `i`.
+    pub fn render_text(&self, i: usize) -> Vec<u8> {
+        format!("plain text {i}: <a href=\"/trap/text/{i}\"> is not a link here\n").into_bytes()
+    }
+
+    /// What a complete crawl from `/` must record for every URL it meets, keyed by URL.
+    pub fn manifest(&self, origin: &str) -> Manifest {
+        let mut urls = BTreeMap::new();
+        let mut queue = VecDeque::from([page_path(0)]);
+        urls.insert(format!("{origin}/"), "200".to_owned());
+        while let Some(path) = queue.pop_front() {
+            let mut found = Vec::new();
+            match self.route(&path) {
+                Route::Page(i) => {
+                    found.extend(self.links_of(i, origin).into_iter().map(|l| l.target))
+                }
+                Route::Redirect(_, to) => found.push(Target::Local(to)),
+                Route::Text(_) | Route::NotFound => {}
+            }
+            for target in found {
+                let (url, outcome) = match &target {
+                    Target::Local(path) => (format!("{origin}{path}"), self.outcome(path)),
+                    Target::Skipped(url) => (url.clone(), "error:skipped".to_owned()),
+                };
+                if urls.insert(url, outcome).is_none()
+                    && let Target::Local(path) = target
+                {
+                    queue.push_back(path);
+                }
+            }
+        }
+        Manifest {
+            spec: self.clone(),
+            root: format!("{origin}/"),
+            urls,
+        }
+    }
+
+    fn outcome(&self, path: &str) -> String {
+        match self.route(path) {
+            Route::Page(_) | Route::Text(_) => "200".to_owned(),
+            Route::Redirect(code, _) => code.to_string(),
+            Route::NotFound => "404".to_owned(),
+        }
+    }
+}
+
+/// The expected outcome of a full crawl: every URL and its status (or `error:KIND`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// The site it describes.
+    pub spec: SiteSpec,
+    /// Where the crawl starts.
+    pub root: String,
+    /// URL → `200`, `404`, `301`, … or `error:skipped`.
+    pub urls: BTreeMap<String, String>,
+}
+
+impl Manifest {
+    /// The manifest in the format of `c10k crawl --urls-out`: `STATUS<TAB>URL`, sorted by URL.
+    pub fn urls_out(&self) -> String {
+        self.urls
+            .iter()
+            .map(|(url, outcome)| format!("{outcome}\t{url}\n"))
+            .collect()
+    }
+
+    /// How many URLs end with `outcome`.
+    pub fn count(&self, outcome: &str) -> usize {
+        self.urls.values().filter(|o| *o == outcome).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ORIGIN: &str = "http://127.0.0.1:9";
+
+    #[test]
+    fn every_page_is_in_the_manifest_with_the_extras() {
+        let spec = SiteSpec::default();
+        let manifest = spec.manifest(ORIGIN);
+        assert_eq!(
+            manifest.count("200")
+                - manifest
+                    .urls
+                    .keys()
+                    .filter(|u| u.contains("/data/"))
+                    .count(),
+            500
+        );
+        assert!(manifest.count("404") >= 5);
+        assert!(
+            REDIRECT_CODES
+                .iter()
+                .any(|c| manifest.count(&c.to_string()) > 0)
+        );
+        assert_eq!(manifest.count("error:skipped"), 2);
+        assert!(!manifest.urls.keys().any(|u| u.contains("/trap/")));
+    }
+
+    #[test]
+    fn routes_are_canonical() {
+        let spec = SiteSpec::default();
+        assert_eq!(spec.route("/"), Route::Page(0));
+        assert_eq!(spec.route("/p/7"), Route::Page(7));
+        assert_eq!(spec.route("/p/07"), Route::NotFound);
+        assert_eq!(spec.route("/p/0"), Route::NotFound);
+        assert_eq!(spec.route("/p/500"), Route::NotFound);
+        assert!(matches!(spec.route("/r/13"), Route::Redirect(..)));
+    }
+
+    #[test]
+    fn pages_are_deterministic_and_sized() {
+        let spec = SiteSpec::default();
+        let page = spec.render_page(3, ORIGIN);
+        assert_eq!(page, spec.render_page(3, ORIGIN));
+        assert!(page.len() >= spec.page_bytes - 20 && page.len() <= spec.page_bytes + 1024);
+    }
+}

@@ -1,0 +1,164 @@
+//! A pool of threads, each fetching one page at a time with blocking calls.
+
+use std::{
+    io::{self, Read, Write},
+    net::TcpStream,
+    sync::{
+        Condvar, Mutex, MutexGuard, PoisonError,
+        atomic::{AtomicBool, Ordering},
+    },
+    thread,
+    time::{Duration, Instant},
+};
+
+use c10k_core::{
+    CHUNK_SIZE, Config, Crawler, Fetch, FetchError, Outcome, Phase, Progress, Report, Response,
+    ResponseReader,
+};
+
+/// What only this strategy can be asked.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Stack reserved for each thread, in KiB.
+    pub stack_kb: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { stack_kb: 256 }
+    }
+}
+
+/// The frontier, shared by every thread of the pool.
+struct Shared {
+    crawler: Mutex<Crawler>,
+    /// Signalled when URLs are queued, and when the crawl is done or aborted.
+    changed: Condvar,
+    /// Set when the pool could not be built: workers leave.
+    aborted: AtomicBool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Crawler> {
+        // A worker that panicked leaves the frontier as consistent as any other state it
+        // reached between calls, so the poison is not worth a second panic.
+        self.crawler.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Crawls `config.root` with `config.concurrency` threads.
+///
+/// Fails only if the pool cannot be built (a thread could not be spawned).
+pub fn crawl(config: &Config, options: &Options) -> io::Result<Report> {
+    let started = Instant::now();
+    let shared = Shared {
+        crawler: Mutex::new(Crawler::new(config.clone())),
+        changed: Condvar::new(),
+        aborted: AtomicBool::new(false),
+    };
+    thread::scope(|scope| {
+        for n in 0..config.concurrency {
+            let spawned = thread::Builder::new()
+                .name(format!("crawler-{n}"))
+                .stack_size(options.stack_kb * 1024)
+                .spawn_scoped(scope, || worker(&shared, config));
+            if let Err(err) = spawned {
+                shared.aborted.store(true, Ordering::Relaxed);
+                // Notified under the lock, so no worker is between its check and its wait.
+                let _crawler = shared.lock();
+                shared.changed.notify_all();
+                return Err(err);
+            }
+        }
+        Ok(())
+    })?;
+    let crawler = shared
+        .crawler
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    Ok(crawler.into_report("threads", started.elapsed()))
+}
+
+/// One thread of the pool: fetch pages until the crawl is done.
+fn worker(shared: &Shared, config: &Config) {
+    while let Some(fetch) = next_fetch(shared) {
+        let result = fetch_page(&fetch, config);
+        let outcome = fetch.finish(result, Instant::now());
+        complete(shared, outcome);
+    }
+}
+
+/// Takes the next URL, blocking while the queue is empty but fetches are still in flight.
+fn next_fetch(shared: &Shared) -> Option<Fetch> {
+    let mut crawler = shared.lock();
+    loop {
+        if shared.aborted.load(Ordering::Relaxed) || crawler.is_done() {
+            return None;
+        }
+        if let Some(fetch) = crawler.next_fetch(Instant::now()) {
+            return Some(fetch);
+        }
+        crawler = shared
+            .changed
+            .wait(crawler)
+            .unwrap_or_else(PoisonError::into_inner);
+    }
+}
+
+/// Records an outcome and wakes as many threads as URLs were queued (all, once done).
+fn complete(shared: &Shared, outcome: Outcome) {
+    let mut crawler = shared.lock();
+    let queued_before = crawler.queued();
+    crawler.complete(outcome);
+    if crawler.is_done() {
+        shared.changed.notify_all();
+    } else {
+        for _ in queued_before..crawler.queued() {
+            shared.changed.notify_one();
+        }
+    }
+}
+
+/// Connects, sends the request and reads until the response is complete, blocking all along.
+fn fetch_page(fetch: &Fetch, config: &Config) -> Result<Response, FetchError> {
+    let deadline = Instant::now() + config.timeout;
+    let connect_timeout = config.connect_timeout.min(config.timeout);
+    let mut stream = TcpStream::connect_timeout(&config.addr, connect_timeout)
+        .map_err(|err| FetchError::from_io(&err, Phase::Connect))?;
+    let exchange = |err: io::Error| FetchError::from_io(&err, Phase::Exchange);
+
+    stream
+        .set_write_timeout(Some(remaining(deadline)?))
+        .map_err(exchange)?;
+    stream.write_all(&fetch.request()).map_err(exchange)?;
+
+    let mut reader = ResponseReader::new(config.limits);
+    let mut chunk = [0; CHUNK_SIZE];
+    loop {
+        stream
+            .set_read_timeout(Some(remaining(deadline)?))
+            .map_err(exchange)?;
+        let n = match stream.read(&mut chunk) {
+            Ok(n) => n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(exchange(err)),
+        };
+        if n == 0 {
+            return reader.eof();
+        }
+        if let Progress::Done(response) = reader.feed(&chunk[..n])? {
+            return Ok(response);
+        }
+    }
+}
+
+/// Time left before `deadline`; a timeout once it has passed (a zero timeout would mean
+/// "block forever" to the socket options).
+fn remaining(deadline: Instant) -> Result<Duration, FetchError> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        Err(FetchError::Timeout)
+    } else {
+        Ok(left)
+    }
+}

@@ -1,0 +1,72 @@
+//! The c10k harness: the registry of strategies, and what the CLI, the tests and the benchmarks
+//! share around them (process limits, the embedded test site).
+//!
+//! Each strategy lives in its own crate under `crates/` and exposes one entry point, config in
+//! and report out; [`run`] is the only place that names them all.
+
+#![deny(missing_docs)]
+
+use std::io;
+
+use c10k_core::{Config, Report};
+
+/// The four ways to write the crawler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Strategy {
+    /// A pool of OS threads with blocking sockets (`crates/threads`).
+    Threads,
+}
+
+impl Strategy {
+    /// Every strategy, in the order of the lecture.
+    pub const ALL: &[Strategy] = &[Strategy::Threads];
+
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Threads => "threads",
+        }
+    }
+}
+
+impl std::fmt::Display for Strategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Settings that only some strategies have.
+#[derive(Debug, Clone, Default)]
+pub struct StrategyOptions {
+    /// For `threads`: the stack reserved per thread.
+    pub threads: c10k_threads::Options,
+}
+
+/// Crawls with `strategy`. Fails only when the strategy cannot run at all at this
+/// concurrency (a thread that cannot be spawned, a poller that cannot be created).
+pub fn run(strategy: Strategy, config: &Config, options: &StrategyOptions) -> io::Result<Report> {
+    match strategy {
+        Strategy::Threads => c10k_threads::crawl(config, &options.threads),
+    }
+}
+
+/// Raises this process's soft open-file limit to its hard limit and returns it.
+///
+/// Every connection costs a descriptor in the crawler and another in the server, and the usual
+/// soft limit (1024) is far below C10K.
+pub fn raise_fd_limit() -> io::Result<u64> {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    if soft < hard {
+        setrlimit(Resource::RLIMIT_NOFILE, hard, hard)?;
+    }
+    Ok(hard)
+}
+
+/// Descriptors this process has open now (Linux: the entries of `/proc/self/fd`).
+pub fn open_fds() -> io::Result<usize> {
+    // The directory handle itself is one of the entries while it is being read.
+    Ok(std::fs::read_dir("/proc/self/fd")?
+        .count()
+        .saturating_sub(1))
+}

@@ -1,0 +1,140 @@
+//! The command line: the zero-setup demo, `serve`, exit codes and one-line errors.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Output, Stdio},
+};
+
+fn c10k(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_c10k"))
+        .args(args)
+        .output()
+        .expect("the c10k binary runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn crawl_without_url_crawls_the_embedded_site_and_checks_it() {
+    let output = c10k(&["crawl", "--site-pages", "100", "--concurrency", "10"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("matches the test site's manifest"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn json_report_parses() {
+    let output = c10k(&["crawl", "--site-pages", "50", "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["strategy"], "threads");
+    assert_eq!(report["pages"], 50);
+    for key in [
+        "fetched",
+        "errors",
+        "bytes",
+        "elapsed_s",
+        "pages_per_s",
+        "status_counts",
+        "error_counts",
+    ] {
+        assert!(report.get(key).is_some(), "missing {key}");
+    }
+    for key in ["p50", "p90", "p99", "max"] {
+        assert!(
+            report["latency_ms"].get(key).is_some(),
+            "missing latency {key}"
+        );
+    }
+}
+
+/// A usage error is one line on stderr and exit code 2.
+fn assert_usage_error(args: &[&str], needle: &str) {
+    let output = c10k(args);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{args:?}: {}",
+        stderr(&output)
+    );
+    let text = stderr(&output);
+    assert!(text.to_lowercase().contains(needle), "{args:?}: {text}");
+    assert!(!text.contains("panicked"), "{text}");
+}
+
+#[test]
+fn bad_arguments_exit_2_with_a_reason() {
+    assert_usage_error(&["crawl", "not a url"], "invalid url");
+    assert_usage_error(&["crawl", "https://127.0.0.1/"], "unsupported scheme");
+    assert_usage_error(&["crawl", "ftp://127.0.0.1/"], "unsupported scheme");
+    assert_usage_error(&["crawl", "--concurrency", "0"], "concurrency");
+    assert_usage_error(&["crawl", "--concurrency", "-5"], "concurrency");
+    assert_usage_error(&["crawl", "--timeout-ms", "0"], "timeout");
+    assert_usage_error(&["crawl", "--exclude", "("], "exclude");
+    assert_usage_error(
+        &["crawl", "--urls-out", "/nonexistent-dir/x.txt"],
+        "urls-out",
+    );
+    assert_usage_error(&["crawl", "--strategy", "fibers"], "strategy");
+}
+
+#[test]
+fn unreachable_root_exits_1_with_one_line() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", closed.local_addr().unwrap());
+    drop(closed);
+    let output = c10k(&["crawl", &url, "--max-tries", "1"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.contains("could not be fetched (error:connect)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn serve_announces_its_address_and_writes_the_manifest() {
+    let manifest =
+        std::env::temp_dir().join(format!("c10k-cli-manifest-{}.json", std::process::id()));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_c10k"))
+        .args(["serve", "--pages", "20", "--manifest"])
+        .arg(&manifest)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("first line announces the URL")
+        .to_owned();
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with('/'),
+        "{line}"
+    );
+
+    let crawled = std::env::temp_dir().join(format!("c10k-cli-urls-{}.txt", std::process::id()));
+    let output = c10k(&["crawl", &url, "--urls-out", crawled.to_str().unwrap()]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    let expected: String = manifest["urls"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(url, outcome)| format!("{}\t{url}\n", outcome.as_str().unwrap()))
+        .collect();
+    assert_eq!(std::fs::read_to_string(&crawled).unwrap(), expected);
+}

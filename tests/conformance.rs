@@ -1,0 +1,170 @@
+//! The conformance suite: every strategy crawls the same test sites and must find exactly
+//! what the site's manifest says, with the same outcomes, at every concurrency.
+//!
+//! A strategy joins by adding one line to the `conformance!` list at the bottom.
+
+use std::{path::Path, process::Command, time::Duration};
+
+use c10k::{Strategy, StrategyOptions};
+use c10k_core::{Config, Report, Status, parse_root, urls_out};
+use c10k_testsite::{Server, ServerOptions, SiteSpec};
+
+/// A site of 500 pages, with 404s, redirects of every kind, a text file, skipped links and
+/// links hidden in comments, scripts and styles.
+fn site() -> SiteSpec {
+    SiteSpec {
+        pages: 500,
+        ..SiteSpec::default()
+    }
+}
+
+fn start(spec: &SiteSpec) -> Server {
+    Server::start(ServerOptions {
+        spec: spec.clone(),
+        ..ServerOptions::default()
+    })
+    .expect("the test server starts on a free port")
+}
+
+fn config(server: &Server, concurrency: usize) -> Config {
+    let mut config = Config::new(parse_root(&server.url()).unwrap(), server.addr());
+    config.concurrency = concurrency;
+    config
+}
+
+fn crawl(strategy: Strategy, config: &Config) -> Report {
+    c10k::run(strategy, config, &StrategyOptions::default()).expect("the strategy runs")
+}
+
+/// Crawls the standard site at `concurrency` and checks every URL against the manifest.
+pub fn matches_manifest(strategy: Strategy, concurrency: usize) {
+    let spec = site();
+    let server = start(&spec);
+    let manifest = server.manifest(&spec);
+    let report = crawl(strategy, &config(&server, concurrency));
+
+    assert_eq!(urls_out(&report.records), manifest.urls_out());
+    assert_eq!(report.strategy, strategy.name());
+    assert_eq!(report.urls, manifest.urls.len());
+    assert_eq!(report.skipped, manifest.count("error:skipped"));
+    assert_eq!(report.fetched, manifest.urls.len() - report.skipped);
+    assert_eq!(report.pages, spec.pages);
+    assert_eq!(report.errors, 0);
+    assert_eq!(report.retries, 0);
+    assert_eq!(report.status_counts["404"], manifest.count("404"));
+    assert!(report.records.iter().all(|r| r.tries <= 1));
+}
+
+/// A server slower than the deadline: every try times out, and the crawl still ends.
+pub fn deadline_is_enforced(strategy: Strategy) {
+    let spec = SiteSpec {
+        pages: 1,
+        delay: Duration::from_secs(5),
+        ..SiteSpec::default()
+    };
+    let server = start(&spec);
+    let mut config = config(&server, 4);
+    config.timeout = Duration::from_millis(100);
+    config.max_tries = 2;
+    let report = crawl(strategy, &config);
+    let root = report.root_record().expect("the root is recorded");
+    assert_eq!(root.status, Status::Error(c10k_core::ErrorKind::Timeout));
+    assert_eq!(root.tries, 2);
+}
+
+/// Nothing listens: the root fails to connect, after every try.
+pub fn refused_root_is_a_connect_error(strategy: Strategy) {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = closed.local_addr().unwrap();
+    drop(closed);
+    let mut config = Config::new(parse_root(&format!("http://{addr}/")).unwrap(), addr);
+    config.max_tries = 3;
+    let report = crawl(strategy, &config);
+    let root = report.root_record().expect("the root is recorded");
+    assert_eq!(root.status, Status::Error(c10k_core::ErrorKind::Connect));
+    assert_eq!(root.tries, 3);
+}
+
+/// Two strategies, run through the CLI, write byte-identical `--urls-out` files.
+pub fn same_urls_out_as_threads(strategy: Strategy) {
+    let spec = site();
+    let server = start(&spec);
+    let dir = std::env::temp_dir().join(format!(
+        "c10k-conformance-{}-{strategy}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |strategy: Strategy| {
+        let path = dir.join(format!("{strategy}.txt"));
+        let status = Command::new(env!("CARGO_BIN_EXE_c10k"))
+            .args([
+                "crawl",
+                &server.url(),
+                "--strategy",
+                strategy.name(),
+                "--concurrency",
+                "8",
+            ])
+            .arg("--urls-out")
+            .arg(&path)
+            .output()
+            .expect("the c10k binary runs");
+        assert!(
+            status.status.success(),
+            "{}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+        read(&path)
+    };
+    let ours = run(strategy);
+    assert_eq!(ours, run(Strategy::Threads));
+    assert_eq!(ours, server.manifest(&spec).urls_out());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap()
+}
+
+/// The suite, once per strategy.
+macro_rules! conformance {
+    ($($name:ident => $strategy:expr,)*) => {$(
+        mod $name {
+            use super::*;
+
+            #[test]
+            fn sequential_crawl_matches_the_manifest() {
+                matches_manifest($strategy, 1);
+            }
+
+            #[test]
+            fn crawl_at_8_matches_the_manifest() {
+                matches_manifest($strategy, 8);
+            }
+
+            #[test]
+            fn crawl_at_200_matches_the_manifest() {
+                matches_manifest($strategy, 200);
+            }
+
+            #[test]
+            fn deadline_is_enforced() {
+                super::deadline_is_enforced($strategy);
+            }
+
+            #[test]
+            fn refused_root_is_a_connect_error() {
+                super::refused_root_is_a_connect_error($strategy);
+            }
+
+            #[test]
+            fn same_urls_out_as_threads() {
+                super::same_urls_out_as_threads($strategy);
+            }
+        }
+    )*};
+}
+
+conformance! {
+    threads => Strategy::Threads,
+}

@@ -1,0 +1,44 @@
+//! Every socket a crawl opens is closed when it returns, for every strategy.
+//!
+//! Descriptors are counted per process, so this is its own test binary with a single test:
+//! nothing else runs beside it to open or close descriptors while it counts.
+
+use std::{
+    thread,
+    time::{Duration, Instant},
+};
+
+use c10k::{Strategy, StrategyOptions, open_fds};
+use c10k_core::{Config, parse_root};
+use c10k_testsite::{Server, ServerOptions, SiteSpec};
+
+#[test]
+fn crawls_leave_no_descriptor_open() {
+    let spec = SiteSpec {
+        pages: 300,
+        ..SiteSpec::default()
+    };
+    let server = Server::start(ServerOptions {
+        spec,
+        ..ServerOptions::default()
+    })
+    .unwrap();
+    for &strategy in Strategy::ALL {
+        let mut config = Config::new(parse_root(&server.url()).unwrap(), server.addr());
+        config.concurrency = 50;
+        let before = open_fds().unwrap();
+        let report = c10k::run(strategy, &config, &StrategyOptions::default()).unwrap();
+        assert_eq!(report.errors, 0, "{strategy}");
+        // The server closes its side of the last connections on its own thread: give it a moment.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut after = open_fds().unwrap();
+        while after > before && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(20));
+            after = open_fds().unwrap();
+        }
+        assert!(
+            after <= before,
+            "{strategy}: {before} descriptors before the crawl, {after} after"
+        );
+    }
+}
