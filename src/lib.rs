@@ -15,16 +15,19 @@ use c10k_core::{Config, Report};
 pub enum Strategy {
     /// A pool of OS threads with blocking sockets (`crates/threads`).
     Threads,
+    /// Callbacks on a mio event loop, one thread (`crates/callbacks`).
+    Callbacks,
 }
 
 impl Strategy {
     /// Every strategy, in the order of the lecture.
-    pub const ALL: &[Strategy] = &[Strategy::Threads];
+    pub const ALL: &[Strategy] = &[Strategy::Threads, Strategy::Callbacks];
 
     /// The name used on the command line and in reports.
     pub fn name(self) -> &'static str {
         match self {
             Strategy::Threads => "threads",
+            Strategy::Callbacks => "callbacks",
         }
     }
 }
@@ -47,6 +50,7 @@ pub struct StrategyOptions {
 pub fn run(strategy: Strategy, config: &Config, options: &StrategyOptions) -> io::Result<Report> {
     match strategy {
         Strategy::Threads => c10k_threads::crawl(config, &options.threads),
+        Strategy::Callbacks => c10k_callbacks::crawl(config),
     }
 }
 

@@ -218,6 +218,7 @@ fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
         },
     };
 
+    let fds_before = c10k::open_fds().ok();
     let report = c10k::run(args.strategy, &config, &options).with_context(|| {
         format!(
             "{} could not run at concurrency {}",
@@ -234,6 +235,12 @@ fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
         writeln!(stdout, "{}", serde_json::to_string_pretty(&report)?)?;
     } else {
         write!(stdout, "{}", report.summary())?;
+        if let (Some(before), Ok(after)) = (fds_before, c10k::open_fds()) {
+            writeln!(
+                stdout,
+                "open descriptors: {before} before the crawl, {after} after"
+            )?;
+        }
         if let Some(server) = &server {
             let expected = server.manifest(&spec).urls_out();
             let verdict = if expected == urls_out(&report.records) {

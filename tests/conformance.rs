@@ -167,4 +167,5 @@ macro_rules! conformance {
 
 conformance! {
     threads => Strategy::Threads,
+    callbacks => Strategy::Callbacks,
 }

@@ -1,0 +1,270 @@
+//! One `Fetcher` per URL, its steps chained as callbacks on the event loop.
+
+use std::{
+    cell::RefCell,
+    io::{self, Read, Write},
+    rc::Rc,
+    time::Instant,
+};
+
+use c10k_core::{
+    CHUNK_SIZE, Config, Crawler, Fetch, FetchError, Phase, Progress, Report, Response,
+    ResponseReader,
+};
+use c10k_eventloop::{EventLoop, Interest, Ready, TimerId, Token, interrupted, would_block};
+use mio::net::TcpStream;
+
+/// What every callback shares. One thread runs them all, so `RefCell` is enough: a borrow is
+/// never contended, only checked.
+struct Crawl {
+    config: Config,
+    crawler: RefCell<Crawler>,
+    /// The one read buffer: callbacks never overlap, so every socket can use it in turn.
+    chunk: RefCell<Box<[u8]>>,
+}
+
+/// Crawls `config.root` with callbacks on one event loop, on this thread.
+///
+/// Fails only if the loop cannot be created or polled.
+pub fn crawl(config: &Config) -> io::Result<Report> {
+    let started = Instant::now();
+    let mut lp = EventLoop::new()?;
+    let crawl = Rc::new(Crawl {
+        config: config.clone(),
+        crawler: RefCell::new(Crawler::new(config.clone())),
+        chunk: RefCell::new(vec![0; CHUNK_SIZE].into_boxed_slice()),
+    });
+    start_fetchers(&mut lp, &crawl);
+    lp.run()?;
+    let crawl =
+        Rc::try_unwrap(crawl).map_err(|_| io::Error::other("a fetcher outlived the event loop"))?;
+    Ok(crawl
+        .crawler
+        .into_inner()
+        .into_report("callbacks", started.elapsed()))
+}
+
+/// Starts a fetcher for each queued URL, up to the concurrency limit.
+fn start_fetchers(lp: &mut EventLoop, crawl: &Rc<Crawl>) {
+    loop {
+        let fetch = {
+            let mut crawler = crawl.crawler.borrow_mut();
+            if crawler.in_flight() >= crawl.config.concurrency {
+                return;
+            }
+            match crawler.next_fetch(Instant::now()) {
+                Some(fetch) => fetch,
+                None => return,
+            }
+        };
+        Fetcher::fetch(lp, Rc::clone(crawl), fetch);
+    }
+}
+
+/// A fetcher is shared by the callback of its socket and the callback of its timer.
+type SharedFetcher = Rc<RefCell<Fetcher>>;
+
+/// Everything one fetch must remember between callbacks: the locals of the straight-line
+/// version, moved into a struct because no stack frame lives from one callback to the next.
+struct Fetcher {
+    crawl: Rc<Crawl>,
+    /// `None` once finished: late callbacks then do nothing.
+    fetch: Option<Fetch>,
+    /// `None` once finished: dropping it closes the socket.
+    stream: Option<TcpStream>,
+    token: Token,
+    timer: Option<TimerId>,
+    started: Instant,
+    /// The request, emptied once written.
+    request: Vec<u8>,
+    written: usize,
+    reader: ResponseReader,
+}
+
+impl Fetcher {
+    /// Starts a non-blocking connect and registers `connected` for when it completes.
+    fn fetch(lp: &mut EventLoop, crawl: Rc<Crawl>, fetch: Fetch) {
+        let started = Instant::now();
+        let connect = TcpStream::connect(crawl.config.addr);
+        let fetcher = Rc::new(RefCell::new(Fetcher {
+            request: fetch.request(),
+            reader: ResponseReader::new(crawl.config.limits),
+            crawl,
+            fetch: Some(fetch),
+            stream: None,
+            token: Token(0),
+            timer: None,
+            started,
+            written: 0,
+        }));
+        let registered = connect.and_then(|mut stream| {
+            let on_writable = Rc::clone(&fetcher);
+            let token = lp.register(&mut stream, Interest::WRITABLE, move |lp, ready| {
+                Fetcher::connected(&on_writable, lp, ready);
+            })?;
+            Ok((stream, token))
+        });
+        let mut this = fetcher.borrow_mut();
+        match registered {
+            Ok((stream, token)) => {
+                this.stream = Some(stream);
+                this.token = token;
+                let config = &this.crawl.config;
+                let deadline = started + config.connect_timeout.min(config.timeout);
+                this.timer = Some(arm_timer(lp, &fetcher, deadline));
+            }
+            Err(err) => {
+                // Report the failure from the loop, not from inside our caller: finishing here
+                // would start the next fetcher, which could fail the same way, recursively.
+                let error = FetchError::from_io(&err, Phase::Connect);
+                let failed = Rc::clone(&fetcher);
+                lp.call_soon(move |lp| failed.borrow_mut().finish(lp, Err(error)));
+            }
+        }
+    }
+
+    /// The socket became writable: the connect finished. If it succeeded, send the request.
+    fn connected(this: &SharedFetcher, lp: &mut EventLoop, ready: Ready) {
+        let mut fetcher = this.borrow_mut();
+        let Some(stream) = &fetcher.stream else {
+            return;
+        };
+        let failure = match (stream.take_error(), stream.peer_addr()) {
+            (Ok(Some(err)) | Err(err), _) => Some(err),
+            // Not connected yet and no error: a spurious wake-up; keep waiting.
+            (Ok(None), Err(err)) if err.kind() == io::ErrorKind::NotConnected => return,
+            (Ok(None), Err(err)) => Some(err),
+            (Ok(None), Ok(_)) => None,
+        };
+        if let Some(err) = failure {
+            return fetcher.finish(lp, Err(FetchError::from_io(&err, Phase::Connect)));
+        }
+        // Connected: from now on the whole-fetch deadline applies.
+        let config = &fetcher.crawl.config;
+        if config.connect_timeout < config.timeout {
+            let deadline = fetcher.started + config.timeout;
+            if let Some(timer) = fetcher.timer.take() {
+                lp.cancel(timer);
+            }
+            fetcher.timer = Some(arm_timer(lp, this, deadline));
+        }
+        drop(fetcher);
+        Fetcher::send_request(this, lp, ready);
+    }
+
+    /// Writes as much of the request as the socket takes; once it is all out, registers
+    /// `read_response`. On `WouldBlock`, registers itself to continue when writable.
+    fn send_request(this: &SharedFetcher, lp: &mut EventLoop, _ready: Ready) {
+        let mut fetcher = this.borrow_mut();
+        let Fetcher {
+            stream: Some(stream),
+            request,
+            written,
+            ..
+        } = &mut *fetcher
+        else {
+            return;
+        };
+        while *written < request.len() {
+            match stream.write(&request[*written..]) {
+                Ok(n) => *written += n,
+                Err(err) if would_block(&err) => {
+                    let token = fetcher.token;
+                    let on_writable = Rc::clone(this);
+                    return fetcher.reregister(lp, token, Interest::WRITABLE, move |lp, ready| {
+                        Fetcher::send_request(&on_writable, lp, ready);
+                    });
+                }
+                Err(err) if interrupted(&err) => {}
+                Err(err) => {
+                    return fetcher.finish(lp, Err(FetchError::from_io(&err, Phase::Exchange)));
+                }
+            }
+        }
+        fetcher.request = Vec::new();
+        let token = fetcher.token;
+        let on_readable = Rc::clone(this);
+        fetcher.reregister(lp, token, Interest::READABLE, move |lp, ready| {
+            Fetcher::read_response(&on_readable, lp, ready);
+        });
+    }
+
+    /// Reads until `WouldBlock`, feeding the core's reader; finishes once the response is
+    /// complete, or failed, or the peer closed.
+    fn read_response(this: &SharedFetcher, lp: &mut EventLoop, _ready: Ready) {
+        let mut fetcher = this.borrow_mut();
+        let crawl = Rc::clone(&fetcher.crawl);
+        let result = {
+            let mut chunk = crawl.chunk.borrow_mut();
+            let Fetcher {
+                stream: Some(stream),
+                reader,
+                ..
+            } = &mut *fetcher
+            else {
+                return;
+            };
+            loop {
+                match stream.read(&mut chunk) {
+                    Ok(0) => break reader.eof(),
+                    Ok(n) => match reader.feed(&chunk[..n]) {
+                        Ok(Progress::NeedMore) => {}
+                        Ok(Progress::Done(response)) => break Ok(response),
+                        Err(err) => break Err(err),
+                    },
+                    // Drained: the loop calls us again when more arrives.
+                    Err(err) if would_block(&err) => return,
+                    Err(err) if interrupted(&err) => {}
+                    Err(err) => break Err(FetchError::from_io(&err, Phase::Exchange)),
+                }
+            }
+        };
+        fetcher.finish(lp, result);
+    }
+
+    /// The deadline passed before the fetch finished.
+    fn timed_out(this: &SharedFetcher, lp: &mut EventLoop) {
+        let mut fetcher = this.borrow_mut();
+        fetcher.timer = None;
+        fetcher.finish(lp, Err(FetchError::Timeout));
+    }
+
+    /// Switches the socket to its next step; a failure to do so ends the fetch.
+    fn reregister(
+        &mut self,
+        lp: &mut EventLoop,
+        token: Token,
+        interest: Interest,
+        callback: impl FnMut(&mut EventLoop, Ready) + 'static,
+    ) {
+        let Some(stream) = &mut self.stream else {
+            return;
+        };
+        if let Err(err) = lp.reregister(token, stream, interest, callback) {
+            self.finish(lp, Err(FetchError::from_io(&err, Phase::Exchange)));
+        }
+    }
+
+    /// Ends the fetch: closes the socket, cancels the timer, hands the outcome to the frontier
+    /// and starts the fetchers that frees room for.
+    fn finish(&mut self, lp: &mut EventLoop, result: Result<Response, FetchError>) {
+        let Some(fetch) = self.fetch.take() else {
+            return;
+        };
+        if let Some(mut stream) = self.stream.take() {
+            // Deregistering drops the socket's callback; dropping the stream closes it.
+            let _ = lp.deregister(self.token, &mut stream);
+        }
+        if let Some(timer) = self.timer.take() {
+            lp.cancel(timer);
+        }
+        let outcome = fetch.finish(result, Instant::now());
+        self.crawl.crawler.borrow_mut().complete(outcome);
+        start_fetchers(lp, &self.crawl);
+    }
+}
+
+fn arm_timer(lp: &mut EventLoop, fetcher: &SharedFetcher, deadline: Instant) -> TimerId {
+    let on_deadline = Rc::clone(fetcher);
+    lp.call_at(deadline, move |lp| Fetcher::timed_out(&on_deadline, lp))
+}

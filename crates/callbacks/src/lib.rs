@@ -1,0 +1,36 @@
+//! The crawler as callbacks on an event loop: the lecture's second design, "Async" and "Con
+//! callbacks".
+//!
+//! Sockets are non-blocking and one thread runs the [`c10k_eventloop::EventLoop`]. A
+//! `Fetcher` per URL walks through the lecture's callbacks, each registering the next:
+//!
+//! | lecture | here (`crawl.rs`) | what it does |
+//! |---|---|---|
+//! | `Fetcher.fetch` | `Fetcher::fetch` | non-blocking `connect`, register `connected` for writability, arm the deadline timer |
+//! | `Fetcher.connected` | `Fetcher::connected` | check the connect, send the request |
+//! | (partial `send`) | `Fetcher::send_request` | write what the socket takes; on `WouldBlock`, wait to be writable again |
+//! | `Fetcher.read_response` | `Fetcher::read_response` | read until `WouldBlock`, feeding the core's reader; when complete, `finish` |
+//! | `urls_todo`, `seen_urls`, `Fetcher(link).fetch()` | `Fetcher::finish`, `start_fetchers` | hand the outcome to the frontier; start fetchers up to the concurrency limit |
+//! | `stopped = True` | `EventLoop::run` returning | nothing registered, no timer left: the crawl is done |
+//!
+//! Timeouts are loop timers: `fetch` arms one at the connect deadline and `connected` moves it
+//! to the whole-fetch deadline; when it fires, `timed_out` finishes the fetch as a timeout.
+//! Retries need nothing here: the frontier queues a failed URL again and `start_fetchers`
+//! picks it up like any other.
+//!
+//! **No locks.** Callbacks run one at a time on the loop's thread, so the frontier is a plain
+//! `RefCell` (borrowed, never contended), and one read buffer serves every socket.
+//!
+//! **What it costs the reader: stack ripping.** The straight-line story of a fetch —
+//! connect, send, read until done, parse — is cut into callbacks at every point where it
+//! would block. Its local variables move into the `Fetcher` struct because no stack frame
+//! survives between callbacks; the fetcher must be shared (`Rc<RefCell<_>>`) between its
+//! socket callback and its timer; an error can happen in any callback and each must route it
+//! to `finish`; and a backtrace from a callback shows the event loop, not the fetch that led
+//! there. Compare `crates/threads/src/crawl.rs`, where the same steps are one function.
+
+#![deny(missing_docs)]
+
+mod crawl;
+
+pub use crawl::crawl;

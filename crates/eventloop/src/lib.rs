@@ -1,0 +1,323 @@
+//! A small single-threaded event loop on mio: what `asyncio`'s loop does underneath, written
+//! out so it can be read in one sitting.
+//!
+//! The lecture's loop is five lines:
+//!
+//! ```python
+//! while True:
+//!     events = selector.select()
+//!     for event_key, event_mask in events:
+//!         callback = event_key.data
+//!         callback()
+//! ```
+//!
+//! [`EventLoop::run`] is the same loop with what a real crawler needs around it:
+//!
+//! - **sockets** ([`reactor`](crate::reactor)): registered under a [`Token`] with the callback
+//!   to run when they become ready; a callback may re-register its socket with the next step,
+//!   or deregister it. mio is edge-triggered, so a callback drains its socket until
+//!   `WouldBlock` (see [`would_block`]);
+//! - **timers** (`timers.rs`): a min-heap of deadlines; the earliest one bounds how long
+//!   `poll` may block, which is how connect timeouts and fetch deadlines are kept;
+//! - **soon** callbacks: run on the next turn of the loop, like `loop.call_soon`;
+//! - **a cross-thread wake** ([`Remote`]): other threads (a rayon pool) queue callbacks and
+//!   wake the loop through a `mio::Waker`;
+//! - **an end**: `run` returns when nothing is registered, no timer or callback is pending and
+//!   no [`EventLoop::hold`] is outstanding, or after [`EventLoop::stop`].
+//!
+//! It is single-threaded by design and knows nothing of HTTP or crawling. Callbacks run one at
+//! a time to completion, so the state they share needs no lock.
+
+#![deny(missing_docs)]
+
+mod reactor;
+mod timers;
+
+use std::{
+    collections::VecDeque,
+    io, mem,
+    sync::{Arc, Mutex, PoisonError},
+    time::{Duration, Instant},
+};
+
+use mio::{Events, Poll, Waker};
+pub use mio::{Interest, Token, event::Source};
+pub use timers::TimerId;
+
+use crate::{reactor::Reactor, timers::Timers};
+
+/// How many events one `poll` may return.
+const EVENTS_CAPACITY: usize = 1024;
+/// The token of the waker; never a registration's (those have a generation in the high bits
+/// that is never all ones together with this key).
+const WAKER: Token = Token(usize::MAX);
+
+/// What a socket is ready for, as told to its callback.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ready {
+    /// Data (or end of stream) can be read.
+    pub readable: bool,
+    /// Data can be written; for a connecting socket, the connect finished (maybe failed).
+    pub writable: bool,
+    /// The socket has a pending error.
+    pub error: bool,
+    /// The peer closed its write half.
+    pub read_closed: bool,
+}
+
+impl Ready {
+    fn of(event: &mio::event::Event) -> Ready {
+        Ready {
+            readable: event.is_readable(),
+            writable: event.is_writable(),
+            error: event.is_error(),
+            read_closed: event.is_read_closed(),
+        }
+    }
+}
+
+/// `WouldBlock`: the socket has nothing more for now. A normal event, not a failure.
+pub fn would_block(err: &io::Error) -> bool {
+    err.kind() == io::ErrorKind::WouldBlock
+}
+
+/// `Interrupted`: a signal arrived during the call; just try again.
+pub fn interrupted(err: &io::Error) -> bool {
+    err.kind() == io::ErrorKind::Interrupted
+}
+
+type SoonCallback = Box<dyn FnOnce(&mut EventLoop)>;
+type RemoteCallback = Box<dyn FnOnce(&mut EventLoop) + Send>;
+
+/// The single-threaded event loop.
+pub struct EventLoop {
+    poll: Poll,
+    events: Events,
+    reactor: Reactor,
+    timers: Timers,
+    soon: VecDeque<SoonCallback>,
+    remote: Arc<Shared>,
+    /// Outstanding [`EventLoop::hold`]s: work elsewhere that will come back to the loop.
+    holds: usize,
+    stopped: bool,
+}
+
+/// The part of the loop other threads can reach.
+struct Shared {
+    waker: Waker,
+    queue: Mutex<Vec<RemoteCallback>>,
+}
+
+/// A handle other threads use to run a callback on the loop's thread.
+#[derive(Clone)]
+pub struct Remote {
+    shared: Arc<Shared>,
+}
+
+impl Remote {
+    /// Queues `callback` to run on the loop's thread, and wakes the loop.
+    ///
+    /// Fails only if the wake-up cannot be signalled; the loop must still be alive to run it.
+    pub fn call_soon(
+        &self,
+        callback: impl FnOnce(&mut EventLoop) + Send + 'static,
+    ) -> io::Result<()> {
+        self.shared
+            .queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Box::new(callback));
+        self.shared.waker.wake()
+    }
+}
+
+impl EventLoop {
+    /// A new loop, with its own epoll instance.
+    pub fn new() -> io::Result<EventLoop> {
+        let poll = Poll::new()?;
+        let waker = Waker::new(poll.registry(), WAKER)?;
+        Ok(EventLoop {
+            poll,
+            events: Events::with_capacity(EVENTS_CAPACITY),
+            reactor: Reactor::default(),
+            timers: Timers::default(),
+            soon: VecDeque::new(),
+            remote: Arc::new(Shared {
+                waker,
+                queue: Mutex::new(Vec::new()),
+            }),
+            holds: 0,
+            stopped: false,
+        })
+    }
+
+    /// Registers `source` for `interest`; `callback` runs each time it becomes ready, until it
+    /// is replaced by [`EventLoop::reregister`] or removed by [`EventLoop::deregister`].
+    pub fn register(
+        &mut self,
+        source: &mut impl Source,
+        interest: Interest,
+        callback: impl FnMut(&mut EventLoop, Ready) + 'static,
+    ) -> io::Result<Token> {
+        self.reactor
+            .register(self.poll.registry(), source, interest, Box::new(callback))
+    }
+
+    /// Changes what `token`'s socket waits for and which callback runs next: the lecture's
+    /// `unregister` + `register(fd, EVENT_READ, self.read_response)`, in one system call.
+    pub fn reregister(
+        &mut self,
+        token: Token,
+        source: &mut impl Source,
+        interest: Interest,
+        callback: impl FnMut(&mut EventLoop, Ready) + 'static,
+    ) -> io::Result<()> {
+        self.reactor.reregister(
+            self.poll.registry(),
+            token,
+            source,
+            interest,
+            Box::new(callback),
+        )
+    }
+
+    /// Stops watching `token`'s socket; its callback is dropped (after it returns, if it is
+    /// the one running) and is never called again.
+    pub fn deregister(&mut self, token: Token, source: &mut impl Source) -> io::Result<()> {
+        self.reactor.deregister(self.poll.registry(), token, source)
+    }
+
+    /// Runs `callback` once at `deadline` (or as soon after as the loop gets to it).
+    pub fn call_at(
+        &mut self,
+        deadline: Instant,
+        callback: impl FnOnce(&mut EventLoop) + 'static,
+    ) -> TimerId {
+        self.timers.insert(deadline, Box::new(callback))
+    }
+
+    /// Runs `callback` once after `delay`.
+    pub fn call_later(
+        &mut self,
+        delay: Duration,
+        callback: impl FnOnce(&mut EventLoop) + 'static,
+    ) -> TimerId {
+        self.call_at(Instant::now() + delay, callback)
+    }
+
+    /// Cancels a timer; returns whether it was still pending.
+    pub fn cancel(&mut self, timer: TimerId) -> bool {
+        self.timers.cancel(timer)
+    }
+
+    /// Runs `callback` on the next turn of the loop, after the events of this one.
+    pub fn call_soon(&mut self, callback: impl FnOnce(&mut EventLoop) + 'static) {
+        self.soon.push_back(Box::new(callback));
+    }
+
+    /// A handle for other threads to queue callbacks on this loop.
+    pub fn remote(&self) -> Remote {
+        Remote {
+            shared: Arc::clone(&self.remote),
+        }
+    }
+
+    /// Keeps [`EventLoop::run`] from returning while work handed elsewhere (to another thread,
+    /// which will answer through a [`Remote`]) is not back; pair with [`EventLoop::release`].
+    pub fn hold(&mut self) {
+        self.holds += 1;
+    }
+
+    /// Ends one [`EventLoop::hold`].
+    pub fn release(&mut self) {
+        self.holds = self.holds.saturating_sub(1);
+    }
+
+    /// Makes [`EventLoop::run`] return after the callback that calls this.
+    pub fn stop(&mut self) {
+        self.stopped = true;
+    }
+
+    /// Registered sockets.
+    pub fn sources(&self) -> usize {
+        self.reactor.len()
+    }
+
+    /// Pending timers.
+    pub fn timers(&self) -> usize {
+        self.timers.len()
+    }
+
+    fn is_idle(&self) -> bool {
+        self.reactor.len() == 0 && self.timers.len() == 0 && self.soon.is_empty() && self.holds == 0
+    }
+
+    /// Runs callbacks as their sockets, timers and wake-ups come due, until nothing is left to
+    /// wait for or [`EventLoop::stop`] is called.
+    pub fn run(&mut self) -> io::Result<()> {
+        self.stopped = false;
+        let mut ready = Vec::with_capacity(EVENTS_CAPACITY);
+        loop {
+            // Callbacks queued by the previous turn; those they queue wait for the next one,
+            // so a callback that re-queues itself cannot starve the sockets.
+            for _ in 0..self.soon.len() {
+                if let Some(callback) = self.soon.pop_front() {
+                    callback(self);
+                }
+            }
+            if self.stopped || self.is_idle() {
+                return Ok(());
+            }
+
+            // Block until a socket is ready, the earliest timer is due, or another thread wakes us.
+            let timeout = if self.soon.is_empty() {
+                self.timers
+                    .next_deadline()
+                    .map(|deadline| deadline.saturating_duration_since(Instant::now()))
+            } else {
+                Some(Duration::ZERO)
+            };
+            match self.poll.poll(&mut self.events, timeout) {
+                Ok(()) => {}
+                Err(err) if interrupted(&err) => continue,
+                Err(err) => return Err(err),
+            }
+
+            // Dispatch each event to its socket's callback. The events are copied out first:
+            // callbacks need the whole loop, including the event buffer's owner.
+            ready.extend(
+                self.events
+                    .iter()
+                    .map(|event| (event.token(), Ready::of(event))),
+            );
+            for (token, readiness) in ready.drain(..) {
+                if token == WAKER {
+                    let queued = mem::take(
+                        &mut *self
+                            .remote
+                            .queue
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner),
+                    );
+                    for callback in queued {
+                        self.soon.push_back(callback);
+                    }
+                } else if let Some(mut callback) = self.reactor.take(token) {
+                    callback(self, readiness);
+                    self.reactor.put_back(token, callback);
+                }
+                if self.stopped {
+                    return Ok(());
+                }
+            }
+
+            let now = Instant::now();
+            while let Some(callback) = self.timers.pop_due(now) {
+                callback(self);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,206 @@
+//! Unit tests of the loop itself, with no HTTP in sight.
+
+use std::{
+    cell::RefCell,
+    io::{Read, Write},
+    rc::Rc,
+    thread,
+    time::{Duration, Instant},
+};
+
+use mio::net::UnixStream;
+
+use super::*;
+
+#[test]
+fn run_returns_at_once_when_idle() {
+    let mut lp = EventLoop::new().unwrap();
+    lp.run().unwrap();
+}
+
+#[test]
+fn timers_fire_in_deadline_order_and_cancelled_ones_never() {
+    let mut lp = EventLoop::new().unwrap();
+    let fired = Rc::new(RefCell::new(Vec::new()));
+    for ms in [30, 10, 20, 10] {
+        let fired = Rc::clone(&fired);
+        lp.call_later(Duration::from_millis(ms), move |_| {
+            fired.borrow_mut().push(ms)
+        });
+    }
+    let cancelled = {
+        let fired = Rc::clone(&fired);
+        lp.call_later(Duration::from_millis(15), move |_| {
+            fired.borrow_mut().push(15)
+        })
+    };
+    assert!(lp.cancel(cancelled));
+    assert!(!lp.cancel(cancelled));
+    let start = Instant::now();
+    lp.run().unwrap();
+    assert_eq!(*fired.borrow(), [10, 10, 20, 30]);
+    assert!(start.elapsed() >= Duration::from_millis(30));
+    assert_eq!(lp.timers(), 0);
+}
+
+#[test]
+fn many_cancelled_timers_do_not_accumulate() {
+    let mut lp = EventLoop::new().unwrap();
+    for _ in 0..10_000 {
+        let id = lp.call_later(Duration::from_secs(3600), |_| unreachable!("cancelled"));
+        lp.cancel(id);
+    }
+    assert!(
+        lp.timers.heap_len() < 200,
+        "{} heap entries",
+        lp.timers.heap_len()
+    );
+    lp.run().unwrap();
+}
+
+#[test]
+fn a_timer_can_schedule_another() {
+    let mut lp = EventLoop::new().unwrap();
+    let fired = Rc::new(RefCell::new(0));
+    let outer = Rc::clone(&fired);
+    lp.call_later(Duration::from_millis(1), move |lp| {
+        *outer.borrow_mut() += 1;
+        lp.call_soon(move |lp| {
+            lp.call_later(Duration::from_millis(1), move |_| *outer.borrow_mut() += 1);
+        });
+    });
+    lp.run().unwrap();
+    assert_eq!(*fired.borrow(), 2);
+}
+
+#[test]
+fn readable_socket_runs_its_callback_and_a_deregistered_one_never_again() {
+    let mut lp = EventLoop::new().unwrap();
+    let (mut ours, mut theirs) = UnixStream::pair().unwrap();
+    let calls = Rc::new(RefCell::new(Vec::new()));
+    let socket = Rc::new(RefCell::new(None::<UnixStream>));
+    let token = {
+        let (calls, socket) = (Rc::clone(&calls), Rc::clone(&socket));
+        lp.register(&mut ours, Interest::READABLE, move |lp, ready| {
+            let mut socket = socket.borrow_mut();
+            let stream = socket.as_mut().expect("the test put the socket here");
+            let mut buf = [0; 16];
+            let n = stream.read(&mut buf).unwrap();
+            calls.borrow_mut().push((ready.readable, buf[..n].to_vec()));
+            lp.stop();
+        })
+        .unwrap()
+    };
+    *socket.borrow_mut() = Some(ours);
+    theirs.write_all(b"one").unwrap();
+    lp.run().unwrap();
+    assert_eq!(*calls.borrow(), [(true, b"one".to_vec())]);
+
+    // Deregister, then make the socket readable again: the callback must not run.
+    let mut ours = socket.borrow_mut().take().unwrap();
+    lp.deregister(token, &mut ours).unwrap();
+    theirs.write_all(b"two").unwrap();
+    lp.call_later(Duration::from_millis(50), |_| {});
+    lp.run().unwrap();
+    assert_eq!(calls.borrow().len(), 1);
+    assert_eq!(lp.sources(), 0);
+}
+
+#[test]
+fn a_callback_can_deregister_itself_and_the_loop_ends() {
+    let mut lp = EventLoop::new().unwrap();
+    let (ours, mut theirs) = UnixStream::pair().unwrap();
+    let ours = Rc::new(RefCell::new(ours));
+    let token = Rc::new(RefCell::new(None));
+    let calls = Rc::new(RefCell::new(0));
+    let registered = {
+        let (ours2, token2, calls2) = (Rc::clone(&ours), Rc::clone(&token), Rc::clone(&calls));
+        lp.register(&mut *ours.borrow_mut(), Interest::READABLE, move |lp, _| {
+            *calls2.borrow_mut() += 1;
+            let token = token2.borrow().expect("set before the loop runs");
+            lp.deregister(token, &mut *ours2.borrow_mut()).unwrap();
+        })
+        .unwrap()
+    };
+    *token.borrow_mut() = Some(registered);
+    theirs.write_all(b"x").unwrap();
+    lp.run().unwrap(); // returns: the only socket deregistered itself
+    assert_eq!(*calls.borrow(), 1);
+}
+
+#[test]
+fn reregister_replaces_the_callback() {
+    let mut lp = EventLoop::new().unwrap();
+    let (ours, mut theirs) = UnixStream::pair().unwrap();
+    let ours = Rc::new(RefCell::new(ours));
+    let steps = Rc::new(RefCell::new(Vec::new()));
+    let token = Rc::new(RefCell::new(None));
+    let first = {
+        let (ours, steps, token) = (Rc::clone(&ours), Rc::clone(&steps), Rc::clone(&token));
+        move |lp: &mut EventLoop, ready: Ready| {
+            assert!(ready.writable);
+            steps.borrow_mut().push("writable");
+            let token_value = token.borrow().expect("set before the loop runs");
+            let (ours2, steps2) = (Rc::clone(&ours), Rc::clone(&steps));
+            lp.reregister(
+                token_value,
+                &mut *ours.borrow_mut(),
+                Interest::READABLE,
+                move |lp, ready| {
+                    assert!(ready.readable);
+                    steps2.borrow_mut().push("readable");
+                    lp.deregister(token_value, &mut *ours2.borrow_mut())
+                        .unwrap();
+                },
+            )
+            .unwrap();
+        }
+    };
+    let registered = lp
+        .register(&mut *ours.borrow_mut(), Interest::WRITABLE, first)
+        .unwrap();
+    *token.borrow_mut() = Some(registered);
+    theirs.write_all(b"x").unwrap();
+    lp.run().unwrap();
+    assert_eq!(*steps.borrow(), ["writable", "readable"]);
+}
+
+#[test]
+fn remote_delivers_from_another_thread() {
+    let mut lp = EventLoop::new().unwrap();
+    let remote = lp.remote();
+    let got = Rc::new(RefCell::new(None));
+    let got_in_loop = Rc::clone(&got);
+    // The loop must not return while the other thread's answer is on its way.
+    lp.hold();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let worker = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(20));
+        let id = thread::current().id();
+        remote
+            .call_soon(move |lp| {
+                sender.send(id).unwrap();
+                lp.release();
+            })
+            .unwrap();
+    });
+    lp.call_soon(move |_| *got_in_loop.borrow_mut() = Some(thread::current().id()));
+    lp.run().unwrap();
+    let sender_thread = receiver.recv().unwrap();
+    worker.join().unwrap();
+    assert_ne!(Some(sender_thread), *got.borrow());
+    assert_eq!(
+        *got.borrow(),
+        Some(thread::current().id()),
+        "callbacks run on the loop's thread"
+    );
+}
+
+#[test]
+fn stop_ends_run_early() {
+    let mut lp = EventLoop::new().unwrap();
+    lp.call_later(Duration::from_secs(3600), |_| {});
+    lp.call_soon(EventLoop::stop);
+    lp.run().unwrap();
+    assert_eq!(lp.timers(), 1);
+}
