@@ -17,17 +17,20 @@ pub enum Strategy {
     Threads,
     /// Callbacks on a mio event loop, one thread (`crates/callbacks`).
     Callbacks,
+    /// Hand-written generator coroutines on the same loop (`crates/generators`).
+    Generators,
 }
 
 impl Strategy {
     /// Every strategy, in the order of the lecture.
-    pub const ALL: &[Strategy] = &[Strategy::Threads, Strategy::Callbacks];
+    pub const ALL: &[Strategy] = &[Strategy::Threads, Strategy::Callbacks, Strategy::Generators];
 
     /// The name used on the command line and in reports.
     pub fn name(self) -> &'static str {
         match self {
             Strategy::Threads => "threads",
             Strategy::Callbacks => "callbacks",
+            Strategy::Generators => "generators",
         }
     }
 }
@@ -51,6 +54,7 @@ pub fn run(strategy: Strategy, config: &Config, options: &StrategyOptions) -> io
     match strategy {
         Strategy::Threads => c10k_threads::crawl(config, &options.threads),
         Strategy::Callbacks => c10k_callbacks::crawl(config),
+        Strategy::Generators => c10k_generators::crawl(config),
     }
 }
 

@@ -168,4 +168,5 @@ macro_rules! conformance {
 conformance! {
     threads => Strategy::Threads,
     callbacks => Strategy::Callbacks,
+    generators => Strategy::Generators,
 }

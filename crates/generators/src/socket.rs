@@ -1,0 +1,129 @@
+//! A non-blocking socket on the event loop whose readiness resolves futures: the bridge from
+//! callbacks (what the loop speaks) to futures (what coroutines wait on).
+//!
+//! In the lecture, each wait registers a fresh callback that resolves a fresh future:
+//!
+//! ```python
+//! f = Future()
+//! def on_connected():
+//!     f.set_result(None)
+//! selector.register(sock.fileno(), EVENT_WRITE, on_connected)
+//! yield f
+//! selector.unregister(sock.fileno())
+//! ```
+//!
+//! Here the socket is registered once, for both directions, with a callback that resolves
+//! whatever future is parked in its [`Waiter`]. A coroutine always *tries* its read or write
+//! first and only waits on `WouldBlock`, so a readiness event that arrives while nobody waits
+//! is harmless: the next try finds the data. (This is also how tokio's `TcpStream` works.)
+
+use std::{cell::RefCell, io, net::SocketAddr, rc::Rc};
+
+use c10k_eventloop::{EventLoop, Interest, Token};
+use mio::net::TcpStream;
+
+use crate::future::Future;
+
+/// What every wait of a fetch ends with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Wake {
+    /// What was awaited may be ready: try again.
+    #[default]
+    Ready,
+    /// The fetch's deadline passed.
+    TimedOut,
+}
+
+/// The one pending wait of a fetch. Its socket's readiness and its deadline both resolve it;
+/// the first to come wins.
+#[derive(Clone, Default)]
+pub(crate) struct Waiter(Rc<RefCell<WaiterState>>);
+
+#[derive(Default)]
+struct WaiterState {
+    pending: Option<Future<Wake>>,
+    /// Once the deadline passes, every later wait ends at once.
+    timed_out: bool,
+}
+
+impl Waiter {
+    /// A future for the next wake-up.
+    pub(crate) fn wait(&self) -> Future<Wake> {
+        let mut state = self.0.borrow_mut();
+        if state.timed_out {
+            return Future::done(Wake::TimedOut);
+        }
+        let future = Future::new();
+        state.pending = Some(future.clone());
+        future
+    }
+
+    /// Resolves the pending wait, if any.
+    pub(crate) fn wake(&self, lp: &mut EventLoop, wake: Wake) {
+        let pending = {
+            let mut state = self.0.borrow_mut();
+            state.timed_out |= wake == Wake::TimedOut;
+            state.pending.take()
+        };
+        if let Some(future) = pending {
+            future.set_result(lp, wake);
+        }
+    }
+}
+
+/// A connecting or connected socket, registered with the loop until [`Socket::close`].
+pub(crate) struct Socket {
+    stream: TcpStream,
+    token: Token,
+    waiter: Waiter,
+}
+
+impl Socket {
+    /// Starts a non-blocking connect; readiness from now on resolves `waiter`'s futures.
+    pub(crate) fn connect(
+        lp: &mut EventLoop,
+        addr: SocketAddr,
+        waiter: Waiter,
+    ) -> io::Result<Socket> {
+        let mut stream = TcpStream::connect(addr)?;
+        let on_ready = waiter.clone();
+        let token = lp.register(
+            &mut stream,
+            Interest::READABLE | Interest::WRITABLE,
+            move |lp, _ready| on_ready.wake(lp, Wake::Ready),
+        )?;
+        Ok(Socket {
+            stream,
+            token,
+            waiter,
+        })
+    }
+
+    /// Suspends until the socket may be ready (or the deadline passes).
+    pub(crate) fn wait(&self) -> Future<Wake> {
+        self.waiter.wait()
+    }
+
+    /// After a wake-up of a connecting socket: `Ok(true)` once connected, `Ok(false)` if the
+    /// connect is still in progress, the error if it failed.
+    pub(crate) fn connect_result(&self) -> io::Result<bool> {
+        if let Some(err) = self.stream.take_error()? {
+            return Err(err);
+        }
+        match self.stream.peer_addr() {
+            Ok(_) => Ok(true),
+            Err(err) if err.kind() == io::ErrorKind::NotConnected => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// The stream, to read and write (`&TcpStream` implements both).
+    pub(crate) fn stream(&self) -> &TcpStream {
+        &self.stream
+    }
+
+    /// Deregisters and closes the socket.
+    pub(crate) fn close(mut self, lp: &mut EventLoop) {
+        let _ = lp.deregister(self.token, &mut self.stream);
+    }
+}
