@@ -19,11 +19,18 @@ pub enum Strategy {
     Callbacks,
     /// Hand-written generator coroutines on the same loop (`crates/generators`).
     Generators,
+    /// async/await on tokio (`crates/async`).
+    Async,
 }
 
 impl Strategy {
     /// Every strategy, in the order of the lecture.
-    pub const ALL: &[Strategy] = &[Strategy::Threads, Strategy::Callbacks, Strategy::Generators];
+    pub const ALL: &[Strategy] = &[
+        Strategy::Threads,
+        Strategy::Callbacks,
+        Strategy::Generators,
+        Strategy::Async,
+    ];
 
     /// The name used on the command line and in reports.
     pub fn name(self) -> &'static str {
@@ -31,6 +38,7 @@ impl Strategy {
             Strategy::Threads => "threads",
             Strategy::Callbacks => "callbacks",
             Strategy::Generators => "generators",
+            Strategy::Async => "async",
         }
     }
 }
@@ -46,6 +54,8 @@ impl std::fmt::Display for Strategy {
 pub struct StrategyOptions {
     /// For `threads`: the stack reserved per thread.
     pub threads: c10k_threads::Options,
+    /// For `async`: which tokio runtime.
+    pub runtime: c10k_async::Options,
 }
 
 /// Crawls with `strategy`. Fails only when the strategy cannot run at all at this
@@ -55,6 +65,7 @@ pub fn run(strategy: Strategy, config: &Config, options: &StrategyOptions) -> io
         Strategy::Threads => c10k_threads::crawl(config, &options.threads),
         Strategy::Callbacks => c10k_callbacks::crawl(config),
         Strategy::Generators => c10k_generators::crawl(config),
+        Strategy::Async => c10k_async::crawl(config, &options.runtime),
     }
 }
 

@@ -71,6 +71,9 @@ struct CrawlArgs {
     #[arg(long, default_value_t = c10k_threads::Options::default().stack_kb as u64,
           value_parser = clap::value_parser!(u64).range(16..))]
     thread_stack_kb: u64,
+    /// async: run on a multi-thread tokio runtime with this many workers (default: one thread).
+    #[arg(long, value_parser = at_least_1)]
+    threads: Option<u64>,
     /// Embedded site only: number of pages.
     #[arg(long, default_value_t = 1000)]
     site_pages: usize,
@@ -215,6 +218,11 @@ fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
     let options = StrategyOptions {
         threads: c10k_threads::Options {
             stack_kb: usize::try_from(args.thread_stack_kb).unwrap_or(usize::MAX),
+        },
+        runtime: c10k_async::Options {
+            threads: args
+                .threads
+                .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
         },
     };
 

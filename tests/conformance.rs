@@ -32,19 +32,35 @@ fn config(server: &Server, concurrency: usize) -> Config {
     config
 }
 
-fn crawl(strategy: Strategy, config: &Config) -> Report {
-    c10k::run(strategy, config, &StrategyOptions::default()).expect("the strategy runs")
+/// A strategy with the options it runs under, and the same options as CLI flags.
+#[derive(Clone)]
+pub struct Under {
+    strategy: Strategy,
+    options: StrategyOptions,
+    flags: &'static [&'static str],
+}
+
+fn plain(strategy: Strategy) -> Under {
+    Under {
+        strategy,
+        options: StrategyOptions::default(),
+        flags: &[],
+    }
+}
+
+fn crawl(under: &Under, config: &Config) -> Report {
+    c10k::run(under.strategy, config, &under.options).expect("the strategy runs")
 }
 
 /// Crawls the standard site at `concurrency` and checks every URL against the manifest.
-pub fn matches_manifest(strategy: Strategy, concurrency: usize) {
+pub fn matches_manifest(under: Under, concurrency: usize) {
     let spec = site();
     let server = start(&spec);
     let manifest = server.manifest(&spec);
-    let report = crawl(strategy, &config(&server, concurrency));
+    let report = crawl(&under, &config(&server, concurrency));
 
     assert_eq!(urls_out(&report.records), manifest.urls_out());
-    assert_eq!(report.strategy, strategy.name());
+    assert_eq!(report.strategy, under.strategy.name());
     assert_eq!(report.urls, manifest.urls.len());
     assert_eq!(report.skipped, manifest.count("error:skipped"));
     assert_eq!(report.fetched, manifest.urls.len() - report.skipped);
@@ -56,7 +72,7 @@ pub fn matches_manifest(strategy: Strategy, concurrency: usize) {
 }
 
 /// A server slower than the deadline: every try times out, and the crawl still ends.
-pub fn deadline_is_enforced(strategy: Strategy) {
+pub fn deadline_is_enforced(under: Under) {
     let spec = SiteSpec {
         pages: 1,
         delay: Duration::from_secs(5),
@@ -66,35 +82,37 @@ pub fn deadline_is_enforced(strategy: Strategy) {
     let mut config = config(&server, 4);
     config.timeout = Duration::from_millis(100);
     config.max_tries = 2;
-    let report = crawl(strategy, &config);
+    let report = crawl(&under, &config);
     let root = report.root_record().expect("the root is recorded");
     assert_eq!(root.status, Status::Error(c10k_core::ErrorKind::Timeout));
     assert_eq!(root.tries, 2);
 }
 
 /// Nothing listens: the root fails to connect, after every try.
-pub fn refused_root_is_a_connect_error(strategy: Strategy) {
+pub fn refused_root_is_a_connect_error(under: Under) {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = closed.local_addr().unwrap();
     drop(closed);
     let mut config = Config::new(parse_root(&format!("http://{addr}/")).unwrap(), addr);
     config.max_tries = 3;
-    let report = crawl(strategy, &config);
+    let report = crawl(&under, &config);
     let root = report.root_record().expect("the root is recorded");
     assert_eq!(root.status, Status::Error(c10k_core::ErrorKind::Connect));
     assert_eq!(root.tries, 3);
 }
 
 /// Two strategies, run through the CLI, write byte-identical `--urls-out` files.
-pub fn same_urls_out_as_threads(strategy: Strategy) {
+pub fn same_urls_out_as_threads(under: Under) {
     let spec = site();
     let server = start(&spec);
     let dir = std::env::temp_dir().join(format!(
-        "c10k-conformance-{}-{strategy}",
-        std::process::id()
+        "c10k-conformance-{}-{}{}",
+        std::process::id(),
+        under.strategy,
+        under.flags.join("")
     ));
     std::fs::create_dir_all(&dir).unwrap();
-    let run = |strategy: Strategy| {
+    let run = |strategy: Strategy, flags: &[&str]| {
         let path = dir.join(format!("{strategy}.txt"));
         let status = Command::new(env!("CARGO_BIN_EXE_c10k"))
             .args([
@@ -105,6 +123,7 @@ pub fn same_urls_out_as_threads(strategy: Strategy) {
                 "--concurrency",
                 "8",
             ])
+            .args(flags)
             .arg("--urls-out")
             .arg(&path)
             .output()
@@ -116,8 +135,8 @@ pub fn same_urls_out_as_threads(strategy: Strategy) {
         );
         read(&path)
     };
-    let ours = run(strategy);
-    assert_eq!(ours, run(Strategy::Threads));
+    let ours = run(under.strategy, under.flags);
+    assert_eq!(ours, run(Strategy::Threads, &[]));
     assert_eq!(ours, server.manifest(&spec).urls_out());
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -126,47 +145,56 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap()
 }
 
-/// The suite, once per strategy.
+/// The suite, once per strategy (and runtime).
 macro_rules! conformance {
-    ($($name:ident => $strategy:expr,)*) => {$(
+    ($($name:ident => $under:expr,)*) => {$(
         mod $name {
             use super::*;
 
             #[test]
             fn sequential_crawl_matches_the_manifest() {
-                matches_manifest($strategy, 1);
+                matches_manifest($under, 1);
             }
 
             #[test]
             fn crawl_at_8_matches_the_manifest() {
-                matches_manifest($strategy, 8);
+                matches_manifest($under, 8);
             }
 
             #[test]
             fn crawl_at_200_matches_the_manifest() {
-                matches_manifest($strategy, 200);
+                matches_manifest($under, 200);
             }
 
             #[test]
             fn deadline_is_enforced() {
-                super::deadline_is_enforced($strategy);
+                super::deadline_is_enforced($under);
             }
 
             #[test]
             fn refused_root_is_a_connect_error() {
-                super::refused_root_is_a_connect_error($strategy);
+                super::refused_root_is_a_connect_error($under);
             }
 
             #[test]
             fn same_urls_out_as_threads() {
-                super::same_urls_out_as_threads($strategy);
+                super::same_urls_out_as_threads($under);
             }
         }
     )*};
 }
 
 conformance! {
-    threads => Strategy::Threads,
-    callbacks => Strategy::Callbacks,
-    generators => Strategy::Generators,
+    threads => plain(Strategy::Threads),
+    callbacks => plain(Strategy::Callbacks),
+    generators => plain(Strategy::Generators),
+    async_current_thread => plain(Strategy::Async),
+    async_two_threads => Under {
+        strategy: Strategy::Async,
+        options: StrategyOptions {
+            runtime: c10k_async::Options { threads: Some(2) },
+            ..StrategyOptions::default()
+        },
+        flags: &["--threads", "2"],
+    },
 }

@@ -1,0 +1,154 @@
+//! C worker tasks, each fetching one page at a time with `.await` at every wait.
+
+use std::{
+    io,
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    time::Instant,
+};
+
+use c10k_core::{
+    CHUNK_SIZE, Config, Crawler, Fetch, FetchError, Outcome, Phase, Progress, Report, Response,
+    ResponseReader,
+};
+use tokio::{io::AsyncWriteExt, net::TcpStream, sync::Notify, task::JoinSet, time};
+
+/// What only this strategy can be asked.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `None`: a current-thread runtime. `Some(n)`: a multi-thread runtime with `n` workers.
+    pub threads: Option<usize>,
+}
+
+/// The frontier, shared by every task.
+struct Shared {
+    crawler: Mutex<Crawler>,
+    /// Signalled when URLs are queued, and when the crawl is done.
+    changed: Notify,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Crawler> {
+        // A task that panicked leaves the frontier as consistent as any other state it
+        // reached between calls, so the poison is not worth a second panic.
+        self.crawler.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Crawls `config.root` with `config.concurrency` tasks.
+///
+/// Fails only if the runtime cannot be built, or a task panicked.
+pub fn crawl(config: &Config, options: &Options) -> io::Result<Report> {
+    let started = Instant::now();
+    let runtime = match options.threads {
+        None => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?,
+        Some(threads) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads.max(1))
+            .enable_all()
+            .build()?,
+    };
+    let shared = Arc::new(Shared {
+        crawler: Mutex::new(Crawler::new(config.clone())),
+        changed: Notify::new(),
+    });
+    let config = Arc::new(config.clone());
+    runtime.block_on(async {
+        let mut workers = JoinSet::new();
+        for _ in 0..config.concurrency {
+            workers.spawn(worker(Arc::clone(&shared), Arc::clone(&config)));
+        }
+        while let Some(joined) = workers.join_next().await {
+            joined.map_err(io::Error::other)?;
+        }
+        Ok::<_, io::Error>(())
+    })?;
+    drop(runtime);
+    let shared =
+        Arc::into_inner(shared).ok_or_else(|| io::Error::other("a task outlived the runtime"))?;
+    let crawler = shared
+        .crawler
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    Ok(crawler.into_report("async", started.elapsed()))
+}
+
+/// One task of the pool: fetch pages until the crawl is done.
+async fn worker(shared: Arc<Shared>, config: Arc<Config>) {
+    while let Some(fetch) = next_fetch(&shared).await {
+        let result = fetch_page(&fetch, &config).await;
+        let outcome = fetch.finish(result, Instant::now());
+        complete(&shared, outcome);
+    }
+}
+
+/// Takes the next URL, waiting while the queue is empty but fetches are still in flight.
+async fn next_fetch(shared: &Shared) -> Option<Fetch> {
+    loop {
+        // Ask to be notified *before* looking, so a notification between the look and the
+        // wait is not lost.
+        let notified = shared.changed.notified();
+        let mut notified = std::pin::pin!(notified);
+        notified.as_mut().enable();
+        {
+            let mut crawler = shared.lock();
+            if crawler.is_done() {
+                return None;
+            }
+            if let Some(fetch) = crawler.next_fetch(Instant::now()) {
+                return Some(fetch);
+            }
+        }
+        notified.await;
+    }
+}
+
+/// Records an outcome and wakes as many tasks as URLs were queued (all, once done).
+fn complete(shared: &Shared, outcome: Outcome) {
+    let mut crawler = shared.lock();
+    let queued_before = crawler.queued();
+    crawler.complete(outcome);
+    if crawler.is_done() {
+        shared.changed.notify_waiters();
+    } else {
+        for _ in queued_before..crawler.queued() {
+            shared.changed.notify_one();
+        }
+    }
+}
+
+/// Connects, sends the request and reads until the response is complete, awaiting all along.
+async fn fetch_page(fetch: &Fetch, config: &Config) -> Result<Response, FetchError> {
+    let deadline = time::Instant::now() + config.timeout;
+    let connect_timeout = config.connect_timeout.min(config.timeout);
+    let exchange = |err: io::Error| FetchError::from_io(&err, Phase::Exchange);
+    let fetching = async {
+        let mut stream = time::timeout(connect_timeout, TcpStream::connect(config.addr))
+            .await
+            .map_err(|_| FetchError::Timeout)?
+            .map_err(|err| FetchError::from_io(&err, Phase::Connect))?;
+
+        stream.write_all(&fetch.request()).await.map_err(exchange)?;
+
+        let mut reader = ResponseReader::new(config.limits);
+        loop {
+            stream.readable().await.map_err(exchange)?;
+            let mut chunk = [0; CHUNK_SIZE];
+            let n = match stream.try_read(&mut chunk) {
+                Ok(n) => n,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => return Err(exchange(err)),
+            };
+            if n == 0 {
+                return reader.eof();
+            }
+            if let Progress::Done(response) = reader.feed(&chunk[..n])? {
+                return Ok(response);
+            }
+        }
+    };
+    time::timeout_at(deadline, fetching)
+        .await
+        .unwrap_or(Err(FetchError::Timeout))
+}

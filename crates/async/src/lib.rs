@@ -1,0 +1,44 @@
+//! The crawler as native coroutines on tokio: the lecture's fourth design, "Con corrutinas"
+//! (`async`/`await` with an event loop, a queue and N workers).
+//!
+//! `crawl.rs` reads like `crates/threads/src/crawl.rs` on purpose — same functions, same
+//! names, same order of steps (take a URL, connect, send the request, read until complete,
+//! hand the response to the core, wake whoever waits) — so that a `diff` of the two files is
+//! the concurrency model and nothing else:
+//!
+//! | threads | async |
+//! |---|---|
+//! | `thread::Builder::spawn_scoped` × C | `JoinSet::spawn` × C tasks |
+//! | `Condvar::wait` / `notify_one` / `notify_all` | `Notify::notified().await` / `notify_one` / `notify_waiters` |
+//! | blocking `connect_timeout`, `write_all`, `read` | `TcpStream::connect`, `write_all`, `readable` + `try_read`, each `.await` |
+//! | socket-option timeouts | `tokio::time::timeout` (connect) inside `timeout_at` (whole fetch) |
+//!
+//! Why C workers on a shared frontier rather than a coordinator spawning a task per URL into a
+//! `JoinSet`: it is the shape of the lecture's (and 500 Lines') crawler, the concurrency limit
+//! is simply the number of workers, and it keeps the code line for line comparable with the
+//! threads crawler. The `JoinSet` here only waits for the workers to finish.
+//!
+//! **What tokio does for us** that `crates/generators` does by hand:
+//! - *the state machines*: each `async fn` is compiled into an enum of its suspension points,
+//!   like `Connect`, `WriteAll`, `ReadResponse` and `FetchPage` there;
+//! - *the executor* (`Task::step` there): tokio's scheduler polls a task when it is woken;
+//! - *the waker* (`Future::add_done_callback` there): each `poll` carries a `Waker` that a
+//!   resource stores and calls when it becomes ready;
+//! - *the reactor* (`crates/eventloop` there): tokio's I/O driver owns the epoll instance and
+//!   its timer wheel fires `timeout`s.
+//!
+//! **Runtime.** By default a current-thread runtime: one thread, like the event loop of the
+//! callbacks and generators crawlers, so the comparison is fair. `--threads N` runs a
+//! multi-thread runtime with N workers. The frontier sits behind a `std::sync::Mutex` so it
+//! works on both; it is never held across an `.await`, and on one thread it is never
+//! contended.
+//!
+//! **Memory.** Whatever lives across an `.await` is stored in the task's future, for every task.
+//! So the read buffer is a local of the loop body, after `readable().await`: it lives on the
+//! stack of the poll that uses it, not in each of the C futures.
+
+#![deny(missing_docs)]
+
+mod crawl;
+
+pub use crawl::{Options, crawl};
