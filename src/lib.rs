@@ -6,12 +6,31 @@
 
 #![deny(missing_docs)]
 
+pub mod loadgen;
+pub mod measure;
+pub mod plot;
+pub mod probe;
+pub mod sweep;
+
 use std::io;
 
 use c10k_core::{Config, Report};
 
 /// The four ways to write the crawler.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Strategy {
     /// A pool of OS threads with blocking sockets (`crates/threads`).
     Threads,

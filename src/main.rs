@@ -2,16 +2,21 @@
 
 use std::{
     fs,
-    io::Write as _,
+    io::{IsTerminal as _, Write as _},
     net::{SocketAddr, ToSocketAddrs},
-    path::PathBuf,
+    path::{Path, PathBuf},
     process::ExitCode,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    thread,
     time::Duration,
 };
 
 use anyhow::{Context, anyhow, bail};
 use c10k::{Strategy, StrategyOptions, raise_fd_limit};
-use c10k_core::{Config, Limits, parse_root, urls_out};
+use c10k_core::{Config, Gauges, Limits, parse_root, urls_out};
 use c10k_testsite::{Server, ServerOptions, SiteSpec};
 use clap::{Args, Parser, Subcommand};
 
@@ -31,6 +36,51 @@ enum Command {
     /// Serve the deterministic test site until killed.
     #[command(allow_negative_numbers = true)]
     Serve(ServeArgs),
+    /// Measure every strategy at every concurrency, each in its own process; write results/.
+    Compare(CompareArgs),
+    /// Redraw the plots of a sweep from its JSON.
+    Plot(PlotArgs),
+    /// Spawn threads, then open sockets, until the OS refuses (or the cap); print JSON.
+    #[command(hide = true)]
+    ProbeLimits(ProbeArgs),
+}
+
+#[derive(Debug, Args)]
+struct CompareArgs {
+    /// A small sweep, for trying things (under two minutes).
+    #[arg(long)]
+    quick: bool,
+    /// Only these strategies (comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    strategies: Vec<Strategy>,
+    /// Only these concurrencies (comma-separated).
+    #[arg(long, value_delimiter = ',', value_parser = at_least_1)]
+    concurrency: Vec<u64>,
+    /// Directory for the results (a new folder is made in it for this sweep).
+    #[arg(long, default_value = "results")]
+    out: PathBuf,
+    /// Also replace the results section of this README with this sweep's tables and plots.
+    #[arg(long)]
+    update_readme: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct PlotArgs {
+    /// A `sweep.json` written by `c10k compare` or `cargo bench`.
+    json: PathBuf,
+    /// Where to write the plots (default: beside the JSON).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct ProbeArgs {
+    /// Most threads (and sockets) to try.
+    #[arg(long, default_value_t = 40_000)]
+    cap: usize,
+    /// Stack reserved per thread, in KiB.
+    #[arg(long, default_value_t = c10k_threads::Options::default().stack_kb)]
+    stack_kb: usize,
 }
 
 #[derive(Debug, Args)]
@@ -80,6 +130,9 @@ struct CrawlArgs {
     /// Embedded site only: delay of each response, in milliseconds.
     #[arg(long, default_value_t = 0)]
     site_delay_ms: u64,
+    /// Print `progress N` lines (URLs done) to stderr while crawling, for a parent process.
+    #[arg(long, hide = true)]
+    progress: bool,
 }
 
 #[derive(Debug, Args)]
@@ -133,6 +186,13 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Crawl(args) => crawl(args),
         Command::Serve(args) => serve(args).map(|()| ExitCode::SUCCESS),
+        Command::Compare(args) => compare(args).map(|()| ExitCode::SUCCESS),
+        Command::Plot(args) => plot(args).map(|()| ExitCode::SUCCESS),
+        Command::ProbeLimits(args) => {
+            let ceilings = c10k::probe::probe(args.cap, args.stack_kb);
+            println!("{}", serde_json::to_string(&ceilings).unwrap_or_default());
+            Ok(ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,
@@ -226,8 +286,18 @@ fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
         },
     };
 
+    let gauges = Arc::new(Gauges::default());
+    config.gauges = Some(Arc::clone(&gauges));
+    let watcher = Watcher::start(
+        gauges,
+        args.progress,
+        !args.json && std::io::stderr().is_terminal(),
+    );
+
     let fds_before = c10k::open_fds().ok();
-    let report = c10k::run(args.strategy, &config, &options).with_context(|| {
+    let report = c10k::run(args.strategy, &config, &options);
+    let (widest, rss_at_widest) = watcher.stop();
+    let report = report.with_context(|| {
         format!(
             "{} could not run at concurrency {}",
             args.strategy, config.concurrency
@@ -240,7 +310,13 @@ fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
     }
     let mut stdout = std::io::stdout().lock();
     if args.json {
-        writeln!(stdout, "{}", serde_json::to_string_pretty(&report)?)?;
+        // The report, plus what the process used: the sweep reads both from here.
+        let mut json = serde_json::to_value(&report)?;
+        let mut usage = c10k::measure::process_usage()?;
+        usage.sampled_in_flight = widest;
+        usage.rss_kib_at_widest = rss_at_widest;
+        json["process"] = serde_json::to_value(usage)?;
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&json)?)?;
     } else {
         write!(stdout, "{}", report.summary())?;
         if let (Some(before), Ok(after)) = (fds_before, c10k::open_fds()) {
@@ -314,5 +390,114 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     println!("listening on {}", server.url());
     server.wait();
+    Ok(())
+}
+
+/// Watches a crawl from another thread: samples the in-flight count and the resident memory
+/// every 10 ms (the memory of the crawl at its widest), and reports progress — `progress N`
+/// lines for a parent process, or a spinner on a terminal.
+struct Watcher {
+    stop: Arc<AtomicBool>,
+    thread: thread::JoinHandle<(u64, u64)>,
+}
+
+impl Watcher {
+    fn start(gauges: Arc<Gauges>, lines: bool, spinner: bool) -> Watcher {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        let thread = thread::spawn(move || {
+            let bar = spinner.then(|| {
+                let bar = indicatif::ProgressBar::new_spinner();
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{spinner} {pos} URLs done ({per_sec})",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+                );
+                bar
+            });
+            let (mut widest, mut rss_at_widest) = (0, 0);
+            for tick in 0u64.. {
+                if stopped.load(Ordering::Relaxed) {
+                    break;
+                }
+                let in_flight = gauges.in_flight.load(Ordering::Relaxed);
+                if in_flight >= widest {
+                    let rss = c10k::measure::current_rss_kib().unwrap_or_default();
+                    rss_at_widest = if in_flight > widest {
+                        rss
+                    } else {
+                        rss_at_widest.max(rss)
+                    };
+                    widest = in_flight;
+                }
+                if tick % 10 == 0 {
+                    let ended = gauges.ended.load(Ordering::Relaxed);
+                    if lines {
+                        eprintln!("progress {ended}");
+                    }
+                    if let Some(bar) = &bar {
+                        bar.set_position(ended);
+                    }
+                }
+                thread::sleep(Duration::from_millis(10));
+            }
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
+            (widest, rss_at_widest)
+        });
+        Watcher { stop, thread }
+    }
+
+    /// Stops watching; returns the widest in-flight count sampled and the RSS then (KiB).
+    fn stop(self) -> (u64, u64) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap_or_default()
+    }
+}
+
+fn compare(args: CompareArgs) -> anyhow::Result<()> {
+    raise_fd_limit().context("raising the open-file limit")?;
+    let mut plan = if args.quick {
+        c10k::sweep::Plan::quick()
+    } else {
+        c10k::sweep::Plan::full()
+    };
+    if !args.strategies.is_empty() {
+        plan.strategies = args.strategies;
+    }
+    if !args.concurrency.is_empty() {
+        plan.concurrencies = args.concurrency.iter().map(|&c| c as usize).collect();
+    }
+    let bin = std::env::current_exe().context("finding the c10k binary")?;
+    let results = c10k::sweep::sweep(&bin, &plan)?;
+    let dir = c10k::sweep::run_dir(&args.out, &results);
+    for path in results.write(&dir)? {
+        eprintln!("wrote {}", path.display());
+    }
+    if let Some(readme) = &args.update_readme {
+        c10k::sweep::update_readme(readme, &dir, &results)?;
+        eprintln!("updated {}", readme.display());
+    }
+    println!("{}", results.markdown(Path::new(".")));
+    Ok(())
+}
+
+fn plot(args: PlotArgs) -> anyhow::Result<()> {
+    let text = fs::read_to_string(&args.json)
+        .with_context(|| format!("reading {}", args.json.display()))?;
+    let results: c10k::sweep::Results = serde_json::from_str(&text).map_err(|e| {
+        usage(format!(
+            "{} is not a sweep's JSON: {e}",
+            args.json.display()
+        ))
+    })?;
+    let dir = args
+        .out
+        .unwrap_or_else(|| args.json.parent().unwrap_or(Path::new(".")).to_path_buf());
+    for path in c10k::plot::draw(&results, &dir)? {
+        eprintln!("wrote {}", path.display());
+    }
     Ok(())
 }

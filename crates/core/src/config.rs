@@ -1,6 +1,20 @@
 //! What a crawl is asked to do: the root, its scope, and the limits every strategy obeys.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{
+    net::SocketAddr,
+    sync::{Arc, atomic::AtomicU64},
+    time::Duration,
+};
+
+/// Live counters a crawl keeps up to date for observers on other threads (a progress bar, a
+/// memory sampler). Relaxed atomics: each is exact on its own, not consistent with the other.
+#[derive(Debug, Default)]
+pub struct Gauges {
+    /// URLs that ended (fetched, failed or skipped).
+    pub ended: AtomicU64,
+    /// Fetches in flight now.
+    pub in_flight: AtomicU64,
+}
 
 use regex::Regex;
 use url::Url;
@@ -34,6 +48,8 @@ pub struct Config {
     pub exclude: Option<Regex>,
     /// Caps on what a response may make the crawler hold.
     pub limits: Limits,
+    /// If set, kept up to date as the crawl goes.
+    pub gauges: Option<Arc<Gauges>>,
 }
 
 /// Caps on one response, enforced by the [`crate::ResponseReader`] (which also caps the
@@ -99,6 +115,7 @@ impl Config {
             timeout: Duration::from_secs(10),
             exclude: None,
             limits: Limits::default(),
+            gauges: None,
         }
     }
 

@@ -17,6 +17,7 @@
 
 use std::{
     collections::{HashSet, VecDeque},
+    sync::atomic::Ordering,
     time::{Duration, Instant},
 };
 
@@ -142,6 +143,8 @@ pub struct Crawler {
     seen: HashSet<String>,
     queue: VecDeque<Fetch>,
     in_flight: usize,
+    /// The most fetches ever in flight at once.
+    peak_in_flight: usize,
     /// Fetches handed out, retries excluded; bounded by `max_pages`.
     started: usize,
     records: Vec<Record>,
@@ -155,6 +158,7 @@ impl Crawler {
             seen: HashSet::new(),
             queue: VecDeque::new(),
             in_flight: 0,
+            peak_in_flight: 0,
             started: 0,
             records: Vec::new(),
         };
@@ -173,12 +177,15 @@ impl Crawler {
         let mut fetch = self.queue.pop_front()?;
         fetch.started = Some(now);
         self.in_flight += 1;
+        self.peak_in_flight = self.peak_in_flight.max(self.in_flight);
+        self.publish_in_flight();
         Some(fetch)
     }
 
     /// Records a finished fetch and queues what it found.
     pub fn complete(&mut self, outcome: Outcome) {
         self.in_flight -= 1;
+        self.publish_in_flight();
         let Outcome {
             mut fetch,
             result,
@@ -193,7 +200,7 @@ impl Crawler {
                 return;
             }
             Err(err) => {
-                self.records.push(Record {
+                self.record(Record {
                     url: fetch.url.into(),
                     status: Status::Error(err.kind()),
                     tries: fetch.tries,
@@ -210,7 +217,7 @@ impl Crawler {
         if let Some(target) = &page.redirect {
             self.enqueue(target.clone(), fetch.redirects + 1);
         }
-        self.records.push(Record {
+        self.record(Record {
             url: fetch.url.into(),
             status: Status::Http(page.status),
             bytes: page.bytes,
@@ -245,7 +252,24 @@ impl Crawler {
 
     /// Ends the crawl: the report, for `strategy`, of a crawl that took `elapsed`.
     pub fn into_report(self, strategy: &str, elapsed: Duration) -> Report {
-        Report::new(strategy, &self.config, self.records, elapsed)
+        let mut report = Report::new(strategy, &self.config, self.records, elapsed);
+        report.peak_in_flight = self.peak_in_flight;
+        report
+    }
+
+    fn record(&mut self, record: Record) {
+        self.records.push(record);
+        if let Some(gauges) = &self.config.gauges {
+            gauges.ended.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn publish_in_flight(&self) {
+        if let Some(gauges) = &self.config.gauges {
+            gauges
+                .in_flight
+                .store(self.in_flight as u64, Ordering::Relaxed);
+        }
     }
 
     /// Marks `url` seen; queues it if it is in scope, records why not otherwise.
@@ -269,7 +293,7 @@ impl Crawler {
             None
         };
         if let Some(err) = error {
-            self.records.push(Record {
+            self.record(Record {
                 url: url.into(),
                 status: Status::Error(err.kind()),
                 ..Record::default()

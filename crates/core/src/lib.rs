@@ -28,7 +28,7 @@ mod report;
 mod request;
 mod response;
 
-pub use config::{Config, Limits, MAX_URL_LEN, RootError, parse_root};
+pub use config::{Config, Gauges, Limits, MAX_URL_LEN, RootError, parse_root};
 pub use crawler::{Crawler, Fetch, Outcome};
 pub use error::{ErrorKind, FetchError, Limit, Phase, Skip};
 pub use links::{Links, extract_links};

@@ -115,6 +115,9 @@ pub struct Report {
     pub root: String,
     /// The concurrency limit it ran with.
     pub concurrency: usize,
+    /// The most fetches that were in flight at once (at most `concurrency`; less when the
+    /// frontier was never that wide).
+    pub peak_in_flight: usize,
     /// URLs that ended (fetched, failed or skipped).
     pub urls: usize,
     /// URLs that got an HTTP response, whatever its status.
@@ -194,11 +197,12 @@ impl Report {
     /// A few lines for a human.
     pub fn summary(&self) -> String {
         let mut text = format!(
-            "{} crawled {} at concurrency {}: {} URLs, {} responses ({} pages), {} errors, {} skipped, {} retries\n\
+            "{} crawled {} at concurrency {} ({} at most in flight): {} URLs, {} responses ({} pages), {} errors, {} skipped, {} retries\n\
              {:.3} s, {:.0} responses/s, {} body bytes; latency ms p50 {:.1} p90 {:.1} p99 {:.1} max {:.1}\n",
             self.strategy,
             self.root,
             self.concurrency,
+            self.peak_in_flight,
             self.urls,
             self.fetched,
             self.pages,
