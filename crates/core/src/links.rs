@@ -2,15 +2,16 @@
 //!
 //! The WHATWG tokenizer in `html5gum` decodes entities in attribute values and never reports
 //! tags inside comments. `<script>` and `<style>` are raw text only if the tokenizer is told
-//! so after their start tag; a tree builder would do that, and `naively_switch_states` does
-//! the same from the tag name, which is all a crawler needs.
+//! so after their start tag; a tree builder would do that, and `naive_next_state` does the
+//! same from the tag name, which is all a crawler needs.
+//!
+//! The tokenizer reports what it reads to an [`Emitter`]; ours keeps only the tag name and the
+//! `href` of the tag being read, ignores text, comments and doctypes, and asks for no error
+//! reporting, which spares the tokenizer its per-character validation.
 
-use std::convert::Infallible;
+use std::{convert::Infallible, mem};
 
-use html5gum::{
-    Span, Tokenizer,
-    emitters::callback::{CallbackEmitter, CallbackEvent},
-};
+use html5gum::{Emitter, Error, State, Tokenizer, naive_next_state};
 
 /// What a page links to, before resolution against the page's URL.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -21,58 +22,145 @@ pub struct Links {
     pub hrefs: Vec<String>,
 }
 
-/// Which element the tokenizer is inside, as far as links are concerned.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Element {
-    Anchor,
-    Base,
-    Other,
-}
-
 /// Extracts the `href`s of a document. Never fails: any bytes give some (maybe empty) answer.
 ///
 /// Bytes that are not UTF-8 are decoded lossily, as a browser does with a wrong charset.
 pub fn extract_links(html: &[u8]) -> Links {
-    let mut links = Links::default();
-    let mut element = Element::Other;
-    let mut in_href = false;
-    let mut emitter = CallbackEmitter::new(
-        |event: CallbackEvent<'_>, _: Span<()>| -> Option<Infallible> {
-            match event {
-                CallbackEvent::OpenStartTag { name } => {
-                    element = match name {
-                        b"a" | b"area" => Element::Anchor,
-                        b"base" => Element::Base,
-                        _ => Element::Other,
-                    };
-                    in_href = false;
-                }
-                CallbackEvent::AttributeName { name } => in_href = name == b"href",
-                CallbackEvent::AttributeValue { value } if in_href => {
-                    let href = String::from_utf8_lossy(value).into_owned();
-                    match element {
-                        Element::Anchor => links.hrefs.push(href),
-                        Element::Base if links.base.is_none() => links.base = Some(href),
-                        _ => {}
-                    }
-                    // The tokenizer reports a repeated attribute too; the first one counts.
-                    element = Element::Other;
-                    in_href = false;
-                }
-                CallbackEvent::CloseStartTag { .. } | CallbackEvent::EndTag { .. } => {
-                    element = Element::Other;
-                    in_href = false;
-                }
+    let mut emitter = LinkEmitter::default();
+    // The emitter collects everything, so running the tokenizer to its end is all that is
+    // left. Its items are uninhabited: a slice cannot fail to read, the emitter yields nothing.
+    Tokenizer::new_with_emitter(html, &mut emitter).for_each(drop);
+    emitter.links
+}
+
+/// Collects the `href` of `<a>`, `<area>` and `<base>` start tags as the tokenizer reads them.
+#[derive(Default)]
+struct LinkEmitter {
+    links: Links,
+    /// Name of the tag being read.
+    tag: Vec<u8>,
+    /// Whether it is an end tag.
+    end_tag: bool,
+    /// Name of the last start tag, to recognise the end of `<script>`, `<style>`, ….
+    last_start_tag: Vec<u8>,
+    /// The first `href` of the tag being read.
+    href: Option<Vec<u8>>,
+    attribute_name: Vec<u8>,
+    attribute_value: Vec<u8>,
+    in_attribute: bool,
+}
+
+impl LinkEmitter {
+    /// The attribute being read is complete: keep it if it is the tag's first `href`.
+    fn end_attribute(&mut self) {
+        if mem::take(&mut self.in_attribute)
+            && !self.end_tag
+            && self.href.is_none()
+            && self.attribute_name == b"href"
+        {
+            self.href = Some(mem::take(&mut self.attribute_value));
+        }
+    }
+}
+
+impl Emitter for &mut LinkEmitter {
+    type Token = Infallible;
+
+    fn set_last_start_tag(&mut self, last_start_tag: Option<&[u8]>) {
+        self.last_start_tag.clear();
+        self.last_start_tag
+            .extend_from_slice(last_start_tag.unwrap_or_default());
+    }
+
+    fn emit_eof(&mut self) {}
+
+    fn emit_error(&mut self, _: Error) {}
+
+    fn should_emit_errors(&mut self) -> bool {
+        false
+    }
+
+    fn pop_token(&mut self) -> Option<Infallible> {
+        None
+    }
+
+    fn emit_string(&mut self, _: &[u8]) {}
+
+    fn init_start_tag(&mut self) {
+        self.tag.clear();
+        self.end_tag = false;
+        self.href = None;
+        self.in_attribute = false;
+    }
+
+    fn init_end_tag(&mut self) {
+        self.init_start_tag();
+        self.end_tag = true;
+    }
+
+    fn init_comment(&mut self) {}
+
+    fn emit_current_tag(&mut self) -> Option<State> {
+        self.end_attribute();
+        if self.end_tag {
+            return None;
+        }
+        self.last_start_tag.clone_from(&self.tag);
+        if let Some(href) = self.href.take() {
+            let href = String::from_utf8_lossy(&href).into_owned();
+            match self.tag.as_slice() {
+                b"a" | b"area" => self.links.hrefs.push(href),
+                b"base" if self.links.base.is_none() => self.links.base = Some(href),
                 _ => {}
             }
-            None
-        },
-    );
-    emitter.naively_switch_states(true);
-    // The callback collects everything, so running the tokenizer to its end is all that is
-    // left. Its items are uninhabited: a slice cannot fail to read, the callback yields nothing.
-    Tokenizer::new_with_emitter(html, emitter).for_each(drop);
-    links
+        }
+        naive_next_state(&self.tag)
+    }
+
+    fn emit_current_comment(&mut self) {}
+
+    fn emit_current_doctype(&mut self) {}
+
+    fn set_self_closing(&mut self) {}
+
+    fn set_force_quirks(&mut self) {}
+
+    fn push_tag_name(&mut self, s: &[u8]) {
+        self.tag.extend_from_slice(s);
+    }
+
+    fn push_comment(&mut self, _: &[u8]) {}
+
+    fn push_doctype_name(&mut self, _: &[u8]) {}
+
+    fn init_doctype(&mut self) {}
+
+    fn init_attribute(&mut self) {
+        self.end_attribute();
+        self.attribute_name.clear();
+        self.attribute_value.clear();
+        self.in_attribute = true;
+    }
+
+    fn push_attribute_name(&mut self, s: &[u8]) {
+        self.attribute_name.extend_from_slice(s);
+    }
+
+    fn push_attribute_value(&mut self, s: &[u8]) {
+        self.attribute_value.extend_from_slice(s);
+    }
+
+    fn set_doctype_public_identifier(&mut self, _: &[u8]) {}
+
+    fn set_doctype_system_identifier(&mut self, _: &[u8]) {}
+
+    fn push_doctype_public_identifier(&mut self, _: &[u8]) {}
+
+    fn push_doctype_system_identifier(&mut self, _: &[u8]) {}
+
+    fn current_is_appropriate_end_tag_token(&mut self) -> bool {
+        self.end_tag && !self.last_start_tag.is_empty() && self.tag == self.last_start_tag
+    }
 }
 
 #[cfg(test)]
@@ -103,6 +191,21 @@ mod tests {
             <style>a::after { content: '<a href="/style">' }</style>
             <a href="/real">"#;
         assert_eq!(hrefs(html), ["/real"]);
+    }
+
+    #[test]
+    fn raw_text_ends_at_its_own_end_tag_only() {
+        let html = r#"<script>if (a</b) { x = "<a href='/no'>" }</script><a href=/after>
+            <title><a href="/no2"></title><TEXTAREA></textarea ><A HREF='/upper'>"#;
+        assert_eq!(hrefs(html), ["/after", "/upper"]);
+    }
+
+    #[test]
+    fn end_tags_and_other_attributes_are_not_links() {
+        assert_eq!(
+            hrefs(r#"</a href="/end"><a data-href="/data" hreflang=en>"#),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
