@@ -52,10 +52,10 @@ fn crawl(c: &mut Criterion) {
             );
             config.concurrency = concurrency;
             // One crawl first: how many responses a crawl gets (the throughput unit), and how
-            // long it takes (so that ten samples fit in the measurement time).
+            // long it takes: ten samples of one crawl each fit in the measurement time.
             let first = c10k::run(Strategy::Callbacks, &config, &options).expect("a first crawl");
             group.throughput(Throughput::Elements(first.fetched as u64));
-            group.measurement_time(Duration::from_secs_f64((first.elapsed_s * 12.0).max(0.5)));
+            group.measurement_time(Duration::from_secs_f64((first.elapsed_s * 9.0).max(0.5)));
             for &strategy in &plan.strategies {
                 group.bench_with_input(
                     BenchmarkId::new(strategy.name(), concurrency),
@@ -75,5 +75,16 @@ fn crawl(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, crawl);
+/// Criterion draws its reports with plotters, which this workspace builds to take fonts from
+/// a registry: register one before anything is drawn.
+fn config() -> Criterion {
+    c10k::plot::register_font().expect("a TrueType font for the plots");
+    Criterion::default()
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = crawl
+}
 criterion_main!(benches);

@@ -130,6 +130,9 @@ struct CrawlArgs {
     /// Embedded site only: delay of each response, in milliseconds.
     #[arg(long, default_value_t = 0)]
     site_delay_ms: u64,
+    /// Embedded site only: add the misbehaving fault pages.
+    #[arg(long)]
+    site_faults: bool,
     /// Print `progress N` lines (URLs done) to stderr while crawling, for a parent process.
     #[arg(long, hide = true)]
     progress: bool,
@@ -161,6 +164,10 @@ struct ServeArgs {
     /// Write the manifest (expected outcome of a full crawl) to this JSON file.
     #[arg(long)]
     manifest: Option<PathBuf>,
+    /// Also serve pages that misbehave on purpose (resets, silence, garbage, huge headers, …),
+    /// linked from the root.
+    #[arg(long)]
+    faults: bool,
 }
 
 /// A count that must be positive, with a plain message when it is not.
@@ -234,6 +241,7 @@ fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
     let spec = SiteSpec {
         pages: args.site_pages,
         delay: Duration::from_millis(args.site_delay_ms),
+        faults: args.site_faults,
         ..SiteSpec::default()
     };
     let server = match &args.url {
@@ -373,6 +381,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         page_bytes: args.page_bytes,
         seed: args.seed,
         delay: Duration::from_millis(args.delay_ms),
+        faults: args.faults,
     };
     if spec.pages == 0 {
         bail!(usage("--pages must be at least 1"));

@@ -206,8 +206,9 @@ where
 }
 
 /// Plot text needs a TrueType font; the machine's DejaVu Sans (Debian's fonts-dejavu-core) or
-/// any other found under `/usr/share/fonts`.
-fn register_font() -> io::Result<()> {
+/// any other found under `/usr/share/fonts`. Registered once per process (criterion's own
+/// plots need it too, since plotters is built to take fonts from this registry).
+pub fn register_font() -> io::Result<()> {
     static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
     REGISTERED
         .get_or_init(|| {

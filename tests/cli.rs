@@ -81,6 +81,26 @@ fn bad_arguments_exit_2_with_a_reason() {
         "urls-out",
     );
     assert_usage_error(&["crawl", "--strategy", "fibers"], "strategy");
+    assert_usage_error(&["crawl", "http://"], "invalid url");
+    assert_usage_error(
+        &["crawl", "mailto:someone@example.com"],
+        "unsupported scheme",
+    );
+    assert_usage_error(&["crawl", "--max-tries", "0"], "max-tries");
+    assert_usage_error(&["crawl", "--max-pages", "-1"], "max-pages");
+    assert_usage_error(&["serve", "--pages", "0"], "pages");
+}
+
+#[test]
+fn concurrency_beyond_the_descriptor_limit_is_clamped_with_a_warning() {
+    let output = c10k(&["crawl", "--site-pages", "20", "--concurrency", "10000000"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(
+        text.starts_with("warning: concurrency 10000000 needs more descriptors"),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 1, "{text}");
 }
 
 #[test]

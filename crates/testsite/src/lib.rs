@@ -12,6 +12,7 @@
 
 #![deny(missing_docs)]
 
+pub mod faults;
 pub mod site;
 
 use std::{
@@ -19,7 +20,7 @@ use std::{
     net::SocketAddr,
     sync::{
         Arc,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU32, AtomicU64, Ordering},
     },
     thread,
     time::Duration,
@@ -102,6 +103,7 @@ impl Server {
             spec: options.spec,
             origin: format!("http://{addr}"),
             stats: Arc::clone(&stats),
+            flaky_requests: AtomicU32::new(0),
         });
         let thread = thread::Builder::new()
             .name("testsite".into())
@@ -168,6 +170,8 @@ struct Site {
     spec: SiteSpec,
     origin: String,
     stats: Arc<Stats>,
+    /// Requests for the flaky fault page so far: it fails the first two.
+    flaky_requests: AtomicU32,
 }
 
 async fn accept_loop(listener: TcpListener, site: Arc<Site>, mut stop: watch::Receiver<bool>) {
@@ -201,6 +205,10 @@ async fn serve_connection(mut stream: TcpStream, site: Arc<Site>) {
     };
     if !site.spec.delay.is_zero() {
         tokio::time::sleep(site.spec.delay).await;
+    }
+    if let site::Route::Fault(fault) = site.spec.route(&path) {
+        faults::serve(stream, fault, &site.flaky_requests).await;
+        return;
     }
     let response = respond(&site, &path);
     if stream.write_all(&response).await.is_ok() {
@@ -252,6 +260,7 @@ fn respond(site: &Site, path: &str) -> Vec<u8> {
             .into_bytes()
         }
         site::Route::NotFound => simple(404, "not found"),
+        site::Route::Fault(_) => unreachable!("faults are served by `faults::serve`"),
     }
 }
 

@@ -22,6 +22,9 @@ pub struct SiteSpec {
     pub seed: u64,
     /// How long each response is held before it is sent.
     pub delay: Duration,
+    /// Whether the root also links to the misbehaving pages of [`crate::faults`].
+    #[serde(default)]
+    pub faults: bool,
 }
 
 impl Default for SiteSpec {
@@ -32,6 +35,7 @@ impl Default for SiteSpec {
             page_bytes: 2048,
             seed: 1,
             delay: Duration::ZERO,
+            faults: false,
         }
     }
 }
@@ -45,6 +49,8 @@ pub enum Route {
     Text(usize),
     /// A redirect with this status to this path.
     Redirect(u16, String),
+    /// A page that misbehaves (only with `faults`).
+    Fault(crate::faults::Fault),
     /// 404.
     NotFound,
 }
@@ -66,6 +72,9 @@ struct Link {
 }
 
 const REDIRECT_CODES: [u16; 5] = [301, 302, 303, 307, 308];
+
+/// The crawler's default `--max-redirects`, which the fault manifest assumes.
+pub const DEFAULT_MAX_REDIRECTS: usize = 10;
 
 /// A page with a `<base href>` writes its tree links relative to that base.
 const BASE_EVERY: usize = 10;
@@ -108,6 +117,11 @@ impl SiteSpec {
         };
         if path == "/" {
             return Route::Page(0);
+        }
+        if self.faults
+            && let Some(fault) = crate::faults::route(path)
+        {
+            return Route::Fault(fault);
         }
         if let Some(i) = number("/p/", "").filter(|&i| i > 0 && i < self.pages) {
             return Route::Page(i);
@@ -192,6 +206,9 @@ impl SiteSpec {
             let _ = writeln!(html, "<li><a href=\"{}\">link</a></li>", link.href);
         }
         html.push_str("</ul>\n");
+        if i == 0 && self.faults {
+            html.push_str(&crate::faults::root_links());
+        }
         // Links a crawler must not follow: in a comment, a script and a style sheet.
         let _ = writeln!(
             html,
@@ -241,7 +258,7 @@ impl SiteSpec {
                     found.extend(self.links_of(i, origin).into_iter().map(|l| l.target))
                 }
                 Route::Redirect(_, to) => found.push(Target::Local(to)),
-                Route::Text(_) | Route::NotFound => {}
+                Route::Text(_) | Route::NotFound | Route::Fault(_) => {}
             }
             for target in found {
                 let (url, outcome) = match &target {
@@ -255,6 +272,14 @@ impl SiteSpec {
                 }
             }
         }
+        if self.faults {
+            // The fault pages' outcomes come from their own table: they are not crawled by
+            // the breadth-first walk above, which knows only well-behaved pages.
+            urls.extend(crate::faults::manifest_entries(
+                origin,
+                DEFAULT_MAX_REDIRECTS,
+            ));
+        }
         Manifest {
             spec: self.clone(),
             root: format!("{origin}/"),
@@ -267,6 +292,7 @@ impl SiteSpec {
             Route::Page(_) | Route::Text(_) => "200".to_owned(),
             Route::Redirect(code, _) => code.to_string(),
             Route::NotFound => "404".to_owned(),
+            Route::Fault(_) => unreachable!("fault pages are not linked from ordinary pages"),
         }
     }
 }

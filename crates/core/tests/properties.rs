@@ -1,0 +1,109 @@
+//! Properties of the sans-IO core, over arbitrary input: the response reader does not care
+//! how bytes are cut, and nothing panics on any bytes.
+
+use std::time::Instant;
+
+use c10k_core::{
+    Config, Crawler, FetchError, Limits, Progress, Response, ResponseReader, extract_links,
+    parse_root,
+};
+use proptest::prelude::*;
+
+const LIMITS: Limits = Limits {
+    max_head: 2048,
+    max_body: 8192,
+};
+
+fn read(pieces: &[&[u8]]) -> Result<Response, FetchError> {
+    let mut reader = ResponseReader::new(LIMITS);
+    for piece in pieces {
+        if let Progress::Done(response) = reader.feed(piece)? {
+            return Ok(response);
+        }
+    }
+    reader.eof()
+}
+
+/// Cuts `bytes` at the given points (taken modulo its length).
+fn cut<'a>(bytes: &'a [u8], points: &[usize]) -> Vec<&'a [u8]> {
+    let mut cuts: Vec<usize> = points.iter().map(|p| p % (bytes.len() + 1)).collect();
+    cuts.extend([0, bytes.len()]);
+    cuts.sort_unstable();
+    cuts.dedup();
+    cuts.windows(2).map(|w| &bytes[w[0]..w[1]]).collect()
+}
+
+/// Responses that are mostly well-formed, so the interesting paths are reached, with any
+/// bytes in the body and some damage.
+fn responses() -> impl Strategy<Value = Vec<u8>> {
+    let framing = prop_oneof![
+        any::<u16>().prop_map(|n| format!("Content-Length: {}\r\n", n % 300)),
+        Just("Transfer-Encoding: chunked\r\n".to_owned()),
+        Just(String::new()),
+        Just("Content-Length: x\r\n".to_owned()),
+    ];
+    let status = prop_oneof![Just(200u16), Just(302), Just(404), Just(100), any::<u16>()];
+    (
+        status,
+        framing,
+        proptest::collection::vec(any::<u8>(), 0..400),
+        any::<bool>(),
+    )
+        .prop_map(|(status, framing, body, chunked_body)| {
+            let mut bytes =
+                format!("HTTP/1.1 {status} X\r\nContent-Type: text/html\r\n{framing}\r\n")
+                    .into_bytes();
+            if chunked_body {
+                bytes.extend(format!("{:x}\r\n", body.len()).into_bytes());
+                bytes.extend(&body);
+                bytes.extend(b"\r\n0\r\n\r\n");
+            } else {
+                bytes.extend(&body);
+            }
+            bytes
+        })
+}
+
+proptest! {
+    #[test]
+    fn any_bytes_cut_anywhere_read_the_same(
+        bytes in proptest::collection::vec(any::<u8>(), 0..600),
+        points in proptest::collection::vec(any::<usize>(), 0..12),
+    ) {
+        prop_assert_eq!(read(&[&bytes]), read(&cut(&bytes, &points)));
+    }
+
+    #[test]
+    fn responses_cut_anywhere_read_the_same(
+        bytes in responses(),
+        points in proptest::collection::vec(any::<usize>(), 0..12),
+    ) {
+        prop_assert_eq!(read(&[&bytes]), read(&cut(&bytes, &points)));
+    }
+
+    #[test]
+    fn link_extraction_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..2000)) {
+        let _ = extract_links(&bytes);
+    }
+
+    #[test]
+    fn html_like_input_never_panics_the_whole_page_path(
+        html in "(<[aA] [hH][rR][eE][fF]=[\"']?[ -~]{0,30}[\"']?>|<base href=[^>]{0,20}>|<!--|-->|<script>|</script>|[ -~]{0,20}){0,30}",
+    ) {
+        let config = Config::new(parse_root("http://127.0.0.1:8000/dir/page").unwrap(), "127.0.0.1:8000".parse().unwrap());
+        let mut crawler = Crawler::new(config);
+        let now = Instant::now();
+        let fetch = crawler.next_fetch(now).unwrap();
+        let response = Response {
+            status: 200,
+            content_type: Some("text/html".into()),
+            body_len: html.len() as u64,
+            body: html.into_bytes(),
+            ..Response::default()
+        };
+        crawler.complete(fetch.finish(Ok(response), now));
+        // Whatever the links were, the frontier stays consistent.
+        prop_assert_eq!(crawler.in_flight(), 0);
+        prop_assert_eq!(crawler.records().len(), 1 + crawler.records().iter().filter(|r| r.tries == 0).count());
+    }
+}

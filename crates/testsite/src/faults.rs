@@ -1,0 +1,518 @@
+//! Pages that misbehave on purpose (`c10k serve --faults`): every way a server can break a
+//! crawler, each linked from the root and each with the outcome a correct crawler records.
+//!
+//! The outcomes assume the crawler's defaults for redirects (`--max-redirects 10`), tries
+//! (`--max-tries 4`) and body size, and a `--timeout-ms` shorter than the drip (40 s).
+
+use std::{
+    sync::atomic::{AtomicU32, Ordering},
+    time::Duration,
+};
+
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
+
+/// One way to misbehave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Accept, read the request, reset the connection.
+    ResetBeforeResponse,
+    /// Reset after part of the status line and headers.
+    ResetInHeaders,
+    /// Reset after the head and part of the body.
+    ResetInBody,
+    /// Accept and read the request, then never answer.
+    Silent,
+    /// A valid response, one byte every 200 ms.
+    Drip,
+    /// Bytes that are not HTTP at all.
+    Garbage,
+    /// A header block of several megabytes.
+    HugeHeader,
+    /// Tens of thousands of header lines.
+    ManyHeaders,
+    /// `Content-Length: twelve`.
+    BadContentLength,
+    /// A body shorter than its `Content-Length`, then a clean close.
+    ShortBody,
+    /// A `Content-Length` far above any sane `--max-body`.
+    BigBody,
+    /// An HTML body that never ends.
+    EndlessBody,
+    /// Redirects to [`Fault::LoopB`], which redirects back here.
+    LoopA,
+    /// Redirects to [`Fault::LoopA`].
+    LoopB,
+    /// Step `n` of a redirect chain longer than the redirect limit.
+    Chain(usize),
+    /// Redirects to another origin.
+    Offsite,
+    /// A redirect status without `Location`.
+    NoLocation,
+    /// Non-HTML content that looks like it has a link.
+    Binary,
+    /// HTML with invalid UTF-8, and a link that must still be followed.
+    BadUtf8,
+    /// The page [`Fault::BadUtf8`] links to.
+    Utf8Target,
+    /// A valid chunked HTML body, with a link.
+    Chunked,
+    /// The page [`Fault::Chunked`] links to.
+    ChunkedTarget,
+    /// A chunked body whose chunk size is not hexadecimal.
+    BadChunked,
+    /// A 500.
+    ServerError,
+    /// A complete head promising a body that never comes.
+    HeadThenSilence,
+    /// Resets the first two requests, then answers (per server).
+    Flaky,
+}
+
+/// A fault's path, what it does and what a crawler must record for it.
+#[derive(Debug, Clone, Copy)]
+pub struct FaultPage {
+    /// Path on the site.
+    pub path: &'static str,
+    /// Behaviour.
+    pub fault: Fault,
+    /// Expected outcome, in `--urls-out` words.
+    pub outcome: &'static str,
+    /// For the README.
+    pub what: &'static str,
+}
+
+/// Steps of the redirect chain: 0 → 1 → … → `CHAIN_END`; with `--max-redirects 10` the 11th
+/// target is never fetched.
+pub const CHAIN_END: usize = 12;
+
+/// The fault pages linked from the root (the chain's later steps and the targets of redirects
+/// and links are reached from these).
+pub const FAULT_PAGES: &[FaultPage] = &[
+    FaultPage {
+        path: "/fault/reset-before",
+        fault: Fault::ResetBeforeResponse,
+        outcome: "error:reset",
+        what: "reset before the response",
+    },
+    FaultPage {
+        path: "/fault/reset-in-headers",
+        fault: Fault::ResetInHeaders,
+        outcome: "error:reset",
+        what: "reset in the middle of the headers",
+    },
+    FaultPage {
+        path: "/fault/reset-in-body",
+        fault: Fault::ResetInBody,
+        outcome: "error:reset",
+        what: "reset in the middle of the body",
+    },
+    FaultPage {
+        path: "/fault/silent",
+        fault: Fault::Silent,
+        outcome: "error:timeout",
+        what: "accepts, then never answers",
+    },
+    FaultPage {
+        path: "/fault/drip",
+        fault: Fault::Drip,
+        outcome: "error:timeout",
+        what: "a response dripped one byte every 200 ms",
+    },
+    FaultPage {
+        path: "/fault/head-then-silence",
+        fault: Fault::HeadThenSilence,
+        outcome: "error:timeout",
+        what: "headers, then silence",
+    },
+    FaultPage {
+        path: "/fault/garbage",
+        fault: Fault::Garbage,
+        outcome: "error:malformed",
+        what: "garbage instead of HTTP",
+    },
+    FaultPage {
+        path: "/fault/bad-length",
+        fault: Fault::BadContentLength,
+        outcome: "error:malformed",
+        what: "a Content-Length that is not a number",
+    },
+    FaultPage {
+        path: "/fault/bad-chunked",
+        fault: Fault::BadChunked,
+        outcome: "error:malformed",
+        what: "invalid chunked encoding",
+    },
+    FaultPage {
+        path: "/fault/huge-header",
+        fault: Fault::HugeHeader,
+        outcome: "error:too-large",
+        what: "a 4 MiB header block",
+    },
+    FaultPage {
+        path: "/fault/many-headers",
+        fault: Fault::ManyHeaders,
+        outcome: "error:too-large",
+        what: "20,000 header lines",
+    },
+    FaultPage {
+        path: "/fault/big-body",
+        fault: Fault::BigBody,
+        outcome: "error:too-large",
+        what: "a body declared far larger than --max-body",
+    },
+    FaultPage {
+        path: "/fault/endless",
+        fault: Fault::EndlessBody,
+        outcome: "error:too-large",
+        what: "an HTML body that never ends",
+    },
+    FaultPage {
+        path: "/fault/short-body",
+        fault: Fault::ShortBody,
+        outcome: "error:truncated",
+        what: "a body shorter than its Content-Length",
+    },
+    FaultPage {
+        path: "/fault/loop-a",
+        fault: Fault::LoopA,
+        outcome: "302",
+        what: "a redirect loop (a → b → a)",
+    },
+    FaultPage {
+        path: "/fault/loop-b",
+        fault: Fault::LoopB,
+        outcome: "302",
+        what: "the other end of the loop",
+    },
+    FaultPage {
+        path: "/fault/chain/0",
+        fault: Fault::Chain(0),
+        outcome: "302",
+        what: "a redirect chain longer than --max-redirects",
+    },
+    FaultPage {
+        path: "/fault/offsite",
+        fault: Fault::Offsite,
+        outcome: "302",
+        what: "a redirect out of scope (its target is skipped)",
+    },
+    FaultPage {
+        path: "/fault/no-location",
+        fault: Fault::NoLocation,
+        outcome: "302",
+        what: "a redirect without Location",
+    },
+    FaultPage {
+        path: "/fault/binary",
+        fault: Fault::Binary,
+        outcome: "200",
+        what: "non-HTML content (not parsed for links)",
+    },
+    FaultPage {
+        path: "/fault/bad-utf8",
+        fault: Fault::BadUtf8,
+        outcome: "200",
+        what: "invalid UTF-8 in HTML (its link is followed)",
+    },
+    FaultPage {
+        path: "/fault/chunked",
+        fault: Fault::Chunked,
+        outcome: "200",
+        what: "valid chunked encoding (its link is followed)",
+    },
+    FaultPage {
+        path: "/fault/500",
+        fault: Fault::ServerError,
+        outcome: "500",
+        what: "a 500",
+    },
+    FaultPage {
+        path: "/fault/flaky",
+        fault: Fault::Flaky,
+        outcome: "200",
+        what: "reset twice, then answers (fetched on the third try)",
+    },
+];
+
+/// Pages reached only through other fault pages.
+pub const REACHED_PAGES: &[FaultPage] = &[
+    FaultPage {
+        path: "/fault/utf8-target",
+        fault: Fault::Utf8Target,
+        outcome: "200",
+        what: "linked from the invalid UTF-8 page",
+    },
+    FaultPage {
+        path: "/fault/chunked-target",
+        fault: Fault::ChunkedTarget,
+        outcome: "200",
+        what: "linked from the chunked page",
+    },
+];
+
+/// Where the out-of-scope redirect points.
+pub const OFFSITE_TARGET: &str = "http://example.invalid/offsite";
+/// A link to a port nothing listens on: another origin, so it is skipped, never connected to.
+pub const CLOSED_PORT_LINK: &str = "http://127.0.0.1:1/closed-port";
+/// Length of the path of the very long link (beyond the crawler's URL limit).
+pub const LONG_PATH_LEN: usize = 10_000;
+
+/// The very long link of the root page.
+pub fn long_path() -> String {
+    format!("/fault/long/{}", "x".repeat(LONG_PATH_LEN))
+}
+
+/// The fault served at `path`, if any.
+pub fn route(path: &str) -> Option<Fault> {
+    if let Some(step) = path.strip_prefix("/fault/chain/") {
+        return step
+            .parse()
+            .ok()
+            .filter(|&n| n <= CHAIN_END)
+            .map(Fault::Chain);
+    }
+    FAULT_PAGES
+        .iter()
+        .chain(REACHED_PAGES)
+        .find(|page| page.path == path)
+        .map(|page| page.fault)
+}
+
+/// Every fault URL and its expected outcome, for the manifest (`origin` has no trailing slash).
+pub fn manifest_entries(origin: &str, max_redirects: usize) -> Vec<(String, String)> {
+    let mut entries: Vec<(String, String)> = FAULT_PAGES
+        .iter()
+        .chain(REACHED_PAGES)
+        .filter(|page| !matches!(page.fault, Fault::Chain(_)))
+        .map(|page| (format!("{origin}{}", page.path), page.outcome.to_owned()))
+        .collect();
+    for step in 0..=max_redirects + 1 {
+        let outcome = if step <= max_redirects {
+            "302"
+        } else {
+            "error:redirect-limit"
+        };
+        entries.push((format!("{origin}/fault/chain/{step}"), outcome.to_owned()));
+    }
+    entries.push((OFFSITE_TARGET.to_owned(), "error:skipped".to_owned()));
+    entries.push((CLOSED_PORT_LINK.to_owned(), "error:skipped".to_owned()));
+    entries.push((
+        format!("{origin}{}", long_path()),
+        "error:too-large".to_owned(),
+    ));
+    entries
+}
+
+/// The root's links to the fault pages, as HTML.
+pub fn root_links() -> String {
+    let mut html = String::from("<h2>Faults</h2>\n<ul>\n");
+    for page in FAULT_PAGES {
+        html.push_str(&format!(
+            "<li><a href=\"{}\">{}</a></li>\n",
+            page.path, page.what
+        ));
+    }
+    html.push_str(&format!(
+        "<li><a href=\"{CLOSED_PORT_LINK}\">a closed port</a></li>\n"
+    ));
+    html.push_str(&format!(
+        "<li><a href=\"{}\">a very long URL</a></li>\n</ul>\n",
+        long_path()
+    ));
+    html
+}
+
+/// The longest any fault holds a connection, so the server always lets go by itself.
+const HOLD_LIMIT: Duration = Duration::from_secs(120);
+
+/// Misbehaves on `stream` (whose request has been read) as `fault` says. `flaky_requests`
+/// counts the requests for the flaky page on this server.
+pub(crate) async fn serve(mut stream: TcpStream, fault: Fault, flaky_requests: &AtomicU32) {
+    match fault {
+        Fault::ResetBeforeResponse => reset(stream),
+        Fault::ResetInHeaders => {
+            let _ = stream
+                .write_all(b"HTTP/1.0 200 OK\r\nContent-Type: text/ht")
+                .await;
+            pause_then_reset(stream).await;
+        }
+        Fault::ResetInBody => {
+            let head =
+                b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1000\r\n\r\n";
+            let _ = stream.write_all(head).await;
+            let _ = stream.write_all(&[b'x'; 100]).await;
+            pause_then_reset(stream).await;
+        }
+        Fault::Silent => hold(stream).await,
+        Fault::HeadThenSilence => {
+            let head = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100\r\n\r\n";
+            if stream.write_all(head).await.is_ok() {
+                hold(stream).await;
+            }
+        }
+        Fault::Drip => {
+            let body = "<p>".to_owned() + &"drip ".repeat(40) + "</p>";
+            let response = format!(
+                "HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            for byte in response.bytes() {
+                if stream.write_all(&[byte]).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        Fault::Garbage => {
+            let mut garbage = b"\x00\xffSSH-2.0-OpenSSH_9.6\r\n".to_vec();
+            garbage.extend((0..1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+            send_and_close(stream, &garbage).await;
+        }
+        Fault::HugeHeader => {
+            let _ = stream.write_all(b"HTTP/1.0 200 OK\r\nX-Big: ").await;
+            let chunk = [b'a'; 64 * 1024];
+            for _ in 0..64 {
+                if stream.write_all(&chunk).await.is_err() {
+                    return;
+                }
+            }
+            send_and_close(stream, b"\r\n\r\n").await;
+        }
+        Fault::ManyHeaders => {
+            let mut head = b"HTTP/1.0 200 OK\r\n".to_vec();
+            for i in 0..20_000 {
+                head.extend_from_slice(format!("X-Header-{i}: value\r\n").as_bytes());
+            }
+            head.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+            send_and_close(stream, &head).await;
+        }
+        Fault::BadContentLength => {
+            send_and_close(stream, b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: twelve\r\n\r\nhello world!").await;
+        }
+        Fault::ShortBody => {
+            let mut response =
+                b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1000\r\n\r\n"
+                    .to_vec();
+            response.extend_from_slice(&[b'x'; 100]);
+            send_and_close(stream, &response).await;
+        }
+        Fault::BigBody => {
+            let head =
+                b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1073741824\r\n\r\n";
+            stream_until_closed(stream, head, b"<p>big</p>").await;
+        }
+        Fault::EndlessBody => {
+            let head = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n";
+            stream_until_closed(
+                stream,
+                head,
+                b"<p>endless <a href=\"/fault/endless\">again</a></p>\n",
+            )
+            .await;
+        }
+        Fault::LoopA => redirect(stream, "/fault/loop-b").await,
+        Fault::LoopB => redirect(stream, "/fault/loop-a").await,
+        Fault::Chain(n) if n < CHAIN_END => {
+            redirect(stream, &format!("/fault/chain/{}", n + 1)).await
+        }
+        Fault::Chain(_) => html(stream, "<p>the end of the chain</p>").await,
+        Fault::Offsite => redirect(stream, OFFSITE_TARGET).await,
+        Fault::NoLocation => {
+            send_and_close(stream, b"HTTP/1.0 302 Found\r\nContent-Length: 0\r\n\r\n").await;
+        }
+        Fault::Binary => {
+            let mut body = b"\x89PNG\r\n\x1a\n\x00\x00<a href=\"/trap/binary\">".to_vec();
+            body.extend((0..512u32).map(|i| (i * 7) as u8));
+            let mut response = format!(
+                "HTTP/1.0 200 OK\r\nContent-Type: image/png\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .into_bytes();
+            response.extend_from_slice(&body);
+            send_and_close(stream, &response).await;
+        }
+        Fault::BadUtf8 => {
+            let body = b"<html><body>\xff\xfe\xc3\x28 invalid \xe2\x82 UTF-8 <a href=\"/fault/utf8-target\">\xf0\x9f</a></body></html>";
+            let mut response = format!("HTTP/1.0 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+            response.extend_from_slice(body);
+            send_and_close(stream, &response).await;
+        }
+        Fault::Utf8Target | Fault::ChunkedTarget => html(stream, "<p>a target</p>").await,
+        Fault::Chunked => {
+            let response = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+                            6\r\n<html>\r\n25\r\n<a href=\"/fault/chunked-target\">t</a>\r\n7\r\n</html>\r\n0\r\n\r\n";
+            send_and_close(stream, response.as_bytes()).await;
+        }
+        Fault::BadChunked => {
+            let response = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+                            zz\r\nhello\r\n0\r\n\r\n";
+            send_and_close(stream, response.as_bytes()).await;
+        }
+        Fault::ServerError => {
+            send_and_close(stream, b"HTTP/1.0 500 Internal Server Error\r\nContent-Type: text/html\r\nContent-Length: 5\r\n\r\noops!").await;
+        }
+        Fault::Flaky => {
+            if flaky_requests.fetch_add(1, Ordering::Relaxed) < 2 {
+                reset(stream);
+            } else {
+                html(stream, "<p>third time lucky</p>").await;
+            }
+        }
+    }
+}
+
+/// Closes with a reset (RST) instead of a clean close: linger on, with a zero timeout (which
+/// never blocks, unlike a nonzero linger).
+fn reset(stream: TcpStream) {
+    let _ = stream.set_zero_linger();
+    drop(stream);
+}
+
+/// Lets what was written leave first, so the reset comes mid-response.
+async fn pause_then_reset(stream: TcpStream) {
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    reset(stream);
+}
+
+/// Keeps the connection open without answering until the client leaves (or the hold limit).
+async fn hold(mut stream: TcpStream) {
+    let mut buf = [0; 512];
+    let _ = tokio::time::timeout(HOLD_LIMIT, async {
+        while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {}
+    })
+    .await;
+}
+
+async fn send_and_close(mut stream: TcpStream, bytes: &[u8]) {
+    if stream.write_all(bytes).await.is_ok() {
+        let _ = stream.shutdown().await;
+    }
+}
+
+/// Writes `head`, then `chunk` again and again until the client goes away (or the hold limit).
+async fn stream_until_closed(mut stream: TcpStream, head: &[u8], chunk: &[u8]) {
+    if stream.write_all(head).await.is_err() {
+        return;
+    }
+    let block = chunk.repeat((16 * 1024 / chunk.len()).max(1));
+    let _ = tokio::time::timeout(HOLD_LIMIT, async {
+        while stream.write_all(&block).await.is_ok() {}
+    })
+    .await;
+}
+
+async fn redirect(stream: TcpStream, to: &str) {
+    let response = format!("HTTP/1.0 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\n\r\n");
+    send_and_close(stream, response.as_bytes()).await;
+}
+
+async fn html(stream: TcpStream, body: &str) {
+    let response = format!(
+        "HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    send_and_close(stream, response.as_bytes()).await;
+}

@@ -1,0 +1,179 @@
+//! The fault site: every strategy survives a hostile server, records the stated outcome for
+//! every misbehaving page, fetches every good page, bounds its retries, and agrees with the
+//! others.
+
+use std::{process::Command, time::Duration};
+
+use c10k::{Strategy, StrategyOptions};
+use c10k_core::{Config, ErrorKind, Report, Status, parse_root, urls_out};
+use c10k_testsite::{Server, ServerOptions, SiteSpec, faults::FAULT_PAGES};
+
+fn fault_site() -> SiteSpec {
+    SiteSpec {
+        pages: 60,
+        faults: true,
+        ..SiteSpec::default()
+    }
+}
+
+fn start(spec: &SiteSpec) -> Server {
+    Server::start(ServerOptions {
+        spec: spec.clone(),
+        ..ServerOptions::default()
+    })
+    .expect("the test server starts on a free port")
+}
+
+/// Short deadlines, so silence costs little; the default tries and redirects the manifest
+/// assumes; a small body cap, so the endless body ends soon.
+fn config(server: &Server, concurrency: usize) -> Config {
+    let mut config = Config::new(parse_root(&server.url()).unwrap(), server.addr());
+    config.concurrency = concurrency;
+    config.timeout = Duration::from_millis(400);
+    config.connect_timeout = config.timeout;
+    config.limits.max_body = 1024 * 1024;
+    config
+}
+
+fn crawl(strategy: Strategy, options: &StrategyOptions, concurrency: usize) -> (Report, String) {
+    let spec = fault_site();
+    let server = start(&spec);
+    let report =
+        c10k::run(strategy, &config(&server, concurrency), options).expect("the strategy runs");
+    (report, server.manifest(&spec).urls_out())
+}
+
+fn record<'a>(report: &'a Report, path: &str) -> &'a c10k_core::Record {
+    report
+        .records
+        .iter()
+        .find(|r| r.url.ends_with(path))
+        .unwrap_or_else(|| panic!("{path} is recorded"))
+}
+
+/// The whole fault site, at one concurrency: outcomes, retries, and the good pages.
+fn survives(strategy: Strategy, options: StrategyOptions, concurrency: usize) {
+    let (report, expected) = crawl(strategy, &options, concurrency);
+    assert_eq!(
+        urls_out(&report.records),
+        expected,
+        "{strategy} at C = {concurrency}"
+    );
+    // Every good page, plus the fault pages that are good HTML in the end: bad-utf8 and its
+    // target, chunked and its target, flaky.
+    assert_eq!(report.pages, 60 + 5);
+
+    // Transport failures are tried exactly --max-tries times; bad responses once.
+    let max_tries = Config::new(
+        parse_root("http://h/").unwrap(),
+        "127.0.0.1:1".parse().unwrap(),
+    )
+    .max_tries;
+    for path in [
+        "/fault/reset-before",
+        "/fault/silent",
+        "/fault/drip",
+        "/fault/head-then-silence",
+    ] {
+        assert_eq!(record(&report, path).tries, max_tries, "{path}");
+    }
+    for path in [
+        "/fault/garbage",
+        "/fault/endless",
+        "/fault/short-body",
+        "/fault/500",
+    ] {
+        assert_eq!(record(&report, path).tries, 1, "{path}");
+    }
+    // The flaky page: reset twice, then fetched on the third try.
+    let flaky = record(&report, "/fault/flaky");
+    assert_eq!((flaky.status, flaky.tries), (Status::Http(200), 3));
+    assert_eq!(
+        record(&report, "/fault/endless").status,
+        Status::Error(ErrorKind::TooLarge)
+    );
+    assert!(
+        FAULT_PAGES
+            .iter()
+            .all(|page| report.records.iter().any(|r| r.url.ends_with(page.path)))
+    );
+}
+
+macro_rules! fault_suite {
+    ($($name:ident => $strategy:expr, $options:expr;)*) => {$(
+        mod $name {
+            use super::*;
+
+            #[test]
+            fn survives_the_fault_site_sequentially() {
+                survives($strategy, $options, 1);
+            }
+
+            #[test]
+            fn survives_the_fault_site_at_100() {
+                survives($strategy, $options, 100);
+            }
+        }
+    )*};
+}
+
+fault_suite! {
+    threads => Strategy::Threads, StrategyOptions::default();
+    callbacks => Strategy::Callbacks, StrategyOptions::default();
+    generators => Strategy::Generators, StrategyOptions::default();
+    async_current_thread => Strategy::Async, StrategyOptions::default();
+    async_two_threads => Strategy::Async, StrategyOptions {
+        runtime: c10k_async::Options { threads: Some(2) },
+        ..StrategyOptions::default()
+    };
+}
+
+/// An endless HTML body cannot make a crawler hold more than `--max-body`: the crawl ends,
+/// the page is too large, and the process stays small (measured from outside, per strategy).
+#[test]
+fn an_endless_body_keeps_memory_bounded() {
+    let spec = fault_site();
+    let server = start(&spec);
+    for &strategy in Strategy::ALL {
+        let output = Command::new(env!("CARGO_BIN_EXE_c10k"))
+            .args([
+                "crawl",
+                &server.url(),
+                "--strategy",
+                strategy.name(),
+                "--concurrency",
+                "20",
+            ])
+            .args(["--timeout-ms", "400", "--max-body", "4194304", "--json"])
+            .output()
+            .expect("the c10k binary runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(
+            report["error_counts"]["too-large"], 5,
+            "{strategy}: {report}"
+        );
+        let rss_mib = report["process"]["max_rss_kib"].as_u64().unwrap() / 1024;
+        // Several 4 MiB bodies may be in flight at once; buffering the endless one would grow
+        // without bound (the server never stops sending).
+        assert!(rss_mib < 96, "{strategy}: peak RSS {rss_mib} MiB");
+    }
+}
+
+/// The README's fault table lists every fault page with its outcome.
+#[test]
+fn the_readme_documents_every_fault() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for page in FAULT_PAGES {
+        let row = readme
+            .lines()
+            .find(|line| line.starts_with(&format!("| `{}` |", page.path)))
+            .unwrap_or_else(|| panic!("README has no row for {}", page.path));
+        assert!(row.ends_with(&format!("| `{}` |", page.outcome)), "{row}");
+    }
+}
