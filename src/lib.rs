@@ -73,8 +73,10 @@ impl std::fmt::Display for Strategy {
 pub struct StrategyOptions {
     /// For `threads`: the stack reserved per thread.
     pub threads: c10k_threads::Options,
-    /// For `async`: which tokio runtime.
-    pub runtime: c10k_async::Options,
+    /// For `async`: `None` for a current-thread runtime, `Some(n)` for `n` worker threads.
+    pub runtime_threads: Option<usize>,
+    /// For the event-driven strategies: parse pages on the rayon pool.
+    pub offload: bool,
 }
 
 /// Crawls with `strategy`. Fails only when the strategy cannot run at all at this
@@ -82,10 +84,45 @@ pub struct StrategyOptions {
 pub fn run(strategy: Strategy, config: &Config, options: &StrategyOptions) -> io::Result<Report> {
     match strategy {
         Strategy::Threads => c10k_threads::crawl(config, &options.threads),
-        Strategy::Callbacks => c10k_callbacks::crawl(config),
-        Strategy::Generators => c10k_generators::crawl(config),
-        Strategy::Async => c10k_async::crawl(config, &options.runtime),
+        Strategy::Callbacks => c10k_callbacks::crawl(
+            config,
+            &c10k_callbacks::Options {
+                offload: options.offload,
+            },
+        ),
+        Strategy::Generators => c10k_generators::crawl(
+            config,
+            &c10k_generators::Options {
+                offload: options.offload,
+            },
+        ),
+        Strategy::Async => c10k_async::crawl(
+            config,
+            &c10k_async::Options {
+                threads: options.runtime_threads,
+                offload: options.offload,
+            },
+        ),
     }
+}
+
+/// Rounds of [`c10k_core::work::work`] that take about `micros` µs on this machine, measured
+/// now (the best of a few timings, so a busy moment does not inflate the work).
+pub fn work_rounds(micros: u64) -> u64 {
+    if micros == 0 {
+        return 0;
+    }
+    const ROUNDS: u64 = 1_000_000;
+    let mut best = u64::MAX;
+    let mut digest = 0;
+    for _ in 0..5 {
+        let started = std::time::Instant::now();
+        digest ^= c10k_core::work::work(b"calibration", ROUNDS);
+        best = best.min(u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX));
+    }
+    // The digest is used, so the timed work cannot be optimised away.
+    std::hint::black_box(digest);
+    c10k_core::work::rounds_for(micros, ROUNDS, best)
 }
 
 /// Raises this process's soft open-file limit to its hard limit and returns it.

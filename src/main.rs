@@ -121,6 +121,14 @@ struct CrawlArgs {
     #[arg(long, default_value_t = c10k_threads::Options::default().stack_kb as u64,
           value_parser = clap::value_parser!(u64).range(16..))]
     thread_stack_kb: u64,
+    /// After parsing each HTML page, do this many µs of deterministic CPU work (a crawler that
+    /// indexes what it fetches).
+    #[arg(long, default_value_t = 0)]
+    work_us: u64,
+    /// callbacks, generators, async: parse pages (and do their work) on a rayon pool instead
+    /// of the event loop.
+    #[arg(long)]
+    offload: bool,
     /// async: run on a multi-thread tokio runtime with this many workers (default: one thread).
     #[arg(long, value_parser = at_least_1)]
     threads: Option<u64>,
@@ -282,16 +290,16 @@ fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
     config.timeout = Duration::from_millis(args.timeout_ms);
     config.connect_timeout = config.timeout;
     config.limits.max_body = args.max_body;
+    config.work_rounds = c10k::work_rounds(args.work_us);
     config.exclude = exclude;
     let options = StrategyOptions {
         threads: c10k_threads::Options {
             stack_kb: usize::try_from(args.thread_stack_kb).unwrap_or(usize::MAX),
         },
-        runtime: c10k_async::Options {
-            threads: args
-                .threads
-                .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
-        },
+        runtime_threads: args
+            .threads
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        offload: args.offload,
     };
 
     let gauges = Arc::new(Gauges::default());

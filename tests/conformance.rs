@@ -101,6 +101,48 @@ pub fn refused_root_is_a_connect_error(under: Under) {
     assert_eq!(root.tries, 3);
 }
 
+/// Handing the parsing (and some CPU work) to the rayon pool changes nothing in the results.
+pub fn offload_gives_the_same_results(under: Under) {
+    let spec = site();
+    let server = start(&spec);
+    let mut config = config(&server, 50);
+    config.work_rounds = 2000;
+    let inline = crawl(&under, &config);
+    let offloaded = crawl(
+        &Under {
+            options: StrategyOptions {
+                offload: true,
+                ..under.options.clone()
+            },
+            ..under.clone()
+        },
+        &config,
+    );
+    assert_eq!(urls_out(&inline.records), urls_out(&offloaded.records));
+    assert_eq!(urls_out(&inline.records), server.manifest(&spec).urls_out());
+    assert_eq!(
+        (
+            inline.fetched,
+            inline.pages,
+            inline.errors,
+            &inline.status_counts
+        ),
+        (
+            offloaded.fetched,
+            offloaded.pages,
+            offloaded.errors,
+            &offloaded.status_counts
+        )
+    );
+    assert_ne!(inline.work_digest, 0, "the work was done");
+    assert_eq!(inline.work_digest, offloaded.work_digest);
+    // Only the event loops measure their lag.
+    assert_eq!(
+        inline.loop_lag_ms.is_some(),
+        under.strategy != Strategy::Threads
+    );
+}
+
 /// Two strategies, run through the CLI, write byte-identical `--urls-out` files.
 pub fn same_urls_out_as_threads(under: Under) {
     let spec = site();
@@ -177,6 +219,11 @@ macro_rules! conformance {
             }
 
             #[test]
+            fn offload_gives_the_same_results() {
+                super::offload_gives_the_same_results($under);
+            }
+
+            #[test]
             fn same_urls_out_as_threads() {
                 super::same_urls_out_as_threads($under);
             }
@@ -192,7 +239,7 @@ conformance! {
     async_two_threads => Under {
         strategy: Strategy::Async,
         options: StrategyOptions {
-            runtime: c10k_async::Options { threads: Some(2) },
+            runtime_threads: Some(2),
             ..StrategyOptions::default()
         },
         flags: &["--threads", "2"],

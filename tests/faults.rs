@@ -123,7 +123,7 @@ fault_suite! {
     generators => Strategy::Generators, StrategyOptions::default();
     async_current_thread => Strategy::Async, StrategyOptions::default();
     async_two_threads => Strategy::Async, StrategyOptions {
-        runtime: c10k_async::Options { threads: Some(2) },
+        runtime_threads: Some(2),
         ..StrategyOptions::default()
     };
 }

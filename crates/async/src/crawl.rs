@@ -3,20 +3,28 @@
 use std::{
     io,
     sync::{Arc, Mutex, MutexGuard, PoisonError},
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use c10k_core::{
-    CHUNK_SIZE, Config, Crawler, Fetch, FetchError, Outcome, Phase, Progress, Report, Response,
-    ResponseReader,
+    CHUNK_SIZE, Config, Crawler, Fetch, FetchError, LAG_TICK, Latency, Outcome, Phase, Progress,
+    Report, Response, ResponseReader,
 };
-use tokio::{io::AsyncWriteExt, net::TcpStream, sync::Notify, task::JoinSet, time};
+use tokio::{
+    io::AsyncWriteExt,
+    net::TcpStream,
+    sync::{Notify, oneshot},
+    task::JoinSet,
+    time,
+};
 
 /// What only this strategy can be asked.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     /// `None`: a current-thread runtime. `Some(n)`: a multi-thread runtime with `n` workers.
     pub threads: Option<usize>,
+    /// Parse pages (and do their `--work-us`) on the rayon pool instead of the runtime.
+    pub offload: bool,
 }
 
 /// The frontier, shared by every task.
@@ -53,16 +61,24 @@ pub fn crawl(config: &Config, options: &Options) -> io::Result<Report> {
         changed: Notify::new(),
     });
     let config = Arc::new(config.clone());
+    let lags = Arc::new(Mutex::new(Vec::new()));
     runtime.block_on(async {
+        let ticker = tokio::spawn(ticker(Arc::clone(&lags)));
         let mut workers = JoinSet::new();
         for _ in 0..config.concurrency {
-            workers.spawn(worker(Arc::clone(&shared), Arc::clone(&config)));
+            workers.spawn(worker(
+                Arc::clone(&shared),
+                Arc::clone(&config),
+                options.offload,
+            ));
         }
         while let Some(joined) = workers.join_next().await {
             joined.map_err(io::Error::other)?;
         }
+        ticker.abort();
         Ok::<_, io::Error>(())
     })?;
+    let elapsed = started.elapsed();
     drop(runtime);
     let shared =
         Arc::into_inner(shared).ok_or_else(|| io::Error::other("a task outlived the runtime"))?;
@@ -70,16 +86,47 @@ pub fn crawl(config: &Config, options: &Options) -> io::Result<Report> {
         .crawler
         .into_inner()
         .unwrap_or_else(PoisonError::into_inner);
-    Ok(crawler.into_report("async", started.elapsed()))
+    let mut report = crawler.into_report("async", elapsed);
+    let lags = std::mem::take(&mut *lags.lock().unwrap_or_else(PoisonError::into_inner));
+    report.loop_lag_ms = Some(Latency::of(lags));
+    Ok(report)
+}
+
+/// Measures the loop lag: how late the runtime wakes a task whose timer is due every
+/// [`LAG_TICK`] (tokio's timer wheel counts in milliseconds, so up to 1 ms of it is rounding).
+async fn ticker(lags: Arc<Mutex<Vec<Duration>>>) {
+    loop {
+        let due = time::Instant::now() + LAG_TICK;
+        time::sleep_until(due).await;
+        let late = time::Instant::now().saturating_duration_since(due);
+        lags.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(late);
+    }
 }
 
 /// One task of the pool: fetch pages until the crawl is done.
-async fn worker(shared: Arc<Shared>, config: Arc<Config>) {
+async fn worker(shared: Arc<Shared>, config: Arc<Config>, offload: bool) {
     while let Some(fetch) = next_fetch(&shared).await {
         let result = fetch_page(&fetch, &config).await;
-        let outcome = fetch.finish(result, Instant::now());
+        let outcome = finish(fetch, result, offload).await;
         complete(&shared, outcome);
     }
+}
+
+/// Parses the page: here, or with `--offload` on the rayon pool, awaiting its answer (the
+/// `run_in_executor` of the lecture).
+async fn finish(fetch: Fetch, result: Result<Response, FetchError>, offload: bool) -> Outcome {
+    let finished = Instant::now();
+    if !offload {
+        return fetch.finish(result, finished);
+    }
+    let (sender, receiver) = oneshot::channel();
+    rayon::spawn(move || {
+        let _ = sender.send(fetch.finish(result, finished));
+    });
+    // The pool runs every job it is given, and this task holds the receiver until then.
+    receiver.await.expect("the pool sends every outcome back")
 }
 
 /// Takes the next URL, waiting while the queue is empty but fetches are still in flight.

@@ -33,6 +33,11 @@
 //! works on both; it is never held across an `.await`, and on one thread it is never
 //! contended.
 //!
+//! **CPU work.** Parsing a page (and `--work-us`) runs in `finish`, inside the worker task:
+//! on a current-thread runtime nothing else runs meanwhile, which the report's loop lag shows
+//! (a task whose timer is due every 10 ms, and how late it wakes). With `--offload` the work
+//! goes to the rayon pool and the task awaits a `oneshot` channel for the outcome.
+//!
 //! **Memory.** Whatever lives across an `.await` is stored in the task's future, for every task.
 //! So the read buffer is a local of the loop body, after `readable().await`: it lives on the
 //! stack of the poll that uses it, not in each of the C futures.

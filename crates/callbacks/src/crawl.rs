@@ -1,18 +1,27 @@
 //! One `Fetcher` per URL, its steps chained as callbacks on the event loop.
 
 use std::{
-    cell::RefCell,
+    cell::{Cell, OnceCell, RefCell},
     io::{self, Read, Write},
     rc::Rc,
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use c10k_core::{
-    CHUNK_SIZE, Config, Crawler, Fetch, FetchError, Phase, Progress, Report, Response,
-    ResponseReader,
+    CHUNK_SIZE, Config, Crawler, Fetch, FetchError, LAG_TICK, Latency, Outcome, Phase, Progress,
+    Report, Response, ResponseReader,
 };
-use c10k_eventloop::{EventLoop, Interest, Ready, TimerId, Token, interrupted, would_block};
+use c10k_eventloop::{
+    EventLoop, Interest, Mailbox, Ready, TimerId, Token, interrupted, would_block,
+};
 use mio::net::TcpStream;
+
+/// What only this strategy can be asked.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Parse pages (and do their `--work-us`) on the rayon pool instead of the loop.
+    pub offload: bool,
+}
 
 /// What every callback shares. One thread runs them all, so `RefCell` is enough: a borrow is
 /// never contended, only checked.
@@ -21,27 +30,80 @@ struct Crawl {
     crawler: RefCell<Crawler>,
     /// The one read buffer: callbacks never overlap, so every socket can use it in turn.
     chunk: RefCell<Box<[u8]>>,
+    /// With `--offload`: where the pool sends finished outcomes back to the loop.
+    offload: OnceCell<Mailbox<Outcome>>,
+    /// The pending lag tick, cancelled when the crawl is done.
+    tick: Cell<Option<TimerId>>,
+    /// How late each tick ran.
+    lags: RefCell<Vec<Duration>>,
 }
 
 /// Crawls `config.root` with callbacks on one event loop, on this thread.
 ///
 /// Fails only if the loop cannot be created or polled.
-pub fn crawl(config: &Config) -> io::Result<Report> {
+pub fn crawl(config: &Config, options: &Options) -> io::Result<Report> {
     let started = Instant::now();
     let mut lp = EventLoop::new()?;
     let crawl = Rc::new(Crawl {
         config: config.clone(),
         crawler: RefCell::new(Crawler::new(config.clone())),
         chunk: RefCell::new(vec![0; CHUNK_SIZE].into_boxed_slice()),
+        offload: OnceCell::new(),
+        tick: Cell::new(None),
+        lags: RefCell::new(Vec::new()),
     });
+    if options.offload {
+        let on_outcome = Rc::clone(&crawl);
+        let mailbox = lp.mailbox(move |lp, outcome| {
+            lp.release();
+            complete(lp, &on_outcome, outcome);
+        });
+        let _ = crawl.offload.set(mailbox);
+    }
+    tick(&mut lp, Rc::clone(&crawl), started + LAG_TICK);
     start_fetchers(&mut lp, &crawl);
+    if crawl.crawler.borrow().is_done() {
+        // Nothing to fetch at all (the root excluded): no fetch will end to stop the ticks.
+        if let Some(timer) = crawl.tick.take() {
+            lp.cancel(timer);
+        }
+    }
     lp.run()?;
+    let elapsed = started.elapsed();
+    // The loop owns the mailbox's handler, which shares the crawl: drop it first.
+    drop(lp);
     let crawl =
         Rc::try_unwrap(crawl).map_err(|_| io::Error::other("a fetcher outlived the event loop"))?;
-    Ok(crawl
-        .crawler
-        .into_inner()
-        .into_report("callbacks", started.elapsed()))
+    let mut report = crawl.crawler.into_inner().into_report("callbacks", elapsed);
+    report.loop_lag_ms = Some(Latency::of(crawl.lags.into_inner()));
+    Ok(report)
+}
+
+/// A timer due every [`LAG_TICK`]: how late the loop runs it is how long the callbacks before
+/// it kept the loop busy.
+fn tick(lp: &mut EventLoop, crawl: Rc<Crawl>, due: Instant) {
+    let next = due.max(Instant::now()) + LAG_TICK;
+    let on_due = Rc::clone(&crawl);
+    let timer = lp.call_at(due, move |lp| {
+        on_due
+            .lags
+            .borrow_mut()
+            .push(Instant::now().saturating_duration_since(due));
+        tick(lp, on_due, next);
+    });
+    crawl.tick.set(Some(timer));
+}
+
+/// Hands an outcome to the frontier, and starts the fetchers that frees room for.
+fn complete(lp: &mut EventLoop, crawl: &Rc<Crawl>, outcome: Outcome) {
+    crawl.crawler.borrow_mut().complete(outcome);
+    if crawl.crawler.borrow().is_done() {
+        if let Some(timer) = crawl.tick.take() {
+            lp.cancel(timer);
+        }
+        return;
+    }
+    start_fetchers(lp, crawl);
 }
 
 /// Starts a fetcher for each queued URL, up to the concurrency limit.
@@ -245,8 +307,9 @@ impl Fetcher {
         }
     }
 
-    /// Ends the fetch: closes the socket, cancels the timer, hands the outcome to the frontier
-    /// and starts the fetchers that frees room for.
+    /// Ends the fetch: closes the socket, cancels the timer, and has the page parsed — on the
+    /// loop, or with `--offload` on the rayon pool, whose outcome comes back through the
+    /// loop's mailbox — for [`complete`] to hand to the frontier.
     fn finish(&mut self, lp: &mut EventLoop, result: Result<Response, FetchError>) {
         let Some(fetch) = self.fetch.take() else {
             return;
@@ -258,9 +321,18 @@ impl Fetcher {
         if let Some(timer) = self.timer.take() {
             lp.cancel(timer);
         }
-        let outcome = fetch.finish(result, Instant::now());
-        self.crawl.crawler.borrow_mut().complete(outcome);
-        start_fetchers(lp, &self.crawl);
+        let now = Instant::now();
+        match self.crawl.offload.get() {
+            Some(mailbox) => {
+                // The loop must not end while the outcome is on its way back.
+                lp.hold();
+                let mailbox = mailbox.clone();
+                rayon::spawn(move || {
+                    let _ = mailbox.send(fetch.finish(result, now));
+                });
+            }
+            None => complete(lp, &self.crawl, fetch.finish(result, now)),
+        }
     }
 }
 

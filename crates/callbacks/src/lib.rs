@@ -18,6 +18,12 @@
 //! Retries need nothing here: the frontier queues a failed URL again and `start_fetchers`
 //! picks it up like any other.
 //!
+//! **CPU work and the loop.** Parsing a page (and `--work-us` of extra work) runs in
+//! `finish`, on the loop: while it runs, no other socket is served, which the loop lag in the
+//! report measures (a timer due every 10 ms, and how late it fires). With `--offload` the
+//! parsing goes to the rayon pool and the outcome comes back through the loop's `Mailbox`,
+//! the `run_in_executor` of the lecture.
+//!
 //! **No locks.** Callbacks run one at a time on the loop's thread, so the frontier is a plain
 //! `RefCell` (borrowed, never contended), and one read buffer serves every socket.
 //!
@@ -33,4 +39,4 @@
 
 mod crawl;
 
-pub use crawl::crawl;
+pub use crawl::{Options, crawl};

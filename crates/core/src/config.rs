@@ -50,6 +50,8 @@ pub struct Config {
     pub limits: Limits,
     /// If set, kept up to date as the crawl goes.
     pub gauges: Option<Arc<Gauges>>,
+    /// Rounds of [`crate::work::work`] done for every HTML page after it is parsed.
+    pub work_rounds: u64,
 }
 
 /// Caps on one response, enforced by the [`crate::ResponseReader`] (which also caps the
@@ -116,6 +118,7 @@ impl Config {
             exclude: None,
             limits: Limits::default(),
             gauges: None,
+            work_rounds: 0,
         }
     }
 

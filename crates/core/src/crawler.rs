@@ -40,6 +40,8 @@ pub struct Fetch {
     pub tries: u32,
     /// How many redirects led here.
     redirects: u32,
+    /// Rounds of work to do on the page once parsed.
+    work_rounds: u64,
     /// When this try was handed out.
     started: Option<Instant>,
 }
@@ -62,6 +64,7 @@ impl Fetch {
                 status: response.status,
                 bytes: response.body_len,
                 html: false,
+                work_digest: 0,
                 links: Vec::new(),
                 redirect: None,
             };
@@ -72,6 +75,9 @@ impl Fetch {
                     .and_then(|location| resolve(&self.url, location));
             } else if (200..300).contains(&response.status) && response.is_html() {
                 page.html = true;
+                if self.work_rounds > 0 {
+                    page.work_digest = crate::work::work(&response.body, self.work_rounds);
+                }
                 let links = extract_links(&response.body);
                 let base = links
                     .base
@@ -132,6 +138,7 @@ struct Page {
     status: u16,
     bytes: u64,
     html: bool,
+    work_digest: u64,
     links: Vec<Url>,
     redirect: Option<Url>,
 }
@@ -176,6 +183,7 @@ impl Crawler {
     pub fn next_fetch(&mut self, now: Instant) -> Option<Fetch> {
         let mut fetch = self.queue.pop_front()?;
         fetch.started = Some(now);
+        fetch.work_rounds = self.config.work_rounds;
         self.in_flight += 1;
         self.peak_in_flight = self.peak_in_flight.max(self.in_flight);
         self.publish_in_flight();
@@ -222,6 +230,7 @@ impl Crawler {
             status: Status::Http(page.status),
             bytes: page.bytes,
             html: page.html,
+            work_digest: page.work_digest,
             links_found: page.links.len() as u32,
             new_links,
             redirect: page.redirect.map(Into::into),
@@ -304,6 +313,7 @@ impl Crawler {
                 url,
                 tries: 1,
                 redirects,
+                work_rounds: 0,
                 started: None,
             });
         }

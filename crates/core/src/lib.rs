@@ -14,6 +14,7 @@
 //! | [`extract_links`] | `links.rs` | `<a>`, `<area>` and `<base>` hrefs, with an HTML tokenizer |
 //! | [`FetchError`] | `error.rs` | one error enum; the [`ErrorKind`]s the report counts |
 //! | [`Report`] | `report.rs` | per-URL [`Record`]s and the JSON report |
+//! | [`work::work`] | `work.rs` | deterministic CPU work per page (`--work-us`) |
 //!
 //! Start with the driving order documented in [`crawler`]; the blocking-threads strategy is
 //! the plainest driver to read next to it.
@@ -27,6 +28,7 @@ mod links;
 mod report;
 mod request;
 mod response;
+pub mod work;
 
 pub use config::{Config, Gauges, Limits, MAX_URL_LEN, RootError, parse_root};
 pub use crawler::{Crawler, Fetch, Outcome};
@@ -36,6 +38,10 @@ pub use report::{Latency, Record, Report, Status, urls_out};
 pub use request::{USER_AGENT, request};
 pub use response::{MAX_HEADERS, Progress, Response, ResponseReader};
 pub use url::Url;
+
+/// How often the event-driven strategies wake to measure how late their loop runs (the
+/// loop lag of the report).
+pub const LAG_TICK: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// Bytes asked of each `read` on a socket: the lecture's `sock.recv(4096)`, the same in every
 /// strategy.

@@ -42,6 +42,8 @@ pub struct Record {
     pub bytes: u64,
     /// Whether this was a 2xx HTML page whose links were extracted.
     pub html: bool,
+    /// Digest of the page's `--work-us` work (0 without work).
+    pub work_digest: u64,
     /// Links found on the page (resolvable hrefs, duplicates included).
     pub links_found: u32,
     /// Of those, how many were seen for the first time here.
@@ -142,6 +144,10 @@ pub struct Report {
     pub error_counts: BTreeMap<String, usize>,
     /// Latency of fetches that got a response or failed.
     pub latency_ms: Latency,
+    /// XOR of every page's work digest: the same for every strategy, with or without offload.
+    pub work_digest: u64,
+    /// How late the event loop woke for a periodic timer (event-driven strategies only).
+    pub loop_lag_ms: Option<Latency>,
     /// Every record, for `--urls-out`; not part of the JSON.
     #[serde(skip)]
     pub records: Vec<Record>,
@@ -161,6 +167,7 @@ impl Report {
         let mut latencies = Vec::with_capacity(records.len());
         for record in &records {
             report.bytes += record.bytes;
+            report.work_digest ^= record.work_digest;
             report.retries += u64::from(record.tries.saturating_sub(1));
             latencies.extend(record.latency);
             match record.status {
@@ -223,6 +230,16 @@ impl Report {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
+        if let Some(lag) = &self.loop_lag_ms {
+            let _ = writeln!(
+                text,
+                "loop lag ms p50 {:.2} p99 {:.2} max {:.2}",
+                lag.p50, lag.p99, lag.max
+            );
+        }
+        if self.work_digest != 0 {
+            let _ = writeln!(text, "work digest {:016x}", self.work_digest);
+        }
         let _ = writeln!(text, "status: {}", counts(&self.status_counts));
         if !self.error_counts.is_empty() {
             let _ = writeln!(text, "errors: {}", counts(&self.error_counts));

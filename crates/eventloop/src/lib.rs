@@ -21,7 +21,8 @@
 //!   `poll` may block, which is how connect timeouts and fetch deadlines are kept;
 //! - **soon** callbacks: run on the next turn of the loop, like `loop.call_soon`;
 //! - **a cross-thread wake** ([`Remote`]): other threads (a rayon pool) queue callbacks and
-//!   wake the loop through a `mio::Waker`;
+//!   wake the loop through a `mio::Waker`; a [`Mailbox`] delivers values from other threads to
+//!   a handler that lives on the loop (and so may hold what cannot cross threads);
 //! - **an end**: `run` returns when nothing is registered, no timer or callback is pending and
 //!   no [`EventLoop::hold`] is outstanding, or after [`EventLoop::stop`].
 //!
@@ -34,14 +35,18 @@ mod reactor;
 mod timers;
 
 use std::{
+    any::Any,
     collections::VecDeque,
-    io, mem,
+    io,
+    marker::PhantomData,
+    mem,
     sync::{Arc, Mutex, PoisonError},
     time::{Duration, Instant},
 };
 
 use mio::{Events, Poll, Waker};
 pub use mio::{Interest, Token, event::Source};
+use slab::Slab;
 pub use timers::TimerId;
 
 use crate::{reactor::Reactor, timers::Timers};
@@ -97,6 +102,9 @@ pub struct EventLoop {
     timers: Timers,
     soon: VecDeque<SoonCallback>,
     remote: Arc<Shared>,
+    /// Handlers of [`Mailbox`]es, each a `Box<dyn FnMut(&mut EventLoop, T)>` for its `T`;
+    /// `None` while it runs.
+    mailboxes: Slab<Option<Box<dyn Any>>>,
     /// Outstanding [`EventLoop::hold`]s: work elsewhere that will come back to the loop.
     holds: usize,
     stopped: bool,
@@ -131,6 +139,36 @@ impl Remote {
     }
 }
 
+/// Sends values of type `T` from any thread to a handler on the loop's thread.
+///
+/// The handler may hold loop-side state (`Rc`s, `RefCell`s) that could never cross threads:
+/// only the values travel, through the loop's [`Remote`] queue.
+pub struct Mailbox<T> {
+    id: usize,
+    remote: Remote,
+    _values: PhantomData<fn(T)>,
+}
+
+impl<T> Clone for Mailbox<T> {
+    fn clone(&self) -> Self {
+        Mailbox {
+            id: self.id,
+            remote: self.remote.clone(),
+            _values: PhantomData,
+        }
+    }
+}
+
+impl<T: Send + 'static> Mailbox<T> {
+    /// Queues `value` for the handler and wakes the loop.
+    pub fn send(&self, value: T) -> io::Result<()> {
+        let id = self.id;
+        self.remote.call_soon(move |lp| lp.deliver(id, value))
+    }
+}
+
+type Handler<T> = Box<dyn FnMut(&mut EventLoop, T)>;
+
 impl EventLoop {
     /// A new loop, with its own epoll instance.
     pub fn new() -> io::Result<EventLoop> {
@@ -146,6 +184,7 @@ impl EventLoop {
                 waker,
                 queue: Mutex::new(Vec::new()),
             }),
+            mailboxes: Slab::new(),
             holds: 0,
             stopped: false,
         })
@@ -219,6 +258,35 @@ impl EventLoop {
     pub fn remote(&self) -> Remote {
         Remote {
             shared: Arc::clone(&self.remote),
+        }
+    }
+
+    /// A mailbox whose values `handler` receives on this loop's thread, one call per value.
+    /// The handler lives as long as the loop.
+    pub fn mailbox<T: Send + 'static>(
+        &mut self,
+        handler: impl FnMut(&mut EventLoop, T) + 'static,
+    ) -> Mailbox<T> {
+        let handler: Handler<T> = Box::new(handler);
+        let id = self.mailboxes.insert(Some(Box::new(handler)));
+        Mailbox {
+            id,
+            remote: self.remote(),
+            _values: PhantomData,
+        }
+    }
+
+    /// Runs mailbox `id`'s handler with `value`; the handler is taken out while it runs, as
+    /// it needs the loop too.
+    fn deliver<T: 'static>(&mut self, id: usize, value: T) {
+        let Some(mut handler) = self.mailboxes.get_mut(id).and_then(Option::take) else {
+            return;
+        };
+        if let Some(handler) = handler.downcast_mut::<Handler<T>>() {
+            handler(self, value);
+        }
+        if let Some(slot) = self.mailboxes.get_mut(id) {
+            *slot = Some(handler);
         }
     }
 

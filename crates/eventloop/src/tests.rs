@@ -204,3 +204,29 @@ fn stop_ends_run_early() {
     lp.run().unwrap();
     assert_eq!(lp.timers(), 1);
 }
+
+#[test]
+fn a_mailbox_delivers_values_from_other_threads_to_loop_side_state() {
+    let mut lp = EventLoop::new().unwrap();
+    // Loop-side state that could not cross threads.
+    let received = Rc::new(RefCell::new(Vec::new()));
+    let sink = Rc::clone(&received);
+    let mailbox = lp.mailbox(move |lp: &mut EventLoop, value: u32| {
+        sink.borrow_mut().push(value);
+        lp.release();
+    });
+    let senders: Vec<_> = (0..4u32)
+        .map(|n| {
+            lp.hold();
+            let mailbox = mailbox.clone();
+            thread::spawn(move || mailbox.send(n * 10).unwrap())
+        })
+        .collect();
+    lp.run().unwrap();
+    for sender in senders {
+        sender.join().unwrap();
+    }
+    let mut got = received.borrow().clone();
+    got.sort_unstable();
+    assert_eq!(got, [0, 10, 20, 30]);
+}

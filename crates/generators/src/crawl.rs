@@ -1,10 +1,19 @@
 //! The crawl: worker coroutines pulling URLs from the frontier, the lecture's `asyncio.Queue`
 //! and its workers rebuilt with our own futures.
 
-use std::{cell::RefCell, collections::VecDeque, io, mem, rc::Rc, time::Instant};
+use std::{
+    cell::{Cell, OnceCell, RefCell},
+    collections::VecDeque,
+    io, mem,
+    rc::Rc,
+    time::{Duration, Instant},
+};
 
-use c10k_core::{CHUNK_SIZE, Config, Crawler, Fetch, Outcome, Report};
-use c10k_eventloop::EventLoop;
+use c10k_core::{
+    CHUNK_SIZE, Config, Crawler, Fetch, FetchError, LAG_TICK, Latency, Outcome, Report, Response,
+};
+use c10k_eventloop::{EventLoop, Mailbox, TimerId};
+use slab::Slab;
 
 use crate::{
     coroutine::{Coroutine, Step},
@@ -15,6 +24,13 @@ use crate::{
     yield_from,
 };
 
+/// What only this strategy can be asked.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Parse pages (and do their `--work-us`) on the rayon pool instead of the loop.
+    pub offload: bool,
+}
+
 /// What every worker shares. One thread runs them all, so `RefCell` is enough.
 struct Crawl {
     config: Rc<Config>,
@@ -22,6 +38,15 @@ struct Crawl {
     /// Workers waiting for a URL: the getters of an `asyncio.Queue`.
     getters: RefCell<VecDeque<Future<Wake>>>,
     chunk: Chunk,
+    /// With `--offload`: where the pool sends finished outcomes back, with their slot's key.
+    offload: OnceCell<Mailbox<(usize, Outcome)>>,
+    /// Outcomes being computed on the pool: the future a worker waits on, and the outcome
+    /// once it is back.
+    offloaded: RefCell<Slab<(Future<Wake>, Option<Outcome>)>>,
+    /// The ticker's pending sleep, cancelled when the crawl is done.
+    tick: Cell<Option<TimerId>>,
+    /// How late each tick ran.
+    lags: RefCell<Vec<Duration>>,
 }
 
 impl Crawl {
@@ -46,6 +71,11 @@ impl Crawl {
         for getter in woken {
             getter.set_result(lp, Wake::Ready);
         }
+        if wake == usize::MAX
+            && let Some(timer) = self.tick.take()
+        {
+            lp.cancel(timer);
+        }
     }
 }
 
@@ -53,7 +83,7 @@ impl Crawl {
 /// this thread.
 ///
 /// Fails only if the loop cannot be created or polled.
-pub fn crawl(config: &Config) -> io::Result<Report> {
+pub fn crawl(config: &Config, options: &Options) -> io::Result<Report> {
     let started = Instant::now();
     let mut lp = EventLoop::new()?;
     let crawl = Rc::new(Crawl {
@@ -61,17 +91,143 @@ pub fn crawl(config: &Config) -> io::Result<Report> {
         crawler: RefCell::new(Crawler::new(config.clone())),
         getters: RefCell::new(VecDeque::new()),
         chunk: Rc::new(RefCell::new(vec![0; CHUNK_SIZE].into_boxed_slice())),
+        offload: OnceCell::new(),
+        offloaded: RefCell::new(Slab::new()),
+        tick: Cell::new(None),
+        lags: RefCell::new(Vec::new()),
     });
+    if options.offload {
+        let on_outcome = Rc::clone(&crawl);
+        let mailbox = lp.mailbox(move |lp, (key, outcome): (usize, Outcome)| {
+            lp.release();
+            let mut offloaded = on_outcome.offloaded.borrow_mut();
+            if let Some((future, slot)) = offloaded.get_mut(key) {
+                *slot = Some(outcome);
+                future.set_result(lp, Wake::Ready);
+            }
+        });
+        let _ = crawl.offload.set(mailbox);
+    }
+    Task::spawn(
+        &mut lp,
+        Ticker {
+            crawl: Rc::clone(&crawl),
+            due: None,
+        },
+    );
     for _ in 0..config.concurrency {
         Task::spawn(&mut lp, Worker::new(Rc::clone(&crawl)));
     }
     lp.run()?;
+    let elapsed = started.elapsed();
+    // The loop owns the mailbox's handler, which shares the crawl: drop it first.
+    drop(lp);
     let crawl =
         Rc::try_unwrap(crawl).map_err(|_| io::Error::other("a worker outlived the event loop"))?;
-    Ok(crawl
+    let mut report = crawl
         .crawler
         .into_inner()
-        .into_report("generators", started.elapsed()))
+        .into_report("generators", elapsed);
+    report.loop_lag_ms = Some(Latency::of(crawl.lags.into_inner()));
+    Ok(report)
+}
+
+/// ```text
+/// fn ticker(crawl):                       # measures the loop lag
+///     loop:
+///         if crawl is done: return
+///         due = now + LAG_TICK
+///         yield sleep_until(due)           # a future a loop timer resolves
+///         crawl.lags.push(now - due)       # how late the loop got round to it
+/// ```
+///
+/// `complete` cancels the pending sleep when the crawl ends; nothing resumes the ticker then,
+/// and the task is dropped with the future it waited on.
+struct Ticker {
+    crawl: Rc<Crawl>,
+    /// When the sleep it is suspended in was due.
+    due: Option<Instant>,
+}
+
+impl Coroutine for Ticker {
+    type Input = Wake;
+    type Output = ();
+
+    fn resume(&mut self, lp: &mut EventLoop, _wake: Wake) -> Step<Wake, ()> {
+        let now = Instant::now();
+        if let Some(due) = self.due {
+            self.crawl
+                .lags
+                .borrow_mut()
+                .push(now.saturating_duration_since(due));
+        }
+        if self.crawl.crawler.borrow().is_done() {
+            return Step::Complete(());
+        }
+        let due = now + LAG_TICK;
+        self.due = Some(due);
+        let sleep = Future::new();
+        let wake = sleep.clone();
+        let timer = lp.call_at(due, move |lp| {
+            wake.set_result(lp, Wake::Ready);
+        });
+        self.crawl.tick.set(Some(timer));
+        Step::Yielded(sleep)
+    }
+}
+
+/// ```text
+/// fn offload(crawl, fetch, result) -> Outcome:    # loop.run_in_executor(pool, ...)
+///     key = crawl.offloaded.insert(Future())
+///     pool.spawn(|| mailbox.send((key, fetch.finish(result))))
+///     yield crawl.offloaded[key].future           # resolved when the outcome is back
+///     return crawl.offloaded.remove(key).outcome
+/// ```
+// Inline states, as in `WorkerState` (and as rustc lays out an `async fn`).
+#[allow(clippy::large_enum_variant)]
+enum Offload {
+    /// Not started yet.
+    Start {
+        fetch: Fetch,
+        result: Result<Response, FetchError>,
+        finished: Instant,
+    },
+    /// Suspended until slot `key` has its outcome.
+    Waiting { key: usize },
+    /// Returned.
+    Done,
+}
+
+impl Offload {
+    fn resume(&mut self, lp: &mut EventLoop, crawl: &Crawl) -> Step<Wake, Outcome> {
+        match mem::replace(self, Offload::Done) {
+            Offload::Start {
+                fetch,
+                result,
+                finished,
+            } => {
+                let future = Future::new();
+                let key = crawl.offloaded.borrow_mut().insert((future.clone(), None));
+                let mailbox = crawl
+                    .offload
+                    .get()
+                    .expect("offload is only started with a mailbox")
+                    .clone();
+                // The loop must not end while the outcome is on its way back.
+                lp.hold();
+                rayon::spawn(move || {
+                    let _ = mailbox.send((key, fetch.finish(result, finished)));
+                });
+                *self = Offload::Waiting { key };
+                Step::Yielded(future)
+            }
+            Offload::Waiting { key } => {
+                let (_, outcome) = crawl.offloaded.borrow_mut().remove(key);
+                Step::Complete(outcome.expect("the future is resolved once the outcome is in"))
+            }
+            Offload::Done => panic!("`offload` resumed after completion"),
+        }
+    }
 }
 
 /// ```text
@@ -111,7 +267,11 @@ impl Coroutine for Get {
 ///         fetch = yield from get(crawl)           # None once the crawl is done
 ///         if fetch is None: return
 ///         result = yield from fetch_page(fetch)
-///         crawl.complete(fetch.finish(result))
+///         if offloading:
+///             outcome = yield from offload(crawl, fetch, result)
+///         else:
+///             outcome = fetch.finish(result)      # parsing, on the loop
+///         crawl.complete(outcome)
 /// ```
 struct Worker {
     crawl: Rc<Crawl>,
@@ -128,6 +288,8 @@ enum WorkerState {
     Getting(Get),
     /// Inside `yield from fetch_page(fetch)`.
     Fetching { fetch: Fetch, page: FetchPage },
+    /// Inside `yield from offload(...)`.
+    Finishing(Offload),
     /// Returned.
     Done,
 }
@@ -167,17 +329,31 @@ impl Coroutine for Worker {
                 },
                 WorkerState::Fetching { page, .. } => {
                     let result = yield_from!(page.resume(lp, wake));
-                    let get = WorkerState::Getting(Get {
-                        crawl: Rc::clone(&self.crawl),
-                    });
-                    let WorkerState::Fetching { fetch, .. } = mem::replace(&mut self.state, get)
+                    let WorkerState::Fetching { fetch, .. } =
+                        mem::replace(&mut self.state, WorkerState::Done)
                     else {
                         unreachable!("this arm matched `Fetching`");
                     };
-                    self.crawl
-                        .complete(lp, fetch.finish(result, Instant::now()));
-                    wake = Wake::Ready;
-                    continue;
+                    let finished = Instant::now();
+                    if self.crawl.offload.get().is_some() {
+                        WorkerState::Finishing(Offload::Start {
+                            fetch,
+                            result,
+                            finished,
+                        })
+                    } else {
+                        self.crawl.complete(lp, fetch.finish(result, finished));
+                        WorkerState::Getting(Get {
+                            crawl: Rc::clone(&self.crawl),
+                        })
+                    }
+                }
+                WorkerState::Finishing(offload) => {
+                    let outcome = yield_from!(offload.resume(lp, &self.crawl));
+                    self.crawl.complete(lp, outcome);
+                    WorkerState::Getting(Get {
+                        crawl: Rc::clone(&self.crawl),
+                    })
                 }
                 WorkerState::Done => panic!("`worker` resumed after completion"),
             };

@@ -13,6 +13,8 @@
 //! | `on_connected` → `f.set_result(None)` | `Socket` and its `Waiter` | `socket.rs` |
 //! | `fetch` as a coroutine: `connect`, send, `read_all` | `FetchPage`, `Connect`, `WriteAll`, `ReadResponse` | `fetch.rs` |
 //! | `asyncio.Queue` + N workers + `join` | `Get`, `Worker`, the frontier's getters | `crawl.rs` |
+//! | `asyncio.sleep` | `Ticker` (which measures the loop lag) | `crawl.rs` |
+//! | `loop.run_in_executor(pool, ...)` | `Offload`, rayon and the loop's `Mailbox` | `crawl.rs` |
 //!
 //! **Generators as state machines.** Stable Rust has no `yield`, so each coroutine is an
 //! `enum` with one variant per suspension point, holding exactly the locals that are alive
@@ -49,7 +51,7 @@ mod socket;
 mod task;
 
 pub use coroutine::{Coroutine, Step};
-pub use crawl::crawl;
+pub use crawl::{Options, crawl};
 pub use future::Future;
 pub use socket::Wake;
 pub use task::Task;

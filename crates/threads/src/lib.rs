@@ -18,8 +18,11 @@
 //! Timeouts are socket options: `connect_timeout` for the connect, and a read/write timeout
 //! set before each call to whatever is left of the whole-fetch deadline.
 //!
-//! This crate needs no CPU offload: a thread busy parsing a page blocks only itself, and the
-//! OS scheduler preempts it so the other threads keep their sockets moving.
+//! This crate needs no CPU offload (`--offload` is for the event-driven strategies): a thread
+//! busy parsing a page, or doing `--work-us` of work, blocks only itself, and the OS scheduler
+//! preempts it so the other threads keep their sockets moving — the pool already *is* a
+//! thread pool, on all cores. What it pays instead is context switches, which the benchmarks
+//! count. There is no loop, so there is no loop lag either.
 //!
 //! Read [`crawl`] in `crawl.rs` next to `crates/async/src/crawl.rs`: the steps and their names
 //! are the same, and the difference is the concurrency model.
