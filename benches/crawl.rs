@@ -10,6 +10,9 @@
 //! crawler. Throughput is set to the responses of one crawl: criterion reports responses/s.
 //! What criterion cannot see (CPU, memory, context switches) is in `benches/sweep.rs`.
 //!
+//! A third group, *work*, crawls a latency-bound site at C = 100 with N µs of CPU work per
+//! page (N ∈ {0, 100, 1000}), done on the event loop or offloaded to rayon (`+offload`).
+//!
 //! `cargo bench -- --test` runs each bench once on tiny sites, so the benches never rot.
 
 use std::{path::Path, time::Duration};
@@ -69,6 +72,60 @@ fn crawl(c: &mut Criterion) {
                         });
                     },
                 );
+            }
+        }
+        group.finish();
+    }
+
+    // The work axis: N µs of CPU work per page, on the loop or offloaded to rayon.
+    if let Some(axis) = &plan.work {
+        let mut group = c.benchmark_group("crawl-work");
+        group
+            .sample_size(10)
+            .sampling_mode(SamplingMode::Flat)
+            .warm_up_time(Duration::from_millis(100));
+        let pages = axis.site.pages_for(axis.concurrency);
+        let server = ServerProcess::start(bin, &axis.site, pages).expect("c10k serve starts");
+        for &work_us in &axis.work_us {
+            let mut config = Config::new(
+                parse_root(&server.url).expect("the server's URL"),
+                server.addr,
+            );
+            config.concurrency = axis.concurrency;
+            config.work_rounds = c10k::work_rounds(work_us);
+            let first = c10k::run(Strategy::Callbacks, &config, &options).expect("a first crawl");
+            group.throughput(Throughput::Elements(first.fetched as u64));
+            group.measurement_time(Duration::from_secs_f64((first.elapsed_s * 9.0).max(0.5)));
+            for &strategy in &plan.strategies {
+                for offload in [false, true] {
+                    if offload && strategy == Strategy::Threads {
+                        continue;
+                    }
+                    let options = StrategyOptions {
+                        offload,
+                        ..options.clone()
+                    };
+                    let name = if offload {
+                        format!("{strategy}+offload")
+                    } else {
+                        strategy.name().to_owned()
+                    };
+                    group.bench_with_input(
+                        BenchmarkId::new(name, work_us),
+                        &config,
+                        |b, config| {
+                            b.iter(|| {
+                                let report = c10k::run(strategy, config, &options)
+                                    .expect("the strategy runs");
+                                assert_eq!(
+                                    report.errors, 0,
+                                    "{strategy} with {work_us} µs of work"
+                                );
+                                report.fetched
+                            });
+                        },
+                    );
+                }
             }
         }
         group.finish();

@@ -94,6 +94,20 @@ impl Site {
         }
     }
 
+    /// The work site: latency-bound, a fixed number of pages.
+    fn work(pages: usize, delay_ms: u64) -> Site {
+        Site {
+            name: "work".into(),
+            delay_ms,
+            links: 50,
+            page_bytes: 2048,
+            pages_per_connection: 0,
+            min_pages: pages,
+            max_pages: pages,
+            min_concurrency: 1,
+        }
+    }
+
     /// One line for a human.
     pub fn describe(&self) -> String {
         let pages = if self.min_pages == self.max_pages {
@@ -132,6 +146,20 @@ pub struct Plan {
     pub ceiling_seconds: f64,
     /// Most threads and sockets the limits probe tries.
     pub probe_cap: usize,
+    /// CPU work per page, inline and offloaded.
+    pub work: Option<WorkAxis>,
+}
+
+/// The work axis: the same crawl with N µs of CPU work per page, done on the event loop or
+/// offloaded to rayon.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkAxis {
+    /// The site crawled.
+    pub site: Site,
+    /// At this concurrency.
+    pub concurrency: usize,
+    /// Work per page, µs.
+    pub work_us: Vec<u64>,
 }
 
 impl Plan {
@@ -150,6 +178,11 @@ impl Plan {
             ceiling_connections: 100,
             ceiling_seconds: 3.0,
             probe_cap: 40_000,
+            work: Some(WorkAxis {
+                site: Site::work(2000, 50),
+                concurrency: 100,
+                work_us: vec![0, 100, 1000],
+            }),
         }
     }
 
@@ -159,6 +192,11 @@ impl Plan {
         Plan {
             name: "criterion".into(),
             sites: vec![Site::cpu(5000), Site::latency(50, 40, 10_000)],
+            work: Some(WorkAxis {
+                site: Site::work(500, 50),
+                concurrency: 100,
+                work_us: vec![0, 100, 1000],
+            }),
             ..Plan::full()
         }
     }
@@ -176,6 +214,11 @@ impl Plan {
             ceiling_seconds: 1.0,
             probe_cap: 2000,
             run_timeout_s: 60,
+            work: Some(WorkAxis {
+                site: Site::work(500, 50),
+                concurrency: 100,
+                work_us: vec![0, 100, 1000],
+            }),
             ..Plan::full()
         }
     }
@@ -194,6 +237,11 @@ impl Plan {
             ceiling_seconds: 0.2,
             probe_cap: 100,
             run_timeout_s: 60,
+            work: Some(WorkAxis {
+                site: Site::work(50, 5),
+                concurrency: 10,
+                work_us: vec![0, 100],
+            }),
             ..Plan::full()
         }
     }
@@ -247,6 +295,26 @@ pub struct Run {
     pub latency_ms: Latency,
     /// CPU the server used during the crawl, s.
     pub server_cpu_s: f64,
+    /// CPU work per page, µs (work site).
+    #[serde(default)]
+    pub work_us: u64,
+    /// Whether pages were parsed on the rayon pool (work site).
+    #[serde(default)]
+    pub offload: bool,
+    /// How late the event loop ran a 10 ms timer, ms (event-driven strategies).
+    #[serde(default)]
+    pub loop_lag_ms: Option<Latency>,
+}
+
+impl Run {
+    /// The strategy, with `+offload` when it offloaded.
+    pub fn variant(&self) -> String {
+        if self.offload {
+            format!("{}+offload", self.strategy)
+        } else {
+            self.strategy.clone()
+        }
+    }
 }
 
 /// The lecture's claims, as measured by this sweep.
@@ -259,6 +327,29 @@ pub struct Claims {
     pub memory_per_connection_b: BTreeMap<String, f64>,
     /// Best responses/s of any strategy on the CPU-bound site, and its share of the ceiling.
     pub best_vs_ceiling: Option<(String, f64, f64)>,
+    /// Per event-driven strategy: what CPU work on the loop costs, and what offload wins back.
+    #[serde(default)]
+    pub work: BTreeMap<String, WorkClaim>,
+}
+
+/// What inline CPU work costs one event-driven strategy, and what offloading wins back.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WorkClaim {
+    /// The least work per page (µs) at which the inline crawl lost more than 10% of its
+    /// responses/s without work; `None` if it never did.
+    pub costs_from_us: Option<u64>,
+    /// The most work per page measured, µs.
+    pub max_work_us: u64,
+    /// Responses/s without work, inline.
+    pub no_work_per_s: f64,
+    /// Responses/s at the most work, inline.
+    pub inline_per_s: f64,
+    /// Responses/s at the most work, offloaded.
+    pub offload_per_s: f64,
+    /// p99 loop lag at the most work, inline, ms.
+    pub inline_lag_p99_ms: f64,
+    /// p99 loop lag at the most work, offloaded, ms.
+    pub offload_lag_p99_ms: f64,
 }
 
 /// Everything a sweep measured.
@@ -366,7 +457,10 @@ pub fn sweep(bin: &Path, plan: &Plan) -> io::Result<Results> {
                 .count()
         })
         .sum::<usize>()
-        * plan.strategies.len();
+        * plan.strategies.len()
+        + plan.work.as_ref().map_or(0, |w| {
+            w.work_us.len() * work_variants(&plan.strategies).len()
+        });
     let overall = bars.add(ProgressBar::new(total as u64 + 2));
     overall.set_style(
         ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} {msg}")
@@ -405,29 +499,39 @@ pub fn sweep(bin: &Path, plan: &Plan) -> io::Result<Results> {
                 overall.inc(1);
             }
             for &strategy in &plan.strategies {
-                overall.set_message(format!(
-                    "{strategy} at C = {concurrency} on the {} site ({pages} pages)",
-                    site.name
-                ));
-                let bar = bars.add(ProgressBar::new(pages as u64));
-                bar.set_style(
-                    ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} URLs {msg}")
-                        .map_err(io::Error::other)?
-                        .progress_chars("=> "),
-                );
-                bar.set_prefix(strategy.name());
-                let run = crawl_in_child(
-                    bin,
-                    server,
+                let job = Job {
                     site,
                     pages,
                     strategy,
                     concurrency,
-                    plan.run_timeout_s,
-                    &bar,
-                );
-                bar.finish_and_clear();
-                results.runs.push(run);
+                    work_us: 0,
+                    offload: false,
+                };
+                overall.set_message(job.describe());
+                results
+                    .runs
+                    .push(job.run(bin, server, plan.run_timeout_s, &bars)?);
+                overall.inc(1);
+            }
+        }
+    }
+    if let Some(axis) = &plan.work {
+        let pages = axis.site.pages_for(axis.concurrency);
+        let server = ServerProcess::start(bin, &axis.site, pages)?;
+        for &work_us in &axis.work_us {
+            for (strategy, offload) in work_variants(&plan.strategies) {
+                let job = Job {
+                    site: &axis.site,
+                    pages,
+                    strategy,
+                    concurrency: axis.concurrency,
+                    work_us,
+                    offload,
+                };
+                overall.set_message(job.describe());
+                results
+                    .runs
+                    .push(job.run(bin, &server, plan.run_timeout_s, &bars)?);
                 overall.inc(1);
             }
         }
@@ -437,35 +541,99 @@ pub fn sweep(bin: &Path, plan: &Plan) -> io::Result<Results> {
     Ok(results)
 }
 
-/// One crawl in a child process, measured.
-#[allow(clippy::too_many_arguments)]
-fn crawl_in_child(
-    bin: &Path,
-    server: &ServerProcess,
-    site: &Site,
+/// Each strategy, and each event-driven one again with `--offload` (threads need none).
+fn work_variants(strategies: &[Strategy]) -> Vec<(Strategy, bool)> {
+    let mut variants: Vec<(Strategy, bool)> = strategies.iter().map(|&s| (s, false)).collect();
+    variants.extend(
+        strategies
+            .iter()
+            .filter(|&&s| s != Strategy::Threads)
+            .map(|&s| (s, true)),
+    );
+    variants
+}
+
+/// One crawl of a sweep.
+struct Job<'a> {
+    site: &'a Site,
     pages: usize,
     strategy: Strategy,
     concurrency: usize,
+    work_us: u64,
+    offload: bool,
+}
+
+impl Job<'_> {
+    fn describe(&self) -> String {
+        let mut text = format!(
+            "{} at C = {} on the {} site ({} pages)",
+            self.strategy, self.concurrency, self.site.name, self.pages
+        );
+        if self.work_us > 0 || self.offload {
+            text.push_str(&format!(", {} µs of work per page", self.work_us));
+        }
+        if self.offload {
+            text.push_str(", offloaded");
+        }
+        text
+    }
+
+    /// Runs the crawl in a child process, with a progress bar.
+    fn run(
+        &self,
+        bin: &Path,
+        server: &ServerProcess,
+        timeout_s: u64,
+        bars: &MultiProgress,
+    ) -> io::Result<Run> {
+        let bar = bars.add(ProgressBar::new(self.pages as u64));
+        bar.set_style(
+            ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} URLs {msg}")
+                .map_err(io::Error::other)?
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(self.strategy.name());
+        let run = crawl_in_child(bin, server, self, timeout_s, &bar);
+        bar.finish_and_clear();
+        Ok(run)
+    }
+}
+
+/// One crawl in a child process, measured.
+fn crawl_in_child(
+    bin: &Path,
+    server: &ServerProcess,
+    job: &Job<'_>,
     timeout_s: u64,
     bar: &ProgressBar,
 ) -> Run {
     let mut run = Run {
-        site: site.name.clone(),
-        pages,
-        delay_ms: site.delay_ms,
-        strategy: strategy.name().to_owned(),
-        concurrency,
+        site: job.site.name.clone(),
+        pages: job.pages,
+        delay_ms: job.site.delay_ms,
+        strategy: job.strategy.name().to_owned(),
+        concurrency: job.concurrency,
+        work_us: job.work_us,
+        offload: job.offload,
         ..Run::default()
     };
     let server_cpu_before = cpu_seconds_of(server.pid()).unwrap_or_default();
-    let child = Command::new(bin)
-        .args(["crawl", &server.url, "--strategy", strategy.name()])
+    let mut command = Command::new(bin);
+    command
+        .args(["crawl", &server.url, "--strategy", job.strategy.name()])
         .args([
             "--concurrency",
-            &concurrency.to_string(),
+            &job.concurrency.to_string(),
             "--json",
             "--progress",
-        ])
+        ]);
+    if job.work_us > 0 {
+        command.args(["--work-us", &job.work_us.to_string()]);
+    }
+    if job.offload {
+        command.arg("--offload");
+    }
+    let child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn();
@@ -527,6 +695,7 @@ fn crawl_in_child(
             run.errors = report.errors;
             run.peak_in_flight = report.peak_in_flight;
             run.latency_ms = report.latency_ms;
+            run.loop_lag_ms = report.loop_lag_ms;
             run.user_s = process.user_s;
             run.sys_s = process.sys_s;
             run.cpu_us_per_page =
@@ -658,6 +827,49 @@ pub fn derive(results: &mut Results) {
             share,
         ));
     }
+    for strategy in results
+        .runs
+        .iter()
+        .filter(|r| r.site == "work" && r.offload)
+        .map(|r| r.strategy.clone())
+    {
+        let runs = |offload: bool| -> Vec<&Run> {
+            let mut runs: Vec<&Run> = results
+                .runs
+                .iter()
+                .filter(|r| {
+                    r.site == "work"
+                        && r.strategy == strategy
+                        && r.offload == offload
+                        && r.error.is_none()
+                })
+                .collect();
+            runs.sort_by_key(|r| r.work_us);
+            runs
+        };
+        let (inline, offloaded) = (runs(false), runs(true));
+        let (Some(base), Some(most), Some(most_offloaded)) =
+            (inline.first(), inline.last(), offloaded.last())
+        else {
+            continue;
+        };
+        let lag_p99 = |r: &Run| r.loop_lag_ms.map_or(0.0, |l| l.p99);
+        claims.work.insert(
+            strategy.clone(),
+            WorkClaim {
+                costs_from_us: inline
+                    .iter()
+                    .find(|r| r.work_us > 0 && r.pages_per_s < 0.9 * base.pages_per_s)
+                    .map(|r| r.work_us),
+                max_work_us: most.work_us,
+                no_work_per_s: base.pages_per_s,
+                inline_per_s: most.pages_per_s,
+                offload_per_s: most_offloaded.pages_per_s,
+                inline_lag_p99_ms: lag_p99(most),
+                offload_lag_p99_ms: lag_p99(most_offloaded),
+            },
+        );
+    }
     results.claims = claims;
 }
 
@@ -765,6 +977,47 @@ impl Results {
             }
             md.push('\n');
         }
+        if let Some(axis) = plan.and_then(|p| p.work.as_ref()) {
+            md.push_str(&format!(
+                "#### work site: {}, at C = {}; N µs of CPU work per HTML page, on the loop or offloaded to rayon\n\n",
+                axis.site.describe(),
+                axis.concurrency
+            ));
+            md.push_str(
+                "| strategy | work µs | wall s | responses/s | p50 ms | p99 ms | loop lag p50 ms | loop lag p99 ms | loop lag max ms | CPU µs/page | errors |\n\
+                 |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
+            );
+            for r in self.runs.iter().filter(|r| r.site == "work") {
+                if let Some(err) = &r.error {
+                    md.push_str(&format!(
+                        "| {} | {} | — | — | — | — | — | — | — | — | could not run: {err} |\n",
+                        r.variant(),
+                        r.work_us
+                    ));
+                    continue;
+                }
+                let lag = |f: fn(&Latency) -> f64| {
+                    r.loop_lag_ms
+                        .as_ref()
+                        .map_or("—".to_owned(), |l| format!("{:.1}", f(l)))
+                };
+                md.push_str(&format!(
+                    "| {} | {} | {:.2} | {:.0} | {:.1} | {:.1} | {} | {} | {} | {:.0} | {} |\n",
+                    r.variant(),
+                    r.work_us,
+                    r.wall_s,
+                    r.pages_per_s,
+                    r.latency_ms.p50,
+                    r.latency_ms.p99,
+                    lag(|l| l.p50),
+                    lag(|l| l.p99),
+                    lag(|l| l.max),
+                    r.cpu_us_per_page,
+                    r.errors
+                ));
+            }
+            md.push('\n');
+        }
         md.push_str("#### The lecture's claims, measured\n\n");
         for (strategy, (seq, conc, c)) in &self.claims.overlap {
             md.push_str(&format!(
@@ -794,6 +1047,21 @@ impl Results {
                 l.sockets,
                 l.socket_error.as_deref().map_or(format!("stopped at the cap of {}", l.cap), |e| format!("stopped by: {e}")),
                 l.rss_kib_with_threads as f64 / 1024.0,
+            ));
+        }
+        for (strategy, w) in &self.claims.work {
+            let from = w.costs_from_us.map_or(
+                format!(
+                    "never lost more than 10% of its rate up to {} µs",
+                    w.max_work_us
+                ),
+                |us| format!("lost more than 10% of its rate from {us} µs of work per page"),
+            );
+            md.push_str(&format!(
+                "- *Blocking the loop* ({strategy}): inline, the crawl {from}; at {} µs it did {:.0} responses/s \
+                 (vs {:.0} without work) with the loop lagging {:.1} ms at p99; offloaded to rayon, {:.0} responses/s \
+                 and {:.1} ms.\n",
+                w.max_work_us, w.inline_per_s, w.no_work_per_s, w.inline_lag_p99_ms, w.offload_per_s, w.offload_lag_p99_ms
             ));
         }
         if let Some((who, rate, share)) = &self.claims.best_vs_ceiling {
