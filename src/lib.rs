@@ -106,6 +106,17 @@ pub fn run(strategy: Strategy, config: &Config, options: &StrategyOptions) -> io
     }
 }
 
+/// What one connection holds in `strategy`'s model: the main structures and their sizes
+/// (`size_of`, heap excluded).
+pub fn state_sizes(strategy: Strategy) -> Vec<(&'static str, usize)> {
+    match strategy {
+        Strategy::Threads => c10k_threads::state_sizes(),
+        Strategy::Callbacks => c10k_callbacks::state_sizes(),
+        Strategy::Generators => c10k_generators::state_sizes(),
+        Strategy::Async => c10k_async::state_sizes(),
+    }
+}
+
 /// Rounds of [`c10k_core::work::work`] that take about `micros` µs on this machine, measured
 /// now (the best of a few timings, so a busy moment does not inflate the work).
 pub fn work_rounds(micros: u64) -> u64 {

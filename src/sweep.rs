@@ -367,6 +367,9 @@ pub struct Results {
     pub runs: Vec<Run>,
     /// The lecture's claims, derived from the runs.
     pub claims: Claims,
+    /// Per strategy: what one connection holds, by `size_of` (heap excluded).
+    #[serde(default)]
+    pub state_sizes: BTreeMap<String, Vec<(String, usize)>>,
 }
 
 /// A `c10k serve` child process; killed when dropped.
@@ -444,6 +447,17 @@ pub fn sweep(bin: &Path, plan: &Plan) -> io::Result<Results> {
     let mut results = Results {
         machine: machine(),
         plan: Some(plan.clone()),
+        state_sizes: plan
+            .strategies
+            .iter()
+            .map(|&s| {
+                let parts = crate::state_sizes(s)
+                    .into_iter()
+                    .map(|(what, bytes)| (what.to_owned(), bytes))
+                    .collect();
+                (s.name().to_owned(), parts)
+            })
+            .collect(),
         ..Results::default()
     };
     let bars = MultiProgress::new();
@@ -1036,6 +1050,17 @@ impl Results {
                 "- *Memory per connection* (RSS each extra in-flight connection adds, on the memory site): {}.\n",
                 list.join(", ")
             ));
+        }
+        if !self.state_sizes.is_empty() {
+            md.push_str("- *What one connection holds* (`size_of` of the per-connection structures, heap excluded):");
+            for (strategy, parts) in &self.state_sizes {
+                let parts: Vec<String> = parts
+                    .iter()
+                    .map(|(what, bytes)| format!("{} {bytes} B", what.trim()))
+                    .collect();
+                md.push_str(&format!(" **{strategy}**: {};", parts.join(", ")));
+            }
+            md.push('\n');
         }
         if let Some(l) = &self.limits {
             md.push_str(&format!(

@@ -199,3 +199,31 @@ async fn fetch_page(fetch: &Fetch, config: &Config) -> Result<Response, FetchErr
         .await
         .unwrap_or(Err(FetchError::Timeout))
 }
+
+/// The in-memory size of what one connection holds in this model (`size_of`, heap excluded),
+/// for the benchmarks' account of memory per connection.
+pub fn state_sizes() -> Vec<(&'static str, usize)> {
+    let config = Config::new(
+        c10k_core::parse_root("http://127.0.0.1:1/").expect("a valid URL"),
+        std::net::SocketAddr::from(([127, 0, 0, 1], 1)),
+    );
+    let shared = Arc::new(Shared {
+        crawler: Mutex::new(Crawler::new(config.clone())),
+        changed: Notify::new(),
+    });
+    let fetch = shared.lock().next_fetch(Instant::now());
+    let config = Arc::new(config);
+    let worker = std::mem::size_of_val(&worker(Arc::clone(&shared), Arc::clone(&config), false));
+    let fetch_page = fetch.as_ref().map_or(0, |fetch| {
+        std::mem::size_of_val(&fetch_page(fetch, &config))
+    });
+    vec![
+        ("worker future (the whole task state)", worker),
+        ("  of which fetch_page future", fetch_page),
+        (
+            "  of which each tokio::time::Sleep",
+            std::mem::size_of::<time::Sleep>(),
+        ),
+        ("  of which Fetch", std::mem::size_of::<Fetch>()),
+    ]
+}

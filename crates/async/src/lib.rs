@@ -46,4 +46,4 @@
 
 mod crawl;
 
-pub use crawl::{Options, crawl};
+pub use crawl::{Options, crawl, state_sizes};

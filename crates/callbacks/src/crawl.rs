@@ -340,3 +340,25 @@ fn arm_timer(lp: &mut EventLoop, fetcher: &SharedFetcher, deadline: Instant) -> 
     let on_deadline = Rc::clone(fetcher);
     lp.call_at(deadline, move |lp| Fetcher::timed_out(&on_deadline, lp))
 }
+
+/// The in-memory size of what one connection holds in this model (`size_of`, heap excluded),
+/// for the benchmarks' account of memory per connection.
+pub fn state_sizes() -> Vec<(&'static str, usize)> {
+    // An `Rc` allocation holds two counters before the value.
+    let rc = 2 * std::mem::size_of::<usize>();
+    vec![
+        (
+            "Fetcher, in its Rc<RefCell<_>>",
+            rc + std::mem::size_of::<RefCell<Fetcher>>(),
+        ),
+        ("  of which Fetch", std::mem::size_of::<Fetch>()),
+        (
+            "  of which ResponseReader",
+            std::mem::size_of::<ResponseReader>(),
+        ),
+        (
+            "socket and timer callbacks, boxed (an Rc each)",
+            2 * std::mem::size_of::<SharedFetcher>(),
+        ),
+    ]
+}

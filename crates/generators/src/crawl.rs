@@ -362,3 +362,22 @@ impl Coroutine for Worker {
         }
     }
 }
+
+/// The in-memory size of what one connection holds in this model (`size_of`, heap excluded),
+/// for the benchmarks' account of memory per connection.
+pub fn state_sizes() -> Vec<(&'static str, usize)> {
+    // An `Rc` allocation holds two counters before the value.
+    let rc = 2 * std::mem::size_of::<usize>();
+    vec![
+        (
+            "worker task, in its Rc",
+            rc + std::mem::size_of::<Task<Worker>>(),
+        ),
+        ("  of which FetchPage", std::mem::size_of::<FetchPage>()),
+        ("  of which Fetch", std::mem::size_of::<Fetch>()),
+        (
+            "the future of each wait, in its Rc",
+            rc + Future::<Wake>::inner_size(),
+        ),
+    ]
+}

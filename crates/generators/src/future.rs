@@ -118,4 +118,9 @@ impl<T: Clone + 'static> Future<T> {
     pub fn result(&self) -> Option<T> {
         self.inner.borrow().result.clone()
     }
+
+    /// Bytes of the shared state behind a future (inside its `Rc`).
+    pub fn inner_size() -> usize {
+        std::mem::size_of::<RefCell<Inner<T>>>()
+    }
 }

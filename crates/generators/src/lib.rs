@@ -51,7 +51,7 @@ mod socket;
 mod task;
 
 pub use coroutine::{Coroutine, Step};
-pub use crawl::{Options, crawl};
+pub use crawl::{Options, crawl, state_sizes};
 pub use future::Future;
 pub use socket::Wake;
 pub use task::Task;

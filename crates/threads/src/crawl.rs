@@ -162,3 +162,17 @@ fn remaining(deadline: Instant) -> Result<Duration, FetchError> {
         Ok(left)
     }
 }
+
+/// The in-memory size of what one connection holds in this model (`size_of`, heap excluded),
+/// for the benchmarks' account of memory per connection.
+pub fn state_sizes() -> Vec<(&'static str, usize)> {
+    vec![
+        ("read buffer, on the thread's stack", CHUNK_SIZE),
+        ("Fetch", std::mem::size_of::<Fetch>()),
+        ("ResponseReader", std::mem::size_of::<ResponseReader>()),
+        (
+            "stack reserved per thread (virtual; only touched pages count)",
+            Options::default().stack_kb * 1024,
+        ),
+    ]
+}

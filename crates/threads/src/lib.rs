@@ -31,4 +31,4 @@
 
 mod crawl;
 
-pub use crawl::{Options, crawl};
+pub use crawl::{Options, crawl, state_sizes};
