@@ -7,7 +7,10 @@ use std::{path::Path, process::Command, time::Duration};
 
 use c10k::{Strategy, StrategyOptions};
 use c10k_core::{Config, Report, Status, parse_root, urls_out};
-use c10k_testsite::{Server, ServerOptions, SiteSpec};
+use c10k_testsite::SiteSpec;
+use common::{config, start};
+
+mod common;
 
 /// A site of 500 pages, with 404s, redirects of every kind, a text file, skipped links and
 /// links hidden in comments, scripts and styles.
@@ -16,20 +19,6 @@ fn site() -> SiteSpec {
         pages: 500,
         ..SiteSpec::default()
     }
-}
-
-fn start(spec: &SiteSpec) -> Server {
-    Server::start(ServerOptions {
-        spec: spec.clone(),
-        ..ServerOptions::default()
-    })
-    .expect("the test server starts on a free port")
-}
-
-fn config(server: &Server, concurrency: usize) -> Config {
-    let mut config = Config::new(parse_root(&server.url()).unwrap(), server.addr());
-    config.concurrency = concurrency;
-    config
 }
 
 /// A strategy with the options it runs under, and the same options as CLI flags.

@@ -10,8 +10,9 @@ use std::{
 };
 
 use c10k::{Strategy, StrategyOptions, open_fds};
-use c10k_core::{Config, parse_root};
-use c10k_testsite::{Server, ServerOptions, SiteSpec};
+use c10k_testsite::SiteSpec;
+
+mod common;
 
 #[test]
 fn crawls_leave_no_descriptor_open() {
@@ -25,14 +26,9 @@ fn crawls_leave_no_descriptor_open() {
         ..SiteSpec::default()
     };
     for spec in [good, hostile] {
-        let server = Server::start(ServerOptions {
-            spec: spec.clone(),
-            ..ServerOptions::default()
-        })
-        .unwrap();
+        let server = common::start(&spec);
         for &strategy in Strategy::ALL {
-            let mut config = Config::new(parse_root(&server.url()).unwrap(), server.addr());
-            config.concurrency = 50;
+            let mut config = common::config(&server, 50);
             config.timeout = Duration::from_millis(300);
             config.limits.max_body = 1024 * 1024;
             let before = open_fds().unwrap();

@@ -6,7 +6,10 @@ use std::{process::Command, time::Duration};
 
 use c10k::{Strategy, StrategyOptions};
 use c10k_core::{Config, ErrorKind, Report, Status, parse_root, urls_out};
-use c10k_testsite::{Server, ServerOptions, SiteSpec, faults::FAULT_PAGES};
+use c10k_testsite::{Server, SiteSpec, faults::FAULT_PAGES};
+use common::start;
+
+mod common;
 
 fn fault_site() -> SiteSpec {
     SiteSpec {
@@ -16,19 +19,10 @@ fn fault_site() -> SiteSpec {
     }
 }
 
-fn start(spec: &SiteSpec) -> Server {
-    Server::start(ServerOptions {
-        spec: spec.clone(),
-        ..ServerOptions::default()
-    })
-    .expect("the test server starts on a free port")
-}
-
 /// Short deadlines, so silence costs little; the default tries and redirects the manifest
 /// assumes; a small body cap, so the endless body ends soon.
 fn config(server: &Server, concurrency: usize) -> Config {
-    let mut config = Config::new(parse_root(&server.url()).unwrap(), server.addr());
-    config.concurrency = concurrency;
+    let mut config = common::config(server, concurrency);
     config.timeout = Duration::from_millis(400);
     config.connect_timeout = config.timeout;
     config.limits.max_body = 1024 * 1024;

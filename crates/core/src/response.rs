@@ -196,12 +196,7 @@ impl ResponseReader {
                     return Ok(());
                 }
                 State::Length(remaining) => {
-                    let n = data
-                        .len()
-                        .min(usize::try_from(remaining).unwrap_or(usize::MAX));
-                    self.take_body(&data[..n])?;
-                    data = &data[n..];
-                    let left = remaining - n as u64;
+                    let left = self.take_at_most(&mut data, remaining)?;
                     self.state = if left == 0 {
                         State::Done
                     } else {
@@ -209,12 +204,7 @@ impl ResponseReader {
                     };
                 }
                 State::Chunked(Chunk::Data(remaining)) => {
-                    let n = data
-                        .len()
-                        .min(usize::try_from(remaining).unwrap_or(usize::MAX));
-                    self.take_body(&data[..n])?;
-                    data = &data[n..];
-                    let left = remaining - n as u64;
+                    let left = self.take_at_most(&mut data, remaining)?;
                     self.state = State::Chunked(if left == 0 {
                         Chunk::DataEnd { cr: false }
                     } else {
@@ -279,6 +269,17 @@ impl ResponseReader {
             (Chunk::Data(_), _) => unreachable!("chunk data is not framing"),
         };
         Ok(State::Chunked(next))
+    }
+
+    /// Takes up to `remaining` body bytes from the front of `data`; returns how many are
+    /// still due after them.
+    fn take_at_most(&mut self, data: &mut &[u8], remaining: u64) -> Result<u64, FetchError> {
+        let n = data
+            .len()
+            .min(usize::try_from(remaining).unwrap_or(usize::MAX));
+        self.take_body(&data[..n])?;
+        *data = &data[n..];
+        Ok(remaining - n as u64)
     }
 
     fn take_body(&mut self, data: &[u8]) -> Result<(), FetchError> {

@@ -1,0 +1,23 @@
+//! What the integration tests share: a test server on a free port, and a crawl config for it.
+
+use c10k_core::{Config, parse_root};
+use c10k_testsite::{Server, ServerOptions, SiteSpec};
+
+/// Starts an in-process test server for `spec` on a free port.
+pub(crate) fn start(spec: &SiteSpec) -> Server {
+    Server::start(ServerOptions {
+        spec: spec.clone(),
+        ..ServerOptions::default()
+    })
+    .expect("the test server starts on a free port")
+}
+
+/// A crawl of `server`'s site at `concurrency`, with default limits.
+pub(crate) fn config(server: &Server, concurrency: usize) -> Config {
+    let mut config = Config::new(
+        parse_root(&server.url()).expect("the server's URL"),
+        server.addr(),
+    );
+    config.concurrency = concurrency;
+    config
+}
