@@ -132,11 +132,11 @@ fn crawl(c: &mut Criterion) {
     }
 }
 
-/// Criterion draws its reports with plotters, which this workspace builds to take fonts from
-/// a registry: register one before anything is drawn.
+/// Criterion's own plots are off: they would add minutes to `cargo bench` (one set per
+/// benchmark), and the sweep draws the plots this project publishes. Its statistics and
+/// `target/criterion/` JSON remain.
 fn config() -> Criterion {
-    c10k::plot::register_font().expect("a TrueType font for the plots");
-    Criterion::default()
+    Criterion::default().without_plots()
 }
 
 criterion_group! {

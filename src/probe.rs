@@ -42,7 +42,16 @@ pub fn probe(cap: usize, thread_stack_kb: usize) -> Ceilings {
     };
     let release = Arc::new((Mutex::new(false), Condvar::new()));
     let mut handles = Vec::new();
+    // Past the map limit a new thread aborts the process instead of failing to spawn (see
+    // `c10k_threads::thread_headroom`): stop at the limit, and say so.
+    let headroom = c10k_threads::thread_headroom().unwrap_or(usize::MAX);
     while handles.len() < cap {
+        if handles.len() >= headroom {
+            ceilings.thread_error = Some(format!(
+                "vm.max_map_count: no room for more thread mappings (about {headroom} threads)"
+            ));
+            break;
+        }
         let release = Arc::clone(&release);
         let spawned = thread::Builder::new()
             .stack_size(thread_stack_kb * 1024)

@@ -13,7 +13,10 @@
 //!   256 KiB reserved, of which only the touched pages count in RSS) plus a kernel stack and
 //!   task structure that RSS does not show. The benchmarks measure both.
 //! - **The OS runs out of threads.** Spawning fails (and [`crawl`] returns the error) when
-//!   `kernel.threads-max`, `vm.max_map_count` or memory say no, long before sockets run out.
+//!   `kernel.threads-max`, `kernel.pid_max` or memory say no. On a stock Linux the first limit
+//!   met is usually `vm.max_map_count` (65,530): every thread maps four regions (stack, guard,
+//!   signal stack, guard), so one process gets about 16,000 threads — fewer than the sockets it
+//!   may open. [`thread_headroom`] checks it before the pool is built.
 //!
 //! Timeouts are socket options: `connect_timeout` for the connect, and a read/write timeout
 //! set before each call to whatever is left of the whole-fetch deadline.
@@ -31,4 +34,4 @@
 
 mod crawl;
 
-pub use crawl::{Options, crawl, state_sizes};
+pub use crawl::{Options, crawl, state_sizes, thread_headroom};
