@@ -11,6 +11,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::limits::check_thread_headroom;
 use c10k_core::{
     CHUNK_SIZE, Config, Crawler, Fetch, FetchError, Outcome, Phase, Progress, Report, Response,
     ResponseReader,
@@ -46,44 +47,12 @@ impl Shared {
     }
 }
 
-/// Memory mappings each thread adds: its stack and guard page, and the signal stack and guard
-/// page std sets up when the thread starts.
-const MAPS_PER_THREAD: usize = 4;
-
-/// How many more threads this process can start before `vm.max_map_count` runs out (Linux), or
-/// `None` when that cannot be read.
-///
-/// Past that limit the kernel refuses the mappings: a refused stack fails `spawn` cleanly, but
-/// a refused signal stack fails inside the new thread, where std can only abort the process. So
-/// the pool checks first, and reports "out of threads" as an error instead of a crash.
-pub fn thread_headroom() -> Option<usize> {
-    let max: usize = std::fs::read_to_string("/proc/sys/vm/max_map_count")
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    let used = std::fs::read_to_string("/proc/self/maps")
-        .ok()?
-        .lines()
-        .count();
-    // A margin for the mappings the crawl itself will make (heap growth, the allocator's arenas).
-    Some(max.saturating_sub(used + 256) / MAPS_PER_THREAD)
-}
-
 /// Crawls `config.root` with `config.concurrency` threads.
 ///
 /// Fails only if the pool cannot be built: a thread could not be spawned, or more threads
 /// than [`thread_headroom`] were asked for.
 pub fn crawl(config: &Config, options: &Options) -> io::Result<Report> {
-    if let Some(headroom) = thread_headroom()
-        && config.concurrency > headroom
-    {
-        return Err(io::Error::other(format!(
-            "out of threads: vm.max_map_count leaves room for about {headroom} more threads \
-             ({MAPS_PER_THREAD} mappings each), not {}",
-            config.concurrency
-        )));
-    }
+    check_thread_headroom(config.concurrency)?;
     let started = Instant::now();
     let shared = Shared {
         crawler: Mutex::new(Crawler::new(config.clone())),

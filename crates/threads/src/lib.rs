@@ -33,5 +33,7 @@
 #![deny(missing_docs)]
 
 mod crawl;
+mod limits;
 
-pub use crawl::{Options, crawl, state_sizes, thread_headroom};
+pub use crawl::{Options, crawl, state_sizes};
+pub use limits::thread_headroom;
