@@ -162,6 +162,19 @@ pub struct WorkAxis {
     pub work_us: Vec<u64>,
 }
 
+impl WorkAxis {
+    /// 0, 100 and 1000 µs of work per page, at C = 100, on a latency-bound site (50 ms per
+    /// response) of `pages` pages: without work the loop is mostly idle, so what the work costs
+    /// shows.
+    fn standard(pages: usize) -> WorkAxis {
+        WorkAxis {
+            site: Site::work(pages, 50),
+            concurrency: 100,
+            work_us: vec![0, 100, 1000],
+        }
+    }
+}
+
 impl Plan {
     /// What `cargo bench` runs: C up to 10,000, 20,000 pages on the CPU-bound site.
     pub fn full() -> Plan {
@@ -178,11 +191,7 @@ impl Plan {
             ceiling_connections: 100,
             ceiling_seconds: 3.0,
             probe_cap: 40_000,
-            work: Some(WorkAxis {
-                site: Site::work(2000, 50),
-                concurrency: 100,
-                work_us: vec![0, 100, 1000],
-            }),
+            work: Some(WorkAxis::standard(2000)),
         }
     }
 
@@ -192,11 +201,7 @@ impl Plan {
         Plan {
             name: "criterion".into(),
             sites: vec![Site::cpu(5000), Site::latency(50, 40, 10_000)],
-            work: Some(WorkAxis {
-                site: Site::work(500, 50),
-                concurrency: 100,
-                work_us: vec![0, 100, 1000],
-            }),
+            work: Some(WorkAxis::standard(500)),
             ..Plan::full()
         }
     }
@@ -214,11 +219,7 @@ impl Plan {
             ceiling_seconds: 1.0,
             probe_cap: 2000,
             run_timeout_s: 60,
-            work: Some(WorkAxis {
-                site: Site::work(500, 50),
-                concurrency: 100,
-                work_us: vec![0, 100, 1000],
-            }),
+            work: Some(WorkAxis::standard(500)),
             ..Plan::full()
         }
     }
