@@ -52,10 +52,11 @@ impl Site {
         (self.pages_per_connection * concurrency).clamp(self.min_pages, self.max_pages)
     }
 
-    fn cpu(pages: usize) -> Site {
+    /// A site of `pages` pages at every C.
+    fn fixed(name: &str, pages: usize, delay_ms: u64) -> Site {
         Site {
-            name: "cpu".into(),
-            delay_ms: 0,
+            name: name.into(),
+            delay_ms,
             links: 50,
             page_bytes: 2048,
             pages_per_connection: 0,
@@ -63,6 +64,11 @@ impl Site {
             max_pages: pages,
             min_concurrency: 1,
         }
+    }
+
+    /// The CPU-bound site: no delay, so per-connection overhead shows.
+    fn cpu(pages: usize) -> Site {
+        Site::fixed("cpu", pages, 0)
     }
 
     fn latency(delay_ms: u64, min_pages: usize, max_pages: usize) -> Site {
@@ -96,16 +102,7 @@ impl Site {
 
     /// The work site: latency-bound, a fixed number of pages.
     fn work(pages: usize, delay_ms: u64) -> Site {
-        Site {
-            name: "work".into(),
-            delay_ms,
-            links: 50,
-            page_bytes: 2048,
-            pages_per_connection: 0,
-            min_pages: pages,
-            max_pages: pages,
-            min_concurrency: 1,
-        }
+        Site::fixed("work", pages, delay_ms)
     }
 
     /// One line for a human.

@@ -62,12 +62,8 @@ pub fn crawl(config: &Config, options: &Options) -> io::Result<Report> {
     }
     tick(&mut lp, Rc::clone(&crawl), started + LAG_TICK);
     start_fetchers(&mut lp, &crawl);
-    if crawl.crawler.borrow().is_done() {
-        // Nothing to fetch at all (the root excluded): no fetch will end to stop the ticks.
-        if let Some(timer) = crawl.tick.take() {
-            lp.cancel(timer);
-        }
-    }
+    // Nothing to fetch at all (the root excluded): no fetch will end to stop the ticks.
+    stop_ticks_if_done(&mut lp, &crawl);
     lp.run()?;
     let elapsed = started.elapsed();
     // The loop owns the mailbox's handler, which shares the crawl: drop it first.
@@ -97,13 +93,19 @@ fn tick(lp: &mut EventLoop, crawl: Rc<Crawl>, due: Instant) {
 /// Hands an outcome to the frontier, and starts the fetchers that frees room for.
 fn complete(lp: &mut EventLoop, crawl: &Rc<Crawl>, outcome: Outcome) {
     crawl.crawler.borrow_mut().complete(outcome);
-    if crawl.crawler.borrow().is_done() {
-        if let Some(timer) = crawl.tick.take() {
-            lp.cancel(timer);
-        }
-        return;
+    if !stop_ticks_if_done(lp, crawl) {
+        start_fetchers(lp, crawl);
     }
-    start_fetchers(lp, crawl);
+}
+
+/// Once the crawl is done, cancels the pending lag tick (the last thing keeping the loop
+/// running); returns whether it was done.
+fn stop_ticks_if_done(lp: &mut EventLoop, crawl: &Crawl) -> bool {
+    let done = crawl.crawler.borrow().is_done();
+    if done && let Some(timer) = crawl.tick.take() {
+        lp.cancel(timer);
+    }
+    done
 }
 
 /// Starts a fetcher for each queued URL, up to the concurrency limit.

@@ -218,9 +218,10 @@ impl Crawler {
                 return;
             }
         };
+        let links_found = page.links.len() as u32;
         let mut new_links = 0;
-        for link in &page.links {
-            new_links += u32::from(self.enqueue(link.clone(), 0));
+        for link in page.links {
+            new_links += u32::from(self.enqueue(link, 0));
         }
         if let Some(target) = &page.redirect {
             self.enqueue(target.clone(), fetch.redirects + 1);
@@ -231,7 +232,7 @@ impl Crawler {
             bytes: page.bytes,
             html: page.html,
             work_digest: page.work_digest,
-            links_found: page.links.len() as u32,
+            links_found,
             new_links,
             redirect: page.redirect.map(Into::into),
             tries: fetch.tries,
