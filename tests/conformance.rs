@@ -77,6 +77,18 @@ pub fn deadline_is_enforced(under: Under) {
     assert_eq!(root.tries, 2);
 }
 
+/// An excluded root leaves nothing to fetch: the crawl ends at once (no loop waits for a fetch
+/// that never starts).
+pub fn excluded_root_ends_the_crawl(under: Under) {
+    let server = start(&site());
+    let mut config = config(&server, 8);
+    config.exclude = Some(regex::Regex::new(".").unwrap());
+    let report = crawl(&under, &config);
+    assert_eq!(report.urls, 1);
+    let root = report.root_record().expect("the root is recorded");
+    assert_eq!(root.status, Status::Error(c10k_core::ErrorKind::Skipped));
+}
+
 /// Nothing listens: the root fails to connect, after every try.
 pub fn refused_root_is_a_connect_error(under: Under) {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -200,6 +212,11 @@ macro_rules! conformance {
             #[test]
             fn deadline_is_enforced() {
                 super::deadline_is_enforced($under);
+            }
+
+            #[test]
+            fn excluded_root_ends_the_crawl() {
+                super::excluded_root_ends_the_crawl($under);
             }
 
             #[test]
