@@ -59,21 +59,42 @@ pub fn crawl(config: &Config, options: &Options) -> io::Result<Report> {
         changed: Condvar::new(),
         aborted: AtomicBool::new(false),
     };
+    // Every handle is joined before the scope ends. A scope alone waits only until each
+    // closure has returned; the OS thread then still runs its exit path (thread-local
+    // destructors, unmapping its signal stack) and its stack goes back to the allocator only
+    // once it is joined. A crawl that returned before that would leave thousands of mappings
+    // behind for the next crawl in this process to trip over (`vm.max_map_count`).
     thread::scope(|scope| {
+        let mut workers = Vec::with_capacity(config.concurrency);
+        let mut failed = None;
         for n in 0..config.concurrency {
             let spawned = thread::Builder::new()
                 .name(format!("crawler-{n}"))
                 .stack_size(options.stack_kb * 1024)
                 .spawn_scoped(scope, || worker(&shared, config));
-            if let Err(err) = spawned {
-                shared.aborted.store(true, Ordering::Relaxed);
-                // Notified under the lock, so no worker is between its check and its wait.
-                let _crawler = shared.lock();
-                shared.changed.notify_all();
-                return Err(err);
+            match spawned {
+                Ok(handle) => workers.push(handle),
+                Err(err) => {
+                    shared.aborted.store(true, Ordering::Relaxed);
+                    // Notified under the lock, so no worker is between its check and its wait.
+                    let _crawler = shared.lock();
+                    shared.changed.notify_all();
+                    failed = Some(err);
+                    break;
+                }
             }
         }
-        Ok(())
+        let mut panicked = None;
+        for handle in workers {
+            if let Err(panic) = handle.join() {
+                panicked.get_or_insert(panic);
+            }
+        }
+        // A worker's panic is a bug: passed on, as the scope would, once all are joined.
+        if let Some(panic) = panicked {
+            std::panic::resume_unwind(panic);
+        }
+        failed.map_or(Ok(()), Err)
     })?;
     let crawler = shared
         .crawler
