@@ -15,8 +15,8 @@ use std::{
 };
 
 use anyhow::{Context, anyhow, bail};
-use c10k::{Strategy, StrategyOptions, raise_fd_limit};
 use c10k_core::{Config, Gauges, Limits, parse_root, urls_out};
+use c10k_harness::{self as harness, Strategy, StrategyOptions, raise_fd_limit};
 use c10k_testsite::{Server, ServerOptions, SiteSpec};
 use clap::{Args, Parser, Subcommand};
 
@@ -201,10 +201,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Crawl(args) => crawl(args),
         Command::Serve(args) => serve(args).map(|()| ExitCode::SUCCESS),
-        Command::Compare(args) => compare(args).map(|()| ExitCode::SUCCESS),
-        Command::Plot(args) => plot(args).map(|()| ExitCode::SUCCESS),
+        Command::Compare(args) => compare(args),
+        Command::Plot(args) => plot(args),
         Command::ProbeLimits(args) => {
-            let ceilings = c10k::probe::probe(args.cap, args.stack_kb);
+            let ceilings = harness::probe::probe(args.cap, args.stack_kb);
             println!("{}", serde_json::to_string(&ceilings).unwrap_or_default());
             Ok(ExitCode::SUCCESS)
         }
@@ -235,7 +235,7 @@ fn usage(message: impl Into<String>) -> anyhow::Error {
 }
 
 fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
-    let fd_limit = raise_fd_limit().context("raising the open-file limit")?;
+    let fd_limit = raise_fd_limit().context("raising the open-file limit")?.now;
     if let Some(path) = &args.urls_out {
         fs::File::create(path)
             .map_err(|e| usage(format!("cannot write --urls-out {}: {e}", path.display())))?;
@@ -290,7 +290,7 @@ fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
     config.timeout = Duration::from_millis(args.timeout_ms);
     config.connect_timeout = config.timeout;
     config.limits.max_body = args.max_body;
-    config.work_rounds = c10k::work_rounds(args.work_us);
+    config.work_rounds = harness::work_rounds(args.work_us);
     config.exclude = exclude;
     let options = StrategyOptions {
         threads: c10k_threads::Options {
@@ -310,8 +310,8 @@ fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
         !args.json && std::io::stderr().is_terminal(),
     );
 
-    let fds_before = c10k::open_fds().ok();
-    let report = c10k::run(args.strategy, &config, &options);
+    let fds_before = harness::open_fds().ok();
+    let report = harness::run(args.strategy, &config, &options);
     let (widest, rss_at_widest) = watcher.stop();
     let report = report.with_context(|| {
         format!(
@@ -328,14 +328,14 @@ fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         // The report, plus what the process used: the sweep reads both from here.
         let mut json = serde_json::to_value(&report)?;
-        let mut usage = c10k::measure::process_usage()?;
+        let mut usage = harness::measure::process_usage()?;
         usage.sampled_in_flight = widest;
         usage.rss_kib_at_widest = rss_at_widest;
         json["process"] = serde_json::to_value(usage)?;
         writeln!(stdout, "{}", serde_json::to_string_pretty(&json)?)?;
     } else {
         write!(stdout, "{}", report.summary())?;
-        if let (Some(before), Ok(after)) = (fds_before, c10k::open_fds()) {
+        if let (Some(before), Ok(after)) = (fds_before, harness::open_fds()) {
             writeln!(
                 stdout,
                 "open descriptors: {before} before the crawl, {after} after"
@@ -440,7 +440,7 @@ impl Watcher {
                 }
                 let in_flight = gauges.in_flight.load(Ordering::Relaxed);
                 if in_flight >= widest {
-                    let rss = c10k::measure::current_rss_kib().unwrap_or_default();
+                    let rss = harness::measure::current_rss_kib().unwrap_or_default();
                     rss_at_widest = if in_flight > widest {
                         rss
                     } else {
@@ -474,12 +474,12 @@ impl Watcher {
     }
 }
 
-fn compare(args: CompareArgs) -> anyhow::Result<()> {
-    raise_fd_limit().context("raising the open-file limit")?;
+fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
+    let fd_limit = raise_fd_limit().context("raising the open-file limit")?;
     let mut plan = if args.quick {
-        c10k::sweep::Plan::quick()
+        harness::Plan::quick()
     } else {
-        c10k::sweep::Plan::full()
+        harness::Plan::full()
     };
     if !args.strategies.is_empty() {
         plan.strategies = args.strategies;
@@ -488,23 +488,28 @@ fn compare(args: CompareArgs) -> anyhow::Result<()> {
         plan.concurrencies = args.concurrency.iter().map(|&c| c as usize).collect();
     }
     let bin = std::env::current_exe().context("finding the c10k binary")?;
-    let results = c10k::sweep::sweep(&bin, &plan)?;
-    let dir = c10k::sweep::run_dir(&args.out, &results);
-    for path in results.write(&dir)? {
+    let mut results = harness::runner::sweep(&bin, &plan)?;
+    if let Some(note) = fd_limit.note() {
+        eprintln!("note: {note}");
+        results.notes.insert(0, note);
+    }
+    // The data first: a plot that fails afterwards costs no measurement.
+    let dir = harness::results::run_dir(&args.out, &results);
+    for path in results.write_data(&dir)? {
         eprintln!("wrote {}", path.display());
     }
     if let Some(readme) = &args.update_readme {
-        c10k::sweep::update_readme(readme, &dir, &results)?;
+        harness::summary::update_readme(readme, &dir, &results)?;
         eprintln!("updated {}", readme.display());
     }
-    println!("{}", results.markdown(Path::new(".")));
-    Ok(())
+    println!("{}", harness::summary::markdown(&results, Path::new(".")));
+    Ok(plots_drawn(&harness::plot::draw(&results, &dir)))
 }
 
-fn plot(args: PlotArgs) -> anyhow::Result<()> {
+fn plot(args: PlotArgs) -> anyhow::Result<ExitCode> {
     let text = fs::read_to_string(&args.json)
         .with_context(|| format!("reading {}", args.json.display()))?;
-    let results: c10k::sweep::Results = serde_json::from_str(&text).map_err(|e| {
+    let results: harness::Results = serde_json::from_str(&text).map_err(|e| {
         usage(format!(
             "{} is not a sweep's JSON: {e}",
             args.json.display()
@@ -513,8 +518,20 @@ fn plot(args: PlotArgs) -> anyhow::Result<()> {
     let dir = args
         .out
         .unwrap_or_else(|| args.json.parent().unwrap_or(Path::new(".")).to_path_buf());
-    for path in c10k::plot::draw(&results, &dir)? {
-        eprintln!("wrote {}", path.display());
+    Ok(plots_drawn(&harness::plot::draw(&results, &dir)))
+}
+
+/// Says which plots were written and which failed (one line each); exit code 1 if any failed.
+fn plots_drawn(drawn: &harness::plot::Drawn) -> ExitCode {
+    drawn.print();
+    if drawn.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "error: {} of {} plot files could not be drawn (the data is written)",
+            drawn.failed.len(),
+            drawn.failed.len() + drawn.written.len()
+        );
+        ExitCode::FAILURE
     }
-    Ok(())
 }

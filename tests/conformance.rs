@@ -5,8 +5,8 @@
 
 use std::{path::Path, process::Command, time::Duration};
 
-use c10k::{Strategy, StrategyOptions};
 use c10k_core::{Config, Report, Status, parse_root, urls_out};
+use c10k_harness::{Strategy, StrategyOptions};
 use c10k_testsite::SiteSpec;
 use common::{config, start};
 
@@ -38,7 +38,7 @@ fn plain(strategy: Strategy) -> Under {
 }
 
 fn crawl(under: &Under, config: &Config) -> Report {
-    c10k::run(under.strategy, config, &under.options).expect("the strategy runs")
+    c10k_harness::run(under.strategy, config, &under.options).expect("the strategy runs")
 }
 
 /// Crawls the standard site at `concurrency` and checks every URL against the manifest.

@@ -9,7 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use c10k::{Strategy, StrategyOptions, open_fds};
+use c10k_harness::{Strategy, StrategyOptions, open_fds};
 use c10k_testsite::SiteSpec;
 
 mod common;
@@ -32,7 +32,7 @@ fn crawls_leave_no_descriptor_open() {
             config.timeout = Duration::from_millis(300);
             config.limits.max_body = 1024 * 1024;
             let before = open_fds().unwrap();
-            let report = c10k::run(strategy, &config, &StrategyOptions::default()).unwrap();
+            let report = c10k_harness::run(strategy, &config, &StrategyOptions::default()).unwrap();
             assert!(report.pages >= 30, "{strategy}");
             // The server closes its side of the last connections on its own thread (and holds
             // the silent ones until the client leaves): give it a moment.

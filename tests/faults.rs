@@ -4,8 +4,8 @@
 
 use std::{process::Command, time::Duration};
 
-use c10k::{Strategy, StrategyOptions};
 use c10k_core::{Config, ErrorKind, Report, Status, parse_root, urls_out};
+use c10k_harness::{Strategy, StrategyOptions};
 use c10k_testsite::{Server, SiteSpec, faults::FAULT_PAGES};
 use common::start;
 
@@ -32,8 +32,8 @@ fn config(server: &Server, concurrency: usize) -> Config {
 fn crawl(strategy: Strategy, options: &StrategyOptions, concurrency: usize) -> (Report, String) {
     let spec = fault_site();
     let server = start(&spec);
-    let report =
-        c10k::run(strategy, &config(&server, concurrency), options).expect("the strategy runs");
+    let report = c10k_harness::run(strategy, &config(&server, concurrency), options)
+        .expect("the strategy runs");
     (report, server.manifest(&spec).urls_out())
 }
 

@@ -1,11 +1,13 @@
 //! Plots of a sweep, drawn by the project itself: one line per strategy, concurrency on a
 //! log scale (work per page, on the work site); SVG for the README, PNG for viewers that want
-//! a picture.
+//! a picture. How they look — a colour per strategy, dashes per variant, ticks, the font — is
+//! in `style.rs`.
+
+mod style;
 
 use std::{
     io,
     path::{Path, PathBuf},
-    sync::OnceLock,
 };
 
 use plotters::{
@@ -13,10 +15,12 @@ use plotters::{
         Shift,
         ranged1d::{AsRangedCoord, ValueFormatter},
     },
+    element::DashedPathElement,
     prelude::*,
 };
 
-use crate::sweep::{Results, Run};
+use crate::results::{Results, Run};
+use style::{label, log_ticks, register_font, series_style, strategy_of};
 
 type Metric = (&'static str, &'static str, fn(&Run) -> f64);
 
@@ -137,22 +141,62 @@ pub fn charts(results: &Results) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Draws every chart of `results` into `dir`, as SVG and PNG; returns the files written.
-pub fn draw(results: &Results, dir: &Path) -> io::Result<Vec<PathBuf>> {
-    register_font()?;
-    let mut written = Vec::new();
-    for chart in charts_of(results).iter().filter(|c| !c.series.is_empty()) {
+/// What [`draw`] did: the files written, and the ones that failed, each with its reason.
+#[derive(Debug, Default)]
+pub struct Drawn {
+    /// Files written.
+    pub written: Vec<PathBuf>,
+    /// Files that could not be drawn, and why.
+    pub failed: Vec<(PathBuf, String)>,
+}
+
+impl Drawn {
+    /// Prints one line on stderr per file: `wrote PATH`, or `plot failed: PATH: reason`.
+    pub fn print(&self) {
+        for path in &self.written {
+            eprintln!("wrote {}", path.display());
+        }
+        for (path, reason) in &self.failed {
+            eprintln!("plot failed: {}: {reason}", path.display());
+        }
+    }
+}
+
+/// Draws every chart of `results` into `dir`, as SVG and PNG. A chart that cannot be drawn
+/// does not stop the others: it is listed in [`Drawn::failed`].
+pub fn draw(results: &Results, dir: &Path) -> Drawn {
+    let mut drawn = Drawn::default();
+    let charts = charts_of(results);
+    let charts: Vec<&Chart> = charts.iter().filter(|c| !c.series.is_empty()).collect();
+    if let Err(err) = register_font() {
+        drawn.failed.push((dir.to_path_buf(), err.to_string()));
+        return drawn;
+    }
+    if let Err(err) = std::fs::create_dir_all(dir) {
+        drawn.failed.push((dir.to_path_buf(), err.to_string()));
+        return drawn;
+    }
+    for chart in charts {
         let svg = dir.join(format!("{}.svg", chart.file));
-        render(SVGBackend::new(&svg, (800, 500)).into_drawing_area(), chart)?;
-        written.push(svg);
+        let result = render(SVGBackend::new(&svg, (800, 500)).into_drawing_area(), chart);
+        drawn.record(svg, result);
         let png = dir.join(format!("{}.png", chart.file));
-        render(
+        let result = render(
             BitMapBackend::new(&png, (800, 500)).into_drawing_area(),
             chart,
-        )?;
-        written.push(png);
+        );
+        drawn.record(png, result);
     }
-    Ok(written)
+    drawn
+}
+
+impl Drawn {
+    fn record(&mut self, path: PathBuf, result: io::Result<()>) {
+        match result {
+            Ok(()) => self.written.push(path),
+            Err(err) => self.failed.push((path, err.to_string())),
+        }
+    }
 }
 
 fn render<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> io::Result<()> {
@@ -166,11 +210,14 @@ fn render<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> io
     // A log scale for y when the values span decades (RSS of threads vs. the rest, latencies).
     let log_y = y_min > 0.0 && y_max / y_min > 30.0;
     let y_lin = 0.0..(y_max * 1.15).max(1e-9);
-    let y_log = ((y_min * 0.8)..(y_max * 1.25)).log_scale();
-    if chart.log_x {
-        let x = ((x_min * 0.8)..(x_max * 1.25)).log_scale();
+    let log_axis = |lo: f64, hi: f64| {
+        let (lo, hi) = (lo * 0.8, hi * 1.25);
+        (lo..hi).log_scale().with_key_points(log_ticks(lo, hi))
+    };
+    if chart.log_x && x_min > 0.0 {
+        let x = log_axis(x_min, x_max);
         if log_y {
-            draw_series(root, chart, x, y_log)
+            draw_series(root, chart, x, log_axis(y_min, y_max))
         } else {
             draw_series(root, chart, x, y_lin)
         }
@@ -178,7 +225,7 @@ fn render<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> io
         let pad = ((x_max - x_min) * 0.05).max(1.0);
         let x = (x_min - pad)..(x_max + pad);
         if log_y {
-            draw_series(root, chart, x, y_log)
+            draw_series(root, chart, x, log_axis(y_min, y_max))
         } else {
             draw_series(root, chart, x, y_lin)
         }
@@ -209,19 +256,47 @@ where
     plot.configure_mesh()
         .x_desc(chart.x_desc)
         .y_desc(chart.y_desc)
-        .x_label_formatter(&|v| format!("{v:.0}"))
+        .x_label_formatter(&|v| label(*v))
+        .y_label_formatter(&|v| label(*v))
         .draw()
         .map_err(err)?;
-    for (i, (name, points)) in chart.series.iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
-        plot.draw_series(LineSeries::new(
-            points.iter().copied(),
-            color.stroke_width(2),
-        ))
-        .map_err(err)?
-        .label(name)
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
-        plot.draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled())))
+    let mut variants_seen: Vec<&str> = Vec::new();
+    for (name, points) in &chart.series {
+        // The n-th variant of a strategy in this chart gets the n-th dash pattern.
+        let strategy = strategy_of(name);
+        let index = variants_seen.iter().filter(|s| **s == strategy).count();
+        if name.as_str() != strategy {
+            variants_seen.push(strategy);
+        }
+        let style = series_style(name, index);
+        let line = style.color.stroke_width(2);
+        let legend_line = line;
+        let drawn = match style.dash {
+            None => plot.draw_series(LineSeries::new(points.iter().copied(), line)),
+            Some((dash, gap)) => plot.draw_series(DashedLineSeries::new(
+                points.iter().copied(),
+                dash,
+                gap,
+                line,
+            )),
+        };
+        let dash = style.dash;
+        drawn
+            .map_err(err)?
+            .label(name)
+            .legend(move |(x, y)| match dash {
+                None => PathElement::new(vec![(x, y), (x + 24, y)], legend_line).into_dyn(),
+                Some(_) => {
+                    DashedPathElement::new(vec![(x, y), (x + 24, y)], 5, 3, legend_line).into_dyn()
+                }
+            });
+        // Filled markers for a strategy, hollow ones for its variants.
+        let marker = if style.dash.is_none() {
+            style.color.filled()
+        } else {
+            style.color.stroke_width(2)
+        };
+        plot.draw_series(points.iter().map(|&p| Circle::new(p, 4, marker)))
             .map_err(err)?;
     }
     plot.configure_series_labels()
@@ -232,43 +307,4 @@ where
         .map_err(err)?;
     root.present().map_err(err)?;
     Ok(())
-}
-
-/// Plot text needs a TrueType font; the machine's DejaVu Sans (Debian's fonts-dejavu-core) or
-/// any other found under `/usr/share/fonts`. Registered once per process (criterion's own
-/// plots need it too, since plotters is built to take fonts from this registry).
-pub fn register_font() -> io::Result<()> {
-    static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
-    REGISTERED
-        .get_or_init(|| {
-            let preferred = Path::new("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf");
-            let path = if preferred.exists() {
-                Some(preferred.to_path_buf())
-            } else {
-                find_ttf(Path::new("/usr/share/fonts"))
-            };
-            let path =
-                path.ok_or("no TrueType font under /usr/share/fonts (install fonts-dejavu-core)")?;
-            let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            // Registered once for the life of the process, as plotters requires.
-            let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-            plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
-                .map_err(|_| format!("{} is not a usable font", path.display()))
-        })
-        .clone()
-        .map_err(io::Error::other)
-}
-
-fn find_ttf(dir: &Path) -> Option<PathBuf> {
-    for entry in std::fs::read_dir(dir).ok()?.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            if let Some(found) = find_ttf(&path) {
-                return Some(found);
-            }
-        } else if path.extension().is_some_and(|e| e == "ttf") {
-            return Some(path);
-        }
-    }
-    None
 }

@@ -1,16 +1,5 @@
-//! The c10k harness: the registry of strategies, and what the CLI, the tests and the benchmarks
-//! share around them (process limits, the embedded test site).
-//!
-//! Each strategy lives in its own crate under `crates/` and exposes one entry point, config in
-//! and report out; [`run`] is the only place that names them all.
-
-#![deny(missing_docs)]
-
-pub mod loadgen;
-pub mod measure;
-pub mod plot;
-pub mod probe;
-pub mod sweep;
+//! The registry of strategies: the one place that names them all. Each strategy lives in its
+//! own crate under `crates/` and exposes one entry point, config in and report out.
 
 use std::io;
 
@@ -134,25 +123,4 @@ pub fn work_rounds(micros: u64) -> u64 {
     // The digest is used, so the timed work cannot be optimised away.
     std::hint::black_box(digest);
     c10k_core::work::rounds_for(micros, ROUNDS, best)
-}
-
-/// Raises this process's soft open-file limit to its hard limit and returns it.
-///
-/// Every connection costs a descriptor in the crawler and another in the server, and the usual
-/// soft limit (1024) is far below C10K.
-pub fn raise_fd_limit() -> io::Result<u64> {
-    use nix::sys::resource::{Resource, getrlimit, setrlimit};
-    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
-    if soft < hard {
-        setrlimit(Resource::RLIMIT_NOFILE, hard, hard)?;
-    }
-    Ok(hard)
-}
-
-/// Descriptors this process has open now (Linux: the entries of `/proc/self/fd`).
-pub fn open_fds() -> io::Result<usize> {
-    // The directory handle itself is one of the entries while it is being read.
-    Ok(std::fs::read_dir("/proc/self/fd")?
-        .count()
-        .saturating_sub(1))
 }

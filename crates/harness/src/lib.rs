@@ -1,0 +1,38 @@
+//! The measuring harness of c10k: which strategies exist, and how they are measured against
+//! each other. The command line (`src/main.rs`), the integration tests and `benches/` all call
+//! this one library.
+//!
+//! The data goes one way, one module per step:
+//!
+//! | step | module | what it does |
+//! |---|---|---|
+//! | registry | [`strategy`] | the strategies, their options, [`run`]: the one place that names them all |
+//! | plan | [`plan`] | which crawls a sweep runs, on which test sites ([`Plan::full`], `quick`, `smoke`) |
+//! | run | [`runner`] | each crawl in a child process against a [`server`] in another; rusage, the memory sampler's figures, the [`loadgen`] ceiling and the [`probe`] of limits |
+//! | results | [`results`] | every run, the figures derived across runs, `sweep.json` and `sweep.csv` |
+//! | summary | [`summary`] | `summary.md` and the README's results section |
+//! | plots | [`plot`] | SVG and PNG charts, drawn with a font compiled into the binary |
+//!
+//! Around them: [`measure`] (process usage, the machine) and [`limits`] (open files).
+//!
+//! A sweep never loses what it measured to what comes after: [`Results::write_data`] puts the
+//! data on disk before [`plot::draw`] draws, and a chart that fails is reported on its own.
+
+#![deny(missing_docs)]
+
+pub mod limits;
+pub mod loadgen;
+pub mod measure;
+pub mod plan;
+pub mod plot;
+pub mod probe;
+pub mod results;
+pub mod runner;
+pub mod server;
+pub mod strategy;
+pub mod summary;
+
+pub use limits::{FdLimit, open_fds, raise_fd_limit};
+pub use plan::Plan;
+pub use results::Results;
+pub use strategy::{Strategy, StrategyOptions, run, state_sizes, work_rounds};

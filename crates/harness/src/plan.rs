@@ -1,0 +1,226 @@
+//! The plan: which crawls a sweep runs, on which test sites. The first step of the data's way
+//! (plan → [`crate::runner`] → [`crate::results`] → [`crate::plot`]).
+
+use serde::{Deserialize, Serialize};
+
+use crate::Strategy;
+
+/// A test site the sweep crawls, and how many pages it has for a given concurrency.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Site {
+    /// `cpu` (no delay: per-connection overhead shows) or `latency` (waits dominate).
+    pub name: String,
+    /// Delay of every response, milliseconds.
+    pub delay_ms: u64,
+    /// Tree links per page; many links make the frontier wide enough for C = 10,000 early.
+    pub links: usize,
+    /// Bytes per page.
+    pub page_bytes: usize,
+    /// Pages = `pages_per_connection × C`, clamped to `[min_pages, max_pages]`.
+    pub pages_per_connection: usize,
+    /// Fewest pages.
+    pub min_pages: usize,
+    /// Most pages.
+    pub max_pages: usize,
+    /// Crawled only at concurrencies of at least this.
+    pub min_concurrency: usize,
+}
+
+impl Site {
+    /// Pages of the site crawled at `concurrency`.
+    pub fn pages_for(&self, concurrency: usize) -> usize {
+        (self.pages_per_connection * concurrency).clamp(self.min_pages, self.max_pages)
+    }
+
+    /// A site of `pages` pages at every C.
+    pub(crate) fn fixed(name: &str, pages: usize, delay_ms: u64) -> Site {
+        Site {
+            name: name.into(),
+            delay_ms,
+            links: 50,
+            page_bytes: 2048,
+            pages_per_connection: 0,
+            min_pages: pages,
+            max_pages: pages,
+            min_concurrency: 1,
+        }
+    }
+
+    /// The CPU-bound site: no delay, so per-connection overhead shows.
+    fn cpu(pages: usize) -> Site {
+        Site::fixed("cpu", pages, 0)
+    }
+
+    fn latency(delay_ms: u64, min_pages: usize, max_pages: usize) -> Site {
+        Site {
+            name: "latency".into(),
+            delay_ms,
+            links: 50,
+            page_bytes: 2048,
+            pages_per_connection: 10,
+            min_pages,
+            max_pages,
+            min_concurrency: 1,
+        }
+    }
+
+    /// The memory site: the root links to `width` pages at once, so every C up to `width`
+    /// has C fetches in flight together while the rest wait in the queue, and each response
+    /// is held `delay_ms` so the crawl stays at its widest long enough to be sampled.
+    fn memory(width: usize, delay_ms: u64, min_concurrency: usize) -> Site {
+        Site {
+            name: "memory".into(),
+            delay_ms,
+            links: width,
+            page_bytes: 2048,
+            pages_per_connection: 0,
+            min_pages: width + 1,
+            max_pages: width + 1,
+            min_concurrency,
+        }
+    }
+
+    /// The work site: latency-bound, a fixed number of pages.
+    fn work(pages: usize, delay_ms: u64) -> Site {
+        Site::fixed("work", pages, delay_ms)
+    }
+
+    /// One line for a human.
+    pub fn describe(&self) -> String {
+        let pages = if self.min_pages == self.max_pages {
+            format!("{} pages", self.min_pages)
+        } else {
+            format!(
+                "{}·C pages within [{}, {}]",
+                self.pages_per_connection, self.min_pages, self.max_pages
+            )
+        };
+        let delay = if self.delay_ms == 0 {
+            "no delay".to_owned()
+        } else {
+            format!("{} ms per response", self.delay_ms)
+        };
+        format!("{pages}, {delay}, {} links per page", self.links)
+    }
+}
+
+/// What a sweep runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// `full`, `quick` or `smoke`.
+    pub name: String,
+    /// Strategies, in this order.
+    pub strategies: Vec<Strategy>,
+    /// Concurrency limits.
+    pub concurrencies: Vec<usize>,
+    /// Sites.
+    pub sites: Vec<Site>,
+    /// A crawl still running after this many seconds is killed and recorded as failed.
+    pub run_timeout_s: u64,
+    /// Connections of the ceiling measurement.
+    pub ceiling_connections: usize,
+    /// Duration of the ceiling measurement, seconds.
+    pub ceiling_seconds: f64,
+    /// Most threads and sockets the limits probe tries.
+    pub probe_cap: usize,
+    /// CPU work per page, inline and offloaded.
+    pub work: Option<WorkAxis>,
+}
+
+/// The work axis: the same crawl with N µs of CPU work per page, done on the event loop or
+/// offloaded to rayon.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkAxis {
+    /// The site crawled.
+    pub site: Site,
+    /// At this concurrency.
+    pub concurrency: usize,
+    /// Work per page, µs.
+    pub work_us: Vec<u64>,
+}
+
+impl WorkAxis {
+    /// 0, 100 and 1000 µs of work per page, at C = 100, on a latency-bound site (50 ms per
+    /// response) of `pages` pages: without work the loop is mostly idle, so what the work costs
+    /// shows.
+    fn standard(pages: usize) -> WorkAxis {
+        WorkAxis {
+            site: Site::work(pages, 50),
+            concurrency: 100,
+            work_us: vec![0, 100, 1000],
+        }
+    }
+}
+
+impl Plan {
+    /// What `cargo bench` runs: C up to 10,000, 20,000 pages on the CPU-bound site.
+    pub fn full() -> Plan {
+        Plan {
+            name: "full".into(),
+            strategies: Strategy::ALL.to_vec(),
+            concurrencies: vec![1, 10, 100, 1000, 10_000],
+            sites: vec![
+                Site::cpu(20_000),
+                Site::latency(50, 100, 10_000),
+                Site::memory(10_000, 200, 1000),
+            ],
+            run_timeout_s: 300,
+            ceiling_connections: 100,
+            ceiling_seconds: 3.0,
+            probe_cap: 40_000,
+            work: Some(WorkAxis::standard(2000)),
+        }
+    }
+
+    /// The criterion benches: the same concurrencies, smaller sites (each configuration is
+    /// crawled ten times).
+    pub fn criterion() -> Plan {
+        Plan {
+            name: "criterion".into(),
+            sites: vec![Site::cpu(5000), Site::latency(50, 40, 10_000)],
+            work: Some(WorkAxis::standard(500)),
+            ..Plan::full()
+        }
+    }
+
+    /// `c10k compare --quick`: the same shape, small enough for under two minutes.
+    pub fn quick() -> Plan {
+        Plan {
+            name: "quick".into(),
+            concurrencies: vec![1, 10, 100, 1000],
+            sites: vec![
+                Site::cpu(2000),
+                Site::latency(50, 100, 2000),
+                Site::memory(1000, 200, 100),
+            ],
+            ceiling_seconds: 1.0,
+            probe_cap: 2000,
+            run_timeout_s: 60,
+            work: Some(WorkAxis::standard(500)),
+            ..Plan::full()
+        }
+    }
+
+    /// `cargo bench -- --test`: every code path once, in seconds.
+    pub fn smoke() -> Plan {
+        Plan {
+            name: "smoke".into(),
+            concurrencies: vec![1, 10],
+            sites: vec![
+                Site::cpu(100),
+                Site::latency(5, 100, 100),
+                Site::memory(10, 20, 1),
+            ],
+            ceiling_connections: 10,
+            ceiling_seconds: 0.2,
+            probe_cap: 100,
+            run_timeout_s: 60,
+            work: Some(WorkAxis {
+                site: Site::work(50, 5),
+                concurrency: 10,
+                work_us: vec![0, 100],
+            }),
+            ..Plan::full()
+        }
+    }
+}

@@ -1,0 +1,442 @@
+//! The results of a sweep: every run, the figures derived across runs (memory per connection,
+//! the lecture's claims), and the files they are written to — `sweep.json` and `sweep.csv`
+//! from the same serde structs, and `summary.md` ([`crate::summary`]).
+
+use std::{
+    collections::BTreeMap,
+    fs, io,
+    path::{Path, PathBuf},
+};
+
+use c10k_core::Latency;
+use serde::{Deserialize, Serialize};
+
+use crate::{loadgen::Ceiling, measure::Machine, plan::Plan, probe::Ceilings};
+
+/// One crawl of the sweep, measured from outside.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    /// Site name.
+    pub site: String,
+    /// Pages of the site.
+    pub pages: usize,
+    /// Delay per response, ms.
+    pub delay_ms: u64,
+    /// Strategy name.
+    pub strategy: String,
+    /// Concurrency limit.
+    pub concurrency: usize,
+    /// Why the crawl could not run (thread spawn failed, killed after the timeout, …).
+    pub error: Option<String>,
+    /// Wall time of the crawl, s (from the report: the crawl itself, not process start-up).
+    pub wall_s: f64,
+    /// Responses per second.
+    pub pages_per_s: f64,
+    /// Responses received.
+    pub fetched: usize,
+    /// URLs that failed.
+    pub errors: usize,
+    /// Most fetches in flight at once.
+    pub peak_in_flight: usize,
+    /// CPU of the crawler process, user, s.
+    pub user_s: f64,
+    /// CPU of the crawler process, system, s.
+    pub sys_s: f64,
+    /// (user + system) CPU per response, µs.
+    pub cpu_us_per_page: f64,
+    /// Peak RSS of the crawler process, KiB.
+    pub max_rss_kib: u64,
+    /// The most fetches in flight the crawler's 10 ms sampler saw.
+    pub sampled_in_flight: u64,
+    /// RSS when that many were in flight, KiB.
+    pub rss_kib_at_widest: u64,
+    /// Memory site only: bytes of RSS each extra in-flight connection added, from this run and
+    /// the narrowest run of the same strategy (see [`derive`]).
+    pub rss_per_connection_b: Option<f64>,
+    /// Voluntary context switches of the crawler.
+    pub voluntary_switches: u64,
+    /// Involuntary context switches of the crawler.
+    pub involuntary_switches: u64,
+    /// Latency percentiles, ms.
+    pub latency_ms: Latency,
+    /// CPU the server used during the crawl, s.
+    pub server_cpu_s: f64,
+    /// CPU work per page, µs (work site).
+    #[serde(default)]
+    pub work_us: u64,
+    /// Whether pages were parsed on the rayon pool (work site).
+    #[serde(default)]
+    pub offload: bool,
+    /// How late the event loop ran a 10 ms timer, ms (event-driven strategies).
+    #[serde(default)]
+    pub loop_lag_ms: Option<Latency>,
+}
+
+impl Run {
+    /// The strategy, with `+offload` when it offloaded.
+    pub fn variant(&self) -> String {
+        if self.offload {
+            format!("{}+offload", self.strategy)
+        } else {
+            self.strategy.clone()
+        }
+    }
+}
+
+/// The lecture's claims, as measured by this sweep.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Claims {
+    /// Per strategy: (wall s at C = 1, wall s at the next C with the same pages, that C) on the
+    /// latency-bound site — the lecture's 9 s → 3 s.
+    pub overlap: BTreeMap<String, (f64, f64, usize)>,
+    /// Per strategy: bytes of RSS each extra in-flight connection adds (memory site).
+    pub memory_per_connection_b: BTreeMap<String, f64>,
+    /// Best responses/s of any strategy on the CPU-bound site, and its share of the ceiling.
+    pub best_vs_ceiling: Option<(String, f64, f64)>,
+    /// Per event-driven strategy: what CPU work on the loop costs, and what offload wins back.
+    #[serde(default)]
+    pub work: BTreeMap<String, WorkClaim>,
+}
+
+/// What inline CPU work costs one event-driven strategy, and what offloading wins back.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WorkClaim {
+    /// The least work per page (µs) at which the inline crawl lost more than 10% of its
+    /// responses/s without work; `None` if it never did.
+    pub costs_from_us: Option<u64>,
+    /// The most work per page measured, µs.
+    pub max_work_us: u64,
+    /// Responses/s without work, inline.
+    pub no_work_per_s: f64,
+    /// Responses/s at the most work, inline.
+    pub inline_per_s: f64,
+    /// Responses/s at the most work, offloaded.
+    pub offload_per_s: f64,
+    /// p99 loop lag at the most work, inline, ms.
+    pub inline_lag_p99_ms: f64,
+    /// p99 loop lag at the most work, offloaded, ms.
+    pub offload_lag_p99_ms: f64,
+}
+
+/// Everything a sweep measured.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    /// Where it ran.
+    pub machine: Machine,
+    /// What it ran.
+    pub plan: Option<Plan>,
+    /// The server's connection ceiling (CPU-bound site).
+    pub ceiling: Option<Ceiling>,
+    /// How many threads and sockets one process could hold.
+    pub limits: Option<Ceilings>,
+    /// Every crawl.
+    pub runs: Vec<Run>,
+    /// The lecture's claims, derived from the runs.
+    pub claims: Claims,
+    /// Per strategy: what one connection holds, by `size_of` (heap excluded).
+    #[serde(default)]
+    pub state_sizes: BTreeMap<String, Vec<(String, usize)>>,
+    /// What the sweep skipped or could not measure, one line each (a tool not installed, a
+    /// server that did not start, a limit raised).
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+/// Fills in what is computed across runs: memory per connection and the claims.
+///
+/// Memory per connection comes from the memory site, where every run has the same URLs seen
+/// and queued when the crawl is at its widest, and only the number in flight differs: the RSS
+/// sampled then, between the narrowest and the widest run of a strategy, divided by the
+/// difference in connections in flight. (Comparing peak RSS at C with peak RSS at C = 1 over a
+/// whole crawl mixes phases: the peak of a narrow crawl comes at its end, from the records and
+/// the report, and hides the connections of a wide one.)
+pub fn derive(results: &mut Results) {
+    let strategies: std::collections::BTreeSet<String> =
+        results.runs.iter().map(|r| r.strategy.clone()).collect();
+    for strategy in &strategies {
+        let memory: Vec<usize> = (0..results.runs.len())
+            .filter(|&i| {
+                let r = &results.runs[i];
+                r.site == "memory" && r.strategy == *strategy && r.error.is_none() && r.errors == 0
+            })
+            .collect();
+        let narrowest = memory
+            .iter()
+            .copied()
+            .min_by_key(|&i| results.runs[i].sampled_in_flight);
+        let widest = memory
+            .iter()
+            .copied()
+            .max_by_key(|&i| results.runs[i].sampled_in_flight);
+        if let (Some(lo), Some(hi)) = (narrowest, widest) {
+            let (lo, hi) = (&results.runs[lo], &results.runs[hi]);
+            if hi.sampled_in_flight > lo.sampled_in_flight {
+                let bytes = (hi.rss_kib_at_widest as f64 - lo.rss_kib_at_widest as f64) * 1024.0;
+                let per_connection = bytes / (hi.sampled_in_flight - lo.sampled_in_flight) as f64;
+                let (site, c) = (hi.site.clone(), hi.concurrency);
+                if let Some(run) = results
+                    .runs
+                    .iter_mut()
+                    .find(|r| r.site == site && r.strategy == *strategy && r.concurrency == c)
+                {
+                    run.rss_per_connection_b = Some(per_connection);
+                }
+            }
+        }
+    }
+
+    let mut claims = Claims::default();
+    for strategy in strategies {
+        let ok = |r: &&Run| r.strategy == strategy && r.error.is_none();
+        let latency: Vec<&Run> = results
+            .runs
+            .iter()
+            .filter(ok)
+            .filter(|r| r.site == "latency")
+            .collect();
+        if let Some(seq) = latency.iter().find(|r| r.concurrency == 1)
+            && let Some(conc) = latency
+                .iter()
+                .filter(|r| r.concurrency > 1 && r.pages == seq.pages)
+                .min_by_key(|r| r.concurrency)
+        {
+            claims.overlap.insert(
+                strategy.clone(),
+                (seq.wall_s, conc.wall_s, conc.concurrency),
+            );
+        }
+        if let Some(largest) = results
+            .runs
+            .iter()
+            .filter(ok)
+            .filter(|r| r.rss_per_connection_b.is_some())
+            .max_by_key(|r| r.concurrency)
+        {
+            claims.memory_per_connection_b.insert(
+                strategy.clone(),
+                largest.rss_per_connection_b.unwrap_or_default(),
+            );
+        }
+    }
+    if let Some(ceiling) = &results.ceiling
+        && let Some(best) = results
+            .runs
+            .iter()
+            .filter(|r| r.error.is_none() && r.site == "cpu" && r.errors == 0)
+            .max_by(|a, b| a.pages_per_s.total_cmp(&b.pages_per_s))
+    {
+        let share = best.pages_per_s / ceiling.responses_per_s;
+        claims.best_vs_ceiling = Some((
+            format!("{} at C = {}", best.strategy, best.concurrency),
+            best.pages_per_s,
+            share,
+        ));
+    }
+    for strategy in results
+        .runs
+        .iter()
+        .filter(|r| r.site == "work" && r.offload)
+        .map(|r| r.strategy.clone())
+    {
+        let runs = |offload: bool| -> Vec<&Run> {
+            let mut runs: Vec<&Run> = results
+                .runs
+                .iter()
+                .filter(|r| {
+                    r.site == "work"
+                        && r.strategy == strategy
+                        && r.offload == offload
+                        && r.error.is_none()
+                })
+                .collect();
+            runs.sort_by_key(|r| r.work_us);
+            runs
+        };
+        let (inline, offloaded) = (runs(false), runs(true));
+        let (Some(base), Some(most), Some(most_offloaded)) =
+            (inline.first(), inline.last(), offloaded.last())
+        else {
+            continue;
+        };
+        let lag_p99 = |r: &Run| r.loop_lag_ms.map_or(0.0, |l| l.p99);
+        claims.work.insert(
+            strategy.clone(),
+            WorkClaim {
+                costs_from_us: inline
+                    .iter()
+                    .find(|r| r.work_us > 0 && r.pages_per_s < 0.9 * base.pages_per_s)
+                    .map(|r| r.work_us),
+                max_work_us: most.work_us,
+                no_work_per_s: base.pages_per_s,
+                inline_per_s: most.pages_per_s,
+                offload_per_s: most_offloaded.pages_per_s,
+                inline_lag_p99_ms: lag_p99(most),
+                offload_lag_p99_ms: lag_p99(most_offloaded),
+            },
+        );
+    }
+    results.claims = claims;
+}
+
+impl Results {
+    /// Writes the data — `sweep.json`, `sweep.csv` and `summary.md` — into `dir`, before any
+    /// plot is drawn: a plot that fails later costs no measurement. Returns the files written.
+    pub fn write_data(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
+        fs::create_dir_all(dir)?;
+        let json = dir.join("sweep.json");
+        fs::write(&json, serde_json::to_string_pretty(self)?)?;
+        let csv = dir.join("sweep.csv");
+        fs::write(&csv, self.csv()?)?;
+        let summary = dir.join("summary.md");
+        fs::write(&summary, crate::summary::markdown(self, Path::new(".")))?;
+        Ok(vec![json, csv, summary])
+    }
+
+    /// One row per run, one column per field of [`Run`] (nested fields as `latency_ms.p99`),
+    /// written by the `csv` crate from the same serde structs as the JSON; the machine in a
+    /// first `#` comment line (`comment=b'#'` or pandas' `comment='#'` skip it).
+    pub fn csv(&self) -> io::Result<String> {
+        let columns = run_columns();
+        let mut out = csv::Writer::from_writer(Vec::new());
+        out.write_record(&columns).map_err(io::Error::other)?;
+        for run in &self.runs {
+            let mut cells = BTreeMap::new();
+            flatten("", &serde_json::to_value(run)?, &mut cells);
+            out.write_record(
+                columns
+                    .iter()
+                    .map(|column| cells.remove(column).unwrap_or_default()),
+            )
+            .map_err(io::Error::other)?;
+        }
+        let rows = out
+            .into_inner()
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        let rows = String::from_utf8(rows).map_err(io::Error::other)?;
+        Ok(format!("# {}\n{rows}", self.machine.describe()))
+    }
+}
+
+/// The CSV columns: every field of a [`Run`] with all its optional parts present, in the
+/// order serde writes them.
+fn run_columns() -> Vec<String> {
+    let full = Run {
+        error: Some(String::new()),
+        rss_per_connection_b: Some(0.0),
+        loop_lag_ms: Some(Latency::default()),
+        ..Run::default()
+    };
+    let mut columns = Vec::new();
+    let value = serde_json::to_value(full).unwrap_or_default();
+    flatten_keys("", &value, &mut columns);
+    columns
+}
+
+fn flatten_keys(prefix: &str, value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(fields) => {
+            for (key, value) in fields {
+                flatten_keys(&join_key(prefix, key), value, out);
+            }
+        }
+        _ => out.push(prefix.to_owned()),
+    }
+}
+
+/// A run's values by column; `null` (a figure not measured) becomes an empty cell.
+fn flatten(prefix: &str, value: &serde_json::Value, out: &mut BTreeMap<String, String>) {
+    let cell = match value {
+        serde_json::Value::Object(fields) => {
+            for (key, value) in fields {
+                flatten(&join_key(prefix, key), value, out);
+            }
+            return;
+        }
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    out.insert(prefix.to_owned(), cell);
+}
+
+fn join_key(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{prefix}.{key}")
+    }
+}
+
+/// The folder of one sweep inside `out`: its start time and plan, e.g.
+/// `results/2026-11-26T03-10-00Z-full`.
+pub fn run_dir(out: &Path, results: &Results) -> PathBuf {
+    let date = results.machine.date.replace(':', "-");
+    let plan = results.plan.as_ref().map_or("sweep", |p| p.name.as_str());
+    out.join(format!("{date}-{plan}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(
+        site: &str,
+        strategy: &str,
+        concurrency: usize,
+        in_flight: u64,
+        rss_kib: u64,
+        wall_s: f64,
+    ) -> Run {
+        Run {
+            site: site.into(),
+            pages: if site == "latency" { 100 } else { 10_001 },
+            strategy: strategy.into(),
+            concurrency,
+            sampled_in_flight: in_flight,
+            rss_kib_at_widest: rss_kib,
+            wall_s,
+            ..Run::default()
+        }
+    }
+
+    #[test]
+    fn memory_per_connection_is_the_slope_between_the_narrowest_and_widest_runs() {
+        let mut results = Results {
+            runs: vec![
+                run("memory", "callbacks", 1000, 1000, 10_000, 1.0),
+                run("memory", "callbacks", 10_000, 10_000, 14_500, 1.0),
+                run("latency", "callbacks", 1, 1, 0, 5.0),
+                run("latency", "callbacks", 10, 10, 0, 0.5),
+            ],
+            ..Results::default()
+        };
+        derive(&mut results);
+        // 4500 KiB more for 9000 more connections: 512 bytes each.
+        assert_eq!(results.runs[1].rss_per_connection_b, Some(512.0));
+        assert_eq!(results.runs[0].rss_per_connection_b, None);
+        assert_eq!(results.claims.memory_per_connection_b["callbacks"], 512.0);
+        assert_eq!(results.claims.overlap["callbacks"], (5.0, 0.5, 10));
+    }
+
+    #[test]
+    fn failed_runs_are_left_out_of_derived_figures() {
+        let mut failed = run("memory", "threads", 10_000, 0, 0, 0.0);
+        failed.error = Some("Resource temporarily unavailable".into());
+        let mut results = Results {
+            plan: Some(Plan::smoke()),
+            runs: vec![run("memory", "threads", 1000, 1000, 30_000, 1.0), failed],
+            ..Results::default()
+        };
+        derive(&mut results);
+        assert!(results.claims.memory_per_connection_b.is_empty());
+        let markdown = crate::summary::markdown(&results, Path::new("."));
+        assert!(
+            markdown.contains("| threads | 10000 | 10001 | — |"),
+            "{markdown}"
+        );
+        assert!(
+            markdown.contains("could not run: Resource temporarily unavailable"),
+            "{markdown}"
+        );
+    }
+}

@@ -1,0 +1,372 @@
+//! The runner: each crawl of a plan in a child process (`c10k crawl --json`) against a test
+//! server in another, measured from outside — CPU time, peak RSS, memory per connection,
+//! context switches — plus the server's connection ceiling and the limits probe. A crawl or a
+//! server that fails is recorded with its reason, and the sweep goes on.
+
+use std::{
+    collections::BTreeMap,
+    io::{self, BufRead, BufReader, Read},
+    path::Path,
+    process::{Command, Stdio},
+    thread,
+    time::{Duration, Instant},
+};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use serde::Deserialize;
+
+use crate::{
+    Strategy, loadgen,
+    measure::{ProcessUsage, cpu_seconds_of, machine},
+    plan::{Plan, Site},
+    probe::Ceilings,
+    results::{Results, Run, derive},
+    server::ServerProcess,
+};
+
+/// The JSON a `c10k crawl --json` child prints: the report plus its process usage.
+#[derive(Deserialize)]
+struct ChildReport {
+    #[serde(flatten)]
+    report: c10k_core::Report,
+    process: ProcessUsage,
+}
+
+/// Runs a sweep with the `c10k` binary at `bin`, drawing progress bars on a terminal.
+///
+/// Nothing in it aborts the sweep: a crawl, a server, the ceiling or the limits probe that
+/// fails is recorded (in its run's `error`, or in [`Results::notes`]), said in one line on
+/// stderr, and the sweep goes on. It fails only when it cannot start at all.
+pub fn sweep(bin: &Path, plan: &Plan) -> io::Result<Results> {
+    let mut results = Results {
+        machine: machine(),
+        plan: Some(plan.clone()),
+        state_sizes: plan
+            .strategies
+            .iter()
+            .map(|&s| {
+                let parts = crate::state_sizes(s)
+                    .into_iter()
+                    .map(|(what, bytes)| (what.to_owned(), bytes))
+                    .collect();
+                (s.name().to_owned(), parts)
+            })
+            .collect(),
+        ..Results::default()
+    };
+    let jobs = jobs(plan);
+    let bars = MultiProgress::new();
+    let overall = bars.add(ProgressBar::new(jobs.len() as u64 + 2));
+    overall.set_style(style("{prefix:>8} [{bar:30}] {pos}/{len} {msg}"));
+    overall.set_prefix("sweep");
+    let note = |results: &mut Results, line: String| {
+        let _ = bars.println(format!("note: {line}"));
+        results.notes.push(line);
+    };
+
+    overall.set_message("probing how many threads and sockets one process can hold");
+    match probe_limits(bin, plan.probe_cap) {
+        Ok(limits) => results.limits = Some(limits),
+        Err(err) => note(&mut results, format!("limits probe skipped: {err}")),
+    }
+    overall.inc(1);
+
+    // One server per site and size, started when first needed and kept for the runs after.
+    let mut servers: BTreeMap<(String, usize), Result<ServerProcess, String>> = BTreeMap::new();
+    for job in &jobs {
+        let key = (job.site.name.clone(), job.pages);
+        if !servers.contains_key(&key) {
+            // The previous site's servers are done with: one server runs at a time.
+            servers.retain(|(site, _), _| *site == job.site.name);
+            let started = ServerProcess::start(bin, job.site, job.pages).map_err(|err| {
+                let line = format!(
+                    "the test server for the {} site did not start: {err}",
+                    job.site.name
+                );
+                note(&mut results, line.clone());
+                line
+            });
+            servers.insert(key.clone(), started);
+        }
+        let server = match &servers[&key] {
+            Ok(server) => server,
+            Err(line) => {
+                results.runs.push(job.failed(line.clone()));
+                overall.inc(1);
+                continue;
+            }
+        };
+        if job.site.delay_ms == 0 && results.ceiling.is_none() {
+            overall.set_message("measuring the server's connection ceiling");
+            let duration = Duration::from_secs_f64(plan.ceiling_seconds);
+            match loadgen::measure(server.addr, "/", plan.ceiling_connections, duration) {
+                Ok(mut ceiling) => {
+                    ceiling.wrk_responses_per_s =
+                        loadgen::wrk(&server.url, plan.ceiling_connections, duration);
+                    if ceiling.wrk_responses_per_s.is_none() {
+                        note(&mut results, "wrk not installed: the ceiling is the harness's own load only (scripts/install-tools.sh installs wrk)".to_owned());
+                    }
+                    results.ceiling = Some(ceiling);
+                }
+                Err(err) => note(&mut results, format!("server ceiling not measured: {err}")),
+            }
+            overall.inc(1);
+        }
+        overall.set_message(job.describe());
+        let run = job.run(bin, server, plan.run_timeout_s, &bars);
+        if let Some(err) = &run.error {
+            let _ = bars.println(format!("could not run {}: {err}", job.describe()));
+        }
+        results.runs.push(run);
+        overall.inc(1);
+    }
+    drop(servers);
+    overall.finish_and_clear();
+    derive(&mut results);
+    Ok(results)
+}
+
+/// Every crawl of `plan`, in the order they run: site by site, C by C, strategy by strategy,
+/// then the work axis.
+fn jobs(plan: &Plan) -> Vec<Job<'_>> {
+    let mut jobs = Vec::new();
+    for site in &plan.sites {
+        for &concurrency in plan
+            .concurrencies
+            .iter()
+            .filter(|&&c| c >= site.min_concurrency)
+        {
+            for &strategy in &plan.strategies {
+                jobs.push(Job {
+                    site,
+                    pages: site.pages_for(concurrency),
+                    strategy,
+                    concurrency,
+                    work_us: 0,
+                    offload: false,
+                });
+            }
+        }
+    }
+    if let Some(axis) = &plan.work {
+        for &work_us in &axis.work_us {
+            for (strategy, offload) in work_variants(&plan.strategies) {
+                jobs.push(Job {
+                    site: &axis.site,
+                    pages: axis.site.pages_for(axis.concurrency),
+                    strategy,
+                    concurrency: axis.concurrency,
+                    work_us,
+                    offload,
+                });
+            }
+        }
+    }
+    jobs
+}
+
+/// A progress bar style from a template written here (a bad one falls back to the default).
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
+/// Each strategy, and each event-driven one again with `--offload` (threads need none).
+fn work_variants(strategies: &[Strategy]) -> Vec<(Strategy, bool)> {
+    let mut variants: Vec<(Strategy, bool)> = strategies.iter().map(|&s| (s, false)).collect();
+    variants.extend(
+        strategies
+            .iter()
+            .filter(|&&s| s != Strategy::Threads)
+            .map(|&s| (s, true)),
+    );
+    variants
+}
+
+/// One crawl of a sweep.
+struct Job<'a> {
+    site: &'a Site,
+    pages: usize,
+    strategy: Strategy,
+    concurrency: usize,
+    work_us: u64,
+    offload: bool,
+}
+
+impl Job<'_> {
+    fn describe(&self) -> String {
+        let mut text = format!(
+            "{} at C = {} on the {} site ({} pages)",
+            self.strategy, self.concurrency, self.site.name, self.pages
+        );
+        if self.work_us > 0 || self.offload {
+            text.push_str(&format!(", {} µs of work per page", self.work_us));
+        }
+        if self.offload {
+            text.push_str(", offloaded");
+        }
+        text
+    }
+
+    /// Runs the crawl in a child process, with a progress bar.
+    fn run(&self, bin: &Path, server: &ServerProcess, timeout_s: u64, bars: &MultiProgress) -> Run {
+        let bar = bars.add(ProgressBar::new(self.pages as u64));
+        bar.set_style(style("{prefix:>8} [{bar:30}] {pos}/{len} URLs {msg}"));
+        bar.set_prefix(self.strategy.name());
+        let run = crawl_in_child(bin, server, self, timeout_s, &bar);
+        bar.finish_and_clear();
+        run
+    }
+
+    /// The run, with nothing measured yet.
+    fn record(&self) -> Run {
+        Run {
+            site: self.site.name.clone(),
+            pages: self.pages,
+            delay_ms: self.site.delay_ms,
+            strategy: self.strategy.name().to_owned(),
+            concurrency: self.concurrency,
+            work_us: self.work_us,
+            offload: self.offload,
+            ..Run::default()
+        }
+    }
+
+    /// The run of a crawl that could not start, with the reason.
+    fn failed(&self, reason: String) -> Run {
+        Run {
+            error: Some(reason),
+            ..self.record()
+        }
+    }
+}
+
+/// One crawl in a child process, measured.
+fn crawl_in_child(
+    bin: &Path,
+    server: &ServerProcess,
+    job: &Job<'_>,
+    timeout_s: u64,
+    bar: &ProgressBar,
+) -> Run {
+    let mut run = job.record();
+    let server_cpu_before = cpu_seconds_of(server.pid()).unwrap_or_default();
+    let mut command = Command::new(bin);
+    command
+        .args(["crawl", &server.url, "--strategy", job.strategy.name()])
+        .args([
+            "--concurrency",
+            &job.concurrency.to_string(),
+            "--json",
+            "--progress",
+        ]);
+    if job.work_us > 0 {
+        command.args(["--work-us", &job.work_us.to_string()]);
+    }
+    if job.offload {
+        command.arg("--offload");
+    }
+    let child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(err) => {
+            run.error = Some(format!("could not start the crawler: {err}"));
+            return run;
+        }
+    };
+    let stdout = child.stdout.take().map(|mut out| {
+        thread::spawn(move || {
+            let mut text = String::new();
+            let _ = out.read_to_string(&mut text);
+            text
+        })
+    });
+    let stderr = child.stderr.take().map(|err| {
+        let bar = bar.clone();
+        thread::spawn(move || {
+            let mut other = String::new();
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                match line.strip_prefix("progress ").and_then(|n| n.parse().ok()) {
+                    Some(done) => bar.set_position(done),
+                    None => {
+                        other.push_str(&line);
+                        other.push('\n');
+                    }
+                }
+            }
+            other
+        })
+    });
+    let deadline = Instant::now() + Duration::from_secs(timeout_s);
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(20)),
+            Ok(None) | Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+        }
+    };
+    run.server_cpu_s =
+        (cpu_seconds_of(server.pid()).unwrap_or_default() - server_cpu_before).max(0.0);
+    let stdout = stdout.and_then(|t| t.join().ok()).unwrap_or_default();
+    let stderr = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
+    let Some(status) = status else {
+        run.error = Some(format!("killed after {timeout_s} s"));
+        return run;
+    };
+    match serde_json::from_str::<ChildReport>(&stdout) {
+        Ok(ChildReport { report, process }) => {
+            run.wall_s = report.elapsed_s;
+            run.pages_per_s = report.pages_per_s;
+            run.fetched = report.fetched;
+            run.errors = report.errors;
+            run.peak_in_flight = report.peak_in_flight;
+            run.latency_ms = report.latency_ms;
+            run.loop_lag_ms = report.loop_lag_ms;
+            run.user_s = process.user_s;
+            run.sys_s = process.sys_s;
+            run.cpu_us_per_page =
+                (process.user_s + process.sys_s) * 1e6 / report.fetched.max(1) as f64;
+            run.max_rss_kib = process.max_rss_kib;
+            run.sampled_in_flight = process.sampled_in_flight;
+            run.rss_kib_at_widest = process.rss_kib_at_widest;
+            run.voluntary_switches = process.voluntary_switches;
+            run.involuntary_switches = process.involuntary_switches;
+            if !status.success() {
+                run.error = Some(first_line(&stderr, "the root could not be fetched"));
+            }
+        }
+        Err(_) => {
+            run.error = Some(first_line(&stderr, &format!("exited with {status}")));
+        }
+    }
+    run
+}
+
+fn first_line(text: &str, fallback: &str) -> String {
+    text.lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or(fallback)
+        .trim_start_matches("error: ")
+        .to_owned()
+}
+
+/// Runs `bin probe-limits` in a child, so the probe's threads and sockets are not ours.
+fn probe_limits(bin: &Path, cap: usize) -> io::Result<Ceilings> {
+    let output = Command::new(bin)
+        .args(["probe-limits", "--cap", &cap.to_string()])
+        .output()?;
+    serde_json::from_slice(&output.stdout).map_err(|e| {
+        io::Error::other(format!(
+            "probe-limits: {e}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    })
+}

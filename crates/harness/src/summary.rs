@@ -1,0 +1,233 @@
+//! The results as Markdown: `summary.md` beside the data, and the results section of the
+//! README, between its markers.
+
+use std::{fs, io, path::Path};
+
+use c10k_core::Latency;
+
+use crate::results::Results;
+
+/// The results as Markdown: machine, ceiling, one table per site, the claims, the plots
+/// (linked relative to `plots`).
+pub fn markdown(results: &Results, plots: &Path) -> String {
+    let mut md = String::new();
+    let plan = results.plan.as_ref();
+    md.push_str(&format!(
+        "Measured by `cargo bench` (plan `{}`) on {}.\n\n",
+        plan.map_or("?", |p| p.name.as_str()),
+        results.machine.describe()
+    ));
+    if let Some(c) = &results.ceiling {
+        md.push_str(&format!(
+            "**Server ceiling** (one request per connection, {} connections, measured by the harness): \
+             **{:.0} responses/s**{}.\n\n",
+            c.connections,
+            c.responses_per_s,
+            c.wrk_responses_per_s
+                .map(|w| format!("; `wrk -H 'Connection: close'`: {w:.0} responses/s"))
+                .unwrap_or_else(|| "; `wrk` not installed (see `scripts/install-tools.sh`)".to_owned())
+        ));
+    }
+    for site in plan.map(|p| p.sites.as_slice()).unwrap_or_default() {
+        md.push_str(&format!("#### {} site: {}\n\n", site.name, site.describe()));
+        md.push_str(
+            "| strategy | C | pages | wall s | responses/s | peak in flight | CPU µs/page | peak RSS MiB | RSS at widest MiB | RSS/conn B | p50 ms | p99 ms | ctx switches vol/invol | errors |\n\
+             |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
+        );
+        for r in results.runs.iter().filter(|r| r.site == site.name) {
+            if let Some(err) = &r.error {
+                md.push_str(&format!(
+                    "| {} | {} | {} | — | — | — | — | — | — | — | — | — | — | could not run: {} |\n",
+                    r.strategy, r.concurrency, r.pages, err
+                ));
+                continue;
+            }
+            md.push_str(&format!(
+                "| {} | {} | {} | {:.2} | {:.0} | {} | {:.0} | {:.1} | {:.1} | {} | {:.1} | {:.1} | {}/{} | {} |\n",
+                r.strategy,
+                r.concurrency,
+                r.pages,
+                r.wall_s,
+                r.pages_per_s,
+                r.peak_in_flight,
+                r.cpu_us_per_page,
+                r.max_rss_kib as f64 / 1024.0,
+                r.rss_kib_at_widest as f64 / 1024.0,
+                r.rss_per_connection_b.map_or("—".to_owned(), |b| format!("{b:.0}")),
+                r.latency_ms.p50,
+                r.latency_ms.p99,
+                r.voluntary_switches,
+                r.involuntary_switches,
+                r.errors
+            ));
+        }
+        md.push('\n');
+    }
+    if let Some(axis) = plan.and_then(|p| p.work.as_ref()) {
+        md.push_str(&format!(
+            "#### work site: {}, at C = {}; N µs of CPU work per HTML page, on the loop or offloaded to rayon\n\n",
+            axis.site.describe(),
+            axis.concurrency
+        ));
+        md.push_str(
+            "| strategy | work µs | wall s | responses/s | p50 ms | p99 ms | loop lag p50 ms | loop lag p99 ms | loop lag max ms | CPU µs/page | errors |\n\
+             |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
+        );
+        for r in results.runs.iter().filter(|r| r.site == "work") {
+            if let Some(err) = &r.error {
+                md.push_str(&format!(
+                    "| {} | {} | — | — | — | — | — | — | — | — | could not run: {err} |\n",
+                    r.variant(),
+                    r.work_us
+                ));
+                continue;
+            }
+            let lag = |f: fn(&Latency) -> f64| {
+                r.loop_lag_ms
+                    .as_ref()
+                    .map_or("—".to_owned(), |l| format!("{:.1}", f(l)))
+            };
+            md.push_str(&format!(
+                "| {} | {} | {:.2} | {:.0} | {:.1} | {:.1} | {} | {} | {} | {:.0} | {} |\n",
+                r.variant(),
+                r.work_us,
+                r.wall_s,
+                r.pages_per_s,
+                r.latency_ms.p50,
+                r.latency_ms.p99,
+                lag(|l| l.p50),
+                lag(|l| l.p99),
+                lag(|l| l.max),
+                r.cpu_us_per_page,
+                r.errors
+            ));
+        }
+        md.push('\n');
+    }
+    md.push_str("#### The lecture's claims, measured\n\n");
+    for (strategy, (seq, conc, c)) in &results.claims.overlap {
+        md.push_str(&format!(
+            "- *Overlapping waits* ({strategy}): the latency-bound crawl takes {seq:.2} s at C = 1 and {conc:.2} s at C = {c} ({:.1}× faster).\n",
+            seq / conc.max(1e-9)
+        ));
+    }
+    if !results.claims.memory_per_connection_b.is_empty() {
+        let list: Vec<String> = results
+            .claims
+            .memory_per_connection_b
+            .iter()
+            .map(|(s, b)| format!("{s} {b:.0} B"))
+            .collect();
+        md.push_str(&format!(
+            "- *Memory per connection* (RSS each extra in-flight connection adds, on the memory site): {}.\n",
+            list.join(", ")
+        ));
+    }
+    if !results.state_sizes.is_empty() {
+        md.push_str("- *What one connection holds* (`size_of` of the per-connection structures, heap excluded):");
+        for (strategy, parts) in &results.state_sizes {
+            let parts: Vec<String> = parts
+                .iter()
+                .map(|(what, bytes)| format!("{} {bytes} B", what.trim()))
+                .collect();
+            md.push_str(&format!(" **{strategy}**: {};", parts.join(", ")));
+        }
+        md.push('\n');
+    }
+    if let Some(l) = &results.limits {
+        md.push_str(&format!(
+            "- *Threads run out before sockets?* One process held {} parked threads ({} KiB stacks; {}) \
+             and {} sockets ({}); RSS with the threads parked: {:.0} MiB.\n",
+            l.threads,
+            l.thread_stack_kb,
+            l.thread_error.as_deref().map_or(format!("stopped at the cap of {}", l.cap), |e| format!("stopped by: {e}")),
+            l.sockets,
+            l.socket_error.as_deref().map_or(format!("stopped at the cap of {}", l.cap), |e| format!("stopped by: {e}")),
+            l.rss_kib_with_threads as f64 / 1024.0,
+        ));
+    }
+    for (strategy, w) in &results.claims.work {
+        let from = w.costs_from_us.map_or(
+            format!(
+                "never lost more than 10% of its rate up to {} µs",
+                w.max_work_us
+            ),
+            |us| format!("lost more than 10% of its rate from {us} µs of work per page"),
+        );
+        md.push_str(&format!(
+            "- *Blocking the loop* ({strategy}): inline, the crawl {from}; at {} µs it did {:.0} responses/s \
+             (vs {:.0} without work) with the loop lagging {:.1} ms at p99; offloaded to rayon, {:.0} responses/s \
+             and {:.1} ms.\n",
+            w.max_work_us, w.inline_per_s, w.no_work_per_s, w.inline_lag_p99_ms, w.offload_per_s, w.offload_lag_p99_ms
+        ));
+    }
+    if let Some((who, rate, share)) = &results.claims.best_vs_ceiling {
+        md.push_str(&format!(
+            "- *Fast*: the best crawl of the CPU-bound site ({who}) reached {rate:.0} responses/s, {:.0}% of the server ceiling.\n",
+            share * 100.0
+        ));
+    }
+    md.push('\n');
+    for (file, caption) in crate::plot::charts(results) {
+        md.push_str(&format!(
+            "![{caption}]({})\n",
+            plots.join(format!("{file}.svg")).display()
+        ));
+    }
+    if !results.notes.is_empty() {
+        md.push_str("\nNotes from this run:\n\n");
+        for note in &results.notes {
+            md.push_str(&format!("- {note}\n"));
+        }
+    }
+    md
+}
+
+const README_BEGIN: &str =
+    "<!-- results:begin (generated by `cargo bench`; do not edit by hand) -->";
+const README_END: &str = "<!-- results:end -->";
+
+/// Replaces the results section of `readme` (between its markers) with `results`, linking the
+/// plots in `dir`.
+pub fn update_readme(readme: &Path, dir: &Path, results: &Results) -> io::Result<()> {
+    let text = fs::read_to_string(readme)?;
+    let (Some(begin), Some(end)) = (text.find(README_BEGIN), text.find(README_END)) else {
+        return Err(io::Error::other(format!(
+            "{} has no results markers",
+            readme.display()
+        )));
+    };
+    let base = readme.parent().unwrap_or(Path::new("."));
+    let plots = dir.strip_prefix(base).unwrap_or(dir);
+    let updated = format!(
+        "{}{README_BEGIN}\n{}{}",
+        &text[..begin],
+        markdown(results, plots),
+        &text[end..]
+    );
+    fs::write(readme, updated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readme_section_between_markers_is_replaced() {
+        let dir = std::env::temp_dir().join(format!("c10k-readme-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let readme = dir.join("README.md");
+        fs::write(
+            &readme,
+            format!("# x\n\n{README_BEGIN}\nold\n{README_END}\n\nafter\n"),
+        )
+        .unwrap();
+        let results = Results::default();
+        update_readme(&readme, &dir.join("results/run"), &results).unwrap();
+        let text = fs::read_to_string(&readme).unwrap();
+        assert!(!text.contains("old"));
+        assert!(text.starts_with("# x\n\n") && text.ends_with(&format!("{README_END}\n\nafter\n")));
+        assert!(text.contains("Measured by `cargo bench`"));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
