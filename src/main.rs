@@ -141,6 +141,10 @@ struct CrawlArgs {
     /// Embedded site only: add the misbehaving fault pages.
     #[arg(long)]
     site_faults: bool,
+    /// Run only on these CPUs (`0`, `0-3`, `0,2`): the whole process, pinned before it starts
+    /// anything (what the benchmark's cores axis uses).
+    #[arg(long)]
+    cpus: Option<harness::affinity::CpuList>,
     /// Print `progress N` lines (URLs done) to stderr while crawling, for a parent process.
     #[arg(long, hide = true)]
     progress: bool,
@@ -176,6 +180,9 @@ struct ServeArgs {
     /// linked from the root.
     #[arg(long)]
     faults: bool,
+    /// Run only on these CPUs (`0`, `0-3`, `0,2`).
+    #[arg(long)]
+    cpus: Option<harness::affinity::CpuList>,
 }
 
 /// A count that must be positive, with a plain message when it is not.
@@ -234,7 +241,22 @@ fn usage(message: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(Usage(message.into()))
 }
 
+/// Pins this process to `cpus`, before it starts any thread (the threads it starts inherit
+/// the mask).
+fn pin(cpus: Option<&harness::affinity::CpuList>) -> anyhow::Result<()> {
+    if let Some(harness::affinity::CpuList(cpus)) = cpus {
+        harness::affinity::pin_to(cpus).map_err(|e| {
+            usage(format!(
+                "cannot run on CPUs {}: {e}",
+                harness::affinity::format_cpus(cpus)
+            ))
+        })?;
+    }
+    Ok(())
+}
+
 fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
+    pin(args.cpus.as_ref())?;
     let fd_limit = raise_fd_limit().context("raising the open-file limit")?.now;
     if let Some(path) = &args.urls_out {
         fs::File::create(path)
@@ -382,6 +404,7 @@ fn resolve(root: &c10k_core::Url) -> anyhow::Result<SocketAddr> {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    pin(args.cpus.as_ref())?;
     raise_fd_limit().context("raising the open-file limit")?;
     let spec = SiteSpec {
         pages: args.pages,

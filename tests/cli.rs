@@ -89,6 +89,48 @@ fn bad_arguments_exit_2_with_a_reason() {
     assert_usage_error(&["crawl", "--max-tries", "0"], "max-tries");
     assert_usage_error(&["crawl", "--max-pages", "-1"], "max-pages");
     assert_usage_error(&["serve", "--pages", "0"], "pages");
+    assert_usage_error(&["crawl", "--cpus", "3-1"], "cpu");
+    assert_usage_error(&["serve", "--cpus", "x"], "cpu");
+    assert_usage_error(&["plot", "Cargo.toml"], "not a sweep");
+}
+
+#[test]
+fn a_crawl_pinned_to_one_cpu_runs() {
+    let allowed = c10k_harness::affinity::allowed_cpus().expect("the affinity mask");
+    let cpu = allowed[0].to_string();
+    let output = c10k(&["crawl", "--site-pages", "20", "--cpus", &cpu]);
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+#[test]
+fn plot_redraws_a_sweep_and_a_chart_that_fails_is_one_line_and_exit_1() {
+    let json = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/crates/harness/tests/fixtures/sweep.json"
+    );
+    let dir = std::env::temp_dir().join(format!("c10k-cli-plot-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let output = c10k(&["plot", json, "--out", dir.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(dir.join("work-loop_lag_p99.png").is_file());
+
+    // A folder where one chart's PNG should go: that chart fails, the others are redrawn.
+    std::fs::remove_file(dir.join("cpu-peak_rss.png")).unwrap();
+    std::fs::create_dir(dir.join("cpu-peak_rss.png")).unwrap();
+    let output = c10k(&["plot", json, "--out", dir.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = stderr(&output);
+    let failed: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("plot failed: "))
+        .collect();
+    assert_eq!(failed.len(), 1, "{text}");
+    assert!(failed[0].contains("cpu-peak_rss.png"), "{text}");
+    assert!(
+        text.lines().last().unwrap().contains("1 of 24 plot files"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

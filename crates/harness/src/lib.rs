@@ -20,6 +20,7 @@
 
 #![deny(missing_docs)]
 
+pub mod affinity;
 pub mod limits;
 pub mod loadgen;
 pub mod measure;

@@ -125,6 +125,9 @@ pub struct Plan {
     pub probe_cap: usize,
     /// CPU work per page, inline and offloaded.
     pub work: Option<WorkAxis>,
+    /// The crawler on 1, 2, 4, … cores.
+    #[serde(default)]
+    pub cores: Option<CoresAxis>,
 }
 
 /// The work axis: the same crawl with N µs of CPU work per page, done on the event loop or
@@ -152,6 +155,91 @@ impl WorkAxis {
     }
 }
 
+/// The cores axis: the same CPU-bound crawl with the crawler on k cores, for k = 1, 2, 4, …
+/// up to the cores this process may use. Below that the crawler is pinned to the first k
+/// cores and the test server to the others (so the two never share a core); at the top both
+/// run unpinned on every core. Threads run at the same C; callbacks and generators with k
+/// loops; async per-core and work-stealing with k threads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CoresAxis {
+    /// The site crawled.
+    pub site: Site,
+    /// At this concurrency.
+    pub concurrency: usize,
+    /// The crawler's cores, ascending; the last one is "every core, unpinned".
+    pub cores: Vec<usize>,
+}
+
+/// Where the crawler and the server of one step of the cores axis run.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CoresStep {
+    /// The crawler's cores (its loops and threads).
+    pub cores: usize,
+    /// The crawler's CPUs, or `None`: unpinned.
+    pub crawler_cpus: Option<Vec<usize>>,
+    /// The server's CPUs, or `None`: unpinned.
+    pub server_cpus: Option<Vec<usize>>,
+    /// The server's runtime threads.
+    pub server_threads: usize,
+}
+
+impl CoresStep {
+    /// How the step is pinned, for the results: `crawler on CPUs 0, server on CPUs 1`.
+    pub fn pinning(&self) -> String {
+        match (&self.crawler_cpus, &self.server_cpus) {
+            (Some(crawler), Some(server)) => format!(
+                "crawler on CPUs {}, server on CPUs {}",
+                crate::affinity::format_cpus(crawler),
+                crate::affinity::format_cpus(server)
+            ),
+            _ => "unpinned".to_owned(),
+        }
+    }
+}
+
+impl CoresAxis {
+    /// 1, 2, 4, … below `available` cores, then `available` itself.
+    pub fn steps_up_to(available: usize) -> Vec<usize> {
+        let mut cores: Vec<usize> = std::iter::successors(Some(1), |k| Some(k * 2))
+            .take_while(|&k| k < available)
+            .collect();
+        cores.push(available.max(1));
+        cores
+    }
+
+    /// The axis on the cores this process may use now, at C = `concurrency`, on a CPU-bound
+    /// site of `pages` pages.
+    fn standard(pages: usize, concurrency: usize) -> CoresAxis {
+        let available = crate::affinity::allowed_cpus().map_or(1, |cpus| cpus.len());
+        CoresAxis {
+            site: Site::fixed("cores", pages, 0),
+            concurrency,
+            cores: CoresAxis::steps_up_to(available),
+        }
+    }
+
+    /// Where the crawler and the server run when the crawler has `cores` of the `allowed`
+    /// CPUs: pinned apart while some are left for the server, unpinned on all of them at the
+    /// top (the server then gets half the cores' worth of threads).
+    pub fn step(cores: usize, allowed: &[usize]) -> CoresStep {
+        if cores < allowed.len() {
+            CoresStep {
+                cores,
+                crawler_cpus: Some(allowed[..cores].to_vec()),
+                server_cpus: Some(allowed[cores..].to_vec()),
+                server_threads: allowed.len() - cores,
+            }
+        } else {
+            CoresStep {
+                cores,
+                crawler_cpus: None,
+                server_cpus: None,
+                server_threads: (allowed.len() / 2).max(1),
+            }
+        }
+    }
+}
+
 impl Plan {
     /// What `cargo bench` runs: C up to 10,000, 20,000 pages on the CPU-bound site.
     pub fn full() -> Plan {
@@ -169,6 +257,7 @@ impl Plan {
             ceiling_seconds: 3.0,
             probe_cap: 40_000,
             work: Some(WorkAxis::standard(2000)),
+            cores: Some(CoresAxis::standard(20_000, 100)),
         }
     }
 
@@ -179,6 +268,7 @@ impl Plan {
             name: "criterion".into(),
             sites: vec![Site::cpu(5000), Site::latency(50, 40, 10_000)],
             work: Some(WorkAxis::standard(500)),
+            cores: Some(CoresAxis::standard(5000, 100)),
             ..Plan::full()
         }
     }
@@ -197,6 +287,7 @@ impl Plan {
             probe_cap: 2000,
             run_timeout_s: 60,
             work: Some(WorkAxis::standard(500)),
+            cores: Some(CoresAxis::standard(2000, 100)),
             ..Plan::full()
         }
     }
@@ -220,7 +311,36 @@ impl Plan {
                 concurrency: 10,
                 work_us: vec![0, 100],
             }),
+            cores: Some(CoresAxis::standard(100, 10)),
             ..Plan::full()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cores_axis_doubles_up_to_every_core() {
+        assert_eq!(CoresAxis::steps_up_to(1), [1]);
+        assert_eq!(CoresAxis::steps_up_to(2), [1, 2]);
+        assert_eq!(CoresAxis::steps_up_to(6), [1, 2, 4, 6]);
+        assert_eq!(CoresAxis::steps_up_to(16), [1, 2, 4, 8, 16]);
+    }
+
+    #[test]
+    fn crawler_and_server_are_pinned_apart_until_the_top_step() {
+        let step = CoresAxis::step(1, &[0, 1]);
+        assert_eq!(step.crawler_cpus, Some(vec![0]));
+        assert_eq!(step.server_cpus, Some(vec![1]));
+        assert_eq!(step.server_threads, 1);
+        assert_eq!(step.pinning(), "crawler on CPUs 0, server on CPUs 1");
+        let top = CoresAxis::step(2, &[0, 1]);
+        assert_eq!((top.crawler_cpus, top.server_cpus), (None, None));
+        assert_eq!(
+            CoresAxis::step(4, &(0..16).collect::<Vec<_>>()).server_threads,
+            12
+        );
     }
 }

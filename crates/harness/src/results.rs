@@ -70,16 +70,37 @@ pub struct Run {
     /// How late the event loop ran a 10 ms timer, ms (event-driven strategies).
     #[serde(default)]
     pub loop_lag_ms: Option<Latency>,
+    /// Cores axis: the crawler's cores.
+    #[serde(default)]
+    pub cores: Option<usize>,
+    /// Cores axis: where the crawler and the server ran (`crawler on CPUs 0, server on CPUs
+    /// 1`, or `unpinned`).
+    #[serde(default)]
+    pub pinning: Option<String>,
+    /// Loops (callbacks, generators) or runtime threads (async), when not the default one.
+    #[serde(default)]
+    pub parallel: Option<usize>,
+    /// async: the runtime, `per-core` or `stealing`, when not the default current-thread one.
+    #[serde(default)]
+    pub runtime: Option<String>,
+    /// Cores axis: responses/s over (cores × responses/s of the same variant on one core).
+    #[serde(default)]
+    pub scaling_efficiency: Option<f64>,
 }
 
 impl Run {
-    /// The strategy, with `+offload` when it offloaded.
+    /// The strategy, with `+offload` when it offloaded and `+per-core` or `+stealing` for an
+    /// async runtime of several threads.
     pub fn variant(&self) -> String {
+        let mut name = self.strategy.clone();
         if self.offload {
-            format!("{}+offload", self.strategy)
-        } else {
-            self.strategy.clone()
+            name.push_str("+offload");
         }
+        if let Some(runtime) = &self.runtime {
+            name.push('+');
+            name.push_str(runtime);
+        }
+        name
     }
 }
 
@@ -96,6 +117,24 @@ pub struct Claims {
     /// Per event-driven strategy: what CPU work on the loop costs, and what offload wins back.
     #[serde(default)]
     pub work: BTreeMap<String, WorkClaim>,
+    /// Per variant on the cores axis: how it scales from one core to all of them.
+    #[serde(default)]
+    pub parallelism: BTreeMap<String, ScalingClaim>,
+}
+
+/// How one variant scaled on the cores axis.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScalingClaim {
+    /// Responses/s on one core.
+    pub one_core_per_s: f64,
+    /// The most cores measured.
+    pub cores: usize,
+    /// Responses/s on them.
+    pub all_cores_per_s: f64,
+    /// `all_cores_per_s / (cores × one_core_per_s)`.
+    pub efficiency: f64,
+    /// `all_cores_per_s` over the threads strategy's on as many cores.
+    pub vs_threads: Option<f64>,
 }
 
 /// What inline CPU work costs one event-driven strategy, and what offloading wins back.
@@ -275,7 +314,64 @@ pub fn derive(results: &mut Results) {
             },
         );
     }
+    derive_scaling(results, &mut claims);
     results.claims = claims;
+}
+
+/// The cores axis: each run's scaling efficiency against the same variant on one core, and
+/// per variant the claim from one core to the most.
+fn derive_scaling(results: &mut Results, claims: &mut Claims) {
+    let rate_at = |runs: &[Run], variant: &str, cores: usize| {
+        runs.iter()
+            .find(|r| {
+                r.site == "cores"
+                    && r.error.is_none()
+                    && r.variant() == variant
+                    && r.cores == Some(cores)
+            })
+            .map(|r| r.pages_per_s)
+    };
+    let snapshot = results.runs.clone();
+    for run in results
+        .runs
+        .iter_mut()
+        .filter(|r| r.site == "cores" && r.error.is_none())
+    {
+        let (Some(cores), Some(one)) = (run.cores, rate_at(&snapshot, &run.variant(), 1)) else {
+            continue;
+        };
+        if one > 0.0 {
+            run.scaling_efficiency = Some(run.pages_per_s / (cores as f64 * one));
+        }
+    }
+    let most = snapshot
+        .iter()
+        .filter(|r| r.site == "cores")
+        .filter_map(|r| r.cores)
+        .max();
+    let variants: std::collections::BTreeSet<String> = snapshot
+        .iter()
+        .filter(|r| r.site == "cores")
+        .map(Run::variant)
+        .collect();
+    for variant in variants {
+        let (Some(most), Some(one)) = (most, rate_at(&snapshot, &variant, 1)) else {
+            continue;
+        };
+        let Some(all) = rate_at(&snapshot, &variant, most) else {
+            continue;
+        };
+        claims.parallelism.insert(
+            variant,
+            ScalingClaim {
+                one_core_per_s: one,
+                cores: most,
+                all_cores_per_s: all,
+                efficiency: all / (most as f64 * one).max(1e-9),
+                vs_threads: rate_at(&snapshot, "threads", most).map(|t| all / t.max(1e-9)),
+            },
+        );
+    }
 }
 
 impl Results {
@@ -324,6 +420,11 @@ fn run_columns() -> Vec<String> {
         error: Some(String::new()),
         rss_per_connection_b: Some(0.0),
         loop_lag_ms: Some(Latency::default()),
+        cores: Some(0),
+        pinning: Some(String::new()),
+        parallel: Some(0),
+        runtime: Some(String::new()),
+        scaling_efficiency: Some(0.0),
         ..Run::default()
     };
     let mut columns = Vec::new();
@@ -437,6 +538,39 @@ mod tests {
         assert!(
             markdown.contains("could not run: Resource temporarily unavailable"),
             "{markdown}"
+        );
+    }
+
+    #[test]
+    fn scaling_is_measured_against_the_same_variant_on_one_core() {
+        let cores = |variant: &str, runtime: Option<&str>, cores: usize, rate: f64| Run {
+            site: "cores".into(),
+            strategy: variant.into(),
+            runtime: runtime.map(str::to_owned),
+            cores: Some(cores),
+            pages_per_s: rate,
+            ..Run::default()
+        };
+        let mut results = Results {
+            runs: vec![
+                cores("threads", None, 1, 10_000.0),
+                cores("callbacks", None, 1, 9_000.0),
+                cores("async", Some("per-core"), 1, 8_000.0),
+                cores("threads", None, 2, 15_000.0),
+                cores("callbacks", None, 2, 16_200.0),
+                cores("async", Some("per-core"), 2, 12_000.0),
+            ],
+            ..Results::default()
+        };
+        derive(&mut results);
+        assert_eq!(results.runs[4].scaling_efficiency, Some(0.9));
+        assert_eq!(results.runs[1].scaling_efficiency, Some(1.0));
+        let callbacks = &results.claims.parallelism["callbacks"];
+        assert_eq!((callbacks.cores, callbacks.efficiency), (2, 0.9));
+        assert_eq!(callbacks.vs_threads, Some(16_200.0 / 15_000.0));
+        assert_eq!(
+            results.claims.parallelism["async+per-core"].efficiency,
+            0.75
         );
     }
 }

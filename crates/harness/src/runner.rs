@@ -18,7 +18,7 @@ use serde::Deserialize;
 use crate::{
     Strategy, loadgen,
     measure::{ProcessUsage, cpu_seconds_of, machine},
-    plan::{Plan, Site},
+    plan::{CoresAxis, CoresStep, Plan, Site},
     probe::Ceilings,
     results::{Results, Run, derive},
     server::ServerProcess,
@@ -71,21 +71,27 @@ pub fn sweep(bin: &Path, plan: &Plan) -> io::Result<Results> {
     }
     overall.inc(1);
 
-    // One server per site and size, started when first needed and kept for the runs after.
-    let mut servers: BTreeMap<(String, usize), Result<ServerProcess, String>> = BTreeMap::new();
+    // One server per site, size and placement, started when first needed and kept for the
+    // runs after.
+    type Key = (String, usize, Option<CoresStep>);
+    let mut servers: BTreeMap<Key, Result<ServerProcess, String>> = BTreeMap::new();
     for job in &jobs {
-        let key = (job.site.name.clone(), job.pages);
+        let key = (job.site.name.clone(), job.pages, job.step.clone());
         if !servers.contains_key(&key) {
-            // The previous site's servers are done with: one server runs at a time.
-            servers.retain(|(site, _), _| *site == job.site.name);
-            let started = ServerProcess::start(bin, job.site, job.pages).map_err(|err| {
-                let line = format!(
-                    "the test server for the {} site did not start: {err}",
-                    job.site.name
-                );
-                note(&mut results, line.clone());
-                line
+            // The previous site's and step's servers are done with: one server runs at a time.
+            servers.retain(|(site, _, step), _| *site == job.site.name && *step == job.step);
+            let (cpus, threads) = job.step.as_ref().map_or((None, 1), |step| {
+                (step.server_cpus.as_deref(), step.server_threads)
             });
+            let started =
+                ServerProcess::start_on(bin, job.site, job.pages, cpus, threads).map_err(|err| {
+                    let line = format!(
+                        "the test server for the {} site did not start: {err}",
+                        job.site.name
+                    );
+                    note(&mut results, line.clone());
+                    line
+                });
             servers.insert(key.clone(), started);
         }
         let server = match &servers[&key] {
@@ -137,14 +143,7 @@ fn jobs(plan: &Plan) -> Vec<Job<'_>> {
             .filter(|&&c| c >= site.min_concurrency)
         {
             for &strategy in &plan.strategies {
-                jobs.push(Job {
-                    site,
-                    pages: site.pages_for(concurrency),
-                    strategy,
-                    concurrency,
-                    work_us: 0,
-                    offload: false,
-                });
+                jobs.push(Job::new(site, strategy, concurrency));
             }
         }
     }
@@ -152,13 +151,33 @@ fn jobs(plan: &Plan) -> Vec<Job<'_>> {
         for &work_us in &axis.work_us {
             for (strategy, offload) in work_variants(&plan.strategies) {
                 jobs.push(Job {
-                    site: &axis.site,
-                    pages: axis.site.pages_for(axis.concurrency),
-                    strategy,
-                    concurrency: axis.concurrency,
                     work_us,
                     offload,
+                    ..Job::new(&axis.site, strategy, axis.concurrency)
                 });
+            }
+        }
+    }
+    if let Some(axis) = &plan.cores {
+        let allowed = crate::affinity::allowed_cpus().unwrap_or_else(|_| vec![0]);
+        for &cores in &axis.cores {
+            let step = CoresAxis::step(cores, &allowed);
+            for &strategy in &plan.strategies {
+                // Threads at the same C; the event-driven models with one loop (or runtime
+                // thread) per core; async both ways.
+                let runtimes: &[Option<&'static str>] = match strategy {
+                    Strategy::Threads => &[None],
+                    Strategy::Async => &[Some("per-core"), Some("stealing")],
+                    _ => &[None],
+                };
+                for &runtime in runtimes {
+                    jobs.push(Job {
+                        parallel: (strategy != Strategy::Threads).then_some(cores),
+                        runtime,
+                        step: Some(step.clone()),
+                        ..Job::new(&axis.site, strategy, axis.concurrency)
+                    });
+                }
             }
         }
     }
@@ -192,9 +211,30 @@ struct Job<'a> {
     concurrency: usize,
     work_us: u64,
     offload: bool,
+    /// Loops (callbacks, generators) or runtime threads (async), when more than the default.
+    parallel: Option<usize>,
+    /// async: `per-core` or `stealing`.
+    runtime: Option<&'static str>,
+    /// The cores axis: where the crawler and the server run.
+    step: Option<CoresStep>,
 }
 
-impl Job<'_> {
+impl<'a> Job<'a> {
+    /// `strategy` crawling `site` at `concurrency`, as it runs by default.
+    fn new(site: &'a Site, strategy: Strategy, concurrency: usize) -> Job<'a> {
+        Job {
+            site,
+            pages: site.pages_for(concurrency),
+            strategy,
+            concurrency,
+            work_us: 0,
+            offload: false,
+            parallel: None,
+            runtime: None,
+            step: None,
+        }
+    }
+
     fn describe(&self) -> String {
         let mut text = format!(
             "{} at C = {} on the {} site ({} pages)",
@@ -206,7 +246,40 @@ impl Job<'_> {
         if self.offload {
             text.push_str(", offloaded");
         }
+        if let Some(step) = &self.step {
+            text.push_str(&format!(", {} cores ({})", step.cores, step.pinning()));
+        }
+        if let Some(runtime) = self.runtime {
+            text.push_str(&format!(", {runtime}"));
+        }
         text
+    }
+
+    /// The `c10k crawl` arguments that make this variant.
+    fn variant_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        if self.work_us > 0 {
+            args.extend(["--work-us".to_owned(), self.work_us.to_string()]);
+        }
+        if self.offload {
+            args.push("--offload".to_owned());
+        }
+        if let Some(cpus) = self.step.as_ref().and_then(|s| s.crawler_cpus.as_ref()) {
+            args.extend(["--cpus".to_owned(), crate::affinity::format_cpus(cpus)]);
+        }
+        match (self.strategy, self.parallel) {
+            (Strategy::Async, Some(threads)) => {
+                args.extend(["--threads".to_owned(), threads.to_string()]);
+                if let Some(runtime) = self.runtime {
+                    args.extend(["--runtime".to_owned(), runtime.to_owned()]);
+                }
+            }
+            (Strategy::Callbacks | Strategy::Generators, Some(loops)) => {
+                args.extend(["--loops".to_owned(), loops.to_string()]);
+            }
+            _ => {}
+        }
+        args
     }
 
     /// Runs the crawl in a child process, with a progress bar.
@@ -229,6 +302,10 @@ impl Job<'_> {
             concurrency: self.concurrency,
             work_us: self.work_us,
             offload: self.offload,
+            cores: self.step.as_ref().map(|s| s.cores),
+            pinning: self.step.as_ref().map(CoresStep::pinning),
+            parallel: self.parallel,
+            runtime: self.runtime.map(str::to_owned),
             ..Run::default()
         }
     }
@@ -260,13 +337,8 @@ fn crawl_in_child(
             &job.concurrency.to_string(),
             "--json",
             "--progress",
-        ]);
-    if job.work_us > 0 {
-        command.args(["--work-us", &job.work_us.to_string()]);
-    }
-    if job.offload {
-        command.arg("--offload");
-    }
+        ])
+        .args(job.variant_args());
     let child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -21,9 +21,24 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `bin serve` for `site` at `pages` pages and waits for its address.
     pub fn start(bin: &Path, site: &Site, pages: usize) -> io::Result<ServerProcess> {
-        let mut child = Command::new(bin)
+        ServerProcess::start_on(bin, site, pages, None, 1)
+    }
+
+    /// [`ServerProcess::start`] on `threads` runtime threads, pinned to `cpus` if given.
+    pub fn start_on(
+        bin: &Path,
+        site: &Site,
+        pages: usize,
+        cpus: Option<&[usize]>,
+        threads: usize,
+    ) -> io::Result<ServerProcess> {
+        let mut command = Command::new(bin);
+        command.args(["serve", "--threads", &threads.to_string()]);
+        if let Some(cpus) = cpus {
+            command.args(["--cpus", &crate::affinity::format_cpus(cpus)]);
+        }
+        let mut child = command
             .args([
-                "serve",
                 "--pages",
                 &pages.to_string(),
                 "--links",

@@ -104,6 +104,7 @@ pub fn markdown(results: &Results, plots: &Path) -> String {
         }
         md.push('\n');
     }
+    cores_table(results, &mut md);
     md.push_str("#### The lecture's claims, measured\n\n");
     for (strategy, (seq, conc, c)) in &results.claims.overlap {
         md.push_str(&format!(
@@ -161,6 +162,7 @@ pub fn markdown(results: &Results, plots: &Path) -> String {
             w.max_work_us, w.inline_per_s, w.no_work_per_s, w.inline_lag_p99_ms, w.offload_per_s, w.offload_lag_p99_ms
         ));
     }
+    scaling_claims(results, &mut md);
     if let Some((who, rate, share)) = &results.claims.best_vs_ceiling {
         md.push_str(&format!(
             "- *Fast*: the best crawl of the CPU-bound site ({who}) reached {rate:.0} responses/s, {:.0}% of the server ceiling.\n",
@@ -181,6 +183,82 @@ pub fn markdown(results: &Results, plots: &Path) -> String {
         }
     }
     md
+}
+
+/// The cores axis: one row per variant and core count.
+fn cores_table(results: &Results, md: &mut String) {
+    let Some(axis) = results.plan.as_ref().and_then(|p| p.cores.as_ref()) else {
+        return;
+    };
+    md.push_str(&format!(
+        "#### cores site: {}, at C = {}; the crawler on k cores (pinned apart from the server below the top step)\n\n",
+        axis.site.describe(),
+        axis.concurrency
+    ));
+    md.push_str(
+        "| variant | cores | loops or threads | pinning | wall s | responses/s | scaling efficiency | CPU µs/page | p99 ms | errors |\n\
+         |---|---:|---:|---|---:|---:|---:|---:|---:|---|\n",
+    );
+    for r in results.runs.iter().filter(|r| r.site == "cores") {
+        let cores = r.cores.map_or("?".to_owned(), |c| c.to_string());
+        let parallel = r.parallel.map_or("—".to_owned(), |p| p.to_string());
+        let pinning = r.pinning.as_deref().unwrap_or("—");
+        if let Some(err) = &r.error {
+            md.push_str(&format!(
+                "| {} | {cores} | {parallel} | {pinning} | — | — | — | — | — | could not run: {err} |\n",
+                r.variant()
+            ));
+            continue;
+        }
+        md.push_str(&format!(
+            "| {} | {cores} | {parallel} | {pinning} | {:.2} | {:.0} | {} | {:.0} | {:.1} | {} |\n",
+            r.variant(),
+            r.wall_s,
+            r.pages_per_s,
+            r.scaling_efficiency
+                .map_or("—".to_owned(), |e| format!("{e:.2}")),
+            r.cpu_us_per_page,
+            r.latency_ms.p99,
+            r.errors
+        ));
+    }
+    md.push('\n');
+}
+
+/// The lecture's "concurrency, not parallelism", measured on the cores axis.
+fn scaling_claims(results: &Results, md: &mut String) {
+    let parallelism = &results.claims.parallelism;
+    let Some(cores) = parallelism.values().map(|c| c.cores).max() else {
+        return;
+    };
+    if cores < 2 {
+        md.push_str("- *Concurrency, not parallelism*: this machine gave the crawler one core, so the cores axis has one step.\n");
+        return;
+    }
+    let list: Vec<String> = parallelism
+        .iter()
+        .filter(|(variant, _)| variant.as_str() != "threads")
+        .map(|(variant, c)| {
+            format!(
+                "{variant} {:.0} → {:.0} ({:.2} efficiency{})",
+                c.one_core_per_s,
+                c.all_cores_per_s,
+                c.efficiency,
+                c.vs_threads
+                    .map_or(String::new(), |t| format!(", {t:.2}× threads"))
+            )
+        })
+        .collect();
+    let threads = parallelism.get("threads").map_or(String::new(), |t| {
+        format!(
+            " Threads, which the OS spreads over the cores by itself: {:.0} → {:.0} responses/s.",
+            t.one_core_per_s, t.all_cores_per_s
+        )
+    });
+    md.push_str(&format!(
+        "- *Concurrency, not parallelism*: one event loop uses one core; one loop per core (share-nothing shards) or a work-stealing runtime uses them all. Responses/s on 1 → {cores} cores: {}.{threads}\n",
+        list.join("; ")
+    ));
 }
 
 const README_BEGIN: &str =

@@ -53,6 +53,16 @@ const WORK_METRICS: [Metric; 3] = [
     }),
 ];
 
+/// The metrics plotted against the crawler's cores, on the cores site.
+const CORES_METRICS: [Metric; 2] = [
+    ("pages_per_s", "responses per second", |r| r.pages_per_s),
+    (
+        "scaling_efficiency",
+        "scaling efficiency (rate on k cores / k × rate on 1)",
+        |r| r.scaling_efficiency.unwrap_or(f64::NAN),
+    ),
+];
+
 /// One chart: where it goes, what it shows, its lines.
 struct Chart {
     file: String,
@@ -125,6 +135,18 @@ fn charts_of(results: &Results) -> Vec<Chart> {
                 false,
                 metric,
                 |r| r.work_us as f64,
+                Run::variant,
+            );
+        }
+    }
+    if plan.cores.is_some() {
+        for metric in &CORES_METRICS {
+            add(
+                "cores",
+                "crawler cores (loops, runtime threads)",
+                false,
+                metric,
+                |r| r.cores.unwrap_or_default() as f64,
                 Run::variant,
             );
         }
