@@ -40,6 +40,10 @@ enum Command {
     Compare(CompareArgs),
     /// Redraw the plots of a sweep from its JSON.
     Plot(PlotArgs),
+    /// Count what one crawl costs: system calls (perf) and instructions (perf or callgrind).
+    /// Takes the arguments of `c10k crawl`; count against a separate `c10k serve`.
+    #[command(allow_hyphen_values = true)]
+    Count(CountArgs),
     /// Spawn threads, then open sockets, until the OS refuses (or the cap); print JSON.
     #[command(hide = true)]
     ProbeLimits(ProbeArgs),
@@ -62,6 +66,13 @@ struct CompareArgs {
     /// Also replace the results section of this README with this sweep's tables and plots.
     #[arg(long)]
     update_readme: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct CountArgs {
+    /// What `c10k crawl` takes: the root URL and any flags (`--strategy`, `--concurrency`, …).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    crawl: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -210,6 +221,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(args).map(|()| ExitCode::SUCCESS),
         Command::Compare(args) => compare(args),
         Command::Plot(args) => plot(args),
+        Command::Count(args) => count(args),
         Command::ProbeLimits(args) => {
             let ceilings = harness::probe::probe(args.cap, args.stack_kb);
             println!("{}", serde_json::to_string(&ceilings).unwrap_or_default());
@@ -527,6 +539,30 @@ fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     }
     println!("{}", harness::summary::markdown(&results, Path::new(".")));
     Ok(plots_drawn(&harness::plot::draw(&results, &dir)))
+}
+
+fn count(args: CountArgs) -> anyhow::Result<ExitCode> {
+    let counters = harness::counts::Counters::probe();
+    let notes = counters.notes();
+    if counters.syscalls.is_err() && counters.hardware.is_err() && counters.callgrind.is_err() {
+        bail!(usage(format!(
+            "nothing to count with: {}",
+            notes.join("; ")
+        )));
+    }
+    for note in notes {
+        eprintln!("note: {note}");
+    }
+    let bin = std::env::current_exe().context("finding the c10k binary")?;
+    let count = harness::counts::count(&bin, &args.crawl, &counters).map_err(|e| {
+        if e.starts_with(harness::counts::BAD_ARGUMENTS) {
+            usage(e)
+        } else {
+            anyhow!(e)
+        }
+    })?;
+    print!("{}", count.describe());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn plot(args: PlotArgs) -> anyhow::Result<ExitCode> {

@@ -200,3 +200,59 @@ fn serve_announces_its_address_and_writes_the_manifest() {
         .collect();
     assert_eq!(std::fs::read_to_string(&crawled).unwrap(), expected);
 }
+
+#[test]
+fn count_reports_system_calls_and_instructions_per_response_or_says_why_not() {
+    let mut server = Command::new(env!("CARGO_BIN_EXE_c10k"))
+        .args(["serve", "--pages", "20"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_owned();
+    let output = c10k(&[
+        "count",
+        &url,
+        "--strategy",
+        "callbacks",
+        "--concurrency",
+        "4",
+    ]);
+    let bad = c10k(&["count", &url, "--strategy", "fibers"]);
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    let counters = c10k_harness::counts::Counters::probe();
+    if counters.syscalls.is_err() && counters.hardware.is_err() && counters.callgrind.is_err() {
+        eprintln!("no perf and no valgrind here: only the refusal is checked");
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+        assert!(stderr(&output).contains("nothing to count with"));
+        return;
+    }
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let responses: usize = stdout
+        .lines()
+        .next()
+        .and_then(|l| l.strip_suffix(" responses"))
+        .and_then(|n| n.parse().ok())
+        .expect("a first line `N responses`");
+    assert!(responses >= 20, "{stdout}");
+    if counters.syscalls.is_ok() {
+        assert!(stdout.contains("system calls: "), "{stdout}");
+        assert!(!stdout.contains("system calls: not counted"), "{stdout}");
+    }
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("bad crawl arguments"),
+        "{}",
+        stderr(&bad)
+    );
+}

@@ -13,7 +13,8 @@
 //! | summary | [`summary`] | `summary.md` and the README's results section |
 //! | plots | [`plot`] | SVG and PNG charts, drawn with a font compiled into the binary |
 //!
-//! Around them: [`measure`] (process usage, the machine) and [`limits`] (open files).
+//! Around them: [`measure`] (process usage, the machine), [`counts`] (instructions and system
+//! calls per page), [`affinity`] (pinning to cores) and [`limits`] (open files).
 //!
 //! A sweep never loses what it measured to what comes after: [`Results::write_data`] puts the
 //! data on disk before [`plot::draw`] draws, and a chart that fails is reported on its own.
@@ -21,6 +22,7 @@
 #![deny(missing_docs)]
 
 pub mod affinity;
+pub mod counts;
 pub mod limits;
 pub mod loadgen;
 pub mod measure;

@@ -128,6 +128,28 @@ pub struct Plan {
     /// The crawler on 1, 2, 4, … cores.
     #[serde(default)]
     pub cores: Option<CoresAxis>,
+    /// Instructions and system calls per page, counted in runs of their own.
+    #[serde(default)]
+    pub counts: Option<CountsAxis>,
+}
+
+/// The counted runs: each strategy crawling a CPU-bound site at each concurrency, once under
+/// `perf stat` and once under callgrind (see [`crate::counts`]), never timed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CountsAxis {
+    /// The site crawled.
+    pub site: Site,
+    /// Concurrency limits.
+    pub concurrencies: Vec<usize>,
+}
+
+impl CountsAxis {
+    fn new(pages: usize, concurrencies: &[usize]) -> CountsAxis {
+        CountsAxis {
+            site: Site::fixed("counts", pages, 0),
+            concurrencies: concurrencies.to_vec(),
+        }
+    }
 }
 
 /// The work axis: the same crawl with N µs of CPU work per page, done on the event loop or
@@ -258,6 +280,7 @@ impl Plan {
             probe_cap: 40_000,
             work: Some(WorkAxis::standard(2000)),
             cores: Some(CoresAxis::standard(20_000, 100)),
+            counts: Some(CountsAxis::new(2000, &[1, 100, 1000])),
         }
     }
 
@@ -269,6 +292,7 @@ impl Plan {
             sites: vec![Site::cpu(5000), Site::latency(50, 40, 10_000)],
             work: Some(WorkAxis::standard(500)),
             cores: Some(CoresAxis::standard(5000, 100)),
+            counts: None,
             ..Plan::full()
         }
     }
@@ -288,6 +312,7 @@ impl Plan {
             run_timeout_s: 60,
             work: Some(WorkAxis::standard(500)),
             cores: Some(CoresAxis::standard(2000, 100)),
+            counts: Some(CountsAxis::new(1000, &[1, 100])),
             ..Plan::full()
         }
     }
@@ -312,6 +337,7 @@ impl Plan {
                 work_us: vec![0, 100],
             }),
             cores: Some(CoresAxis::standard(100, 10)),
+            counts: Some(CountsAxis::new(50, &[10])),
             ..Plan::full()
         }
     }

@@ -86,6 +86,18 @@ pub struct Run {
     /// Cores axis: responses/s over (cores × responses/s of the same variant on one core).
     #[serde(default)]
     pub scaling_efficiency: Option<f64>,
+    /// Counted runs: system calls per response (whole process, start-up included).
+    #[serde(default)]
+    pub syscalls_per_page: Option<f64>,
+    /// Counted runs: user-space instructions per response.
+    #[serde(default)]
+    pub instructions_per_page: Option<f64>,
+    /// Counted runs: kernel instructions per response (hardware counters only).
+    #[serde(default)]
+    pub kernel_instructions_per_page: Option<f64>,
+    /// Counted runs: what counted the instructions, `perf` or `callgrind`.
+    #[serde(default)]
+    pub instructions_by: Option<String>,
 }
 
 impl Run {
@@ -425,6 +437,10 @@ fn run_columns() -> Vec<String> {
         parallel: Some(0),
         runtime: Some(String::new()),
         scaling_efficiency: Some(0.0),
+        syscalls_per_page: Some(0.0),
+        instructions_per_page: Some(0.0),
+        kernel_instructions_per_page: Some(0.0),
+        instructions_by: Some(String::new()),
         ..Run::default()
     };
     let mut columns = Vec::new();

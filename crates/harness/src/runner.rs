@@ -16,7 +16,9 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde::Deserialize;
 
 use crate::{
-    Strategy, loadgen,
+    Strategy,
+    counts::Counters,
+    loadgen,
     measure::{ProcessUsage, cpu_seconds_of, machine},
     plan::{CoresAxis, CoresStep, Plan, Site},
     probe::Ceilings,
@@ -63,6 +65,13 @@ pub fn sweep(bin: &Path, plan: &Plan) -> io::Result<Results> {
         let _ = bars.println(format!("note: {line}"));
         results.notes.push(line);
     };
+
+    let counters = Counters::probe();
+    if plan.counts.is_some() {
+        for line in counters.notes() {
+            note(&mut results, line);
+        }
+    }
 
     overall.set_message("probing how many threads and sockets one process can hold");
     match probe_limits(bin, plan.probe_cap) {
@@ -119,7 +128,11 @@ pub fn sweep(bin: &Path, plan: &Plan) -> io::Result<Results> {
             overall.inc(1);
         }
         overall.set_message(job.describe());
-        let run = job.run(bin, server, plan.run_timeout_s, &bars);
+        let run = if job.count {
+            job.count(bin, server, &counters)
+        } else {
+            job.run(bin, server, plan.run_timeout_s, &bars)
+        };
         if let Some(err) = &run.error {
             let _ = bars.println(format!("could not run {}: {err}", job.describe()));
         }
@@ -154,6 +167,16 @@ fn jobs(plan: &Plan) -> Vec<Job<'_>> {
                     work_us,
                     offload,
                     ..Job::new(&axis.site, strategy, axis.concurrency)
+                });
+            }
+        }
+    }
+    if let Some(axis) = &plan.counts {
+        for &concurrency in &axis.concurrencies {
+            for &strategy in &plan.strategies {
+                jobs.push(Job {
+                    count: true,
+                    ..Job::new(&axis.site, strategy, concurrency)
                 });
             }
         }
@@ -217,6 +240,8 @@ struct Job<'a> {
     runtime: Option<&'static str>,
     /// The cores axis: where the crawler and the server run.
     step: Option<CoresStep>,
+    /// Counted (instructions, system calls), not timed.
+    count: bool,
 }
 
 impl<'a> Job<'a> {
@@ -232,6 +257,7 @@ impl<'a> Job<'a> {
             parallel: None,
             runtime: None,
             step: None,
+            count: false,
         }
     }
 
@@ -290,6 +316,29 @@ impl<'a> Job<'a> {
         let run = crawl_in_child(bin, server, self, timeout_s, &bar);
         bar.finish_and_clear();
         run
+    }
+
+    /// Counts the crawl's instructions and system calls (see [`crate::counts`]).
+    fn count(&self, bin: &Path, server: &ServerProcess, counters: &Counters) -> Run {
+        let mut args = vec![
+            server.url.clone(),
+            "--strategy".to_owned(),
+            self.strategy.name().to_owned(),
+            "--concurrency".to_owned(),
+            self.concurrency.to_string(),
+        ];
+        args.extend(self.variant_args());
+        match crate::counts::count(bin, &args, counters) {
+            Ok(count) => Run {
+                fetched: count.responses,
+                syscalls_per_page: count.per_response(count.syscalls),
+                instructions_per_page: count.per_response(count.user_instructions),
+                kernel_instructions_per_page: count.per_response(count.kernel_instructions),
+                instructions_by: count.instructions_by,
+                ..self.record()
+            },
+            Err(err) => self.failed(err),
+        }
     }
 
     /// The run, with nothing measured yet.

@@ -105,6 +105,7 @@ pub fn markdown(results: &Results, plots: &Path) -> String {
         md.push('\n');
     }
     cores_table(results, &mut md);
+    counts_table(results, &mut md);
     md.push_str("#### The lecture's claims, measured\n\n");
     for (strategy, (seq, conc, c)) in &results.claims.overlap {
         md.push_str(&format!(
@@ -183,6 +184,48 @@ pub fn markdown(results: &Results, plots: &Path) -> String {
         }
     }
     md
+}
+
+/// The counted runs: instructions and system calls per response.
+fn counts_table(results: &Results, md: &mut String) {
+    let Some(axis) = results.plan.as_ref().and_then(|p| p.counts.as_ref()) else {
+        return;
+    };
+    let runs: Vec<_> = results.runs.iter().filter(|r| r.site == "counts").collect();
+    if runs.is_empty() {
+        return;
+    }
+    md.push_str(&format!(
+        "#### cost per page: {}; each crawl counted once, never timed (whole process, start-up included)\n\n",
+        axis.site.describe()
+    ));
+    md.push_str(
+        "| strategy | C | responses | user instructions/page | kernel instructions/page | system calls/page | instructions counted by |\n\
+         |---|---:|---:|---:|---:|---:|---|\n",
+    );
+    let per =
+        |v: Option<f64>, digits: usize| v.map_or("—".to_owned(), |v| format!("{v:.digits$}"));
+    for r in runs {
+        if let Some(err) = &r.error {
+            md.push_str(&format!(
+                "| {} | {} | — | — | — | — | could not run: {err} |\n",
+                r.variant(),
+                r.concurrency
+            ));
+            continue;
+        }
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} |\n",
+            r.variant(),
+            r.concurrency,
+            r.fetched,
+            per(r.instructions_per_page, 0),
+            per(r.kernel_instructions_per_page, 0),
+            per(r.syscalls_per_page, 1),
+            r.instructions_by.as_deref().unwrap_or("—"),
+        ));
+    }
+    md.push('\n');
 }
 
 /// The cores axis: one row per variant and core count.

@@ -63,6 +63,18 @@ const CORES_METRICS: [Metric; 2] = [
     ),
 ];
 
+/// The counted runs' metrics, against C.
+const COUNTS_METRICS: [Metric; 2] = [
+    (
+        "instructions_per_page",
+        "user-space instructions per response",
+        |r| r.instructions_per_page.unwrap_or(f64::NAN),
+    ),
+    ("syscalls_per_page", "system calls per response", |r| {
+        r.syscalls_per_page.unwrap_or(f64::NAN)
+    }),
+];
+
 /// One chart: where it goes, what it shows, its lines.
 struct Chart {
     file: String,
@@ -135,6 +147,18 @@ fn charts_of(results: &Results) -> Vec<Chart> {
                 false,
                 metric,
                 |r| r.work_us as f64,
+                Run::variant,
+            );
+        }
+    }
+    if plan.counts.is_some() {
+        for metric in &COUNTS_METRICS {
+            add(
+                "counts",
+                "concurrency C (log scale)",
+                true,
+                metric,
+                |r| r.concurrency as f64,
                 Run::variant,
             );
         }
