@@ -12,6 +12,26 @@ fn c10k(args: &[&str]) -> Output {
         .expect("the c10k binary runs")
 }
 
+/// Starts `c10k serve` with `args`; returns the child and the URL it announced.
+fn serve(args: &[&str]) -> (std::process::Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_c10k"))
+        .arg("serve")
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("the first line announces the URL: {line:?}"))
+        .to_owned();
+    (child, url)
+}
+
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
@@ -164,24 +184,10 @@ fn unreachable_root_exits_1_with_one_line() {
 fn serve_announces_its_address_and_writes_the_manifest() {
     let manifest =
         std::env::temp_dir().join(format!("c10k-cli-manifest-{}.json", std::process::id()));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_c10k"))
-        .args(["serve", "--pages", "20", "--manifest"])
-        .arg(&manifest)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .expect("first line announces the URL")
-        .to_owned();
+    let (mut child, url) = serve(&["--pages", "20", "--manifest", manifest.to_str().unwrap()]);
     assert!(
         url.starts_with("http://127.0.0.1:") && url.ends_with('/'),
-        "{line}"
+        "{url}"
     );
 
     let crawled = std::env::temp_dir().join(format!("c10k-cli-urls-{}.txt", std::process::id()));

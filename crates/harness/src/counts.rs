@@ -189,25 +189,28 @@ impl Drop for TempFile {
 }
 
 /// `perf stat -x, -e EVENTS -o FILE -- COMMAND`: one value per event (`None` where perf says
-/// `<not supported>` or `<not counted>`).
-fn perf_stat(events: &[&str], command: &[&str]) -> Result<Vec<Option<u64>>, String> {
+/// `<not supported>` or `<not counted>`), and the command's output.
+fn perf_run<S: AsRef<std::ffi::OsStr>>(
+    events: &[&str],
+    command: &[S],
+) -> Result<(Vec<Option<u64>>, std::process::Output), String> {
     let out = TempFile::new("perf");
-    let status = Command::new("perf")
+    let output = Command::new("perf")
         .args(["stat", "-x,", "-e", &events.join(","), "-o"])
         .arg(&out.0)
         .arg("--")
         .args(command)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
+        .stdin(Stdio::null())
+        .output()
         .map_err(|_| "perf is not installed".to_owned())?;
-    if !status.success() {
-        return Err(format!("perf stat exited with {status}"));
-    }
-    parse_perf(
-        &fs::read_to_string(&out.0).map_err(|e| format!("perf's output: {e}"))?,
-        events,
-    )
+    let text = fs::read_to_string(&out.0)
+        .map_err(|e| format!("perf wrote no counts ({e}), exit {}", output.status))?;
+    Ok((parse_perf(&text, events)?, output))
+}
+
+/// [`perf_run`] for the counts alone.
+fn perf_stat(events: &[&str], command: &[&str]) -> Result<Vec<Option<u64>>, String> {
+    perf_run(events, command).map(|(values, _)| values)
 }
 
 /// The values of `events` in `perf stat -x,` output, in the order asked.
@@ -226,18 +229,8 @@ fn parse_perf(text: &str, events: &[&str]) -> Result<Vec<Option<u64>>, String> {
 
 /// The crawl under `perf stat`: the counts, and the responses from its report.
 fn perf_crawl(events: &[&str], crawl: &[String]) -> Result<(Vec<Option<u64>>, usize), String> {
-    let out = TempFile::new("perf");
-    let output = Command::new("perf")
-        .args(["stat", "-x,", "-e", &events.join(","), "-o"])
-        .arg(&out.0)
-        .arg("--")
-        .args(crawl)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("perf: {e}"))?;
-    let responses = responses_of(&output)?;
-    let text = fs::read_to_string(&out.0).map_err(|e| format!("perf's output: {e}"))?;
-    Ok((parse_perf(&text, events)?, responses))
+    let (values, output) = perf_run(events, crawl)?;
+    Ok((values, responses_of(&output)?))
 }
 
 /// The crawl under callgrind: its user-space instructions, and the responses.
