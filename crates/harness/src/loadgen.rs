@@ -45,7 +45,11 @@ pub fn measure(
     connections: usize,
     duration: Duration,
 ) -> io::Result<Ceiling> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    // As many client threads as cores, as `wrk -t` would: one thread would measure the
+    // client, not the server.
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
         .enable_all()
         .build()?;
     let responses = Arc::new(AtomicU64::new(0));
@@ -101,11 +105,13 @@ async fn one_request(addr: SocketAddr, request: &[u8], buf: &mut [u8]) -> io::Re
     }
 }
 
-/// `wrk -t1 -cN -dS -H 'Connection: close' URL`, when `wrk` is on the path: its Requests/sec.
+/// `wrk -tT -cN -dS -H 'Connection: close' URL` (T = the cores), when `wrk` is on the path:
+/// its Requests/sec.
 pub fn wrk(url: &str, connections: usize, duration: Duration) -> Option<f64> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let output = Command::new("wrk")
         .args([
-            "-t1",
+            &format!("-t{threads}"),
             &format!("-c{connections}"),
             &format!("-d{}s", duration.as_secs().max(1)),
         ])

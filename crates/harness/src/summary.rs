@@ -298,6 +298,9 @@ fn scaling_claims(results: &Results, md: &mut String) {
             t.one_core_per_s, t.all_cores_per_s
         )
     });
+    if list.is_empty() {
+        return;
+    }
     md.push_str(&format!(
         "- *Concurrency, not parallelism*: one event loop uses one core; one loop per core (share-nothing shards) or a work-stealing runtime uses them all. Responses/s on 1 → {cores} cores: {}.{threads}\n",
         list.join("; ")
