@@ -90,6 +90,20 @@ pub enum RootError {
     NoHost(String),
 }
 
+/// Why a [`Config`] cannot run a crawl.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A concurrency of 0 would never start a fetch: the crawl would wait forever.
+    #[error("concurrency must be at least 1")]
+    NoConcurrency,
+}
+
+impl From<ConfigError> for std::io::Error {
+    fn from(err: ConfigError) -> Self {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, err)
+    }
+}
+
 /// Parses and checks the root URL of a crawl; the fragment is dropped.
 pub fn parse_root(text: &str) -> Result<Url, RootError> {
     let mut url = Url::parse(text).map_err(|e| RootError::Invalid(text.to_owned(), e))?;
@@ -120,6 +134,14 @@ impl Config {
             gauges: None,
             work_rounds: 0,
         }
+    }
+
+    /// Whether a crawl can run with these settings; every strategy asks before it starts.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.concurrency == 0 {
+            return Err(ConfigError::NoConcurrency);
+        }
+        Ok(())
     }
 
     /// Why `url` must not be fetched, or `None` when it is in scope.

@@ -30,7 +30,7 @@ mod request;
 mod response;
 pub mod work;
 
-pub use config::{Config, Gauges, Limits, MAX_URL_LEN, RootError, parse_root};
+pub use config::{Config, ConfigError, Gauges, Limits, MAX_URL_LEN, RootError, parse_root};
 pub use crawler::{Crawler, Fetch, Outcome};
 pub use error::{ErrorKind, FetchError, Limit, Phase, Skip};
 pub use links::{Links, extract_links};
