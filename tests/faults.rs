@@ -54,8 +54,9 @@ fn survives(strategy: Strategy, options: StrategyOptions, concurrency: usize) {
         "{strategy} at C = {concurrency}"
     );
     // Every good page, plus the fault pages that are good HTML in the end: bad-utf8 and its
-    // target, chunked and its target, flaky.
-    assert_eq!(report.pages, 60 + 5);
+    // target, chunked and its target, flaky; userinfo and its target; percent and its two
+    // targets.
+    assert_eq!(report.pages, 60 + 5 + 2 + 3);
 
     // Transport failures are tried exactly --max-tries times; bad responses once.
     let max_tries = Config::new(

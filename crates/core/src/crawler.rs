@@ -29,6 +29,7 @@ use crate::{
     links::extract_links,
     report::{Record, Report, Status},
     response::Response,
+    urls::resolve,
 };
 
 /// One URL handed to a strategy to fetch.
@@ -82,7 +83,7 @@ impl Fetch {
                 let base = links
                     .base
                     .as_deref()
-                    .and_then(|base| self.url.join(base).ok())
+                    .and_then(|base| resolve(&self.url, base))
                     .unwrap_or_else(|| self.url.clone());
                 page.links = links
                     .hrefs
@@ -102,14 +103,6 @@ impl Fetch {
 
 fn is_redirect(status: u16) -> bool {
     matches!(status, 301 | 302 | 303 | 307 | 308)
-}
-
-/// Resolves a link against its base and normalises it (lowercase scheme and host, no default
-/// port, no dot segments, no fragment). Hrefs that are not URLs give `None`.
-fn resolve(base: &Url, href: &str) -> Option<Url> {
-    let mut url = base.join(href).ok()?;
-    url.set_fragment(None);
-    Some(url)
 }
 
 /// What a fetch ended with, ready to be recorded by [`Crawler::complete`].

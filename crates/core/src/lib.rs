@@ -9,6 +9,7 @@
 //! |---|---|---|
 //! | [`Config`] | `config.rs` | root, scope (origin + `--exclude`), limits, timeouts |
 //! | [`Crawler`] | `crawler.rs` | the frontier: seen set, queue, in-flight count, retries, records |
+//! | URL identity | `urls.rs` | resolving a link to the one normal form the seen set compares |
 //! | [`Fetch::request`] | `request.rs` | the HTTP/1.0 request bytes |
 //! | [`ResponseReader`] | `response.rs` | incremental response parsing: `NeedMore` / `Done` / error |
 //! | [`extract_links`] | `links.rs` | `<a>`, `<area>` and `<base>` hrefs, with an HTML tokenizer |
@@ -28,6 +29,7 @@ mod links;
 mod report;
 mod request;
 mod response;
+mod urls;
 pub mod work;
 
 pub use config::{Config, ConfigError, Gauges, Limits, MAX_URL_LEN, RootError, parse_root};

@@ -69,6 +69,12 @@ pub enum Fault {
     HeadThenSilence,
     /// Resets the first two requests, then answers (per server).
     Flaky,
+    /// These bytes as the whole response, then a clean close.
+    Raw(&'static [u8]),
+    /// A small HTML page that links nowhere: the target of another page's link or redirect.
+    Target,
+    /// HTML linking to the site's own URLs with user info in them (`http://anon@host/`).
+    UserInfo,
 }
 
 /// A fault's path, what it does and what a crawler must record for it.
@@ -235,7 +241,24 @@ pub const FAULT_PAGES: &[FaultPage] = &[
         outcome: "200",
         what: "reset twice, then answers (fetched on the third try)",
     },
+    FaultPage {
+        path: "/fault/userinfo",
+        fault: Fault::UserInfo,
+        outcome: "200",
+        what: "links to the root and a page with user info (`http://anon@…`): the same URLs, no second crawl",
+    },
+    FaultPage {
+        path: "/fault/percent",
+        fault: Fault::Raw(PERCENT),
+        outcome: "200",
+        what: "links to one page as `pc~`, `pc%7e`, `pc%7E` and another as `pc%2fx`, `pc%2Fx`: each fetched once",
+    },
 ];
+
+/// Links that differ only in their percent-encoding.
+const PERCENT: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n\
+    <a href=\"pc~\">1</a><a href=\"pc%7e\">2</a><a href=\"pc%7E\">3</a><a href=\"%70c%7e\">4</a>\
+    <a href=\"pc%2fx\">5</a><a href=\"pc%2Fx\">6</a>";
 
 /// Pages reached only through other fault pages.
 pub const REACHED_PAGES: &[FaultPage] = &[
@@ -251,6 +274,24 @@ pub const REACHED_PAGES: &[FaultPage] = &[
         outcome: "200",
         what: "linked from the chunked page",
     },
+    FaultPage {
+        path: "/fault/userinfo-target",
+        fault: Fault::Target,
+        outcome: "200",
+        what: "linked with user info from the user-info page",
+    },
+    FaultPage {
+        path: "/fault/pc~",
+        fault: Fault::Target,
+        outcome: "200",
+        what: "linked from the percent page in four spellings",
+    },
+    FaultPage {
+        path: "/fault/pc%2Fx",
+        fault: Fault::Target,
+        outcome: "200",
+        what: "linked from the percent page in two spellings",
+    },
 ];
 
 /// Where the out-of-scope redirect points.
@@ -265,7 +306,7 @@ pub fn long_path() -> String {
     format!("/fault/long/{}", "x".repeat(LONG_PATH_LEN))
 }
 
-/// The fault served at `path`, if any.
+/// The fault served at `path` (without its query), if any.
 pub fn route(path: &str) -> Option<Fault> {
     if let Some(step) = path.strip_prefix("/fault/chain/") {
         return step
@@ -328,9 +369,15 @@ pub fn root_links() -> String {
 /// The longest any fault holds a connection, so the server always lets go by itself.
 const HOLD_LIMIT: Duration = Duration::from_secs(120);
 
-/// Misbehaves on `stream` (whose request has been read) as `fault` says. `flaky_requests`
-/// counts the requests for the flaky page on this server.
-pub(crate) async fn serve(mut stream: TcpStream, fault: Fault, flaky_requests: &AtomicU32) {
+/// Misbehaves on `stream` (whose request has been read) as `fault` says. `origin` is the
+/// server's (`http://host:port`); `flaky_requests` counts the requests for the flaky page on
+/// this server.
+pub(crate) async fn serve(
+    mut stream: TcpStream,
+    fault: Fault,
+    origin: &str,
+    flaky_requests: &AtomicU32,
+) {
     match fault {
         Fault::ResetBeforeResponse => reset(stream),
         Fault::ResetInHeaders => {
@@ -440,7 +487,9 @@ pub(crate) async fn serve(mut stream: TcpStream, fault: Fault, flaky_requests: &
             response.extend_from_slice(body);
             send_and_close(stream, &response).await;
         }
-        Fault::Utf8Target | Fault::ChunkedTarget => html(stream, "<p>a target</p>").await,
+        Fault::Utf8Target | Fault::ChunkedTarget | Fault::Target => {
+            html(stream, "<p>a target</p>").await
+        }
         Fault::Chunked => {
             let response = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
                             6\r\n<html>\r\n25\r\n<a href=\"/fault/chunked-target\">t</a>\r\n7\r\n</html>\r\n0\r\n\r\n";
@@ -460,6 +509,16 @@ pub(crate) async fn serve(mut stream: TcpStream, fault: Fault, flaky_requests: &
             } else {
                 html(stream, "<p>third time lucky</p>").await;
             }
+        }
+        Fault::Raw(response) => send_and_close(stream, response).await,
+        Fault::UserInfo => {
+            let with_user = |user: &str| origin.replacen("://", &format!("://{user}@"), 1);
+            let body = format!(
+                "<a href=\"{}/\">the root</a><a href=\"{}/fault/userinfo-target\">a page</a>",
+                with_user("anon"),
+                with_user("anon:secret"),
+            );
+            html(stream, &body).await;
         }
     }
 }
