@@ -55,8 +55,8 @@ fn survives(strategy: Strategy, options: StrategyOptions, concurrency: usize) {
     );
     // Every good page, plus the fault pages that are good HTML in the end: bad-utf8 and its
     // target, chunked and its target, flaky; userinfo and its target; percent and its two
-    // targets.
-    assert_eq!(report.pages, 60 + 5 + 2 + 3);
+    // targets; the late link and the end of the relinked chain.
+    assert_eq!(report.pages, 60 + 5 + 2 + 3 + 2);
 
     // Transport failures are tried exactly --max-tries times; bad responses once.
     let max_tries = Config::new(

@@ -47,6 +47,12 @@ pub enum Fault {
     LoopB,
     /// Step `n` of a redirect chain longer than the redirect limit.
     Chain(usize),
+    /// Step `n` of another such chain, whose step [`RELINKED_STEP`] is also linked from
+    /// [`Fault::LateLink`].
+    Relinked(usize),
+    /// HTML that answers [`LATE_LINK_DELAY`] late, linking to step [`RELINKED_STEP`] of the
+    /// relinked chain: at high concurrency the chain usually gets there first.
+    LateLink,
     /// Redirects to another origin.
     Offsite,
     /// A redirect status without `Location`.
@@ -200,6 +206,18 @@ pub const FAULT_PAGES: &[FaultPage] = &[
         what: "a redirect chain longer than --max-redirects",
     },
     FaultPage {
+        path: "/fault/relinked/0",
+        fault: Fault::Relinked(0),
+        outcome: "302",
+        what: "a chain as long, whose 11th step is also linked from a page: fetched, whichever comes first",
+    },
+    FaultPage {
+        path: "/fault/late-link",
+        fault: Fault::LateLink,
+        outcome: "200",
+        what: "links to the 11th step of the relinked chain, 100 ms late",
+    },
+    FaultPage {
         path: "/fault/offsite",
         fault: Fault::Offsite,
         outcome: "302",
@@ -294,6 +312,12 @@ pub const REACHED_PAGES: &[FaultPage] = &[
     },
 ];
 
+/// The step of the relinked chain that the late page links to: beyond the redirect limit, so
+/// reached through the chain it is refused, and through the link it is fetched.
+pub const RELINKED_STEP: usize = 11;
+/// How late [`Fault::LateLink`] answers.
+const LATE_LINK_DELAY: Duration = Duration::from_millis(100);
+
 /// Where the out-of-scope redirect points.
 pub const OFFSITE_TARGET: &str = "http://example.invalid/offsite";
 /// A link to a port nothing listens on: another origin, so it is skipped, never connected to.
@@ -308,12 +332,15 @@ pub fn long_path() -> String {
 
 /// The fault served at `path` (without its query), if any.
 pub fn route(path: &str) -> Option<Fault> {
-    if let Some(step) = path.strip_prefix("/fault/chain/") {
-        return step
-            .parse()
-            .ok()
-            .filter(|&n| n <= CHAIN_END)
-            .map(Fault::Chain);
+    let step = |prefix: &str| {
+        let step: usize = path.strip_prefix(prefix)?.parse().ok()?;
+        (step <= CHAIN_END).then_some(step)
+    };
+    if let Some(step) = step("/fault/chain/") {
+        return Some(Fault::Chain(step));
+    }
+    if let Some(step) = step("/fault/relinked/") {
+        return Some(Fault::Relinked(step));
     }
     FAULT_PAGES
         .iter()
@@ -327,17 +354,16 @@ pub fn manifest_entries(origin: &str, max_redirects: usize) -> Vec<(String, Stri
     let mut entries: Vec<(String, String)> = FAULT_PAGES
         .iter()
         .chain(REACHED_PAGES)
-        .filter(|page| !matches!(page.fault, Fault::Chain(_)))
+        .filter(|page| !matches!(page.fault, Fault::Chain(_) | Fault::Relinked(_)))
         .map(|page| (format!("{origin}{}", page.path), page.outcome.to_owned()))
         .collect();
-    for step in 0..=max_redirects + 1 {
-        let outcome = if step <= max_redirects {
-            "302"
-        } else {
-            "error:redirect-limit"
-        };
-        entries.push((format!("{origin}/fault/chain/{step}"), outcome.to_owned()));
-    }
+    entries.extend(chain_entries(origin, "chain", None, max_redirects));
+    entries.extend(chain_entries(
+        origin,
+        "relinked",
+        Some(RELINKED_STEP),
+        max_redirects,
+    ));
     entries.push((OFFSITE_TARGET.to_owned(), "error:skipped".to_owned()));
     entries.push((CLOSED_PORT_LINK.to_owned(), "error:skipped".to_owned()));
     entries.push((
@@ -345,6 +371,34 @@ pub fn manifest_entries(origin: &str, max_redirects: usize) -> Vec<(String, Stri
         "error:too-large".to_owned(),
     ));
     entries
+}
+
+/// The steps of the chain `/fault/NAME/…` a crawl meets, with their outcomes: a step is as
+/// many redirects away as the fewest on any path to it, from the chain's start (linked from
+/// the root) or from the step `linked` (linked from a page), and refused past the limit.
+fn chain_entries(
+    origin: &str,
+    name: &str,
+    linked: Option<usize>,
+    max_redirects: usize,
+) -> Vec<(String, String)> {
+    (0..=CHAIN_END)
+        .filter_map(|step| {
+            let from_link = linked.and_then(|linked| step.checked_sub(linked));
+            let redirects = from_link.map_or(step, |from_link| from_link.min(step));
+            let outcome = if redirects > max_redirects + 1 {
+                // Its predecessor was refused: never reached.
+                return None;
+            } else if redirects > max_redirects {
+                "error:redirect-limit"
+            } else if step == CHAIN_END {
+                "200"
+            } else {
+                "302"
+            };
+            Some((format!("{origin}/fault/{name}/{step}"), outcome.to_owned()))
+        })
+        .collect()
 }
 
 /// The root's links to the fault pages, as HTML.
@@ -465,7 +519,15 @@ pub(crate) async fn serve(
         Fault::Chain(n) if n < CHAIN_END => {
             redirect(stream, &format!("/fault/chain/{}", n + 1)).await
         }
-        Fault::Chain(_) => html(stream, "<p>the end of the chain</p>").await,
+        Fault::Relinked(n) if n < CHAIN_END => {
+            redirect(stream, &format!("/fault/relinked/{}", n + 1)).await
+        }
+        Fault::Chain(_) | Fault::Relinked(_) => html(stream, "<p>the end of the chain</p>").await,
+        Fault::LateLink => {
+            tokio::time::sleep(LATE_LINK_DELAY).await;
+            let body = format!("<a href=\"/fault/relinked/{RELINKED_STEP}\">a step</a>");
+            html(stream, &body).await;
+        }
         Fault::Offsite => redirect(stream, OFFSITE_TARGET).await,
         Fault::NoLocation => {
             send_and_close(stream, b"HTTP/1.0 302 Found\r\nContent-Length: 0\r\n\r\n").await;
