@@ -55,8 +55,9 @@ fn survives(strategy: Strategy, options: StrategyOptions, concurrency: usize) {
     );
     // Every good page, plus the fault pages that are good HTML in the end: bad-utf8 and its
     // target, chunked and its target, flaky; userinfo and its target; percent and its two
-    // targets; the late link and the end of the relinked chain.
-    assert_eq!(report.pages, 60 + 5 + 2 + 3 + 2);
+    // targets; the late link and the end of the relinked chain; the two Transfer-Encoding
+    // pages and their target, the tab, leading zeros and length list pages.
+    assert_eq!(report.pages, 60 + 5 + 2 + 3 + 2 + 3 + 3);
 
     // Transport failures are tried exactly --max-tries times; bad responses once.
     let max_tries = Config::new(
@@ -77,6 +78,7 @@ fn survives(strategy: Strategy, options: StrategyOptions, concurrency: usize) {
         "/fault/endless",
         "/fault/short-body",
         "/fault/500",
+        "/fault/interim-then-close",
     ] {
         assert_eq!(record(&report, path).tries, 1, "{path}");
     }
@@ -149,7 +151,7 @@ fn an_endless_body_keeps_memory_bounded() {
         );
         let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
         assert_eq!(
-            report["error_counts"]["too-large"], 5,
+            report["error_counts"]["too-large"], 6,
             "{strategy}: {report}"
         );
         let rss_mib = report["process"]["max_rss_kib"].as_u64().unwrap() / 1024;

@@ -65,6 +65,8 @@ pub struct ResponseReader {
     head: Vec<u8>,
     response: Response,
     keep_body: bool,
+    /// Whether an interim (1xx) response came before the head now awaited.
+    interim: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,10 +83,10 @@ enum State {
 /// Where a chunked body decoder stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Chunk {
-    /// Reading hex digits of a chunk size.
-    Size { size: u64, digits: u8 },
+    /// Reading hex digits of a chunk size; `line` bytes of the line so far (0: no digit yet).
+    Size { size: u64, line: usize },
     /// After the size: an extension or whitespace, up to the end of the line.
-    SizeLineRest { size: u64 },
+    SizeLineRest { size: u64, line: usize },
     /// Inside chunk data, with this many bytes left.
     Data(u64),
     /// After chunk data, expecting CR LF (or a bare LF).
@@ -102,6 +104,7 @@ impl ResponseReader {
             head: Vec::new(),
             response: Response::default(),
             keep_body: false,
+            interim: false,
         }
     }
 
@@ -125,9 +128,11 @@ impl ResponseReader {
     /// The connection was closed by the peer: what arrived is the whole response, or an error.
     pub fn eof(&mut self) -> Result<Response, FetchError> {
         match self.state {
-            State::Head if self.head.is_empty() => Err(FetchError::Reset(
+            State::Head if self.head.is_empty() && !self.interim => Err(FetchError::Reset(
                 "connection closed before any response".to_owned(),
             )),
+            // After an interim response the server did answer: a close is a truncated
+            // response, not a transport failure worth another try.
             State::Head => Err(FetchError::Truncated("response head")),
             State::Length(_) => Err(FetchError::Truncated("body shorter than Content-Length")),
             State::Chunked(_) => Err(FetchError::Truncated("chunked body")),
@@ -175,6 +180,7 @@ impl ResponseReader {
             if (100..200).contains(&status) && status != 101 {
                 // An interim response (100 Continue): the real head follows.
                 self.head.drain(..head_len);
+                self.interim = true;
                 continue;
             }
             self.state = start_body(&self.limits, &mut self.response, status, parsed.headers)?;
@@ -221,21 +227,32 @@ impl ResponseReader {
     }
 
     /// One byte of chunked framing (sizes, line ends, trailers); data bytes go elsewhere.
+    ///
+    /// A chunk-size line, like a trailer line, may be no longer than the head's cap, so
+    /// endless leading zeros or extensions end as too large instead of being read forever.
     fn chunk_framing(&self, chunk: Chunk, byte: u8) -> Result<State, FetchError> {
         const BAD: FetchError = FetchError::Malformed("invalid chunked encoding");
+        if let Chunk::Size { line, .. } | Chunk::SizeLineRest { line, .. } = chunk
+            && line >= self.limits.max_head
+        {
+            return Err(FetchError::TooLarge(Limit::Head));
+        }
         let next = match (chunk, byte) {
-            (Chunk::Size { size, digits }, b) if b.is_ascii_hexdigit() => {
-                if digits == 15 {
-                    return Err(FetchError::TooLarge(Limit::Body));
-                }
+            (Chunk::Size { size, line }, b) if b.is_ascii_hexdigit() => {
+                // Leading zeros are no digits of the size: only its value is bounded.
                 let digit = u64::from((b as char).to_digit(16).unwrap_or_default());
+                let size = size
+                    .checked_mul(16)
+                    .and_then(|size| size.checked_add(digit))
+                    .filter(|&size| size <= self.limits.max_body)
+                    .ok_or(FetchError::TooLarge(Limit::Body))?;
                 Chunk::Size {
-                    size: size * 16 + digit,
-                    digits: digits + 1,
+                    size,
+                    line: line + 1,
                 }
             }
-            (Chunk::Size { digits: 0, .. }, _) => return Err(BAD),
-            (Chunk::Size { size, .. } | Chunk::SizeLineRest { size }, b'\n') => {
+            (Chunk::Size { line: 0, .. }, _) => return Err(BAD),
+            (Chunk::Size { size, .. } | Chunk::SizeLineRest { size, .. }, b'\n') => {
                 if size == 0 {
                     Chunk::Trailer { len: 0, total: 0 }
                 } else if self.response.body_len.saturating_add(size) > self.limits.max_body {
@@ -244,11 +261,19 @@ impl ResponseReader {
                     Chunk::Data(size)
                 }
             }
-            (Chunk::Size { size, .. } | Chunk::SizeLineRest { size }, b'\r' | b';' | b' ')
-            | (Chunk::SizeLineRest { size }, _) => Chunk::SizeLineRest { size },
+            // Whitespace (RFC 9112, 7.1.1: `BWS`, a space or a tab) or an extension after the
+            // size.
+            (
+                Chunk::Size { size, line } | Chunk::SizeLineRest { size, line },
+                b'\r' | b';' | b' ' | b'\t',
+            )
+            | (Chunk::SizeLineRest { size, line }, _) => Chunk::SizeLineRest {
+                size,
+                line: line + 1,
+            },
             (Chunk::Size { .. }, _) => return Err(BAD),
             (Chunk::DataEnd { cr: false }, b'\r') => Chunk::DataEnd { cr: true },
-            (Chunk::DataEnd { .. }, b'\n') => Chunk::Size { size: 0, digits: 0 },
+            (Chunk::DataEnd { .. }, b'\n') => Chunk::Size { size: 0, line: 0 },
             (Chunk::DataEnd { .. }, _) => return Err(BAD),
             (Chunk::Trailer { len: 0, .. }, b'\n') => return Ok(State::Done),
             (Chunk::Trailer { total, .. }, _) if total >= self.limits.max_head => {
@@ -302,7 +327,8 @@ fn start_body(
     headers: &[httparse::Header<'_>],
 ) -> Result<State, FetchError> {
     let mut content_length: Option<u64> = None;
-    let mut chunked = None;
+    // The transfer codings of every `Transfer-Encoding` line, as one list (RFC 9112, 6.1).
+    let mut transfer_codings = Vec::new();
     for header in headers {
         let value = || String::from_utf8_lossy(header.value).trim().to_owned();
         if header.name.eq_ignore_ascii_case("content-type") {
@@ -310,17 +336,9 @@ fn start_body(
         } else if header.name.eq_ignore_ascii_case("location") {
             response.location = Some(value());
         } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
-            // Only the last coding decides whether the body is chunked.
-            let last = value()
-                .rsplit(',')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_owned();
-            chunked = Some(last.eq_ignore_ascii_case("chunked"));
+            transfer_codings.extend(list(header.value));
         } else if header.name.eq_ignore_ascii_case("content-length") {
-            let length = parse_content_length(header.value)
-                .ok_or(FetchError::Malformed("invalid Content-Length"))?;
+            let length = parse_content_length(header.value)?;
             if content_length.is_some_and(|l| l != length) {
                 return Err(FetchError::Malformed("conflicting Content-Length"));
             }
@@ -330,10 +348,11 @@ fn start_body(
     response.status = status;
     let state = if status == 204 || status == 304 {
         State::Done
-    } else if let Some(chunked) = chunked {
-        // Transfer-Encoding overrides Content-Length (RFC 9112, 6.3).
-        if chunked {
-            State::Chunked(Chunk::Size { size: 0, digits: 0 })
+    } else if let Some(last) = transfer_codings.last() {
+        // Transfer-Encoding overrides Content-Length (RFC 9112, 6.3), and only its last coding
+        // says whether the body is chunked; otherwise the close delimits it.
+        if last.eq_ignore_ascii_case("chunked") {
+            State::Chunked(Chunk::Size { size: 0, line: 0 })
         } else {
             State::UntilEof
         }
@@ -352,12 +371,31 @@ fn start_body(
     Ok(state)
 }
 
-fn parse_content_length(value: &[u8]) -> Option<u64> {
-    let text = std::str::from_utf8(value).ok()?.trim();
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+/// The elements of a comma-separated header list, trimmed, empty ones dropped (RFC 9110,
+/// 5.6.1: a recipient ignores them).
+fn list(value: &[u8]) -> impl Iterator<Item = String> + '_ {
+    value
+        .split(|&b| b == b',')
+        .map(|element| String::from_utf8_lossy(element.trim_ascii()).into_owned())
+        .filter(|element| !element.is_empty())
+}
+
+/// A `Content-Length` value: digits, or a list of the same digits repeated (RFC 9110, 8.6,
+/// `5, 5`). A number too big for 64 bits is too large, not malformed.
+fn parse_content_length(value: &[u8]) -> Result<u64, FetchError> {
+    const INVALID: FetchError = FetchError::Malformed("invalid Content-Length");
+    let mut length = None;
+    for element in list(value) {
+        if !element.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(INVALID);
+        }
+        let value = element.parse().unwrap_or(u64::MAX);
+        if length.is_some_and(|length| length != value) {
+            return Err(FetchError::Malformed("conflicting Content-Length"));
+        }
+        length = Some(value);
     }
-    text.parse().ok()
+    length.ok_or(INVALID)
 }
 
 #[cfg(test)]
@@ -489,6 +527,110 @@ mod tests {
             read(bad_length, 100),
             Err(FetchError::Malformed("invalid Content-Length"))
         );
+    }
+
+    const CHUNKED_HELLO: &str = "5\r\nhello\r\n0\r\n\r\n";
+
+    fn body_of(head: &str, body: &str) -> Result<Vec<u8>, FetchError> {
+        let input = format!("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n{head}\r\n{body}");
+        read_every_way(input.as_bytes()).map(|response| response.body)
+    }
+
+    /// The codings of every `Transfer-Encoding` line are one list; empty elements do not
+    /// count, and the last coding decides whether the body is chunked.
+    #[test]
+    fn transfer_encoding_is_one_list_across_lines() {
+        for head in [
+            "Transfer-Encoding: chunked\r\n",
+            "Transfer-Encoding: chunked,\r\n",
+            "Transfer-Encoding: , chunked , \r\n",
+            "Transfer-Encoding: chunked\r\nTransfer-Encoding:\r\n",
+            "Transfer-Encoding:\r\nTransfer-Encoding: chunked\r\n",
+            "Transfer-Encoding: identity\r\nTransfer-Encoding: CHUNKED\r\n",
+            "Transfer-Encoding: chunked\r\nContent-Length: 3\r\n",
+        ] {
+            assert_eq!(body_of(head, CHUNKED_HELLO).unwrap(), b"hello", "{head:?}");
+        }
+        // Chunked, but not last: the close delimits the body.
+        let head = "Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n";
+        assert_eq!(
+            body_of(head, CHUNKED_HELLO).unwrap(),
+            CHUNKED_HELLO.as_bytes()
+        );
+        // Only empty lines: no coding at all, so Content-Length applies.
+        let head = "Transfer-Encoding:\r\nContent-Length: 2\r\n";
+        assert_eq!(body_of(head, "hello").unwrap(), b"he");
+    }
+
+    #[test]
+    fn chunk_size_lines_follow_rfc_9112() {
+        let chunked = "Transfer-Encoding: chunked\r\n";
+        // Whitespace before an extension may be a tab (7.1.1 `BWS`).
+        let body = "5\t;name=value\r\nhello\r\n0 \t; last\r\n\r\n";
+        assert_eq!(body_of(chunked, body).unwrap(), b"hello");
+        // Leading zeros are not digits of the size.
+        let body = "0000000000000000005\r\nhello\r\n0000000000000000000\r\n\r\n";
+        assert_eq!(body_of(chunked, body).unwrap(), b"hello");
+        // A size beyond 64 bits is too large, and so is an endless size line.
+        let body = "10000000000000000\r\nhello\r\n";
+        assert_eq!(
+            body_of(chunked, body),
+            Err(FetchError::TooLarge(Limit::Body))
+        );
+        assert_eq!(
+            body_of(chunked, &"0".repeat(5000)),
+            Err(FetchError::TooLarge(Limit::Head))
+        );
+        let body = format!("5;{}", "x".repeat(5000));
+        assert_eq!(
+            body_of(chunked, &body),
+            Err(FetchError::TooLarge(Limit::Head))
+        );
+    }
+
+    #[test]
+    fn content_length_lists_and_overflow() {
+        // The same value repeated is that value (RFC 9110, 8.6), on one line or on several.
+        for head in [
+            "Content-Length: 5, 5\r\n",
+            "Content-Length: 5,5,\r\n",
+            "Content-Length: 5\r\nContent-Length: 5\r\n",
+            "Content-Length: 0000000000000000000000005\r\n",
+        ] {
+            assert_eq!(body_of(head, "hello!").unwrap(), b"hello", "{head:?}");
+        }
+        for head in [
+            "Content-Length: 5, 6\r\n",
+            "Content-Length: 5\r\nContent-Length: 6\r\n",
+        ] {
+            assert_eq!(
+                body_of(head, "hello!"),
+                Err(FetchError::Malformed("conflicting Content-Length")),
+                "{head:?}"
+            );
+        }
+        for head in ["Content-Length: 5, x\r\n", "Content-Length: ,\r\n"] {
+            assert_eq!(
+                body_of(head, "hello!"),
+                Err(FetchError::Malformed("invalid Content-Length")),
+                "{head:?}"
+            );
+        }
+        // Too big for 64 bits: a number all the same, and far too large.
+        let head = "Content-Length: 99999999999999999999999999\r\n";
+        assert_eq!(
+            body_of(head, "hello"),
+            Err(FetchError::TooLarge(Limit::Body))
+        );
+    }
+
+    /// After an interim response the server has answered: a close is a truncated response,
+    /// which is not tried again, rather than a reset, which is.
+    #[test]
+    fn a_close_after_an_interim_response_is_truncated() {
+        let error = read_every_way(b"HTTP/1.1 100 Continue\r\n\r\n").unwrap_err();
+        assert_eq!(error, FetchError::Truncated("response head"));
+        assert!(!error.is_retryable());
     }
 
     #[test]

@@ -260,6 +260,48 @@ pub const FAULT_PAGES: &[FaultPage] = &[
         what: "reset twice, then answers (fetched on the third try)",
     },
     FaultPage {
+        path: "/fault/te-trailing-comma",
+        fault: Fault::Raw(TE_TRAILING_COMMA),
+        outcome: "200",
+        what: "`Transfer-Encoding: chunked,`: still chunked (its link, split across chunks, is followed)",
+    },
+    FaultPage {
+        path: "/fault/te-empty-line",
+        fault: Fault::Raw(TE_EMPTY_LINE),
+        outcome: "200",
+        what: "`chunked` and then an empty `Transfer-Encoding:` line: still chunked (its link is followed)",
+    },
+    FaultPage {
+        path: "/fault/chunk-ext-tab",
+        fault: Fault::Raw(CHUNK_EXT_TAB),
+        outcome: "200",
+        what: "a tab before a chunk extension's `;`",
+    },
+    FaultPage {
+        path: "/fault/chunk-leading-zeros",
+        fault: Fault::Raw(CHUNK_LEADING_ZEROS),
+        outcome: "200",
+        what: "a chunk size of 19 digits, all but one leading zeros",
+    },
+    FaultPage {
+        path: "/fault/length-list",
+        fault: Fault::Raw(LENGTH_LIST),
+        outcome: "200",
+        what: "`Content-Length: 9, 9`",
+    },
+    FaultPage {
+        path: "/fault/length-overflow",
+        fault: Fault::Raw(LENGTH_OVERFLOW),
+        outcome: "error:too-large",
+        what: "a `Content-Length` beyond 64 bits",
+    },
+    FaultPage {
+        path: "/fault/interim-then-close",
+        fault: Fault::Raw(b"HTTP/1.1 100 Continue\r\n\r\n"),
+        outcome: "error:truncated",
+        what: "`100 Continue`, then a close (not tried again)",
+    },
+    FaultPage {
         path: "/fault/userinfo",
         fault: Fault::UserInfo,
         outcome: "200",
@@ -272,6 +314,32 @@ pub const FAULT_PAGES: &[FaultPage] = &[
         what: "links to one page as `pc~`, `pc%7e`, `pc%7E` and another as `pc%2fx`, `pc%2Fx`: each fetched once",
     },
 ];
+
+/// A chunked body with a link split across two chunks, so that reading it with its framing
+/// left in gives a wrong URL.
+macro_rules! chunked_link_response {
+    ($transfer_encoding:literal) => {
+        concat!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n",
+            $transfer_encoding,
+            "Connection: close\r\n\r\n",
+            "15\r\n<a href=\"/fault/te-ta\r\nb\r\nrget\">t</a>\r\n0\r\n\r\n"
+        )
+        .as_bytes()
+    };
+}
+
+const TE_TRAILING_COMMA: &[u8] = chunked_link_response!("Transfer-Encoding: chunked,\r\n");
+const TE_EMPTY_LINE: &[u8] =
+    chunked_link_response!("Transfer-Encoding: chunked\r\nTransfer-Encoding:\r\n");
+const CHUNK_EXT_TAB: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\
+    Transfer-Encoding: chunked\r\n\r\n9\t;name=value\r\n<p>hi</p>\r\n0\r\n\r\n";
+const CHUNK_LEADING_ZEROS: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\
+    Transfer-Encoding: chunked\r\n\r\n0000000000000000009\r\n<p>hi</p>\r\n0\r\n\r\n";
+const LENGTH_LIST: &[u8] =
+    b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: 9, 9\r\n\r\n<p>hi</p>";
+const LENGTH_OVERFLOW: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\
+    Content-Length: 99999999999999999999999\r\n\r\n<p>hi</p>";
 
 /// Links that differ only in their percent-encoding.
 const PERCENT: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n\
@@ -291,6 +359,12 @@ pub const REACHED_PAGES: &[FaultPage] = &[
         fault: Fault::ChunkedTarget,
         outcome: "200",
         what: "linked from the chunked page",
+    },
+    FaultPage {
+        path: "/fault/te-target",
+        fault: Fault::Target,
+        outcome: "200",
+        what: "linked from the two Transfer-Encoding pages",
     },
     FaultPage {
         path: "/fault/userinfo-target",
