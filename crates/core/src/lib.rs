@@ -12,6 +12,7 @@
 //! | URL identity | `urls.rs` | resolving a link to the one normal form the seen set compares |
 //! | [`Fetch::request`] | `request.rs` | the HTTP/1.0 request bytes |
 //! | [`ResponseReader`] | `response.rs` | incremental response parsing: `NeedMore` / `Done` / error |
+//! | body codings | `decode.rs` | gzip and deflate bodies decoded as they arrive, within `--max-body` |
 //! | [`extract_links`] | `links.rs` | `<a>`, `<area>` and `<base>` hrefs, with an HTML tokenizer |
 //! | [`FetchError`] | `error.rs` | one error enum; the [`ErrorKind`]s the report counts |
 //! | [`Report`] | `report.rs` | per-URL [`Record`]s and the JSON report |
@@ -24,6 +25,7 @@
 
 mod config;
 pub mod crawler;
+mod decode;
 mod error;
 mod links;
 mod report;

@@ -7,13 +7,15 @@
 //! whole response (a body delimited by the close) or a truncated one. [`Progress::NeedMore`]
 //! is the normal state of a response in transit, not an error.
 //!
-//! The body is kept only when the response is HTML (the only thing the crawler parses); any
-//! other body is counted and dropped, so a large image costs no memory.
+//! The body is kept only when the response is a 2xx HTML page (the only thing the crawler
+//! parses), decoded if the server applied codings to it (see [`crate::decode`]); any other
+//! body is counted as it arrives and dropped, so a large image costs no memory.
 
 use std::mem;
 
 use crate::{
     config::Limits,
+    decode::{Body, Decoder},
     error::{FetchError, Limit},
 };
 
@@ -29,9 +31,9 @@ pub struct Response {
     pub content_type: Option<String>,
     /// The `Location` header, if any.
     pub location: Option<String>,
-    /// The decoded body, kept only for HTML.
+    /// The decoded body, kept only for 2xx HTML.
     pub body: Vec<u8>,
-    /// Length of the decoded body, kept or not.
+    /// Length of the body: decoded if kept, as it arrived (unchunked) otherwise.
     pub body_len: u64,
 }
 
@@ -64,7 +66,12 @@ pub struct ResponseReader {
     /// Bytes of the head received so far; released once the head is parsed.
     head: Vec<u8>,
     response: Response,
-    keep_body: bool,
+    /// Where the body goes once unframed: through the decoders of its codings, if it is
+    /// kept and coded, to the body.
+    body: Decoder,
+    /// Bytes of body as they arrived (codings not undone): bounded by `max_body` too, so a
+    /// coded stream that decodes to little cannot run on forever either.
+    coded_len: u64,
     /// Whether an interim (1xx) response came before the head now awaited.
     interim: bool,
 }
@@ -103,7 +110,8 @@ impl ResponseReader {
             state: State::Head,
             head: Vec::new(),
             response: Response::default(),
-            keep_body: false,
+            body: Decoder::Body(Body::default()),
+            coded_len: 0,
             interim: false,
         }
     }
@@ -122,7 +130,11 @@ impl ResponseReader {
         } else {
             self.feed_body(data)?;
         }
-        Ok(self.progress())
+        if self.state == State::Done {
+            Ok(Progress::Done(self.finish()?))
+        } else {
+            Ok(Progress::NeedMore)
+        }
     }
 
     /// The connection was closed by the peer: what arrived is the whole response, or an error.
@@ -138,17 +150,20 @@ impl ResponseReader {
             State::Chunked(_) => Err(FetchError::Truncated("chunked body")),
             State::UntilEof | State::Done => {
                 self.state = State::Done;
-                Ok(mem::take(&mut self.response))
+                self.finish()
             }
         }
     }
 
-    fn progress(&mut self) -> Progress {
-        if self.state == State::Done {
-            Progress::Done(mem::take(&mut self.response))
-        } else {
-            Progress::NeedMore
+    /// The body ended: the decoders give up what they hold, and the response is complete.
+    fn finish(&mut self) -> Result<Response, FetchError> {
+        if self.coded_len > 0 {
+            self.body.finish()?;
         }
+        let body = self.body.body();
+        self.response.body = body.bytes.take().unwrap_or_default();
+        self.response.body_len = body.len;
+        Ok(mem::take(&mut self.response))
     }
 
     /// Parses the head received so far. Once it is complete, moves to the body state and
@@ -183,8 +198,17 @@ impl ResponseReader {
                 self.interim = true;
                 continue;
             }
-            self.state = start_body(&self.limits, &mut self.response, status, parsed.headers)?;
-            self.keep_body = self.response.is_html();
+            let codings;
+            (self.state, codings) =
+                start_body(&self.limits, &mut self.response, status, parsed.headers)?;
+            // Only a page whose links are followed is kept, and so decoded.
+            let keep = (200..300).contains(&status) && self.response.is_html();
+            let body = Body::new(self.limits.max_body, keep);
+            self.body = if keep {
+                Decoder::new(&codings, body)?
+            } else {
+                Decoder::Body(body)
+            };
             let body_start = self.head.split_off(head_len);
             // The head's buffer is no longer needed; give its memory back now.
             self.head = Vec::new();
@@ -255,7 +279,7 @@ impl ResponseReader {
             (Chunk::Size { size, .. } | Chunk::SizeLineRest { size, .. }, b'\n') => {
                 if size == 0 {
                     Chunk::Trailer { len: 0, total: 0 }
-                } else if self.response.body_len.saturating_add(size) > self.limits.max_body {
+                } else if self.coded_len.saturating_add(size) > self.limits.max_body {
                     return Err(FetchError::TooLarge(Limit::Body));
                 } else {
                     Chunk::Data(size)
@@ -308,26 +332,27 @@ impl ResponseReader {
     }
 
     fn take_body(&mut self, data: &[u8]) -> Result<(), FetchError> {
-        self.response.body_len += data.len() as u64;
-        if self.response.body_len > self.limits.max_body {
+        self.coded_len += data.len() as u64;
+        if self.coded_len > self.limits.max_body {
             return Err(FetchError::TooLarge(Limit::Body));
         }
-        if self.keep_body {
-            self.response.body.extend_from_slice(data);
-        }
-        Ok(())
+        self.body.write_body(data)
     }
 }
 
-/// Reads what the head says about the body and decides how it is delimited.
+/// Reads what the head says about the body: how it is delimited, and the codings to undo
+/// once it is unframed, in the order they were applied (content codings, then transfer
+/// codings but the final `chunked`).
 fn start_body(
     limits: &Limits,
     response: &mut Response,
     status: u16,
     headers: &[httparse::Header<'_>],
-) -> Result<State, FetchError> {
+) -> Result<(State, Vec<String>), FetchError> {
     let mut content_length: Option<u64> = None;
-    // The transfer codings of every `Transfer-Encoding` line, as one list (RFC 9112, 6.1).
+    // The codings of every `Content-Encoding` and `Transfer-Encoding` line, each one list
+    // (RFC 9110, 8.4; RFC 9112, 6.1).
+    let mut codings = Vec::new();
     let mut transfer_codings = Vec::new();
     for header in headers {
         let value = || String::from_utf8_lossy(header.value).trim().to_owned();
@@ -337,6 +362,8 @@ fn start_body(
             response.location = Some(value());
         } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
             transfer_codings.extend(list(header.value));
+        } else if header.name.eq_ignore_ascii_case("content-encoding") {
+            codings.extend(list(header.value));
         } else if header.name.eq_ignore_ascii_case("content-length") {
             let length = parse_content_length(header.value)?;
             if content_length.is_some_and(|l| l != length) {
@@ -352,6 +379,7 @@ fn start_body(
         // Transfer-Encoding overrides Content-Length (RFC 9112, 6.3), and only its last coding
         // says whether the body is chunked; otherwise the close delimits it.
         if last.eq_ignore_ascii_case("chunked") {
+            transfer_codings.pop();
             State::Chunked(Chunk::Size { size: 0, line: 0 })
         } else {
             State::UntilEof
@@ -368,7 +396,8 @@ fn start_body(
     } else {
         State::UntilEof
     };
-    Ok(state)
+    codings.extend(transfer_codings);
+    Ok((state, codings))
 }
 
 /// The elements of a comma-separated header list, trimmed, empty ones dropped (RFC 9110,
@@ -551,12 +580,17 @@ mod tests {
         ] {
             assert_eq!(body_of(head, CHUNKED_HELLO).unwrap(), b"hello", "{head:?}");
         }
-        // Chunked, but not last: the close delimits the body.
+        // Chunked, but not last: the close delimits the body, still chunked inside, which
+        // a page cannot be read from (and anything else is only counted).
         let head = "Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n";
         assert_eq!(
-            body_of(head, CHUNKED_HELLO).unwrap(),
-            CHUNKED_HELLO.as_bytes()
+            body_of(head, CHUNKED_HELLO).unwrap_err().kind(),
+            crate::ErrorKind::Encoding
         );
+        let image =
+            format!("HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n{head}\r\n{CHUNKED_HELLO}");
+        let response = read_every_way(image.as_bytes()).unwrap();
+        assert_eq!(response.body_len, CHUNKED_HELLO.len() as u64);
         // Only empty lines: no coding at all, so Content-Length applies.
         let head = "Transfer-Encoding:\r\nContent-Length: 2\r\n";
         assert_eq!(body_of(head, "hello").unwrap(), b"he");
@@ -622,6 +656,73 @@ mod tests {
             body_of(head, "hello"),
             Err(FetchError::TooLarge(Limit::Body))
         );
+    }
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        use std::io::Write as _;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(data).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    fn coded_response(head: &str, body: &[u8]) -> Vec<u8> {
+        let head = format!("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n{head}\r\n");
+        [head.as_bytes(), body].concat()
+    }
+
+    /// A page coded with gzip, as content or transfer coding, is decoded; anything else is
+    /// counted as it came.
+    #[test]
+    fn coded_pages_are_decoded() {
+        let page = b"<a href=\"/x\">x</a>";
+        let coded = gzip(page);
+        let chunked = format!("{:x}\r\n", coded.len()).into_bytes();
+        let chunked = [&chunked[..], &coded, b"\r\n0\r\n\r\n"].concat();
+        for input in [
+            coded_response("Content-Encoding: gzip\r\n", &coded),
+            coded_response("Content-Encoding: identity, x-gzip\r\n", &coded),
+            coded_response("Transfer-Encoding: gzip, chunked\r\n", &chunked),
+            coded_response(
+                "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
+                &chunked,
+            ),
+            coded_response("Transfer-Encoding: gzip\r\n", &coded),
+        ] {
+            let response = read_every_way(&input).unwrap();
+            assert_eq!(response.body, page);
+            assert_eq!(response.body_len, page.len() as u64);
+        }
+        let not_a_page = [
+            &b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Encoding: br\r\n\r\n"[..],
+            &coded,
+        ]
+        .concat();
+        let response = read_every_way(&not_a_page).unwrap();
+        assert_eq!(response.body_len, coded.len() as u64);
+        let empty = coded_response("Content-Encoding: gzip\r\nContent-Length: 0\r\n", b"");
+        assert_eq!(read_every_way(&empty).unwrap().body, b"");
+    }
+
+    #[test]
+    fn codings_that_cannot_be_decoded_are_encoding_errors() {
+        for input in [
+            coded_response("Content-Encoding: br\r\n", b"\x0b\x02\x80hello\x03"),
+            coded_response("Content-Encoding: gzip\r\n", b"not gzip at all"),
+            coded_response("Content-Encoding: gzip\r\n", &gzip(b"cut short")[..15]),
+        ] {
+            let error = read_every_way(&input).unwrap_err();
+            assert_eq!(error.kind(), crate::ErrorKind::Encoding, "{error}");
+        }
+    }
+
+    /// A small compressed body that inflates past `--max-body` is too large, found while it
+    /// is decoded.
+    #[test]
+    fn decoded_bodies_obey_the_body_limit() {
+        let bomb = gzip(&[b' '; 100_000]);
+        assert!((bomb.len() as u64) < LIMITS.max_body);
+        let input = coded_response("Content-Encoding: gzip\r\n", &bomb);
+        assert_eq!(read(&input, 512), Err(FetchError::TooLarge(Limit::Body)));
     }
 
     /// After an interim response the server has answered: a close is a truncated response,

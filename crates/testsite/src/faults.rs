@@ -81,6 +81,35 @@ pub enum Fault {
     Target,
     /// HTML linking to the site's own URLs with user info in them (`http://anon@host/`).
     UserInfo,
+    /// HTML with a link, compressed with this coding although the crawler asked for identity.
+    Coded(Coding),
+    /// [`GZIP_BOMB_MIB`] MiB of zeros, gzip-compressed to about 1 KiB per MiB, as HTML.
+    GzipBomb,
+}
+
+/// How a [`Fault::Coded`] page is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coding {
+    /// `Content-Encoding: gzip`.
+    Gzip,
+    /// `Content-Encoding: deflate`, a zlib stream as RFC 9110 says.
+    Deflate,
+    /// `Content-Encoding: deflate`, raw deflate without the zlib wrapper, as some servers do.
+    RawDeflate,
+    /// `Transfer-Encoding: gzip, chunked`.
+    TransferGzip,
+}
+
+impl Coding {
+    /// The page the coded page links to.
+    fn target(self) -> &'static str {
+        match self {
+            Coding::Gzip => "/fault/gzip-target",
+            Coding::Deflate => "/fault/deflate-target",
+            Coding::RawDeflate => "/fault/raw-deflate-target",
+            Coding::TransferGzip => "/fault/te-gzip-target",
+        }
+    }
 }
 
 /// A fault's path, what it does and what a crawler must record for it.
@@ -302,6 +331,54 @@ pub const FAULT_PAGES: &[FaultPage] = &[
         what: "`100 Continue`, then a close (not tried again)",
     },
     FaultPage {
+        path: "/fault/gzip",
+        fault: Fault::Coded(Coding::Gzip),
+        outcome: "200",
+        what: "`Content-Encoding: gzip` although identity was asked for (decoded, its link is followed)",
+    },
+    FaultPage {
+        path: "/fault/deflate",
+        fault: Fault::Coded(Coding::Deflate),
+        outcome: "200",
+        what: "`Content-Encoding: deflate`, a zlib stream (decoded, its link is followed)",
+    },
+    FaultPage {
+        path: "/fault/raw-deflate",
+        fault: Fault::Coded(Coding::RawDeflate),
+        outcome: "200",
+        what: "`Content-Encoding: deflate`, raw deflate without zlib's wrapper (decoded, its link is followed)",
+    },
+    FaultPage {
+        path: "/fault/te-gzip",
+        fault: Fault::Coded(Coding::TransferGzip),
+        outcome: "200",
+        what: "`Transfer-Encoding: gzip, chunked` (decoded, its link is followed)",
+    },
+    FaultPage {
+        path: "/fault/gzip-bomb",
+        fault: Fault::GzipBomb,
+        outcome: "error:too-large",
+        what: "1 MiB of gzip that inflates to 1 GiB (stopped at --max-body as it inflates)",
+    },
+    FaultPage {
+        path: "/fault/brotli",
+        fault: Fault::Raw(BROTLI_PAGE),
+        outcome: "error:encoding",
+        what: "an HTML page in `Content-Encoding: br`, which the crawler cannot decode",
+    },
+    FaultPage {
+        path: "/fault/bad-gzip",
+        fault: Fault::Raw(BAD_GZIP),
+        outcome: "error:encoding",
+        what: "`Content-Encoding: gzip` over bytes that are not gzip",
+    },
+    FaultPage {
+        path: "/fault/brotli-image",
+        fault: Fault::Raw(BROTLI_IMAGE),
+        outcome: "200",
+        what: "an image in `Content-Encoding: br` (not parsed, so not decoded)",
+    },
+    FaultPage {
         path: "/fault/userinfo",
         fault: Fault::UserInfo,
         outcome: "200",
@@ -341,6 +418,13 @@ const LENGTH_LIST: &[u8] =
 const LENGTH_OVERFLOW: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\
     Content-Length: 99999999999999999999999\r\n\r\n<p>hi</p>";
 
+const BROTLI_PAGE: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\
+    Content-Encoding: br\r\nContent-Length: 13\r\n\r\n\x0b\x03\x80<p>hi</p>\x03";
+const BAD_GZIP: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\
+    Content-Encoding: gzip\r\n\r\n\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff\xff\xff\xffnot deflate";
+const BROTLI_IMAGE: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Type: image/png\r\n\
+    Content-Encoding: br\r\nContent-Length: 8\r\n\r\n\x89PNG\r\n\x1a\n";
+
 /// Links that differ only in their percent-encoding.
 const PERCENT: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n\
     <a href=\"pc~\">1</a><a href=\"pc%7e\">2</a><a href=\"pc%7E\">3</a><a href=\"%70c%7e\">4</a>\
@@ -359,6 +443,30 @@ pub const REACHED_PAGES: &[FaultPage] = &[
         fault: Fault::ChunkedTarget,
         outcome: "200",
         what: "linked from the chunked page",
+    },
+    FaultPage {
+        path: "/fault/gzip-target",
+        fault: Fault::Target,
+        outcome: "200",
+        what: "linked from the gzip page",
+    },
+    FaultPage {
+        path: "/fault/deflate-target",
+        fault: Fault::Target,
+        outcome: "200",
+        what: "linked from the deflate page",
+    },
+    FaultPage {
+        path: "/fault/raw-deflate-target",
+        fault: Fault::Target,
+        outcome: "200",
+        what: "linked from the raw deflate page",
+    },
+    FaultPage {
+        path: "/fault/te-gzip-target",
+        fault: Fault::Target,
+        outcome: "200",
+        what: "linked from the gzip transfer-coded page",
     },
     FaultPage {
         path: "/fault/te-target",
@@ -385,6 +493,9 @@ pub const REACHED_PAGES: &[FaultPage] = &[
         what: "linked from the percent page in two spellings",
     },
 ];
+
+/// How many MiB the gzip bomb inflates to.
+const GZIP_BOMB_MIB: u32 = 1024;
 
 /// The step of the relinked chain that the late page links to: beyond the redirect limit, so
 /// reached through the chain it is refused, and through the link it is fetched.
@@ -647,6 +758,36 @@ pub(crate) async fn serve(
             }
         }
         Fault::Raw(response) => send_and_close(stream, response).await,
+        Fault::Coded(coding) => {
+            let page = format!("<p><a href=\"{}\">target</a></p>", coding.target());
+            let (head, body) = match coding {
+                Coding::Gzip => ("Content-Encoding: gzip", compress::gzip(page.as_bytes())),
+                Coding::Deflate => ("Content-Encoding: deflate", compress::zlib(page.as_bytes())),
+                Coding::RawDeflate => (
+                    "Content-Encoding: deflate",
+                    compress::raw_deflate(page.as_bytes()),
+                ),
+                Coding::TransferGzip => (
+                    "Transfer-Encoding: gzip, chunked",
+                    compress::chunked(&compress::gzip(page.as_bytes())),
+                ),
+            };
+            let mut response = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n{head}\r\nConnection: close\r\n\r\n"
+            )
+            .into_bytes();
+            response.extend_from_slice(&body);
+            send_and_close(stream, &response).await;
+        }
+        Fault::GzipBomb => {
+            // Delimited by the close, so no Content-Length gives the size away: the crawler
+            // learns it only by inflating.
+            let mut response =
+                b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\n\r\n"
+                    .to_vec();
+            response.extend_from_slice(compress::gzip_bomb());
+            send_and_close(stream, &response).await;
+        }
         Fault::UserInfo => {
             let with_user = |user: &str| origin.replacen("://", &format!("://{user}@"), 1);
             let body = format!(
@@ -710,4 +851,97 @@ async fn html(stream: TcpStream, body: &str) {
         body.len()
     );
     send_and_close(stream, response.as_bytes()).await;
+}
+
+/// The compressed bodies of the coded pages.
+mod compress {
+    use std::{io::Write, sync::OnceLock};
+
+    use flate2::{
+        Compress, Compression, Crc, FlushCompress,
+        write::{DeflateEncoder, GzEncoder, ZlibEncoder},
+    };
+
+    pub(super) fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+        // Writing to a Vec cannot fail.
+        let _ = encoder.write_all(data);
+        encoder.finish().unwrap_or_default()
+    }
+
+    pub(super) fn zlib(data: &[u8]) -> Vec<u8> {
+        let mut encoder = ZlibEncoder::new(Vec::new(), Compression::default());
+        let _ = encoder.write_all(data);
+        encoder.finish().unwrap_or_default()
+    }
+
+    pub(super) fn raw_deflate(data: &[u8]) -> Vec<u8> {
+        let mut encoder = DeflateEncoder::new(Vec::new(), Compression::default());
+        let _ = encoder.write_all(data);
+        encoder.finish().unwrap_or_default()
+    }
+
+    /// `data` as a chunked body, in chunks of 16 bytes.
+    pub(super) fn chunked(data: &[u8]) -> Vec<u8> {
+        let mut body = Vec::new();
+        for chunk in data.chunks(16) {
+            body.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+            body.extend_from_slice(chunk);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(b"0\r\n\r\n");
+        body
+    }
+
+    /// The bomb, built once per process.
+    pub(super) fn gzip_bomb() -> &'static [u8] {
+        static BOMB: OnceLock<Vec<u8>> = OnceLock::new();
+        BOMB.get_or_init(|| zeros_gzip(super::GZIP_BOMB_MIB))
+    }
+
+    /// A valid gzip stream of `mib` MiB of zeros, about 1 KiB per MiB, built without
+    /// compressing more than one: a MiB compressed from a fresh state refers to nothing
+    /// before it, and a sync flush ends it on a byte boundary, so copies of it in a row are
+    /// one deflate stream. A final empty block, and the CRC of the whole (combined from the
+    /// one MiB's), close it.
+    pub(super) fn zeros_gzip(mib: u32) -> Vec<u8> {
+        let zeros = vec![0; 1 << 20];
+        let mut compress = Compress::new(Compression::best(), false);
+        let mut block = Vec::with_capacity(64 * 1024);
+        // A MiB of zeros compresses to about 1 KiB, far less than the room given: one call
+        // takes all of it.
+        let _ = compress.compress_vec(&zeros, &mut block, FlushCompress::Sync);
+        let mut one = Crc::new();
+        one.update(&zeros);
+        let mut crc = Crc::new();
+        let mut gzip = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+        for _ in 0..mib {
+            gzip.extend_from_slice(&block);
+            crc.combine(&one);
+        }
+        // A final block of fixed Huffman codes holding only its end-of-block code.
+        gzip.extend_from_slice(&[0x03, 0x00]);
+        gzip.extend_from_slice(&crc.sum().to_le_bytes());
+        gzip.extend_from_slice(&crc.amount().to_le_bytes());
+        gzip
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use super::*;
+
+    #[test]
+    fn the_gzip_bomb_is_valid_gzip_and_small() {
+        let bomb = compress::zeros_gzip(4);
+        assert!(bomb.len() < 8 * 1024, "{} bytes", bomb.len());
+        let mut inflated = Vec::new();
+        flate2::read::GzDecoder::new(&bomb[..])
+            .read_to_end(&mut inflated)
+            .expect("valid gzip, CRC and length included");
+        assert_eq!(inflated.len(), 4 << 20);
+        assert!(inflated.iter().all(|&b| b == 0));
+    }
 }
