@@ -57,8 +57,9 @@ fn survives(strategy: Strategy, options: StrategyOptions, concurrency: usize) {
     // target, chunked and its target, flaky; userinfo and its target; percent and its two
     // targets; the late link and the end of the relinked chain; the two Transfer-Encoding
     // pages and their target, the tab, leading zeros and length list pages; the four coded
-    // pages and their targets.
-    assert_eq!(report.pages, 60 + 5 + 2 + 3 + 2 + 3 + 3 + 8);
+    // pages and their targets; the three charset pages, the XHTML, noscript and SVG pages,
+    // and their eight targets.
+    assert_eq!(report.pages, 60 + 5 + 2 + 3 + 2 + 3 + 3 + 8 + 6 + 8);
 
     // Transport failures are tried exactly --max-tries times; bad responses once.
     let max_tries = Config::new(

@@ -24,6 +24,7 @@ use std::{
 use url::Url;
 
 use crate::{
+    charset,
     config::{Config, MAX_URL_LEN},
     error::{ErrorKind, FetchError, Limit},
     links::extract_links,
@@ -68,25 +69,29 @@ impl Fetch {
                 redirect: None,
             };
             if is_redirect(response.status) {
+                // The reader left a `Location` all ASCII: UTF-8 or not, its raw bytes are
+                // percent-encoded as they came.
                 page.redirect = response
                     .location
                     .as_deref()
-                    .and_then(|location| resolve(&self.url, location));
+                    .and_then(|location| resolve(&self.url, location, encoding_rs::UTF_8));
             } else if (200..300).contains(&response.status) && response.is_html() {
                 page.html = true;
                 if self.work_rounds > 0 {
                     page.work_digest = crate::work::work(&response.body, self.work_rounds);
                 }
-                let links = extract_links(&response.body);
+                let (text, encoding) =
+                    charset::decode(&response.body, response.content_type.as_deref());
+                let links = extract_links(text.as_bytes());
                 let base = links
                     .base
                     .as_deref()
-                    .and_then(|base| resolve(&self.url, base))
+                    .and_then(|base| resolve(&self.url, base, encoding))
                     .unwrap_or_else(|| self.url.clone());
                 page.links = links
                     .hrefs
                     .iter()
-                    .filter_map(|href| resolve(&base, href))
+                    .filter_map(|href| resolve(&base, href, encoding))
                     .collect();
             }
             page
@@ -441,6 +446,35 @@ mod tests {
         assert_eq!(
             step(&mut crawler, |_| html("")).as_str(),
             "http://127.0.0.1:8000/dir/page"
+        );
+    }
+
+    /// A Latin-1 page's links are read in Latin-1: their paths become UTF-8, their queries
+    /// stay Latin-1, an entity means what the raw byte means.
+    #[test]
+    fn links_are_read_in_the_page_charset() {
+        let mut crawler = Crawler::new(config());
+        step(&mut crawler, |_| {
+            let body =
+                b"<a href=\"/caf\xe9\"><a href=\"/s?q=caf\xe9\"><a href=\"/s?q=caf&eacute;\">";
+            Ok(Response {
+                status: 200,
+                content_type: Some("text/html; charset=ISO-8859-1".into()),
+                body: body.to_vec(),
+                body_len: body.len() as u64,
+                ..Response::default()
+            })
+        });
+        let mut urls: Vec<String> = (0..crawler.queued())
+            .map(|_| step(&mut crawler, |_| html("")).into())
+            .collect();
+        urls.sort();
+        assert_eq!(
+            urls,
+            [
+                "http://127.0.0.1:8000/caf%C3%A9",
+                "http://127.0.0.1:8000/s?q=caf%E9"
+            ]
         );
     }
 

@@ -14,6 +14,7 @@
 //! | [`ResponseReader`] | `response.rs` | incremental response parsing: `NeedMore` / `Done` / error |
 //! | body codings | `decode.rs` | gzip and deflate bodies decoded as they arrive, within `--max-body` |
 //! | [`extract_links`] | `links.rs` | `<a>`, `<area>` and `<base>` hrefs, with an HTML tokenizer |
+//! | page charsets | `charset.rs` | a page's encoding (BOM, `Content-Type`, `<meta>`), its text in UTF-8 |
 //! | [`FetchError`] | `error.rs` | one error enum; the [`ErrorKind`]s the report counts |
 //! | [`Report`] | `report.rs` | per-URL [`Record`]s and the JSON report |
 //! | [`work::work`] | `work.rs` | deterministic CPU work per page (`--work-us`) |
@@ -23,6 +24,7 @@
 
 #![deny(missing_docs)]
 
+mod charset;
 mod config;
 pub mod crawler;
 mod decode;

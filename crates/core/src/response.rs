@@ -13,6 +13,8 @@
 
 use std::mem;
 
+use percent_encoding::{CONTROLS, percent_encode};
+
 use crate::{
     config::Limits,
     decode::{Body, Decoder},
@@ -29,7 +31,8 @@ pub struct Response {
     pub status: u16,
     /// The `Content-Type` header, if any.
     pub content_type: Option<String>,
-    /// The `Location` header, if any.
+    /// The `Location` header, if any, with its bytes that are not printable ASCII
+    /// percent-encoded (curl's way: a server's raw Latin-1 is kept, not turned into U+FFFD).
     pub location: Option<String>,
     /// The decoded body, kept only for 2xx HTML.
     pub body: Vec<u8>,
@@ -44,9 +47,11 @@ impl Response {
     }
 }
 
+/// HTML, or XHTML (which an HTML tokenizer reads well enough for links).
 fn is_html(content_type: &str) -> bool {
     let media_type = content_type.split(';').next().unwrap_or_default().trim();
     media_type.eq_ignore_ascii_case("text/html")
+        || media_type.eq_ignore_ascii_case("application/xhtml+xml")
 }
 
 /// What one call to [`ResponseReader::feed`] achieved.
@@ -359,7 +364,8 @@ fn start_body(
         if header.name.eq_ignore_ascii_case("content-type") {
             response.content_type = Some(value());
         } else if header.name.eq_ignore_ascii_case("location") {
-            response.location = Some(value());
+            let location = header.value.trim_ascii();
+            response.location = Some(percent_encode(location, CONTROLS).to_string());
         } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
             transfer_codings.extend(list(header.value));
         } else if header.name.eq_ignore_ascii_case("content-encoding") {
@@ -732,6 +738,29 @@ mod tests {
         let error = read_every_way(b"HTTP/1.1 100 Continue\r\n\r\n").unwrap_err();
         assert_eq!(error, FetchError::Truncated("response head"));
         assert!(!error.is_retryable());
+    }
+
+    #[test]
+    fn raw_bytes_of_a_location_are_percent_encoded() {
+        let input = b"HTTP/1.0 302 Found\r\nLocation:  /caf\xe9/\xc3\xa9?q=\xe9 \r\n\r\n";
+        let response = read_every_way(input).unwrap();
+        assert_eq!(response.location.as_deref(), Some("/caf%E9/%C3%A9?q=%E9"));
+    }
+
+    #[test]
+    fn xhtml_is_html() {
+        for content_type in ["text/html", "TEXT/HTML; charset=x", "application/xhtml+xml"] {
+            let response = Response {
+                content_type: Some(content_type.to_owned()),
+                ..Response::default()
+            };
+            assert!(response.is_html(), "{content_type}");
+        }
+        let response = Response {
+            content_type: Some("application/xml".to_owned()),
+            ..Response::default()
+        };
+        assert!(!response.is_html());
     }
 
     #[test]

@@ -16,12 +16,28 @@
 //!
 //! Every URL the crawler compares goes through here: the root ([`crate::parse_root`]), links,
 //! `<base>` and redirect targets.
+//!
+//! A link's query is percent-encoded in its page's encoding, as browsers do (its path is
+//! UTF-8 whatever the page's encoding, and so is every part of a `Location`).
 
+use std::borrow::Cow;
+
+use encoding_rs::{Encoding, UTF_8};
 use url::Url;
 
-/// Resolves `href` against `base` and normalises the result; `None` if it is not a URL.
-pub(crate) fn resolve(base: &Url, href: &str) -> Option<Url> {
-    let mut url = base.join(href).ok()?;
+/// Resolves `href`, from a page in `encoding`, against `base` and normalises the result;
+/// `None` if it is not a URL.
+pub(crate) fn resolve(base: &Url, href: &str, encoding: &'static Encoding) -> Option<Url> {
+    // Characters the encoding lacks become `&#NNNN;` before they are percent-encoded, as the
+    // URL Standard asks.
+    let encode: &dyn Fn(&str) -> Cow<'_, [u8]> = &|text| encoding.encode(text).0;
+    let options = Url::options().base_url(Some(base));
+    let options = if encoding.output_encoding() == UTF_8 {
+        options
+    } else {
+        options.encoding_override(Some(encode))
+    };
+    let mut url = options.parse(href).ok()?;
     normalize(&mut url);
     Some(url)
 }
@@ -93,8 +109,32 @@ mod tests {
     use super::*;
 
     fn resolved(href: &str) -> String {
+        resolved_in(encoding_rs::UTF_8, href)
+    }
+
+    fn resolved_in(encoding: &'static Encoding, href: &str) -> String {
         let base = Url::parse("http://127.0.0.1:8000/dir/page").unwrap();
-        resolve(&base, href).map(String::from).unwrap_or_default()
+        resolve(&base, href, encoding)
+            .map(String::from)
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn queries_are_encoded_in_the_page_encoding_and_paths_in_utf8() {
+        use encoding_rs::{KOI8_R, UTF_16LE, WINDOWS_1252};
+        assert_eq!(
+            resolved_in(WINDOWS_1252, "/café?q=café&e=€&k=к"),
+            "http://127.0.0.1:8000/caf%C3%A9?q=caf%E9&e=%80&k=&%231082;"
+        );
+        assert_eq!(
+            resolved_in(KOI8_R, "/к?q=к"),
+            "http://127.0.0.1:8000/%D0%BA?q=%CB"
+        );
+        // UTF-16 pages' URLs are encoded in UTF-8.
+        assert_eq!(
+            resolved_in(UTF_16LE, "?q=é"),
+            "http://127.0.0.1:8000/dir/page?q=%C3%A9"
+        );
     }
 
     #[test]

@@ -379,6 +379,48 @@ pub const FAULT_PAGES: &[FaultPage] = &[
         what: "an image in `Content-Encoding: br` (not parsed, so not decoded)",
     },
     FaultPage {
+        path: "/fault/latin1",
+        fault: Fault::Raw(LATIN1),
+        outcome: "200",
+        what: "an ISO-8859-1 page (by its Content-Type) linking to `/caf\\xe9` and `?q=caf\\xe9`: read as Latin-1",
+    },
+    FaultPage {
+        path: "/fault/meta-charset",
+        fault: Fault::Raw(META_CHARSET),
+        outcome: "200",
+        what: "a windows-1251 page by its `<meta charset>`, its query encoded in windows-1251",
+    },
+    FaultPage {
+        path: "/fault/meta-http-equiv",
+        fault: Fault::Raw(META_HTTP_EQUIV),
+        outcome: "200",
+        what: "a KOI8-R page by its `<meta http-equiv=Content-Type>`, its query encoded in KOI8-R",
+    },
+    FaultPage {
+        path: "/fault/latin1-location",
+        fault: Fault::Raw(LATIN1_LOCATION),
+        outcome: "302",
+        what: "a `Location` with a raw Latin-1 byte (percent-encoded as it came)",
+    },
+    FaultPage {
+        path: "/fault/xhtml",
+        fault: Fault::Raw(XHTML),
+        outcome: "200",
+        what: "`application/xhtml+xml` (parsed, its link is followed)",
+    },
+    FaultPage {
+        path: "/fault/noscript",
+        fault: Fault::Raw(NOSCRIPT),
+        outcome: "200",
+        what: "a link inside `<noscript>` (followed: the crawler runs no scripts)",
+    },
+    FaultPage {
+        path: "/fault/svg",
+        fault: Fault::Raw(SVG),
+        outcome: "200",
+        what: "an SVG `<a xlink:href>` (followed)",
+    },
+    FaultPage {
         path: "/fault/userinfo",
         fault: Fault::UserInfo,
         outcome: "200",
@@ -425,6 +467,30 @@ const BAD_GZIP: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\
 const BROTLI_IMAGE: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Type: image/png\r\n\
     Content-Encoding: br\r\nContent-Length: 8\r\n\r\n\x89PNG\r\n\x1a\n";
 
+/// `/caf\xe9` in Latin-1 is `/café`; the third link spells the query's é as an entity.
+const LATIN1: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Type: text/html; charset=ISO-8859-1\r\n\r\n\
+    <p>caf\xe9 <a href=\"/fault/caf\xe9\">1</a><a href=\"/fault/search?q=caf\xe9\">2</a>\
+    <a href=\"/fault/search?q=caf&eacute;\">3</a></p>";
+/// "привет" in windows-1251.
+const META_CHARSET: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n\
+    <html><head><meta charset=\"windows-1251\"></head>\
+    <body><a href=\"/fault/search?q=\xef\xf0\xe8\xe2\xe5\xf2\">1</a></body></html>";
+/// "привет" in KOI8-R.
+const META_HTTP_EQUIV: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n\
+    <html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=koi8-r\"></head>\
+    <body><a href=\"/fault/search?q=\xd0\xd2\xc9\xd7\xc5\xd4\">1</a></body></html>";
+const LATIN1_LOCATION: &[u8] =
+    b"HTTP/1.0 302 Found\r\nLocation: /fault/caf\xe9\r\nContent-Length: 0\r\n\r\n";
+const XHTML: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Type: application/xhtml+xml\r\n\r\n\
+    <?xml version=\"1.0\"?><html xmlns=\"http://www.w3.org/1999/xhtml\"><body>\
+    <a href=\"/fault/xhtml-target\">t</a></body></html>";
+const NOSCRIPT: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n\
+    <script>location = '/fault/noscript-target'</script>\
+    <noscript><a href=\"/fault/noscript-target\">t</a></noscript>";
+const SVG: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n\
+    <svg xmlns:xlink=\"http://www.w3.org/1999/xlink\" width=\"10\" height=\"10\">\
+    <a xlink:href=\"/fault/svg-target\"><text y=\"9\">t</text></a></svg>";
+
 /// Links that differ only in their percent-encoding.
 const PERCENT: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n\
     <a href=\"pc~\">1</a><a href=\"pc%7e\">2</a><a href=\"pc%7E\">3</a><a href=\"%70c%7e\">4</a>\
@@ -443,6 +509,54 @@ pub const REACHED_PAGES: &[FaultPage] = &[
         fault: Fault::ChunkedTarget,
         outcome: "200",
         what: "linked from the chunked page",
+    },
+    FaultPage {
+        path: "/fault/caf%C3%A9",
+        fault: Fault::Target,
+        outcome: "200",
+        what: "`/caf\\xe9` on the Latin-1 page: the path is UTF-8",
+    },
+    FaultPage {
+        path: "/fault/search?q=caf%E9",
+        fault: Fault::Target,
+        outcome: "200",
+        what: "`?q=caf\\xe9` and `?q=caf&eacute;` on the Latin-1 page: the query is Latin-1",
+    },
+    FaultPage {
+        path: "/fault/search?q=%EF%F0%E8%E2%E5%F2",
+        fault: Fault::Target,
+        outcome: "200",
+        what: "the windows-1251 page's query",
+    },
+    FaultPage {
+        path: "/fault/search?q=%D0%D2%C9%D7%C5%D4",
+        fault: Fault::Target,
+        outcome: "200",
+        what: "the KOI8-R page's query",
+    },
+    FaultPage {
+        path: "/fault/caf%E9",
+        fault: Fault::Target,
+        outcome: "200",
+        what: "where the Latin-1 `Location` points",
+    },
+    FaultPage {
+        path: "/fault/xhtml-target",
+        fault: Fault::Target,
+        outcome: "200",
+        what: "linked from the XHTML page",
+    },
+    FaultPage {
+        path: "/fault/noscript-target",
+        fault: Fault::Target,
+        outcome: "200",
+        what: "linked from inside `<noscript>`",
+    },
+    FaultPage {
+        path: "/fault/svg-target",
+        fault: Fault::Target,
+        outcome: "200",
+        what: "linked from the SVG link",
     },
     FaultPage {
         path: "/fault/gzip-target",
@@ -530,7 +644,7 @@ pub fn route(path: &str) -> Option<Fault> {
     FAULT_PAGES
         .iter()
         .chain(REACHED_PAGES)
-        .find(|page| page.path == path)
+        .find(|page| page.path.split('?').next() == Some(path))
         .map(|page| page.fault)
 }
 
