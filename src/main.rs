@@ -309,6 +309,12 @@ fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
     }
     .saturating_sub(64);
     config.concurrency = usize::try_from(args.concurrency).unwrap_or(usize::MAX);
+    if fd_budget == 0 {
+        // Clamping to 0 would start no fetch at all: refuse instead of waiting forever.
+        return Err(usage(format!(
+            "the open-file limit ({fd_limit}) leaves no descriptor for connections; raise it (ulimit -n)"
+        )));
+    }
     if config.concurrency as u64 > fd_budget {
         eprintln!(
             "warning: concurrency {} needs more descriptors than the limit ({fd_limit}) allows; using {fd_budget}",

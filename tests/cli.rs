@@ -165,6 +165,28 @@ fn concurrency_beyond_the_descriptor_limit_is_clamped_with_a_warning() {
     assert_eq!(text.lines().count(), 1, "{text}");
 }
 
+/// An open-file limit that leaves no descriptor for connections is refused at once (the
+/// concurrency is not clamped to 0, which would wait forever), with one line and exit 2.
+#[test]
+fn no_descriptor_for_connections_exits_2_with_one_line() {
+    // `ulimit -n` lowers the hard limit too, so the crawler cannot raise it back. Half of 64
+    // goes to the embedded server, and the CLI keeps 64 for itself: none is left.
+    // `timeout`: a crawl that waits forever fails the test instead of hanging it.
+    for strategy in ["threads", "callbacks", "generators", "async"] {
+        let output = Command::new("sh")
+            .arg("-c")
+            .arg(r#"ulimit -n 64 && exec timeout 60 "$0" crawl --site-pages 5 --strategy "$1""#)
+            .arg(env!("CARGO_BIN_EXE_c10k"))
+            .arg(strategy)
+            .output()
+            .expect("sh runs");
+        let text = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{strategy}: {text}");
+        assert_eq!(text.lines().count(), 1, "{strategy}: {text}");
+        assert!(text.contains("open-file limit (64)"), "{strategy}: {text}");
+    }
+}
+
 #[test]
 fn unreachable_root_exits_1_with_one_line() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

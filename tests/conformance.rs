@@ -3,7 +3,7 @@
 //!
 //! A strategy joins by adding one line to the `conformance!` list at the bottom.
 
-use std::{path::Path, process::Command, time::Duration};
+use std::{path::Path, process::Command, sync::atomic::Ordering, time::Duration};
 
 use c10k_core::{Config, Report, Status, parse_root, urls_out};
 use c10k_harness::{Strategy, StrategyOptions};
@@ -100,6 +100,15 @@ pub fn refused_root_is_a_connect_error(under: Under) {
     let root = report.root_record().expect("the root is recorded");
     assert_eq!(root.status, Status::Error(c10k_core::ErrorKind::Connect));
     assert_eq!(root.tries, 3);
+}
+
+/// A concurrency of 0 could never start a fetch: the strategy refuses it instead of waiting.
+pub fn zero_concurrency_is_refused(under: Under) {
+    let server = start(&site());
+    let err = c10k_harness::run(under.strategy, &config(&server, 0), &under.options)
+        .expect_err("a concurrency of 0 is refused");
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}");
+    assert_eq!(server.stats().accepted.load(Ordering::Relaxed), 0);
 }
 
 /// Handing the parsing (and some CPU work) to the rayon pool changes nothing in the results.
@@ -222,6 +231,11 @@ macro_rules! conformance {
             #[test]
             fn refused_root_is_a_connect_error() {
                 super::refused_root_is_a_connect_error($under);
+            }
+
+            #[test]
+            fn zero_concurrency_is_refused() {
+                super::zero_concurrency_is_refused($under);
             }
 
             #[test]

@@ -44,8 +44,10 @@ impl Shared {
 
 /// Crawls `config.root` with `config.concurrency` tasks.
 ///
-/// Fails only if the runtime cannot be built, or a task panicked.
+/// Fails only if the config cannot run a crawl ([`Config::check`]), the runtime cannot be
+/// built, or a task panicked.
 pub fn crawl(config: &Config, options: &Options) -> io::Result<Report> {
+    config.check()?;
     let started = Instant::now();
     let runtime = match options.threads {
         None => tokio::runtime::Builder::new_current_thread()

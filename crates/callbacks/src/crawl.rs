@@ -38,20 +38,28 @@ struct Crawl {
     lags: RefCell<Vec<Duration>>,
 }
 
+impl Crawl {
+    fn new(config: &Config) -> Crawl {
+        Crawl {
+            config: config.clone(),
+            crawler: RefCell::new(Crawler::new(config.clone())),
+            chunk: RefCell::new(vec![0; CHUNK_SIZE].into_boxed_slice()),
+            offload: OnceCell::new(),
+            tick: Cell::new(None),
+            lags: RefCell::new(Vec::new()),
+        }
+    }
+}
+
 /// Crawls `config.root` with callbacks on one event loop, on this thread.
 ///
-/// Fails only if the loop cannot be created or polled.
+/// Fails only if the config cannot run a crawl ([`Config::check`]), or the loop cannot be
+/// created or polled.
 pub fn crawl(config: &Config, options: &Options) -> io::Result<Report> {
+    config.check()?;
     let started = Instant::now();
     let mut lp = EventLoop::new()?;
-    let crawl = Rc::new(Crawl {
-        config: config.clone(),
-        crawler: RefCell::new(Crawler::new(config.clone())),
-        chunk: RefCell::new(vec![0; CHUNK_SIZE].into_boxed_slice()),
-        offload: OnceCell::new(),
-        tick: Cell::new(None),
-        lags: RefCell::new(Vec::new()),
-    });
+    let crawl = Rc::new(Crawl::new(config));
     if options.offload {
         let on_outcome = Rc::clone(&crawl);
         let mailbox = lp.mailbox(move |lp, outcome| {
@@ -77,15 +85,19 @@ pub fn crawl(config: &Config, options: &Options) -> io::Result<Report> {
 
 /// A timer due every [`LAG_TICK`]: how late the loop runs it is how long the callbacks before
 /// it kept the loop busy.
+///
+/// The next tick is due a period after this one *ran*, as the generators' and async tickers'
+/// sleeps are: were it due a period after this one was *due*, a stall of S ms would be counted
+/// twice, once by the tick it delayed and again (S - 10 ms) by the next, already overdue.
 fn tick(lp: &mut EventLoop, crawl: Rc<Crawl>, due: Instant) {
-    let next = due.max(Instant::now()) + LAG_TICK;
     let on_due = Rc::clone(&crawl);
     let timer = lp.call_at(due, move |lp| {
+        let now = Instant::now();
         on_due
             .lags
             .borrow_mut()
-            .push(Instant::now().saturating_duration_since(due));
-        tick(lp, on_due, next);
+            .push(now.saturating_duration_since(due));
+        tick(lp, on_due, now + LAG_TICK);
     });
     crawl.tick.set(Some(timer));
 }
@@ -363,4 +375,40 @@ pub fn state_sizes() -> Vec<(&'static str, usize)> {
             2 * std::mem::size_of::<SharedFetcher>(),
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use std::thread;
+
+    use c10k_core::parse_root;
+
+    use super::*;
+
+    /// One stall of the loop is one late tick: the tick after it is due a period after the
+    /// late one ran, not already overdue.
+    #[test]
+    fn a_stall_is_counted_once_in_the_loop_lag() {
+        const STALL: Duration = Duration::from_millis(200);
+        let config = Config::new(
+            parse_root("http://127.0.0.1:9/").unwrap(),
+            "127.0.0.1:9".parse().unwrap(),
+        );
+        let crawl = Rc::new(Crawl::new(&config));
+        let mut lp = EventLoop::new().unwrap();
+        let start = Instant::now();
+        tick(&mut lp, Rc::clone(&crawl), start + LAG_TICK);
+        // A callback that keeps the loop busy just before the first tick is due.
+        lp.call_at(start + LAG_TICK / 2, |_| thread::sleep(STALL));
+        let ending = Rc::clone(&crawl);
+        lp.call_at(start + STALL + 10 * LAG_TICK, move |lp| {
+            if let Some(timer) = ending.tick.take() {
+                lp.cancel(timer);
+            }
+        });
+        lp.run().unwrap();
+        let lags = crawl.lags.borrow();
+        let late = lags.iter().filter(|&&lag| lag >= STALL / 2).count();
+        assert_eq!(late, 1, "lags: {lags:?}");
+    }
 }

@@ -90,7 +90,22 @@ pub enum RootError {
     NoHost(String),
 }
 
-/// Parses and checks the root URL of a crawl; the fragment is dropped.
+/// Why a [`Config`] cannot run a crawl.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A concurrency of 0 would never start a fetch: the crawl would wait forever.
+    #[error("concurrency must be at least 1")]
+    NoConcurrency,
+}
+
+impl From<ConfigError> for std::io::Error {
+    fn from(err: ConfigError) -> Self {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, err)
+    }
+}
+
+/// Parses and checks the root URL of a crawl, in the normal form every link is compared in
+/// (no fragment, no user info, percent-encoding normalised).
 pub fn parse_root(text: &str) -> Result<Url, RootError> {
     let mut url = Url::parse(text).map_err(|e| RootError::Invalid(text.to_owned(), e))?;
     if url.scheme() != "http" {
@@ -99,7 +114,7 @@ pub fn parse_root(text: &str) -> Result<Url, RootError> {
     if url.host().is_none() {
         return Err(RootError::NoHost(text.to_owned()));
     }
-    url.set_fragment(None);
+    crate::urls::normalize(&mut url);
     Ok(url)
 }
 
@@ -120,6 +135,14 @@ impl Config {
             gauges: None,
             work_rounds: 0,
         }
+    }
+
+    /// Whether a crawl can run with these settings; every strategy asks before it starts.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.concurrency == 0 {
+            return Err(ConfigError::NoConcurrency);
+        }
+        Ok(())
     }
 
     /// Why `url` must not be fetched, or `None` when it is in scope.
@@ -155,6 +178,9 @@ mod tests {
     fn root_is_normalised_and_checked() {
         let root = parse_root("HTTP://Example.COM:80/a/../b#frag").unwrap();
         assert_eq!(root.as_str(), "http://example.com/b");
+        // The same normal form as links: the root's record is the one a link to it finds.
+        let root = parse_root("http://anon:pw@example.com/%7Eb%2f").unwrap();
+        assert_eq!(root.as_str(), "http://example.com/~b%2F");
         assert!(matches!(
             parse_root("https://example.com/"),
             Err(RootError::Scheme(_))

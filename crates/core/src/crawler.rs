@@ -16,7 +16,7 @@
 //! (a mutex, a single loop thread) and pass in the time.
 
 use std::{
-    collections::{HashSet, VecDeque},
+    collections::{HashMap, VecDeque},
     sync::atomic::Ordering,
     time::{Duration, Instant},
 };
@@ -24,11 +24,13 @@ use std::{
 use url::Url;
 
 use crate::{
+    charset,
     config::{Config, MAX_URL_LEN},
-    error::{FetchError, Limit},
+    error::{ErrorKind, FetchError, Limit},
     links::extract_links,
     report::{Record, Report, Status},
     response::Response,
+    urls::resolve,
 };
 
 /// One URL handed to a strategy to fetch.
@@ -38,8 +40,6 @@ pub struct Fetch {
     pub url: Url,
     /// Which try this is, from 1.
     pub tries: u32,
-    /// How many redirects led here.
-    redirects: u32,
     /// Rounds of work to do on the page once parsed.
     work_rounds: u64,
     /// When this try was handed out.
@@ -69,25 +69,29 @@ impl Fetch {
                 redirect: None,
             };
             if is_redirect(response.status) {
+                // The reader left a `Location` all ASCII: UTF-8 or not, its raw bytes are
+                // percent-encoded as they came.
                 page.redirect = response
                     .location
                     .as_deref()
-                    .and_then(|location| resolve(&self.url, location));
+                    .and_then(|location| resolve(&self.url, location, encoding_rs::UTF_8));
             } else if (200..300).contains(&response.status) && response.is_html() {
                 page.html = true;
                 if self.work_rounds > 0 {
                     page.work_digest = crate::work::work(&response.body, self.work_rounds);
                 }
-                let links = extract_links(&response.body);
+                let (text, encoding) =
+                    charset::decode(&response.body, response.content_type.as_deref());
+                let links = extract_links(text.as_bytes());
                 let base = links
                     .base
                     .as_deref()
-                    .and_then(|base| self.url.join(base).ok())
+                    .and_then(|base| resolve(&self.url, base, encoding))
                     .unwrap_or_else(|| self.url.clone());
                 page.links = links
                     .hrefs
                     .iter()
-                    .filter_map(|href| resolve(&base, href))
+                    .filter_map(|href| resolve(&base, href, encoding))
                     .collect();
             }
             page
@@ -102,14 +106,6 @@ impl Fetch {
 
 fn is_redirect(status: u16) -> bool {
     matches!(status, 301 | 302 | 303 | 307 | 308)
-}
-
-/// Resolves a link against its base and normalises it (lowercase scheme and host, no default
-/// port, no dot segments, no fragment). Hrefs that are not URLs give `None`.
-fn resolve(base: &Url, href: &str) -> Option<Url> {
-    let mut url = base.join(href).ok()?;
-    url.set_fragment(None);
-    Some(url)
 }
 
 /// What a fetch ended with, ready to be recorded by [`Crawler::complete`].
@@ -144,10 +140,19 @@ struct Page {
 }
 
 /// The frontier (seen set, queue, in-flight count) and the records of a crawl.
+///
+/// Whether a URL is fetched does not depend on the order in which the paths to it are found:
+/// a URL counts the fewest redirects any path so far reached it with, so one first reached
+/// through a chain longer than `max_redirects` is fetched after all when a link (or a shorter
+/// chain) reaches it later, and a redirect already fetched passes the shorter count on to
+/// its target.
 #[derive(Debug)]
 pub struct Crawler {
     config: Config,
-    seen: HashSet<String>,
+    /// Every URL met, with the fewest redirects that led to it.
+    seen: HashMap<String, u32>,
+    /// Where each redirect fetched so far pointed, to pass a shorter count on.
+    redirects: HashMap<String, Url>,
     queue: VecDeque<Fetch>,
     in_flight: usize,
     /// The most fetches ever in flight at once.
@@ -162,7 +167,8 @@ impl Crawler {
     pub fn new(config: Config) -> Crawler {
         let mut crawler = Crawler {
             config,
-            seen: HashSet::new(),
+            seen: HashMap::new(),
+            redirects: HashMap::new(),
             queue: VecDeque::new(),
             in_flight: 0,
             peak_in_flight: 0,
@@ -224,7 +230,10 @@ impl Crawler {
             new_links += u32::from(self.enqueue(link, 0));
         }
         if let Some(target) = &page.redirect {
-            self.enqueue(target.clone(), fetch.redirects + 1);
+            let redirects = self.seen.get(fetch.url.as_str()).map_or(0, |&r| r + 1);
+            self.redirects
+                .insert(fetch.url.as_str().to_owned(), target.clone());
+            self.enqueue(target.clone(), redirects);
         }
         self.record(Record {
             url: fetch.url.into(),
@@ -282,17 +291,21 @@ impl Crawler {
         }
     }
 
-    /// Marks `url` seen; queues it if it is in scope, records why not otherwise.
-    /// Returns whether the URL was new.
+    /// Marks `url` seen, reached through `redirects` redirects; queues it if it is in scope,
+    /// records why not otherwise. Returns whether the URL was new.
     fn enqueue(&mut self, url: Url, redirects: u32) -> bool {
-        if self.seen.contains(url.as_str()) {
+        if let Some(fewest) = self.seen.get_mut(url.as_str()) {
+            if redirects < *fewest {
+                let before = std::mem::replace(fewest, redirects);
+                self.reached_sooner(url, before, redirects);
+            }
             return false;
         }
         if self.started >= self.config.max_pages {
             // Past the bound nothing new is even remembered: the frontier stops growing.
             return false;
         }
-        self.seen.insert(url.as_str().to_owned());
+        self.seen.insert(url.as_str().to_owned(), redirects);
         let error = if let Some(skip) = self.config.out_of_scope(&url) {
             Some(FetchError::Skipped(skip))
         } else if redirects > self.config.max_redirects {
@@ -309,16 +322,43 @@ impl Crawler {
                 ..Record::default()
             });
         } else {
-            self.started += 1;
-            self.queue.push_back(Fetch {
-                url,
-                tries: 1,
-                redirects,
-                work_rounds: 0,
-                started: None,
-            });
+            self.queue_fetch(url);
         }
         true
+    }
+
+    fn queue_fetch(&mut self, url: Url) {
+        self.started += 1;
+        self.queue.push_back(Fetch {
+            url,
+            tries: 1,
+            work_rounds: 0,
+            started: None,
+        });
+    }
+
+    /// `url`, seen before through `before` redirects, is now reached through fewer. A queued
+    /// or in-flight fetch needs nothing (its count is read when it completes); a URL refused
+    /// for its chain is fetched after all; a redirect already fetched passes the count on.
+    fn reached_sooner(&mut self, url: Url, before: u32, redirects: u32) {
+        let max = self.config.max_redirects;
+        if before > max && redirects <= max {
+            let refused = self.records.iter().position(|record| {
+                record.url == url.as_str()
+                    && record.status == Status::Error(ErrorKind::RedirectLimit)
+            });
+            if let Some(index) = refused
+                && self.started < self.config.max_pages
+            {
+                self.records.remove(index);
+                if let Some(gauges) = &self.config.gauges {
+                    gauges.ended.fetch_sub(1, Ordering::Relaxed);
+                }
+                self.queue_fetch(url);
+            }
+        } else if let Some(target) = self.redirects.get(url.as_str()).cloned() {
+            self.enqueue(target, redirects + 1);
+        }
     }
 }
 
@@ -409,6 +449,35 @@ mod tests {
         );
     }
 
+    /// A Latin-1 page's links are read in Latin-1: their paths become UTF-8, their queries
+    /// stay Latin-1, an entity means what the raw byte means.
+    #[test]
+    fn links_are_read_in_the_page_charset() {
+        let mut crawler = Crawler::new(config());
+        step(&mut crawler, |_| {
+            let body =
+                b"<a href=\"/caf\xe9\"><a href=\"/s?q=caf\xe9\"><a href=\"/s?q=caf&eacute;\">";
+            Ok(Response {
+                status: 200,
+                content_type: Some("text/html; charset=ISO-8859-1".into()),
+                body: body.to_vec(),
+                body_len: body.len() as u64,
+                ..Response::default()
+            })
+        });
+        let mut urls: Vec<String> = (0..crawler.queued())
+            .map(|_| step(&mut crawler, |_| html("")).into())
+            .collect();
+        urls.sort();
+        assert_eq!(
+            urls,
+            [
+                "http://127.0.0.1:8000/caf%C3%A9",
+                "http://127.0.0.1:8000/s?q=caf%E9"
+            ]
+        );
+    }
+
     #[test]
     fn transport_failures_are_retried_up_to_max_tries() {
         let mut config = config();
@@ -451,6 +520,61 @@ mod tests {
                 "error:redirect-limit\thttp://127.0.0.1:8000/r3",
             ]
         );
+    }
+
+    /// Whether a URL is fetched does not depend on which path to it completes first: one
+    /// refused for its chain is fetched when a link reaches it later, and a link to a redirect
+    /// already fetched lets its target through too.
+    #[test]
+    fn redirect_limit_outcomes_do_not_depend_on_order() {
+        let mut config = config();
+        config.max_redirects = 1;
+        // `/a` → `/t` → `/u` → `/v` is a chain; `/l` links to `/t` and `/m` to `/v`.
+        let site = |url: &Url| match url.path() {
+            "/" => html(r#"<a href="/a"><a href="/l"><a href="/m">"#),
+            "/a" => redirect("/t"),
+            "/t" => redirect("/u"),
+            "/u" => redirect("/v"),
+            "/l" => html(r#"<a href="/t">"#),
+            "/m" => html(r#"<a href="/v">"#),
+            _ => html(""),
+        };
+        // Hands out everything queued, and completes first what comes first in `order`.
+        let crawl = |order: &[&str]| {
+            let mut crawler = Crawler::new(config.clone());
+            let mut held = Vec::new();
+            loop {
+                while let Some(fetch) = crawler.next_fetch(Instant::now()) {
+                    held.push(fetch);
+                }
+                let rank = |fetch: &Fetch| {
+                    let path = fetch.url.path();
+                    order.iter().position(|p| *p == path).unwrap_or(order.len())
+                };
+                let Some(next) = (0..held.len()).min_by_key(|&i| rank(&held[i])) else {
+                    break;
+                };
+                let fetch = held.remove(next);
+                let result = site(&fetch.url);
+                crawler.complete(fetch.finish(result, Instant::now()));
+            }
+            assert!(crawler.is_done());
+            lines(&crawler)
+        };
+        let expected = [
+            "200\thttp://127.0.0.1:8000/",
+            "200\thttp://127.0.0.1:8000/l",
+            "200\thttp://127.0.0.1:8000/m",
+            "200\thttp://127.0.0.1:8000/v",
+            "302\thttp://127.0.0.1:8000/a",
+            "302\thttp://127.0.0.1:8000/t",
+            "302\thttp://127.0.0.1:8000/u",
+        ];
+        // Links first: `/t` is 0 redirects away from the start, `/v` too.
+        assert_eq!(crawl(&["/", "/l", "/m"]), expected);
+        // The chain first: `/u` is refused (2 redirects), then `/l` makes `/t` 0 away, which
+        // lets `/u` through; `/v` is refused in turn, until `/m` links to it.
+        assert_eq!(crawl(&["/", "/a", "/t", "/l", "/u", "/m"]), expected);
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub enum FetchError {
     /// The connection closed before the response was complete.
     #[error("truncated response: {0}")]
     Truncated(&'static str),
+    /// The body is in a coding the crawler cannot decode, or its coded data is corrupt.
+    #[error("cannot decode the body: {0}")]
+    Encoding(String),
     /// A redirect chain went beyond `--max-redirects`.
     #[error("too many redirects")]
     RedirectLimit,
@@ -97,6 +100,8 @@ pub enum ErrorKind {
     TooLarge,
     /// See [`FetchError::Truncated`].
     Truncated,
+    /// See [`FetchError::Encoding`].
+    Encoding,
     /// See [`FetchError::RedirectLimit`].
     RedirectLimit,
     /// See [`FetchError::Skipped`].
@@ -113,6 +118,7 @@ impl ErrorKind {
             ErrorKind::Malformed => "malformed",
             ErrorKind::TooLarge => "too-large",
             ErrorKind::Truncated => "truncated",
+            ErrorKind::Encoding => "encoding",
             ErrorKind::RedirectLimit => "redirect-limit",
             ErrorKind::Skipped => "skipped",
         }
@@ -144,6 +150,7 @@ impl FetchError {
             FetchError::Malformed(_) => ErrorKind::Malformed,
             FetchError::TooLarge(_) => ErrorKind::TooLarge,
             FetchError::Truncated(_) => ErrorKind::Truncated,
+            FetchError::Encoding(_) => ErrorKind::Encoding,
             FetchError::RedirectLimit => ErrorKind::RedirectLimit,
             FetchError::Skipped(_) => ErrorKind::Skipped,
         }

@@ -9,9 +9,12 @@
 //! |---|---|---|
 //! | [`Config`] | `config.rs` | root, scope (origin + `--exclude`), limits, timeouts |
 //! | [`Crawler`] | `crawler.rs` | the frontier: seen set, queue, in-flight count, retries, records |
+//! | URL identity | `urls.rs` | resolving a link to the one normal form the seen set compares |
 //! | [`Fetch::request`] | `request.rs` | the HTTP/1.0 request bytes |
 //! | [`ResponseReader`] | `response.rs` | incremental response parsing: `NeedMore` / `Done` / error |
+//! | body codings | `decode.rs` | gzip and deflate bodies decoded as they arrive, within `--max-body` |
 //! | [`extract_links`] | `links.rs` | `<a>`, `<area>` and `<base>` hrefs, with an HTML tokenizer |
+//! | page charsets | `charset.rs` | a page's encoding (BOM, `Content-Type`, `<meta>`), its text in UTF-8 |
 //! | [`FetchError`] | `error.rs` | one error enum; the [`ErrorKind`]s the report counts |
 //! | [`Report`] | `report.rs` | per-URL [`Record`]s and the JSON report |
 //! | [`work::work`] | `work.rs` | deterministic CPU work per page (`--work-us`) |
@@ -21,16 +24,19 @@
 
 #![deny(missing_docs)]
 
+mod charset;
 mod config;
 pub mod crawler;
+mod decode;
 mod error;
 mod links;
 mod report;
 mod request;
 mod response;
+mod urls;
 pub mod work;
 
-pub use config::{Config, Gauges, Limits, MAX_URL_LEN, RootError, parse_root};
+pub use config::{Config, ConfigError, Gauges, Limits, MAX_URL_LEN, RootError, parse_root};
 pub use crawler::{Crawler, Fetch, Outcome};
 pub use error::{ErrorKind, FetchError, Limit, Phase, Skip};
 pub use links::{Links, extract_links};

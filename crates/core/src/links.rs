@@ -6,8 +6,13 @@
 //! same from the tag name, which is all a crawler needs.
 //!
 //! The tokenizer reports what it reads to an [`Emitter`]; ours keeps only the tag name and the
-//! `href` of the tag being read, ignores text, comments and doctypes, and asks for no error
-//! reporting, which spares the tokenizer its per-character validation.
+//! few attributes that matter (`href`, SVG's `xlink:href`, and `<meta>`'s charset), ignores
+//! text, comments and doctypes, and asks for no error reporting, which spares the tokenizer
+//! its per-character validation.
+//!
+//! The crawler hands it the page already decoded to UTF-8 (see [`crate::charset`]), so that
+//! entities and raw bytes end up in one encoding. `<noscript>` is read as markup, as a
+//! browser without scripts reads it.
 
 use std::{convert::Infallible, mem};
 
@@ -20,6 +25,9 @@ pub struct Links {
     pub base: Option<String>,
     /// The `href` of every `<a>` and `<area>`, in document order, duplicates kept.
     pub hrefs: Vec<String>,
+    /// The encoding label of the first `<meta>` that declares one, known to the Encoding
+    /// Standard or not: `<meta charset=…>` or `<meta http-equiv=content-type content=…>`.
+    pub charset: Option<String>,
 }
 
 /// Extracts the `href`s of a document. Never fails: any bytes give some (maybe empty) answer.
@@ -33,7 +41,8 @@ pub fn extract_links(html: &[u8]) -> Links {
     emitter.links
 }
 
-/// Collects the `href` of `<a>`, `<area>` and `<base>` start tags as the tokenizer reads them.
+/// Collects the `href` of `<a>`, `<area>` and `<base>` start tags, and the charset of
+/// `<meta>`, as the tokenizer reads them.
 #[derive(Default)]
 struct LinkEmitter {
     links: Links,
@@ -43,23 +52,66 @@ struct LinkEmitter {
     end_tag: bool,
     /// Name of the last start tag, to recognise the end of `<script>`, `<style>`, ….
     last_start_tag: Vec<u8>,
-    /// The first `href` of the tag being read.
-    href: Option<Vec<u8>>,
+    /// The attributes of the tag being read that matter, each the first of its name.
+    attributes: Attributes,
     attribute_name: Vec<u8>,
     attribute_value: Vec<u8>,
     in_attribute: bool,
 }
 
+/// The attributes a crawler reads; the first of each name counts, as in a browser.
+#[derive(Default)]
+struct Attributes {
+    href: Option<Vec<u8>>,
+    /// SVG 1.1's link attribute, which `href` replaces in SVG 2.
+    xlink_href: Option<Vec<u8>>,
+    charset: Option<Vec<u8>>,
+    http_equiv: Option<Vec<u8>>,
+    content: Option<Vec<u8>>,
+}
+
 impl LinkEmitter {
-    /// The attribute being read is complete: keep it if it is the tag's first `href`.
+    /// The attribute being read is complete: keep it if it matters and is the first of its
+    /// name.
     fn end_attribute(&mut self) {
-        if mem::take(&mut self.in_attribute)
-            && !self.end_tag
-            && self.href.is_none()
-            && self.attribute_name == b"href"
-        {
-            self.href = Some(mem::take(&mut self.attribute_value));
+        if !mem::take(&mut self.in_attribute) || self.end_tag {
+            return;
         }
+        let attributes = &mut self.attributes;
+        let slot = match self.attribute_name.as_slice() {
+            b"href" => &mut attributes.href,
+            b"xlink:href" => &mut attributes.xlink_href,
+            b"charset" => &mut attributes.charset,
+            b"http-equiv" => &mut attributes.http_equiv,
+            b"content" => &mut attributes.content,
+            _ => return,
+        };
+        if slot.is_none() {
+            *slot = Some(mem::take(&mut self.attribute_value));
+        }
+    }
+
+    /// A `<meta>` start tag: the first one that declares an encoding is the page's.
+    fn meta(&mut self, attributes: Attributes) {
+        if self.links.charset.is_some() {
+            return;
+        }
+        let text = |value: &[u8]| String::from_utf8_lossy(value).trim().to_owned();
+        let charset = match attributes {
+            Attributes {
+                charset: Some(charset),
+                ..
+            } => Some(text(&charset)),
+            Attributes {
+                http_equiv: Some(http_equiv),
+                content: Some(content),
+                ..
+            } if text(&http_equiv).eq_ignore_ascii_case("content-type") => {
+                crate::charset::from_meta_content(&text(&content)).map(str::to_owned)
+            }
+            _ => None,
+        };
+        self.links.charset = charset.filter(|label| !label.is_empty());
     }
 }
 
@@ -89,7 +141,7 @@ impl Emitter for &mut LinkEmitter {
     fn init_start_tag(&mut self) {
         self.tag.clear();
         self.end_tag = false;
-        self.href = None;
+        self.attributes = Attributes::default();
         self.in_attribute = false;
     }
 
@@ -106,13 +158,28 @@ impl Emitter for &mut LinkEmitter {
             return None;
         }
         self.last_start_tag.clone_from(&self.tag);
-        if let Some(href) = self.href.take() {
-            let href = String::from_utf8_lossy(&href).into_owned();
-            match self.tag.as_slice() {
-                b"a" | b"area" => self.links.hrefs.push(href),
-                b"base" if self.links.base.is_none() => self.links.base = Some(href),
-                _ => {}
+        let attributes = mem::take(&mut self.attributes);
+        let text = |value: Vec<u8>| String::from_utf8_lossy(&value).into_owned();
+        match self.tag.as_slice() {
+            // An SVG `<a>` may link with `xlink:href`; `href` wins where both are given.
+            b"a" => {
+                if let Some(href) = attributes.href.or(attributes.xlink_href) {
+                    self.links.hrefs.push(text(href));
+                }
             }
+            b"area" => {
+                if let Some(href) = attributes.href {
+                    self.links.hrefs.push(text(href));
+                }
+            }
+            b"base" if self.links.base.is_none() => self.links.base = attributes.href.map(text),
+            b"meta" => self.meta(attributes),
+            _ => {}
+        }
+        // A crawler runs no scripts, so `<noscript>` holds markup, as in a browser without
+        // them (the tokenizer's default reads it as raw text, as with scripts on).
+        if self.tag == b"noscript" {
+            return None;
         }
         naive_next_state(&self.tag)
     }
@@ -213,6 +280,34 @@ mod tests {
         let links = extract_links(br#"<base href="/x/"><base href="/y/"><a href="1" href="2">"#);
         assert_eq!(links.base.as_deref(), Some("/x/"));
         assert_eq!(links.hrefs, ["1"]);
+    }
+
+    #[test]
+    fn noscript_holds_markup_and_svg_links_with_xlink_href() {
+        let html = r#"<noscript><a href="/no-js">x</a></noscript>
+            <svg xmlns:xlink="http://www.w3.org/1999/xlink"><a xlink:href="/svg1"><text>1</text></a>
+            <a href="/svg2" xlink:href="/ignored"></a><use xlink:href="/not-a-link"/></svg>
+            <area xlink:href="/not-an-area-link">"#;
+        assert_eq!(hrefs(html), ["/no-js", "/svg1", "/svg2"]);
+    }
+
+    #[test]
+    fn the_first_meta_declaring_a_charset_wins() {
+        let charset = |html: &str| extract_links(html.as_bytes()).charset;
+        assert_eq!(
+            charset(r#"<meta charset=" latin1 "><meta charset=koi8-r>"#).as_deref(),
+            Some("latin1")
+        );
+        assert_eq!(
+            charset(r#"<meta name=x content="charset=no"><meta http-equiv="CONTENT-TYPE" content="text/html; charset=windows-1251">"#)
+                .as_deref(),
+            Some("windows-1251")
+        );
+        assert_eq!(
+            charset(r#"<meta http-equiv=refresh content="0; charset=x">"#),
+            None
+        );
+        assert_eq!(charset("<p>no meta</p>"), None);
     }
 
     #[test]

@@ -19,7 +19,11 @@ pub fn request(url: &Url) -> Vec<u8> {
     }
     request.extend_from_slice(b"\r\nUser-Agent: ");
     request.extend_from_slice(USER_AGENT.as_bytes());
-    request.extend_from_slice(b"\r\nAccept: text/html, */*;q=0.5\r\nConnection: close\r\n\r\n");
+    // Identity only: the crawler decodes gzip and deflate should a server send them anyway,
+    // but has no reason to invite the work.
+    request.extend_from_slice(
+        b"\r\nAccept: text/html, */*;q=0.5\r\nAccept-Encoding: identity\r\nConnection: close\r\n\r\n",
+    );
     request
 }
 
@@ -33,6 +37,7 @@ mod tests {
         let text = String::from_utf8(request(&url)).unwrap();
         assert!(text.starts_with("GET /a/b?q=1 HTTP/1.0\r\nHost: 127.0.0.1:8080\r\n"));
         assert!(text.contains("\r\nConnection: close\r\n"));
+        assert!(text.contains("\r\nAccept-Encoding: identity\r\n"));
         assert!(text.ends_with("\r\n\r\n"));
         let url = Url::parse("http://example.com").unwrap();
         assert!(request(&url).starts_with(b"GET / HTTP/1.0\r\nHost: example.com\r\n"));

@@ -7,13 +7,17 @@
 //! whole response (a body delimited by the close) or a truncated one. [`Progress::NeedMore`]
 //! is the normal state of a response in transit, not an error.
 //!
-//! The body is kept only when the response is HTML (the only thing the crawler parses); any
-//! other body is counted and dropped, so a large image costs no memory.
+//! The body is kept only when the response is a 2xx HTML page (the only thing the crawler
+//! parses), decoded if the server applied codings to it (see [`crate::decode`]); any other
+//! body is counted as it arrives and dropped, so a large image costs no memory.
 
 use std::mem;
 
+use percent_encoding::{CONTROLS, percent_encode};
+
 use crate::{
     config::Limits,
+    decode::{Body, Decoder},
     error::{FetchError, Limit},
 };
 
@@ -27,11 +31,12 @@ pub struct Response {
     pub status: u16,
     /// The `Content-Type` header, if any.
     pub content_type: Option<String>,
-    /// The `Location` header, if any.
+    /// The `Location` header, if any, with its bytes that are not printable ASCII
+    /// percent-encoded (curl's way: a server's raw Latin-1 is kept, not turned into U+FFFD).
     pub location: Option<String>,
-    /// The decoded body, kept only for HTML.
+    /// The decoded body, kept only for 2xx HTML.
     pub body: Vec<u8>,
-    /// Length of the decoded body, kept or not.
+    /// Length of the body: decoded if kept, as it arrived (unchunked) otherwise.
     pub body_len: u64,
 }
 
@@ -42,9 +47,11 @@ impl Response {
     }
 }
 
+/// HTML, or XHTML (which an HTML tokenizer reads well enough for links).
 fn is_html(content_type: &str) -> bool {
     let media_type = content_type.split(';').next().unwrap_or_default().trim();
     media_type.eq_ignore_ascii_case("text/html")
+        || media_type.eq_ignore_ascii_case("application/xhtml+xml")
 }
 
 /// What one call to [`ResponseReader::feed`] achieved.
@@ -64,7 +71,14 @@ pub struct ResponseReader {
     /// Bytes of the head received so far; released once the head is parsed.
     head: Vec<u8>,
     response: Response,
-    keep_body: bool,
+    /// Where the body goes once unframed: through the decoders of its codings, if it is
+    /// kept and coded, to the body.
+    body: Decoder,
+    /// Bytes of body as they arrived (codings not undone): bounded by `max_body` too, so a
+    /// coded stream that decodes to little cannot run on forever either.
+    coded_len: u64,
+    /// Whether an interim (1xx) response came before the head now awaited.
+    interim: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,10 +95,10 @@ enum State {
 /// Where a chunked body decoder stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Chunk {
-    /// Reading hex digits of a chunk size.
-    Size { size: u64, digits: u8 },
+    /// Reading hex digits of a chunk size; `line` bytes of the line so far (0: no digit yet).
+    Size { size: u64, line: usize },
     /// After the size: an extension or whitespace, up to the end of the line.
-    SizeLineRest { size: u64 },
+    SizeLineRest { size: u64, line: usize },
     /// Inside chunk data, with this many bytes left.
     Data(u64),
     /// After chunk data, expecting CR LF (or a bare LF).
@@ -101,7 +115,9 @@ impl ResponseReader {
             state: State::Head,
             head: Vec::new(),
             response: Response::default(),
-            keep_body: false,
+            body: Decoder::Body(Body::default()),
+            coded_len: 0,
+            interim: false,
         }
     }
 
@@ -119,31 +135,40 @@ impl ResponseReader {
         } else {
             self.feed_body(data)?;
         }
-        Ok(self.progress())
+        if self.state == State::Done {
+            Ok(Progress::Done(self.finish()?))
+        } else {
+            Ok(Progress::NeedMore)
+        }
     }
 
     /// The connection was closed by the peer: what arrived is the whole response, or an error.
     pub fn eof(&mut self) -> Result<Response, FetchError> {
         match self.state {
-            State::Head if self.head.is_empty() => Err(FetchError::Reset(
+            State::Head if self.head.is_empty() && !self.interim => Err(FetchError::Reset(
                 "connection closed before any response".to_owned(),
             )),
+            // After an interim response the server did answer: a close is a truncated
+            // response, not a transport failure worth another try.
             State::Head => Err(FetchError::Truncated("response head")),
             State::Length(_) => Err(FetchError::Truncated("body shorter than Content-Length")),
             State::Chunked(_) => Err(FetchError::Truncated("chunked body")),
             State::UntilEof | State::Done => {
                 self.state = State::Done;
-                Ok(mem::take(&mut self.response))
+                self.finish()
             }
         }
     }
 
-    fn progress(&mut self) -> Progress {
-        if self.state == State::Done {
-            Progress::Done(mem::take(&mut self.response))
-        } else {
-            Progress::NeedMore
+    /// The body ended: the decoders give up what they hold, and the response is complete.
+    fn finish(&mut self) -> Result<Response, FetchError> {
+        if self.coded_len > 0 {
+            self.body.finish()?;
         }
+        let body = self.body.body();
+        self.response.body = body.bytes.take().unwrap_or_default();
+        self.response.body_len = body.len;
+        Ok(mem::take(&mut self.response))
     }
 
     /// Parses the head received so far. Once it is complete, moves to the body state and
@@ -175,10 +200,20 @@ impl ResponseReader {
             if (100..200).contains(&status) && status != 101 {
                 // An interim response (100 Continue): the real head follows.
                 self.head.drain(..head_len);
+                self.interim = true;
                 continue;
             }
-            self.state = start_body(&self.limits, &mut self.response, status, parsed.headers)?;
-            self.keep_body = self.response.is_html();
+            let codings;
+            (self.state, codings) =
+                start_body(&self.limits, &mut self.response, status, parsed.headers)?;
+            // Only a page whose links are followed is kept, and so decoded.
+            let keep = (200..300).contains(&status) && self.response.is_html();
+            let body = Body::new(self.limits.max_body, keep);
+            self.body = if keep {
+                Decoder::new(&codings, body)?
+            } else {
+                Decoder::Body(body)
+            };
             let body_start = self.head.split_off(head_len);
             // The head's buffer is no longer needed; give its memory back now.
             self.head = Vec::new();
@@ -221,34 +256,53 @@ impl ResponseReader {
     }
 
     /// One byte of chunked framing (sizes, line ends, trailers); data bytes go elsewhere.
+    ///
+    /// A chunk-size line, like a trailer line, may be no longer than the head's cap, so
+    /// endless leading zeros or extensions end as too large instead of being read forever.
     fn chunk_framing(&self, chunk: Chunk, byte: u8) -> Result<State, FetchError> {
         const BAD: FetchError = FetchError::Malformed("invalid chunked encoding");
+        if let Chunk::Size { line, .. } | Chunk::SizeLineRest { line, .. } = chunk
+            && line >= self.limits.max_head
+        {
+            return Err(FetchError::TooLarge(Limit::Head));
+        }
         let next = match (chunk, byte) {
-            (Chunk::Size { size, digits }, b) if b.is_ascii_hexdigit() => {
-                if digits == 15 {
-                    return Err(FetchError::TooLarge(Limit::Body));
-                }
+            (Chunk::Size { size, line }, b) if b.is_ascii_hexdigit() => {
+                // Leading zeros are no digits of the size: only its value is bounded.
                 let digit = u64::from((b as char).to_digit(16).unwrap_or_default());
+                let size = size
+                    .checked_mul(16)
+                    .and_then(|size| size.checked_add(digit))
+                    .filter(|&size| size <= self.limits.max_body)
+                    .ok_or(FetchError::TooLarge(Limit::Body))?;
                 Chunk::Size {
-                    size: size * 16 + digit,
-                    digits: digits + 1,
+                    size,
+                    line: line + 1,
                 }
             }
-            (Chunk::Size { digits: 0, .. }, _) => return Err(BAD),
-            (Chunk::Size { size, .. } | Chunk::SizeLineRest { size }, b'\n') => {
+            (Chunk::Size { line: 0, .. }, _) => return Err(BAD),
+            (Chunk::Size { size, .. } | Chunk::SizeLineRest { size, .. }, b'\n') => {
                 if size == 0 {
                     Chunk::Trailer { len: 0, total: 0 }
-                } else if self.response.body_len.saturating_add(size) > self.limits.max_body {
+                } else if self.coded_len.saturating_add(size) > self.limits.max_body {
                     return Err(FetchError::TooLarge(Limit::Body));
                 } else {
                     Chunk::Data(size)
                 }
             }
-            (Chunk::Size { size, .. } | Chunk::SizeLineRest { size }, b'\r' | b';' | b' ')
-            | (Chunk::SizeLineRest { size }, _) => Chunk::SizeLineRest { size },
+            // Whitespace (RFC 9112, 7.1.1: `BWS`, a space or a tab) or an extension after the
+            // size.
+            (
+                Chunk::Size { size, line } | Chunk::SizeLineRest { size, line },
+                b'\r' | b';' | b' ' | b'\t',
+            )
+            | (Chunk::SizeLineRest { size, line }, _) => Chunk::SizeLineRest {
+                size,
+                line: line + 1,
+            },
             (Chunk::Size { .. }, _) => return Err(BAD),
             (Chunk::DataEnd { cr: false }, b'\r') => Chunk::DataEnd { cr: true },
-            (Chunk::DataEnd { .. }, b'\n') => Chunk::Size { size: 0, digits: 0 },
+            (Chunk::DataEnd { .. }, b'\n') => Chunk::Size { size: 0, line: 0 },
             (Chunk::DataEnd { .. }, _) => return Err(BAD),
             (Chunk::Trailer { len: 0, .. }, b'\n') => return Ok(State::Done),
             (Chunk::Trailer { total, .. }, _) if total >= self.limits.max_head => {
@@ -283,44 +337,41 @@ impl ResponseReader {
     }
 
     fn take_body(&mut self, data: &[u8]) -> Result<(), FetchError> {
-        self.response.body_len += data.len() as u64;
-        if self.response.body_len > self.limits.max_body {
+        self.coded_len += data.len() as u64;
+        if self.coded_len > self.limits.max_body {
             return Err(FetchError::TooLarge(Limit::Body));
         }
-        if self.keep_body {
-            self.response.body.extend_from_slice(data);
-        }
-        Ok(())
+        self.body.write_body(data)
     }
 }
 
-/// Reads what the head says about the body and decides how it is delimited.
+/// Reads what the head says about the body: how it is delimited, and the codings to undo
+/// once it is unframed, in the order they were applied (content codings, then transfer
+/// codings but the final `chunked`).
 fn start_body(
     limits: &Limits,
     response: &mut Response,
     status: u16,
     headers: &[httparse::Header<'_>],
-) -> Result<State, FetchError> {
+) -> Result<(State, Vec<String>), FetchError> {
     let mut content_length: Option<u64> = None;
-    let mut chunked = None;
+    // The codings of every `Content-Encoding` and `Transfer-Encoding` line, each one list
+    // (RFC 9110, 8.4; RFC 9112, 6.1).
+    let mut codings = Vec::new();
+    let mut transfer_codings = Vec::new();
     for header in headers {
         let value = || String::from_utf8_lossy(header.value).trim().to_owned();
         if header.name.eq_ignore_ascii_case("content-type") {
             response.content_type = Some(value());
         } else if header.name.eq_ignore_ascii_case("location") {
-            response.location = Some(value());
+            let location = header.value.trim_ascii();
+            response.location = Some(percent_encode(location, CONTROLS).to_string());
         } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
-            // Only the last coding decides whether the body is chunked.
-            let last = value()
-                .rsplit(',')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_owned();
-            chunked = Some(last.eq_ignore_ascii_case("chunked"));
+            transfer_codings.extend(list(header.value));
+        } else if header.name.eq_ignore_ascii_case("content-encoding") {
+            codings.extend(list(header.value));
         } else if header.name.eq_ignore_ascii_case("content-length") {
-            let length = parse_content_length(header.value)
-                .ok_or(FetchError::Malformed("invalid Content-Length"))?;
+            let length = parse_content_length(header.value)?;
             if content_length.is_some_and(|l| l != length) {
                 return Err(FetchError::Malformed("conflicting Content-Length"));
             }
@@ -330,10 +381,12 @@ fn start_body(
     response.status = status;
     let state = if status == 204 || status == 304 {
         State::Done
-    } else if let Some(chunked) = chunked {
-        // Transfer-Encoding overrides Content-Length (RFC 9112, 6.3).
-        if chunked {
-            State::Chunked(Chunk::Size { size: 0, digits: 0 })
+    } else if let Some(last) = transfer_codings.last() {
+        // Transfer-Encoding overrides Content-Length (RFC 9112, 6.3), and only its last coding
+        // says whether the body is chunked; otherwise the close delimits it.
+        if last.eq_ignore_ascii_case("chunked") {
+            transfer_codings.pop();
+            State::Chunked(Chunk::Size { size: 0, line: 0 })
         } else {
             State::UntilEof
         }
@@ -349,15 +402,35 @@ fn start_body(
     } else {
         State::UntilEof
     };
-    Ok(state)
+    codings.extend(transfer_codings);
+    Ok((state, codings))
 }
 
-fn parse_content_length(value: &[u8]) -> Option<u64> {
-    let text = std::str::from_utf8(value).ok()?.trim();
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+/// The elements of a comma-separated header list, trimmed, empty ones dropped (RFC 9110,
+/// 5.6.1: a recipient ignores them).
+fn list(value: &[u8]) -> impl Iterator<Item = String> + '_ {
+    value
+        .split(|&b| b == b',')
+        .map(|element| String::from_utf8_lossy(element.trim_ascii()).into_owned())
+        .filter(|element| !element.is_empty())
+}
+
+/// A `Content-Length` value: digits, or a list of the same digits repeated (RFC 9110, 8.6,
+/// `5, 5`). A number too big for 64 bits is too large, not malformed.
+fn parse_content_length(value: &[u8]) -> Result<u64, FetchError> {
+    const INVALID: FetchError = FetchError::Malformed("invalid Content-Length");
+    let mut length = None;
+    for element in list(value) {
+        if !element.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(INVALID);
+        }
+        let value = element.parse().unwrap_or(u64::MAX);
+        if length.is_some_and(|length| length != value) {
+            return Err(FetchError::Malformed("conflicting Content-Length"));
+        }
+        length = Some(value);
     }
-    text.parse().ok()
+    length.ok_or(INVALID)
 }
 
 #[cfg(test)]
@@ -489,6 +562,205 @@ mod tests {
             read(bad_length, 100),
             Err(FetchError::Malformed("invalid Content-Length"))
         );
+    }
+
+    const CHUNKED_HELLO: &str = "5\r\nhello\r\n0\r\n\r\n";
+
+    fn body_of(head: &str, body: &str) -> Result<Vec<u8>, FetchError> {
+        let input = format!("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n{head}\r\n{body}");
+        read_every_way(input.as_bytes()).map(|response| response.body)
+    }
+
+    /// The codings of every `Transfer-Encoding` line are one list; empty elements do not
+    /// count, and the last coding decides whether the body is chunked.
+    #[test]
+    fn transfer_encoding_is_one_list_across_lines() {
+        for head in [
+            "Transfer-Encoding: chunked\r\n",
+            "Transfer-Encoding: chunked,\r\n",
+            "Transfer-Encoding: , chunked , \r\n",
+            "Transfer-Encoding: chunked\r\nTransfer-Encoding:\r\n",
+            "Transfer-Encoding:\r\nTransfer-Encoding: chunked\r\n",
+            "Transfer-Encoding: identity\r\nTransfer-Encoding: CHUNKED\r\n",
+            "Transfer-Encoding: chunked\r\nContent-Length: 3\r\n",
+        ] {
+            assert_eq!(body_of(head, CHUNKED_HELLO).unwrap(), b"hello", "{head:?}");
+        }
+        // Chunked, but not last: the close delimits the body, still chunked inside, which
+        // a page cannot be read from (and anything else is only counted).
+        let head = "Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n";
+        assert_eq!(
+            body_of(head, CHUNKED_HELLO).unwrap_err().kind(),
+            crate::ErrorKind::Encoding
+        );
+        let image =
+            format!("HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n{head}\r\n{CHUNKED_HELLO}");
+        let response = read_every_way(image.as_bytes()).unwrap();
+        assert_eq!(response.body_len, CHUNKED_HELLO.len() as u64);
+        // Only empty lines: no coding at all, so Content-Length applies.
+        let head = "Transfer-Encoding:\r\nContent-Length: 2\r\n";
+        assert_eq!(body_of(head, "hello").unwrap(), b"he");
+    }
+
+    #[test]
+    fn chunk_size_lines_follow_rfc_9112() {
+        let chunked = "Transfer-Encoding: chunked\r\n";
+        // Whitespace before an extension may be a tab (7.1.1 `BWS`).
+        let body = "5\t;name=value\r\nhello\r\n0 \t; last\r\n\r\n";
+        assert_eq!(body_of(chunked, body).unwrap(), b"hello");
+        // Leading zeros are not digits of the size.
+        let body = "0000000000000000005\r\nhello\r\n0000000000000000000\r\n\r\n";
+        assert_eq!(body_of(chunked, body).unwrap(), b"hello");
+        // A size beyond 64 bits is too large, and so is an endless size line.
+        let body = "10000000000000000\r\nhello\r\n";
+        assert_eq!(
+            body_of(chunked, body),
+            Err(FetchError::TooLarge(Limit::Body))
+        );
+        assert_eq!(
+            body_of(chunked, &"0".repeat(5000)),
+            Err(FetchError::TooLarge(Limit::Head))
+        );
+        let body = format!("5;{}", "x".repeat(5000));
+        assert_eq!(
+            body_of(chunked, &body),
+            Err(FetchError::TooLarge(Limit::Head))
+        );
+    }
+
+    #[test]
+    fn content_length_lists_and_overflow() {
+        // The same value repeated is that value (RFC 9110, 8.6), on one line or on several.
+        for head in [
+            "Content-Length: 5, 5\r\n",
+            "Content-Length: 5,5,\r\n",
+            "Content-Length: 5\r\nContent-Length: 5\r\n",
+            "Content-Length: 0000000000000000000000005\r\n",
+        ] {
+            assert_eq!(body_of(head, "hello!").unwrap(), b"hello", "{head:?}");
+        }
+        for head in [
+            "Content-Length: 5, 6\r\n",
+            "Content-Length: 5\r\nContent-Length: 6\r\n",
+        ] {
+            assert_eq!(
+                body_of(head, "hello!"),
+                Err(FetchError::Malformed("conflicting Content-Length")),
+                "{head:?}"
+            );
+        }
+        for head in ["Content-Length: 5, x\r\n", "Content-Length: ,\r\n"] {
+            assert_eq!(
+                body_of(head, "hello!"),
+                Err(FetchError::Malformed("invalid Content-Length")),
+                "{head:?}"
+            );
+        }
+        // Too big for 64 bits: a number all the same, and far too large.
+        let head = "Content-Length: 99999999999999999999999999\r\n";
+        assert_eq!(
+            body_of(head, "hello"),
+            Err(FetchError::TooLarge(Limit::Body))
+        );
+    }
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        use std::io::Write as _;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(data).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    fn coded_response(head: &str, body: &[u8]) -> Vec<u8> {
+        let head = format!("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n{head}\r\n");
+        [head.as_bytes(), body].concat()
+    }
+
+    /// A page coded with gzip, as content or transfer coding, is decoded; anything else is
+    /// counted as it came.
+    #[test]
+    fn coded_pages_are_decoded() {
+        let page = b"<a href=\"/x\">x</a>";
+        let coded = gzip(page);
+        let chunked = format!("{:x}\r\n", coded.len()).into_bytes();
+        let chunked = [&chunked[..], &coded, b"\r\n0\r\n\r\n"].concat();
+        for input in [
+            coded_response("Content-Encoding: gzip\r\n", &coded),
+            coded_response("Content-Encoding: identity, x-gzip\r\n", &coded),
+            coded_response("Transfer-Encoding: gzip, chunked\r\n", &chunked),
+            coded_response(
+                "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
+                &chunked,
+            ),
+            coded_response("Transfer-Encoding: gzip\r\n", &coded),
+        ] {
+            let response = read_every_way(&input).unwrap();
+            assert_eq!(response.body, page);
+            assert_eq!(response.body_len, page.len() as u64);
+        }
+        let not_a_page = [
+            &b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Encoding: br\r\n\r\n"[..],
+            &coded,
+        ]
+        .concat();
+        let response = read_every_way(&not_a_page).unwrap();
+        assert_eq!(response.body_len, coded.len() as u64);
+        let empty = coded_response("Content-Encoding: gzip\r\nContent-Length: 0\r\n", b"");
+        assert_eq!(read_every_way(&empty).unwrap().body, b"");
+    }
+
+    #[test]
+    fn codings_that_cannot_be_decoded_are_encoding_errors() {
+        for input in [
+            coded_response("Content-Encoding: br\r\n", b"\x0b\x02\x80hello\x03"),
+            coded_response("Content-Encoding: gzip\r\n", b"not gzip at all"),
+            coded_response("Content-Encoding: gzip\r\n", &gzip(b"cut short")[..15]),
+        ] {
+            let error = read_every_way(&input).unwrap_err();
+            assert_eq!(error.kind(), crate::ErrorKind::Encoding, "{error}");
+        }
+    }
+
+    /// A small compressed body that inflates past `--max-body` is too large, found while it
+    /// is decoded.
+    #[test]
+    fn decoded_bodies_obey_the_body_limit() {
+        let bomb = gzip(&[b' '; 100_000]);
+        assert!((bomb.len() as u64) < LIMITS.max_body);
+        let input = coded_response("Content-Encoding: gzip\r\n", &bomb);
+        assert_eq!(read(&input, 512), Err(FetchError::TooLarge(Limit::Body)));
+    }
+
+    /// After an interim response the server has answered: a close is a truncated response,
+    /// which is not tried again, rather than a reset, which is.
+    #[test]
+    fn a_close_after_an_interim_response_is_truncated() {
+        let error = read_every_way(b"HTTP/1.1 100 Continue\r\n\r\n").unwrap_err();
+        assert_eq!(error, FetchError::Truncated("response head"));
+        assert!(!error.is_retryable());
+    }
+
+    #[test]
+    fn raw_bytes_of_a_location_are_percent_encoded() {
+        let input = b"HTTP/1.0 302 Found\r\nLocation:  /caf\xe9/\xc3\xa9?q=\xe9 \r\n\r\n";
+        let response = read_every_way(input).unwrap();
+        assert_eq!(response.location.as_deref(), Some("/caf%E9/%C3%A9?q=%E9"));
+    }
+
+    #[test]
+    fn xhtml_is_html() {
+        for content_type in ["text/html", "TEXT/HTML; charset=x", "application/xhtml+xml"] {
+            let response = Response {
+                content_type: Some(content_type.to_owned()),
+                ..Response::default()
+            };
+            assert!(response.is_html(), "{content_type}");
+        }
+        let response = Response {
+            content_type: Some("application/xml".to_owned()),
+            ..Response::default()
+        };
+        assert!(!response.is_html());
     }
 
     #[test]

@@ -24,7 +24,8 @@
 //!   wake the loop through a `mio::Waker`; a [`Mailbox`] delivers values from other threads to
 //!   a handler that lives on the loop (and so may hold what cannot cross threads);
 //! - **an end**: `run` returns when nothing is registered, no timer or callback is pending and
-//!   no [`EventLoop::hold`] is outstanding, or after [`EventLoop::stop`].
+//!   no [`EventLoop::hold`] is outstanding, or as soon as a callback that called
+//!   [`EventLoop::stop`] returns (what the turn had left to run waits for the next `run`).
 //!
 //! It is single-threaded by design and knows nothing of HTTP or crawling. Callbacks run one at
 //! a time to completion, so the state they share needs no lock.
@@ -101,6 +102,9 @@ pub struct EventLoop {
     reactor: Reactor,
     timers: Timers,
     soon: VecDeque<SoonCallback>,
+    /// Readiness polled but not yet dispatched: a callback called [`EventLoop::stop`] before
+    /// its turn came. mio is edge-triggered, so these events would not be reported again.
+    pending: VecDeque<(Token, Ready)>,
     remote: Arc<Shared>,
     /// Handlers of [`Mailbox`]es, each a `Box<dyn FnMut(&mut EventLoop, T)>` for its `T`;
     /// `None` while it runs.
@@ -180,6 +184,7 @@ impl EventLoop {
             reactor: Reactor::default(),
             timers: Timers::default(),
             soon: VecDeque::new(),
+            pending: VecDeque::new(),
             remote: Arc::new(Shared {
                 waker,
                 queue: Mutex::new(Vec::new()),
@@ -301,7 +306,10 @@ impl EventLoop {
         self.holds = self.holds.saturating_sub(1);
     }
 
-    /// Makes [`EventLoop::run`] return after the callback that calls this.
+    /// Makes [`EventLoop::run`] return as soon as the callback that calls this returns.
+    ///
+    /// Nothing else runs first: soon callbacks still queued, socket events already polled and
+    /// timers already due stay pending, and the next call of `run` starts with them.
     pub fn stop(&mut self) {
         self.stopped = true;
     }
@@ -317,14 +325,17 @@ impl EventLoop {
     }
 
     fn is_idle(&self) -> bool {
-        self.reactor.len() == 0 && self.timers.len() == 0 && self.soon.is_empty() && self.holds == 0
+        self.reactor.len() == 0
+            && self.timers.len() == 0
+            && self.soon.is_empty()
+            && self.pending.is_empty()
+            && self.holds == 0
     }
 
     /// Runs callbacks as their sockets, timers and wake-ups come due, until nothing is left to
-    /// wait for or [`EventLoop::stop`] is called.
+    /// wait for or a callback calls [`EventLoop::stop`].
     pub fn run(&mut self) -> io::Result<()> {
         self.stopped = false;
-        let mut ready = Vec::with_capacity(EVENTS_CAPACITY);
         loop {
             // Callbacks queued by the previous turn; those they queue wait for the next one,
             // so a callback that re-queues itself cannot starve the sockets.
@@ -332,33 +343,40 @@ impl EventLoop {
                 if let Some(callback) = self.soon.pop_front() {
                     callback(self);
                 }
+                if self.stopped {
+                    return Ok(());
+                }
             }
-            if self.stopped || self.is_idle() {
+            if self.is_idle() {
                 return Ok(());
             }
 
-            // Block until a socket is ready, the earliest timer is due, or another thread wakes us.
-            let timeout = if self.soon.is_empty() {
-                self.timers
-                    .next_deadline()
-                    .map(|deadline| deadline.saturating_duration_since(Instant::now()))
-            } else {
-                Some(Duration::ZERO)
-            };
-            match self.poll.poll(&mut self.events, timeout) {
-                Ok(()) => {}
-                Err(err) if interrupted(&err) => continue,
-                Err(err) => return Err(err),
+            // Events left over from a stopped turn go first; otherwise block until a socket is
+            // ready, the earliest timer is due, or another thread wakes us.
+            if self.pending.is_empty() {
+                let timeout = if self.soon.is_empty() {
+                    self.timers
+                        .next_deadline()
+                        .map(|deadline| deadline.saturating_duration_since(Instant::now()))
+                } else {
+                    Some(Duration::ZERO)
+                };
+                match self.poll.poll(&mut self.events, timeout) {
+                    Ok(()) => {}
+                    Err(err) if interrupted(&err) => continue,
+                    Err(err) => return Err(err),
+                }
+                // The events are copied out first: callbacks need the whole loop, including
+                // the event buffer's owner.
+                self.pending.extend(
+                    self.events
+                        .iter()
+                        .map(|event| (event.token(), Ready::of(event))),
+                );
             }
 
-            // Dispatch each event to its socket's callback. The events are copied out first:
-            // callbacks need the whole loop, including the event buffer's owner.
-            ready.extend(
-                self.events
-                    .iter()
-                    .map(|event| (event.token(), Ready::of(event))),
-            );
-            for (token, readiness) in ready.drain(..) {
+            // Dispatch each event to its socket's callback.
+            while let Some((token, readiness)) = self.pending.pop_front() {
                 if token == WAKER {
                     let queued = mem::take(
                         &mut *self
@@ -382,6 +400,9 @@ impl EventLoop {
             let now = Instant::now();
             while let Some(callback) = self.timers.pop_due(now) {
                 callback(self);
+                if self.stopped {
+                    return Ok(());
+                }
             }
         }
     }

@@ -205,6 +205,64 @@ fn stop_ends_run_early() {
     assert_eq!(lp.timers(), 1);
 }
 
+/// `stop` ends `run` as soon as the calling callback returns: the soon callbacks queued behind
+/// it and the timers due with it wait for the next `run`, and are not lost.
+#[test]
+fn stop_returns_right_after_the_calling_callback() {
+    let mut lp = EventLoop::new().unwrap();
+    let ran = Rc::new(RefCell::new(Vec::new()));
+    let push = |name: &'static str, stop: bool| {
+        let ran = Rc::clone(&ran);
+        move |lp: &mut EventLoop| {
+            ran.borrow_mut().push(name);
+            if stop {
+                lp.stop();
+            }
+        }
+    };
+    lp.call_soon(push("soon 1", true));
+    lp.call_soon(push("soon 2", false));
+    lp.run().unwrap();
+    assert_eq!(*ran.borrow(), ["soon 1"]);
+    lp.run().unwrap();
+    assert_eq!(*ran.borrow(), ["soon 1", "soon 2"]);
+
+    ran.borrow_mut().clear();
+    let due = Instant::now();
+    lp.call_at(due, push("timer 1", true));
+    lp.call_at(due, push("timer 2", false));
+    lp.run().unwrap();
+    assert_eq!(*ran.borrow(), ["timer 1"]);
+    lp.run().unwrap();
+    assert_eq!(*ran.borrow(), ["timer 1", "timer 2"]);
+}
+
+/// Two sockets ready in the same poll, and the first callback stops the loop: the other
+/// socket's event is kept for the next `run` (edge-triggered readiness is reported once).
+#[test]
+fn stop_keeps_the_events_of_the_turn_for_the_next_run() {
+    let mut lp = EventLoop::new().unwrap();
+    let calls = Rc::new(RefCell::new(0));
+    let mut pairs = Vec::new();
+    for _ in 0..2 {
+        let (mut ours, mut theirs) = UnixStream::pair().unwrap();
+        let calls = Rc::clone(&calls);
+        lp.register(&mut ours, Interest::READABLE, move |lp, _| {
+            *calls.borrow_mut() += 1;
+            lp.stop();
+        })
+        .unwrap();
+        theirs.write_all(b"x").unwrap();
+        pairs.push((ours, theirs));
+    }
+    lp.run().unwrap();
+    assert_eq!(*calls.borrow(), 1);
+    // Were the second event lost, nothing would wake the loop again but this timer.
+    lp.call_later(Duration::from_secs(2), EventLoop::stop);
+    lp.run().unwrap();
+    assert_eq!(*calls.borrow(), 2);
+}
+
 #[test]
 fn a_mailbox_delivers_values_from_other_threads_to_loop_side_state() {
     let mut lp = EventLoop::new().unwrap();

@@ -82,8 +82,10 @@ impl Crawl {
 /// Crawls `config.root` with `config.concurrency` worker coroutines on one event loop, on
 /// this thread.
 ///
-/// Fails only if the loop cannot be created or polled.
+/// Fails only if the config cannot run a crawl ([`Config::check`]), or the loop cannot be
+/// created or polled.
 pub fn crawl(config: &Config, options: &Options) -> io::Result<Report> {
+    config.check()?;
     let started = Instant::now();
     let mut lp = EventLoop::new()?;
     let crawl = Rc::new(Crawl {

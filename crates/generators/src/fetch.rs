@@ -159,6 +159,8 @@ impl Coroutine for WriteAll {
 ///     socket.close()
 ///     return result
 /// ```
+// Inline states, as in `WorkerState`: the coroutine is `Reading` for all its life but its end.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum ReadResponse {
     /// Running, or suspended at `yield socket.wait()`.
     Reading {

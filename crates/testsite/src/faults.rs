@@ -47,6 +47,12 @@ pub enum Fault {
     LoopB,
     /// Step `n` of a redirect chain longer than the redirect limit.
     Chain(usize),
+    /// Step `n` of another such chain, whose step [`RELINKED_STEP`] is also linked from
+    /// [`Fault::LateLink`].
+    Relinked(usize),
+    /// HTML that answers [`LATE_LINK_DELAY`] late, linking to step [`RELINKED_STEP`] of the
+    /// relinked chain: at high concurrency the chain usually gets there first.
+    LateLink,
     /// Redirects to another origin.
     Offsite,
     /// A redirect status without `Location`.
@@ -69,6 +75,41 @@ pub enum Fault {
     HeadThenSilence,
     /// Resets the first two requests, then answers (per server).
     Flaky,
+    /// These bytes as the whole response, then a clean close.
+    Raw(&'static [u8]),
+    /// A small HTML page that links nowhere: the target of another page's link or redirect.
+    Target,
+    /// HTML linking to the site's own URLs with user info in them (`http://anon@host/`).
+    UserInfo,
+    /// HTML with a link, compressed with this coding although the crawler asked for identity.
+    Coded(Coding),
+    /// [`GZIP_BOMB_MIB`] MiB of zeros, gzip-compressed to about 1 KiB per MiB, as HTML.
+    GzipBomb,
+}
+
+/// How a [`Fault::Coded`] page is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coding {
+    /// `Content-Encoding: gzip`.
+    Gzip,
+    /// `Content-Encoding: deflate`, a zlib stream as RFC 9110 says.
+    Deflate,
+    /// `Content-Encoding: deflate`, raw deflate without the zlib wrapper, as some servers do.
+    RawDeflate,
+    /// `Transfer-Encoding: gzip, chunked`.
+    TransferGzip,
+}
+
+impl Coding {
+    /// The page the coded page links to.
+    fn target(self) -> &'static str {
+        match self {
+            Coding::Gzip => "/fault/gzip-target",
+            Coding::Deflate => "/fault/deflate-target",
+            Coding::RawDeflate => "/fault/raw-deflate-target",
+            Coding::TransferGzip => "/fault/te-gzip-target",
+        }
+    }
 }
 
 /// A fault's path, what it does and what a crawler must record for it.
@@ -194,6 +235,18 @@ pub const FAULT_PAGES: &[FaultPage] = &[
         what: "a redirect chain longer than --max-redirects",
     },
     FaultPage {
+        path: "/fault/relinked/0",
+        fault: Fault::Relinked(0),
+        outcome: "302",
+        what: "a chain as long, whose 11th step is also linked from a page: fetched, whichever comes first",
+    },
+    FaultPage {
+        path: "/fault/late-link",
+        fault: Fault::LateLink,
+        outcome: "200",
+        what: "links to the 11th step of the relinked chain, 100 ms late",
+    },
+    FaultPage {
         path: "/fault/offsite",
         fault: Fault::Offsite,
         outcome: "302",
@@ -235,7 +288,213 @@ pub const FAULT_PAGES: &[FaultPage] = &[
         outcome: "200",
         what: "reset twice, then answers (fetched on the third try)",
     },
+    FaultPage {
+        path: "/fault/te-trailing-comma",
+        fault: Fault::Raw(TE_TRAILING_COMMA),
+        outcome: "200",
+        what: "`Transfer-Encoding: chunked,`: still chunked (its link, split across chunks, is followed)",
+    },
+    FaultPage {
+        path: "/fault/te-empty-line",
+        fault: Fault::Raw(TE_EMPTY_LINE),
+        outcome: "200",
+        what: "`chunked` and then an empty `Transfer-Encoding:` line: still chunked (its link is followed)",
+    },
+    FaultPage {
+        path: "/fault/chunk-ext-tab",
+        fault: Fault::Raw(CHUNK_EXT_TAB),
+        outcome: "200",
+        what: "a tab before a chunk extension's `;`",
+    },
+    FaultPage {
+        path: "/fault/chunk-leading-zeros",
+        fault: Fault::Raw(CHUNK_LEADING_ZEROS),
+        outcome: "200",
+        what: "a chunk size of 19 digits, all but one leading zeros",
+    },
+    FaultPage {
+        path: "/fault/length-list",
+        fault: Fault::Raw(LENGTH_LIST),
+        outcome: "200",
+        what: "`Content-Length: 9, 9`",
+    },
+    FaultPage {
+        path: "/fault/length-overflow",
+        fault: Fault::Raw(LENGTH_OVERFLOW),
+        outcome: "error:too-large",
+        what: "a `Content-Length` beyond 64 bits",
+    },
+    FaultPage {
+        path: "/fault/interim-then-close",
+        fault: Fault::Raw(b"HTTP/1.1 100 Continue\r\n\r\n"),
+        outcome: "error:truncated",
+        what: "`100 Continue`, then a close (not tried again)",
+    },
+    FaultPage {
+        path: "/fault/gzip",
+        fault: Fault::Coded(Coding::Gzip),
+        outcome: "200",
+        what: "`Content-Encoding: gzip` although identity was asked for (decoded, its link is followed)",
+    },
+    FaultPage {
+        path: "/fault/deflate",
+        fault: Fault::Coded(Coding::Deflate),
+        outcome: "200",
+        what: "`Content-Encoding: deflate`, a zlib stream (decoded, its link is followed)",
+    },
+    FaultPage {
+        path: "/fault/raw-deflate",
+        fault: Fault::Coded(Coding::RawDeflate),
+        outcome: "200",
+        what: "`Content-Encoding: deflate`, raw deflate without zlib's wrapper (decoded, its link is followed)",
+    },
+    FaultPage {
+        path: "/fault/te-gzip",
+        fault: Fault::Coded(Coding::TransferGzip),
+        outcome: "200",
+        what: "`Transfer-Encoding: gzip, chunked` (decoded, its link is followed)",
+    },
+    FaultPage {
+        path: "/fault/gzip-bomb",
+        fault: Fault::GzipBomb,
+        outcome: "error:too-large",
+        what: "1 MiB of gzip that inflates to 1 GiB (stopped at --max-body as it inflates)",
+    },
+    FaultPage {
+        path: "/fault/brotli",
+        fault: Fault::Raw(BROTLI_PAGE),
+        outcome: "error:encoding",
+        what: "an HTML page in `Content-Encoding: br`, which the crawler cannot decode",
+    },
+    FaultPage {
+        path: "/fault/bad-gzip",
+        fault: Fault::Raw(BAD_GZIP),
+        outcome: "error:encoding",
+        what: "`Content-Encoding: gzip` over bytes that are not gzip",
+    },
+    FaultPage {
+        path: "/fault/brotli-image",
+        fault: Fault::Raw(BROTLI_IMAGE),
+        outcome: "200",
+        what: "an image in `Content-Encoding: br` (not parsed, so not decoded)",
+    },
+    FaultPage {
+        path: "/fault/latin1",
+        fault: Fault::Raw(LATIN1),
+        outcome: "200",
+        what: "an ISO-8859-1 page (by its Content-Type) linking to `/caf\\xe9` and `?q=caf\\xe9`: read as Latin-1",
+    },
+    FaultPage {
+        path: "/fault/meta-charset",
+        fault: Fault::Raw(META_CHARSET),
+        outcome: "200",
+        what: "a windows-1251 page by its `<meta charset>`, its query encoded in windows-1251",
+    },
+    FaultPage {
+        path: "/fault/meta-http-equiv",
+        fault: Fault::Raw(META_HTTP_EQUIV),
+        outcome: "200",
+        what: "a KOI8-R page by its `<meta http-equiv=Content-Type>`, its query encoded in KOI8-R",
+    },
+    FaultPage {
+        path: "/fault/latin1-location",
+        fault: Fault::Raw(LATIN1_LOCATION),
+        outcome: "302",
+        what: "a `Location` with a raw Latin-1 byte (percent-encoded as it came)",
+    },
+    FaultPage {
+        path: "/fault/xhtml",
+        fault: Fault::Raw(XHTML),
+        outcome: "200",
+        what: "`application/xhtml+xml` (parsed, its link is followed)",
+    },
+    FaultPage {
+        path: "/fault/noscript",
+        fault: Fault::Raw(NOSCRIPT),
+        outcome: "200",
+        what: "a link inside `<noscript>` (followed: the crawler runs no scripts)",
+    },
+    FaultPage {
+        path: "/fault/svg",
+        fault: Fault::Raw(SVG),
+        outcome: "200",
+        what: "an SVG `<a xlink:href>` (followed)",
+    },
+    FaultPage {
+        path: "/fault/userinfo",
+        fault: Fault::UserInfo,
+        outcome: "200",
+        what: "links to the root and a page with user info (`http://anon@…`): the same URLs, no second crawl",
+    },
+    FaultPage {
+        path: "/fault/percent",
+        fault: Fault::Raw(PERCENT),
+        outcome: "200",
+        what: "links to one page as `pc~`, `pc%7e`, `pc%7E` and another as `pc%2fx`, `pc%2Fx`: each fetched once",
+    },
 ];
+
+/// A chunked body with a link split across two chunks, so that reading it with its framing
+/// left in gives a wrong URL.
+macro_rules! chunked_link_response {
+    ($transfer_encoding:literal) => {
+        concat!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n",
+            $transfer_encoding,
+            "Connection: close\r\n\r\n",
+            "15\r\n<a href=\"/fault/te-ta\r\nb\r\nrget\">t</a>\r\n0\r\n\r\n"
+        )
+        .as_bytes()
+    };
+}
+
+const TE_TRAILING_COMMA: &[u8] = chunked_link_response!("Transfer-Encoding: chunked,\r\n");
+const TE_EMPTY_LINE: &[u8] =
+    chunked_link_response!("Transfer-Encoding: chunked\r\nTransfer-Encoding:\r\n");
+const CHUNK_EXT_TAB: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\
+    Transfer-Encoding: chunked\r\n\r\n9\t;name=value\r\n<p>hi</p>\r\n0\r\n\r\n";
+const CHUNK_LEADING_ZEROS: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\
+    Transfer-Encoding: chunked\r\n\r\n0000000000000000009\r\n<p>hi</p>\r\n0\r\n\r\n";
+const LENGTH_LIST: &[u8] =
+    b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: 9, 9\r\n\r\n<p>hi</p>";
+const LENGTH_OVERFLOW: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\
+    Content-Length: 99999999999999999999999\r\n\r\n<p>hi</p>";
+
+const BROTLI_PAGE: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\
+    Content-Encoding: br\r\nContent-Length: 13\r\n\r\n\x0b\x03\x80<p>hi</p>\x03";
+const BAD_GZIP: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\
+    Content-Encoding: gzip\r\n\r\n\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff\xff\xff\xffnot deflate";
+const BROTLI_IMAGE: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Type: image/png\r\n\
+    Content-Encoding: br\r\nContent-Length: 8\r\n\r\n\x89PNG\r\n\x1a\n";
+
+/// `/caf\xe9` in Latin-1 is `/café`; the third link spells the query's é as an entity.
+const LATIN1: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Type: text/html; charset=ISO-8859-1\r\n\r\n\
+    <p>caf\xe9 <a href=\"/fault/caf\xe9\">1</a><a href=\"/fault/search?q=caf\xe9\">2</a>\
+    <a href=\"/fault/search?q=caf&eacute;\">3</a></p>";
+/// "привет" in windows-1251.
+const META_CHARSET: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n\
+    <html><head><meta charset=\"windows-1251\"></head>\
+    <body><a href=\"/fault/search?q=\xef\xf0\xe8\xe2\xe5\xf2\">1</a></body></html>";
+/// "привет" in KOI8-R.
+const META_HTTP_EQUIV: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n\
+    <html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=koi8-r\"></head>\
+    <body><a href=\"/fault/search?q=\xd0\xd2\xc9\xd7\xc5\xd4\">1</a></body></html>";
+const LATIN1_LOCATION: &[u8] =
+    b"HTTP/1.0 302 Found\r\nLocation: /fault/caf\xe9\r\nContent-Length: 0\r\n\r\n";
+const XHTML: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Type: application/xhtml+xml\r\n\r\n\
+    <?xml version=\"1.0\"?><html xmlns=\"http://www.w3.org/1999/xhtml\"><body>\
+    <a href=\"/fault/xhtml-target\">t</a></body></html>";
+const NOSCRIPT: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n\
+    <script>location = '/fault/noscript-target'</script>\
+    <noscript><a href=\"/fault/noscript-target\">t</a></noscript>";
+const SVG: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n\
+    <svg xmlns:xlink=\"http://www.w3.org/1999/xlink\" width=\"10\" height=\"10\">\
+    <a xlink:href=\"/fault/svg-target\"><text y=\"9\">t</text></a></svg>";
+
+/// Links that differ only in their percent-encoding.
+const PERCENT: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n\
+    <a href=\"pc~\">1</a><a href=\"pc%7e\">2</a><a href=\"pc%7E\">3</a><a href=\"%70c%7e\">4</a>\
+    <a href=\"pc%2fx\">5</a><a href=\"pc%2Fx\">6</a>";
 
 /// Pages reached only through other fault pages.
 pub const REACHED_PAGES: &[FaultPage] = &[
@@ -251,7 +510,112 @@ pub const REACHED_PAGES: &[FaultPage] = &[
         outcome: "200",
         what: "linked from the chunked page",
     },
+    FaultPage {
+        path: "/fault/caf%C3%A9",
+        fault: Fault::Target,
+        outcome: "200",
+        what: "`/caf\\xe9` on the Latin-1 page: the path is UTF-8",
+    },
+    FaultPage {
+        path: "/fault/search?q=caf%E9",
+        fault: Fault::Target,
+        outcome: "200",
+        what: "`?q=caf\\xe9` and `?q=caf&eacute;` on the Latin-1 page: the query is Latin-1",
+    },
+    FaultPage {
+        path: "/fault/search?q=%EF%F0%E8%E2%E5%F2",
+        fault: Fault::Target,
+        outcome: "200",
+        what: "the windows-1251 page's query",
+    },
+    FaultPage {
+        path: "/fault/search?q=%D0%D2%C9%D7%C5%D4",
+        fault: Fault::Target,
+        outcome: "200",
+        what: "the KOI8-R page's query",
+    },
+    FaultPage {
+        path: "/fault/caf%E9",
+        fault: Fault::Target,
+        outcome: "200",
+        what: "where the Latin-1 `Location` points",
+    },
+    FaultPage {
+        path: "/fault/xhtml-target",
+        fault: Fault::Target,
+        outcome: "200",
+        what: "linked from the XHTML page",
+    },
+    FaultPage {
+        path: "/fault/noscript-target",
+        fault: Fault::Target,
+        outcome: "200",
+        what: "linked from inside `<noscript>`",
+    },
+    FaultPage {
+        path: "/fault/svg-target",
+        fault: Fault::Target,
+        outcome: "200",
+        what: "linked from the SVG link",
+    },
+    FaultPage {
+        path: "/fault/gzip-target",
+        fault: Fault::Target,
+        outcome: "200",
+        what: "linked from the gzip page",
+    },
+    FaultPage {
+        path: "/fault/deflate-target",
+        fault: Fault::Target,
+        outcome: "200",
+        what: "linked from the deflate page",
+    },
+    FaultPage {
+        path: "/fault/raw-deflate-target",
+        fault: Fault::Target,
+        outcome: "200",
+        what: "linked from the raw deflate page",
+    },
+    FaultPage {
+        path: "/fault/te-gzip-target",
+        fault: Fault::Target,
+        outcome: "200",
+        what: "linked from the gzip transfer-coded page",
+    },
+    FaultPage {
+        path: "/fault/te-target",
+        fault: Fault::Target,
+        outcome: "200",
+        what: "linked from the two Transfer-Encoding pages",
+    },
+    FaultPage {
+        path: "/fault/userinfo-target",
+        fault: Fault::Target,
+        outcome: "200",
+        what: "linked with user info from the user-info page",
+    },
+    FaultPage {
+        path: "/fault/pc~",
+        fault: Fault::Target,
+        outcome: "200",
+        what: "linked from the percent page in four spellings",
+    },
+    FaultPage {
+        path: "/fault/pc%2Fx",
+        fault: Fault::Target,
+        outcome: "200",
+        what: "linked from the percent page in two spellings",
+    },
 ];
+
+/// How many MiB the gzip bomb inflates to.
+const GZIP_BOMB_MIB: u32 = 1024;
+
+/// The step of the relinked chain that the late page links to: beyond the redirect limit, so
+/// reached through the chain it is refused, and through the link it is fetched.
+pub const RELINKED_STEP: usize = 11;
+/// How late [`Fault::LateLink`] answers.
+const LATE_LINK_DELAY: Duration = Duration::from_millis(100);
 
 /// Where the out-of-scope redirect points.
 pub const OFFSITE_TARGET: &str = "http://example.invalid/offsite";
@@ -265,19 +629,22 @@ pub fn long_path() -> String {
     format!("/fault/long/{}", "x".repeat(LONG_PATH_LEN))
 }
 
-/// The fault served at `path`, if any.
+/// The fault served at `path` (without its query), if any.
 pub fn route(path: &str) -> Option<Fault> {
-    if let Some(step) = path.strip_prefix("/fault/chain/") {
-        return step
-            .parse()
-            .ok()
-            .filter(|&n| n <= CHAIN_END)
-            .map(Fault::Chain);
+    let step = |prefix: &str| {
+        let step: usize = path.strip_prefix(prefix)?.parse().ok()?;
+        (step <= CHAIN_END).then_some(step)
+    };
+    if let Some(step) = step("/fault/chain/") {
+        return Some(Fault::Chain(step));
+    }
+    if let Some(step) = step("/fault/relinked/") {
+        return Some(Fault::Relinked(step));
     }
     FAULT_PAGES
         .iter()
         .chain(REACHED_PAGES)
-        .find(|page| page.path == path)
+        .find(|page| page.path.split('?').next() == Some(path))
         .map(|page| page.fault)
 }
 
@@ -286,17 +653,16 @@ pub fn manifest_entries(origin: &str, max_redirects: usize) -> Vec<(String, Stri
     let mut entries: Vec<(String, String)> = FAULT_PAGES
         .iter()
         .chain(REACHED_PAGES)
-        .filter(|page| !matches!(page.fault, Fault::Chain(_)))
+        .filter(|page| !matches!(page.fault, Fault::Chain(_) | Fault::Relinked(_)))
         .map(|page| (format!("{origin}{}", page.path), page.outcome.to_owned()))
         .collect();
-    for step in 0..=max_redirects + 1 {
-        let outcome = if step <= max_redirects {
-            "302"
-        } else {
-            "error:redirect-limit"
-        };
-        entries.push((format!("{origin}/fault/chain/{step}"), outcome.to_owned()));
-    }
+    entries.extend(chain_entries(origin, "chain", None, max_redirects));
+    entries.extend(chain_entries(
+        origin,
+        "relinked",
+        Some(RELINKED_STEP),
+        max_redirects,
+    ));
     entries.push((OFFSITE_TARGET.to_owned(), "error:skipped".to_owned()));
     entries.push((CLOSED_PORT_LINK.to_owned(), "error:skipped".to_owned()));
     entries.push((
@@ -304,6 +670,34 @@ pub fn manifest_entries(origin: &str, max_redirects: usize) -> Vec<(String, Stri
         "error:too-large".to_owned(),
     ));
     entries
+}
+
+/// The steps of the chain `/fault/NAME/…` a crawl meets, with their outcomes: a step is as
+/// many redirects away as the fewest on any path to it, from the chain's start (linked from
+/// the root) or from the step `linked` (linked from a page), and refused past the limit.
+fn chain_entries(
+    origin: &str,
+    name: &str,
+    linked: Option<usize>,
+    max_redirects: usize,
+) -> Vec<(String, String)> {
+    (0..=CHAIN_END)
+        .filter_map(|step| {
+            let from_link = linked.and_then(|linked| step.checked_sub(linked));
+            let redirects = from_link.map_or(step, |from_link| from_link.min(step));
+            let outcome = if redirects > max_redirects + 1 {
+                // Its predecessor was refused: never reached.
+                return None;
+            } else if redirects > max_redirects {
+                "error:redirect-limit"
+            } else if step == CHAIN_END {
+                "200"
+            } else {
+                "302"
+            };
+            Some((format!("{origin}/fault/{name}/{step}"), outcome.to_owned()))
+        })
+        .collect()
 }
 
 /// The root's links to the fault pages, as HTML.
@@ -328,9 +722,15 @@ pub fn root_links() -> String {
 /// The longest any fault holds a connection, so the server always lets go by itself.
 const HOLD_LIMIT: Duration = Duration::from_secs(120);
 
-/// Misbehaves on `stream` (whose request has been read) as `fault` says. `flaky_requests`
-/// counts the requests for the flaky page on this server.
-pub(crate) async fn serve(mut stream: TcpStream, fault: Fault, flaky_requests: &AtomicU32) {
+/// Misbehaves on `stream` (whose request has been read) as `fault` says. `origin` is the
+/// server's (`http://host:port`); `flaky_requests` counts the requests for the flaky page on
+/// this server.
+pub(crate) async fn serve(
+    mut stream: TcpStream,
+    fault: Fault,
+    origin: &str,
+    flaky_requests: &AtomicU32,
+) {
     match fault {
         Fault::ResetBeforeResponse => reset(stream),
         Fault::ResetInHeaders => {
@@ -418,7 +818,15 @@ pub(crate) async fn serve(mut stream: TcpStream, fault: Fault, flaky_requests: &
         Fault::Chain(n) if n < CHAIN_END => {
             redirect(stream, &format!("/fault/chain/{}", n + 1)).await
         }
-        Fault::Chain(_) => html(stream, "<p>the end of the chain</p>").await,
+        Fault::Relinked(n) if n < CHAIN_END => {
+            redirect(stream, &format!("/fault/relinked/{}", n + 1)).await
+        }
+        Fault::Chain(_) | Fault::Relinked(_) => html(stream, "<p>the end of the chain</p>").await,
+        Fault::LateLink => {
+            tokio::time::sleep(LATE_LINK_DELAY).await;
+            let body = format!("<a href=\"/fault/relinked/{RELINKED_STEP}\">a step</a>");
+            html(stream, &body).await;
+        }
         Fault::Offsite => redirect(stream, OFFSITE_TARGET).await,
         Fault::NoLocation => {
             send_and_close(stream, b"HTTP/1.0 302 Found\r\nContent-Length: 0\r\n\r\n").await;
@@ -440,7 +848,9 @@ pub(crate) async fn serve(mut stream: TcpStream, fault: Fault, flaky_requests: &
             response.extend_from_slice(body);
             send_and_close(stream, &response).await;
         }
-        Fault::Utf8Target | Fault::ChunkedTarget => html(stream, "<p>a target</p>").await,
+        Fault::Utf8Target | Fault::ChunkedTarget | Fault::Target => {
+            html(stream, "<p>a target</p>").await
+        }
         Fault::Chunked => {
             let response = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
                             6\r\n<html>\r\n25\r\n<a href=\"/fault/chunked-target\">t</a>\r\n7\r\n</html>\r\n0\r\n\r\n";
@@ -460,6 +870,46 @@ pub(crate) async fn serve(mut stream: TcpStream, fault: Fault, flaky_requests: &
             } else {
                 html(stream, "<p>third time lucky</p>").await;
             }
+        }
+        Fault::Raw(response) => send_and_close(stream, response).await,
+        Fault::Coded(coding) => {
+            let page = format!("<p><a href=\"{}\">target</a></p>", coding.target());
+            let (head, body) = match coding {
+                Coding::Gzip => ("Content-Encoding: gzip", compress::gzip(page.as_bytes())),
+                Coding::Deflate => ("Content-Encoding: deflate", compress::zlib(page.as_bytes())),
+                Coding::RawDeflate => (
+                    "Content-Encoding: deflate",
+                    compress::raw_deflate(page.as_bytes()),
+                ),
+                Coding::TransferGzip => (
+                    "Transfer-Encoding: gzip, chunked",
+                    compress::chunked(&compress::gzip(page.as_bytes())),
+                ),
+            };
+            let mut response = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n{head}\r\nConnection: close\r\n\r\n"
+            )
+            .into_bytes();
+            response.extend_from_slice(&body);
+            send_and_close(stream, &response).await;
+        }
+        Fault::GzipBomb => {
+            // Delimited by the close, so no Content-Length gives the size away: the crawler
+            // learns it only by inflating.
+            let mut response =
+                b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\n\r\n"
+                    .to_vec();
+            response.extend_from_slice(compress::gzip_bomb());
+            send_and_close(stream, &response).await;
+        }
+        Fault::UserInfo => {
+            let with_user = |user: &str| origin.replacen("://", &format!("://{user}@"), 1);
+            let body = format!(
+                "<a href=\"{}/\">the root</a><a href=\"{}/fault/userinfo-target\">a page</a>",
+                with_user("anon"),
+                with_user("anon:secret"),
+            );
+            html(stream, &body).await;
         }
     }
 }
@@ -515,4 +965,97 @@ async fn html(stream: TcpStream, body: &str) {
         body.len()
     );
     send_and_close(stream, response.as_bytes()).await;
+}
+
+/// The compressed bodies of the coded pages.
+mod compress {
+    use std::{io::Write, sync::OnceLock};
+
+    use flate2::{
+        Compress, Compression, Crc, FlushCompress,
+        write::{DeflateEncoder, GzEncoder, ZlibEncoder},
+    };
+
+    pub(super) fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+        // Writing to a Vec cannot fail.
+        let _ = encoder.write_all(data);
+        encoder.finish().unwrap_or_default()
+    }
+
+    pub(super) fn zlib(data: &[u8]) -> Vec<u8> {
+        let mut encoder = ZlibEncoder::new(Vec::new(), Compression::default());
+        let _ = encoder.write_all(data);
+        encoder.finish().unwrap_or_default()
+    }
+
+    pub(super) fn raw_deflate(data: &[u8]) -> Vec<u8> {
+        let mut encoder = DeflateEncoder::new(Vec::new(), Compression::default());
+        let _ = encoder.write_all(data);
+        encoder.finish().unwrap_or_default()
+    }
+
+    /// `data` as a chunked body, in chunks of 16 bytes.
+    pub(super) fn chunked(data: &[u8]) -> Vec<u8> {
+        let mut body = Vec::new();
+        for chunk in data.chunks(16) {
+            body.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+            body.extend_from_slice(chunk);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(b"0\r\n\r\n");
+        body
+    }
+
+    /// The bomb, built once per process.
+    pub(super) fn gzip_bomb() -> &'static [u8] {
+        static BOMB: OnceLock<Vec<u8>> = OnceLock::new();
+        BOMB.get_or_init(|| zeros_gzip(super::GZIP_BOMB_MIB))
+    }
+
+    /// A valid gzip stream of `mib` MiB of zeros, about 1 KiB per MiB, built without
+    /// compressing more than one: a MiB compressed from a fresh state refers to nothing
+    /// before it, and a sync flush ends it on a byte boundary, so copies of it in a row are
+    /// one deflate stream. A final empty block, and the CRC of the whole (combined from the
+    /// one MiB's), close it.
+    pub(super) fn zeros_gzip(mib: u32) -> Vec<u8> {
+        let zeros = vec![0; 1 << 20];
+        let mut compress = Compress::new(Compression::best(), false);
+        let mut block = Vec::with_capacity(64 * 1024);
+        // A MiB of zeros compresses to about 1 KiB, far less than the room given: one call
+        // takes all of it.
+        let _ = compress.compress_vec(&zeros, &mut block, FlushCompress::Sync);
+        let mut one = Crc::new();
+        one.update(&zeros);
+        let mut crc = Crc::new();
+        let mut gzip = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+        for _ in 0..mib {
+            gzip.extend_from_slice(&block);
+            crc.combine(&one);
+        }
+        // A final block of fixed Huffman codes holding only its end-of-block code.
+        gzip.extend_from_slice(&[0x03, 0x00]);
+        gzip.extend_from_slice(&crc.sum().to_le_bytes());
+        gzip.extend_from_slice(&crc.amount().to_le_bytes());
+        gzip
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use super::*;
+
+    #[test]
+    fn the_gzip_bomb_is_valid_gzip_and_small() {
+        let bomb = compress::zeros_gzip(4);
+        assert!(bomb.len() < 8 * 1024, "{} bytes", bomb.len());
+        let mut inflated = Vec::new();
+        flate2::read::GzDecoder::new(&bomb[..])
+            .read_to_end(&mut inflated)
+            .expect("valid gzip, CRC and length included");
+        assert_eq!(inflated.len(), 4 << 20);
+        assert!(inflated.iter().all(|&b| b == 0));
+    }
 }

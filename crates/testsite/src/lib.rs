@@ -207,7 +207,7 @@ async fn serve_connection(mut stream: TcpStream, site: Arc<Site>) {
         tokio::time::sleep(site.spec.delay).await;
     }
     if let site::Route::Fault(fault) = site.spec.route(&path) {
-        faults::serve(stream, fault, &site.flaky_requests).await;
+        faults::serve(stream, fault, &site.origin, &site.flaky_requests).await;
         return;
     }
     let response = respond(&site, &path);

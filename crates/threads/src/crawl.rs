@@ -49,9 +49,11 @@ impl Shared {
 
 /// Crawls `config.root` with `config.concurrency` threads.
 ///
-/// Fails only if the pool cannot be built: a thread could not be spawned, or more threads
-/// than [`thread_headroom`] were asked for.
+/// Fails only if the config cannot run a crawl ([`Config::check`]), or the pool cannot be
+/// built: a thread could not be spawned, or more threads than [`thread_headroom`] were asked
+/// for.
 pub fn crawl(config: &Config, options: &Options) -> io::Result<Report> {
+    config.check()?;
     check_thread_headroom(config.concurrency)?;
     let started = Instant::now();
     let shared = Shared {

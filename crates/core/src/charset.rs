@@ -1,0 +1,142 @@
+//! A page's character encoding, and its text in UTF-8 for the link extractor.
+//!
+//! Decided as a browser decides (WHATWG HTML, "determining the character encoding"): a byte
+//! order mark; else the `charset` of the `Content-Type`; else a `<meta charset>` (or
+//! `<meta http-equiv="Content-Type" content="…; charset=…">`) in the first 1024 bytes; else
+//! UTF-8, which the standard leaves to the locale and nearly every undeclared page today is.
+//! Bytes that the encoding cannot decode become U+FFFD, as in a browser.
+//!
+//! The encoding matters twice: to read the `href`s right (`/caf\xe9` on a Latin-1 page is
+//! `/café`), and to encode their queries as the page's browsers would (`?q=café` is `%E9`
+//! there; paths are UTF-8 everywhere). See [`crate::urls::resolve`].
+
+use std::borrow::Cow;
+
+use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252, X_USER_DEFINED};
+
+use crate::links::extract_links;
+
+/// How far into a page a `<meta>` declaration counts (the standard's prescan).
+const PRESCAN_BYTES: usize = 1024;
+
+/// `body` decoded to UTF-8 (borrowed when it already is valid UTF-8), and its encoding.
+pub(crate) fn decode<'a>(
+    body: &'a [u8],
+    content_type: Option<&str>,
+) -> (Cow<'a, str>, &'static Encoding) {
+    let (encoding, bom) = Encoding::for_bom(body).unwrap_or_else(|| {
+        let declared = content_type
+            .and_then(charset_parameter)
+            .and_then(|label| Encoding::for_label(label.as_bytes()))
+            .or_else(|| prescan(body));
+        (declared.unwrap_or(UTF_8), 0)
+    });
+    let (text, _) = encoding.decode_without_bom_handling(&body[bom..]);
+    (text, encoding)
+}
+
+/// The `charset` parameter of a media type, unquoted.
+fn charset_parameter(content_type: &str) -> Option<&str> {
+    content_type.split(';').skip(1).find_map(|parameter| {
+        let (name, value) = parameter.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| value.trim().trim_matches('"'))
+    })
+}
+
+/// The encoding a `<meta>` near the start of the page declares.
+fn prescan(body: &[u8]) -> Option<&'static Encoding> {
+    let label = extract_links(&body[..body.len().min(PRESCAN_BYTES)]).charset?;
+    let encoding = Encoding::for_label(label.as_bytes())?;
+    // The page is read as ASCII to find the declaration, so it cannot be UTF-16, and
+    // x-user-defined is read as windows-1252 (the prescan's own rules).
+    Some(if encoding == UTF_16BE || encoding == UTF_16LE {
+        UTF_8
+    } else if encoding == X_USER_DEFINED {
+        WINDOWS_1252
+    } else {
+        encoding
+    })
+}
+
+/// The label in the `content` of `<meta http-equiv="Content-Type">`: after `charset`,
+/// optional spaces, `=` and optional spaces, either quoted or up to a space or `;` (WHATWG
+/// HTML, "extracting a character encoding from a meta element").
+pub(crate) fn from_meta_content(content: &str) -> Option<&str> {
+    let lower = content.to_ascii_lowercase();
+    let mut from = 0;
+    loop {
+        let at = from + lower[from..].find("charset")?;
+        from = at + "charset".len();
+        let rest = content[from..].trim_start();
+        let Some(rest) = rest.strip_prefix('=') else {
+            continue;
+        };
+        let rest = rest.trim_start();
+        return match rest.chars().next()? {
+            quote @ ('"' | '\'') => rest[1..].split_once(quote).map(|(label, _)| label),
+            _ => rest.split([' ', '\t', '\n', '\r', ';']).next(),
+        }
+        .filter(|label| !label.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encoding_of(body: &[u8], content_type: &str) -> &'static str {
+        decode(body, Some(content_type)).1.name()
+    }
+
+    #[test]
+    fn bom_then_content_type_then_meta_then_utf8() {
+        let meta = b"<html><head><meta charset=\"koi8-r\"></head>";
+        assert_eq!(encoding_of(meta, "text/html"), "KOI8-R");
+        assert_eq!(
+            encoding_of(meta, "text/html; charset=ISO-8859-1"),
+            "windows-1252"
+        );
+        assert_eq!(
+            encoding_of(
+                &[b"\xef\xbb\xbf", &meta[..]].concat(),
+                "text/html; charset=latin1"
+            ),
+            "UTF-8"
+        );
+        assert_eq!(encoding_of(b"<p>caf\xe9</p>", "text/html"), "UTF-8");
+        // An unknown label is no declaration.
+        assert_eq!(encoding_of(meta, "text/html; charset=klingon"), "KOI8-R");
+        let late = [&b" ".repeat(PRESCAN_BYTES)[..], &meta[..]].concat();
+        assert_eq!(encoding_of(&late, "text/html"), "UTF-8");
+        let equiv =
+            b"<meta http-equiv=Content-Type content='text/html; Charset = \"windows-1251\"'>";
+        assert_eq!(encoding_of(equiv, "text/html"), "windows-1251");
+        let utf16 = b"<meta charset=utf-16le>";
+        assert_eq!(encoding_of(utf16, "text/html"), "UTF-8");
+    }
+
+    #[test]
+    fn pages_are_decoded_to_utf8() {
+        let (text, _) = decode(
+            b"<a href=\"/caf\xe9\">",
+            Some("text/html; charset=\"iso-8859-1\""),
+        );
+        assert_eq!(text, "<a href=\"/café\">");
+        let valid = "<a href=\"/café\">".as_bytes();
+        assert!(matches!(decode(valid, None).0, Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn meta_content_labels() {
+        assert_eq!(from_meta_content("text/html; charset=utf-8"), Some("utf-8"));
+        assert_eq!(from_meta_content("text/html;charset='x'y"), Some("x"));
+        assert_eq!(
+            from_meta_content("charsetcharset = koi8-r;"),
+            Some("koi8-r")
+        );
+        assert_eq!(from_meta_content("text/html"), None);
+        assert_eq!(from_meta_content("charset=\"unterminated"), None);
+    }
+}

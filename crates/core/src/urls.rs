@@ -1,0 +1,176 @@
+//! URL identity: how an `href` or a `Location` becomes the one URL the crawler compares,
+//! fetches and records.
+//!
+//! Two spellings of one resource must give one URL, or the seen set fetches it twice. The
+//! WHATWG parser of the `url` crate already lowercases the scheme and host, drops the default
+//! port, resolves dot segments and percent-encodes what may not appear raw; [`normalize`] adds
+//! what it leaves out:
+//!
+//! - the fragment goes: it is never sent;
+//! - the user info goes: `http://anon@host/` is `http://host/` (an origin ignores user info,
+//!   the crawler sends no credentials, and keeping it would make every relative link on that
+//!   page a new URL: a second crawl of the site, with the credentials in `--urls-out`);
+//! - percent-encoding is normalised as RFC 3986 section 6.2.2 says: an encoded unreserved
+//!   character is decoded (`%7e` is `~`) and the hex digits of the others are uppercased
+//!   (`%2f` is `%2F`).
+//!
+//! Every URL the crawler compares goes through here: the root ([`crate::parse_root`]), links,
+//! `<base>` and redirect targets.
+//!
+//! A link's query is percent-encoded in its page's encoding, as browsers do (its path is
+//! UTF-8 whatever the page's encoding, and so is every part of a `Location`).
+
+use std::borrow::Cow;
+
+use encoding_rs::{Encoding, UTF_8};
+use url::Url;
+
+/// Resolves `href`, from a page in `encoding`, against `base` and normalises the result;
+/// `None` if it is not a URL.
+pub(crate) fn resolve(base: &Url, href: &str, encoding: &'static Encoding) -> Option<Url> {
+    // Characters the encoding lacks become `&#NNNN;` before they are percent-encoded, as the
+    // URL Standard asks.
+    let encode: &dyn Fn(&str) -> Cow<'_, [u8]> = &|text| encoding.encode(text).0;
+    let options = Url::options().base_url(Some(base));
+    let options = if encoding.output_encoding() == UTF_8 {
+        options
+    } else {
+        options.encoding_override(Some(encode))
+    };
+    let mut url = options.parse(href).ok()?;
+    normalize(&mut url);
+    Some(url)
+}
+
+/// Puts `url` in the one form the crawler compares (see the module's documentation).
+pub(crate) fn normalize(url: &mut Url) {
+    url.set_fragment(None);
+    if !url.username().is_empty() || url.password().is_some() {
+        // Only URLs without a host (or `file:`) refuse, and those have no user info.
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+    }
+    if !url.as_str().contains('%') {
+        return;
+    }
+    if let Some(path) = normalize_percent(url.path()) {
+        url.set_path(&path);
+    }
+    if let Some(query) = url.query().and_then(normalize_percent) {
+        url.set_query(Some(&query));
+    }
+}
+
+/// `text` with encoded unreserved characters decoded and the other escapes' hex uppercased;
+/// `None` when nothing changes.
+fn normalize_percent(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out: Option<String> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let escape = match bytes.get(i..i + 3) {
+            Some([b'%', hi, lo]) => hex(*hi).zip(hex(*lo)).map(|(hi, lo)| hi << 4 | lo),
+            _ => None,
+        };
+        let Some(byte) = escape else {
+            if let Some(out) = &mut out {
+                out.push(char::from(bytes[i]));
+            }
+            i += 1;
+            continue;
+        };
+        let normal = if is_unreserved(byte) {
+            char::from(byte).to_string()
+        } else {
+            format!("%{byte:02X}")
+        };
+        if out.is_none() && normal.as_bytes() != &bytes[i..i + 3] {
+            out = Some(text[..i].to_owned());
+        }
+        if let Some(out) = &mut out {
+            out.push_str(&normal);
+        }
+        i += 3;
+    }
+    out
+}
+
+fn hex(digit: u8) -> Option<u8> {
+    char::from(digit).to_digit(16).map(|d| d as u8)
+}
+
+/// RFC 3986 section 2.3: `ALPHA / DIGIT / "-" / "." / "_" / "~"`.
+fn is_unreserved(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolved(href: &str) -> String {
+        resolved_in(encoding_rs::UTF_8, href)
+    }
+
+    fn resolved_in(encoding: &'static Encoding, href: &str) -> String {
+        let base = Url::parse("http://127.0.0.1:8000/dir/page").unwrap();
+        resolve(&base, href, encoding)
+            .map(String::from)
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn queries_are_encoded_in_the_page_encoding_and_paths_in_utf8() {
+        use encoding_rs::{KOI8_R, UTF_16LE, WINDOWS_1252};
+        assert_eq!(
+            resolved_in(WINDOWS_1252, "/café?q=café&e=€&k=к"),
+            "http://127.0.0.1:8000/caf%C3%A9?q=caf%E9&e=%80&k=&%231082;"
+        );
+        assert_eq!(
+            resolved_in(KOI8_R, "/к?q=к"),
+            "http://127.0.0.1:8000/%D0%BA?q=%CB"
+        );
+        // UTF-16 pages' URLs are encoded in UTF-8.
+        assert_eq!(
+            resolved_in(UTF_16LE, "?q=é"),
+            "http://127.0.0.1:8000/dir/page?q=%C3%A9"
+        );
+    }
+
+    #[test]
+    fn user_info_is_dropped() {
+        assert_eq!(
+            resolved("http://anon@127.0.0.1:8000/"),
+            "http://127.0.0.1:8000/"
+        );
+        assert_eq!(
+            resolved("//anon:secret@127.0.0.1:8000/a?b"),
+            "http://127.0.0.1:8000/a?b"
+        );
+    }
+
+    #[test]
+    fn unreserved_escapes_are_decoded_and_the_others_uppercased() {
+        for href in ["/pc~", "/pc%7e", "/pc%7E", "/p%63~"] {
+            assert_eq!(resolved(href), "http://127.0.0.1:8000/pc~", "{href}");
+        }
+        assert_eq!(
+            resolved("/a%2fb%41?q=%2f%7e%5F&r=%c3%a9"),
+            "http://127.0.0.1:8000/a%2FbA?q=%2F~_&r=%C3%A9"
+        );
+        // Not escapes: left as they are.
+        assert_eq!(
+            resolved("/100%/x%zz%4"),
+            "http://127.0.0.1:8000/100%/x%zz%4"
+        );
+        // An encoded dot segment is a dot segment.
+        assert_eq!(resolved("/a/%2E%2e/b"), "http://127.0.0.1:8000/b");
+    }
+
+    #[test]
+    fn fragments_are_dropped_and_plain_urls_left_alone() {
+        assert_eq!(resolved("x#top"), "http://127.0.0.1:8000/dir/x");
+        assert_eq!(normalize_percent("/plain/path"), None);
+        assert_eq!(normalize_percent("/a%2F"), None);
+    }
+}
