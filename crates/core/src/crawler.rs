@@ -29,6 +29,7 @@ use crate::{
     links::extract_links,
     report::{Record, Report, Status},
     response::Response,
+    shard::{self, Route},
 };
 
 /// One URL handed to a strategy to fetch.
@@ -155,11 +156,20 @@ pub struct Crawler {
     /// Fetches handed out, retries excluded; bounded by `max_pages`.
     started: usize,
     records: Vec<Record>,
+    /// Set when this crawler is one shard of several: where the URLs it does not own go, and
+    /// the page budget the shards share (see [`crate::shard`]).
+    pub(crate) route: Option<Route>,
 }
 
 impl Crawler {
     /// A crawl of `config.root`, with the root queued.
     pub fn new(config: Config) -> Crawler {
+        Crawler::with_route(config, None)
+    }
+
+    /// A crawl of `config.root`, alone or as one shard of several (then the root is queued
+    /// only if this shard owns it).
+    pub(crate) fn with_route(config: Config, route: Option<Route>) -> Crawler {
         let mut crawler = Crawler {
             config,
             seen: HashSet::new(),
@@ -168,6 +178,7 @@ impl Crawler {
             peak_in_flight: 0,
             started: 0,
             records: Vec::new(),
+            route,
         };
         let root = crawler.config.root.clone();
         crawler.enqueue(root, 0);
@@ -284,11 +295,15 @@ impl Crawler {
 
     /// Marks `url` seen; queues it if it is in scope, records why not otherwise.
     /// Returns whether the URL was new.
-    fn enqueue(&mut self, url: Url, redirects: u32) -> bool {
+    pub(crate) fn enqueue(&mut self, url: Url, redirects: u32) -> bool {
+        // One shard of several: a URL another shard owns is handed over, not looked at here.
+        let Some(url) = shard::keep(&mut self.route, url, redirects) else {
+            return false;
+        };
         if self.seen.contains(url.as_str()) {
             return false;
         }
-        if self.started >= self.config.max_pages {
+        if self.started >= self.config.max_pages || shard::spent(&self.route) {
             // Past the bound nothing new is even remembered: the frontier stops growing.
             return false;
         }
@@ -308,6 +323,10 @@ impl Crawler {
                 status: Status::Error(err.kind()),
                 ..Record::default()
             });
+        } else if !shard::take(&self.route) {
+            // Another shard took the last of the shared budget meanwhile: past the bound.
+            self.seen.remove(url.as_str());
+            return false;
         } else {
             self.started += 1;
             self.queue.push_back(Fetch {

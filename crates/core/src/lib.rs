@@ -14,6 +14,7 @@
 //! | [`extract_links`] | `links.rs` | `<a>`, `<area>` and `<base>` hrefs, with an HTML tokenizer |
 //! | [`FetchError`] | `error.rs` | one error enum; the [`ErrorKind`]s the report counts |
 //! | [`Report`] | `report.rs` | per-URL [`Record`]s and the JSON report |
+//! | [`Shard`] | `shard.rs` | the frontier split N ways for N loops on N cores: links as [`Message`]s, exact termination |
 //! | [`work::work`] | `work.rs` | deterministic CPU work per page (`--work-us`) |
 //!
 //! Start with the driving order documented in [`crawler`]; the blocking-threads strategy is
@@ -28,6 +29,7 @@ mod links;
 mod report;
 mod request;
 mod response;
+pub mod shard;
 pub mod work;
 
 pub use config::{Config, Gauges, Limits, MAX_URL_LEN, RootError, parse_root};
@@ -37,6 +39,7 @@ pub use links::{Links, extract_links};
 pub use report::{Latency, Record, Report, Status, urls_out};
 pub use request::{USER_AGENT, request};
 pub use response::{MAX_HEADERS, Progress, Response, ResponseReader};
+pub use shard::{Message, Shard};
 pub use url::Url;
 
 /// How often the event-driven strategies wake to measure how late their loop runs (the
