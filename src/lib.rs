@@ -75,6 +75,9 @@ pub struct StrategyOptions {
     pub threads: c10k_threads::Options,
     /// For `async`: `None` for a current-thread runtime, `Some(n)` for `n` worker threads.
     pub runtime_threads: Option<usize>,
+    /// For `callbacks` and `generators`: `Some(n)` for `n` event loops on `n` threads, each
+    /// with a shard of the frontier; `None` for one loop.
+    pub loops: Option<usize>,
     /// For the event-driven strategies: parse pages on the rayon pool.
     pub offload: bool,
 }
@@ -88,12 +91,14 @@ pub fn run(strategy: Strategy, config: &Config, options: &StrategyOptions) -> io
             config,
             &c10k_callbacks::Options {
                 offload: options.offload,
+                loops: options.loops.unwrap_or(1),
             },
         ),
         Strategy::Generators => c10k_generators::crawl(
             config,
             &c10k_generators::Options {
                 offload: options.offload,
+                loops: options.loops.unwrap_or(1),
             },
         ),
         Strategy::Async => c10k_async::crawl(

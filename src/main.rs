@@ -129,6 +129,10 @@ struct CrawlArgs {
     /// of the event loop.
     #[arg(long)]
     offload: bool,
+    /// callbacks, generators: run this many event loops, each on its own thread with a shard of
+    /// the frontier and its share of --concurrency (default: one); `auto`: one per core.
+    #[arg(long, value_parser = count_or_auto)]
+    loops: Option<u64>,
     /// async: run on a multi-thread tokio runtime with this many workers (default: one thread).
     #[arg(long, value_parser = at_least_1)]
     threads: Option<u64>,
@@ -185,6 +189,20 @@ fn at_least_1(text: &str) -> Result<u64, String> {
         Ok(n) => Err(format!("must be at least 1, not {n}")),
         Err(_) => Err(format!("{text:?} is not a whole number")),
     }
+}
+
+/// A positive count, or `auto`: one per core.
+fn count_or_auto(text: &str) -> Result<u64, String> {
+    if text == "auto" {
+        Ok(cores() as u64)
+    } else {
+        at_least_1(text)
+    }
+}
+
+/// The cores this process may run on (its affinity mask, which `taskset` narrows).
+fn cores() -> usize {
+    thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 fn at_least_1_u32(text: &str) -> Result<u32, String> {
@@ -299,6 +317,7 @@ fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
         runtime_threads: args
             .threads
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        loops: loops(&args)?,
         offload: args.offload,
     };
 
@@ -366,6 +385,20 @@ fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
         )),
         None => Err(anyhow!("the root {} was not crawled", report.root)),
     }
+}
+
+/// `--loops`, for the strategies that have event loops.
+fn loops(args: &CrawlArgs) -> anyhow::Result<Option<usize>> {
+    let Some(loops) = args.loops else {
+        return Ok(None);
+    };
+    if !matches!(args.strategy, Strategy::Callbacks | Strategy::Generators) {
+        bail!(usage(format!(
+            "--loops is for callbacks and generators, not {}",
+            args.strategy
+        )));
+    }
+    Ok(Some(usize::try_from(loops).unwrap_or(usize::MAX)))
 }
 
 /// Resolves the root's host once: every fetch connects to this address.
@@ -438,7 +471,7 @@ impl Watcher {
                 if stopped.load(Ordering::Relaxed) {
                     break;
                 }
-                let in_flight = gauges.in_flight.load(Ordering::Relaxed);
+                let in_flight = gauges.in_flight();
                 if in_flight >= widest {
                     let rss = c10k::measure::current_rss_kib().unwrap_or_default();
                     rss_at_widest = if in_flight > widest {
@@ -449,7 +482,7 @@ impl Watcher {
                     widest = in_flight;
                 }
                 if tick % 10 == 0 {
-                    let ended = gauges.ended.load(Ordering::Relaxed);
+                    let ended = gauges.ended();
                     if lines {
                         eprintln!("progress {ended}");
                     }

@@ -89,6 +89,27 @@ fn bad_arguments_exit_2_with_a_reason() {
     assert_usage_error(&["crawl", "--max-tries", "0"], "max-tries");
     assert_usage_error(&["crawl", "--max-pages", "-1"], "max-pages");
     assert_usage_error(&["serve", "--pages", "0"], "pages");
+    assert_usage_error(&["crawl", "--loops", "0"], "loops");
+    assert_usage_error(&["crawl", "--loops", "many"], "loops");
+    assert_usage_error(&["crawl", "--strategy", "threads", "--loops", "2"], "loops");
+    assert_usage_error(&["crawl", "--strategy", "async", "--loops", "2"], "loops");
+}
+
+/// Several loops crawl the embedded site as one does.
+#[test]
+fn several_loops_crawl_the_whole_site() {
+    for args in [
+        &["--strategy", "callbacks", "--loops", "auto"][..],
+        &["--strategy", "generators", "--loops", "2"],
+    ] {
+        let output = c10k(&[&["crawl", "--site-pages", "100"], args].concat());
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            stdout.contains("matches the test site's manifest"),
+            "{args:?}: {stdout}"
+        );
+    }
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::{path::Path, process::Command, time::Duration};
 use c10k::{Strategy, StrategyOptions};
 use c10k_core::{Config, Report, Status, parse_root, urls_out};
 use c10k_testsite::SiteSpec;
-use common::{config, start};
+use common::{config, loops, start};
 
 mod common;
 
@@ -34,6 +34,15 @@ fn plain(strategy: Strategy) -> Under {
         strategy,
         options: StrategyOptions::default(),
         flags: &[],
+    }
+}
+
+/// A strategy with several loops or runtimes: `options` for the library, `flags` for the CLI.
+fn under(strategy: Strategy, options: StrategyOptions, flags: &'static [&'static str]) -> Under {
+    Under {
+        strategy,
+        options,
+        flags,
     }
 }
 
@@ -250,4 +259,8 @@ conformance! {
         },
         flags: &["--threads", "2"],
     },
+    callbacks_two_loops => under(Strategy::Callbacks, loops(2), &["--loops", "2"]),
+    callbacks_three_loops => under(Strategy::Callbacks, loops(3), &["--loops", "3"]),
+    generators_two_loops => under(Strategy::Generators, loops(2), &["--loops", "2"]),
+    generators_three_loops => under(Strategy::Generators, loops(3), &["--loops", "3"]),
 }

@@ -67,6 +67,9 @@
 //! 3. hand every message that arrives to [`Shard::deliver`];
 //! 4. stop once [`Shard::is_done`]: the whole crawl is over, not just this shard's part;
 //! 5. [`Shard::merge`] the shards into one report, the same as one crawler's.
+//!
+//! Each shard's [`Shard::config`] has its share of the concurrency: a driver keeps at most that
+//! many of its fetches in flight.
 
 use std::{
     collections::VecDeque,
@@ -83,7 +86,7 @@ use url::Url;
 use crate::{
     config::Config,
     crawler::{Crawler, Fetch, Outcome},
-    report::{Record, Report},
+    report::{Latency, Record, Report},
 };
 
 /// The shard, of `shards`, that owns `url`: a hash of the whole normalised URL (see the module
@@ -93,6 +96,12 @@ pub fn owner(url: &Url, shards: usize) -> usize {
     let mut hasher = DefaultHasher::new();
     url.as_str().hash(&mut hasher);
     (hasher.finish() % shards.max(1) as u64) as usize
+}
+
+/// Shard `index`'s part of `total` fetches in flight, of `shards` (which differ by one at
+/// most).
+fn share(total: usize, index: usize, shards: usize) -> usize {
+    total / shards + usize::from(index < total % shards)
 }
 
 /// What a sharded [`Crawler`] knows about the others: which URLs it owns, the links it found
@@ -195,12 +204,21 @@ pub struct Shard {
 }
 
 impl Shard {
-    /// Splits the crawl of `config.root` into `shards` shards (at least one); the root is
-    /// queued in the shard that owns it. Shard `i` is at index `i`.
+    /// The whole crawl of `config.root` in one shard: a [`Crawler`] that never sends a
+    /// message.
+    pub fn alone(config: Config) -> Shard {
+        Shard::new(Crawler::new(config), 0, 1)
+    }
+
+    /// Splits the crawl of `config.root` into `shards` shards, or as many as
+    /// `config.concurrency` allows if fewer (at least one, each with at least one fetch in
+    /// flight); shard `i` is at index `i`. The root is queued in the shard that owns it. Each
+    /// shard's [`Shard::config`] says how many fetches it may have in flight: its share of
+    /// `config.concurrency`.
     pub fn split(config: Config, shards: usize) -> Vec<Shard> {
-        let shards = shards.max(1);
+        let shards = shards.clamp(1, config.concurrency.max(1));
         if shards == 1 {
-            return vec![Shard::new(Crawler::new(config), 0, 1)];
+            return vec![Shard::alone(config)];
         }
         let budget =
             (config.max_pages != usize::MAX).then(|| Arc::new(AtomicUsize::new(config.max_pages)));
@@ -208,6 +226,7 @@ impl Shard {
         (0..shards)
             .map(|index| {
                 let mut config = config.clone();
+                config.concurrency = share(config.concurrency, index, shards);
                 if let Some(gauges) = &gauges {
                     config.gauges = Some(Arc::clone(&gauges[index]));
                 }
@@ -324,6 +343,12 @@ impl Shard {
         self.outgoing.pop_front()
     }
 
+    /// Every message to send now, with the index of its shard: [`Shard::poll_message`] until
+    /// `None`.
+    pub fn messages(&mut self) -> impl Iterator<Item = (usize, Message)> + '_ {
+        std::iter::from_fn(|| self.poll_message())
+    }
+
     /// One step of EWD998, taken only while this shard is idle.
     fn pass_probe(&mut self) {
         if self.shards == 1 || self.done || !self.crawler.is_done() {
@@ -382,16 +407,19 @@ impl Shard {
         self.crawler.records()
     }
 
-    /// The report of the whole crawl, for `strategy`, from all of its shards: the same URLs,
-    /// outcomes, tries and counts as one crawler's. Each page's `new_links` gets the links
-    /// that were new to the other shards; the peak in flight is the sum of the shards' peaks.
-    pub fn merge(shards: Vec<Shard>, strategy: &str, elapsed: Duration) -> Report {
-        let Some(config) = shards.first().map(|shard| shard.config().clone()) else {
+    /// The report of the whole crawl, for `strategy`, from all of its shards, each with how
+    /// late the loop that ran it woke for its timer (the loop lag): the same URLs, outcomes,
+    /// tries and counts as one crawler's. Each page's `new_links` gets the links that were new
+    /// to the other shards; the peak in flight is the sum of the shards' peaks.
+    pub fn merge(ran: Vec<(Shard, Vec<Duration>)>, strategy: &str, elapsed: Duration) -> Report {
+        let (shards, lags): (Vec<_>, Vec<_>) = ran.into_iter().unzip();
+        let Some(mut config) = shards.first().map(|shard| shard.config().clone()) else {
             return Report {
                 strategy: strategy.to_owned(),
                 ..Report::default()
             };
         };
+        config.concurrency = shards.iter().map(|shard| shard.config().concurrency).sum();
         let mut credits = Vec::new();
         let mut records: Vec<Vec<Record>> = Vec::with_capacity(shards.len());
         let mut peak_in_flight = 0;
@@ -406,6 +434,7 @@ impl Shard {
         }
         let mut report = Report::new(strategy, &config, records.concat(), elapsed);
         report.peak_in_flight = peak_in_flight;
+        report.loop_lag_ms = Some(Latency::of(lags.concat()));
         report
     }
 }
@@ -436,6 +465,22 @@ mod tests {
         shard.complete(fetch.finish(Ok(page), now));
         assert!(shard.poll_message().is_none());
         assert!(shard.is_done());
+    }
+
+    #[test]
+    fn shards_share_the_concurrency_and_are_never_more_than_it() {
+        let mut config = config();
+        config.concurrency = 10;
+        let shares: Vec<_> = Shard::split(config.clone(), 4)
+            .iter()
+            .map(|shard| shard.config().concurrency)
+            .collect();
+        assert_eq!(shares, [3, 3, 2, 2]);
+        config.concurrency = 2;
+        assert_eq!(Shard::split(config.clone(), 3).len(), 2);
+        let ran = Shard::split(config, 3).into_iter().map(|s| (s, Vec::new()));
+        let report = Shard::merge(ran.collect(), "test", Duration::ZERO);
+        assert_eq!(report.concurrency, 2);
     }
 
     #[test]

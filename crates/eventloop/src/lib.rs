@@ -52,7 +52,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-pub use loops::{Meeting, run_loops};
+pub use loops::{Meeting, Peers, run_loops};
 use mio::{Events, Poll, Waker};
 pub use mio::{Interest, Token, event::Source};
 use slab::Slab;

@@ -3,8 +3,9 @@
 //! and Seastar a reactor per core. What one loop has for another travels as a value through
 //! that loop's [`Mailbox`].
 //!
-//! [`run_loops`] starts the threads, gives each its loop, and has them trade mailboxes once
-//! ([`Meeting::meet`]) before they run; after that, nothing is shared but the mailboxes' queues.
+//! [`run_loops`] starts a thread per piece of state (a shard, say), gives each its loop, and
+//! has them trade mailboxes once ([`Meeting::meet`]) before they run; after that, nothing is
+//! shared but the mailboxes' queues.
 
 use std::{
     io,
@@ -38,6 +39,19 @@ impl<T> Rendezvous<T> {
     }
 }
 
+/// Every loop's mailbox, by index: where a loop posts what it has for the others.
+pub struct Peers<T>(Vec<Mailbox<T>>);
+
+impl<T: Send + 'static> Peers<T> {
+    /// Sends each value to the mailbox of the loop whose index it comes with. A value for a
+    /// loop that has ended is dropped.
+    pub fn post(&self, values: impl IntoIterator<Item = (usize, T)>) {
+        for (to, value) in values {
+            let _ = self.0[to].send(value);
+        }
+    }
+}
+
 /// A loop's place at the rendezvous: [`Meeting::meet`] it once its mailbox exists.
 pub struct Meeting<'a, T> {
     rendezvous: &'a Rendezvous<T>,
@@ -48,7 +62,7 @@ pub struct Meeting<'a, T> {
 impl<T: Send + 'static> Meeting<'_, T> {
     /// Leaves this loop's mailbox for the others and waits until every loop has; returns all
     /// the mailboxes, this loop's own at its index. Fails if a loop could not start.
-    pub fn meet(mut self, mailbox: Mailbox<T>) -> io::Result<Vec<Mailbox<T>>> {
+    pub fn meet(mut self, mailbox: Mailbox<T>) -> io::Result<Peers<T>> {
         self.met = true;
         let rendezvous = self.rendezvous;
         let mut table = rendezvous.table();
@@ -56,7 +70,7 @@ impl<T: Send + 'static> Meeting<'_, T> {
         rendezvous.all_met.notify_all();
         loop {
             if let Some(all) = table.mailboxes.iter().cloned().collect() {
-                return Ok(all);
+                return Ok(Peers(all));
             }
             if table.failed {
                 return Err(io::Error::other("another event loop could not start"));
@@ -77,21 +91,24 @@ impl<T> Drop for Meeting<'_, T> {
     }
 }
 
-/// Runs `loops` event loops, each on a thread of its own: loop `i` runs `body(i, loop,
-/// meeting)`, which sets up its state, registers a mailbox for values of type `T`, trades it
-/// at the meeting for every loop's mailbox, and runs its loop. Returns what each body returned,
-/// in order of index.
+/// Runs an event loop for each of `states`, each on a thread of its own: loop `i` runs
+/// `body(states[i], loop, meeting)`, which sets up its side, registers a mailbox for values of
+/// type `T`, trades it at the meeting for every loop's mailbox (loop `i`'s at index `i`), and
+/// runs its loop. Returns what each body returned, in the order of `states`.
 ///
 /// If a body fails or panics, the other loops are stopped (their `run` returns) rather than
-/// left waiting for it; the failure of the lowest index is returned, and a panic goes on in the caller.
-pub fn run_loops<T, R>(
-    loops: usize,
-    body: impl Fn(usize, &mut EventLoop, Meeting<'_, T>) -> io::Result<R> + Sync,
+/// left waiting for it; the failure of the lowest index is returned, and a panic goes on in
+/// the caller.
+pub fn run_loops<S, T, R>(
+    states: Vec<S>,
+    body: impl Fn(S, EventLoop, Meeting<'_, T>) -> io::Result<R> + Sync,
 ) -> io::Result<Vec<R>>
 where
+    S: Send,
     T: Send + 'static,
     R: Send,
 {
+    let loops = states.len();
     let rendezvous = Rendezvous {
         state: Mutex::new(Table {
             mailboxes: (0..loops).map(|_| None).collect(),
@@ -103,7 +120,7 @@ where
     let body = &body;
     thread::scope(|scope| {
         let mut threads = Vec::with_capacity(loops);
-        for index in 0..loops {
+        for (index, state) in states.into_iter().enumerate() {
             let spawned = thread::Builder::new()
                 .name(format!("loop-{index}"))
                 .spawn_scoped(scope, move || {
@@ -113,8 +130,7 @@ where
                         met: false,
                     };
                     let ran = panic::catch_unwind(AssertUnwindSafe(|| {
-                        let mut lp = EventLoop::new()?;
-                        body(index, &mut lp, meeting)
+                        body(state, EventLoop::new()?, meeting)
                     }));
                     if !matches!(ran, Ok(Ok(_))) {
                         stop_all(rendezvous);

@@ -1,7 +1,7 @@
 //! Unit tests of the loop itself, with no HTTP in sight.
 
 use std::{
-    cell::RefCell,
+    cell::{OnceCell, RefCell},
     io::{Read, Write},
     rc::Rc,
     thread,
@@ -234,28 +234,26 @@ fn a_mailbox_delivers_values_from_other_threads_to_loop_side_state() {
 #[test]
 fn many_loops_pass_a_value_round_a_ring_and_end() {
     const LOOPS: usize = 3;
-    let visits = run_loops(LOOPS, |index, lp, meeting| {
+    let visits = run_loops((0..LOOPS).collect(), |index, mut lp, meeting| {
         let visits = Rc::new(RefCell::new(Vec::new()));
-        let peers = Rc::new(RefCell::new(Vec::new()));
+        let peers = Rc::new(OnceCell::new());
         let (seen, next) = (Rc::clone(&visits), Rc::clone(&peers));
         let inbox = lp.mailbox(move |lp: &mut EventLoop, hops: usize| {
             seen.borrow_mut().push(hops);
-            let peers: &Vec<Mailbox<usize>> = &next.borrow();
+            let peers: &Peers<usize> = next.get().unwrap();
             if hops == usize::MAX {
                 lp.release();
             } else if hops < 2 * LOOPS {
-                peers[(index + 1) % LOOPS].send(hops + 1).unwrap();
+                peers.post([((index + 1) % LOOPS, hops + 1)]);
             } else {
-                for peer in peers {
-                    peer.send(usize::MAX).unwrap();
-                }
+                peers.post((0..LOOPS).map(|to| (to, usize::MAX)));
             }
         });
-        *peers.borrow_mut() = meeting.meet(inbox)?;
+        let _ = peers.set(meeting.meet(inbox)?);
         // Kept running until the end is announced.
         lp.hold();
         if index == 0 {
-            peers.borrow()[0].send(0).unwrap();
+            peers.get().unwrap().post([(0, 0)]);
         }
         lp.run()?;
         drop(peers);
@@ -270,7 +268,7 @@ fn many_loops_pass_a_value_round_a_ring_and_end() {
 
 #[test]
 fn a_loop_that_fails_stops_the_others() {
-    let result = run_loops(2, |index, lp, meeting| {
+    let result = run_loops(vec![0, 1], |index, mut lp, meeting| {
         let _peers = meeting.meet(lp.mailbox(|_: &mut EventLoop, _: ()| {}))?;
         if index == 1 {
             return Err(io::Error::other("loop 1 gives up"));
@@ -284,7 +282,7 @@ fn a_loop_that_fails_stops_the_others() {
 
 #[test]
 fn a_loop_that_cannot_meet_fails_the_meeting() {
-    let result = run_loops(2, |index, lp, meeting| {
+    let result = run_loops(vec![0, 1], |index, mut lp, meeting| {
         if index == 1 {
             return Err(io::Error::other("no mailbox"));
         }
