@@ -75,6 +75,9 @@ pub struct StrategyOptions {
     pub threads: c10k_threads::Options,
     /// For `async`: `None` for a current-thread runtime, `Some(n)` for `n` worker threads.
     pub runtime_threads: Option<usize>,
+    /// For `async` with `runtime_threads`: a current-thread runtime per thread, each with a
+    /// shard of the frontier, instead of one work-stealing runtime.
+    pub per_core: bool,
     /// For `callbacks` and `generators`: `Some(n)` for `n` event loops on `n` threads, each
     /// with a shard of the frontier; `None` for one loop.
     pub loops: Option<usize>,
@@ -105,6 +108,7 @@ pub fn run(strategy: Strategy, config: &Config, options: &StrategyOptions) -> io
             config,
             &c10k_async::Options {
                 threads: options.runtime_threads,
+                per_core: options.per_core,
                 offload: options.offload,
             },
         ),

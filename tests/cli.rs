@@ -93,14 +93,39 @@ fn bad_arguments_exit_2_with_a_reason() {
     assert_usage_error(&["crawl", "--loops", "many"], "loops");
     assert_usage_error(&["crawl", "--strategy", "threads", "--loops", "2"], "loops");
     assert_usage_error(&["crawl", "--strategy", "async", "--loops", "2"], "loops");
+    assert_usage_error(&["crawl", "--threads", "auto2"], "threads");
+    assert_usage_error(&["crawl", "--runtime", "fibers"], "runtime");
+    assert_usage_error(&["crawl", "--runtime", "per-core"], "runtime is for async");
+    assert_usage_error(
+        &[
+            "crawl",
+            "--strategy",
+            "async",
+            "--runtime",
+            "current-thread",
+            "--threads",
+            "2",
+        ],
+        "current-thread",
+    );
 }
 
-/// Several loops crawl the embedded site as one does.
+/// Every way to use more than one core crawls the embedded site as the default does.
 #[test]
-fn several_loops_crawl_the_whole_site() {
+fn loops_and_runtimes_per_core_crawl_the_whole_site() {
     for args in [
         &["--strategy", "callbacks", "--loops", "auto"][..],
         &["--strategy", "generators", "--loops", "2"],
+        &["--strategy", "async", "--runtime", "per-core"],
+        &[
+            "--strategy",
+            "async",
+            "--runtime",
+            "stealing",
+            "--threads",
+            "auto",
+        ],
+        &["--strategy", "async", "--runtime", "current-thread"],
     ] {
         let output = c10k(&[&["crawl", "--site-pages", "100"], args].concat());
         assert!(output.status.success(), "{args:?}: {}", stderr(&output));

@@ -8,7 +8,7 @@ use std::{path::Path, process::Command, time::Duration};
 use c10k::{Strategy, StrategyOptions};
 use c10k_core::{Config, Report, Status, parse_root, urls_out};
 use c10k_testsite::SiteSpec;
-use common::{config, loops, start};
+use common::{config, loops, per_core, start};
 
 mod common;
 
@@ -263,4 +263,14 @@ conformance! {
     callbacks_three_loops => under(Strategy::Callbacks, loops(3), &["--loops", "3"]),
     generators_two_loops => under(Strategy::Generators, loops(2), &["--loops", "2"]),
     generators_three_loops => under(Strategy::Generators, loops(3), &["--loops", "3"]),
+    async_per_core_two => under(
+        Strategy::Async,
+        per_core(2),
+        &["--runtime", "per-core", "--threads", "2"],
+    ),
+    async_per_core_three => under(
+        Strategy::Async,
+        per_core(3),
+        &["--runtime", "per-core", "--threads", "3"],
+    ),
 }

@@ -12,7 +12,7 @@ use std::{
 
 use c10k::{Strategy, StrategyOptions, open_fds};
 use c10k_testsite::SiteSpec;
-use common::loops;
+use common::{loops, per_core};
 
 mod common;
 
@@ -34,6 +34,7 @@ fn crawls_leave_no_descriptor_open() {
     for n in [2, 3] {
         variants.push((Strategy::Callbacks, loops(n)));
         variants.push((Strategy::Generators, loops(n)));
+        variants.push((Strategy::Async, per_core(n)));
     }
     for spec in [good, hostile] {
         let server = common::start(&spec);

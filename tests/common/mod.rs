@@ -30,3 +30,12 @@ pub(crate) fn loops(n: usize) -> StrategyOptions {
         ..StrategyOptions::default()
     }
 }
+
+/// `n` current-thread runtimes, each with a shard of the frontier (async).
+pub(crate) fn per_core(n: usize) -> StrategyOptions {
+    StrategyOptions {
+        runtime_threads: Some(n),
+        per_core: true,
+        ..StrategyOptions::default()
+    }
+}
