@@ -60,6 +60,7 @@ pub(crate) fn crawl(config: &Config, threads: usize, offload: bool) -> io::Resul
             let spawned = thread::Builder::new()
                 .name(format!("runtime-{index}"))
                 .spawn_scoped(scope, move || {
+                    let _unwinding = AbortIfPanicking(abort);
                     let ran = runtime.block_on(async {
                         let receiving = tokio::spawn(receive(Arc::clone(&shared), inbox));
                         let ran = tokio::select! {
@@ -92,6 +93,17 @@ pub(crate) fn crawl(config: &Config, threads: usize, offload: bool) -> io::Resul
             .collect::<io::Result<Vec<(Shard, Vec<Duration>)>>>()
     })?;
     Ok(Shard::merge(ran, "async", started.elapsed()))
+}
+
+/// Aborts the other runtimes if this thread unwinds (a task's panic is an error instead).
+struct AbortIfPanicking<'a>(&'a watch::Sender<bool>);
+
+impl Drop for AbortIfPanicking<'_> {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            self.0.send_replace(true);
+        }
+    }
 }
 
 /// Hands what other runtimes' shards send to this runtime's shard.

@@ -297,6 +297,7 @@ impl Crawler {
     /// Returns whether the URL was new.
     pub(crate) fn enqueue(&mut self, url: Url, redirects: u32) -> bool {
         // One shard of several: a URL another shard owns is handed over, not looked at here.
+        // (Its owner is a hash of the text the seen set keys on: normalise before this.)
         let Some(url) = shard::keep(&mut self.route, url, redirects) else {
             return false;
         };

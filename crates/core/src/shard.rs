@@ -61,7 +61,8 @@
 //! For each shard, on the one thread that owns it:
 //!
 //! 1. after [`Shard::split`], and after every [`Shard::complete`] and [`Shard::deliver`], send
-//!    every [`Shard::poll_message`] to the shard it names (a shard of one never has any);
+//!    every [`Shard::poll_message`] ([`Shard::messages`]) to the shard it names (a shard of
+//!    one never has any);
 //! 2. fetch as with a [`Crawler`]: [`Shard::next_fetch`], then [`Shard::complete`] with the
 //!    [`crate::Outcome`];
 //! 3. hand every message that arrives to [`Shard::deliver`];
