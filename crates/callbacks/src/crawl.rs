@@ -87,7 +87,8 @@ impl Crawl {
 /// Runs the loop until the crawl is over; returns the frontier and how late the loop ran.
 pub(crate) fn run(mut lp: EventLoop, crawl: Rc<Crawl>) -> io::Result<(Shard, Vec<Duration>)> {
     tick(&mut lp, Rc::clone(&crawl), Instant::now() + LAG_TICK);
-    // Nothing to fetch at all (the root excluded): no fetch will end to stop the ticks.
+    // Starts the fetchers; or, with nothing to fetch at all (the root excluded), stops the
+    // ticks at once, as no fetch will end to stop them.
     after_change(&mut lp, &crawl);
     lp.run()?;
     // The loop owns the mailboxes' handlers, which share the crawl: drop it first.
