@@ -18,7 +18,7 @@ use anyhow::{Context, anyhow, bail};
 use c10k_core::{Config, Gauges, Limits, parse_root, urls_out};
 use c10k_harness::{self as harness, Strategy, StrategyOptions, raise_fd_limit};
 use c10k_testsite::{Server, ServerOptions, SiteSpec};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// One raw-socket web crawler written four ways, measured C10K-style.
 #[derive(Debug, Parser)]
@@ -140,9 +140,19 @@ struct CrawlArgs {
     /// of the event loop.
     #[arg(long)]
     offload: bool,
-    /// async: run on a multi-thread tokio runtime with this many workers (default: one thread).
-    #[arg(long, value_parser = at_least_1)]
+    /// callbacks, generators: run this many event loops, each on its own thread with a shard of
+    /// the frontier and its share of --concurrency (default: one); `auto`: one per core.
+    #[arg(long, value_parser = count_or_auto)]
+    loops: Option<u64>,
+    /// async: run on this many threads (default: one, a current-thread runtime); `auto`: one
+    /// per core.
+    #[arg(long, value_parser = count_or_auto)]
     threads: Option<u64>,
+    /// async: how the threads share the work: one work-stealing runtime (`stealing`, the
+    /// default with --threads), or a runtime and a shard of the frontier per thread
+    /// (`per-core`, one per core without --threads).
+    #[arg(long, value_enum)]
+    runtime: Option<Runtime>,
     /// Embedded site only: number of pages.
     #[arg(long, default_value_t = 1000)]
     site_pages: usize,
@@ -159,6 +169,17 @@ struct CrawlArgs {
     /// Print `progress N` lines (URLs done) to stderr while crawling, for a parent process.
     #[arg(long, hide = true)]
     progress: bool,
+}
+
+/// The tokio runtimes of the async strategy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Runtime {
+    /// One thread: the event loop of the lecture.
+    CurrentThread,
+    /// One multi-thread runtime: workers that steal each other's tasks, one shared frontier.
+    Stealing,
+    /// A current-thread runtime per thread, each with its own shard of the frontier.
+    PerCore,
 }
 
 #[derive(Debug, Args)]
@@ -203,6 +224,20 @@ fn at_least_1(text: &str) -> Result<u64, String> {
         Ok(n) => Err(format!("must be at least 1, not {n}")),
         Err(_) => Err(format!("{text:?} is not a whole number")),
     }
+}
+
+/// A positive count, or `auto`: one per core.
+fn count_or_auto(text: &str) -> Result<u64, String> {
+    if text == "auto" {
+        Ok(cores() as u64)
+    } else {
+        at_least_1(text)
+    }
+}
+
+/// The cores this process may run on (its affinity mask, which `taskset` narrows).
+fn cores() -> usize {
+    thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 fn at_least_1_u32(text: &str) -> Result<u32, String> {
@@ -336,9 +371,9 @@ fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
         threads: c10k_threads::Options {
             stack_kb: usize::try_from(args.thread_stack_kb).unwrap_or(usize::MAX),
         },
-        runtime_threads: args
-            .threads
-            .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        runtime_threads: runtime_threads(&args)?,
+        per_core: args.runtime == Some(Runtime::PerCore),
+        loops: loops(&args)?,
         offload: args.offload,
     };
 
@@ -405,6 +440,44 @@ fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
             record.status
         )),
         None => Err(anyhow!("the root {} was not crawled", report.root)),
+    }
+}
+
+/// `--loops`, for the strategies that have event loops.
+fn loops(args: &CrawlArgs) -> anyhow::Result<Option<usize>> {
+    let Some(loops) = args.loops else {
+        return Ok(None);
+    };
+    if !matches!(args.strategy, Strategy::Callbacks | Strategy::Generators) {
+        bail!(usage(format!(
+            "--loops is for callbacks and generators, not {}",
+            args.strategy
+        )));
+    }
+    Ok(Some(usize::try_from(loops).unwrap_or(usize::MAX)))
+}
+
+/// async's threads, given `--threads` and `--runtime`: `None` for a current-thread runtime.
+fn runtime_threads(args: &CrawlArgs) -> anyhow::Result<Option<usize>> {
+    let threads = args
+        .threads
+        .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+    let Some(runtime) = args.runtime else {
+        return Ok(threads);
+    };
+    if args.strategy != Strategy::Async {
+        bail!(usage(format!(
+            "--runtime is for async, not {}",
+            args.strategy
+        )));
+    }
+    match (runtime, threads) {
+        (Runtime::CurrentThread, None) => Ok(None),
+        (Runtime::CurrentThread, Some(_)) => Err(usage(
+            "--runtime current-thread runs on one thread: drop --threads",
+        )),
+        (Runtime::Stealing | Runtime::PerCore, Some(threads)) => Ok(Some(threads)),
+        (Runtime::Stealing | Runtime::PerCore, None) => Ok(Some(cores())),
     }
 }
 
@@ -479,7 +552,7 @@ impl Watcher {
                 if stopped.load(Ordering::Relaxed) {
                     break;
                 }
-                let in_flight = gauges.in_flight.load(Ordering::Relaxed);
+                let in_flight = gauges.in_flight();
                 if in_flight >= widest {
                     let rss = harness::measure::current_rss_kib().unwrap_or_default();
                     rss_at_widest = if in_flight > widest {
@@ -490,7 +563,7 @@ impl Watcher {
                     widest = in_flight;
                 }
                 if tick % 10 == 0 {
-                    let ended = gauges.ended.load(Ordering::Relaxed);
+                    let ended = gauges.ended();
                     if lines {
                         eprintln!("progress {ended}");
                     }

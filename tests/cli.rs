@@ -112,6 +112,52 @@ fn bad_arguments_exit_2_with_a_reason() {
     assert_usage_error(&["crawl", "--cpus", "3-1"], "cpu");
     assert_usage_error(&["serve", "--cpus", "x"], "cpu");
     assert_usage_error(&["plot", "Cargo.toml"], "not a sweep");
+    assert_usage_error(&["crawl", "--loops", "0"], "loops");
+    assert_usage_error(&["crawl", "--loops", "many"], "loops");
+    assert_usage_error(&["crawl", "--strategy", "threads", "--loops", "2"], "loops");
+    assert_usage_error(&["crawl", "--strategy", "async", "--loops", "2"], "loops");
+    assert_usage_error(&["crawl", "--threads", "auto2"], "threads");
+    assert_usage_error(&["crawl", "--runtime", "fibers"], "runtime");
+    assert_usage_error(&["crawl", "--runtime", "per-core"], "runtime is for async");
+    assert_usage_error(
+        &[
+            "crawl",
+            "--strategy",
+            "async",
+            "--runtime",
+            "current-thread",
+            "--threads",
+            "2",
+        ],
+        "current-thread",
+    );
+}
+
+/// Every way to use more than one core crawls the embedded site as the default does.
+#[test]
+fn loops_and_runtimes_per_core_crawl_the_whole_site() {
+    for args in [
+        &["--strategy", "callbacks", "--loops", "auto"][..],
+        &["--strategy", "generators", "--loops", "2"],
+        &["--strategy", "async", "--runtime", "per-core"],
+        &[
+            "--strategy",
+            "async",
+            "--runtime",
+            "stealing",
+            "--threads",
+            "auto",
+        ],
+        &["--strategy", "async", "--runtime", "current-thread"],
+    ] {
+        let output = c10k(&[&["crawl", "--site-pages", "100"], args].concat());
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            stdout.contains("matches the test site's manifest"),
+            "{args:?}: {stdout}"
+        );
+    }
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::{path::Path, process::Command, sync::atomic::Ordering, time::Duration};
 use c10k_core::{Config, Report, Status, parse_root, urls_out};
 use c10k_harness::{Strategy, StrategyOptions};
 use c10k_testsite::SiteSpec;
-use common::{config, start};
+use common::{config, loops, per_core, start};
 
 mod common;
 
@@ -34,6 +34,15 @@ fn plain(strategy: Strategy) -> Under {
         strategy,
         options: StrategyOptions::default(),
         flags: &[],
+    }
+}
+
+/// A strategy with several loops or runtimes: `options` for the library, `flags` for the CLI.
+fn under(strategy: Strategy, options: StrategyOptions, flags: &'static [&'static str]) -> Under {
+    Under {
+        strategy,
+        options,
+        flags,
     }
 }
 
@@ -264,4 +273,18 @@ conformance! {
         },
         flags: &["--threads", "2"],
     },
+    callbacks_two_loops => under(Strategy::Callbacks, loops(2), &["--loops", "2"]),
+    callbacks_three_loops => under(Strategy::Callbacks, loops(3), &["--loops", "3"]),
+    generators_two_loops => under(Strategy::Generators, loops(2), &["--loops", "2"]),
+    generators_three_loops => under(Strategy::Generators, loops(3), &["--loops", "3"]),
+    async_per_core_two => under(
+        Strategy::Async,
+        per_core(2),
+        &["--runtime", "per-core", "--threads", "2"],
+    ),
+    async_per_core_three => under(
+        Strategy::Async,
+        per_core(3),
+        &["--runtime", "per-core", "--threads", "3"],
+    ),
 }

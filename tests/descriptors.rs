@@ -1,5 +1,6 @@
-//! Every socket a crawl opens is closed when it returns, for every strategy — on a good site
-//! and on the fault site, where connections end by resets, timeouts and oversized bodies.
+//! Every socket a crawl opens is closed when it returns, for every strategy — with one loop or
+//! runtime and with several — on a good site and on the fault site, where connections end by
+//! resets, timeouts and oversized bodies. (Each loop's poller and waker are descriptors too.)
 //!
 //! Descriptors are counted per process, so this is its own test binary with a single test:
 //! nothing else runs beside it to open or close descriptors while it counts.
@@ -11,6 +12,7 @@ use std::{
 
 use c10k_harness::{Strategy, StrategyOptions, open_fds};
 use c10k_testsite::SiteSpec;
+use common::{loops, per_core};
 
 mod common;
 
@@ -25,15 +27,24 @@ fn crawls_leave_no_descriptor_open() {
         faults: true,
         ..SiteSpec::default()
     };
+    let mut variants: Vec<_> = Strategy::ALL
+        .iter()
+        .map(|&strategy| (strategy, StrategyOptions::default()))
+        .collect();
+    for n in [2, 3] {
+        variants.push((Strategy::Callbacks, loops(n)));
+        variants.push((Strategy::Generators, loops(n)));
+        variants.push((Strategy::Async, per_core(n)));
+    }
     for spec in [good, hostile] {
         let server = common::start(&spec);
-        for &strategy in Strategy::ALL {
+        for (strategy, options) in &variants {
             let mut config = common::config(&server, 50);
             config.timeout = Duration::from_millis(300);
             config.limits.max_body = 1024 * 1024;
             let before = open_fds().unwrap();
-            let report = c10k_harness::run(strategy, &config, &StrategyOptions::default()).unwrap();
-            assert!(report.pages >= 30, "{strategy}");
+            let report = c10k_harness::run(*strategy, &config, options).unwrap();
+            assert!(report.pages >= 30, "{strategy} {options:?}");
             // The server closes its side of the last connections on its own thread (and holds
             // the silent ones until the client leaves): give it a moment.
             let deadline = Instant::now() + Duration::from_secs(5);
@@ -44,7 +55,7 @@ fn crawls_leave_no_descriptor_open() {
             }
             assert!(
                 after <= before,
-                "{strategy} (faults: {}): {before} descriptors before the crawl, {after} after",
+                "{strategy} {options:?} (faults: {}): {before} descriptors before the crawl, {after} after",
                 spec.faults
             );
         }

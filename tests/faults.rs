@@ -7,7 +7,7 @@ use std::{process::Command, time::Duration};
 use c10k_core::{Config, ErrorKind, Report, Status, parse_root, urls_out};
 use c10k_harness::{Strategy, StrategyOptions};
 use c10k_testsite::{Server, SiteSpec, faults::FAULT_PAGES};
-use common::start;
+use common::{loops, per_core, start};
 
 mod common;
 
@@ -125,6 +125,12 @@ fault_suite! {
         runtime_threads: Some(2),
         ..StrategyOptions::default()
     };
+    callbacks_two_loops => Strategy::Callbacks, loops(2);
+    callbacks_three_loops => Strategy::Callbacks, loops(3);
+    generators_two_loops => Strategy::Generators, loops(2);
+    generators_three_loops => Strategy::Generators, loops(3);
+    async_per_core_two => Strategy::Async, per_core(2);
+    async_per_core_three => Strategy::Async, per_core(3);
 }
 
 /// An endless HTML body cannot make a crawler hold more than `--max-body`: the crawl ends,

@@ -1,5 +1,6 @@
 //! What the integration tests share: a test server on a free port, and a crawl config for it.
 
+use c10k_harness::StrategyOptions;
 use c10k_core::{Config, parse_root};
 use c10k_testsite::{Server, ServerOptions, SiteSpec};
 
@@ -20,4 +21,21 @@ pub(crate) fn config(server: &Server, concurrency: usize) -> Config {
     );
     config.concurrency = concurrency;
     config
+}
+
+/// `n` event loops, each with a shard of the frontier (callbacks, generators).
+pub(crate) fn loops(n: usize) -> StrategyOptions {
+    StrategyOptions {
+        loops: Some(n),
+        ..StrategyOptions::default()
+    }
+}
+
+/// `n` current-thread runtimes, each with a shard of the frontier (async).
+pub(crate) fn per_core(n: usize) -> StrategyOptions {
+    StrategyOptions {
+        runtime_threads: Some(n),
+        per_core: true,
+        ..StrategyOptions::default()
+    }
 }

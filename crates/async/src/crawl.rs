@@ -7,13 +7,13 @@ use std::{
 };
 
 use c10k_core::{
-    CHUNK_SIZE, Config, Crawler, Fetch, FetchError, LAG_TICK, Latency, Outcome, Phase, Progress,
-    Report, Response, ResponseReader,
+    CHUNK_SIZE, Config, Fetch, FetchError, LAG_TICK, Message, Outcome, Phase, Progress, Report,
+    Response, ResponseReader, Shard,
 };
 use tokio::{
     io::AsyncWriteExt,
     net::TcpStream,
-    sync::{Notify, oneshot},
+    sync::{Notify, mpsc::UnboundedSender, oneshot},
     task::JoinSet,
     time,
 };
@@ -21,24 +21,49 @@ use tokio::{
 /// What only this strategy can be asked.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// `None`: a current-thread runtime. `Some(n)`: a multi-thread runtime with `n` workers.
+    /// `None`: a current-thread runtime. `Some(n)`: `n` threads, in one multi-thread runtime
+    /// (work stealing), or with `per_core` each with a runtime of its own.
     pub threads: Option<usize>,
+    /// With `threads`: a current-thread runtime per thread, each with a shard of the frontier
+    /// (`percore.rs`), instead of one work-stealing runtime.
+    pub per_core: bool,
     /// Parse pages (and do their `--work-us`) on the rayon pool instead of the runtime.
     pub offload: bool,
 }
 
-/// The frontier, shared by every task.
-struct Shared {
-    crawler: Mutex<Crawler>,
+/// The frontier, shared by every task (of its runtime, with a runtime per core).
+pub(crate) struct Shared {
+    frontier: Mutex<Shard>,
     /// Signalled when URLs are queued, and when the crawl is done.
     changed: Notify,
+    /// With a runtime per core: every runtime's channel, by shard, for the links other shards
+    /// own; empty otherwise.
+    peers: Vec<UnboundedSender<Message>>,
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Crawler> {
+    pub(crate) fn new(frontier: Shard, peers: Vec<UnboundedSender<Message>>) -> Shared {
+        Shared {
+            frontier: Mutex::new(frontier),
+            changed: Notify::new(),
+            peers,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Shard> {
         // A task that panicked leaves the frontier as consistent as any other state it
         // reached between calls, so the poison is not worth a second panic.
-        self.crawler.lock().unwrap_or_else(PoisonError::into_inner)
+        self.frontier.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The frontier, once every task that shared it is gone.
+    pub(crate) fn into_frontier(self: Arc<Shared>) -> io::Result<Shard> {
+        let shared =
+            Arc::into_inner(self).ok_or_else(|| io::Error::other("a task outlived the runtime"))?;
+        Ok(shared
+            .frontier
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner))
     }
 }
 
@@ -48,6 +73,9 @@ impl Shared {
 /// built, or a task panicked.
 pub fn crawl(config: &Config, options: &Options) -> io::Result<Report> {
     config.check()?;
+    if let (Some(threads), true) = (options.threads, options.per_core) {
+        return crate::percore::crawl(config, threads, options.offload);
+    }
     let started = Instant::now();
     let runtime = match options.threads {
         None => tokio::runtime::Builder::new_current_thread()
@@ -58,40 +86,37 @@ pub fn crawl(config: &Config, options: &Options) -> io::Result<Report> {
             .enable_all()
             .build()?,
     };
-    let shared = Arc::new(Shared {
-        crawler: Mutex::new(Crawler::new(config.clone())),
-        changed: Notify::new(),
-    });
-    let config = Arc::new(config.clone());
-    let lags = Arc::new(Mutex::new(Vec::new()));
-    runtime.block_on(async {
-        let ticker = tokio::spawn(ticker(Arc::clone(&lags)));
-        let mut workers = JoinSet::new();
-        for _ in 0..config.concurrency {
-            workers.spawn(worker(
-                Arc::clone(&shared),
-                Arc::clone(&config),
-                options.offload,
-            ));
-        }
-        while let Some(joined) = workers.join_next().await {
-            joined.map_err(io::Error::other)?;
-        }
-        ticker.abort();
-        Ok::<_, io::Error>(())
-    })?;
+    let shared = Arc::new(Shared::new(Shard::alone(config.clone()), Vec::new()));
+    let lags = runtime.block_on(run(&shared, options.offload))?;
     let elapsed = started.elapsed();
     drop(runtime);
-    let shared =
-        Arc::into_inner(shared).ok_or_else(|| io::Error::other("a task outlived the runtime"))?;
-    let crawler = shared
-        .crawler
-        .into_inner()
-        .unwrap_or_else(PoisonError::into_inner);
-    let mut report = crawler.into_report("async", elapsed);
+    Ok(Shard::merge(
+        vec![(shared.into_frontier()?, lags)],
+        "async",
+        elapsed,
+    ))
+}
+
+/// Runs the frontier's `concurrency` tasks, and the ticker, until the crawl is over; returns
+/// how late the ticks woke.
+pub(crate) async fn run(shared: &Arc<Shared>, offload: bool) -> io::Result<Vec<Duration>> {
+    let config = Arc::new(shared.lock().config().clone());
+    let lags = Arc::new(Mutex::new(Vec::new()));
+    let ticker = tokio::spawn(ticker(Arc::clone(&lags)));
+    // With a runtime per core, the shard's first messages (the termination probe).
+    shared.change(|_| {});
+    let mut workers = JoinSet::new();
+    for _ in 0..config.concurrency {
+        workers.spawn(worker(Arc::clone(shared), Arc::clone(&config), offload));
+    }
+    while let Some(joined) = workers.join_next().await {
+        joined.map_err(io::Error::other)?;
+    }
+    ticker.abort();
+    // Awaited, so that it pushes nothing more.
+    let _ = ticker.await;
     let lags = std::mem::take(&mut *lags.lock().unwrap_or_else(PoisonError::into_inner));
-    report.loop_lag_ms = Some(Latency::of(lags));
-    Ok(report)
+    Ok(lags)
 }
 
 /// Measures the loop lag: how late the runtime wakes a task whose timer is due every
@@ -140,11 +165,11 @@ async fn next_fetch(shared: &Shared) -> Option<Fetch> {
         let mut notified = std::pin::pin!(notified);
         notified.as_mut().enable();
         {
-            let mut crawler = shared.lock();
-            if crawler.is_done() {
+            let mut frontier = shared.lock();
+            if frontier.is_done() {
                 return None;
             }
-            if let Some(fetch) = crawler.next_fetch(Instant::now()) {
+            if let Some(fetch) = frontier.next_fetch(Instant::now()) {
                 return Some(fetch);
             }
         }
@@ -154,14 +179,26 @@ async fn next_fetch(shared: &Shared) -> Option<Fetch> {
 
 /// Records an outcome and wakes as many tasks as URLs were queued (all, once done).
 fn complete(shared: &Shared, outcome: Outcome) {
-    let mut crawler = shared.lock();
-    let queued_before = crawler.queued();
-    crawler.complete(outcome);
-    if crawler.is_done() {
-        shared.changed.notify_waiters();
-    } else {
-        for _ in queued_before..crawler.queued() {
-            shared.changed.notify_one();
+    shared.change(|frontier| frontier.complete(outcome));
+}
+
+impl Shared {
+    /// Changes the frontier; sends what it then has for other runtimes (with a runtime per
+    /// core), and wakes as many tasks as URLs were queued (all, once done).
+    pub(crate) fn change(&self, change: impl FnOnce(&mut Shard)) {
+        let mut frontier = self.lock();
+        let queued_before = frontier.queued();
+        change(&mut frontier);
+        for (shard, message) in frontier.messages() {
+            // A runtime ends only once it knows the crawl is over; no one sends it anything then.
+            let _ = self.peers[shard].send(message);
+        }
+        if frontier.is_done() {
+            self.changed.notify_waiters();
+        } else {
+            for _ in queued_before..frontier.queued() {
+                self.changed.notify_one();
+            }
         }
     }
 }
@@ -209,10 +246,7 @@ pub fn state_sizes() -> Vec<(&'static str, usize)> {
         c10k_core::parse_root("http://127.0.0.1:1/").expect("a valid URL"),
         std::net::SocketAddr::from(([127, 0, 0, 1], 1)),
     );
-    let shared = Arc::new(Shared {
-        crawler: Mutex::new(Crawler::new(config.clone())),
-        changed: Notify::new(),
-    });
+    let shared = Arc::new(Shared::new(Shard::alone(config.clone()), Vec::new()));
     let fetch = shared.lock().next_fetch(Instant::now());
     let config = Arc::new(config);
     let worker = std::mem::size_of_val(&worker(Arc::clone(&shared), Arc::clone(&config), false));

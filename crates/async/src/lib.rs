@@ -28,10 +28,14 @@
 //!   its timer wheel fires `timeout`s.
 //!
 //! **Runtime.** By default a current-thread runtime: one thread, like the event loop of the
-//! callbacks and generators crawlers, so the comparison is fair. `--threads N` runs a
-//! multi-thread runtime with N workers. The frontier sits behind a `std::sync::Mutex` so it
-//! works on both; it is never held across an `.await`, and on one thread it is never
-//! contended.
+//! callbacks and generators crawlers, so the comparison is fair. `--threads N` (`--runtime
+//! stealing`) runs a multi-thread runtime with N workers that steal each other's tasks, on one
+//! frontier. `--runtime per-core --threads N` (`percore.rs`) runs N current-thread runtimes on
+//! N threads instead, each with its own shard of the frontier (`c10k_core::Shard`), the links
+//! of other shards crossing through channels: thread per core, sharing nothing. The frontier
+//! sits behind a `std::sync::Mutex` so the same tasks work on all three; it is never held
+//! across an `.await`, on one thread it is never contended, and with a runtime per core each
+//! mutex is only ever taken by its own thread.
 //!
 //! **CPU work.** Parsing a page (and `--work-us`) runs in `finish`, inside the worker task:
 //! on a current-thread runtime nothing else runs meanwhile, which the report's loop lag shows
@@ -45,5 +49,6 @@
 #![deny(missing_docs)]
 
 mod crawl;
+mod percore;
 
 pub use crawl::{Options, crawl, state_sizes};

@@ -8,11 +8,11 @@ use std::{
 };
 
 use c10k_core::{
-    CHUNK_SIZE, Config, Crawler, Fetch, FetchError, LAG_TICK, Latency, Outcome, Phase, Progress,
-    Report, Response, ResponseReader,
+    CHUNK_SIZE, Config, Fetch, FetchError, LAG_TICK, Message, Outcome, Phase, Progress, Report,
+    Response, ResponseReader, Shard,
 };
 use c10k_eventloop::{
-    EventLoop, Interest, Mailbox, Ready, TimerId, Token, interrupted, would_block,
+    EventLoop, Interest, Mailbox, Peers, Ready, TimerId, Token, interrupted, would_block,
 };
 use mio::net::TcpStream;
 
@@ -21,66 +21,83 @@ use mio::net::TcpStream;
 pub struct Options {
     /// Parse pages (and do their `--work-us`) on the rayon pool instead of the loop.
     pub offload: bool,
+    /// Event loops, each on a thread of its own running fetchers for a shard of the frontier
+    /// (`loops.rs`); no more than fetches in flight. 0 or 1: the lecture's one loop.
+    pub loops: usize,
 }
 
 /// What every callback shares. One thread runs them all, so `RefCell` is enough: a borrow is
 /// never contended, only checked.
-struct Crawl {
+pub(crate) struct Crawl {
+    /// The settings; `concurrency` is this loop's share.
     config: Config,
-    crawler: RefCell<Crawler>,
+    /// The frontier: the whole of it with one loop, this loop's shard with several.
+    pub(crate) frontier: RefCell<Shard>,
     /// The one read buffer: callbacks never overlap, so every socket can use it in turn.
     chunk: RefCell<Box<[u8]>>,
     /// With `--offload`: where the pool sends finished outcomes back to the loop.
     offload: OnceCell<Mailbox<Outcome>>,
+    /// With several loops: every loop's mailbox, by shard, for the links other shards own.
+    pub(crate) peers: OnceCell<Peers<Message>>,
     /// The pending lag tick, cancelled when the crawl is done.
     tick: Cell<Option<TimerId>>,
     /// How late each tick ran.
     lags: RefCell<Vec<Duration>>,
 }
 
-impl Crawl {
-    fn new(config: &Config) -> Crawl {
-        Crawl {
-            config: config.clone(),
-            crawler: RefCell::new(Crawler::new(config.clone())),
-            chunk: RefCell::new(vec![0; CHUNK_SIZE].into_boxed_slice()),
-            offload: OnceCell::new(),
-            tick: Cell::new(None),
-            lags: RefCell::new(Vec::new()),
-        }
-    }
-}
-
-/// Crawls `config.root` with callbacks on one event loop, on this thread.
+/// Crawls `config.root` with callbacks on one event loop, on this thread (or with
+/// `options.loops` loops, on as many threads: `loops.rs`).
 ///
-/// Fails only if the config cannot run a crawl ([`Config::check`]), or the loop cannot be
+/// Fails only if the config cannot run a crawl ([`Config::check`]), or a loop cannot be
 /// created or polled.
 pub fn crawl(config: &Config, options: &Options) -> io::Result<Report> {
     config.check()?;
+    if options.loops > 1 {
+        return crate::loops::crawl(config, options);
+    }
     let started = Instant::now();
     let mut lp = EventLoop::new()?;
-    let crawl = Rc::new(Crawl::new(config));
-    if options.offload {
-        let on_outcome = Rc::clone(&crawl);
-        let mailbox = lp.mailbox(move |lp, outcome| {
-            lp.release();
-            complete(lp, &on_outcome, outcome);
+    let crawl = Crawl::new(&mut lp, Shard::alone(config.clone()), options);
+    let ran = run(lp, crawl)?;
+    Ok(Shard::merge(vec![ran], "callbacks", started.elapsed()))
+}
+
+impl Crawl {
+    /// The crawl of `shard` on `lp`, not started yet.
+    pub(crate) fn new(lp: &mut EventLoop, shard: Shard, options: &Options) -> Rc<Crawl> {
+        let crawl = Rc::new(Crawl {
+            config: shard.config().clone(),
+            frontier: RefCell::new(shard),
+            chunk: RefCell::new(vec![0; CHUNK_SIZE].into_boxed_slice()),
+            offload: OnceCell::new(),
+            peers: OnceCell::new(),
+            tick: Cell::new(None),
+            lags: RefCell::new(Vec::new()),
         });
-        let _ = crawl.offload.set(mailbox);
+        if options.offload {
+            let on_outcome = Rc::clone(&crawl);
+            let mailbox = lp.mailbox(move |lp, outcome| {
+                lp.release();
+                complete(lp, &on_outcome, outcome);
+            });
+            let _ = crawl.offload.set(mailbox);
+        }
+        crawl
     }
-    tick(&mut lp, Rc::clone(&crawl), started + LAG_TICK);
-    start_fetchers(&mut lp, &crawl);
-    // Nothing to fetch at all (the root excluded): no fetch will end to stop the ticks.
-    stop_ticks_if_done(&mut lp, &crawl);
+}
+
+/// Runs the loop until the crawl is over; returns the frontier and how late the loop ran.
+pub(crate) fn run(mut lp: EventLoop, crawl: Rc<Crawl>) -> io::Result<(Shard, Vec<Duration>)> {
+    tick(&mut lp, Rc::clone(&crawl), Instant::now() + LAG_TICK);
+    // Starts the fetchers; or, with nothing to fetch at all (the root excluded), stops the
+    // ticks at once, as no fetch will end to stop them.
+    after_change(&mut lp, &crawl);
     lp.run()?;
-    let elapsed = started.elapsed();
-    // The loop owns the mailbox's handler, which shares the crawl: drop it first.
+    // The loop owns the mailboxes' handlers, which share the crawl: drop it first.
     drop(lp);
     let crawl =
         Rc::try_unwrap(crawl).map_err(|_| io::Error::other("a fetcher outlived the event loop"))?;
-    let mut report = crawl.crawler.into_inner().into_report("callbacks", elapsed);
-    report.loop_lag_ms = Some(Latency::of(crawl.lags.into_inner()));
-    Ok(report)
+    Ok((crawl.frontier.into_inner(), crawl.lags.into_inner()))
 }
 
 /// A timer due every [`LAG_TICK`]: how late the loop runs it is how long the callbacks before
@@ -104,7 +121,14 @@ fn tick(lp: &mut EventLoop, crawl: Rc<Crawl>, due: Instant) {
 
 /// Hands an outcome to the frontier, and starts the fetchers that frees room for.
 fn complete(lp: &mut EventLoop, crawl: &Rc<Crawl>, outcome: Outcome) {
-    crawl.crawler.borrow_mut().complete(outcome);
+    crawl.frontier.borrow_mut().complete(outcome);
+    after_change(lp, crawl);
+}
+
+/// After the frontier changed: sends what it has for other loops (with several), then stops
+/// the ticks if the crawl is over, or starts the fetchers there is room for.
+pub(crate) fn after_change(lp: &mut EventLoop, crawl: &Rc<Crawl>) {
+    crate::loops::send_messages(crawl);
     if !stop_ticks_if_done(lp, crawl) {
         start_fetchers(lp, crawl);
     }
@@ -113,7 +137,7 @@ fn complete(lp: &mut EventLoop, crawl: &Rc<Crawl>, outcome: Outcome) {
 /// Once the crawl is done, cancels the pending lag tick (the last thing keeping the loop
 /// running); returns whether it was done.
 fn stop_ticks_if_done(lp: &mut EventLoop, crawl: &Crawl) -> bool {
-    let done = crawl.crawler.borrow().is_done();
+    let done = crawl.frontier.borrow().is_done();
     if done && let Some(timer) = crawl.tick.take() {
         lp.cancel(timer);
     }
@@ -124,11 +148,11 @@ fn stop_ticks_if_done(lp: &mut EventLoop, crawl: &Crawl) -> bool {
 fn start_fetchers(lp: &mut EventLoop, crawl: &Rc<Crawl>) {
     loop {
         let fetch = {
-            let mut crawler = crawl.crawler.borrow_mut();
-            if crawler.in_flight() >= crawl.config.concurrency {
+            let mut frontier = crawl.frontier.borrow_mut();
+            if frontier.in_flight() >= crawl.config.concurrency {
                 return;
             }
-            match crawler.next_fetch(Instant::now()) {
+            match frontier.next_fetch(Instant::now()) {
                 Some(fetch) => fetch,
                 None => return,
             }
@@ -394,8 +418,8 @@ mod tests {
             parse_root("http://127.0.0.1:9/").unwrap(),
             "127.0.0.1:9".parse().unwrap(),
         );
-        let crawl = Rc::new(Crawl::new(&config));
         let mut lp = EventLoop::new().unwrap();
+        let crawl = Crawl::new(&mut lp, Shard::alone(config), &Options::default());
         let start = Instant::now();
         tick(&mut lp, Rc::clone(&crawl), start + LAG_TICK);
         // A callback that keeps the loop busy just before the first tick is due.

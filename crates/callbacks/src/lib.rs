@@ -27,6 +27,12 @@
 //! **No locks.** Callbacks run one at a time on the loop's thread, so the frontier is a plain
 //! `RefCell` (borrowed, never contended), and one read buffer serves every socket.
 //!
+//! **Every core: `--loops N`** (`loops.rs`). One loop is concurrency, not parallelism: it
+//! uses one core. With N loops, each on its own thread, the frontier is split into shards
+//! (`c10k_core::Shard`) and each loop runs the code above, unchanged, on its own shard with
+//! its share of the concurrency; links that belong to another shard go to its loop's
+//! `Mailbox`. The one-loop crawl is the case N = 1: a shard that never has anything to send.
+//!
 //! **What it costs the reader: stack ripping.** The straight-line story of a fetch —
 //! connect, send, read until done, parse — is cut into callbacks at every point where it
 //! would block. Its local variables move into the `Fetcher` struct because no stack frame
@@ -38,5 +44,6 @@
 #![deny(missing_docs)]
 
 mod crawl;
+mod loops;
 
 pub use crawl::{Options, crawl, state_sizes};

@@ -2,18 +2,53 @@
 
 use std::{
     net::SocketAddr,
-    sync::{Arc, atomic::AtomicU64},
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
     time::Duration,
 };
 
 /// Live counters a crawl keeps up to date for observers on other threads (a progress bar, a
 /// memory sampler). Relaxed atomics: each is exact on its own, not consistent with the other.
+///
+/// A crawl split into shards ([`crate::shard`]) gives each shard gauges of its own, on a cache
+/// line of its own, so that no two cores write the same line per fetch; [`Gauges::ended`] and
+/// [`Gauges::in_flight`] add them up for the observer.
 #[derive(Debug, Default)]
+#[repr(align(64))]
 pub struct Gauges {
     /// URLs that ended (fetched, failed or skipped).
     pub ended: AtomicU64,
     /// Fetches in flight now.
     pub in_flight: AtomicU64,
+    /// The gauges of the shards of the latest sharded crawl; read only by observers.
+    shards: Mutex<Vec<Arc<Gauges>>>,
+}
+
+impl Gauges {
+    /// URLs that ended, over every shard.
+    pub fn ended(&self) -> u64 {
+        self.sum(|gauges| gauges.ended.load(Ordering::Relaxed))
+    }
+
+    /// Fetches in flight now, over every shard.
+    pub fn in_flight(&self) -> u64 {
+        self.sum(|gauges| gauges.in_flight.load(Ordering::Relaxed))
+    }
+
+    /// New gauges for each of `shards` shards, which [`Gauges::ended`] and
+    /// [`Gauges::in_flight`] then include.
+    pub(crate) fn split(&self, shards: usize) -> Vec<Arc<Gauges>> {
+        let split: Vec<_> = (0..shards).map(|_| Arc::default()).collect();
+        *self.shards.lock().unwrap_or_else(PoisonError::into_inner) = split.clone();
+        split
+    }
+
+    fn sum(&self, gauge: impl Fn(&Gauges) -> u64) -> u64 {
+        let shards = self.shards.lock().unwrap_or_else(PoisonError::into_inner);
+        gauge(self) + shards.iter().map(|shard| gauge(shard)).sum::<u64>()
+    }
 }
 
 use regex::Regex;

@@ -30,6 +30,7 @@ use crate::{
     links::extract_links,
     report::{Record, Report, Status},
     response::Response,
+    shard::{self, Route},
     urls::resolve,
 };
 
@@ -160,11 +161,20 @@ pub struct Crawler {
     /// Fetches handed out, retries excluded; bounded by `max_pages`.
     started: usize,
     records: Vec<Record>,
+    /// Set when this crawler is one shard of several: where the URLs it does not own go, and
+    /// the page budget the shards share (see [`crate::shard`]).
+    pub(crate) route: Option<Route>,
 }
 
 impl Crawler {
     /// A crawl of `config.root`, with the root queued.
     pub fn new(config: Config) -> Crawler {
+        Crawler::with_route(config, None)
+    }
+
+    /// A crawl of `config.root`, alone or as one shard of several (then the root is queued
+    /// only if this shard owns it).
+    pub(crate) fn with_route(config: Config, route: Option<Route>) -> Crawler {
         let mut crawler = Crawler {
             config,
             seen: HashMap::new(),
@@ -174,6 +184,7 @@ impl Crawler {
             peak_in_flight: 0,
             started: 0,
             records: Vec::new(),
+            route,
         };
         let root = crawler.config.root.clone();
         crawler.enqueue(root, 0);
@@ -293,7 +304,12 @@ impl Crawler {
 
     /// Marks `url` seen, reached through `redirects` redirects; queues it if it is in scope,
     /// records why not otherwise. Returns whether the URL was new.
-    fn enqueue(&mut self, url: Url, redirects: u32) -> bool {
+    pub(crate) fn enqueue(&mut self, url: Url, redirects: u32) -> bool {
+        // One shard of several: a URL another shard owns is handed over, not looked at here.
+        // (Its owner is a hash of the text the seen set keys on: `resolve` normalised it.)
+        let Some(url) = shard::keep(&mut self.route, url, redirects) else {
+            return false;
+        };
         if let Some(fewest) = self.seen.get_mut(url.as_str()) {
             if redirects < *fewest {
                 let before = std::mem::replace(fewest, redirects);
@@ -301,7 +317,7 @@ impl Crawler {
             }
             return false;
         }
-        if self.started >= self.config.max_pages {
+        if self.started >= self.config.max_pages || shard::spent(&self.route) {
             // Past the bound nothing new is even remembered: the frontier stops growing.
             return false;
         }
@@ -321,6 +337,10 @@ impl Crawler {
                 status: Status::Error(err.kind()),
                 ..Record::default()
             });
+        } else if !shard::take(&self.route) {
+            // Another shard took the last of the shared budget meanwhile: past the bound.
+            self.seen.remove(url.as_str());
+            return false;
         } else {
             self.queue_fetch(url);
         }
@@ -347,8 +367,10 @@ impl Crawler {
                 record.url == url.as_str()
                     && record.status == Status::Error(ErrorKind::RedirectLimit)
             });
+            // A fetch queued now takes its page from the budget like any other.
             if let Some(index) = refused
                 && self.started < self.config.max_pages
+                && shard::take(&self.route)
             {
                 self.records.remove(index);
                 if let Some(gauges) = &self.config.gauges {

@@ -17,6 +17,7 @@
 //! | page charsets | `charset.rs` | a page's encoding (BOM, `Content-Type`, `<meta>`), its text in UTF-8 |
 //! | [`FetchError`] | `error.rs` | one error enum; the [`ErrorKind`]s the report counts |
 //! | [`Report`] | `report.rs` | per-URL [`Record`]s and the JSON report |
+//! | [`Shard`] | `shard.rs` | the frontier split N ways for N loops on N cores: links as [`Message`]s, exact termination |
 //! | [`work::work`] | `work.rs` | deterministic CPU work per page (`--work-us`) |
 //!
 //! Start with the driving order documented in [`crawler`]; the blocking-threads strategy is
@@ -33,6 +34,7 @@ mod links;
 mod report;
 mod request;
 mod response;
+pub mod shard;
 mod urls;
 pub mod work;
 
@@ -43,6 +45,7 @@ pub use links::{Links, extract_links};
 pub use report::{Latency, Record, Report, Status, urls_out};
 pub use request::{USER_AGENT, request};
 pub use response::{MAX_HEADERS, Progress, Response, ResponseReader};
+pub use shard::{Message, Shard};
 pub use url::Url;
 
 /// How often the event-driven strategies wake to measure how late their loop runs (the

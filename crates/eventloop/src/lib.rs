@@ -20,9 +20,13 @@
 //! - **timers** (`timers.rs`): a min-heap of deadlines; the earliest one bounds how long
 //!   `poll` may block, which is how connect timeouts and fetch deadlines are kept;
 //! - **soon** callbacks: run on the next turn of the loop, like `loop.call_soon`;
-//! - **a cross-thread wake** ([`Remote`]): other threads (a rayon pool) queue callbacks and
-//!   wake the loop through a `mio::Waker`; a [`Mailbox`] delivers values from other threads to
-//!   a handler that lives on the loop (and so may hold what cannot cross threads);
+//! - **a cross-thread wake** ([`Remote`]): other threads (a rayon pool, other loops) queue
+//!   callbacks and wake the loop through a `mio::Waker`; a [`Mailbox`] delivers values from
+//!   other threads to a handler that lives on the loop (and so may hold what cannot cross
+//!   threads). The queue takes no lock (an `mpsc` channel), and senders skip the wake-up's
+//!   system call while one is already pending;
+//! - **many loops** ([`run_loops`], `loops.rs`): one loop per thread, each with a mailbox the
+//!   others send to, for a program that wants every core and shares nothing between them;
 //! - **an end**: `run` returns when nothing is registered, no timer or callback is pending and
 //!   no [`EventLoop::hold`] is outstanding, or as soon as a callback that called
 //!   [`EventLoop::stop`] returns (what the turn had left to run waits for the next `run`).
@@ -32,6 +36,7 @@
 
 #![deny(missing_docs)]
 
+mod loops;
 mod reactor;
 mod timers;
 
@@ -40,11 +45,15 @@ use std::{
     collections::VecDeque,
     io,
     marker::PhantomData,
-    mem,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+        mpsc,
+    },
     time::{Duration, Instant},
 };
 
+pub use loops::{Meeting, Peers, run_loops};
 use mio::{Events, Poll, Waker};
 pub use mio::{Interest, Token, event::Source};
 use slab::Slab;
@@ -106,6 +115,8 @@ pub struct EventLoop {
     /// its turn came. mio is edge-triggered, so these events would not be reported again.
     pending: VecDeque<(Token, Ready)>,
     remote: Arc<Shared>,
+    /// Callbacks other threads queued, taken when the waker fires.
+    inbox: mpsc::Receiver<RemoteCallback>,
     /// Handlers of [`Mailbox`]es, each a `Box<dyn FnMut(&mut EventLoop, T)>` for its `T`;
     /// `None` while it runs.
     mailboxes: Slab<Option<Box<dyn Any>>>,
@@ -117,7 +128,10 @@ pub struct EventLoop {
 /// The part of the loop other threads can reach.
 struct Shared {
     waker: Waker,
-    queue: Mutex<Vec<RemoteCallback>>,
+    queue: mpsc::Sender<RemoteCallback>,
+    /// A wake-up is signalled that the loop has not taken yet: later senders need not signal
+    /// again (a system call each), the loop will find their callbacks too.
+    woken: AtomicBool,
 }
 
 /// A handle other threads use to run a callback on the loop's thread.
@@ -129,17 +143,25 @@ pub struct Remote {
 impl Remote {
     /// Queues `callback` to run on the loop's thread, and wakes the loop.
     ///
-    /// Fails only if the wake-up cannot be signalled; the loop must still be alive to run it.
+    /// Fails if the loop is gone, or if the wake-up cannot be signalled.
     pub fn call_soon(
         &self,
         callback: impl FnOnce(&mut EventLoop) + Send + 'static,
     ) -> io::Result<()> {
-        self.shared
+        let shared = &self.shared;
+        shared
             .queue
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(Box::new(callback));
-        self.shared.waker.wake()
+            .send(Box::new(callback))
+            .map_err(|_| io::Error::other("the event loop is gone"))?;
+        // Acquire-release: if a pending wake-up is seen, the loop's taking of it (which
+        // clears the flag) comes after, and so does its look at the queue.
+        if shared.woken.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        shared
+            .waker
+            .wake()
+            .inspect_err(|_| shared.woken.store(false, Ordering::Release))
     }
 }
 
@@ -178,6 +200,7 @@ impl EventLoop {
     pub fn new() -> io::Result<EventLoop> {
         let poll = Poll::new()?;
         let waker = Waker::new(poll.registry(), WAKER)?;
+        let (queue, inbox) = mpsc::channel();
         Ok(EventLoop {
             poll,
             events: Events::with_capacity(EVENTS_CAPACITY),
@@ -187,8 +210,10 @@ impl EventLoop {
             pending: VecDeque::new(),
             remote: Arc::new(Shared {
                 waker,
-                queue: Mutex::new(Vec::new()),
+                queue,
+                woken: AtomicBool::new(false),
             }),
+            inbox,
             mailboxes: Slab::new(),
             holds: 0,
             stopped: false,
@@ -378,14 +403,10 @@ impl EventLoop {
             // Dispatch each event to its socket's callback.
             while let Some((token, readiness)) = self.pending.pop_front() {
                 if token == WAKER {
-                    let queued = mem::take(
-                        &mut *self
-                            .remote
-                            .queue
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner),
-                    );
-                    for callback in queued {
+                    // Cleared before the queue is read: a callback queued after this look
+                    // signals a new wake-up.
+                    self.remote.woken.swap(false, Ordering::AcqRel);
+                    for callback in self.inbox.try_iter() {
                         self.soon.push_back(callback);
                     }
                 } else if let Some(mut callback) = self.reactor.take(token) {

@@ -1,7 +1,7 @@
 //! Unit tests of the loop itself, with no HTTP in sight.
 
 use std::{
-    cell::RefCell,
+    cell::{OnceCell, RefCell},
     io::{Read, Write},
     rc::Rc,
     thread,
@@ -287,4 +287,96 @@ fn a_mailbox_delivers_values_from_other_threads_to_loop_side_state() {
     let mut got = received.borrow().clone();
     got.sort_unstable();
     assert_eq!(got, [0, 10, 20, 30]);
+}
+
+#[test]
+fn many_loops_pass_a_value_round_a_ring_and_end() {
+    const LOOPS: usize = 3;
+    let visits = run_loops((0..LOOPS).collect(), |index, mut lp, meeting| {
+        let visits = Rc::new(RefCell::new(Vec::new()));
+        let peers = Rc::new(OnceCell::new());
+        let (seen, next) = (Rc::clone(&visits), Rc::clone(&peers));
+        let inbox = lp.mailbox(move |lp: &mut EventLoop, hops: usize| {
+            seen.borrow_mut().push(hops);
+            let peers: &Peers<usize> = next.get().unwrap();
+            if hops == usize::MAX {
+                lp.release();
+            } else if hops < 2 * LOOPS {
+                peers.post([((index + 1) % LOOPS, hops + 1)]);
+            } else {
+                peers.post((0..LOOPS).map(|to| (to, usize::MAX)));
+            }
+        });
+        let _ = peers.set(meeting.meet(inbox)?);
+        // Kept running until the end is announced.
+        lp.hold();
+        if index == 0 {
+            peers.get().unwrap().post([(0, 0)]);
+        }
+        lp.run()?;
+        drop(peers);
+        Ok(visits.take())
+    })
+    .unwrap();
+    // Loop 0 announces the end on the sixth hop.
+    assert_eq!(visits[0], [0, 3, 6, usize::MAX]);
+    assert_eq!(visits[1], [1, 4, usize::MAX]);
+    assert_eq!(visits[2], [2, 5, usize::MAX]);
+}
+
+#[test]
+fn a_loop_that_fails_stops_the_others() {
+    let result = run_loops(vec![0, 1], |index, mut lp, meeting| {
+        let _peers = meeting.meet(lp.mailbox(|_: &mut EventLoop, _: ()| {}))?;
+        if index == 1 {
+            return Err(io::Error::other("loop 1 gives up"));
+        }
+        // Would wait forever for a message from loop 1.
+        lp.hold();
+        lp.run()
+    });
+    assert_eq!(result.unwrap_err().to_string(), "loop 1 gives up");
+}
+
+#[test]
+fn a_loop_that_cannot_meet_fails_the_meeting() {
+    let result = run_loops(vec![0, 1], |index, mut lp, meeting| {
+        if index == 1 {
+            return Err(io::Error::other("no mailbox"));
+        }
+        meeting.meet(lp.mailbox(|_: &mut EventLoop, _: ()| {}))?;
+        Ok(())
+    });
+    assert!(result.is_err());
+}
+
+#[test]
+fn wake_ups_are_not_lost_when_senders_race() {
+    const SENDS: usize = 4 * 2000;
+    let mut lp = EventLoop::new().unwrap();
+    let count = Rc::new(RefCell::new(0));
+    // A lost wake-up would leave values in the queue until this gives up.
+    let give_up = lp.call_later(Duration::from_secs(10), EventLoop::stop);
+    let counted = Rc::clone(&count);
+    let mailbox = lp.mailbox(move |lp: &mut EventLoop, ()| {
+        *counted.borrow_mut() += 1;
+        if *counted.borrow() == SENDS {
+            lp.cancel(give_up);
+        }
+    });
+    let senders: Vec<_> = (0..4)
+        .map(|_| {
+            let mailbox = mailbox.clone();
+            thread::spawn(move || {
+                for _ in 0..SENDS / 4 {
+                    mailbox.send(()).unwrap();
+                }
+            })
+        })
+        .collect();
+    lp.run().unwrap();
+    for sender in senders {
+        sender.join().unwrap();
+    }
+    assert_eq!(*count.borrow(), SENDS);
 }

@@ -10,9 +10,9 @@ use std::{
 };
 
 use c10k_core::{
-    CHUNK_SIZE, Config, Crawler, Fetch, FetchError, LAG_TICK, Latency, Outcome, Report, Response,
+    CHUNK_SIZE, Config, Fetch, FetchError, LAG_TICK, Message, Outcome, Report, Response, Shard,
 };
-use c10k_eventloop::{EventLoop, Mailbox, TimerId};
+use c10k_eventloop::{EventLoop, Mailbox, Peers, TimerId};
 use slab::Slab;
 
 use crate::{
@@ -29,12 +29,17 @@ use crate::{
 pub struct Options {
     /// Parse pages (and do their `--work-us`) on the rayon pool instead of the loop.
     pub offload: bool,
+    /// Event loops, each on a thread of its own with workers on a shard of the frontier
+    /// (`loops.rs`), dividing the workers among them. 0 or 1: one loop, the lecture's.
+    pub loops: usize,
 }
 
 /// What every worker shares. One thread runs them all, so `RefCell` is enough.
-struct Crawl {
+pub(crate) struct Crawl {
+    /// The settings; `concurrency` is this loop's share.
     config: Rc<Config>,
-    crawler: RefCell<Crawler>,
+    /// The frontier: the whole of it with one loop, this loop's shard with several.
+    pub(crate) frontier: RefCell<Shard>,
     /// Workers waiting for a URL: the getters of an `asyncio.Queue`.
     getters: RefCell<VecDeque<Future<Wake>>>,
     chunk: Chunk,
@@ -43,6 +48,8 @@ struct Crawl {
     /// Outcomes being computed on the pool: the future a worker waits on, and the outcome
     /// once it is back.
     offloaded: RefCell<Slab<(Future<Wake>, Option<Outcome>)>>,
+    /// With several loops: every loop's mailbox, by shard, for the links other shards own.
+    pub(crate) peers: OnceCell<Peers<Message>>,
     /// The ticker's pending sleep, cancelled when the crawl is done.
     tick: Cell<Option<TimerId>>,
     /// How late each tick ran.
@@ -53,14 +60,23 @@ impl Crawl {
     /// Records an outcome and wakes one waiting worker per URL queued (all, once done) —
     /// the `Condvar::notify_one` of the threads crawler, as futures.
     fn complete(&self, lp: &mut EventLoop, outcome: Outcome) {
+        self.change(lp, |frontier| frontier.complete(outcome));
+    }
+
+    /// Changes the frontier; sends what it then has for other loops (with several), and
+    /// wakes one waiting worker per URL it queued (all, once the crawl is over).
+    pub(crate) fn change(&self, lp: &mut EventLoop, change: impl FnOnce(&mut Shard)) {
         let wake = {
-            let mut crawler = self.crawler.borrow_mut();
-            let queued_before = crawler.queued();
-            crawler.complete(outcome);
-            if crawler.is_done() {
+            let mut frontier = self.frontier.borrow_mut();
+            let queued_before = frontier.queued();
+            change(&mut frontier);
+            drop(frontier);
+            crate::loops::send_messages(self);
+            let frontier = self.frontier.borrow();
+            if frontier.is_done() {
                 usize::MAX
             } else {
-                crawler.queued().saturating_sub(queued_before)
+                frontier.queued().saturating_sub(queued_before)
             }
         };
         let woken: Vec<_> = {
@@ -80,36 +96,55 @@ impl Crawl {
 }
 
 /// Crawls `config.root` with `config.concurrency` worker coroutines on one event loop, on
-/// this thread.
+/// this thread (or with `options.loops` loops, on as many threads: `loops.rs`).
 ///
-/// Fails only if the config cannot run a crawl ([`Config::check`]), or the loop cannot be
+/// Fails only if the config cannot run a crawl ([`Config::check`]), or a loop cannot be
 /// created or polled.
 pub fn crawl(config: &Config, options: &Options) -> io::Result<Report> {
     config.check()?;
+    if options.loops > 1 {
+        return crate::loops::crawl(config, options);
+    }
     let started = Instant::now();
     let mut lp = EventLoop::new()?;
-    let crawl = Rc::new(Crawl {
-        config: Rc::new(config.clone()),
-        crawler: RefCell::new(Crawler::new(config.clone())),
-        getters: RefCell::new(VecDeque::new()),
-        chunk: Rc::new(RefCell::new(vec![0; CHUNK_SIZE].into_boxed_slice())),
-        offload: OnceCell::new(),
-        offloaded: RefCell::new(Slab::new()),
-        tick: Cell::new(None),
-        lags: RefCell::new(Vec::new()),
-    });
-    if options.offload {
-        let on_outcome = Rc::clone(&crawl);
-        let mailbox = lp.mailbox(move |lp, (key, outcome): (usize, Outcome)| {
-            lp.release();
-            let mut offloaded = on_outcome.offloaded.borrow_mut();
-            if let Some((future, slot)) = offloaded.get_mut(key) {
-                *slot = Some(outcome);
-                future.set_result(lp, Wake::Ready);
-            }
+    let crawl = Crawl::new(&mut lp, Shard::alone(config.clone()), options);
+    let ran = run(lp, crawl)?;
+    Ok(Shard::merge(vec![ran], "generators", started.elapsed()))
+}
+
+impl Crawl {
+    /// The crawl of `shard` on `lp`, not started yet.
+    pub(crate) fn new(lp: &mut EventLoop, shard: Shard, options: &Options) -> Rc<Crawl> {
+        let crawl = Rc::new(Crawl {
+            config: Rc::new(shard.config().clone()),
+            frontier: RefCell::new(shard),
+            getters: RefCell::new(VecDeque::new()),
+            chunk: Rc::new(RefCell::new(vec![0; CHUNK_SIZE].into_boxed_slice())),
+            offload: OnceCell::new(),
+            offloaded: RefCell::new(Slab::new()),
+            peers: OnceCell::new(),
+            tick: Cell::new(None),
+            lags: RefCell::new(Vec::new()),
         });
-        let _ = crawl.offload.set(mailbox);
+        if options.offload {
+            let on_outcome = Rc::clone(&crawl);
+            let mailbox = lp.mailbox(move |lp, (key, outcome): (usize, Outcome)| {
+                lp.release();
+                let mut offloaded = on_outcome.offloaded.borrow_mut();
+                if let Some((future, slot)) = offloaded.get_mut(key) {
+                    *slot = Some(outcome);
+                    future.set_result(lp, Wake::Ready);
+                }
+            });
+            let _ = crawl.offload.set(mailbox);
+        }
+        crawl
     }
+}
+
+/// Runs the loop, with the ticker and `config.concurrency` workers, until the crawl is over;
+/// returns the frontier and how late the loop ran.
+pub(crate) fn run(mut lp: EventLoop, crawl: Rc<Crawl>) -> io::Result<(Shard, Vec<Duration>)> {
     Task::spawn(
         &mut lp,
         Ticker {
@@ -117,21 +152,17 @@ pub fn crawl(config: &Config, options: &Options) -> io::Result<Report> {
             due: None,
         },
     );
-    for _ in 0..config.concurrency {
+    for _ in 0..crawl.config.concurrency {
         Task::spawn(&mut lp, Worker::new(Rc::clone(&crawl)));
     }
+    // With several loops, the shard's first messages (the termination probe).
+    crate::loops::send_messages(&crawl);
     lp.run()?;
-    let elapsed = started.elapsed();
-    // The loop owns the mailbox's handler, which shares the crawl: drop it first.
+    // The loop owns the mailboxes' handlers, which share the crawl: drop it first.
     drop(lp);
     let crawl =
         Rc::try_unwrap(crawl).map_err(|_| io::Error::other("a worker outlived the event loop"))?;
-    let mut report = crawl
-        .crawler
-        .into_inner()
-        .into_report("generators", elapsed);
-    report.loop_lag_ms = Some(Latency::of(crawl.lags.into_inner()));
-    Ok(report)
+    Ok((crawl.frontier.into_inner(), crawl.lags.into_inner()))
 }
 
 /// ```text
@@ -163,7 +194,7 @@ impl Coroutine for Ticker {
                 .borrow_mut()
                 .push(now.saturating_duration_since(due));
         }
-        if self.crawl.crawler.borrow().is_done() {
+        if self.crawl.frontier.borrow().is_done() {
             return Step::Complete(());
         }
         let due = now + LAG_TICK;
@@ -235,8 +266,8 @@ impl Offload {
 /// ```text
 /// fn get(crawl) -> Option<Fetch>:        # asyncio.Queue.get(), with None for "crawl done"
 ///     loop:
-///         if let Some(fetch) = crawl.crawler.next_fetch(): return Some(fetch)
-///         if crawl.crawler.is_done(): return None
+///         if let Some(fetch) = crawl.frontier.next_fetch(): return Some(fetch)
+///         if crawl.frontier.is_done(): return None
 ///         yield crawl.getter()            # resolved by `complete` when a URL is queued
 /// ```
 ///
@@ -250,11 +281,11 @@ impl Coroutine for Get {
     type Output = Option<Fetch>;
 
     fn resume(&mut self, _lp: &mut EventLoop, _wake: Wake) -> Step<Wake, Option<Fetch>> {
-        let mut crawler = self.crawl.crawler.borrow_mut();
-        if let Some(fetch) = crawler.next_fetch(Instant::now()) {
+        let mut frontier = self.crawl.frontier.borrow_mut();
+        if let Some(fetch) = frontier.next_fetch(Instant::now()) {
             return Step::Complete(Some(fetch));
         }
-        if crawler.is_done() {
+        if frontier.is_done() {
             return Step::Complete(None);
         }
         let getter = Future::new();

@@ -40,6 +40,12 @@
 //! worker's `get` picks it up again, exactly as in every other strategy.
 //!
 //! Everything runs on one thread; the frontier is a `RefCell`, never locked.
+//!
+//! **Every core: `--loops N`** (`loops.rs`). One loop is concurrency, not parallelism: it
+//! uses one core. With N loops, each on its own thread, the frontier is split into shards
+//! (`c10k_core::Shard`) and each loop runs the coroutines above, unchanged, on its own shard
+//! with its share of the workers; links that belong to another shard go to its loop's
+//! `Mailbox`. The one-loop crawl is the case N = 1: a shard that never has anything to send.
 
 #![deny(missing_docs)]
 
@@ -47,6 +53,7 @@ mod coroutine;
 mod crawl;
 mod fetch;
 mod future;
+mod loops;
 mod socket;
 mod task;
 

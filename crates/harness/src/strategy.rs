@@ -64,6 +64,12 @@ pub struct StrategyOptions {
     pub threads: c10k_threads::Options,
     /// For `async`: `None` for a current-thread runtime, `Some(n)` for `n` worker threads.
     pub runtime_threads: Option<usize>,
+    /// For `async` with `runtime_threads`: a current-thread runtime per thread, each with a
+    /// shard of the frontier, instead of one work-stealing runtime.
+    pub per_core: bool,
+    /// For `callbacks` and `generators`: `Some(n)` for `n` event loops on `n` threads, each
+    /// with a shard of the frontier; `None` for one loop.
+    pub loops: Option<usize>,
     /// For the event-driven strategies: parse pages on the rayon pool.
     pub offload: bool,
 }
@@ -77,18 +83,21 @@ pub fn run(strategy: Strategy, config: &Config, options: &StrategyOptions) -> io
             config,
             &c10k_callbacks::Options {
                 offload: options.offload,
+                loops: options.loops.unwrap_or(1),
             },
         ),
         Strategy::Generators => c10k_generators::crawl(
             config,
             &c10k_generators::Options {
                 offload: options.offload,
+                loops: options.loops.unwrap_or(1),
             },
         ),
         Strategy::Async => c10k_async::crawl(
             config,
             &c10k_async::Options {
                 threads: options.runtime_threads,
+                per_core: options.per_core,
                 offload: options.offload,
             },
         ),
