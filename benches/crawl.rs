@@ -13,6 +13,9 @@
 //! A third group, *work*, crawls a latency-bound site at C = 100 with N µs of CPU work per
 //! page (N ∈ {0, 100, 1000}), done on the event loop or offloaded to rayon (`+offload`).
 //!
+//! A fourth, *cores*, crawls the CPU-bound site with every core: threads, callbacks and
+//! generators with one loop per core, async per-core and work-stealing with a thread per core.
+//!
 //! `cargo bench -- --test` runs each bench once on tiny sites, so the benches never rot.
 
 use std::{cell::RefCell, path::Path, time::Duration};
@@ -134,6 +137,53 @@ fn crawl(c: &mut Criterion) {
                 |name| BenchmarkId::new(name, work_us),
             );
         }
+        group.finish();
+    }
+    // The cores axis at its top step: every core, unpinned. (The sweep pins the crawler apart
+    // from the server below that; criterion crawls in its own process, which it cannot pin
+    // without pinning itself.)
+    if let Some(axis) = &plan.cores {
+        let cores = axis.cores.last().copied().unwrap_or(1);
+        let mut group = group(c, "crawl-cores");
+        let mut variants = Vec::new();
+        for &strategy in &plan.strategies {
+            let options = StrategyOptions::default();
+            match strategy {
+                Strategy::Callbacks | Strategy::Generators => variants.push((
+                    strategy.name().to_owned(),
+                    strategy,
+                    StrategyOptions {
+                        loops: Some(cores),
+                        ..options
+                    },
+                )),
+                Strategy::Async => {
+                    for (runtime, per_core) in [("per-core", true), ("stealing", false)] {
+                        variants.push((
+                            format!("async+{runtime}"),
+                            strategy,
+                            StrategyOptions {
+                                runtime_threads: Some(cores),
+                                per_core,
+                                ..options.clone()
+                            },
+                        ));
+                    }
+                }
+                _ => variants.push((strategy.name().to_owned(), strategy, options)),
+            }
+        }
+        let what = format!("crawl-cores/{cores} cores");
+        bench_site(
+            &mut group,
+            &failures,
+            &what,
+            &axis.site,
+            axis.concurrency,
+            0,
+            &variants,
+            |name| BenchmarkId::new(name, cores),
+        );
         group.finish();
     }
     failures.finish();

@@ -1,7 +1,7 @@
 //! What the integration tests share: a test server on a free port, and a crawl config for it.
 
-use c10k_harness::StrategyOptions;
 use c10k_core::{Config, parse_root};
+use c10k_harness::StrategyOptions;
 use c10k_testsite::{Server, ServerOptions, SiteSpec};
 
 /// Starts an in-process test server for `spec` on a free port.

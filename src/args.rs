@@ -1,0 +1,204 @@
+//! The command line's arguments: one struct per subcommand, and their parsers.
+
+use std::{net::SocketAddr, path::PathBuf, thread};
+
+use c10k_core::Limits;
+use c10k_harness::{self as harness, Strategy};
+use c10k_testsite::SiteSpec;
+use clap::{Args, ValueEnum};
+
+#[derive(Debug, Args)]
+pub(crate) struct CompareArgs {
+    /// A small sweep, for trying things (under two minutes).
+    #[arg(long)]
+    pub(crate) quick: bool,
+    /// Only these strategies (comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub(crate) strategies: Vec<Strategy>,
+    /// Only these concurrencies (comma-separated).
+    #[arg(long, value_delimiter = ',', value_parser = at_least_1)]
+    pub(crate) concurrency: Vec<u64>,
+    /// Directory for the results (a new folder is made in it for this sweep).
+    #[arg(long, default_value = "results")]
+    pub(crate) out: PathBuf,
+    /// Also replace the results section of this README with this sweep's tables and plots.
+    #[arg(long)]
+    pub(crate) update_readme: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CountArgs {
+    /// What `c10k crawl` takes: the root URL and any flags (`--strategy`, `--concurrency`, …).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    pub(crate) crawl: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PlotArgs {
+    /// A `sweep.json` written by `c10k compare` or `cargo bench`.
+    pub(crate) json: PathBuf,
+    /// Where to write the plots (default: beside the JSON).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ProbeArgs {
+    /// Most threads (and sockets) to try.
+    #[arg(long, default_value_t = 40_000)]
+    pub(crate) cap: usize,
+    /// Stack reserved per thread, in KiB.
+    #[arg(long, default_value_t = c10k_threads::Options::default().stack_kb)]
+    pub(crate) stack_kb: usize,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CrawlArgs {
+    /// Root URL (http only); its origin is the scope of the crawl.
+    pub(crate) url: Option<String>,
+    /// How to crawl.
+    #[arg(long, value_enum, default_value_t = Strategy::Threads)]
+    pub(crate) strategy: Strategy,
+    /// Fetches in flight at once.
+    #[arg(long, default_value_t = 100, value_parser = at_least_1)]
+    pub(crate) concurrency: u64,
+    /// Stop queueing new URLs after this many fetches.
+    #[arg(long, value_parser = at_least_1)]
+    pub(crate) max_pages: Option<u64>,
+    /// Redirects one chain may follow.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) max_redirects: u32,
+    /// Tries per URL for transport failures (refused, reset, timeout).
+    #[arg(long, default_value_t = 4, value_parser = at_least_1_u32)]
+    pub(crate) max_tries: u32,
+    /// Deadline of one fetch (connect included), in milliseconds.
+    #[arg(long, default_value_t = 10_000, value_parser = at_least_1)]
+    pub(crate) timeout_ms: u64,
+    /// Largest body accepted, in bytes.
+    #[arg(long, default_value_t = Limits::default().max_body)]
+    pub(crate) max_body: u64,
+    /// Skip URLs matching this regular expression.
+    #[arg(long)]
+    pub(crate) exclude: Option<String>,
+    /// Print the JSON report instead of a summary.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Write one sorted `STATUS<TAB>URL` line per URL to this file.
+    #[arg(long)]
+    pub(crate) urls_out: Option<PathBuf>,
+    /// threads: stack reserved per thread, in KiB.
+    #[arg(long, default_value_t = c10k_threads::Options::default().stack_kb as u64,
+          value_parser = clap::value_parser!(u64).range(16..))]
+    pub(crate) thread_stack_kb: u64,
+    /// After parsing each HTML page, do this many µs of deterministic CPU work (a crawler that
+    /// indexes what it fetches).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) work_us: u64,
+    /// callbacks, generators, async: parse pages (and do their work) on a rayon pool instead
+    /// of the event loop.
+    #[arg(long)]
+    pub(crate) offload: bool,
+    /// callbacks, generators: run this many event loops, each on its own thread with a shard of
+    /// the frontier and its share of --concurrency (default: one); `auto`: one per core.
+    #[arg(long, value_parser = count_or_auto)]
+    pub(crate) loops: Option<u64>,
+    /// async: run on this many threads (default: one, a current-thread runtime); `auto`: one
+    /// per core.
+    #[arg(long, value_parser = count_or_auto)]
+    pub(crate) threads: Option<u64>,
+    /// async: how the threads share the work: one work-stealing runtime (`stealing`, the
+    /// default with --threads), or a runtime and a shard of the frontier per thread
+    /// (`per-core`, one per core without --threads).
+    #[arg(long, value_enum)]
+    pub(crate) runtime: Option<Runtime>,
+    /// Embedded site only: number of pages.
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) site_pages: usize,
+    /// Embedded site only: delay of each response, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) site_delay_ms: u64,
+    /// Embedded site only: add the misbehaving fault pages.
+    #[arg(long)]
+    pub(crate) site_faults: bool,
+    /// Run only on these CPUs (`0`, `0-3`, `0,2`): the whole process, pinned before it starts
+    /// anything (what the benchmark's cores axis uses).
+    #[arg(long)]
+    pub(crate) cpus: Option<harness::affinity::CpuList>,
+    /// Print `progress N` lines (URLs done) to stderr while crawling, for a parent process.
+    #[arg(long, hide = true)]
+    pub(crate) progress: bool,
+}
+
+/// The tokio runtimes of the async strategy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Runtime {
+    /// One thread: the event loop of the lecture.
+    CurrentThread,
+    /// One multi-thread runtime: workers that steal each other's tasks, one shared frontier.
+    Stealing,
+    /// A current-thread runtime per thread, each with its own shard of the frontier.
+    PerCore,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on; port 0 picks a free one.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub(crate) addr: SocketAddr,
+    /// Number of HTML pages.
+    #[arg(long, default_value_t = SiteSpec::default().pages)]
+    pub(crate) pages: usize,
+    /// Tree links per page.
+    #[arg(long, default_value_t = SiteSpec::default().links as u64, value_parser = at_least_1)]
+    pub(crate) links: u64,
+    /// Approximate bytes per page.
+    #[arg(long, default_value_t = SiteSpec::default().page_bytes)]
+    pub(crate) page_bytes: usize,
+    /// Seed of the extra links and filler text.
+    #[arg(long, default_value_t = SiteSpec::default().seed)]
+    pub(crate) seed: u64,
+    /// Hold each response this many milliseconds (on a timer).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) delay_ms: u64,
+    /// Runtime worker threads.
+    #[arg(long, default_value_t = 1, value_parser = at_least_1)]
+    pub(crate) threads: u64,
+    /// Write the manifest (expected outcome of a full crawl) to this JSON file.
+    #[arg(long)]
+    pub(crate) manifest: Option<PathBuf>,
+    /// Also serve pages that misbehave on purpose (resets, silence, garbage, huge headers, …),
+    /// linked from the root.
+    #[arg(long)]
+    pub(crate) faults: bool,
+    /// Run only on these CPUs (`0`, `0-3`, `0,2`).
+    #[arg(long)]
+    pub(crate) cpus: Option<harness::affinity::CpuList>,
+}
+
+/// A count that must be positive, with a plain message when it is not.
+pub(crate) fn at_least_1(text: &str) -> Result<u64, String> {
+    match text.parse::<i128>() {
+        Ok(n) if n >= 1 => u64::try_from(n).map_err(|_| format!("{n} is too large")),
+        Ok(n) => Err(format!("must be at least 1, not {n}")),
+        Err(_) => Err(format!("{text:?} is not a whole number")),
+    }
+}
+
+/// A positive count, or `auto`: one per core.
+pub(crate) fn count_or_auto(text: &str) -> Result<u64, String> {
+    if text == "auto" {
+        Ok(cores() as u64)
+    } else {
+        at_least_1(text)
+    }
+}
+
+/// The cores this process may run on (its affinity mask, which `taskset` narrows).
+pub(crate) fn cores() -> usize {
+    thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+pub(crate) fn at_least_1_u32(text: &str) -> Result<u32, String> {
+    let n = at_least_1(text)?;
+    u32::try_from(n).map_err(|_| format!("{n} is too large"))
+}

@@ -1,0 +1,132 @@
+//! The other subcommands: `serve` the test site, `compare` (the sweep), `count` one crawl's
+//! instructions and system calls, `plot` a sweep again.
+
+use std::{fs, path::Path, process::ExitCode, time::Duration};
+
+use anyhow::{Context, anyhow, bail};
+use c10k_harness::{self as harness, raise_fd_limit};
+use c10k_testsite::{Server, ServerOptions, SiteSpec};
+
+use crate::{
+    args::{CompareArgs, CountArgs, PlotArgs, ServeArgs},
+    pin, usage,
+};
+
+pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    pin(args.cpus.as_ref())?;
+    raise_fd_limit().context("raising the open-file limit")?;
+    let spec = SiteSpec {
+        pages: args.pages,
+        links: usize::try_from(args.links).unwrap_or(usize::MAX),
+        page_bytes: args.page_bytes,
+        seed: args.seed,
+        delay: Duration::from_millis(args.delay_ms),
+        faults: args.faults,
+    };
+    if spec.pages == 0 {
+        bail!(usage("--pages must be at least 1"));
+    }
+    let server = Server::start(ServerOptions {
+        spec: spec.clone(),
+        addr: args.addr,
+        threads: usize::try_from(args.threads).unwrap_or(1),
+    })
+    .with_context(|| format!("cannot listen on {}", args.addr))?;
+    if let Some(path) = &args.manifest {
+        let manifest = server.manifest(&spec);
+        fs::write(path, serde_json::to_string_pretty(&manifest)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    println!("listening on {}", server.url());
+    server.wait();
+    Ok(())
+}
+
+/// Watches a crawl from another thread: samples the in-flight count and the resident memory
+/// every 10 ms (the memory of the crawl at its widest), and reports progress — `progress N`
+/// lines for a parent process, or a spinner on a terminal.
+pub(crate) fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
+    let fd_limit = raise_fd_limit().context("raising the open-file limit")?;
+    let mut plan = if args.quick {
+        harness::Plan::quick()
+    } else {
+        harness::Plan::full()
+    };
+    if !args.strategies.is_empty() {
+        plan.strategies = args.strategies;
+    }
+    if !args.concurrency.is_empty() {
+        plan.concurrencies = args.concurrency.iter().map(|&c| c as usize).collect();
+    }
+    let bin = std::env::current_exe().context("finding the c10k binary")?;
+    let mut results = harness::runner::sweep(&bin, &plan)?;
+    if let Some(note) = fd_limit.note() {
+        eprintln!("note: {note}");
+        results.notes.insert(0, note);
+    }
+    // The data first: a plot that fails afterwards costs no measurement.
+    let dir = harness::results::run_dir(&args.out, &results);
+    for path in results.write_data(&dir)? {
+        eprintln!("wrote {}", path.display());
+    }
+    if let Some(readme) = &args.update_readme {
+        harness::summary::update_readme(readme, &dir, &results)?;
+        eprintln!("updated {}", readme.display());
+    }
+    println!("{}", harness::summary::markdown(&results, Path::new(".")));
+    Ok(plots_drawn(&harness::plot::draw(&results, &dir)))
+}
+
+pub(crate) fn count(args: CountArgs) -> anyhow::Result<ExitCode> {
+    let counters = harness::counts::Counters::probe();
+    let notes = counters.notes();
+    if counters.syscalls.is_err() && counters.hardware.is_err() && counters.callgrind.is_err() {
+        bail!(usage(format!(
+            "nothing to count with: {}",
+            notes.join("; ")
+        )));
+    }
+    for note in notes {
+        eprintln!("note: {note}");
+    }
+    let bin = std::env::current_exe().context("finding the c10k binary")?;
+    let count = harness::counts::count(&bin, &args.crawl, &counters).map_err(|e| {
+        if e.starts_with(harness::counts::BAD_ARGUMENTS) {
+            usage(e)
+        } else {
+            anyhow!(e)
+        }
+    })?;
+    print!("{}", count.describe());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn plot(args: PlotArgs) -> anyhow::Result<ExitCode> {
+    let text = fs::read_to_string(&args.json)
+        .with_context(|| format!("reading {}", args.json.display()))?;
+    let results: harness::Results = serde_json::from_str(&text).map_err(|e| {
+        usage(format!(
+            "{} is not a sweep's JSON: {e}",
+            args.json.display()
+        ))
+    })?;
+    let dir = args
+        .out
+        .unwrap_or_else(|| args.json.parent().unwrap_or(Path::new(".")).to_path_buf());
+    Ok(plots_drawn(&harness::plot::draw(&results, &dir)))
+}
+
+/// Says which plots were written and which failed (one line each); exit code 1 if any failed.
+fn plots_drawn(drawn: &harness::plot::Drawn) -> ExitCode {
+    drawn.print();
+    if drawn.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "error: {} of {} plot files could not be drawn (the data is written)",
+            drawn.failed.len(),
+            drawn.failed.len() + drawn.written.len()
+        );
+        ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,278 @@
+//! `c10k crawl`: one crawl with one strategy, against a URL or an embedded test site, with a
+//! sampler of the widest moment for the sweep.
+
+use std::{
+    fs,
+    io::{IsTerminal as _, Write as _},
+    net::{SocketAddr, ToSocketAddrs},
+    process::ExitCode,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    thread,
+    time::Duration,
+};
+
+use anyhow::{Context, anyhow, bail};
+use c10k_core::{Config, Gauges, parse_root, urls_out};
+use c10k_harness::{self as harness, Strategy, StrategyOptions, raise_fd_limit};
+use c10k_testsite::{Server, ServerOptions, SiteSpec};
+
+use crate::{
+    args::{CrawlArgs, Runtime, cores},
+    pin, usage,
+};
+
+pub(crate) fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
+    pin(args.cpus.as_ref())?;
+    let fd_limit = raise_fd_limit().context("raising the open-file limit")?.now;
+    if let Some(path) = &args.urls_out {
+        fs::File::create(path)
+            .map_err(|e| usage(format!("cannot write --urls-out {}: {e}", path.display())))?;
+    }
+    let exclude = args
+        .exclude
+        .as_deref()
+        .map(regex::Regex::new)
+        .transpose()
+        .map_err(|e| usage(format!("invalid --exclude: {e}")))?;
+    let spec = SiteSpec {
+        pages: args.site_pages,
+        delay: Duration::from_millis(args.site_delay_ms),
+        faults: args.site_faults,
+        ..SiteSpec::default()
+    };
+    let server = match &args.url {
+        Some(_) => None,
+        None => Some(Server::start(ServerOptions {
+            spec: spec.clone(),
+            ..ServerOptions::default()
+        })?),
+    };
+    let root_text = match (&args.url, &server) {
+        (Some(url), _) => url.clone(),
+        (None, Some(server)) => server.url(),
+        (None, None) => unreachable!("a server is started when no URL is given"),
+    };
+    let root = parse_root(&root_text).map_err(|e| usage(e.to_string()))?;
+    let addr = resolve(&root)?;
+    let mut config = Config::new(root, addr);
+    // The crawler needs a descriptor per connection, and so does an embedded server.
+    let fd_budget = if server.is_some() {
+        fd_limit / 2
+    } else {
+        fd_limit
+    }
+    .saturating_sub(64);
+    config.concurrency = usize::try_from(args.concurrency).unwrap_or(usize::MAX);
+    if fd_budget == 0 {
+        // Clamping to 0 would start no fetch at all: refuse instead of waiting forever.
+        return Err(usage(format!(
+            "the open-file limit ({fd_limit}) leaves no descriptor for connections; raise it (ulimit -n)"
+        )));
+    }
+    if config.concurrency as u64 > fd_budget {
+        eprintln!(
+            "warning: concurrency {} needs more descriptors than the limit ({fd_limit}) allows; using {fd_budget}",
+            config.concurrency
+        );
+        config.concurrency = fd_budget as usize;
+    }
+    config.max_pages = args
+        .max_pages
+        .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+    config.max_redirects = args.max_redirects;
+    config.max_tries = args.max_tries;
+    config.timeout = Duration::from_millis(args.timeout_ms);
+    config.connect_timeout = config.timeout;
+    config.limits.max_body = args.max_body;
+    config.work_rounds = harness::work_rounds(args.work_us);
+    config.exclude = exclude;
+    let options = StrategyOptions {
+        threads: c10k_threads::Options {
+            stack_kb: usize::try_from(args.thread_stack_kb).unwrap_or(usize::MAX),
+        },
+        runtime_threads: runtime_threads(&args)?,
+        per_core: args.runtime == Some(Runtime::PerCore),
+        loops: loops(&args)?,
+        offload: args.offload,
+    };
+
+    let gauges = Arc::new(Gauges::default());
+    config.gauges = Some(Arc::clone(&gauges));
+    let watcher = Watcher::start(
+        gauges,
+        args.progress,
+        !args.json && std::io::stderr().is_terminal(),
+    );
+
+    let fds_before = harness::open_fds().ok();
+    let report = harness::run(args.strategy, &config, &options);
+    let (widest, rss_at_widest) = watcher.stop();
+    let report = report.with_context(|| {
+        format!(
+            "{} could not run at concurrency {}",
+            args.strategy, config.concurrency
+        )
+    })?;
+
+    if let Some(path) = &args.urls_out {
+        fs::write(path, urls_out(&report.records))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        // The report, plus what the process used: the sweep reads both from here.
+        let mut json = serde_json::to_value(&report)?;
+        let mut usage = harness::measure::process_usage()?;
+        usage.sampled_in_flight = widest;
+        usage.rss_kib_at_widest = rss_at_widest;
+        json["process"] = serde_json::to_value(usage)?;
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&json)?)?;
+    } else {
+        write!(stdout, "{}", report.summary())?;
+        if let (Some(before), Ok(after)) = (fds_before, harness::open_fds()) {
+            writeln!(
+                stdout,
+                "open descriptors: {before} before the crawl, {after} after"
+            )?;
+        }
+        if let Some(server) = &server {
+            let expected = server.manifest(&spec).urls_out();
+            let verdict = if expected == urls_out(&report.records) {
+                "matches"
+            } else {
+                "DIFFERS FROM"
+            };
+            writeln!(
+                stdout,
+                "the crawl {verdict} the test site's manifest ({} URLs)",
+                spec.manifest("").urls.len()
+            )?;
+        }
+    }
+    match report.root_record() {
+        Some(record) if matches!(record.status, c10k_core::Status::Http(_)) => {
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(record) => Err(anyhow!(
+            "the root {} could not be fetched ({})",
+            record.url,
+            record.status
+        )),
+        None => Err(anyhow!("the root {} was not crawled", report.root)),
+    }
+}
+
+/// `--loops`, for the strategies that have event loops.
+fn loops(args: &CrawlArgs) -> anyhow::Result<Option<usize>> {
+    let Some(loops) = args.loops else {
+        return Ok(None);
+    };
+    if !matches!(args.strategy, Strategy::Callbacks | Strategy::Generators) {
+        bail!(usage(format!(
+            "--loops is for callbacks and generators, not {}",
+            args.strategy
+        )));
+    }
+    Ok(Some(usize::try_from(loops).unwrap_or(usize::MAX)))
+}
+
+/// async's threads, given `--threads` and `--runtime`: `None` for a current-thread runtime.
+fn runtime_threads(args: &CrawlArgs) -> anyhow::Result<Option<usize>> {
+    let threads = args
+        .threads
+        .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+    let Some(runtime) = args.runtime else {
+        return Ok(threads);
+    };
+    if args.strategy != Strategy::Async {
+        bail!(usage(format!(
+            "--runtime is for async, not {}",
+            args.strategy
+        )));
+    }
+    match (runtime, threads) {
+        (Runtime::CurrentThread, None) => Ok(None),
+        (Runtime::CurrentThread, Some(_)) => Err(usage(
+            "--runtime current-thread runs on one thread: drop --threads",
+        )),
+        (Runtime::Stealing | Runtime::PerCore, Some(threads)) => Ok(Some(threads)),
+        (Runtime::Stealing | Runtime::PerCore, None) => Ok(Some(cores())),
+    }
+}
+
+/// Resolves the root's host once: every fetch connects to this address.
+fn resolve(root: &c10k_core::Url) -> anyhow::Result<SocketAddr> {
+    let host = root.host_str().unwrap_or_default();
+    let port = root.port_or_known_default().unwrap_or(80);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let mut addrs = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| usage(format!("cannot resolve {host}: {e}")))?;
+    addrs
+        .next()
+        .ok_or_else(|| usage(format!("{host} has no address")))
+}
+
+struct Watcher {
+    stop: Arc<AtomicBool>,
+    thread: thread::JoinHandle<(u64, u64)>,
+}
+
+impl Watcher {
+    fn start(gauges: Arc<Gauges>, lines: bool, spinner: bool) -> Watcher {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        let thread = thread::spawn(move || {
+            let bar = spinner.then(|| {
+                let bar = indicatif::ProgressBar::new_spinner();
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{spinner} {pos} URLs done ({per_sec})",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+                );
+                bar
+            });
+            let (mut widest, mut rss_at_widest) = (0, 0);
+            for tick in 0u64.. {
+                if stopped.load(Ordering::Relaxed) {
+                    break;
+                }
+                let in_flight = gauges.in_flight();
+                if in_flight >= widest {
+                    let rss = harness::measure::current_rss_kib().unwrap_or_default();
+                    rss_at_widest = if in_flight > widest {
+                        rss
+                    } else {
+                        rss_at_widest.max(rss)
+                    };
+                    widest = in_flight;
+                }
+                if tick % 10 == 0 {
+                    let ended = gauges.ended();
+                    if lines {
+                        eprintln!("progress {ended}");
+                    }
+                    if let Some(bar) = &bar {
+                        bar.set_position(ended);
+                    }
+                }
+                thread::sleep(Duration::from_millis(10));
+            }
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
+            (widest, rss_at_widest)
+        });
+        Watcher { stop, thread }
+    }
+
+    /// Stops watching; returns the widest in-flight count sampled and the RSS then (KiB).
+    fn stop(self) -> (u64, u64) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap_or_default()
+    }
+}
