@@ -1,4 +1,4 @@
-//! `c10k`: crawl a site with one of the four strategies, or serve the test site.
+//! `c10k`: crawl a site with one of the five strategies, or serve the test site.
 
 use std::{
     fs,
@@ -20,7 +20,7 @@ use c10k_harness::{self as harness, Strategy, StrategyOptions, raise_fd_limit};
 use c10k_testsite::{Server, ServerOptions, SiteSpec};
 use clap::{Args, Parser, Subcommand};
 
-/// One raw-socket web crawler written four ways, measured C10K-style.
+/// One raw-socket web crawler written five ways, measured C10K-style.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
@@ -125,7 +125,7 @@ struct CrawlArgs {
     /// indexes what it fetches).
     #[arg(long, default_value_t = 0)]
     work_us: u64,
-    /// callbacks, generators, async: parse pages (and do their work) on a rayon pool instead
+    /// callbacks, generators, async, uring: parse pages (and do their work) on a rayon pool instead
     /// of the event loop.
     #[arg(long)]
     offload: bool,
@@ -257,6 +257,11 @@ fn pin(cpus: Option<&harness::affinity::CpuList>) -> anyhow::Result<()> {
 
 fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
     pin(args.cpus.as_ref())?;
+    // A strategy this machine cannot run (io_uring disabled, say) is refused like a bad
+    // argument: exit code 2, and the reason in one line.
+    if let Some(reason) = args.strategy.unavailable() {
+        return Err(usage(format!("--strategy {}: {reason}", args.strategy)));
+    }
     let fd_limit = raise_fd_limit().context("raising the open-file limit")?.now;
     if let Some(path) = &args.urls_out {
         fs::File::create(path)

@@ -250,4 +250,5 @@ conformance! {
         },
         flags: &["--threads", "2"],
     },
+    uring => plain(common::or_skip!(Strategy::Uring)),
 }

@@ -120,6 +120,7 @@ fault_suite! {
         runtime_threads: Some(2),
         ..StrategyOptions::default()
     };
+    uring => common::or_skip!(Strategy::Uring), StrategyOptions::default();
 }
 
 /// An endless HTML body cannot make a crawler hold more than `--max-body`: the crawl ends,
@@ -128,7 +129,7 @@ fault_suite! {
 fn an_endless_body_keeps_memory_bounded() {
     let spec = fault_site();
     let server = start(&spec);
-    for &strategy in Strategy::ALL {
+    for &strategy in Strategy::ALL.iter().filter(|&&s| !common::skipped(s)) {
         let output = Command::new(env!("CARGO_BIN_EXE_c10k"))
             .args([
                 "crawl",
