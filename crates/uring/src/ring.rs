@@ -257,10 +257,16 @@ impl Ring {
     /// Fails when io_uring cannot be used here, with a message that says why (see
     /// [`crate::unavailable`]).
     pub fn new(connections: usize) -> io::Result<Ring> {
-        let buffers = u16::try_from(connections.next_power_of_two())
+        let buffers = connections
+            .checked_next_power_of_two()
+            .and_then(|n| u16::try_from(n).ok())
             .unwrap_or(MAX_BUFFERS)
             .clamp(MIN_BUFFERS, MAX_BUFFERS);
-        let completions = u32::try_from(connections.saturating_mul(2).next_power_of_two())
+        // The kernel clamps a larger request to its own maximum (`setup_clamp`).
+        let completions = connections
+            .saturating_mul(2)
+            .checked_next_power_of_two()
+            .and_then(|n| u32::try_from(n).ok())
             .unwrap_or(u32::MAX)
             .max(MIN_COMPLETION_ENTRIES);
         Ring::with_sizes(completions, buffers)
