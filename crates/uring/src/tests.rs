@@ -9,6 +9,7 @@ use std::{
     io::{self, Read as _, Write as _},
     net::{SocketAddr, TcpListener},
     rc::Rc,
+    sync::mpsc,
     thread,
     time::{Duration, Instant},
 };
@@ -33,8 +34,18 @@ macro_rules! ring_or_skip {
 /// writes `response` and closes (a `None` response: holds the connection open, silent, for
 /// five seconds).
 fn serve(connections: usize, response: Option<&'static [u8]>, delay: Duration) -> SocketAddr {
+    serve_and_tell(connections, response, delay).0
+}
+
+/// [`serve`], and a receiver that gets a message each time a response has been written.
+fn serve_and_tell(
+    connections: usize,
+    response: Option<&'static [u8]>,
+    delay: Duration,
+) -> (SocketAddr, mpsc::Receiver<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
+    let (written, told) = mpsc::channel();
     thread::spawn(move || {
         let mut held = Vec::new();
         for _ in 0..connections {
@@ -47,13 +58,14 @@ fn serve(connections: usize, response: Option<&'static [u8]>, delay: Duration) -
             match response {
                 Some(bytes) => {
                     let _ = stream.write_all(bytes);
+                    let _ = written.send(());
                 }
                 None => held.push(stream),
             }
         }
         thread::sleep(Duration::from_secs(5));
     });
-    addr
+    (addr, told)
 }
 
 /// Opens a socket and connects it to `peer`, then hands it to `then`.
@@ -169,7 +181,8 @@ fn a_recv_that_finds_the_pool_empty_is_submitted_again() {
     // same submission finds no buffer, and must be submitted again rather than fail.
     let mut ring = ring_or_skip!(Ring::with_sizes(4096, 1));
     let response: &[u8] = b"all of it";
-    let peer = Peer::new(serve(2, Some(response), Duration::ZERO));
+    let (addr, written) = serve_and_tell(2, Some(response), Duration::ZERO);
+    let peer = Peer::new(addr);
     let (connected, both) = (Rc::new(RefCell::new(Vec::new())), 2);
     for _ in 0..both {
         let connected = Rc::clone(&connected);
@@ -178,10 +191,12 @@ fn a_recv_that_finds_the_pool_empty_is_submitted_again() {
         });
     }
     ring.run().unwrap();
-    // The server answers each connection once its read of a request (none comes) times out,
-    // 50 ms each: wait until both responses are in the sockets, then read them in one
-    // submission.
-    thread::sleep(Duration::from_millis(400));
+    // Wait until both responses are in the sockets (loopback delivers as the server writes),
+    // then read them in one submission.
+    for _ in 0..both {
+        written.recv().expect("the server writes both responses");
+    }
+    thread::sleep(Duration::from_millis(20));
     let received: Vec<_> = (0..both)
         .map(|_| Rc::new(RefCell::new(Vec::new())))
         .collect();
