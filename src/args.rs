@@ -94,8 +94,8 @@ pub(crate) struct CrawlArgs {
     /// indexes what it fetches).
     #[arg(long, default_value_t = 0)]
     pub(crate) work_us: u64,
-    /// callbacks, generators, async: parse pages (and do their work) on a rayon pool instead
-    /// of the event loop.
+    /// callbacks, generators, async, uring: parse pages (and do their work) on a rayon pool
+    /// instead of the event loop.
     #[arg(long)]
     pub(crate) offload: bool,
     /// callbacks, generators: run this many event loops, each on its own thread with a shard of

@@ -26,6 +26,11 @@ use crate::{
 
 pub(crate) fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
     pin(args.cpus.as_ref())?;
+    // A strategy this machine cannot run (io_uring disabled, say) is refused like a bad
+    // argument: exit code 2, and the reason in one line.
+    if let Some(reason) = args.strategy.unavailable() {
+        return Err(usage(format!("--strategy {}: {reason}", args.strategy)));
+    }
     let fd_limit = raise_fd_limit().context("raising the open-file limit")?.now;
     if let Some(path) = &args.urls_out {
         fs::File::create(path)

@@ -17,7 +17,7 @@ use args::{CompareArgs, CountArgs, CrawlArgs, PlotArgs, ProbeArgs, ServeArgs};
 use commands::{compare, count, plot, serve};
 use crawl::crawl;
 
-/// One raw-socket web crawler written four ways, measured C10K-style.
+/// One raw-socket web crawler written five ways, measured C10K-style.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {

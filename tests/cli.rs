@@ -330,3 +330,45 @@ fn count_reports_system_calls_and_instructions_per_response_or_says_why_not() {
         stderr(&bad)
     );
 }
+
+/// Where io_uring is refused, `--strategy uring` exits 2 with the reason in one line. The
+/// refusal is real: strace makes the kernel's `io_uring_setup` fail with EPERM for the c10k
+/// process, as `kernel.io_uring_disabled` or a seccomp filter would. Skips (saying why) where
+/// strace is missing or may not trace.
+#[test]
+fn uring_where_io_uring_is_refused_exits_2_with_the_reason() {
+    use std::io::Write as _;
+    let strace = |args: &[&str]| {
+        Command::new("strace")
+            .args(["-f", "-qq", "-o", "/dev/null"])
+            .args(args)
+            .output()
+    };
+    if !strace(&["true"]).is_ok_and(|output| output.status.success()) {
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipping: strace is missing or may not trace here"
+        );
+        return;
+    }
+    let output = strace(&[
+        "-e",
+        "trace=io_uring_setup",
+        "-e",
+        "inject=io_uring_setup:error=EPERM",
+        env!("CARGO_BIN_EXE_c10k"),
+        "crawl",
+        "--strategy",
+        "uring",
+        "--site-pages",
+        "20",
+    ])
+    .expect("strace runs");
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.starts_with("error: --strategy uring: io_uring is unavailable: io_uring_setup failed"),
+        "{text}"
+    );
+}

@@ -287,4 +287,5 @@ conformance! {
         per_core(3),
         &["--runtime", "per-core", "--threads", "3"],
     ),
+    uring => plain(common::or_skip!(Strategy::Uring)),
 }

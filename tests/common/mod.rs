@@ -39,3 +39,31 @@ pub(crate) fn per_core(n: usize) -> StrategyOptions {
         ..StrategyOptions::default()
     }
 }
+
+/// Whether `strategy` cannot run on this machine (io_uring unavailable, say); if so, says on
+/// stderr that the test skips it and why. Written to stderr directly, so that `cargo test`
+/// shows it even while it captures the test's output.
+pub(crate) fn skipped(strategy: c10k_harness::Strategy) -> bool {
+    let Some(reason) = strategy.unavailable() else {
+        return false;
+    };
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "skipping {strategy}: {reason}");
+    true
+}
+
+/// `$strategy`, or — when it cannot run on this machine — a return from the calling test,
+/// which then passes having said on stderr why it skipped (see [`skipped`]).
+// Not every test binary that includes this module uses it (here and in the `use` below).
+#[allow(unused_macros)]
+macro_rules! or_skip {
+    ($strategy:expr) => {{
+        let strategy = $strategy;
+        if common::skipped(strategy) {
+            return;
+        }
+        strategy
+    }};
+}
+#[allow(unused_imports)]
+pub(crate) use or_skip;

@@ -1,9 +1,9 @@
 //! The sans-IO crawler core that every c10k strategy drives.
 //!
 //! This crate knows URLs, HTTP bytes and HTML, and nothing about sockets, threads, event loops
-//! or clocks it was not handed. Each strategy crate (threads, callbacks, generators, async)
-//! owns only its concurrency model and drives this core in the same order, so all four find
-//! the same URLs with the same outcomes:
+//! or clocks it was not handed. Each strategy crate (threads, callbacks, generators, async,
+//! uring) owns only its concurrency model and drives this core in the same order, so all five
+//! find the same URLs with the same outcomes:
 //!
 //! | piece | file | what it does |
 //! |---|---|---|

@@ -5,7 +5,7 @@ use std::io;
 
 use c10k_core::{Config, Report};
 
-/// The four ways to write the crawler.
+/// The five ways to write the crawler.
 #[derive(
     Debug,
     Clone,
@@ -29,6 +29,8 @@ pub enum Strategy {
     Generators,
     /// async/await on tokio (`crates/async`).
     Async,
+    /// Callbacks on a completion loop on io_uring, one thread (`crates/uring`).
+    Uring,
 }
 
 impl Strategy {
@@ -38,6 +40,7 @@ impl Strategy {
         Strategy::Callbacks,
         Strategy::Generators,
         Strategy::Async,
+        Strategy::Uring,
     ];
 
     /// The name used on the command line and in reports.
@@ -47,6 +50,16 @@ impl Strategy {
             Strategy::Callbacks => "callbacks",
             Strategy::Generators => "generators",
             Strategy::Async => "async",
+            Strategy::Uring => "uring",
+        }
+    }
+
+    /// Why this strategy cannot run on this machine (io_uring disabled, say), in one line;
+    /// `None` when it can.
+    pub fn unavailable(self) -> Option<String> {
+        match self {
+            Strategy::Uring => c10k_uring::unavailable(),
+            _ => None,
         }
     }
 }
@@ -75,7 +88,7 @@ pub struct StrategyOptions {
 }
 
 /// Crawls with `strategy`. Fails only when the strategy cannot run at all at this
-/// concurrency (a thread that cannot be spawned, a poller that cannot be created).
+/// concurrency (a thread that cannot be spawned, a poller or ring that cannot be created).
 pub fn run(strategy: Strategy, config: &Config, options: &StrategyOptions) -> io::Result<Report> {
     match strategy {
         Strategy::Threads => c10k_threads::crawl(config, &options.threads),
@@ -101,6 +114,12 @@ pub fn run(strategy: Strategy, config: &Config, options: &StrategyOptions) -> io
                 offload: options.offload,
             },
         ),
+        Strategy::Uring => c10k_uring::crawl(
+            config,
+            &c10k_uring::Options {
+                offload: options.offload,
+            },
+        ),
     }
 }
 
@@ -112,6 +131,7 @@ pub fn state_sizes(strategy: Strategy) -> Vec<(&'static str, usize)> {
         Strategy::Callbacks => c10k_callbacks::state_sizes(),
         Strategy::Generators => c10k_generators::state_sizes(),
         Strategy::Async => c10k_async::state_sizes(),
+        Strategy::Uring => c10k_uring::state_sizes(),
     }
 }
 

@@ -1,0 +1,301 @@
+//! The loop on its own, against loopback sockets: timers, one exchange, deadlines, a pool
+//! that runs dry, a mailbox, dropping the loop mid-flight; and the crate's lints.
+//!
+//! Every test needs io_uring: where it is unavailable, each says so on stderr and passes
+//! without running (see `ring_or_skip!`).
+
+use std::{
+    cell::{Cell, RefCell},
+    io::{self, Read as _, Write as _},
+    net::{SocketAddr, TcpListener},
+    rc::Rc,
+    sync::mpsc,
+    thread,
+    time::{Duration, Instant},
+};
+
+use crate::{Chunk, Peer, Ring, Socket};
+
+/// A ring built with `$make`, or — where io_uring is unavailable — a return from the test,
+/// having said why on stderr (directly, so that it shows under `cargo test`'s capture).
+macro_rules! ring_or_skip {
+    ($make:expr) => {
+        match crate::unavailable() {
+            Some(reason) => {
+                let _ = writeln!(io::stderr(), "skipping: {reason}");
+                return;
+            }
+            None => $make.expect("io_uring is available, so the ring builds"),
+        }
+    };
+}
+
+/// A server on loopback: for each connection, in turn, reads what arrives within `delay`,
+/// writes `response` and closes (a `None` response: holds the connection open, silent, for
+/// five seconds).
+fn serve(connections: usize, response: Option<&'static [u8]>, delay: Duration) -> SocketAddr {
+    serve_and_tell(connections, response, delay).0
+}
+
+/// [`serve`], and a receiver that gets a message each time a response has been written.
+fn serve_and_tell(
+    connections: usize,
+    response: Option<&'static [u8]>,
+    delay: Duration,
+) -> (SocketAddr, mpsc::Receiver<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (written, told) = mpsc::channel();
+    thread::spawn(move || {
+        let mut held = Vec::new();
+        for _ in 0..connections {
+            let (mut stream, _) = listener.accept().unwrap();
+            // Read the request first: closing with unread bytes would reset the connection.
+            stream
+                .set_read_timeout(Some(delay.max(Duration::from_millis(50))))
+                .unwrap();
+            let _ = stream.read(&mut [0; 1024]);
+            match response {
+                Some(bytes) => {
+                    let _ = stream.write_all(bytes);
+                    let _ = written.send(());
+                }
+                None => held.push(stream),
+            }
+        }
+        thread::sleep(Duration::from_secs(5));
+    });
+    (addr, told)
+}
+
+/// Opens a socket and connects it to `peer`, then hands it to `then`.
+fn open(ring: &mut Ring, peer: &Rc<Peer>, then: impl FnOnce(&mut Ring, Socket) + 'static) {
+    let to = Rc::clone(peer);
+    ring.socket(peer, move |ring, socket| {
+        let socket = socket.expect("a socket");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        ring.connect(socket, &to, deadline, move |ring, socket, connected| {
+            connected.expect("connected");
+            then(ring, socket);
+        });
+    });
+}
+
+/// Receives until the end of the stream, appending to `into`; then closes the socket.
+fn read_all(ring: &mut Ring, socket: Socket, into: Rc<RefCell<Vec<u8>>>) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    ring.recv(
+        socket,
+        deadline,
+        move |ring, socket, chunk: io::Result<Chunk>| {
+            let chunk = chunk.expect("bytes or the end");
+            if chunk.is_empty() {
+                ring.close(socket);
+            } else {
+                into.borrow_mut().extend_from_slice(&chunk);
+                drop(chunk);
+                read_all(ring, socket, into);
+            }
+        },
+    );
+}
+
+#[test]
+fn a_timer_runs_at_its_deadline_and_a_cancelled_one_never() {
+    let mut ring = ring_or_skip!(Ring::new(1));
+    let started = Instant::now();
+    let ran = Rc::new(Cell::new(None));
+    let cancelled_ran = Rc::new(Cell::new(false));
+    let on_due = Rc::clone(&ran);
+    ring.call_at(started + Duration::from_millis(30), move |_| {
+        on_due.set(Some(Instant::now()));
+    });
+    let on_cancelled = Rc::clone(&cancelled_ran);
+    let timer = ring.call_at(started + Duration::from_millis(10), move |_| {
+        on_cancelled.set(true);
+    });
+    assert!(ring.cancel(timer));
+    assert!(!ring.cancel(timer), "a timer is cancelled once");
+    ring.run().unwrap();
+    let ran = ran.get().expect("the timer ran");
+    assert!(ran >= started + Duration::from_millis(30));
+    assert!(!cancelled_ran.get());
+    assert_eq!(ring.in_flight(), 0, "run returns with nothing owed");
+}
+
+#[test]
+fn an_exchange_sends_the_request_and_reads_to_the_end() {
+    let mut ring = ring_or_skip!(Ring::new(1));
+    let response: &[u8] = b"HTTP/1.0 200 OK\r\n\r\nhello";
+    let peer = Peer::new(serve(1, Some(response), Duration::ZERO));
+    let received = Rc::new(RefCell::new(Vec::new()));
+    let into = Rc::clone(&received);
+    open(&mut ring, &peer, move |ring, socket| {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let request = b"GET / HTTP/1.0\r\n\r\n".to_vec();
+        ring.send(
+            socket,
+            request,
+            0,
+            deadline,
+            move |ring, socket, sent, request| {
+                assert_eq!(
+                    sent.unwrap(),
+                    request.len(),
+                    "the kernel hands the bytes back"
+                );
+                read_all(ring, socket, into);
+            },
+        );
+    });
+    ring.run().unwrap();
+    assert_eq!(&*received.borrow(), response);
+    let stats = ring.stats();
+    assert_eq!(stats.submitted, stats.completions);
+    assert!(stats.enters < stats.completions, "{stats:?}");
+}
+
+#[test]
+fn an_operation_past_its_deadline_fails_with_timed_out() {
+    let mut ring = ring_or_skip!(Ring::new(1));
+    let peer = Peer::new(serve(1, None, Duration::ZERO));
+    let outcome = Rc::new(RefCell::new(None));
+    let into = Rc::clone(&outcome);
+    open(&mut ring, &peer, move |ring, socket| {
+        let started = Instant::now();
+        let deadline = started + Duration::from_millis(50);
+        ring.recv(socket, deadline, move |ring, socket, chunk| {
+            *into.borrow_mut() = Some((chunk.map(|c| c.len()).map_err(|e| e.kind()), started));
+            ring.close(socket);
+        });
+    });
+    ring.run().unwrap();
+    let (result, started) = outcome.borrow_mut().take().expect("the recv completed");
+    assert_eq!(result, Err(io::ErrorKind::TimedOut));
+    assert!(started.elapsed() >= Duration::from_millis(50));
+}
+
+#[test]
+fn a_recv_that_finds_the_pool_empty_is_submitted_again() {
+    // One buffer for two connections whose bytes are both waiting: the second `recv` of the
+    // same submission finds no buffer, and must be submitted again rather than fail.
+    let mut ring = ring_or_skip!(Ring::with_sizes(4096, 1));
+    let response: &[u8] = b"all of it";
+    let (addr, written) = serve_and_tell(2, Some(response), Duration::ZERO);
+    let peer = Peer::new(addr);
+    let (connected, both) = (Rc::new(RefCell::new(Vec::new())), 2);
+    for _ in 0..both {
+        let connected = Rc::clone(&connected);
+        open(&mut ring, &peer, move |_, socket| {
+            connected.borrow_mut().push(socket)
+        });
+    }
+    ring.run().unwrap();
+    // Wait until both responses are in the sockets (loopback delivers as the server writes),
+    // then read them in one submission.
+    for _ in 0..both {
+        written.recv().expect("the server writes both responses");
+    }
+    thread::sleep(Duration::from_millis(20));
+    let received: Vec<_> = (0..both)
+        .map(|_| Rc::new(RefCell::new(Vec::new())))
+        .collect();
+    for (socket, into) in connected.borrow_mut().drain(..).zip(&received) {
+        read_all(&mut ring, socket, Rc::clone(into));
+    }
+    ring.run().unwrap();
+    for bytes in &received {
+        assert_eq!(&*bytes.borrow(), response);
+    }
+    assert!(ring.stats().requeued >= 1, "{:?}", ring.stats());
+}
+
+#[test]
+fn a_mailbox_brings_values_back_and_holds_the_loop_meanwhile() {
+    let mut ring = ring_or_skip!(Ring::new(1));
+    let got = Rc::new(RefCell::new(Vec::new()));
+    let into = Rc::clone(&got);
+    let mailbox = ring.mailbox(move |ring, value: u32| {
+        into.borrow_mut().push(value);
+        ring.release();
+    });
+    for value in [1, 2] {
+        ring.hold();
+        let mailbox = mailbox.clone();
+        thread::spawn(move || {
+            thread::sleep(Duration::from_millis(20));
+            mailbox.send(value).unwrap();
+        });
+    }
+    ring.run().unwrap();
+    got.borrow_mut().sort_unstable();
+    assert_eq!(*got.borrow(), [1, 2]);
+}
+
+#[test]
+fn dropping_the_loop_cancels_what_is_in_flight_without_calling_it() {
+    let mut ring = ring_or_skip!(Ring::new(1));
+    let peer = Peer::new(serve(1, None, Duration::ZERO));
+    let witness = Rc::new(());
+    let held = Rc::clone(&witness);
+    open(&mut ring, &peer, move |ring, socket| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        ring.recv(socket, deadline, move |_, _, _| {
+            drop(held);
+            panic!("a cancelled operation's callback is dropped, not called");
+        });
+        ring.call_at(Instant::now() + Duration::from_secs(60), |_| {});
+        ring.stop();
+    });
+    ring.run().unwrap();
+    assert!(ring.in_flight() > 0);
+    let started = Instant::now();
+    drop(ring);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "drop does not wait out the timer"
+    );
+    assert_eq!(Rc::strong_count(&witness), 1, "the callback was dropped");
+}
+
+/// The crate's own lint table is the workspace's, but for `unsafe_code` (denied here, so that
+/// two modules may allow it) and clippy's `undocumented_unsafe_blocks`.
+#[test]
+fn lints_are_the_workspace_s() {
+    let section = |text: &str, header: &str| -> Vec<String> {
+        text.split(&format!("\n{header}\n"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("no {header}"))
+            .split("\n[")
+            .next()
+            .unwrap_or_default()
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .map(str::to_owned)
+            .collect()
+    };
+    let workspace = include_str!("../../../Cargo.toml");
+    let crate_toml = include_str!("../Cargo.toml");
+    let mut rust = section(workspace, "[workspace.lints.rust]");
+    assert!(rust.contains(&r#"unsafe_code = "forbid""#.to_owned()));
+    for line in &mut rust {
+        if line.starts_with("unsafe_code") {
+            *line = r#"unsafe_code = "deny""#.to_owned();
+        }
+    }
+    assert_eq!(section(crate_toml, "[lints.rust]"), rust);
+    let mut clippy = section(workspace, "[workspace.lints.clippy]");
+    clippy.push(r#"undocumented_unsafe_blocks = "deny""#.to_owned());
+    assert_eq!(section(crate_toml, "[lints.clippy]"), clippy);
+}
+
+#[test]
+fn one_connection_holds_at_most_a_kibibyte() {
+    let total: usize = crate::state_sizes()
+        .iter()
+        .filter(|(what, _)| !what.starts_with("  of which"))
+        .map(|(_, size)| size)
+        .sum();
+    assert!(total <= 1024, "{total} bytes: {:?}", crate::state_sizes());
+}
