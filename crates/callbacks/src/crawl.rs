@@ -352,9 +352,9 @@ impl Fetcher {
         let Some(fetch) = self.fetch.take() else {
             return;
         };
-        if let Some(mut stream) = self.stream.take() {
-            // Deregistering drops the socket's callback; dropping the stream closes it.
-            let _ = lp.deregister(self.token, &mut stream);
+        if let Some(stream) = self.stream.take() {
+            // Drops the socket's callback and closes the socket.
+            lp.close(self.token, stream);
         }
         if let Some(timer) = self.timer.take() {
             lp.cancel(timer);

@@ -78,6 +78,14 @@ impl Reactor {
         registry.deregister(source)
     }
 
+    /// Drops `token`'s entry without telling the kernel: its socket is about to be closed,
+    /// which takes it out of the epoll set by itself.
+    pub(crate) fn forget(&mut self, token: Token) {
+        if self.entry(token).is_some() {
+            self.entries.remove(key(token));
+        }
+    }
+
     /// Takes the callback of `token` out to run it; `None` for a stale event.
     pub(crate) fn take(&mut self, token: Token) -> Option<IoCallback> {
         self.entry(token)?.callback.take()
