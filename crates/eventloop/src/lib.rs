@@ -250,6 +250,18 @@ impl EventLoop {
         )
     }
 
+    /// Changes which callback runs on `token`'s next readiness, and nothing else: no system
+    /// call, since the socket keeps the interest it has. A socket registered for both
+    /// directions at once goes from step to step this way; [`EventLoop::reregister`] is for
+    /// one whose interest must change.
+    pub fn set_callback(
+        &mut self,
+        token: Token,
+        callback: impl FnMut(&mut EventLoop, Ready) + 'static,
+    ) -> io::Result<()> {
+        self.reactor.set_callback(token, Box::new(callback))
+    }
+
     /// Stops watching `token`'s socket; its callback is dropped (after it returns, if it is
     /// the one running) and is never called again.
     pub fn deregister(&mut self, token: Token, source: &mut impl Source) -> io::Result<()> {

@@ -67,6 +67,16 @@ impl Reactor {
         Ok(())
     }
 
+    pub(crate) fn set_callback(
+        &mut self,
+        token: Token,
+        callback: IoCallback,
+    ) -> std::io::Result<()> {
+        let entry = self.entry(token).ok_or_else(unknown_token)?;
+        entry.callback = Some(callback);
+        Ok(())
+    }
+
     pub(crate) fn deregister(
         &mut self,
         registry: &Registry,
