@@ -3,6 +3,7 @@
 use std::{
     io,
     sync::{Arc, Mutex, MutexGuard, PoisonError},
+    task::Poll,
     time::{Duration, Instant},
 };
 
@@ -203,40 +204,71 @@ impl Shared {
     }
 }
 
-/// Connects, sends the request and reads until the response is complete, awaiting all along.
-async fn fetch_page(fetch: &Fetch, config: &Config) -> Result<Response, FetchError> {
-    let deadline = time::Instant::now() + config.timeout;
-    let connect_timeout = config.connect_timeout.min(config.timeout);
-    let exchange = |err: io::Error| FetchError::from_io(&err, Phase::Exchange);
-    let fetching = async {
-        let mut stream = time::timeout(connect_timeout, TcpStream::connect(config.addr))
-            .await
-            .map_err(|_| FetchError::Timeout)?
-            .map_err(|err| FetchError::from_io(&err, Phase::Connect))?;
-
-        stream.write_all(&fetch.request()).await.map_err(exchange)?;
-
-        let mut reader = ResponseReader::new(config.limits);
-        loop {
-            stream.readable().await.map_err(exchange)?;
-            let mut chunk = [0; CHUNK_SIZE];
-            let n = match stream.try_read(&mut chunk) {
-                Ok(n) => n,
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                Err(err) => return Err(exchange(err)),
-            };
-            if n == 0 {
-                return reader.eof();
-            }
-            if let Progress::Done(response) = reader.feed(&chunk[..n])? {
-                return Ok(response);
-            }
+/// Awaits `$step`, unless the fetch's deadline passes first: then `fetch_page` returns a
+/// timeout, as `?` returns an error. A macro, not an `async fn`, so that the step's future is
+/// stored once in `fetch_page`'s state, beside two references, not copied into a second one.
+macro_rules! within {
+    ($deadline:ident, $step:expr) => {{
+        let mut step = std::pin::pin!($step);
+        let output = std::future::poll_fn(|cx| match step.as_mut().poll(cx) {
+            Poll::Ready(output) => Poll::Ready(Some(output)),
+            Poll::Pending => $deadline.as_mut().poll(cx).map(|()| None),
+        })
+        .await;
+        match output {
+            Some(output) => output,
+            None => return Err(FetchError::Timeout),
         }
-    };
-    time::timeout_at(deadline, fetching)
-        .await
-        .unwrap_or(Err(FetchError::Timeout))
+    }};
+}
+
+/// Connects, sends the request and reads until the response is complete, awaiting all along.
+///
+/// One timer serves the whole fetch: a `Sleep` set to the connect deadline, moved to the
+/// whole-fetch deadline once connected, and raced against each step by [`within!`] — the
+/// `remaining(deadline)?` of the threads crawler. (A `timeout` around the connect inside a
+/// `timeout_at` around the rest held two timers in every fetch.)
+async fn fetch_page(fetch: &Fetch, config: &Config) -> Result<Response, FetchError> {
+    let started = time::Instant::now();
+    let deadline = time::sleep_until(started + config.connect_timeout.min(config.timeout));
+    let mut deadline = std::pin::pin!(deadline);
+    let exchange = |err: io::Error| FetchError::from_io(&err, Phase::Exchange);
+
+    let mut stream = within!(deadline, TcpStream::connect(config.addr))
+        .map_err(|err| FetchError::from_io(&err, Phase::Connect))?;
+    if config.connect_timeout < config.timeout {
+        deadline.as_mut().reset(started + config.timeout);
+    }
+
+    {
+        // A block, so the request is not kept through the reads.
+        let request = fetch.request();
+        within!(deadline, stream.write_all(&request)).map_err(exchange)?;
+    }
+
+    let mut reader = ResponseReader::new(config.limits);
+    loop {
+        // `poll_read_ready` keeps the task's waker in the socket's own slot; `readable()`
+        // would keep an intrusive waiter node in this future, in every task, for good.
+        within!(
+            deadline,
+            std::future::poll_fn(|cx| stream.poll_read_ready(cx))
+        )
+        .map_err(exchange)?;
+        let mut chunk = [0; CHUNK_SIZE];
+        let n = match stream.try_read(&mut chunk) {
+            Ok(n) => n,
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(exchange(err)),
+        };
+        if n == 0 {
+            return reader.eof();
+        }
+        if let Progress::Done(response) = reader.feed(&chunk[..n])? {
+            return Ok(response);
+        }
+    }
 }
 
 /// The in-memory size of what one connection holds in this model (`size_of`, heap excluded),
@@ -257,7 +289,7 @@ pub fn state_sizes() -> Vec<(&'static str, usize)> {
         ("worker future (the whole task state)", worker),
         ("  of which fetch_page future", fetch_page),
         (
-            "  of which each tokio::time::Sleep",
+            "  of which its deadline, a tokio::time::Sleep",
             std::mem::size_of::<time::Sleep>(),
         ),
         ("  of which Fetch", std::mem::size_of::<Fetch>()),

@@ -10,8 +10,8 @@
 //! |---|---|
 //! | `thread::Builder::spawn_scoped` × C | `JoinSet::spawn` × C tasks |
 //! | `Condvar::wait` / `notify_one` / `notify_all` | `Notify::notified().await` / `notify_one` / `notify_waiters` |
-//! | blocking `connect_timeout`, `write_all`, `read` | `TcpStream::connect`, `write_all`, `readable` + `try_read`, each `.await` |
-//! | socket-option timeouts | `tokio::time::timeout` (connect) inside `timeout_at` (whole fetch) |
+//! | blocking `connect_timeout`, `write_all`, `read` | `TcpStream::connect`, `write_all`, `poll_read_ready` + `try_read`, each `.await` |
+//! | socket-option timeouts, set to what is left before each call | one `Sleep` per fetch, raced against each step (`within!`), reset once connected |
 //!
 //! Why C workers on a shared frontier rather than a coordinator spawning a task per URL into a
 //! `JoinSet`: it is the shape of the lecture's (and 500 Lines') crawler, the concurrency limit
@@ -25,7 +25,7 @@
 //! - *the waker* (`Future::add_done_callback` there): each `poll` carries a `Waker` that a
 //!   resource stores and calls when it becomes ready;
 //! - *the reactor* (`crates/eventloop` there): tokio's I/O driver owns the epoll instance and
-//!   its timer wheel fires `timeout`s.
+//!   its timer wheel fires the `Sleep` of each fetch's deadline.
 //!
 //! **Runtime.** By default a current-thread runtime: one thread, like the event loop of the
 //! callbacks and generators crawlers, so the comparison is fair. `--threads N` (`--runtime
@@ -43,8 +43,11 @@
 //! goes to the rayon pool and the task awaits a `oneshot` channel for the outcome.
 //!
 //! **Memory.** Whatever lives across an `.await` is stored in the task's future, for every task.
-//! So the read buffer is a local of the loop body, after `readable().await`: it lives on the
-//! stack of the poll that uses it, not in each of the C futures.
+//! So the read buffer is a local of the loop body, after the wait for readiness: it lives on
+//! the stack of the poll that uses it, not in each of the C futures. For the same reason a
+//! fetch holds one timer, not a `timeout` inside a `timeout_at`, and waits for readiness with
+//! `poll_read_ready`, whose waker lives in the socket's slot, rather than `readable()`, whose
+//! waiter node would live in the future.
 
 #![deny(missing_docs)]
 

@@ -183,6 +183,12 @@ struct Fetcher {
 
 impl Fetcher {
     /// Starts a non-blocking connect and registers `connected` for when it completes.
+    ///
+    /// The socket is registered once, for both directions: each later step only names the
+    /// callback its next readiness runs (`next_step`), where the lecture unregisters and
+    /// registers again — an `epoll_ctl` per step that tells the kernel nothing new. mio is
+    /// edge-triggered, so an edge that comes while a step waits for the other direction
+    /// costs at most one try that meets `WouldBlock`.
     fn fetch(lp: &mut EventLoop, crawl: Rc<Crawl>, fetch: Fetch) {
         let started = Instant::now();
         let connect = TcpStream::connect(crawl.config.addr);
@@ -199,7 +205,8 @@ impl Fetcher {
         }));
         let registered = connect.and_then(|mut stream| {
             let on_writable = Rc::clone(&fetcher);
-            let token = lp.register(&mut stream, Interest::WRITABLE, move |lp, ready| {
+            let interest = Interest::READABLE | Interest::WRITABLE;
+            let token = lp.register(&mut stream, interest, move |lp, ready| {
                 Fetcher::connected(&on_writable, lp, ready);
             })?;
             Ok((stream, token))
@@ -252,8 +259,8 @@ impl Fetcher {
         Fetcher::send_request(this, lp, ready);
     }
 
-    /// Writes as much of the request as the socket takes; once it is all out, registers
-    /// `read_response`. On `WouldBlock`, registers itself to continue when writable.
+    /// Writes as much of the request as the socket takes; once it is all out, the next step
+    /// is `read_response`. On `WouldBlock`, it is itself again, to continue when writable.
     fn send_request(this: &SharedFetcher, lp: &mut EventLoop, _ready: Ready) {
         let mut fetcher = this.borrow_mut();
         let Fetcher {
@@ -271,7 +278,7 @@ impl Fetcher {
                 Err(err) if would_block(&err) => {
                     let token = fetcher.token;
                     let on_writable = Rc::clone(this);
-                    return fetcher.reregister(lp, token, Interest::WRITABLE, move |lp, ready| {
+                    return fetcher.next_step(lp, token, move |lp, ready| {
                         Fetcher::send_request(&on_writable, lp, ready);
                     });
                 }
@@ -284,7 +291,7 @@ impl Fetcher {
         fetcher.request = Vec::new();
         let token = fetcher.token;
         let on_readable = Rc::clone(this);
-        fetcher.reregister(lp, token, Interest::READABLE, move |lp, ready| {
+        fetcher.next_step(lp, token, move |lp, ready| {
             Fetcher::read_response(&on_readable, lp, ready);
         });
     }
@@ -329,18 +336,18 @@ impl Fetcher {
         fetcher.finish(lp, Err(FetchError::Timeout));
     }
 
-    /// Switches the socket to its next step; a failure to do so ends the fetch.
-    fn reregister(
+    /// Names the callback the socket's next readiness runs; a failure to do so (the socket
+    /// is no longer registered) ends the fetch.
+    fn next_step(
         &mut self,
         lp: &mut EventLoop,
         token: Token,
-        interest: Interest,
         callback: impl FnMut(&mut EventLoop, Ready) + 'static,
     ) {
-        let Some(stream) = &mut self.stream else {
+        if self.stream.is_none() {
             return;
-        };
-        if let Err(err) = lp.reregister(token, stream, interest, callback) {
+        }
+        if let Err(err) = lp.set_callback(token, callback) {
             self.finish(lp, Err(FetchError::from_io(&err, Phase::Exchange)));
         }
     }
@@ -352,9 +359,9 @@ impl Fetcher {
         let Some(fetch) = self.fetch.take() else {
             return;
         };
-        if let Some(mut stream) = self.stream.take() {
-            // Deregistering drops the socket's callback; dropping the stream closes it.
-            let _ = lp.deregister(self.token, &mut stream);
+        if let Some(stream) = self.stream.take() {
+            // Drops the socket's callback and closes the socket.
+            lp.close(self.token, stream);
         }
         if let Some(timer) = self.timer.take() {
             lp.cancel(timer);

@@ -2,11 +2,13 @@
 //! callbacks".
 //!
 //! Sockets are non-blocking and one thread runs the [`c10k_eventloop::EventLoop`]. A
-//! `Fetcher` per URL walks through the lecture's callbacks, each registering the next:
+//! `Fetcher` per URL walks through the lecture's callbacks, each naming the next (the lecture
+//! unregisters and registers the socket at each step; here it stays registered for both
+//! directions and only its callback changes, which needs no system call):
 //!
 //! | lecture | here (`crawl.rs`) | what it does |
 //! |---|---|---|
-//! | `Fetcher.fetch` | `Fetcher::fetch` | non-blocking `connect`, register `connected` for writability, arm the deadline timer |
+//! | `Fetcher.fetch` | `Fetcher::fetch` | non-blocking `connect`, register the socket once for both directions with `connected`, arm the deadline timer |
 //! | `Fetcher.connected` | `Fetcher::connected` | check the connect, send the request |
 //! | (partial `send`) | `Fetcher::send_request` | write what the socket takes; on `WouldBlock`, wait to be writable again |
 //! | `Fetcher.read_response` | `Fetcher::read_response` | read until `WouldBlock`, feeding the core's reader; when complete, `finish` |

@@ -15,7 +15,7 @@
 //!
 //! - **sockets** ([`reactor`](crate::reactor)): registered under a [`Token`] with the callback
 //!   to run when they become ready; a callback may re-register its socket with the next step,
-//!   or deregister it. mio is edge-triggered, so a callback drains its socket until
+//!   deregister it, or [close](EventLoop::close) it (no system call but the `close`). mio is edge-triggered, so a callback drains its socket until
 //!   `WouldBlock` (see [`would_block`]);
 //! - **timers** (`timers.rs`): a min-heap of deadlines; the earliest one bounds how long
 //!   `poll` may block, which is how connect timeouts and fetch deadlines are kept;
@@ -250,10 +250,39 @@ impl EventLoop {
         )
     }
 
+    /// Changes which callback runs on `token`'s next readiness, and nothing else: no system
+    /// call, since the socket keeps the interest it has. A socket registered for both
+    /// directions at once goes from step to step this way; [`EventLoop::reregister`] is for
+    /// one whose interest must change.
+    pub fn set_callback(
+        &mut self,
+        token: Token,
+        callback: impl FnMut(&mut EventLoop, Ready) + 'static,
+    ) -> io::Result<()> {
+        self.reactor.set_callback(token, Box::new(callback))
+    }
+
     /// Stops watching `token`'s socket; its callback is dropped (after it returns, if it is
     /// the one running) and is never called again.
     pub fn deregister(&mut self, token: Token, source: &mut impl Source) -> io::Result<()> {
         self.reactor.deregister(self.poll.registry(), token, source)
+    }
+
+    /// Forgets `token`'s socket and closes it: what a finished fetch does with its socket.
+    ///
+    /// On Linux no `EPOLL_CTL_DEL` is needed: closing the last descriptor of a socket takes
+    /// it out of every epoll set (epoll(7)), and kqueue does the same, so a deregistration
+    /// right before the close would be a system call that changes nothing. Only the callback
+    /// is dropped (after it returns, if it is the one running); an event already polled for
+    /// the token finds it gone and is skipped. Windows, where mio keeps state of its own per
+    /// registration, deregisters first.
+    pub fn close<S: Source>(&mut self, token: Token, mut source: S) {
+        if cfg!(windows) {
+            let _ = self.deregister(token, &mut source);
+        } else {
+            self.reactor.forget(token);
+        }
+        drop(source);
     }
 
     /// Runs `callback` once at `deadline` (or as soon after as the loop gets to it).

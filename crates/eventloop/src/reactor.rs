@@ -67,6 +67,16 @@ impl Reactor {
         Ok(())
     }
 
+    pub(crate) fn set_callback(
+        &mut self,
+        token: Token,
+        callback: IoCallback,
+    ) -> std::io::Result<()> {
+        let entry = self.entry(token).ok_or_else(unknown_token)?;
+        entry.callback = Some(callback);
+        Ok(())
+    }
+
     pub(crate) fn deregister(
         &mut self,
         registry: &Registry,
@@ -76,6 +86,14 @@ impl Reactor {
         self.entry(token).ok_or_else(unknown_token)?;
         self.entries.remove(key(token));
         registry.deregister(source)
+    }
+
+    /// Drops `token`'s entry without telling the kernel: its socket is about to be closed,
+    /// which takes it out of the epoll set by itself.
+    pub(crate) fn forget(&mut self, token: Token) {
+        if self.entry(token).is_some() {
+            self.entries.remove(key(token));
+        }
     }
 
     /// Takes the callback of `token` out to run it; `None` for a stale event.

@@ -380,3 +380,38 @@ fn wake_ups_are_not_lost_when_senders_race() {
     }
     assert_eq!(*count.borrow(), SENDS);
 }
+
+/// `close` needs no deregistration: the closed socket's callback never runs, even for an
+/// event polled in the same turn, and the loop ends once nothing is registered.
+#[test]
+fn a_closed_socket_is_forgotten_even_with_its_event_already_polled() {
+    let mut lp = EventLoop::new().unwrap();
+    let (mut first, mut first_peer) = UnixStream::pair().unwrap();
+    let (mut second, mut second_peer) = UnixStream::pair().unwrap();
+    let calls = Rc::new(RefCell::new(Vec::new()));
+    // Whichever callback runs first closes the other socket (and its own).
+    let sockets: Rc<RefCell<Vec<(Token, UnixStream)>>> = Rc::new(RefCell::new(Vec::new()));
+    let mut tokens = Vec::new();
+    for (name, stream) in [("first", &mut first), ("second", &mut second)] {
+        let (calls, sockets) = (Rc::clone(&calls), Rc::clone(&sockets));
+        let token = lp
+            .register(stream, Interest::READABLE, move |lp, _| {
+                calls.borrow_mut().push(name);
+                for (token, stream) in sockets.borrow_mut().drain(..) {
+                    lp.close(token, stream);
+                }
+            })
+            .unwrap();
+        tokens.push(token);
+    }
+    sockets
+        .borrow_mut()
+        .extend(tokens.into_iter().zip([first, second]));
+    first_peer.write_all(b"x").unwrap();
+    second_peer.write_all(b"y").unwrap();
+    // Both events arrive in one poll.
+    thread::sleep(Duration::from_millis(20));
+    lp.run().unwrap(); // returns: nothing is registered any more
+    assert_eq!(calls.borrow().len(), 1, "calls: {:?}", calls.borrow());
+    assert_eq!(lp.sources(), 0);
+}

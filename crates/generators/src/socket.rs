@@ -122,8 +122,8 @@ impl Socket {
         &self.stream
     }
 
-    /// Deregisters and closes the socket.
-    pub(crate) fn close(mut self, lp: &mut EventLoop) {
-        let _ = lp.deregister(self.token, &mut self.stream);
+    /// Closes the socket, and drops its callback.
+    pub(crate) fn close(self, lp: &mut EventLoop) {
+        lp.close(self.token, self.stream);
     }
 }

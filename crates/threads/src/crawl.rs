@@ -132,14 +132,21 @@ fn next_fetch(shared: &Shared) -> Option<Fetch> {
 }
 
 /// Records an outcome and wakes as many threads as URLs were queued (all, once done).
+///
+/// The wake-ups come after the lock is released: a thread woken while it is still held would
+/// only block again on the mutex, a second futex wait and wake for nothing. Nothing is lost
+/// by waiting: a thread that looks after the unlock sees the new URLs, and one already
+/// waiting is woken.
 fn complete(shared: &Shared, outcome: Outcome) {
     let mut crawler = shared.lock();
     let queued_before = crawler.queued();
     crawler.complete(outcome);
-    if crawler.is_done() {
+    let (done, queued) = (crawler.is_done(), crawler.queued());
+    drop(crawler);
+    if done {
         shared.changed.notify_all();
     } else {
-        for _ in queued_before..crawler.queued() {
+        for _ in queued_before..queued {
             shared.changed.notify_one();
         }
     }
