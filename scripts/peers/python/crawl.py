@@ -564,9 +564,11 @@ STATUS_PREFIX = re.compile(
     )
 )
 HEADER_LINE = re.compile(TOKEN + rb"+[ \t]*:[ \t]*(" + VALUE + rb"*)\r?\n")
-HEADER_PREFIX = re.compile(TOKEN + rb"*(?:[ \t]*(?::" + VALUE + rb"*\r?)?)?")
+HEADER_PREFIX = re.compile(rb"(?:" + TOKEN + rb"+(?:[ \t]*(?::" + VALUE + rb"*\r?)?)?)?")
 HEADER_NAME = re.compile(TOKEN + rb"+")
 REDIRECTS = frozenset((301, 302, 303, 307, 308))
+# What Rust's trim_ascii trims.
+ASCII_SPACE = b" \t\n\f\r"
 U64_MAX = 2**64 - 1
 
 
@@ -666,7 +668,8 @@ def _partial(data, max_head):
 
 def _list(value):
     """The elements of a comma-separated header list, trimmed, empty ones dropped."""
-    return [element.strip() for element in value.split(b",") if element.strip()]
+    elements = (element.strip(ASCII_SPACE) for element in value.split(b","))
+    return [element for element in elements if element]
 
 
 def _content_length(value):
@@ -693,7 +696,9 @@ def start_body(status, headers, max_body):
         if name == b"content-type":
             response.content_type = value.decode("utf-8", "replace").strip()
         elif name == b"location":
-            response.location = CONTROL_BYTES.sub(_escape_byte, value.strip()).decode("ascii")
+            response.location = CONTROL_BYTES.sub(_escape_byte, value.strip(ASCII_SPACE)).decode(
+                "ascii"
+            )
         elif name == b"transfer-encoding":
             transfer_codings.extend(_list(value))
         elif name == b"content-encoding":
