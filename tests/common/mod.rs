@@ -24,6 +24,7 @@ pub(crate) fn config(server: &Server, concurrency: usize) -> Config {
 }
 
 /// `n` event loops, each with a shard of the frontier (callbacks, generators).
+#[allow(dead_code)] // Not every test binary that includes this module uses it.
 pub(crate) fn loops(n: usize) -> StrategyOptions {
     StrategyOptions {
         loops: Some(n),
@@ -32,6 +33,7 @@ pub(crate) fn loops(n: usize) -> StrategyOptions {
 }
 
 /// `n` current-thread runtimes, each with a shard of the frontier (async).
+#[allow(dead_code)] // Not every test binary that includes this module uses it.
 pub(crate) fn per_core(n: usize) -> StrategyOptions {
     StrategyOptions {
         runtime_threads: Some(n),
@@ -43,6 +45,7 @@ pub(crate) fn per_core(n: usize) -> StrategyOptions {
 /// Whether `strategy` cannot run on this machine (io_uring unavailable, say); if so, says on
 /// stderr that the test skips it and why. Written to stderr directly, so that `cargo test`
 /// shows it even while it captures the test's output.
+#[allow(dead_code)] // Not every test binary that includes this module uses it.
 pub(crate) fn skipped(strategy: c10k_harness::Strategy) -> bool {
     let Some(reason) = strategy.unavailable() else {
         return false;

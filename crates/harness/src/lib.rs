@@ -26,6 +26,7 @@ pub mod counts;
 pub mod limits;
 pub mod loadgen;
 pub mod measure;
+pub mod peers;
 pub mod plan;
 pub mod plot;
 pub mod probe;

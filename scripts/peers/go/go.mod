@@ -1,0 +1,3 @@
+module c10k/peers/go
+
+go 1.19
