@@ -132,6 +132,23 @@ pub struct Claims {
     /// Per variant on the cores axis: how it scales from one core to all of them.
     #[serde(default)]
     pub parallelism: BTreeMap<String, ScalingClaim>,
+    /// Per reference row (`python-asyncio`, `go`), on the CPU-bound site at the C where the
+    /// peer did best: its responses/s, and the slowest and fastest Rust strategy's over it.
+    #[serde(default)]
+    pub peers: BTreeMap<String, PeerClaim>,
+}
+
+/// A reference row against the Rust strategies.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PeerClaim {
+    /// The concurrency compared at.
+    pub concurrency: usize,
+    /// The peer's responses/s there.
+    pub peer_per_s: f64,
+    /// The slowest Rust strategy there, and its rate over the peer's.
+    pub slowest: (String, f64),
+    /// The fastest Rust strategy there, and its rate over the peer's.
+    pub fastest: (String, f64),
 }
 
 /// How one variant scaled on the cores axis.
@@ -327,7 +344,52 @@ pub fn derive(results: &mut Results) {
         );
     }
     derive_scaling(results, &mut claims);
+    derive_peers(results, &mut claims);
     results.claims = claims;
+}
+
+/// The reference rows against the Rust strategies, on the CPU-bound site.
+fn derive_peers(results: &Results, claims: &mut Claims) {
+    let cpu = |r: &&Run| r.site == "cpu" && r.error.is_none() && r.errors == 0;
+    for peer in crate::peers::Peer::ALL.iter().map(|p| p.name()) {
+        let Some(best) = results
+            .runs
+            .iter()
+            .filter(cpu)
+            .filter(|r| r.strategy == peer)
+            .max_by(|a, b| a.pages_per_s.total_cmp(&b.pages_per_s))
+        else {
+            continue;
+        };
+        let rust: Vec<&Run> = results
+            .runs
+            .iter()
+            .filter(cpu)
+            .filter(|r| r.concurrency == best.concurrency)
+            .filter(|r| crate::Strategy::ALL.iter().any(|s| s.name() == r.strategy))
+            .collect();
+        let ratio = |r: &&Run| {
+            (
+                r.strategy.clone(),
+                r.pages_per_s / best.pages_per_s.max(1e-9),
+            )
+        };
+        let by_rate = |a: &&&Run, b: &&&Run| a.pages_per_s.total_cmp(&b.pages_per_s);
+        let (Some(slowest), Some(fastest)) =
+            (rust.iter().min_by(by_rate), rust.iter().max_by(by_rate))
+        else {
+            continue;
+        };
+        claims.peers.insert(
+            peer.to_owned(),
+            PeerClaim {
+                concurrency: best.concurrency,
+                peer_per_s: best.pages_per_s,
+                slowest: ratio(slowest),
+                fastest: ratio(fastest),
+            },
+        );
+    }
 }
 
 /// The cores axis: each run's scaling efficiency against the same variant on one core, and

@@ -20,6 +20,7 @@ use crate::{
     counts::Counters,
     loadgen,
     measure::{ProcessUsage, cpu_seconds_of, machine},
+    peers::Peer,
     plan::{CoresAxis, CoresStep, Plan, Site},
     probe::Ceilings,
     results::{Results, Run, derive},
@@ -56,15 +57,29 @@ pub fn sweep(bin: &Path, plan: &Plan) -> io::Result<Results> {
             .collect(),
         ..Results::default()
     };
-    let jobs = jobs(plan);
     let bars = MultiProgress::new();
-    let overall = bars.add(ProgressBar::new(jobs.len() as u64 + 2));
-    overall.set_style(style("{prefix:>8} [{bar:30}] {pos}/{len} {msg}"));
-    overall.set_prefix("sweep");
     let note = |results: &mut Results, line: String| {
         let _ = bars.println(format!("note: {line}"));
         results.notes.push(line);
     };
+
+    // The reference rows, where their interpreter or compiler is found.
+    let target_dir = bin
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or(Path::new("target"))
+        .to_path_buf();
+    let mut peers = Vec::new();
+    for &peer in Peer::ALL {
+        match crate::peers::command(peer, &target_dir) {
+            Ok(_) => peers.push(peer),
+            Err(why) => note(&mut results, format!("{peer} rows skipped: {why}")),
+        }
+    }
+    let jobs = jobs(plan, &peers);
+    let overall = bars.add(ProgressBar::new(jobs.len() as u64 + 2));
+    overall.set_style(style("{prefix:>8} [{bar:30}] {pos}/{len} {msg}"));
+    overall.set_prefix("sweep");
 
     let counters = Counters::probe();
     if plan.counts.is_some() {
@@ -131,7 +146,7 @@ pub fn sweep(bin: &Path, plan: &Plan) -> io::Result<Results> {
         let run = if job.count {
             job.count(bin, server, &counters)
         } else {
-            job.run(bin, server, plan.run_timeout_s, &bars)
+            job.run(bin, &target_dir, server, plan.run_timeout_s, &bars)
         };
         if let Some(err) = &run.error {
             let _ = bars.println(format!("could not run {}: {err}", job.describe()));
@@ -145,9 +160,9 @@ pub fn sweep(bin: &Path, plan: &Plan) -> io::Result<Results> {
     Ok(results)
 }
 
-/// Every crawl of `plan`, in the order they run: site by site, C by C, strategy by strategy,
-/// then the work axis.
-fn jobs(plan: &Plan) -> Vec<Job<'_>> {
+/// Every crawl of `plan`, in the order they run: site by site, C by C, strategy by strategy
+/// (and the `peers` after them, as reference rows), then the work, counts and cores axes.
+fn jobs<'a>(plan: &'a Plan, peers: &[Peer]) -> Vec<Job<'a>> {
     let mut jobs = Vec::new();
     for site in &plan.sites {
         for &concurrency in plan
@@ -157,6 +172,12 @@ fn jobs(plan: &Plan) -> Vec<Job<'_>> {
         {
             for &strategy in &plan.strategies {
                 jobs.push(Job::new(site, strategy, concurrency));
+            }
+            for &peer in peers {
+                jobs.push(Job {
+                    peer: Some(peer),
+                    ..Job::new(site, Strategy::Threads, concurrency)
+                });
             }
         }
     }
@@ -195,7 +216,13 @@ fn jobs(plan: &Plan) -> Vec<Job<'_>> {
                 };
                 for &runtime in runtimes {
                     jobs.push(Job {
-                        parallel: (strategy != Strategy::Threads).then_some(cores),
+                        // Loops or runtime threads where the strategy has them; threads
+                        // (and uring, one loop for now) run as they are.
+                        parallel: matches!(
+                            strategy,
+                            Strategy::Callbacks | Strategy::Generators | Strategy::Async
+                        )
+                        .then_some(cores),
                         runtime,
                         step: Some(step.clone()),
                         ..Job::new(&axis.site, strategy, axis.concurrency)
@@ -242,6 +269,8 @@ struct Job<'a> {
     step: Option<CoresStep>,
     /// Counted (instructions, system calls), not timed.
     count: bool,
+    /// A reference row: this peer crawls instead of `strategy`.
+    peer: Option<Peer>,
 }
 
 impl<'a> Job<'a> {
@@ -258,13 +287,22 @@ impl<'a> Job<'a> {
             runtime: None,
             step: None,
             count: false,
+            peer: None,
         }
+    }
+
+    /// The crawler's name in the results: the strategy's, or the peer's.
+    fn name(&self) -> &'static str {
+        self.peer.map_or(self.strategy.name(), Peer::name)
     }
 
     fn describe(&self) -> String {
         let mut text = format!(
             "{} at C = {} on the {} site ({} pages)",
-            self.strategy, self.concurrency, self.site.name, self.pages
+            self.name(),
+            self.concurrency,
+            self.site.name,
+            self.pages
         );
         if self.work_us > 0 || self.offload {
             text.push_str(&format!(", {} µs of work per page", self.work_us));
@@ -309,11 +347,18 @@ impl<'a> Job<'a> {
     }
 
     /// Runs the crawl in a child process, with a progress bar.
-    fn run(&self, bin: &Path, server: &ServerProcess, timeout_s: u64, bars: &MultiProgress) -> Run {
+    fn run(
+        &self,
+        bin: &Path,
+        target_dir: &Path,
+        server: &ServerProcess,
+        timeout_s: u64,
+        bars: &MultiProgress,
+    ) -> Run {
         let bar = bars.add(ProgressBar::new(self.pages as u64));
         bar.set_style(style("{prefix:>8} [{bar:30}] {pos}/{len} URLs {msg}"));
-        bar.set_prefix(self.strategy.name());
-        let run = crawl_in_child(bin, server, self, timeout_s, &bar);
+        bar.set_prefix(self.name());
+        let run = crawl_in_child(bin, target_dir, server, self, timeout_s, &bar);
         bar.finish_and_clear();
         run
     }
@@ -347,7 +392,7 @@ impl<'a> Job<'a> {
             site: self.site.name.clone(),
             pages: self.pages,
             delay_ms: self.site.delay_ms,
-            strategy: self.strategy.name().to_owned(),
+            strategy: self.name().to_owned(),
             concurrency: self.concurrency,
             work_us: self.work_us,
             offload: self.offload,
@@ -371,6 +416,7 @@ impl<'a> Job<'a> {
 /// One crawl in a child process, measured.
 fn crawl_in_child(
     bin: &Path,
+    target_dir: &Path,
     server: &ServerProcess,
     job: &Job<'_>,
     timeout_s: u64,
@@ -378,16 +424,27 @@ fn crawl_in_child(
 ) -> Run {
     let mut run = job.record();
     let server_cpu_before = cpu_seconds_of(server.pid()).unwrap_or_default();
-    let mut command = Command::new(bin);
-    command
-        .args(["crawl", &server.url, "--strategy", job.strategy.name()])
-        .args([
-            "--concurrency",
-            &job.concurrency.to_string(),
-            "--json",
-            "--progress",
-        ])
-        .args(job.variant_args());
+    let mut command = match job.peer {
+        None => {
+            let mut command = Command::new(bin);
+            command
+                .args(["crawl", &server.url, "--strategy", job.strategy.name()])
+                .args(["--progress"])
+                .args(job.variant_args());
+            command
+        }
+        Some(peer) => match crate::peers::command(peer, target_dir) {
+            Ok(mut command) => {
+                command.arg(&server.url);
+                command
+            }
+            Err(why) => {
+                run.error = Some(why);
+                return run;
+            }
+        },
+    };
+    command.args(["--concurrency", &job.concurrency.to_string(), "--json"]);
     let child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -164,6 +164,12 @@ pub fn markdown(results: &Results, plots: &Path) -> String {
         ));
     }
     scaling_claims(results, &mut md);
+    for (peer, c) in &results.claims.peers {
+        md.push_str(&format!(
+            "- *Against {peer}* (a reference row, CPU-bound site, C = {}): {peer} did {:.0} responses/s; the slowest Rust strategy ({}) {:.1}× that, the fastest ({}) {:.1}×.\n",
+            c.concurrency, c.peer_per_s, c.slowest.0, c.slowest.1, c.fastest.0, c.fastest.1
+        ));
+    }
     if let Some((who, rate, share)) = &results.claims.best_vs_ceiling {
         md.push_str(&format!(
             "- *Fast*: the best crawl of the CPU-bound site ({who}) reached {rate:.0} responses/s, {:.0}% of the server ceiling.\n",

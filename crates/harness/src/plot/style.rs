@@ -6,15 +6,17 @@ use std::{io, sync::OnceLock};
 use plotters::style::{FontStyle, RGBColor};
 
 /// The Okabe–Ito palette, safe for the common forms of colour blindness, one colour per
-/// strategy, the same in every chart (and none of them pale on white).
+/// strategy, the same in every chart (and none of them pale on white); the peers in muted
+/// tones.
 const COLORS: &[(&str, RGBColor)] = &[
     ("threads", RGBColor(213, 94, 0)),     // vermillion
     ("callbacks", RGBColor(0, 114, 178)),  // blue
     ("generators", RGBColor(0, 158, 115)), // bluish green
     ("async", RGBColor(204, 121, 167)),    // reddish purple
     ("uring", RGBColor(230, 159, 0)),      // orange
-    ("python", RGBColor(86, 180, 233)),    // sky blue
-    ("go", RGBColor(0, 0, 0)),             // black
+    // The reference rows, muted beside the Rust strategies.
+    ("python-asyncio", RGBColor(140, 180, 205)), // greyed sky blue
+    ("go", RGBColor(130, 130, 130)),             // grey
 ];
 
 /// For a strategy the palette does not know yet.
