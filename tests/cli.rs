@@ -193,7 +193,7 @@ fn plot_redraws_a_sweep_and_a_chart_that_fails_is_one_line_and_exit_1() {
     assert_eq!(failed.len(), 1, "{text}");
     assert!(failed[0].contains("cpu-peak_rss.png"), "{text}");
     assert!(
-        text.lines().last().unwrap().contains("1 of 24 plot files"),
+        text.lines().last().unwrap().contains("1 of 32 plot files"),
         "{text}"
     );
     std::fs::remove_dir_all(&dir).unwrap();

@@ -28,10 +28,10 @@ fn every_chart_kind_is_drawn_as_svg_and_png_in_the_strategies_colours() {
         .collect();
     assert_eq!(
         kinds,
-        BTreeSet::from(["cpu", "latency", "memory", "work"]),
+        BTreeSet::from(["cores", "counts", "cpu", "latency", "memory", "work"]),
         "a chart of every site"
     );
-    assert_eq!(charts.len(), 4 + 4 + 1 + 3);
+    assert_eq!(charts.len(), 4 + 4 + 1 + 3 + 2 + 2);
     assert_eq!(drawn.written.len(), 2 * charts.len());
 
     // The same colour for the same strategy in every chart (Okabe–Ito; see plot/style.rs).
@@ -40,6 +40,7 @@ fn every_chart_kind_is_drawn_as_svg_and_png_in_the_strategies_colours() {
         ("callbacks", "#0072B2"),
         ("generators", "#009E73"),
         ("async", "#CC79A7"),
+        ("uring", "#E69F00"),
     ];
     for (file, caption) in &charts {
         let svg = std::fs::read_to_string(dir.join(format!("{file}.svg"))).expect("the SVG");
