@@ -14,7 +14,7 @@
 use std::{path::Path, process::ExitCode};
 
 use c10k_harness::{
-    Plan, plot, raise_fd_limit,
+    Plan, plot,
     results::run_dir,
     runner::sweep,
     summary::{markdown, update_readme},
@@ -38,7 +38,6 @@ fn main() -> ExitCode {
 }
 
 fn run(test_mode: bool) -> std::io::Result<ExitCode> {
-    let fd_limit = raise_fd_limit()?;
     let plan = if test_mode {
         Plan::smoke()
     } else if std::env::var("C10K_SWEEP").is_ok_and(|v| v == "quick") {
@@ -48,11 +47,7 @@ fn run(test_mode: bool) -> std::io::Result<ExitCode> {
     };
     let bin = Path::new(env!("CARGO_BIN_EXE_c10k"));
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut results = sweep(bin, &plan)?;
-    if let Some(note) = fd_limit.note() {
-        eprintln!("note: {note}");
-        results.notes.insert(0, note);
-    }
+    let results = sweep(bin, &plan)?;
     let failed: Vec<String> = results
         .runs
         .iter()

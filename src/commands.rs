@@ -42,11 +42,8 @@ pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Watches a crawl from another thread: samples the in-flight count and the resident memory
-/// every 10 ms (the memory of the crawl at its widest), and reports progress — `progress N`
-/// lines for a parent process, or a spinner on a terminal.
+/// The sweep (`--quick`, or the full plan), its data, the README section if asked, the plots.
 pub(crate) fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
-    let fd_limit = raise_fd_limit().context("raising the open-file limit")?;
     let mut plan = if args.quick {
         harness::Plan::quick()
     } else {
@@ -59,11 +56,7 @@ pub(crate) fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
         plan.concurrencies = args.concurrency.iter().map(|&c| c as usize).collect();
     }
     let bin = std::env::current_exe().context("finding the c10k binary")?;
-    let mut results = harness::runner::sweep(&bin, &plan)?;
-    if let Some(note) = fd_limit.note() {
-        eprintln!("note: {note}");
-        results.notes.insert(0, note);
-    }
+    let results = harness::runner::sweep(&bin, &plan)?;
     // The data first: a plot that fails afterwards costs no measurement.
     let dir = harness::results::run_dir(&args.out, &results);
     for path in results.write_data(&dir)? {

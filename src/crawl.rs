@@ -221,6 +221,9 @@ fn resolve(root: &c10k_core::Url) -> anyhow::Result<SocketAddr> {
         .ok_or_else(|| usage(format!("{host} has no address")))
 }
 
+/// Watches a crawl from another thread: samples the in-flight count and the resident memory
+/// every 10 ms (the memory of the crawl at its widest), and reports progress — `progress N`
+/// lines for a parent process, or a spinner on a terminal.
 struct Watcher {
     stop: Arc<AtomicBool>,
     thread: thread::JoinHandle<(u64, u64)>,

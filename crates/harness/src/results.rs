@@ -395,54 +395,55 @@ fn derive_peers(results: &Results, claims: &mut Claims) {
 /// The cores axis: each run's scaling efficiency against the same variant on one core, and
 /// per variant the claim from one core to the most.
 fn derive_scaling(results: &mut Results, claims: &mut Claims) {
-    let rate_at = |runs: &[Run], variant: &str, cores: usize| {
-        runs.iter()
-            .find(|r| {
-                r.site == "cores"
-                    && r.error.is_none()
-                    && r.variant() == variant
-                    && r.cores == Some(cores)
-            })
-            .map(|r| r.pages_per_s)
-    };
-    let snapshot = results.runs.clone();
+    // Responses/s by (variant, cores), of the runs that ran; the first run of each counts.
+    let mut rates: BTreeMap<(String, usize), f64> = BTreeMap::new();
+    for run in results
+        .runs
+        .iter()
+        .filter(|r| r.site == "cores" && r.error.is_none())
+    {
+        if let Some(cores) = run.cores {
+            rates
+                .entry((run.variant(), cores))
+                .or_insert(run.pages_per_s);
+        }
+    }
+    let rate_at = |variant: &str, cores: usize| rates.get(&(variant.to_owned(), cores)).copied();
     for run in results
         .runs
         .iter_mut()
         .filter(|r| r.site == "cores" && r.error.is_none())
     {
-        let (Some(cores), Some(one)) = (run.cores, rate_at(&snapshot, &run.variant(), 1)) else {
+        let (Some(cores), Some(one)) = (run.cores, rate_at(&run.variant(), 1)) else {
             continue;
         };
         if one > 0.0 {
             run.scaling_efficiency = Some(run.pages_per_s / (cores as f64 * one));
         }
     }
-    let most = snapshot
+    let most = results
+        .runs
         .iter()
         .filter(|r| r.site == "cores")
         .filter_map(|r| r.cores)
         .max();
-    let variants: std::collections::BTreeSet<String> = snapshot
-        .iter()
-        .filter(|r| r.site == "cores")
-        .map(Run::variant)
-        .collect();
+    let variants: std::collections::BTreeSet<&String> =
+        rates.keys().map(|(variant, _)| variant).collect();
     for variant in variants {
-        let (Some(most), Some(one)) = (most, rate_at(&snapshot, &variant, 1)) else {
+        let (Some(most), Some(one)) = (most, rate_at(variant, 1)) else {
             continue;
         };
-        let Some(all) = rate_at(&snapshot, &variant, most) else {
+        let Some(all) = rate_at(variant, most) else {
             continue;
         };
         claims.parallelism.insert(
-            variant,
+            variant.clone(),
             ScalingClaim {
                 one_core_per_s: one,
                 cores: most,
                 all_cores_per_s: all,
                 efficiency: all / (most as f64 * one).max(1e-9),
-                vs_threads: rate_at(&snapshot, "threads", most).map(|t| all / t.max(1e-9)),
+                vs_threads: rate_at("threads", most).map(|t| all / t.max(1e-9)),
             },
         );
     }
@@ -470,8 +471,8 @@ impl Results {
         let mut out = csv::Writer::from_writer(Vec::new());
         out.write_record(&columns).map_err(io::Error::other)?;
         for run in &self.runs {
-            let mut cells = BTreeMap::new();
-            flatten("", &serde_json::to_value(run)?, &mut cells);
+            let mut cells: BTreeMap<String, String> =
+                flatten(&serde_json::to_value(run)?).into_iter().collect();
             out.write_record(
                 columns
                     .iter()
@@ -505,29 +506,26 @@ fn run_columns() -> Vec<String> {
         instructions_by: Some(String::new()),
         ..Run::default()
     };
-    let mut columns = Vec::new();
     let value = serde_json::to_value(full).unwrap_or_default();
-    flatten_keys("", &value, &mut columns);
-    columns
+    flatten(&value)
+        .into_iter()
+        .map(|(column, _)| column)
+        .collect()
 }
 
-fn flatten_keys(prefix: &str, value: &serde_json::Value, out: &mut Vec<String>) {
-    match value {
-        serde_json::Value::Object(fields) => {
-            for (key, value) in fields {
-                flatten_keys(&join_key(prefix, key), value, out);
-            }
-        }
-        _ => out.push(prefix.to_owned()),
-    }
+/// A run's cells, column by column in the order serde writes them: nested fields as
+/// `latency_ms.p99`, `null` (a figure not measured) as an empty cell.
+fn flatten(value: &serde_json::Value) -> Vec<(String, String)> {
+    let mut cells = Vec::new();
+    flatten_into("", value, &mut cells);
+    cells
 }
 
-/// A run's values by column; `null` (a figure not measured) becomes an empty cell.
-fn flatten(prefix: &str, value: &serde_json::Value, out: &mut BTreeMap<String, String>) {
+fn flatten_into(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, String)>) {
     let cell = match value {
         serde_json::Value::Object(fields) => {
             for (key, value) in fields {
-                flatten(&join_key(prefix, key), value, out);
+                flatten_into(&join_key(prefix, key), value, out);
             }
             return;
         }
@@ -535,7 +533,7 @@ fn flatten(prefix: &str, value: &serde_json::Value, out: &mut BTreeMap<String, S
         serde_json::Value::String(text) => text.clone(),
         other => other.to_string(),
     };
-    out.insert(prefix.to_owned(), cell);
+    out.push((prefix.to_owned(), cell));
 }
 
 fn join_key(prefix: &str, key: &str) -> String {

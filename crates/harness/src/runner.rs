@@ -37,7 +37,8 @@ struct ChildReport {
 
 /// Runs a sweep with the `c10k` binary at `bin`, drawing progress bars on a terminal.
 ///
-/// Nothing in it aborts the sweep: a crawl, a server, the ceiling or the limits probe that
+/// It raises this process's open-file limit first (its children inherit it), and notes by how
+/// much. Nothing in it aborts the sweep: a crawl, a server, the ceiling or the limits probe that
 /// fails is recorded (in its run's `error`, or in [`Results::notes`]), said in one line on
 /// stderr, and the sweep goes on. It fails only when it cannot start at all.
 pub fn sweep(bin: &Path, plan: &Plan) -> io::Result<Results> {
@@ -63,16 +64,22 @@ pub fn sweep(bin: &Path, plan: &Plan) -> io::Result<Results> {
         results.notes.push(line);
     };
 
+    let fd_limit = crate::raise_fd_limit()?;
+    if let Some(line) = fd_limit.note() {
+        note(&mut results, line);
+    }
+
     // The reference rows, where their interpreter or compiler is found.
     let target_dir = bin
         .parent()
         .and_then(Path::parent)
         .unwrap_or(Path::new("target"))
         .to_path_buf();
-    let mut peers = Vec::new();
+    // Each found (and, for Go, built) once; every row of it starts from this command.
+    let mut peers: Vec<(Peer, Command)> = Vec::new();
     for &peer in Peer::ALL {
         match crate::peers::command(peer, &target_dir) {
-            Ok(_) => peers.push(peer),
+            Ok(command) => peers.push((peer, command)),
             Err(why) => note(&mut results, format!("{peer} rows skipped: {why}")),
         }
     }
@@ -146,7 +153,8 @@ pub fn sweep(bin: &Path, plan: &Plan) -> io::Result<Results> {
         let run = if job.count {
             job.count(bin, server, &counters)
         } else {
-            job.run(bin, &target_dir, server, plan.run_timeout_s, &bars)
+            let command = job.command(bin, &server.url, &peers);
+            job.run(command, server, plan.run_timeout_s, &bars)
         };
         if let Some(err) = &run.error {
             let _ = bars.println(format!("could not run {}: {err}", job.describe()));
@@ -162,7 +170,7 @@ pub fn sweep(bin: &Path, plan: &Plan) -> io::Result<Results> {
 
 /// Every crawl of `plan`, in the order they run: site by site, C by C, strategy by strategy
 /// (and the `peers` after them, as reference rows), then the work, counts and cores axes.
-fn jobs<'a>(plan: &'a Plan, peers: &[Peer]) -> Vec<Job<'a>> {
+fn jobs<'a>(plan: &'a Plan, peers: &[(Peer, Command)]) -> Vec<Job<'a>> {
     let mut jobs = Vec::new();
     for site in &plan.sites {
         for &concurrency in plan
@@ -173,7 +181,7 @@ fn jobs<'a>(plan: &'a Plan, peers: &[Peer]) -> Vec<Job<'a>> {
             for &strategy in &plan.strategies {
                 jobs.push(Job::new(site, strategy, concurrency));
             }
-            for &peer in peers {
+            for &(peer, _) in peers {
                 jobs.push(Job {
                     peer: Some(peer),
                     ..Job::new(site, Strategy::Threads, concurrency)
@@ -346,11 +354,50 @@ impl<'a> Job<'a> {
         args
     }
 
-    /// Runs the crawl in a child process, with a progress bar.
+    /// What follows `c10k crawl`: the root URL, the strategy, C and the variant's flags.
+    fn crawl_args(&self, url: &str) -> Vec<String> {
+        let mut args = vec![
+            url.to_owned(),
+            "--strategy".to_owned(),
+            self.strategy.name().to_owned(),
+            "--concurrency".to_owned(),
+            self.concurrency.to_string(),
+        ];
+        args.extend(self.variant_args());
+        args
+    }
+
+    /// The crawl's child: `bin crawl …`, or for a reference row its peer's own command (from
+    /// `peers`, which holds every peer that [`jobs`] made rows for).
+    fn command(&self, bin: &Path, url: &str, peers: &[(Peer, Command)]) -> Command {
+        let template = self
+            .peer
+            .and_then(|peer| peers.iter().find(|(found, _)| *found == peer));
+        match template {
+            Some((_, template)) => {
+                let mut command = Command::new(template.get_program());
+                command.args(template.get_args()).args([
+                    url,
+                    "--concurrency",
+                    &self.concurrency.to_string(),
+                ]);
+                command
+            }
+            None => {
+                let mut command = Command::new(bin);
+                command
+                    .arg("crawl")
+                    .args(self.crawl_args(url))
+                    .arg("--progress");
+                command
+            }
+        }
+    }
+
+    /// Runs the crawl in a child process (`command`), with a progress bar.
     fn run(
         &self,
-        bin: &Path,
-        target_dir: &Path,
+        command: Command,
         server: &ServerProcess,
         timeout_s: u64,
         bars: &MultiProgress,
@@ -358,22 +405,14 @@ impl<'a> Job<'a> {
         let bar = bars.add(ProgressBar::new(self.pages as u64));
         bar.set_style(style("{prefix:>8} [{bar:30}] {pos}/{len} URLs {msg}"));
         bar.set_prefix(self.name());
-        let run = crawl_in_child(bin, target_dir, server, self, timeout_s, &bar);
+        let run = crawl_in_child(command, server, self, timeout_s, &bar);
         bar.finish_and_clear();
         run
     }
 
     /// Counts the crawl's instructions and system calls (see [`crate::counts`]).
     fn count(&self, bin: &Path, server: &ServerProcess, counters: &Counters) -> Run {
-        let mut args = vec![
-            server.url.clone(),
-            "--strategy".to_owned(),
-            self.strategy.name().to_owned(),
-            "--concurrency".to_owned(),
-            self.concurrency.to_string(),
-        ];
-        args.extend(self.variant_args());
-        match crate::counts::count(bin, &args, counters) {
+        match crate::counts::count(bin, &self.crawl_args(&server.url), counters) {
             Ok(count) => Run {
                 fetched: count.responses,
                 syscalls_per_page: count.per_response(count.syscalls),
@@ -415,8 +454,7 @@ impl<'a> Job<'a> {
 
 /// One crawl in a child process, measured.
 fn crawl_in_child(
-    bin: &Path,
-    target_dir: &Path,
+    mut command: Command,
     server: &ServerProcess,
     job: &Job<'_>,
     timeout_s: u64,
@@ -424,28 +462,8 @@ fn crawl_in_child(
 ) -> Run {
     let mut run = job.record();
     let server_cpu_before = cpu_seconds_of(server.pid()).unwrap_or_default();
-    let mut command = match job.peer {
-        None => {
-            let mut command = Command::new(bin);
-            command
-                .args(["crawl", &server.url, "--strategy", job.strategy.name()])
-                .args(["--progress"])
-                .args(job.variant_args());
-            command
-        }
-        Some(peer) => match crate::peers::command(peer, target_dir) {
-            Ok(mut command) => {
-                command.arg(&server.url);
-                command
-            }
-            Err(why) => {
-                run.error = Some(why);
-                return run;
-            }
-        },
-    };
-    command.args(["--concurrency", &job.concurrency.to_string(), "--json"]);
     let child = command
+        .arg("--json")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn();
