@@ -86,6 +86,11 @@ pub(crate) struct CrawlArgs {
     /// Write one sorted `STATUS<TAB>URL` line per URL to this file.
     #[arg(long)]
     pub(crate) urls_out: Option<PathBuf>,
+    /// Print one line per event of each fetch to stderr (started, connected, request written,
+    /// bytes read, completed; on the event-driven strategies, which callback or task ran),
+    /// with the fetch's id and the milliseconds since the crawl started.
+    #[arg(long)]
+    pub(crate) trace: bool,
     /// threads: stack reserved per thread, in KiB.
     #[arg(long, default_value_t = c10k_threads::Options::default().stack_kb as u64,
           value_parser = clap::value_parser!(u64).range(16..))]

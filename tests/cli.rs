@@ -372,3 +372,39 @@ fn uring_where_io_uring_is_refused_exits_2_with_the_reason() {
         "{text}"
     );
 }
+
+#[test]
+fn trace_writes_each_fetchs_events_to_stderr_and_leaves_stdout_alone() {
+    let output = c10k(&[
+        "crawl",
+        "--site-pages",
+        "5",
+        "--concurrency",
+        "3",
+        "--strategy",
+        "callbacks",
+        "--trace",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("matches the test site's manifest"),
+        "{stdout}"
+    );
+    let trace = stderr(&output);
+    for event in [
+        "#1 ",
+        "start http://127.0.0.1:",
+        "callback connected",
+        "request written",
+        "callback read_response",
+        "read ",
+        "completed 200",
+    ] {
+        assert!(trace.contains(event), "{event:?} in the trace:\n{trace}");
+    }
+    assert!(
+        !stdout.contains(" ms  #"),
+        "the trace stays off stdout:\n{stdout}"
+    );
+}

@@ -8,8 +8,8 @@ use std::{
 };
 
 use c10k_core::{
-    CHUNK_SIZE, Config, Fetch, FetchError, LAG_TICK, Message, Outcome, Phase, Progress, Report,
-    Response, ResponseReader, Shard,
+    CHUNK_SIZE, Config, Event, Fetch, FetchError, LAG_TICK, Message, Outcome, Phase, Progress,
+    Report, Response, ResponseReader, Shard,
 };
 use tokio::{
     io::AsyncWriteExt,
@@ -207,12 +207,19 @@ impl Shared {
 /// Awaits `$step`, unless the fetch's deadline passes first: then `fetch_page` returns a
 /// timeout, as `?` returns an error. A macro, not an `async fn`, so that the step's future is
 /// stored once in `fetch_page`'s state, beside two references, not copied into a second one.
+/// Each poll after the first is the task woken in this step: `$woke` traces it.
 macro_rules! within {
-    ($deadline:ident, $step:expr) => {{
+    ($deadline:ident, $woke:expr, $step:expr) => {{
         let mut step = std::pin::pin!($step);
-        let output = std::future::poll_fn(|cx| match step.as_mut().poll(cx) {
-            Poll::Ready(output) => Poll::Ready(Some(output)),
-            Poll::Pending => $deadline.as_mut().poll(cx).map(|()| None),
+        let mut polled = false;
+        let output = std::future::poll_fn(|cx| {
+            if std::mem::replace(&mut polled, true) {
+                $woke;
+            }
+            match step.as_mut().poll(cx) {
+                Poll::Ready(output) => Poll::Ready(Some(output)),
+                Poll::Pending => $deadline.as_mut().poll(cx).map(|()| None),
+            }
         })
         .await;
         match output {
@@ -234,8 +241,13 @@ async fn fetch_page(fetch: &Fetch, config: &Config) -> Result<Response, FetchErr
     let mut deadline = std::pin::pin!(deadline);
     let exchange = |err: io::Error| FetchError::from_io(&err, Phase::Exchange);
 
-    let mut stream = within!(deadline, TcpStream::connect(config.addr))
-        .map_err(|err| FetchError::from_io(&err, Phase::Connect))?;
+    let mut stream = within!(
+        deadline,
+        config.trace(fetch.id(), Event::Woke("connect")),
+        TcpStream::connect(config.addr)
+    )
+    .map_err(|err| FetchError::from_io(&err, Phase::Connect))?;
+    config.trace(fetch.id(), Event::Connected);
     if config.connect_timeout < config.timeout {
         deadline.as_mut().reset(started + config.timeout);
     }
@@ -243,7 +255,13 @@ async fn fetch_page(fetch: &Fetch, config: &Config) -> Result<Response, FetchErr
     {
         // A block, so the request is not kept through the reads.
         let request = fetch.request();
-        within!(deadline, stream.write_all(&request)).map_err(exchange)?;
+        within!(
+            deadline,
+            config.trace(fetch.id(), Event::Woke("write_all")),
+            stream.write_all(&request)
+        )
+        .map_err(exchange)?;
+        config.trace(fetch.id(), Event::Written(request.len()));
     }
 
     let mut reader = ResponseReader::new(config.limits);
@@ -252,6 +270,7 @@ async fn fetch_page(fetch: &Fetch, config: &Config) -> Result<Response, FetchErr
         // would keep an intrusive waiter node in this future, in every task, for good.
         within!(
             deadline,
+            config.trace(fetch.id(), Event::Woke("read")),
             std::future::poll_fn(|cx| stream.poll_read_ready(cx))
         )
         .map_err(exchange)?;
@@ -262,6 +281,7 @@ async fn fetch_page(fetch: &Fetch, config: &Config) -> Result<Response, FetchErr
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
             Err(err) => return Err(exchange(err)),
         };
+        config.trace(fetch.id(), Event::Read(n));
         if n == 0 {
             return reader.eof();
         }

@@ -8,8 +8,8 @@ use std::{
 };
 
 use c10k_core::{
-    CHUNK_SIZE, Config, Fetch, FetchError, LAG_TICK, Message, Outcome, Phase, Progress, Report,
-    Response, ResponseReader, Shard,
+    CHUNK_SIZE, Config, Event, Fetch, FetchError, FetchId, LAG_TICK, Message, Outcome, Phase,
+    Progress, Report, Response, ResponseReader, Shard,
 };
 use c10k_eventloop::{
     EventLoop, Interest, Mailbox, Peers, Ready, TimerId, Token, interrupted, would_block,
@@ -236,6 +236,7 @@ impl Fetcher {
         let Some(stream) = &fetcher.stream else {
             return;
         };
+        fetcher.trace(Event::Callback("connected"));
         let failure = match (stream.take_error(), stream.peer_addr()) {
             (Ok(Some(err)) | Err(err), _) => Some(err),
             // Not connected yet and no error: a spurious wake-up; keep waiting.
@@ -246,6 +247,7 @@ impl Fetcher {
         if let Some(err) = failure {
             return fetcher.finish(lp, Err(FetchError::from_io(&err, Phase::Connect)));
         }
+        fetcher.trace(Event::Connected);
         // Connected: from now on the whole-fetch deadline applies.
         let config = &fetcher.crawl.config;
         if config.connect_timeout < config.timeout {
@@ -279,6 +281,7 @@ impl Fetcher {
                     let token = fetcher.token;
                     let on_writable = Rc::clone(this);
                     return fetcher.next_step(lp, token, move |lp, ready| {
+                        on_writable.borrow().trace(Event::Callback("send_request"));
                         Fetcher::send_request(&on_writable, lp, ready);
                     });
                 }
@@ -288,6 +291,7 @@ impl Fetcher {
                 }
             }
         }
+        fetcher.trace(Event::Written(fetcher.request.len()));
         fetcher.request = Vec::new();
         let token = fetcher.token;
         let on_readable = Rc::clone(this);
@@ -301,6 +305,8 @@ impl Fetcher {
     fn read_response(this: &SharedFetcher, lp: &mut EventLoop, _ready: Ready) {
         let mut fetcher = this.borrow_mut();
         let crawl = Rc::clone(&fetcher.crawl);
+        let id = fetcher.id();
+        crawl.config.trace(id, Event::Callback("read_response"));
         let result = {
             let mut chunk = crawl.chunk.borrow_mut();
             let Fetcher {
@@ -312,7 +318,10 @@ impl Fetcher {
                 return;
             };
             loop {
-                match stream.read(&mut chunk) {
+                match stream
+                    .read(&mut chunk)
+                    .inspect(|&n| crawl.config.trace(id, Event::Read(n)))
+                {
                     Ok(0) => break reader.eof(),
                     Ok(n) => match reader.feed(&chunk[..n]) {
                         Ok(Progress::NeedMore) => {}
@@ -332,8 +341,19 @@ impl Fetcher {
     /// The deadline passed before the fetch finished.
     fn timed_out(this: &SharedFetcher, lp: &mut EventLoop) {
         let mut fetcher = this.borrow_mut();
+        fetcher.trace(Event::Callback("timed_out"));
         fetcher.timer = None;
         fetcher.finish(lp, Err(FetchError::Timeout));
+    }
+
+    /// This fetch's name in a trace.
+    fn id(&self) -> FetchId {
+        self.fetch.as_ref().map_or_else(FetchId::default, Fetch::id)
+    }
+
+    /// Writes `event` to the trace (`--trace`), if there is one.
+    fn trace(&self, event: Event<'_>) {
+        self.crawl.config.trace(self.id(), event);
     }
 
     /// Names the callback the socket's next readiness runs; a failure to do so (the socket

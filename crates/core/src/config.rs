@@ -54,7 +54,10 @@ impl Gauges {
 use regex::Regex;
 use url::Url;
 
-use crate::error::Skip;
+use crate::{
+    error::Skip,
+    trace::{Event, FetchId, Tracer},
+};
 
 /// The settings of one crawl, shared read-only by every strategy.
 ///
@@ -87,6 +90,8 @@ pub struct Config {
     pub gauges: Option<Arc<Gauges>>,
     /// Rounds of [`crate::work::work`] done for every HTML page after it is parsed.
     pub work_rounds: u64,
+    /// If set, every event of every fetch is written to it (`c10k crawl --trace`).
+    pub trace: Option<Arc<Tracer>>,
 }
 
 /// Caps on one response, enforced by the [`crate::ResponseReader`] (which also caps the
@@ -169,6 +174,16 @@ impl Config {
             limits: Limits::default(),
             gauges: None,
             work_rounds: 0,
+            trace: None,
+        }
+    }
+
+    /// Writes `event` of fetch `id` to the trace, if there is one: one `Option` check when
+    /// tracing is off, so every strategy calls it at each step of a fetch.
+    #[inline]
+    pub fn trace(&self, id: FetchId, event: Event<'_>) {
+        if let Some(tracer) = &self.trace {
+            tracer.event(id, event);
         }
     }
 

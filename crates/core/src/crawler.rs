@@ -31,6 +31,7 @@ use crate::{
     report::{Record, Report, Status},
     response::Response,
     shard::{self, Route},
+    trace::{Event, FetchId},
     urls::resolve,
 };
 
@@ -41,6 +42,9 @@ pub struct Fetch {
     pub url: Url,
     /// Which try this is, from 1.
     pub tries: u32,
+    /// Names this try in a trace (0 when tracing is off). A `u32` fills the padding after
+    /// `tries`: the id costs a `Fetch` no byte.
+    id: FetchId,
     /// Rounds of work to do on the page once parsed.
     work_rounds: u64,
     /// When this try was handed out.
@@ -48,6 +52,11 @@ pub struct Fetch {
 }
 
 impl Fetch {
+    /// What a trace calls this fetch: give it to [`Config::trace`] with each event.
+    pub fn id(&self) -> FetchId {
+        self.id
+    }
+
     /// The request bytes: HTTP/1.0, one request per connection.
     pub fn request(&self) -> Vec<u8> {
         crate::request::request(&self.url)
@@ -204,6 +213,11 @@ impl Crawler {
         self.in_flight += 1;
         self.peak_in_flight = self.peak_in_flight.max(self.in_flight);
         self.publish_in_flight();
+        if let Some(tracer) = &self.config.trace {
+            fetch.id = tracer.next_id();
+            let (url, tries) = (&fetch.url, fetch.tries);
+            tracer.event(fetch.id, Event::Start { url, tries });
+        }
         Some(fetch)
     }
 
@@ -211,6 +225,7 @@ impl Crawler {
     pub fn complete(&mut self, outcome: Outcome) {
         self.in_flight -= 1;
         self.publish_in_flight();
+        self.trace_completed(&outcome);
         let Outcome {
             mut fetch,
             result,
@@ -287,6 +302,22 @@ impl Crawler {
         report
     }
 
+    fn trace_completed(&self, outcome: &Outcome) {
+        let Some(tracer) = &self.config.trace else {
+            return;
+        };
+        let status = match &outcome.result {
+            Ok(page) => format!("{}, {} links", page.status, page.links.len()),
+            Err(err) => Status::Error(err.kind()).to_string(),
+        };
+        let retried = outcome
+            .result
+            .as_ref()
+            .is_err_and(|err| err.is_retryable() && outcome.fetch.tries < self.config.max_tries);
+        let status = &status;
+        tracer.event(outcome.fetch.id, Event::Completed { status, retried });
+    }
+
     fn record(&mut self, record: Record) {
         self.records.push(record);
         if let Some(gauges) = &self.config.gauges {
@@ -352,6 +383,7 @@ impl Crawler {
         self.queue.push_back(Fetch {
             url,
             tries: 1,
+            id: FetchId::default(),
             work_rounds: 0,
             started: None,
         });

@@ -14,7 +14,9 @@ use std::{
     time::Instant,
 };
 
-use c10k_core::{Config, Fetch, FetchError, Phase, Progress, Response, ResponseReader};
+use c10k_core::{
+    Config, Event, Fetch, FetchError, FetchId, Phase, Progress, Response, ResponseReader,
+};
 use c10k_eventloop::{EventLoop, TimerId, interrupted, would_block};
 
 use crate::{
@@ -81,7 +83,7 @@ impl Coroutine for Connect {
 }
 
 /// ```text
-/// fn write_all(socket, request) -> Result<Socket, FetchError>:
+/// fn write_all(socket, request) -> Result<(Socket, usize), FetchError>:
 ///     written = 0
 ///     while written < len(request):
 ///         match socket.write(request[written:]):
@@ -90,7 +92,7 @@ impl Coroutine for Connect {
 ///                                socket.close(); return Err(Timeout)
 ///             Interrupted => pass
 ///             Err(err)    => socket.close(); return Err(Reset(err))
-///     return Ok(socket)
+///     return Ok((socket, written))
 /// ```
 pub(crate) enum WriteAll {
     /// Running, or suspended at `yield socket.wait()` with `written` bytes out.
@@ -105,7 +107,7 @@ pub(crate) enum WriteAll {
 
 impl Coroutine for WriteAll {
     type Input = Wake;
-    type Output = Result<Socket, FetchError>;
+    type Output = Result<(Socket, usize), FetchError>;
 
     fn resume(&mut self, lp: &mut EventLoop, wake: Wake) -> Yield<Self::Output> {
         let WriteAll::Writing {
@@ -139,7 +141,7 @@ impl Coroutine for WriteAll {
                 }
             }
         }
-        Step::Complete(Ok(socket))
+        Step::Complete(Ok((socket, written)))
     }
 }
 
@@ -147,7 +149,7 @@ impl Coroutine for WriteAll {
 /// fn read_response(socket, reader) -> Result<Response, FetchError>:
 ///     loop:
 ///         match socket.read(chunk):
-///             Ok(0)       => result = reader.eof(); break
+///             Ok(0)       => result = reader.eof(); break   # each read traced, with `id`
 ///             Ok(n)       => match reader.feed(chunk[:n]):
 ///                                NeedMore => continue
 ///                                Done(response) => result = Ok(response); break
@@ -167,6 +169,9 @@ pub(crate) enum ReadResponse {
         socket: Socket,
         reader: ResponseReader,
         chunk: Chunk,
+        /// For the trace of each read.
+        config: Rc<Config>,
+        id: FetchId,
     },
     /// Returned.
     Done,
@@ -181,6 +186,8 @@ impl Coroutine for ReadResponse {
             socket,
             mut reader,
             chunk,
+            config,
+            id,
         } = mem::replace(self, ReadResponse::Done)
         else {
             panic!("`read_response` resumed after completion");
@@ -190,7 +197,9 @@ impl Coroutine for ReadResponse {
         } else {
             let mut buf = chunk.borrow_mut();
             loop {
-                match socket.stream().read(&mut buf) {
+                match (socket.stream().read(&mut buf))
+                    .inspect(|&n| config.trace(id, Event::Read(n)))
+                {
                     Ok(0) => break reader.eof(),
                     Ok(n) => match reader.feed(&buf[..n]) {
                         Ok(Progress::NeedMore) => {}
@@ -204,6 +213,8 @@ impl Coroutine for ReadResponse {
                             socket,
                             reader,
                             chunk,
+                            config,
+                            id,
                         };
                         return Step::Yielded(future);
                     }
@@ -234,6 +245,8 @@ impl Coroutine for ReadResponse {
 pub(crate) struct FetchPage {
     state: FetchState,
     config: Rc<Config>,
+    /// This fetch's name in a trace.
+    id: FetchId,
     chunk: Chunk,
     request: Vec<u8>,
     waiter: Waiter,
@@ -254,11 +267,25 @@ enum FetchState {
     Done,
 }
 
+impl FetchState {
+    /// The sub-coroutine a resume finds this fetch suspended in, for the trace; `None`
+    /// before its first resume and after its last.
+    fn waiting_in(&self) -> Option<&'static str> {
+        match self {
+            FetchState::Connecting(_) => Some("connect"),
+            FetchState::Sending(_) => Some("write_all"),
+            FetchState::Reading(_) => Some("read_response"),
+            FetchState::Start | FetchState::Done => None,
+        }
+    }
+}
+
 impl FetchPage {
     pub(crate) fn new(fetch: &Fetch, config: Rc<Config>, chunk: Chunk) -> FetchPage {
         FetchPage {
             state: FetchState::Start,
             config,
+            id: fetch.id(),
             chunk,
             request: fetch.request(),
             waiter: Waiter::default(),
@@ -294,6 +321,9 @@ impl Coroutine for FetchPage {
     type Output = Result<Response, FetchError>;
 
     fn resume(&mut self, lp: &mut EventLoop, mut wake: Wake) -> Yield<Self::Output> {
+        if let Some(name) = self.state.waiting_in() {
+            self.config.trace(self.id, Event::Resumed(name));
+        }
         loop {
             let next = match &mut self.state {
                 FetchState::Start => {
@@ -307,6 +337,7 @@ impl Coroutine for FetchPage {
                 }
                 FetchState::Connecting(connect) => match yield_from!(connect.resume(lp, wake)) {
                     Ok(socket) => {
+                        self.config.trace(self.id, Event::Connected);
                         if self.config.connect_timeout < self.config.timeout {
                             self.arm_deadline(lp, self.started + self.config.timeout);
                         }
@@ -320,11 +351,16 @@ impl Coroutine for FetchPage {
                     Err(err) => return self.complete(lp, Err(err)),
                 },
                 FetchState::Sending(write) => match yield_from!(write.resume(lp, wake)) {
-                    Ok(socket) => FetchState::Reading(ReadResponse::Reading {
-                        socket,
-                        reader: ResponseReader::new(self.config.limits),
-                        chunk: Rc::clone(&self.chunk),
-                    }),
+                    Ok((socket, written)) => {
+                        self.config.trace(self.id, Event::Written(written));
+                        FetchState::Reading(ReadResponse::Reading {
+                            socket,
+                            reader: ResponseReader::new(self.config.limits),
+                            chunk: Rc::clone(&self.chunk),
+                            config: Rc::clone(&self.config),
+                            id: self.id,
+                        })
+                    }
                     Err(err) => return self.complete(lp, Err(err)),
                 },
                 FetchState::Reading(read) => {

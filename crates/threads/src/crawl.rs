@@ -13,8 +13,8 @@ use std::{
 
 use crate::limits::check_thread_headroom;
 use c10k_core::{
-    CHUNK_SIZE, Config, Crawler, Fetch, FetchError, Outcome, Phase, Progress, Report, Response,
-    ResponseReader,
+    CHUNK_SIZE, Config, Crawler, Event, Fetch, FetchError, Outcome, Phase, Progress, Report,
+    Response, ResponseReader,
 };
 
 /// What only this strategy can be asked.
@@ -158,12 +158,18 @@ fn fetch_page(fetch: &Fetch, config: &Config) -> Result<Response, FetchError> {
     let connect_timeout = config.connect_timeout.min(config.timeout);
     let mut stream = TcpStream::connect_timeout(&config.addr, connect_timeout)
         .map_err(|err| FetchError::from_io(&err, Phase::Connect))?;
+    config.trace(fetch.id(), Event::Connected);
     let exchange = |err: io::Error| FetchError::from_io(&err, Phase::Exchange);
 
     stream
         .set_write_timeout(Some(remaining(deadline)?))
         .map_err(exchange)?;
-    stream.write_all(&fetch.request()).map_err(exchange)?;
+    {
+        // A block, so the request is not kept through the reads.
+        let request = fetch.request();
+        stream.write_all(&request).map_err(exchange)?;
+        config.trace(fetch.id(), Event::Written(request.len()));
+    }
 
     let mut reader = ResponseReader::new(config.limits);
     let mut chunk = [0; CHUNK_SIZE];
@@ -176,6 +182,7 @@ fn fetch_page(fetch: &Fetch, config: &Config) -> Result<Response, FetchError> {
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
             Err(err) => return Err(exchange(err)),
         };
+        config.trace(fetch.id(), Event::Read(n));
         if n == 0 {
             return reader.eof();
         }
