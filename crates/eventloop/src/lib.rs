@@ -13,7 +13,7 @@
 //!
 //! [`EventLoop::run`] is the same loop with what a real crawler needs around it:
 //!
-//! - **sockets** ([`reactor`](crate::reactor)): registered under a [`Token`] with the callback
+//! - **sockets** (`reactor.rs`): registered under a [`Token`] with the callback
 //!   to run when they become ready; a callback may re-register its socket with the next step,
 //!   deregister it, or [close](EventLoop::close) it (no system call but the `close`). mio is edge-triggered, so a callback drains its socket until
 //!   `WouldBlock` (see [`would_block`]);

@@ -50,7 +50,7 @@ impl Shared {
 /// Crawls `config.root` with `config.concurrency` threads.
 ///
 /// Fails only if the config cannot run a crawl ([`Config::check`]), or the pool cannot be
-/// built: a thread could not be spawned, or more threads than [`thread_headroom`] were asked
+/// built: a thread could not be spawned, or more threads than [`thread_headroom`](crate::thread_headroom) were asked
 /// for.
 pub fn crawl(config: &Config, options: &Options) -> io::Result<Report> {
     config.check()?;
