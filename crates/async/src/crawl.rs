@@ -161,7 +161,14 @@ async fn finish(fetch: Fetch, result: Result<Response, FetchError>, offload: boo
 async fn next_fetch(shared: &Shared) -> Option<Fetch> {
     loop {
         // Ask to be notified *before* looking, so a notification between the look and the
-        // wait is not lost.
+        // wait is not lost: the async twin of `Condvar::wait`, which releases the mutex and
+        // starts waiting in one atomic step. `enable` puts this task on the list of waiters
+        // now; without it, it would join the list only when first polled, after the look.
+        // Two `notify_one`s with no one listed leave a single permit, so of two tasks that
+        // looked, found nothing and then waited, one would sleep while a URL waits for it.
+        // (On one thread nothing runs between the look and the `.await`; with `--threads N`
+        // another worker can. `notify_waiters`, the crawl's end, reaches a `Notified` from
+        // its creation, enabled or not.)
         let notified = shared.changed.notified();
         let mut notified = std::pin::pin!(notified);
         notified.as_mut().enable();
@@ -208,6 +215,13 @@ impl Shared {
 /// timeout, as `?` returns an error. A macro, not an `async fn`, so that the step's future is
 /// stored once in `fetch_page`'s state, beside two references, not copied into a second one.
 /// Each poll after the first is the task woken in this step: `$woke` traces it.
+///
+/// A timeout here is cancellation by dropping: the `return` drops the step's future (a
+/// connect in progress, a write) and, leaving `fetch_page`, the stream, which deregisters
+/// from tokio's reactor and closes. Nothing in the step checks for a timeout. A hand-written
+/// coroutine is never dropped mid-wait — its task lives in the done-callback of the future
+/// it waits on — so in `crates/generators` the deadline resolves that future with
+/// `Wake::TimedOut`, and every state checks for it and closes its socket itself.
 macro_rules! within {
     ($deadline:ident, $woke:expr, $step:expr) => {{
         let mut step = std::pin::pin!($step);

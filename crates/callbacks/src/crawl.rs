@@ -257,6 +257,8 @@ impl Fetcher {
             }
             fetcher.timer = Some(arm_timer(lp, this, deadline));
         }
+        // Ends this borrow of the `RefCell`: `send_request` borrows the fetcher again, and a
+        // second `borrow_mut` while this one lives would panic.
         drop(fetcher);
         Fetcher::send_request(this, lp, ready);
     }
@@ -328,7 +330,9 @@ impl Fetcher {
                         Ok(Progress::Done(response)) => break Ok(response),
                         Err(err) => break Err(err),
                     },
-                    // Drained: the loop calls us again when more arrives.
+                    // Drained: the loop calls us again when more arrives. Not before: readiness
+                    // is edge-triggered, so reading one chunk and returning (as the lecture's
+                    // level-triggered `select` allows) could leave bytes no event announces.
                     Err(err) if would_block(&err) => return,
                     Err(err) if interrupted(&err) => {}
                     Err(err) => break Err(FetchError::from_io(&err, Phase::Exchange)),

@@ -1,7 +1,9 @@
 //! A non-blocking socket on the event loop whose readiness resolves futures: the bridge from
 //! callbacks (what the loop speaks) to futures (what coroutines wait on).
 //!
-//! In the lecture, each wait registers a fresh callback that resolves a fresh future:
+//! In 500 Lines ("A Web Crawler With asyncio Coroutines", A. Jesse Jiryu Davis and Guido van
+//! Rossum, in *500 Lines or Less*: the chapter the lecture's Python comes from), each wait
+//! registers a fresh callback that resolves a fresh future:
 //!
 //! ```python
 //! f = Future()
@@ -24,7 +26,15 @@ use mio::net::TcpStream;
 
 use crate::future::Future;
 
-/// What every wait of a fetch ends with.
+/// What every wait of a fetch ends with: readiness, not data.
+///
+/// In 500 Lines the future of a read resolves with the bytes (`f.set_result(sock.recv(4096))`
+/// in its `read(sock)`): the callback does the I/O, and the coroutine gets what it asked for.
+/// Here a future only says "the socket may be ready now" (or "too late"), and the coroutine
+/// does the `read` itself and handles `WouldBlock`. That keeps one read buffer per loop
+/// instead of one per fetch, lets a coroutine read until `WouldBlock` as edge-triggered epoll
+/// needs, and is the contract of Rust's own futures (a `Waker` says "poll me again", not
+/// "here is your data"). `crates/uring` is the model where completion comes with the data.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Wake {
     /// What was awaited may be ready: try again.

@@ -204,6 +204,7 @@ impl Fetcher {
             return fetcher.finish(lp, Err(FetchError::from_io(&err, Phase::Connect)));
         }
         fetcher.trace(Event::Connected);
+        // Ends this borrow of the `RefCell` before `send_request` borrows it again.
         drop(fetcher);
         Fetcher::send_request(this, lp);
     }
