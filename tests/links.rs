@@ -10,8 +10,8 @@
 //! C10K_FIX_LINKS=1 cargo test --test links
 //! ```
 //!
-//! and read the diff: the fix takes the line that holds the link's whole text, else the
-//! definition of the identifier, else its occurrence nearest the old line.
+//! and read the diff: the fix takes the identifier's definition, else the line that holds
+//! the link's whole text, else the identifier's occurrence nearest the old line.
 
 use std::{collections::BTreeMap, fs, path::Path};
 
@@ -70,23 +70,26 @@ fn names(line: &str, ident: &str) -> bool {
 fn is_definition(line: &str, ident: &str) -> bool {
     let ident = regex::escape(ident);
     Regex::new(&format!(
-        r"\b(fn|struct|enum|trait|type|const|mod|macro_rules!)\s+{ident}\b|\bimpl\b.*\b{ident}\b\s*(<[^>]*>)?\s*\{{"
+        r"\b(fn|struct|enum|trait|type|const|static|mod|macro_rules!)\s+{ident}\b"
     ))
     .expect("a valid pattern")
     .is_match(line)
 }
 
-/// The line (from 1) that a stale link should point at, if the identifier is in the file.
+/// The line (from 1) that a stale link should point at, if the identifier is in the file:
+/// its definition, else the line holding the link's whole text (`lp.connect`), else its
+/// occurrence; the one nearest the old line, if several.
 fn best_line(lines: &[&str], link: &LineLink, ident: &str) -> Option<usize> {
     let code = link.text.split('`').nth(1).unwrap_or(&link.text);
+    let whole = code != ident;
     let near = |n: &usize| n.abs_diff(link.line);
     let candidates = |keep: &dyn Fn(&str) -> bool| {
         (1..=lines.len())
             .filter(|&n| keep(lines[n - 1]))
             .min_by_key(near)
     };
-    candidates(&|line| code.contains("::") && line.contains(code))
-        .or_else(|| candidates(&|line| is_definition(line, ident)))
+    candidates(&|line| is_definition(line, ident))
+        .or_else(|| candidates(&|line| whole && line.contains(code)))
         .or_else(|| candidates(&|line| names(line, ident)))
 }
 
