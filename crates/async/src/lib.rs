@@ -11,7 +11,7 @@
 //! |---|---|
 //! | `thread::Builder::spawn_scoped` × C | `JoinSet::spawn` × C tasks |
 //! | `Condvar::wait` / `notify_one` / `notify_all` | `Notify::notified().await` / `notify_one` / `notify_waiters` |
-//! | blocking `connect_timeout`, `write_all`, `read` | `TcpStream::connect`, `write_all`, `poll_read_ready` + `try_read`, each `.await` |
+//! | blocking `connect` (bounded by the send timeout), `write_all`, `peek`, `read` | `TcpSocket::connect`, `write_all`, `poll_read_ready` + `try_read`, each `.await` |
 //! | socket-option timeouts, set to what is left before each call | one `Sleep` per fetch, raced against each step (`within!`), reset once connected |
 //!
 //! Why C workers on a shared frontier rather than a coordinator spawning a task per URL into a
@@ -38,7 +38,7 @@
 //!  ───────────────────────────────  ──────────────────────────────  ───────────────────────
 //!  run queue: poll(task) ─────────▶ next_fetch: enable(), lock,     start
 //!                                   Crawler::next_fetch
-//!                                   fetch_page: TcpStream::connect
+//!                                   fetch_page: TcpSocket::connect
 //!                                   → EINPROGRESS: Pending; the
 //!                                   waker sits in the socket's slot
 //!  ◀── Pending (state saved) ────── (and the deadline's Sleep)

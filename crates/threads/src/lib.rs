@@ -18,8 +18,11 @@
 //!   signal stack, guard), so one process gets about 16,000 threads — fewer than the sockets it
 //!   may open. [`thread_headroom`] checks it before the pool is built.
 //!
-//! Timeouts are socket options: `connect_timeout` for the connect, and a read/write timeout
-//! set before each call to whatever is left of the whole-fetch deadline.
+//! Timeouts are socket options: the send timeout bounds the connect too (on Linux a blocking
+//! `connect` obeys it), and a read/write timeout is set before each call that may block to
+//! whatever is left of the whole-fetch deadline. A thread waits for its response to begin
+//! with a one-byte `peek` before it pushes the frame with the read buffer, so a waiting
+//! thread's stack is two touched pages, not three.
 //!
 //! This crate needs no CPU offload (`--offload` is for the event-driven strategies): a thread
 //! busy parsing a page, or doing `--work-us` of work, blocks only itself, and the OS scheduler
@@ -37,22 +40,24 @@
 //!  next_fetch: lock the frontier; Crawler::next_fetch                            start
 //!    (queue empty, fetches in flight: Condvar::wait)     futex: thread parked
 //!  fetch_page:
-//!    TcpStream::connect_timeout ───────────────────────▶ SYN … SYN-ACK
+//!    connect: socket, SO_SNDTIMEO, connect ────────────▶ SYN … SYN-ACK
 //!      ◀────────────────────────────── returns: connected                        connected
 //!    set_write_timeout; write_all(request) ────────────▶ copied to the socket    request written
-//!    loop:
-//!      set_read_timeout(what is left of the deadline)
-//!      read(&mut chunk) ───────────────────────────────▶ thread parked until
-//!        ◀────────────────────────────── n bytes          bytes arrive           read N bytes
-//!      reader.feed(chunk): NeedMore → read again;
-//!                          Done(response) → return
+//!    set_read_timeout; peek(1 byte) ───────────────────▶ thread parked until
+//!      ◀────────────────────────────── the answer begins  bytes arrive
+//!    read_response:
+//!      read(&mut chunk) ───────────────────────────────▶ (blocks only if the
+//!        ◀────────────────────────────── n bytes          rest is still coming)  read N bytes
+//!      reader.feed(chunk): NeedMore → set_read_timeout,
+//!                          read again; Done → return
 //!  fetch.finish(result): parse the links (no lock held)
 //!  complete: lock; Crawler::complete; unlock;                                    completed 200
 //!    notify_one per URL queued (notify_all once done)
 //! ```
 //!
-//! Where the fetch's state lives between two waits: in `fetch_page`'s stack frame (`stream`,
-//! `reader`, `chunk`), on this thread's own stack. Who resumes it: the kernel, returning from
+//! Where the fetch's state lives between two waits: in the stack frames of `fetch_page`
+//! (`stream`, the deadline) and, once the answer begins, `read_response` (`reader`,
+//! `chunk`), on this thread's own stack. Who resumes it: the kernel, returning from
 //! the blocking call.
 //!
 //! Read [`crawl`] in `crawl.rs` next to `crates/async/src/crawl.rs`: the steps and their names
