@@ -187,3 +187,23 @@ fn the_same_step_table_has_a_column_per_strategy() {
     let strategies: Vec<&str> = Strategy::ALL.iter().map(|s| s.name()).collect();
     assert_eq!(columns, strategies);
 }
+
+/// `scripts/compare.sh`, which the guide and the README give for comparing two models, word-
+/// diffs a function against its namesake.
+#[test]
+fn compare_script_diffs_a_function_against_its_namesake() {
+    let output = std::process::Command::new("bash")
+        .arg(root().join("scripts/compare.sh"))
+        .args(["threads", "async", "worker"])
+        .output()
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("━━ fn worker:"), "{stdout}");
+    assert!(stdout.contains("{+async+} fn worker("), "{stdout}");
+    assert!(stdout.contains(".await"), "{stdout}");
+}

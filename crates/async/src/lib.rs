@@ -4,8 +4,8 @@
 //! `crawl.rs` reads like `crates/threads/src/crawl.rs` on purpose — same functions, same
 //! names, same order of steps (take a URL, connect, send the request, read until complete,
 //! hand the response to the core, wake whoever waits) — so that a diff of the two files is
-//! the concurrency model and nothing else; `git diff --no-index --word-diff
-//! crates/threads/src/crawl.rs crates/async/src/crawl.rs` shows it a few words per function:
+//! the concurrency model and nothing else; `scripts/compare.sh threads async` word-diffs
+//! each function against its namesake:
 //!
 //! | threads | async |
 //! |---|---|

@@ -61,8 +61,8 @@
 //! the blocking call.
 //!
 //! Read [`crawl`] in `crawl.rs` next to `crates/async/src/crawl.rs`: the steps and their names
-//! are the same, and the difference is the concurrency model. A word diff shows it best:
-//! `git diff --no-index --word-diff crates/threads/src/crawl.rs crates/async/src/crawl.rs`.
+//! are the same, and the difference is the concurrency model. `scripts/compare.sh threads
+//! async` word-diffs each function against its namesake.
 
 #![deny(missing_docs)]
 
