@@ -37,7 +37,7 @@
 //!  tokio (one thread)               worker task #N: its future      trace
 //!  ───────────────────────────────  ──────────────────────────────  ───────────────────────
 //!  run queue: poll(task) ─────────▶ next_fetch: enable(), lock,     start
-//!                                   Crawler::next_fetch
+//!                                   frontier.next_fetch
 //!                                   fetch_page: TcpSocket::connect
 //!                                   → EINPROGRESS: Pending; the
 //!                                   waker sits in the socket's slot
@@ -53,7 +53,7 @@
 //!                                   try_read, feed … WouldBlock     read N bytes
 //!  … readable: wake, poll(task) ──▶ try_read, feed → Done           task woke in read …
 //!                                   finish: fetch.finish (parse)
-//!                                   complete: Crawler::complete,    completed 200
+//!                                   complete: frontier.complete,    completed 200
 //!                                   notify_one per URL queued
 //!                                   next_fetch …
 //!  … or first, the Sleep is due ──▶ within! returns Timeout: the step's future and the

@@ -61,7 +61,7 @@
 //!  reactor.take(token) ──────────▶ read_response: read, feed → Done       read N bytes
 //!                                  finish: close(token, stream), cancel
 //!                                  the timer, fetch.finish (parse);
-//!                                  complete: Crawler::complete,           completed 200
+//!                                  complete: frontier.complete,           completed 200
 //!                                  start_fetchers (the next Fetcher)
 //!  … or first, the timer is due ─▶ Fetcher::timed_out → finish(Timeout)   callback timed_out
 //! ```

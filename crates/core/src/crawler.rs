@@ -310,12 +310,7 @@ impl Crawler {
             Ok(page) => format!("{}, {} links", page.status, page.links.len()),
             Err(err) => Status::Error(err.kind()).to_string(),
         };
-        let retried = outcome
-            .result
-            .as_ref()
-            .is_err_and(|err| err.is_retryable() && outcome.fetch.tries < self.config.max_tries);
-        let status = &status;
-        tracer.event(outcome.fetch.id, Event::Completed { status, retried });
+        tracer.event(outcome.fetch.id, Event::Completed(&status));
     }
 
     fn record(&mut self, record: Record) {

@@ -69,13 +69,9 @@ pub enum Event<'a> {
     Resumed(&'static str),
     /// The fetch's task was woken and polled again, waiting in this step (async).
     Woke(&'static str),
-    /// The frontier recorded the outcome (written by the core).
-    Completed {
-        /// The status, or the error's kind.
-        status: &'a str,
-        /// Whether the frontier queued the URL again for another try.
-        retried: bool,
-    },
+    /// The frontier took the outcome: its status or error (written by the core). A URL
+    /// tried again shows as another fetch, with a `start` of its own.
+    Completed(&'a str),
 }
 
 impl fmt::Display for Event<'_> {
@@ -89,13 +85,7 @@ impl fmt::Display for Event<'_> {
             Event::Callback(name) => write!(f, "callback {name}"),
             Event::Resumed(name) => write!(f, "task resumed in {name}"),
             Event::Woke(name) => write!(f, "task woke in {name}"),
-            Event::Completed { status, retried } => {
-                write!(f, "completed {status}")?;
-                if *retried {
-                    f.write_str(", to be tried again")?;
-                }
-                Ok(())
-            }
+            Event::Completed(status) => write!(f, "completed {status}"),
         }
     }
 }
