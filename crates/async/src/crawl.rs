@@ -215,7 +215,8 @@ impl Shared {
 /// Awaits `$step`, unless the fetch's deadline passes first: then `fetch_page` returns a
 /// timeout, as `?` returns an error. A macro, not an `async fn`, so that the step's future is
 /// stored once in `fetch_page`'s state, beside two references, not copied into a second one.
-/// Each poll after the first is the task woken in this step: `$woke` traces it.
+/// A poll after the first is the task woken in this step: `$woke` then traces it, once the
+/// step is over (evaluated here, in `fetch_page`'s body, it keeps nothing in the future).
 ///
 /// A timeout here is cancellation by dropping: the `return` drops the step's future (a
 /// connect in progress, a write) and, leaving `fetch_page`, the stream, which deregisters
@@ -226,17 +227,21 @@ impl Shared {
 macro_rules! within {
     ($deadline:ident, $woke:expr, $step:expr) => {{
         let mut step = std::pin::pin!($step);
-        let mut polled = false;
-        let output = std::future::poll_fn(|cx| {
-            if std::mem::replace(&mut polled, true) {
-                $woke;
-            }
+        let (step, deadline) = (&mut step, &mut $deadline);
+        // Owned by the closure, not borrowed from this frame: a byte of the future, where
+        // a capture by reference would be a pointer.
+        let mut polls = 0u8;
+        let (output, woke) = std::future::poll_fn(move |cx| {
+            polls = polls.saturating_add(1);
             match step.as_mut().poll(cx) {
-                Poll::Ready(output) => Poll::Ready(Some(output)),
-                Poll::Pending => $deadline.as_mut().poll(cx).map(|()| None),
+                Poll::Ready(output) => Poll::Ready((Some(output), polls > 1)),
+                Poll::Pending => deadline.as_mut().poll(cx).map(|()| (None, polls > 1)),
             }
         })
         .await;
+        if woke {
+            $woke;
+        }
         match output {
             Some(output) => output,
             None => return Err(FetchError::Timeout),

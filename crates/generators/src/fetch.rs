@@ -14,9 +14,7 @@ use std::{
     time::Instant,
 };
 
-use c10k_core::{
-    Config, Event, Fetch, FetchError, FetchId, Phase, Progress, Response, ResponseReader,
-};
+use c10k_core::{Config, Event, Fetch, FetchError, Phase, Progress, Response, ResponseReader};
 use c10k_eventloop::{EventLoop, TimerId, interrupted, would_block};
 
 use crate::{
@@ -149,7 +147,7 @@ impl Coroutine for WriteAll {
 /// fn read_response(socket, reader) -> Result<Response, FetchError>:
 ///     loop:
 ///         match socket.read(chunk):
-///             Ok(0)       => result = reader.eof(); break   # each read traced, with `id`
+///             Ok(0)       => result = reader.eof(); break
 ///             Ok(n)       => match reader.feed(chunk[:n]):
 ///                                NeedMore => continue
 ///                                Done(response) => result = Ok(response); break
@@ -171,7 +169,6 @@ pub(crate) enum ReadResponse {
         chunk: Chunk,
         /// For the trace of each read.
         config: Rc<Config>,
-        id: FetchId,
     },
     /// Returned.
     Done,
@@ -187,7 +184,6 @@ impl Coroutine for ReadResponse {
             mut reader,
             chunk,
             config,
-            id,
         } = mem::replace(self, ReadResponse::Done)
         else {
             panic!("`read_response` resumed after completion");
@@ -198,7 +194,7 @@ impl Coroutine for ReadResponse {
             let mut buf = chunk.borrow_mut();
             loop {
                 match (socket.stream().read(&mut buf))
-                    .inspect(|&n| config.trace(id, Event::Read(n)))
+                    .inspect(|&n| config.trace(socket.id(), Event::Read(n)))
                 {
                     Ok(0) => break reader.eof(),
                     Ok(n) => match reader.feed(&buf[..n]) {
@@ -214,7 +210,6 @@ impl Coroutine for ReadResponse {
                             reader,
                             chunk,
                             config,
-                            id,
                         };
                         return Step::Yielded(future);
                     }
@@ -245,8 +240,6 @@ impl Coroutine for ReadResponse {
 pub(crate) struct FetchPage {
     state: FetchState,
     config: Rc<Config>,
-    /// This fetch's name in a trace.
-    id: FetchId,
     chunk: Chunk,
     request: Vec<u8>,
     waiter: Waiter,
@@ -285,10 +278,9 @@ impl FetchPage {
         FetchPage {
             state: FetchState::Start,
             config,
-            id: fetch.id(),
             chunk,
             request: fetch.request(),
-            waiter: Waiter::default(),
+            waiter: Waiter::of(fetch.id()),
             deadline: None,
             started: Instant::now(),
         }
@@ -322,7 +314,7 @@ impl Coroutine for FetchPage {
 
     fn resume(&mut self, lp: &mut EventLoop, mut wake: Wake) -> Yield<Self::Output> {
         if let Some(name) = self.state.waiting_in() {
-            self.config.trace(self.id, Event::Resumed(name));
+            self.config.trace(self.waiter.id(), Event::Resumed(name));
         }
         loop {
             let next = match &mut self.state {
@@ -337,7 +329,7 @@ impl Coroutine for FetchPage {
                 }
                 FetchState::Connecting(connect) => match yield_from!(connect.resume(lp, wake)) {
                     Ok(socket) => {
-                        self.config.trace(self.id, Event::Connected);
+                        self.config.trace(self.waiter.id(), Event::Connected);
                         if self.config.connect_timeout < self.config.timeout {
                             self.arm_deadline(lp, self.started + self.config.timeout);
                         }
@@ -352,13 +344,12 @@ impl Coroutine for FetchPage {
                 },
                 FetchState::Sending(write) => match yield_from!(write.resume(lp, wake)) {
                     Ok((socket, written)) => {
-                        self.config.trace(self.id, Event::Written(written));
+                        self.config.trace(self.waiter.id(), Event::Written(written));
                         FetchState::Reading(ReadResponse::Reading {
                             socket,
                             reader: ResponseReader::new(self.config.limits),
                             chunk: Rc::clone(&self.chunk),
                             config: Rc::clone(&self.config),
-                            id: self.id,
                         })
                     }
                     Err(err) => return self.complete(lp, Err(err)),

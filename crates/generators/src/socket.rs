@@ -21,6 +21,7 @@
 
 use std::{cell::RefCell, io, net::SocketAddr, rc::Rc};
 
+use c10k_core::FetchId;
 use c10k_eventloop::{EventLoop, Interest, Token};
 use mio::net::TcpStream;
 
@@ -46,7 +47,7 @@ pub enum Wake {
 
 /// The one pending wait of a fetch. Its socket's readiness and its deadline both resolve it;
 /// the first to come wins.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub(crate) struct Waiter(Rc<RefCell<WaiterState>>);
 
 #[derive(Default)]
@@ -54,9 +55,25 @@ struct WaiterState {
     pending: Option<Future<Wake>>,
     /// Once the deadline passes, every later wait ends at once.
     timed_out: bool,
+    /// The fetch's name in a trace: here, in what would be padding, so that the fetch's
+    /// coroutines find it through their socket at no cost.
+    id: FetchId,
 }
 
 impl Waiter {
+    /// The waiter of fetch `id`.
+    pub(crate) fn of(id: FetchId) -> Waiter {
+        Waiter(Rc::new(RefCell::new(WaiterState {
+            id,
+            ..WaiterState::default()
+        })))
+    }
+
+    /// The fetch's name in a trace.
+    pub(crate) fn id(&self) -> FetchId {
+        self.0.borrow().id
+    }
+
     /// A future for the next wake-up.
     pub(crate) fn wait(&self) -> Future<Wake> {
         let mut state = self.0.borrow_mut();
@@ -107,6 +124,11 @@ impl Socket {
             token,
             waiter,
         })
+    }
+
+    /// The fetch's name in a trace.
+    pub(crate) fn id(&self) -> FetchId {
+        self.waiter.id()
     }
 
     /// Suspends until the socket may be ready (or the deadline passes).
