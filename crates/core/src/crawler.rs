@@ -637,6 +637,35 @@ mod tests {
         assert_eq!(crawler.queued(), 2);
     }
 
+    /// With a tracer, each fetch handed out gets the next id, and the frontier writes its
+    /// start and its end.
+    #[test]
+    fn the_frontier_traces_each_fetchs_start_and_end_under_a_new_id() {
+        let memory = crate::trace::Memory::default();
+        let mut config = config();
+        config.trace = Some(std::sync::Arc::new(crate::Tracer::new(memory.clone())));
+        let mut crawler = Crawler::new(config);
+        step(&mut crawler, |_| html(r#"<a href="/a">"#));
+        step(&mut crawler, |_| Err(FetchError::Malformed("x")));
+        let events: Vec<String> = memory
+            .text()
+            .lines()
+            .map(|line| {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                format!("{} {}", words[2], words[4..].join(" "))
+            })
+            .collect();
+        assert_eq!(
+            events,
+            [
+                "#1 start http://127.0.0.1:8000/ (try 1)",
+                "#1 completed 200, 1 links",
+                "#2 start http://127.0.0.1:8000/a (try 1)",
+                "#2 completed error:malformed",
+            ]
+        );
+    }
+
     #[test]
     fn in_flight_counts_until_complete() {
         let mut crawler = Crawler::new(config());
