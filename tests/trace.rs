@@ -200,9 +200,18 @@ traces! {
         ..StrategyOptions::default()
     }, Some("woke");
     async_per_core => Strategy::Async, per_core(2), Some("woke");
-    callbacks_offload => Strategy::Callbacks, StrategyOptions {
+    callbacks_offload => Strategy::Callbacks, offload(), Some("callback");
+    generators_offload => Strategy::Generators, offload(), Some("resumed");
+    async_offload => Strategy::Async, offload(), Some("woke");
+    uring => common::or_skip!(Strategy::Uring), StrategyOptions::default(), Some("callback");
+    uring_offload => common::or_skip!(Strategy::Uring), offload(), Some("callback");
+}
+
+/// Pages parsed on the rayon pool: the outcome comes back to the loop, and the frontier
+/// writes `completed` there.
+fn offload() -> StrategyOptions {
+    StrategyOptions {
         offload: true,
         ..StrategyOptions::default()
-    }, Some("callback");
-    uring => common::or_skip!(Strategy::Uring), StrategyOptions::default(), Some("callback");
+    }
 }
