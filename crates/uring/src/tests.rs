@@ -360,11 +360,10 @@ fn node(
         peers.hang_up(ring);
         ring.cancel(guard);
     };
-    let on_value = hang_up.clone();
     let mailbox = ring.mailbox(move |ring, value| {
         into.borrow_mut().push(value);
         if into.borrow().len() == expected {
-            on_value(ring, listening.get().expect("met before any value"));
+            hang_up(ring, listening.get().expect("met before any value"));
         }
     });
     let _ = peers.set(meeting.meet(&mut ring, mailbox)?);
