@@ -205,6 +205,7 @@ traces! {
     async_offload => Strategy::Async, offload(), Some("woke");
     uring => common::or_skip!(Strategy::Uring), StrategyOptions::default(), Some("callback");
     uring_offload => common::or_skip!(Strategy::Uring), offload(), Some("callback");
+    uring_two_loops => common::or_skip!(Strategy::Uring), loops(2), Some("callback");
 }
 
 /// Pages parsed on the rayon pool: the outcome comes back to the loop, and the frontier
