@@ -68,7 +68,7 @@ impl Shared {
     }
 }
 
-/// Crawls `config.root` with `config.concurrency` tasks.
+/// Crawls `config`'s roots with `config.concurrency` tasks.
 ///
 /// Fails only if the config cannot run a crawl ([`Config::check`]), the runtime cannot be
 /// built, or a task panicked.
@@ -157,7 +157,9 @@ async fn finish(fetch: Fetch, result: Result<Response, FetchError>, offload: boo
     receiver.await.expect("the pool sends every outcome back")
 }
 
-/// Takes the next URL, waiting while the queue is empty but fetches are still in flight.
+/// Takes the next URL, waiting while nothing is due but fetches are still in flight or URLs
+/// wait for their time (then no longer than until the first is due: a timer of the runtime,
+/// so the other tasks run meanwhile).
 async fn next_fetch(shared: &Shared) -> Option<Fetch> {
     loop {
         // Ask to be notified *before* looking, so a notification between the look and the
@@ -165,7 +167,7 @@ async fn next_fetch(shared: &Shared) -> Option<Fetch> {
         let notified = shared.changed.notified();
         let mut notified = std::pin::pin!(notified);
         notified.as_mut().enable();
-        {
+        let due = {
             let mut frontier = shared.lock();
             if frontier.is_done() {
                 return None;
@@ -173,8 +175,14 @@ async fn next_fetch(shared: &Shared) -> Option<Fetch> {
             if let Some(fetch) = frontier.next_fetch(Instant::now()) {
                 return Some(fetch);
             }
+            frontier.next_wake()
+        };
+        match due {
+            Some(due) => {
+                let _ = time::timeout_at(due.into(), notified).await;
+            }
+            None => notified.await,
         }
-        notified.await;
     }
 }
 
@@ -234,7 +242,7 @@ async fn fetch_page(fetch: &Fetch, config: &Config) -> Result<Response, FetchErr
     let mut deadline = std::pin::pin!(deadline);
     let exchange = |err: io::Error| FetchError::from_io(&err, Phase::Exchange);
 
-    let mut stream = within!(deadline, TcpStream::connect(config.addr))
+    let mut stream = within!(deadline, TcpStream::connect(fetch.addr))
         .map_err(|err| FetchError::from_io(&err, Phase::Connect))?;
     if config.connect_timeout < config.timeout {
         deadline.as_mut().reset(started + config.timeout);

@@ -4,19 +4,31 @@
 //! Driving order, the same for every strategy:
 //!
 //! 1. [`Crawler::next_fetch`] hands out the next URL to fetch (or `None`: wait for a fetch in
-//!    flight to finish, or stop when [`Crawler::is_done`]).
-//! 2. The strategy connects to [`crate::Config::addr`], writes [`Fetch::request`], and feeds
+//!    flight to finish, or until [`Crawler::next_wake`], or stop when [`Crawler::is_done`]).
+//! 2. The strategy connects to [`Fetch::addr`], writes [`Fetch::request`], and feeds
 //!    what it reads to a [`crate::ResponseReader`], within the config's timeouts.
 //! 3. [`Fetch::finish`] turns the response or error into an [`Outcome`]. It parses the page's
 //!    links and touches no shared state, so it may run on any thread.
 //! 4. [`Crawler::complete`] records the outcome, queues the new in-scope links (or the fetch
-//!    itself again, for a transport failure with tries left), and frees the fetch's slot.
+//!    itself again, not before a backoff, for a transport failure, a 429 or a 503 with tries
+//!    left), and frees the fetch's slot.
 //!
 //! The crawler holds no lock and no clock: strategies share it however their model allows
 //! (a mutex, a single loop thread) and pass in the time.
+//!
+//! # Waiting
+//!
+//! A URL to retry is not due at once: it waits in a heap ordered by the time it may go
+//! (its "not before"), and [`Crawler::next_fetch`] hands it out only once `now` has reached
+//! it. When nothing is due, [`Crawler::next_wake`] says when something will be, and each
+//! strategy waits until then in its own model (a condvar's timeout, a loop timer, a ring
+//! timeout, `tokio::time::sleep_until`) — or until a fetch completes, whichever is first.
+//! No thread or loop is blocked by a backoff, and none spins.
 
 use std::{
-    collections::{HashMap, VecDeque},
+    cmp::{Ordering as Order, Reverse},
+    collections::{BinaryHeap, HashMap, VecDeque},
+    net::SocketAddr,
     sync::atomic::Ordering,
     time::{Duration, Instant},
 };
@@ -32,6 +44,7 @@ use crate::{
     response::Response,
     shard::{self, Route},
     urls::resolve,
+    wait,
 };
 
 /// One URL handed to a strategy to fetch.
@@ -39,6 +52,8 @@ use crate::{
 pub struct Fetch {
     /// The URL, normalised, in scope.
     pub url: Url,
+    /// Where its host listens: every fetch connects here.
+    pub addr: SocketAddr,
     /// Which try this is, from 1.
     pub tries: u32,
     /// Rounds of work to do on the page once parsed.
@@ -60,7 +75,7 @@ impl Fetch {
         let latency = self.started.map_or(Duration::ZERO, |started| {
             now.saturating_duration_since(started)
         });
-        let result = result.map(|response| {
+        let result = result.map(|mut response| {
             let mut page = Page {
                 status: response.status,
                 bytes: response.body_len,
@@ -68,6 +83,8 @@ impl Fetch {
                 work_digest: 0,
                 links: Vec::new(),
                 redirect: None,
+                retry_after: response.retry_after.take(),
+                date: response.date.take(),
             };
             if is_redirect(response.status) {
                 // The reader left a `Location` all ASCII: UTF-8 or not, its raw bytes are
@@ -101,6 +118,7 @@ impl Fetch {
             fetch: self,
             result,
             latency,
+            at: now,
         }
     }
 }
@@ -115,6 +133,8 @@ pub struct Outcome {
     fetch: Fetch,
     result: Result<Page, FetchError>,
     latency: Duration,
+    /// When the fetch ended: a retry's wait counts from here.
+    at: Instant,
 }
 
 impl Outcome {
@@ -138,6 +158,43 @@ struct Page {
     work_digest: u64,
     links: Vec<Url>,
     redirect: Option<Url>,
+    /// A 429's or 503's `Retry-After` and `Date` headers.
+    retry_after: Option<String>,
+    date: Option<String>,
+}
+
+/// Statuses that mean "not now": tried again, within `--max-tries`.
+fn is_retryable_status(status: u16) -> bool {
+    matches!(status, 429 | 503)
+}
+
+/// A fetch waiting for its time, in [`Crawler::waiting`]: ordered by that time, then by
+/// when it was put there, so that equal times go first in, first out.
+#[derive(Debug)]
+struct Waiting {
+    due: Instant,
+    order: u64,
+    fetch: Fetch,
+}
+
+impl PartialEq for Waiting {
+    fn eq(&self, other: &Self) -> bool {
+        (self.due, self.order) == (other.due, other.order)
+    }
+}
+
+impl Eq for Waiting {}
+
+impl PartialOrd for Waiting {
+    fn partial_cmp(&self, other: &Self) -> Option<Order> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Waiting {
+    fn cmp(&self, other: &Self) -> Order {
+        (self.due, self.order).cmp(&(other.due, other.order))
+    }
 }
 
 /// The frontier (seen set, queue, in-flight count) and the records of a crawl.
@@ -155,6 +212,12 @@ pub struct Crawler {
     /// Where each redirect fetched so far pointed, to pass a shorter count on.
     redirects: HashMap<String, Url>,
     queue: VecDeque<Fetch>,
+    /// Fetches to try again, each not before its time; earliest on top.
+    waiting: BinaryHeap<Reverse<Waiting>>,
+    /// How many fetches were ever put in `waiting`: the tie-break of equal times.
+    waited: u64,
+    /// Addresses the [`crate::config::Resolver`] gave (or not), by `host:port`.
+    resolved: HashMap<String, Option<SocketAddr>>,
     in_flight: usize,
     /// The most fetches ever in flight at once.
     peak_in_flight: usize,
@@ -167,12 +230,12 @@ pub struct Crawler {
 }
 
 impl Crawler {
-    /// A crawl of `config.root`, with the root queued.
+    /// A crawl of `config`'s roots, with the roots queued.
     pub fn new(config: Config) -> Crawler {
         Crawler::with_route(config, None)
     }
 
-    /// A crawl of `config.root`, alone or as one shard of several (then the root is queued
+    /// A crawl of `config`'s roots, alone or as one shard of several (then a root is queued
     /// only if this shard owns it).
     pub(crate) fn with_route(config: Config, route: Option<Route>) -> Crawler {
         let mut crawler = Crawler {
@@ -180,14 +243,19 @@ impl Crawler {
             seen: HashMap::new(),
             redirects: HashMap::new(),
             queue: VecDeque::new(),
+            waiting: BinaryHeap::new(),
+            waited: 0,
+            resolved: HashMap::new(),
             in_flight: 0,
             peak_in_flight: 0,
             started: 0,
             records: Vec::new(),
             route,
         };
-        let root = crawler.config.root.clone();
-        crawler.enqueue(root, 0);
+        let roots: Vec<Url> = crawler.config.roots().cloned().collect();
+        for root in roots {
+            crawler.enqueue(root, 0);
+        }
         crawler
     }
 
@@ -196,8 +264,18 @@ impl Crawler {
         &self.config
     }
 
-    /// The next URL to fetch, counted as in flight until its outcome is completed.
+    /// The next URL to fetch, counted as in flight until its outcome is completed; `None`
+    /// when nothing is due at `now` (see [`Crawler::next_wake`]).
     pub fn next_fetch(&mut self, now: Instant) -> Option<Fetch> {
+        // Retries whose time has come go first: they should not wait behind the frontier.
+        while let Some(Reverse(first)) = self.waiting.peek()
+            && first.due <= now
+        {
+            let Some(Reverse(waiting)) = self.waiting.pop() else {
+                break;
+            };
+            self.queue.push_front(waiting.fetch);
+        }
         let mut fetch = self.queue.pop_front()?;
         fetch.started = Some(now);
         fetch.work_rounds = self.config.work_rounds;
@@ -212,18 +290,21 @@ impl Crawler {
         self.in_flight -= 1;
         self.publish_in_flight();
         let Outcome {
-            mut fetch,
+            fetch,
             result,
             latency,
+            at,
         } = outcome;
+        let tries_left = fetch.tries < self.config.max_tries;
         let page = match result {
-            Ok(page) => page,
-            Err(err) if err.is_retryable() && fetch.tries < self.config.max_tries => {
-                fetch.tries += 1;
-                // To the front: a retry should not wait behind the whole frontier.
-                self.queue.push_front(fetch);
-                return;
+            Ok(page) if is_retryable_status(page.status) && tries_left => {
+                let asked = page.retry_after.as_deref().and_then(|value| {
+                    wait::retry_after(value, page.date.as_deref(), self.config.wall_clock)
+                });
+                return self.retry(fetch, at, asked);
             }
+            Ok(page) => page,
+            Err(err) if err.is_retryable() && tries_left => return self.retry(fetch, at, None),
             Err(err) => {
                 self.record(Record {
                     url: fetch.url.into(),
@@ -260,9 +341,40 @@ impl Crawler {
         });
     }
 
-    /// Nothing queued and nothing in flight: the crawl is complete.
+    /// Puts `fetch` back for another try, not before `at` plus the wait the server `asked`
+    /// for (capped at [`Config::max_wait`]) or else the backoff for the try that failed.
+    fn retry(&mut self, mut fetch: Fetch, at: Instant, asked: Option<Duration>) {
+        let config = &self.config;
+        let wait = asked.map_or_else(
+            || {
+                wait::backoff(
+                    config.backoff,
+                    config.max_wait,
+                    config.jitter_seed,
+                    &fetch.url,
+                    fetch.tries,
+                )
+            },
+            |asked| asked.min(config.max_wait),
+        );
+        fetch.tries += 1;
+        self.waited += 1;
+        self.waiting.push(Reverse(Waiting {
+            due: at + wait,
+            order: self.waited,
+            fetch,
+        }));
+    }
+
+    /// When the earliest waiting URL is due; `None` when none waits. A strategy that got
+    /// `None` from [`Crawler::next_fetch`] waits until then, or until a fetch completes.
+    pub fn next_wake(&self) -> Option<Instant> {
+        self.waiting.peek().map(|Reverse(first)| first.due)
+    }
+
+    /// Nothing queued, nothing waiting and nothing in flight: the crawl is complete.
     pub fn is_done(&self) -> bool {
-        self.queue.is_empty() && self.in_flight == 0
+        self.queue.is_empty() && self.waiting.is_empty() && self.in_flight == 0
     }
 
     /// How many fetches are handed out and not yet completed.
@@ -270,9 +382,9 @@ impl Crawler {
         self.in_flight
     }
 
-    /// How many URLs wait to be fetched.
+    /// How many URLs wait to be fetched, due or not.
     pub fn queued(&self) -> usize {
-        self.queue.len()
+        self.queue.len() + self.waiting.len()
     }
 
     /// The records so far, one per URL that ended.
@@ -288,10 +400,28 @@ impl Crawler {
     }
 
     fn record(&mut self, record: Record) {
+        if let Some(sink) = &self.config.sink {
+            (sink.0)(&record);
+        }
         self.records.push(record);
         if let Some(gauges) = &self.config.gauges {
             gauges.ended.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// The address of `url`'s host: one the caller gave, or else what the resolver says
+    /// (asked once per host).
+    fn addr_of(&mut self, url: &Url) -> Option<SocketAddr> {
+        if let Some(addr) = self.config.known_addr(url) {
+            return Some(addr);
+        }
+        let resolver = self.config.resolver.as_ref()?;
+        let key = crate::config::host_port(url);
+        *self.resolved.entry(key).or_insert_with(|| {
+            let host = url.host_str().unwrap_or_default();
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            (resolver.0)(host, url.port_or_known_default().unwrap_or(80))
+        })
     }
 
     fn publish_in_flight(&self) {
@@ -322,12 +452,22 @@ impl Crawler {
             return false;
         }
         self.seen.insert(url.as_str().to_owned(), redirects);
-        let error = if let Some(skip) = self.config.out_of_scope(&url) {
+        let skip = self.config.out_of_scope(&url);
+        let addr = if skip.is_none() {
+            self.addr_of(&url)
+        } else {
+            None
+        };
+        let error = if let Some(skip) = skip {
             Some(FetchError::Skipped(skip))
         } else if redirects > self.config.max_redirects {
             Some(FetchError::RedirectLimit)
         } else if url.as_str().len() > MAX_URL_LEN {
             Some(FetchError::TooLarge(Limit::Url))
+        } else if addr.is_none() {
+            Some(FetchError::Resolve(
+                url.host_str().unwrap_or_default().to_owned(),
+            ))
         } else {
             None
         };
@@ -341,16 +481,18 @@ impl Crawler {
             // Another shard took the last of the shared budget meanwhile: past the bound.
             self.seen.remove(url.as_str());
             return false;
-        } else {
-            self.queue_fetch(url);
+        } else if let Some(addr) = addr {
+            // (No error means an address was found.)
+            self.queue_fetch(url, addr);
         }
         true
     }
 
-    fn queue_fetch(&mut self, url: Url) {
+    fn queue_fetch(&mut self, url: Url, addr: SocketAddr) {
         self.started += 1;
         self.queue.push_back(Fetch {
             url,
+            addr,
             tries: 1,
             work_rounds: 0,
             started: None,
@@ -369,6 +511,7 @@ impl Crawler {
             });
             // A fetch queued now takes its page from the budget like any other.
             if let Some(index) = refused
+                && let Some(addr) = self.addr_of(&url)
                 && self.started < self.config.max_pages
                 && shard::take(&self.route)
             {
@@ -376,7 +519,7 @@ impl Crawler {
                 if let Some(gauges) = &self.config.gauges {
                     gauges.ended.fetch_sub(1, Ordering::Relaxed);
                 }
-                self.queue_fetch(url);
+                self.queue_fetch(url, addr);
             }
         } else if let Some(target) = self.redirects.get(url.as_str()).cloned() {
             self.enqueue(target, redirects + 1);
@@ -400,9 +543,9 @@ mod tests {
         Ok(Response {
             status: 200,
             content_type: Some("text/html; charset=utf-8".into()),
-            location: None,
             body: body.as_bytes().to_vec(),
             body_len: body.len() as u64,
+            ..Response::default()
         })
     }
 
@@ -500,13 +643,28 @@ mod tests {
         );
     }
 
+    /// Fetches the next URL at `now` with `respond`, completing it at once.
+    fn step_at(
+        crawler: &mut Crawler,
+        now: Instant,
+        respond: impl FnOnce(&Url) -> Result<Response, FetchError>,
+    ) {
+        let fetch = crawler.next_fetch(now).expect("a URL due");
+        let result = respond(&fetch.url);
+        crawler.complete(fetch.finish(result, now));
+    }
+
     #[test]
     fn transport_failures_are_retried_up_to_max_tries() {
         let mut config = config();
         config.max_tries = 3;
         let mut crawler = Crawler::new(config);
+        let mut now = Instant::now();
         for _ in 0..3 {
-            step(&mut crawler, |_| Err(FetchError::Timeout));
+            step_at(&mut crawler, now, |_| Err(FetchError::Timeout));
+            if let Some(wake) = crawler.next_wake() {
+                now = wake;
+            }
         }
         assert!(crawler.is_done());
         assert_eq!(
@@ -514,6 +672,118 @@ mod tests {
             Status::Error(ErrorKind::Timeout)
         );
         assert_eq!(crawler.records()[0].tries, 3);
+    }
+
+    /// A retry is not due before its backoff: `next_fetch` says `None` and `next_wake` when.
+    #[test]
+    fn a_retry_waits_its_backoff() {
+        let mut config = config();
+        config.backoff = Duration::from_millis(100);
+        let mut crawler = Crawler::new(config);
+        let start = Instant::now();
+        step_at(&mut crawler, start, |_| {
+            Err(FetchError::Connect("refused".into()))
+        });
+        let wake = crawler.next_wake().expect("the root waits");
+        let first = wake - start;
+        assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
+        assert!(!crawler.is_done());
+        assert!(
+            crawler
+                .next_fetch(wake - Duration::from_millis(1))
+                .is_none()
+        );
+        step_at(&mut crawler, wake, |_| {
+            Err(FetchError::Connect("refused".into()))
+        });
+        let second = crawler.next_wake().unwrap() - wake;
+        assert!(second >= Duration::from_millis(100) && second <= Duration::from_millis(200));
+    }
+
+    fn status(code: u16, retry_after: Option<&str>) -> Result<Response, FetchError> {
+        Ok(Response {
+            status: code,
+            retry_after: retry_after.map(Into::into),
+            ..Response::default()
+        })
+    }
+
+    /// A 429 or 503 is tried again after its `Retry-After` (capped), or the backoff; its
+    /// status is recorded once the tries are spent.
+    #[test]
+    fn too_many_requests_waits_what_the_server_asks() {
+        let mut config = config();
+        config.max_tries = 3;
+        config.max_wait = Duration::from_secs(30);
+        let mut crawler = Crawler::new(config);
+        let start = Instant::now();
+        step_at(&mut crawler, start, |_| status(429, Some("2")));
+        assert_eq!(crawler.next_wake(), Some(start + Duration::from_secs(2)));
+        let now = start + Duration::from_secs(2);
+        step_at(&mut crawler, now, |_| status(503, Some("999999999")));
+        assert_eq!(crawler.next_wake(), Some(now + Duration::from_secs(30)));
+        step_at(&mut crawler, now + Duration::from_secs(30), |_| {
+            status(503, None)
+        });
+        assert!(crawler.is_done());
+        assert_eq!(lines(&crawler), ["503\thttp://127.0.0.1:8000/"]);
+        assert_eq!(crawler.records()[0].tries, 3);
+    }
+
+    #[test]
+    fn several_roots_are_all_queued_and_fetched_at_their_addresses() {
+        let mut config = config();
+        config.add_root(
+            parse_root("http://127.0.0.2:9000/start").unwrap(),
+            "127.0.0.2:9000".parse().unwrap(),
+        );
+        let mut crawler = Crawler::new(config);
+        let now = Instant::now();
+        let a = crawler.next_fetch(now).unwrap();
+        let b = crawler.next_fetch(now).unwrap();
+        assert_eq!(a.addr, "127.0.0.1:8000".parse().unwrap());
+        assert_eq!(
+            (b.url.as_str(), b.addr),
+            (
+                "http://127.0.0.2:9000/start",
+                "127.0.0.2:9000".parse().unwrap()
+            )
+        );
+        crawler.complete(a.finish(
+            html(r#"<a href="http://127.0.0.2:9000/x"><a href="http://127.0.0.3/">"#),
+            now,
+        ));
+        let x = crawler.next_fetch(now).unwrap();
+        assert_eq!(x.addr, "127.0.0.2:9000".parse().unwrap());
+    }
+
+    /// `--lenient`: a subdomain gets its address from the caller's resolver, once; a host it
+    /// cannot find ends as a resolve error.
+    #[test]
+    fn lenient_subdomains_are_resolved_by_the_caller() {
+        use std::sync::{Arc, atomic::AtomicUsize};
+        let mut config = Config::new(
+            parse_root("http://example.com/").unwrap(),
+            "127.0.0.1:8000".parse().unwrap(),
+        );
+        config.host_match = crate::HostMatch::Lenient;
+        let asked = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&asked);
+        config.resolver = Some(crate::Resolver(Arc::new(move |host, port| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            (host == "www.example.com").then(|| SocketAddr::from(([127, 0, 0, 9], port)))
+        })));
+        let mut crawler = Crawler::new(config);
+        step(&mut crawler, |_| {
+            html(
+                r#"<a href="http://www.example.com/a"><a href="http://www.example.com/b">
+                <a href="http://gone.example.com/">"#,
+            )
+        });
+        let next = crawler.next_fetch(Instant::now()).unwrap();
+        assert_eq!(next.addr, "127.0.0.9:80".parse().unwrap());
+        assert_eq!(asked.load(Ordering::Relaxed), 2);
+        assert!(lines(&crawler).contains(&"error:resolve\thttp://gone.example.com/".to_owned()));
     }
 
     #[test]

@@ -37,6 +37,9 @@ pub enum FetchError {
     /// The URL is out of scope (other origin or scheme, or excluded); never connected to.
     #[error("skipped: {0}")]
     Skipped(Skip),
+    /// The URL's host is in scope, but the caller gave no address for it.
+    #[error("no address for host {0}")]
+    Resolve(String),
 }
 
 /// Which limit a [`FetchError::TooLarge`] hit.
@@ -106,6 +109,8 @@ pub enum ErrorKind {
     RedirectLimit,
     /// See [`FetchError::Skipped`].
     Skipped,
+    /// See [`FetchError::Resolve`].
+    Resolve,
 }
 
 impl ErrorKind {
@@ -121,6 +126,7 @@ impl ErrorKind {
             ErrorKind::Encoding => "encoding",
             ErrorKind::RedirectLimit => "redirect-limit",
             ErrorKind::Skipped => "skipped",
+            ErrorKind::Resolve => "resolve",
         }
     }
 }
@@ -153,6 +159,7 @@ impl FetchError {
             FetchError::Encoding(_) => ErrorKind::Encoding,
             FetchError::RedirectLimit => ErrorKind::RedirectLimit,
             FetchError::Skipped(_) => ErrorKind::Skipped,
+            FetchError::Resolve(_) => ErrorKind::Resolve,
         }
     }
 

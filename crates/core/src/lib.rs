@@ -36,9 +36,13 @@ mod request;
 mod response;
 pub mod shard;
 mod urls;
+mod wait;
 pub mod work;
 
-pub use config::{Config, ConfigError, Gauges, Limits, MAX_URL_LEN, RootError, parse_root};
+pub use config::{
+    Config, ConfigError, Gauges, HostMatch, Limits, MAX_URL_LEN, RecordSink, Resolver, RootError,
+    parse_root,
+};
 pub use crawler::{Crawler, Fetch, Outcome};
 pub use error::{ErrorKind, FetchError, Limit, Phase, Skip};
 pub use links::{Links, extract_links};

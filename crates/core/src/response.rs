@@ -34,6 +34,10 @@ pub struct Response {
     /// The `Location` header, if any, with its bytes that are not printable ASCII
     /// percent-encoded (curl's way: a server's raw Latin-1 is kept, not turned into U+FFFD).
     pub location: Option<String>,
+    /// The `Retry-After` header of a 429 or 503 (other statuses do not keep it).
+    pub retry_after: Option<String>,
+    /// The `Date` header of a 429 or 503, which a `Retry-After` date is relative to.
+    pub date: Option<String>,
     /// The decoded body, kept only for 2xx HTML.
     pub body: Vec<u8>,
     /// Length of the body: decoded if kept, as it arrived (unchunked) otherwise.
@@ -366,6 +370,10 @@ fn start_body(
         } else if header.name.eq_ignore_ascii_case("location") {
             let location = header.value.trim_ascii();
             response.location = Some(percent_encode(location, CONTROLS).to_string());
+        } else if matches!(status, 429 | 503) && header.name.eq_ignore_ascii_case("retry-after") {
+            response.retry_after = Some(value());
+        } else if matches!(status, 429 | 503) && header.name.eq_ignore_ascii_case("date") {
+            response.date = Some(value());
         } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
             transfer_codings.extend(list(header.value));
         } else if header.name.eq_ignore_ascii_case("content-encoding") {

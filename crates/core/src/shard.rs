@@ -237,7 +237,7 @@ impl Shard {
                     budget: budget.clone(),
                 };
                 let mut crawler = Crawler::with_route(config, Some(route));
-                // Every shard offered itself the root; only its owner keeps it.
+                // Every shard offered itself the roots; only a root's owner keeps it.
                 if let Some(route) = &mut crawler.route {
                     route.outbox.iter_mut().for_each(Vec::clear);
                 }
@@ -277,6 +277,11 @@ impl Shard {
     /// The next URL of this shard to fetch, as [`Crawler::next_fetch`].
     pub fn next_fetch(&mut self, now: Instant) -> Option<Fetch> {
         self.crawler.next_fetch(now)
+    }
+
+    /// When this shard's earliest waiting URL is due, as [`Crawler::next_wake`].
+    pub fn next_wake(&self) -> Option<Instant> {
+        self.crawler.next_wake()
     }
 
     /// Records a finished fetch, as [`Crawler::complete`]; the links it found for other shards

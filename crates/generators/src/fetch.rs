@@ -221,7 +221,7 @@ impl Coroutine for ReadResponse {
 /// fn fetch_page(fetch, config) -> Result<Response, FetchError>:
 ///     waiter = Waiter()
 ///     deadline = call_at(start + connect_timeout, waiter.wake(TimedOut))
-///     socket = yield from connect(config.addr, waiter)?
+///     socket = yield from connect(fetch.addr, waiter)?
 ///     deadline = call_at(start + timeout, ...)        # connected: the whole-fetch deadline
 ///     socket = yield from write_all(socket, fetch.request())?
 ///     response = yield from read_response(socket, ResponseReader(config.limits))
@@ -242,8 +242,8 @@ pub(crate) struct FetchPage {
 }
 
 enum FetchState {
-    /// Not started yet.
-    Start,
+    /// Not started yet: where to connect.
+    Start { addr: SocketAddr },
     /// Inside `yield from connect(...)`.
     Connecting(Connect),
     /// Inside `yield from write_all(...)`.
@@ -257,7 +257,7 @@ enum FetchState {
 impl FetchPage {
     pub(crate) fn new(fetch: &Fetch, config: Rc<Config>, chunk: Chunk) -> FetchPage {
         FetchPage {
-            state: FetchState::Start,
+            state: FetchState::Start { addr: fetch.addr },
             config,
             chunk,
             request: fetch.request(),
@@ -296,12 +296,13 @@ impl Coroutine for FetchPage {
     fn resume(&mut self, lp: &mut EventLoop, mut wake: Wake) -> Yield<Self::Output> {
         loop {
             let next = match &mut self.state {
-                FetchState::Start => {
+                FetchState::Start { addr } => {
+                    let addr = *addr;
                     let config = &self.config;
                     let at = self.started + config.connect_timeout.min(config.timeout);
                     self.arm_deadline(lp, at);
                     FetchState::Connecting(Connect::Start {
-                        addr: self.config.addr,
+                        addr,
                         waiter: self.waiter.clone(),
                     })
                 }

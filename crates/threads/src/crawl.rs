@@ -33,7 +33,8 @@ impl Default for Options {
 /// The frontier, shared by every thread of the pool.
 struct Shared {
     crawler: Mutex<Crawler>,
-    /// Signalled when URLs are queued, and when the crawl is done or aborted.
+    /// Signalled when URLs are queued, and when the crawl is done or aborted. A thread that
+    /// finds nothing due waits on it with a timeout: until the first retry is due.
     changed: Condvar,
     /// Set when the pool could not be built: workers leave.
     aborted: AtomicBool,
@@ -47,7 +48,7 @@ impl Shared {
     }
 }
 
-/// Crawls `config.root` with `config.concurrency` threads.
+/// Crawls `config`'s roots with `config.concurrency` threads.
 ///
 /// Fails only if the config cannot run a crawl ([`Config::check`]), or the pool cannot be
 /// built: a thread could not be spawned, or more threads than [`thread_headroom`] were asked
@@ -114,20 +115,29 @@ fn worker(shared: &Shared, config: &Config) {
     }
 }
 
-/// Takes the next URL, blocking while the queue is empty but fetches are still in flight.
+/// Takes the next URL, blocking while nothing is due but fetches are still in flight or
+/// URLs wait for their time (then no longer than until the first is due).
 fn next_fetch(shared: &Shared) -> Option<Fetch> {
     let mut crawler = shared.lock();
     loop {
         if shared.aborted.load(Ordering::Relaxed) || crawler.is_done() {
             return None;
         }
-        if let Some(fetch) = crawler.next_fetch(Instant::now()) {
+        let now = Instant::now();
+        if let Some(fetch) = crawler.next_fetch(now) {
             return Some(fetch);
         }
-        crawler = shared
-            .changed
-            .wait(crawler)
-            .unwrap_or_else(PoisonError::into_inner);
+        crawler = match crawler.next_wake() {
+            Some(due) => {
+                let timeout = due.saturating_duration_since(now);
+                let waited = shared.changed.wait_timeout(crawler, timeout);
+                waited.unwrap_or_else(PoisonError::into_inner).0
+            }
+            None => shared
+                .changed
+                .wait(crawler)
+                .unwrap_or_else(PoisonError::into_inner),
+        };
     }
 }
 
@@ -156,7 +166,7 @@ fn complete(shared: &Shared, outcome: Outcome) {
 fn fetch_page(fetch: &Fetch, config: &Config) -> Result<Response, FetchError> {
     let deadline = Instant::now() + config.timeout;
     let connect_timeout = config.connect_timeout.min(config.timeout);
-    let mut stream = TcpStream::connect_timeout(&config.addr, connect_timeout)
+    let mut stream = TcpStream::connect_timeout(&fetch.addr, connect_timeout)
         .map_err(|err| FetchError::from_io(&err, Phase::Connect))?;
     let exchange = |err: io::Error| FetchError::from_io(&err, Phase::Exchange);
 

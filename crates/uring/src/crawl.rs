@@ -2,7 +2,9 @@
 
 use std::{
     cell::{Cell, OnceCell, RefCell},
+    collections::HashMap,
     io, mem,
+    net::SocketAddr,
     rc::Rc,
     time::{Duration, Instant},
 };
@@ -29,17 +31,20 @@ pub struct Options {
 struct Crawl {
     config: Config,
     crawler: RefCell<Crawler>,
-    /// Where every fetch connects; each connect holds it until its completion.
-    peer: Rc<Peer>,
+    /// Where fetches connect, one per address (a root's host each); each connect holds its
+    /// peer until its completion.
+    peers: RefCell<HashMap<SocketAddr, Rc<Peer>>>,
     /// With `--offload`: where the pool sends finished outcomes back to the loop.
     offload: OnceCell<Mailbox<Outcome>>,
     /// The pending lag tick, cancelled when the crawl is done.
     tick: Cell<Option<TimerId>>,
+    /// The timer set for when the first waiting URL is due, and that time.
+    wake: Cell<Option<(Instant, TimerId)>>,
     /// How late each tick ran.
     lags: RefCell<Vec<Duration>>,
 }
 
-/// Crawls `config.root` with callbacks on one completion loop, on this thread.
+/// Crawls `config`'s roots with callbacks on one completion loop, on this thread.
 ///
 /// Fails if the config cannot run a crawl ([`Config::check`]), if io_uring cannot be used
 /// here (the error says why), or if the loop fails.
@@ -50,9 +55,10 @@ pub fn crawl(config: &Config, options: &Options) -> io::Result<Report> {
     let crawl = Rc::new(Crawl {
         config: config.clone(),
         crawler: RefCell::new(Crawler::new(config.clone())),
-        peer: Peer::new(config.addr),
+        peers: RefCell::new(HashMap::new()),
         offload: OnceCell::new(),
         tick: Cell::new(None),
+        wake: Cell::new(None),
         lags: RefCell::new(Vec::new()),
     });
     if options.offload {
@@ -76,6 +82,14 @@ pub fn crawl(config: &Config, options: &Options) -> io::Result<Report> {
     let mut report = crawl.crawler.into_inner().into_report("uring", elapsed);
     report.loop_lag_ms = Some(Latency::of(crawl.lags.into_inner()));
     Ok(report)
+}
+
+impl Crawl {
+    /// The peer at `addr`, made on its first fetch.
+    fn peer(&self, addr: SocketAddr) -> Rc<Peer> {
+        let mut peers = self.peers.borrow_mut();
+        Rc::clone(peers.entry(addr).or_insert_with(|| Peer::new(addr)))
+    }
 }
 
 /// A timer due every [`LAG_TICK`]: how late the loop runs it is how long the callbacks before
@@ -124,11 +138,37 @@ fn start_fetchers(lp: &mut Ring, crawl: &Rc<Crawl>) {
             }
             match crawler.next_fetch(Instant::now()) {
                 Some(fetch) => fetch,
-                None => return,
+                None => {
+                    drop(crawler);
+                    return wake_when_due(lp, crawl);
+                }
             }
         };
         Fetcher::fetch(lp, Rc::clone(crawl), fetch);
     }
+}
+
+/// Nothing is due now: submits a timeout for when the first waiting URL is (unless one is
+/// set for then or sooner), whose completion starts the fetchers again. A backoff is one
+/// more operation on the ring; the other completions keep coming meanwhile.
+fn wake_when_due(lp: &mut Ring, crawl: &Rc<Crawl>) {
+    let Some(due) = crawl.crawler.borrow().next_wake() else {
+        return;
+    };
+    if let Some((set, timer)) = crawl.wake.get() {
+        if set <= due {
+            return;
+        }
+        lp.cancel(timer);
+    }
+    let on_due = Rc::clone(crawl);
+    let timer = lp.call_at(due, move |lp| {
+        on_due.wake.set(None);
+        if !stop_ticks_if_done(lp, &on_due) {
+            start_fetchers(lp, &on_due);
+        }
+    });
+    crawl.wake.set(Some((due, timer)));
 }
 
 /// A fetcher is shared by the callbacks of its operations, one in flight at a time.
@@ -155,7 +195,7 @@ impl Fetcher {
     /// Submits the socket's creation; `connect` runs when it completes.
     fn fetch(lp: &mut Ring, crawl: Rc<Crawl>, fetch: Fetch) {
         let started = Instant::now();
-        let peer = Rc::clone(&crawl.peer);
+        let peer = crawl.peer(fetch.addr);
         let fetcher = Rc::new(RefCell::new(Fetcher {
             request: fetch.request(),
             reader: ResponseReader::new(crawl.config.limits),
@@ -183,15 +223,14 @@ impl Fetcher {
         };
         let config = &fetcher.crawl.config;
         let deadline = fetcher.started + config.connect_timeout.min(config.timeout);
+        let Some(fetch) = &fetcher.fetch else {
+            return;
+        };
+        let peer = fetcher.crawl.peer(fetch.addr);
         let on_connected = Rc::clone(this);
-        lp.connect(
-            socket,
-            &fetcher.crawl.peer,
-            deadline,
-            move |lp, socket, result| {
-                Fetcher::connected(&on_connected, lp, socket, result);
-            },
-        );
+        lp.connect(socket, &peer, deadline, move |lp, socket, result| {
+            Fetcher::connected(&on_connected, lp, socket, result);
+        });
     }
 
     /// The connect completed. If it succeeded, send the request.
