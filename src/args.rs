@@ -202,6 +202,24 @@ pub(crate) struct ServeArgs {
     /// linked from the root.
     #[arg(long)]
     pub(crate) faults: bool,
+    /// Also serve the busy pages `/busy/N`, linked from the root, which answer 429 or 503
+    /// with a Retry-After (seconds, a date, none) to their first requests.
+    #[arg(long)]
+    pub(crate) busy: bool,
+    /// Serve this file as /robots.txt (without: a 404).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) robots: Option<PathBuf>,
+    /// Serve this many sites, each on its own port (the next ports after --addr's, or free
+    /// ones with port 0), each a copy of the same site.
+    #[arg(long, default_value_t = 1, value_parser = at_least_1)]
+    pub(crate) sites: u64,
+    /// Write absolute links with this host name instead of the IP address (crawl it with
+    /// `--resolve NAME:PORT:IP`); with --www-link, the root also links to the www. subdomain.
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    /// With --name: the root links to a text file on www.NAME (for --lenient).
+    #[arg(long, requires = "name")]
+    pub(crate) www_link: bool,
     /// Run only on these CPUs (`0`, `0-3`, `0,2`).
     #[arg(long)]
     pub(crate) cpus: Option<harness::affinity::CpuList>,

@@ -3,12 +3,18 @@
 //!
 //! A strategy joins by adding one line to the `conformance!` list at the bottom.
 
-use std::{path::Path, process::Command, sync::atomic::Ordering, time::Duration};
+use std::{
+    collections::BTreeSet,
+    path::Path,
+    process::Command,
+    sync::{Arc, Mutex, atomic::Ordering},
+    time::Duration,
+};
 
-use c10k_core::{Config, Report, Status, parse_root, urls_out};
+use c10k_core::{Config, HostMatch, RecordSink, Report, Resolver, Status, parse_root, urls_out};
 use c10k_harness::{Strategy, StrategyOptions};
-use c10k_testsite::SiteSpec;
-use common::{config, loops, per_core, start};
+use c10k_testsite::{BUSY, SiteSpec};
+use common::{config, loops, per_core, start, start_logged};
 
 mod common;
 
@@ -162,6 +168,118 @@ pub fn offload_gives_the_same_results(under: Under) {
     );
 }
 
+/// Two sites on two ports, crawled from both roots at once: each URL is fetched from its own
+/// address, and the records are the union of the two manifests. The busy pages are tried
+/// again as the server asks: not before their `Retry-After` (seconds, or a date against the
+/// response's `Date`), or the exponential backoff without one, within `--max-tries`, which the
+/// always-busy page spends. The record sink sees every record, once, as it is made.
+pub fn several_roots_wait_as_the_servers_ask(under: Under) {
+    let spec = SiteSpec {
+        pages: 60,
+        busy: true,
+        ..SiteSpec::default()
+    };
+    let other = SiteSpec {
+        seed: 2,
+        ..spec.clone()
+    };
+    let (a, b) = (start_logged(&spec, None), start_logged(&other, None));
+    let mut config = config(&a, 8);
+    config.add_root(parse_root(&b.url()).unwrap(), b.addr());
+    config.backoff = Duration::from_millis(100);
+    let streamed = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&streamed);
+    config.sink = Some(RecordSink(Arc::new(move |record| {
+        sink.lock().unwrap().push(record.json());
+    })));
+    let report = crawl(&under, &config);
+
+    let mut expected = a.manifest(&spec).urls;
+    expected.extend(b.manifest(&other).urls);
+    let expected: String = expected
+        .iter()
+        .map(|(u, o)| format!("{o}\t{u}\n"))
+        .collect();
+    assert_eq!(urls_out(&report.records), expected);
+    assert_eq!(report.roots, [a.url(), b.url()]);
+    for server in [&a, &b] {
+        for (n, &(status, _, times)) in BUSY.iter().enumerate() {
+            let url = format!("{}busy/{n}", server.url());
+            let record = report.records.iter().find(|r| r.url == url).unwrap();
+            let tries = times.saturating_add(1).min(config.max_tries);
+            assert_eq!(record.tries, tries, "{url}");
+            if tries == config.max_tries {
+                assert_eq!(record.status, Status::Http(status), "{url}");
+            }
+            let arrivals = server.stats().arrivals(&format!("/busy/{n}"));
+            assert_eq!(arrivals.len(), tries as usize, "{url}");
+            let gaps: Vec<Duration> = arrivals.windows(2).map(|w| w[1] - w[0]).collect();
+            // The least each wait may be: what Retry-After asked, or half the backoff's
+            // exponential step (its jitter takes between a half and all of it).
+            let least = |try_: usize| match n {
+                0 | 1 => Duration::from_secs(1),
+                2 => config.backoff * (1 << try_) / 2,
+                _ => Duration::ZERO,
+            };
+            for (try_, gap) in gaps.iter().enumerate() {
+                assert!(*gap >= least(try_), "{url}: gap {try_} is {gap:?}");
+            }
+        }
+    }
+    let streamed: BTreeSet<String> = streamed.lock().unwrap().iter().cloned().collect();
+    let records: BTreeSet<String> = report.records.iter().map(|r| r.json()).collect();
+    assert_eq!(streamed.len(), report.records.len(), "one line per record");
+    // With shards, a page's new-link count is completed when the shards merge: compare the
+    // URLs and outcomes, which the stream has as they were.
+    let outcome = |line: &String| {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        (
+            value["url"].to_string(),
+            value["status"].to_string(),
+            value["tries"].to_string(),
+        )
+    };
+    assert_eq!(
+        streamed.iter().map(outcome).collect::<BTreeSet<_>>(),
+        records.iter().map(outcome).collect::<BTreeSet<_>>()
+    );
+}
+
+/// `--strict` skips the `www.` subdomain the root links to; `--lenient` fetches it, at the
+/// address the caller's resolver gives (the core itself resolves nothing).
+pub fn lenient_fetches_subdomains(under: Under) {
+    let spec = SiteSpec {
+        pages: 30,
+        www_link: true,
+        ..SiteSpec::default()
+    };
+    let server = start_logged(&spec, Some("site.test"));
+    let port = server.addr().port();
+    let manifest = server.manifest(&spec);
+    let www = format!("http://www.site.test:{port}/data/0.txt");
+    assert_eq!(manifest.urls[&www], "error:skipped");
+
+    let mut config = Config::new(parse_root(&server.url()).unwrap(), server.addr());
+    config.concurrency = 4;
+    let strict = crawl(&under, &config);
+    assert_eq!(urls_out(&strict.records), manifest.urls_out());
+
+    config.host_match = HostMatch::Lenient;
+    let addr = server.addr();
+    config.resolver = Some(Resolver(Arc::new(move |host, port| {
+        (host == "www.site.test" && port == addr.port()).then_some(addr)
+    })));
+    let lenient = crawl(&under, &config);
+    let mut expected = manifest.urls.clone();
+    expected.insert(www.clone(), "200".to_owned());
+    let expected: String = expected
+        .iter()
+        .map(|(u, o)| format!("{o}\t{u}\n"))
+        .collect();
+    assert_eq!(urls_out(&lenient.records), expected);
+    assert_eq!(server.stats().arrivals("/data/0.txt").len(), 1);
+}
+
 /// Two strategies, run through the CLI, write byte-identical `--urls-out` files.
 pub fn same_urls_out_as_threads(under: Under) {
     let spec = site();
@@ -255,6 +373,16 @@ macro_rules! conformance {
             #[test]
             fn same_urls_out_as_threads() {
                 super::same_urls_out_as_threads($under);
+            }
+
+            #[test]
+            fn several_roots_wait_as_the_servers_ask() {
+                super::several_roots_wait_as_the_servers_ask($under);
+            }
+
+            #[test]
+            fn lenient_fetches_subdomains() {
+                super::lenient_fetches_subdomains($under);
             }
         }
     )*};

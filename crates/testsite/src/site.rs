@@ -25,7 +25,38 @@ pub struct SiteSpec {
     /// Whether the root also links to the misbehaving pages of [`crate::faults`].
     #[serde(default)]
     pub faults: bool,
+    /// Whether the root also links to the [`BUSY`] pages, which answer 429 or 503 at first.
+    #[serde(default)]
+    pub busy: bool,
+    /// The body of `/robots.txt`; `None`: a 404, as a site without one.
+    #[serde(default)]
+    pub robots: Option<String>,
+    /// Whether the root also links to a text file on the `www.` subdomain of the server's
+    /// name (with a name, not an IP address: `--lenient` then fetches it, `--strict` skips it).
+    #[serde(default)]
+    pub www_link: bool,
 }
+
+/// How a busy page says when to come back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BusyWait {
+    /// `Retry-After: N`, in seconds.
+    Seconds(u32),
+    /// `Retry-After` an HTTP date this many seconds after the response's `Date`.
+    Date(u32),
+    /// No `Retry-After`: the crawler's own backoff.
+    Backoff,
+}
+
+/// The busy pages `/busy/N`: the status each answers, how it says when to come back, and how
+/// many of the first requests get it (then a 200 text page). The last is always busy, so its
+/// tries run out and its status is recorded.
+pub const BUSY: [(u16, BusyWait, u32); 4] = [
+    (429, BusyWait::Seconds(1), 1),
+    (503, BusyWait::Date(1), 1),
+    (503, BusyWait::Backoff, 2),
+    (429, BusyWait::Seconds(0), u32::MAX),
+];
 
 impl Default for SiteSpec {
     fn default() -> Self {
@@ -36,6 +67,9 @@ impl Default for SiteSpec {
             seed: 1,
             delay: Duration::ZERO,
             faults: false,
+            busy: false,
+            robots: None,
+            www_link: false,
         }
     }
 }
@@ -51,6 +85,10 @@ pub enum Route {
     Redirect(u16, String),
     /// A page that misbehaves (only with `faults`).
     Fault(crate::faults::Fault),
+    /// Busy page `N` of [`BUSY`] (only with `busy`).
+    Busy(usize),
+    /// `/robots.txt`, when the spec has one.
+    Robots,
     /// 404.
     NotFound,
 }
@@ -117,6 +155,12 @@ impl SiteSpec {
         };
         if path == "/" {
             return Route::Page(0);
+        }
+        if path == "/robots.txt" && self.robots.is_some() {
+            return Route::Robots;
+        }
+        if let Some(n) = number("/busy/", "").filter(|&n| self.busy && n < BUSY.len()) {
+            return Route::Busy(n);
         }
         if self.faults
             && let Some(fault) = crate::faults::route(path)
@@ -188,6 +232,18 @@ impl SiteSpec {
                 });
             }
             links.push(local("/r/0".to_owned(), "/r/0".to_owned()));
+            if self.busy {
+                for n in 0..BUSY.len() {
+                    links.push(local(format!("/busy/{n}"), format!("/busy/{n}")));
+                }
+            }
+            if self.www_link {
+                let url = format!("{}/data/0.txt", origin.replacen("://", "://www.", 1));
+                links.push(Link {
+                    href: url.clone(),
+                    target: Target::Skipped(url),
+                });
+            }
         }
         links
     }
@@ -258,7 +314,8 @@ impl SiteSpec {
                     found.extend(self.links_of(i, origin).into_iter().map(|l| l.target))
                 }
                 Route::Redirect(_, to) => found.push(Target::Local(to)),
-                Route::Text(_) | Route::NotFound | Route::Fault(_) => {}
+                Route::Text(_) | Route::NotFound | Route::Fault(_) | Route::Busy(_) => {}
+                Route::Robots => unreachable!("robots.txt is not linked"),
             }
             for target in found {
                 let (url, outcome) = match &target {
@@ -292,7 +349,10 @@ impl SiteSpec {
             Route::Page(_) | Route::Text(_) => "200".to_owned(),
             Route::Redirect(code, _) => code.to_string(),
             Route::NotFound => "404".to_owned(),
+            Route::Busy(n) if BUSY[n].2 == u32::MAX => BUSY[n].0.to_string(),
+            Route::Busy(_) => "200".to_owned(),
             Route::Fault(_) => unreachable!("fault pages are not linked from ordinary pages"),
+            Route::Robots => unreachable!("robots.txt is not linked"),
         }
     }
 }
@@ -361,6 +421,29 @@ mod tests {
         assert_eq!(spec.route("/p/0"), Route::NotFound);
         assert_eq!(spec.route("/p/500"), Route::NotFound);
         assert!(matches!(spec.route("/r/13"), Route::Redirect(..)));
+    }
+
+    #[test]
+    fn busy_pages_robots_and_the_www_link_are_opt_in() {
+        let plain = SiteSpec::default();
+        assert_eq!(plain.route("/busy/0"), Route::NotFound);
+        assert_eq!(plain.route("/robots.txt"), Route::NotFound);
+        let spec = SiteSpec {
+            busy: true,
+            robots: Some("User-agent: *\nDisallow: /p/1\n".into()),
+            www_link: true,
+            ..SiteSpec::default()
+        };
+        assert_eq!(spec.route("/busy/3"), Route::Busy(3));
+        assert_eq!(spec.route("/busy/4"), Route::NotFound);
+        assert_eq!(spec.route("/robots.txt"), Route::Robots);
+        let manifest = spec.manifest("http://site.test:9");
+        assert_eq!(manifest.urls["http://site.test:9/busy/0"], "200");
+        assert_eq!(manifest.urls["http://site.test:9/busy/3"], "429");
+        assert_eq!(
+            manifest.urls["http://www.site.test:9/data/0.txt"],
+            "error:skipped"
+        );
     }
 
     #[test]
