@@ -100,6 +100,9 @@ pub(crate) struct CrawlArgs {
     /// Largest body accepted, in bytes.
     #[arg(long, default_value_t = Limits::default().max_body)]
     pub(crate) max_body: u64,
+    /// Do not fetch robots.txt, and crawl what it would disallow.
+    #[arg(long)]
+    pub(crate) ignore_robots: bool,
     /// Skip URLs matching this regular expression.
     #[arg(long)]
     pub(crate) exclude: Option<String>,

@@ -83,6 +83,7 @@ pub(crate) fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
     config.resolver = Some(Resolver(Arc::new(move |host, port| {
         lookup.find(host, port)
     })));
+    config.robots = !args.ignore_robots;
     config.backoff = Duration::from_millis(args.backoff_ms);
     config.max_wait = Duration::from_millis(args.max_wait_ms);
     let jsonl = match &args.jsonl {

@@ -280,6 +280,80 @@ pub fn lenient_fetches_subdomains(under: Under) {
     assert_eq!(server.stats().arrivals("/data/0.txt").len(), 1);
 }
 
+/// How many shards of the frontier `under` runs (each reads robots.txt for itself).
+fn shards(under: &Under) -> usize {
+    match (under.options.loops, under.options.per_core) {
+        (Some(loops), _) => loops,
+        (None, true) => under.options.runtime_threads.unwrap_or(1),
+        (None, false) => 1,
+    }
+}
+
+/// robots.txt is fetched before any page of its origin and obeyed (a disallowed URL is
+/// recorded, never fetched, and its links are not found); `--ignore-robots` fetches
+/// everything; a malformed file allows all, with a note in the report.
+pub fn robots_txt_is_fetched_first_and_obeyed(under: Under) {
+    let spec = SiteSpec {
+        pages: 60,
+        robots: Some("User-agent: *\nDisallow: /p/3\nAllow: /p/30\nDisallow: /r/\n".into()),
+        ..SiteSpec::default()
+    };
+    let server = start_logged(&spec, None);
+    let report = crawl(&under, &config(&server, 8));
+    let manifest = server.manifest(&spec);
+    assert!(
+        manifest.count("error:robots") >= 3,
+        "the file disallows some"
+    );
+    assert_eq!(urls_out(&report.records), manifest.urls_out());
+    assert!(report.notes.is_empty(), "{:?}", report.notes);
+    let requests = server.stats().requests();
+    assert_eq!(requests[0].0, "/robots.txt");
+    let robots = requests
+        .iter()
+        .filter(|(path, _)| path == "/robots.txt")
+        .count();
+    assert!(
+        (1..=shards(&under)).contains(&robots),
+        "{robots} robots.txt requests"
+    );
+    for (path, _) in &requests {
+        let url = format!("{}{}", server.url(), &path[1..]);
+        assert_ne!(
+            manifest.urls.get(&url).map(String::as_str),
+            Some("error:robots"),
+            "{path} fetched"
+        );
+    }
+
+    let ignoring = start_logged(&spec, None);
+    let mut ignore = config(&ignoring, 8);
+    ignore.robots = false;
+    let report = crawl(&under, &ignore);
+    let everything = SiteSpec {
+        robots: None,
+        ..spec.clone()
+    };
+    assert_eq!(
+        urls_out(&report.records),
+        ignoring.manifest(&everything).urls_out()
+    );
+    assert_eq!(ignoring.stats().arrivals("/robots.txt").len(), 0);
+
+    let garbage = SiteSpec {
+        robots: Some("\0\0\u{1}<html>not robots</html>".into()),
+        ..spec.clone()
+    };
+    let server = start(&garbage);
+    let report = crawl(&under, &config(&server, 8));
+    assert_eq!(
+        urls_out(&report.records),
+        server.manifest(&garbage).urls_out()
+    );
+    assert_eq!(report.notes.len(), 1, "{:?}", report.notes);
+    assert!(report.notes[0].contains("malformed"), "{:?}", report.notes);
+}
+
 /// Two strategies, run through the CLI, write byte-identical `--urls-out` files.
 pub fn same_urls_out_as_threads(under: Under) {
     let spec = site();
@@ -378,6 +452,11 @@ macro_rules! conformance {
             #[test]
             fn several_roots_wait_as_the_servers_ask() {
                 super::several_roots_wait_as_the_servers_ask($under);
+            }
+
+            #[test]
+            fn robots_txt_is_fetched_first_and_obeyed() {
+                super::robots_txt_is_fetched_first_and_obeyed($under);
             }
 
             #[test]

@@ -9,7 +9,7 @@ use std::{
 
 use c10k_core::{
     CHUNK_SIZE, Config, Fetch, FetchError, LAG_TICK, Message, Outcome, Phase, Progress, Report,
-    Response, ResponseReader, Shard,
+    Response, Shard,
 };
 use tokio::{
     io::AsyncWriteExt,
@@ -254,7 +254,7 @@ async fn fetch_page(fetch: &Fetch, config: &Config) -> Result<Response, FetchErr
         within!(deadline, stream.write_all(&request)).map_err(exchange)?;
     }
 
-    let mut reader = ResponseReader::new(config.limits);
+    let mut reader = fetch.reader(config.limits);
     loop {
         // `poll_read_ready` keeps the task's waker in the socket's own slot; `readable()`
         // would keep an intrusive waiter node in this future, in every task, for good.

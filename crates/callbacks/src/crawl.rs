@@ -221,7 +221,7 @@ impl Fetcher {
         let connect = TcpStream::connect(fetch.addr);
         let fetcher = Rc::new(RefCell::new(Fetcher {
             request: fetch.request(),
-            reader: ResponseReader::new(crawl.config.limits),
+            reader: fetch.reader(crawl.config.limits),
             crawl,
             fetch: Some(fetch),
             stream: None,

@@ -145,6 +145,8 @@ pub struct Config {
     pub gauges: Option<Arc<Gauges>>,
     /// If set, told of every record as it is made.
     pub sink: Option<RecordSink>,
+    /// Fetch each origin's robots.txt first and obey it (see [`crate::robots`]).
+    pub robots: bool,
     /// Rounds of [`crate::work::work`] done for every HTML page after it is parsed.
     pub work_rounds: u64,
 }
@@ -258,6 +260,7 @@ impl Config {
             limits: Limits::default(),
             gauges: None,
             sink: None,
+            robots: true,
             work_rounds: 0,
         }
     }

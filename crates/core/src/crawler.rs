@@ -41,7 +41,8 @@ use crate::{
     error::{ErrorKind, FetchError, Limit},
     links::extract_links,
     report::{Record, Report, Status},
-    response::Response,
+    response::{Response, ResponseReader},
+    robots::{self, Rules},
     shard::{self, Route},
     urls::resolve,
     wait,
@@ -56,6 +57,8 @@ pub struct Fetch {
     pub addr: SocketAddr,
     /// Which try this is, from 1.
     pub tries: u32,
+    /// Whether this is an origin's robots.txt rather than a page.
+    robots: bool,
     /// Rounds of work to do on the page once parsed.
     work_rounds: u64,
     /// When this try was handed out.
@@ -66,6 +69,17 @@ impl Fetch {
     /// The request bytes: HTTP/1.0, one request per connection.
     pub fn request(&self) -> Vec<u8> {
         crate::request::request(&self.url)
+    }
+
+    /// The reader for this fetch's response, within `limits` (it keeps a robots.txt's body,
+    /// which is not HTML).
+    pub fn reader(&self, limits: crate::Limits) -> ResponseReader {
+        ResponseReader::new(limits).keeping_body(self.robots)
+    }
+
+    /// Whether this is an origin's robots.txt, whose body is kept though it is not HTML.
+    pub fn is_robots(&self) -> bool {
+        self.robots
     }
 
     /// Turns what the strategy got into an outcome: parses links out of an HTML page.
@@ -85,8 +99,11 @@ impl Fetch {
                 redirect: None,
                 retry_after: response.retry_after.take(),
                 date: response.date.take(),
+                body: Vec::new(),
             };
-            if is_redirect(response.status) {
+            if self.robots {
+                page.body = std::mem::take(&mut response.body);
+            } else if is_redirect(response.status) {
                 // The reader left a `Location` all ASCII: UTF-8 or not, its raw bytes are
                 // percent-encoded as they came.
                 page.redirect = response
@@ -161,6 +178,17 @@ struct Page {
     /// A 429's or 503's `Retry-After` and `Date` headers.
     retry_after: Option<String>,
     date: Option<String>,
+    /// A robots.txt's body (empty for a page).
+    body: Vec<u8>,
+}
+
+/// Where an origin's robots.txt stands.
+#[derive(Debug)]
+enum Robots {
+    /// Being fetched; the origin's URLs wait here meanwhile.
+    Fetching(Vec<Fetch>),
+    /// Known.
+    Known(Rules),
 }
 
 /// Statuses that mean "not now": tried again, within `--max-tries`.
@@ -218,6 +246,10 @@ pub struct Crawler {
     waited: u64,
     /// Addresses the [`crate::config::Resolver`] gave (or not), by `host:port`.
     resolved: HashMap<String, Option<SocketAddr>>,
+    /// Each origin's robots.txt, by `http://host:port` (when it is obeyed).
+    robots: HashMap<String, Robots>,
+    /// What the report should say beside the records (robots.txt that was not plain rules).
+    notes: Vec<String>,
     in_flight: usize,
     /// The most fetches ever in flight at once.
     peak_in_flight: usize,
@@ -246,6 +278,8 @@ impl Crawler {
             waiting: BinaryHeap::new(),
             waited: 0,
             resolved: HashMap::new(),
+            robots: HashMap::new(),
+            notes: Vec::new(),
             in_flight: 0,
             peak_in_flight: 0,
             started: 0,
@@ -303,8 +337,9 @@ impl Crawler {
                 });
                 return self.retry(fetch, at, asked);
             }
-            Ok(page) => page,
             Err(err) if err.is_retryable() && tries_left => return self.retry(fetch, at, None),
+            _ if fetch.robots => return self.robots_known(&fetch, result),
+            Ok(page) => page,
             Err(err) => {
                 self.record(Record {
                     url: fetch.url.into(),
@@ -396,6 +431,7 @@ impl Crawler {
     pub fn into_report(self, strategy: &str, elapsed: Duration) -> Report {
         let mut report = Report::new(strategy, &self.config, self.records, elapsed);
         report.peak_in_flight = self.peak_in_flight;
+        report.notes = self.notes;
         report
     }
 
@@ -490,12 +526,75 @@ impl Crawler {
 
     fn queue_fetch(&mut self, url: Url, addr: SocketAddr) {
         self.started += 1;
-        self.queue.push_back(Fetch {
+        let fetch = Fetch {
             url,
             addr,
             tries: 1,
+            robots: false,
             work_rounds: 0,
             started: None,
+        };
+        if !self.config.robots {
+            return self.queue.push_back(fetch);
+        }
+        let origin = &fetch.url[..url::Position::BeforePath];
+        match self.robots.get_mut(origin) {
+            Some(Robots::Known(rules)) => {
+                if rules.allows(&fetch.url) {
+                    self.queue.push_back(fetch);
+                } else {
+                    self.disallowed(fetch);
+                }
+            }
+            Some(Robots::Fetching(held)) => held.push(fetch),
+            None => {
+                // The origin's first URL: its robots.txt goes first, and the URL waits.
+                let mut robots_txt = fetch.url.clone();
+                robots_txt.set_path("/robots.txt");
+                robots_txt.set_query(None);
+                self.queue.push_front(Fetch {
+                    url: robots_txt,
+                    addr,
+                    tries: 1,
+                    robots: true,
+                    work_rounds: 0,
+                    started: None,
+                });
+                self.robots
+                    .insert(origin.to_owned(), Robots::Fetching(vec![fetch]));
+            }
+        }
+    }
+
+    /// An origin's robots.txt fetch ended: its rules are known, and the URLs that waited for
+    /// them are queued or recorded as disallowed.
+    fn robots_known(&mut self, fetch: &Fetch, result: Result<Page, FetchError>) {
+        let origin = &fetch.url[..url::Position::BeforePath];
+        let result = result
+            .as_ref()
+            .map(|page| (page.status, page.body.as_slice()));
+        let (rules, note) = robots::rules(origin, result);
+        self.notes.extend(note);
+        let before = self.robots.insert(origin.to_owned(), Robots::Known(rules));
+        let Some(Robots::Fetching(held)) = before else {
+            return;
+        };
+        let Some(Robots::Known(rules)) = self.robots.get(origin) else {
+            return;
+        };
+        let (allowed, disallowed): (Vec<Fetch>, Vec<Fetch>) =
+            held.into_iter().partition(|fetch| rules.allows(&fetch.url));
+        self.queue.extend(allowed);
+        for fetch in disallowed {
+            self.disallowed(fetch);
+        }
+    }
+
+    fn disallowed(&mut self, fetch: Fetch) {
+        self.record(Record {
+            url: fetch.url.into(),
+            status: Status::Error(ErrorKind::Robots),
+            ..Record::default()
         });
     }
 

@@ -42,6 +42,8 @@ pub enum FetchError {
     Resolve(String),
 }
 
+// `ErrorKind::Robots` has no `FetchError`: a disallowed URL is never fetched, only recorded.
+
 /// Which limit a [`FetchError::TooLarge`] hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limit {
@@ -111,6 +113,8 @@ pub enum ErrorKind {
     Skipped,
     /// See [`FetchError::Resolve`].
     Resolve,
+    /// Disallowed by its origin's robots.txt; never fetched.
+    Robots,
 }
 
 impl ErrorKind {
@@ -127,6 +131,7 @@ impl ErrorKind {
             ErrorKind::RedirectLimit => "redirect-limit",
             ErrorKind::Skipped => "skipped",
             ErrorKind::Resolve => "resolve",
+            ErrorKind::Robots => "robots",
         }
     }
 }

@@ -17,6 +17,8 @@
 //! | page charsets | `charset.rs` | a page's encoding (BOM, `Content-Type`, `<meta>`), its text in UTF-8 |
 //! | [`FetchError`] | `error.rs` | one error enum; the [`ErrorKind`]s the report counts |
 //! | [`Report`] | `report.rs` | per-URL [`Record`]s and the JSON report |
+//! | robots.txt | `robots.rs` | each origin's rules, fetched first and obeyed |
+//! | retries | `wait.rs` | `Retry-After`, and exponential backoff with deterministic jitter |
 //! | [`Shard`] | `shard.rs` | the frontier split N ways for N loops on N cores: links as [`Message`]s, exact termination |
 //! | [`work::work`] | `work.rs` | deterministic CPU work per page (`--work-us`) |
 //!
@@ -34,6 +36,7 @@ mod links;
 mod report;
 mod request;
 mod response;
+pub mod robots;
 pub mod shard;
 mod urls;
 mod wait;

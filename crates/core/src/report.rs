@@ -195,6 +195,9 @@ pub struct Report {
     pub work_digest: u64,
     /// How late the event loop woke for a periodic timer (event-driven strategies only).
     pub loop_lag_ms: Option<Latency>,
+    /// What the records do not say: each origin's robots.txt that was not plain rules.
+    #[serde(default)]
+    pub notes: Vec<String>,
     /// Every record, for `--urls-out`; not part of the JSON.
     #[serde(skip)]
     pub records: Vec<Record>,
@@ -291,6 +294,9 @@ impl Report {
         if self.retries > 0 {
             let _ = writeln!(text, "{:>10} retries", self.retries);
         }
+        for note in &self.notes {
+            let _ = writeln!(text, "note: {note}");
+        }
         text
     }
 
@@ -336,6 +342,9 @@ impl Report {
         let _ = writeln!(text, "status: {}", counts(&self.status_counts));
         if !self.error_counts.is_empty() {
             let _ = writeln!(text, "errors: {}", counts(&self.error_counts));
+        }
+        for note in &self.notes {
+            let _ = writeln!(text, "note: {note}");
         }
         text
     }

@@ -83,6 +83,8 @@ pub struct ResponseReader {
     coded_len: u64,
     /// Whether an interim (1xx) response came before the head now awaited.
     interim: bool,
+    /// Keep any 2xx body, not only HTML (robots.txt).
+    keep_any: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,7 +124,14 @@ impl ResponseReader {
             body: Decoder::Body(Body::default()),
             coded_len: 0,
             interim: false,
+            keep_any: false,
         }
+    }
+
+    /// A reader that also keeps (and decodes) a 2xx body that is not HTML, if `keep`.
+    pub fn keeping_body(mut self, keep: bool) -> ResponseReader {
+        self.keep_any = keep;
+        self
     }
 
     /// Consumes bytes just read from the connection.
@@ -210,8 +219,8 @@ impl ResponseReader {
             let codings;
             (self.state, codings) =
                 start_body(&self.limits, &mut self.response, status, parsed.headers)?;
-            // Only a page whose links are followed is kept, and so decoded.
-            let keep = (200..300).contains(&status) && self.response.is_html();
+            // Only a page whose links are followed is kept, and so decoded (or a robots.txt).
+            let keep = (200..300).contains(&status) && (self.keep_any || self.response.is_html());
             let body = Body::new(self.limits.max_body, keep);
             self.body = if keep {
                 Decoder::new(&codings, body)?

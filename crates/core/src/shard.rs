@@ -429,17 +429,23 @@ impl Shard {
         let mut credits = Vec::new();
         let mut records: Vec<Vec<Record>> = Vec::with_capacity(shards.len());
         let mut peak_in_flight = 0;
+        let mut notes = Vec::new();
         for shard in shards {
             credits.extend(shard.credits);
             let report = shard.crawler.into_report(strategy, elapsed);
             peak_in_flight += report.peak_in_flight;
             records.push(report.records);
+            notes.extend(report.notes);
         }
+        // Each shard read the robots.txt of the origins it met: one note per origin.
+        notes.sort();
+        notes.dedup();
         for (source, new_links) in credits {
             records[source.shard][source.record].new_links += new_links;
         }
         let mut report = Report::new(strategy, &config, records.concat(), elapsed);
         report.peak_in_flight = peak_in_flight;
+        report.notes = notes;
         report.loop_lag_ms = Some(Latency::of(lags.concat()));
         report
     }

@@ -224,7 +224,7 @@ impl Coroutine for ReadResponse {
 ///     socket = yield from connect(fetch.addr, waiter)?
 ///     deadline = call_at(start + timeout, ...)        # connected: the whole-fetch deadline
 ///     socket = yield from write_all(socket, fetch.request())?
-///     response = yield from read_response(socket, ResponseReader(config.limits))
+///     response = yield from read_response(socket, fetch.reader(config.limits))
 ///     cancel(deadline)
 ///     return response
 /// ```
@@ -236,6 +236,9 @@ pub(crate) struct FetchPage {
     config: Rc<Config>,
     chunk: Chunk,
     request: Vec<u8>,
+    /// Whether the reader keeps a body that is not HTML (a robots.txt): the one thing of the
+    /// fetch the read needs, kept instead of the fetch.
+    keep_body: bool,
     waiter: Waiter,
     deadline: Option<TimerId>,
     started: Instant,
@@ -261,6 +264,7 @@ impl FetchPage {
             config,
             chunk,
             request: fetch.request(),
+            keep_body: fetch.is_robots(),
             waiter: Waiter::default(),
             deadline: None,
             started: Instant::now(),
@@ -323,7 +327,8 @@ impl Coroutine for FetchPage {
                 FetchState::Sending(write) => match yield_from!(write.resume(lp, wake)) {
                     Ok(socket) => FetchState::Reading(ReadResponse::Reading {
                         socket,
-                        reader: ResponseReader::new(self.config.limits),
+                        reader: ResponseReader::new(self.config.limits)
+                            .keeping_body(self.keep_body),
                         chunk: Rc::clone(&self.chunk),
                     }),
                     Err(err) => return self.complete(lp, Err(err)),

@@ -309,6 +309,9 @@ impl SiteSpec {
         urls.insert(format!("{origin}/"), "200".to_owned());
         while let Some(path) = queue.pop_front() {
             let mut found = Vec::new();
+            if !self.robots_allow(&path) {
+                continue;
+            }
             match self.route(&path) {
                 Route::Page(i) => {
                     found.extend(self.links_of(i, origin).into_iter().map(|l| l.target))
@@ -344,7 +347,42 @@ impl SiteSpec {
         }
     }
 
+    /// Whether the site's robots.txt lets a crawler fetch `path`, as the site itself reads it:
+    /// its `Allow` and `Disallow` lines as path prefixes (whatever group they are in: the test
+    /// site writes one), the longest match winning and `Allow` on a tie. Enough for the files
+    /// the tests serve; the crawler reads them with a full parser.
+    fn robots_allow(&self, path: &str) -> bool {
+        let Some(robots) = &self.robots else {
+            return true;
+        };
+        let mut best: Option<(usize, bool)> = None;
+        for line in robots.lines() {
+            let Some((key, value)) = line.split_once(':') else {
+                continue;
+            };
+            let allow = match key.trim().to_ascii_lowercase().as_str() {
+                "allow" => true,
+                "disallow" => false,
+                _ => continue,
+            };
+            let prefix = value.split('#').next().unwrap_or_default().trim();
+            if prefix.is_empty() || !path.starts_with(prefix) {
+                continue;
+            }
+            let better = best.is_none_or(|(len, was)| {
+                prefix.len() > len || (prefix.len() == len && allow && !was)
+            });
+            if better {
+                best = Some((prefix.len(), allow));
+            }
+        }
+        best.is_none_or(|(_, allow)| allow)
+    }
+
     fn outcome(&self, path: &str) -> String {
+        if !self.robots_allow(path) {
+            return "error:robots".to_owned();
+        }
         match self.route(path) {
             Route::Page(_) | Route::Text(_) => "200".to_owned(),
             Route::Redirect(code, _) => code.to_string(),
@@ -438,6 +476,15 @@ mod tests {
         assert_eq!(spec.route("/busy/4"), Route::NotFound);
         assert_eq!(spec.route("/robots.txt"), Route::Robots);
         let manifest = spec.manifest("http://site.test:9");
+        assert_eq!(manifest.urls["http://site.test:9/p/1"], "error:robots");
+        assert_eq!(manifest.urls["http://site.test:9/p/2"], "200");
+        // A prefix: /p/10 is disallowed too, where a link reaches it.
+        assert!(
+            manifest
+                .urls
+                .get("http://site.test:9/p/10")
+                .is_none_or(|outcome| outcome == "error:robots")
+        );
         assert_eq!(manifest.urls["http://site.test:9/busy/0"], "200");
         assert_eq!(manifest.urls["http://site.test:9/busy/3"], "429");
         assert_eq!(

@@ -175,7 +175,7 @@ fn fetch_page(fetch: &Fetch, config: &Config) -> Result<Response, FetchError> {
         .map_err(exchange)?;
     stream.write_all(&fetch.request()).map_err(exchange)?;
 
-    let mut reader = ResponseReader::new(config.limits);
+    let mut reader = fetch.reader(config.limits);
     let mut chunk = [0; CHUNK_SIZE];
     loop {
         stream

@@ -198,7 +198,7 @@ impl Fetcher {
         let peer = crawl.peer(fetch.addr);
         let fetcher = Rc::new(RefCell::new(Fetcher {
             request: fetch.request(),
-            reader: ResponseReader::new(crawl.config.limits),
+            reader: fetch.reader(crawl.config.limits),
             crawl,
             fetch: Some(fetch),
             socket: None,
