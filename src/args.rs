@@ -100,6 +100,14 @@ pub(crate) struct CrawlArgs {
     /// Largest body accepted, in bytes.
     #[arg(long, default_value_t = Limits::default().max_body)]
     pub(crate) max_body: u64,
+    /// At most this many connections to one host (origin) at once, over the whole crawl (with
+    /// several loops or runtimes too: a host's URLs then all go to one of them).
+    #[arg(long, value_parser = at_least_1)]
+    pub(crate) per_host: Option<u64>,
+    /// The least time between two requests to one host, in milliseconds; a robots.txt
+    /// Crawl-delay raises it.
+    #[arg(long, default_value_t = 0, value_parser = whole_number)]
+    pub(crate) delay_ms: u64,
     /// Do not fetch robots.txt, and crawl what it would disallow.
     #[arg(long)]
     pub(crate) ignore_robots: bool,

@@ -84,6 +84,10 @@ pub(crate) fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
         lookup.find(host, port)
     })));
     config.robots = !args.ignore_robots;
+    config.per_host = args
+        .per_host
+        .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+    config.delay = Duration::from_millis(args.delay_ms);
     config.backoff = Duration::from_millis(args.backoff_ms);
     config.max_wait = Duration::from_millis(args.max_wait_ms);
     let jsonl = match &args.jsonl {

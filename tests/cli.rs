@@ -119,6 +119,8 @@ fn bad_arguments_exit_2_with_a_reason() {
     assert_usage_error(&["crawl", "--threads", "auto2"], "threads");
     assert_usage_error(&["crawl", "--runtime", "fibers"], "runtime");
     assert_usage_error(&["crawl", "--backoff-ms", "-1"], "negative");
+    assert_usage_error(&["crawl", "--per-host", "0"], "per-host");
+    assert_usage_error(&["crawl", "--delay-ms", "-5"], "delay-ms");
     assert_usage_error(&["crawl", "--max-wait-ms", "soon"], "max-wait-ms");
     assert_usage_error(&["crawl", "--resolve", "example.test:80"], "host:port:addr");
     assert_usage_error(

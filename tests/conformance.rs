@@ -354,6 +354,57 @@ pub fn robots_txt_is_fetched_first_and_obeyed(under: Under) {
     assert!(report.notes[0].contains("malformed"), "{:?}", report.notes);
 }
 
+/// The gaps between consecutive requests the server saw (robots.txt included).
+fn gaps(server: &c10k_testsite::Server) -> Vec<Duration> {
+    let requests = server.stats().requests();
+    requests.windows(2).map(|w| w[1].1 - w[0].1).collect()
+}
+
+/// `--per-host 1` and `--delay-ms`: one connection to the host at a time over the whole crawl
+/// (with shards too: the host's URLs all go to one), and the server sees its requests at
+/// least the delay apart; a robots.txt `Crawl-delay` raises the delay. `--per-host 2` never
+/// has more than two in flight. Nothing else changes: the same URLs, the same outcomes.
+pub fn politeness_caps_and_spaces_a_host(under: Under) {
+    let spec = SiteSpec {
+        pages: 20,
+        ..SiteSpec::default()
+    };
+    let server = start_logged(&spec, None);
+    let mut polite = config(&server, 8);
+    polite.per_host = Some(1);
+    polite.delay = Duration::from_millis(15);
+    let report = crawl(&under, &polite);
+    assert_eq!(urls_out(&report.records), server.manifest(&spec).urls_out());
+    assert_eq!(report.peak_in_flight, 1);
+    let spaced = gaps(&server);
+    assert!(spaced.len() > 20, "{} requests", spaced.len() + 1);
+    assert!(spaced.iter().all(|gap| *gap >= polite.delay), "{spaced:?}");
+
+    let two = start_logged(&spec, None);
+    let mut config2 = config(&two, 8);
+    config2.per_host = Some(2);
+    let report = crawl(&under, &config2);
+    assert_eq!(urls_out(&report.records), two.manifest(&spec).urls_out());
+    assert!(report.peak_in_flight <= 2, "{}", report.peak_in_flight);
+
+    let slow = SiteSpec {
+        robots: Some("User-agent: *\nCrawl-delay: 0.04\n".into()),
+        pages: 8,
+        ..SiteSpec::default()
+    };
+    let server = start_logged(&slow, None);
+    let mut asked = config(&server, 8);
+    asked.per_host = Some(1);
+    asked.delay = Duration::from_millis(1);
+    let report = crawl(&under, &asked);
+    assert_eq!(urls_out(&report.records), server.manifest(&slow).urls_out());
+    let spaced = gaps(&server);
+    assert!(
+        spaced.iter().all(|gap| *gap >= Duration::from_millis(40)),
+        "{spaced:?}"
+    );
+}
+
 /// Two strategies, run through the CLI, write byte-identical `--urls-out` files.
 pub fn same_urls_out_as_threads(under: Under) {
     let spec = site();
@@ -457,6 +508,11 @@ macro_rules! conformance {
             #[test]
             fn robots_txt_is_fetched_first_and_obeyed() {
                 super::robots_txt_is_fetched_first_and_obeyed($under);
+            }
+
+            #[test]
+            fn politeness_caps_and_spaces_a_host() {
+                super::politeness_caps_and_spaces_a_host($under);
             }
 
             #[test]

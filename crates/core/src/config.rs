@@ -75,7 +75,10 @@ pub enum HostMatch {
 /// `--lenient` lets in). The core does no I/O: whatever this does (a DNS lookup, a fixed
 /// table) is the caller's, and it is asked at most once per host and shard.
 #[derive(Clone)]
-pub struct Resolver(pub Arc<dyn Fn(&str, u16) -> Option<SocketAddr> + Send + Sync>);
+pub struct Resolver(pub Arc<Resolve>);
+
+/// What a [`Resolver`] calls: host (without brackets) and port in, an address out if any.
+pub type Resolve = dyn Fn(&str, u16) -> Option<SocketAddr> + Send + Sync;
 
 impl fmt::Debug for Resolver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -147,6 +150,10 @@ pub struct Config {
     pub sink: Option<RecordSink>,
     /// Fetch each origin's robots.txt first and obey it (see [`crate::robots`]).
     pub robots: bool,
+    /// At most this many fetches in flight to one host (origin), over the whole crawl.
+    pub per_host: Option<usize>,
+    /// The least time between two requests to one host; a `Crawl-delay` raises it.
+    pub delay: Duration,
     /// Rounds of [`crate::work::work`] done for every HTML page after it is parsed.
     pub work_rounds: u64,
 }
@@ -193,6 +200,9 @@ pub enum ConfigError {
     /// A concurrency of 0 would never start a fetch: the crawl would wait forever.
     #[error("concurrency must be at least 1")]
     NoConcurrency,
+    /// A per-host cap of 0 would never fetch anything.
+    #[error("the per-host limit must be at least 1")]
+    NoPerHost,
     /// A root's host has no address in [`Config::addrs`].
     #[error("no address for the root {0}")]
     NoAddress(String),
@@ -261,6 +271,8 @@ impl Config {
             gauges: None,
             sink: None,
             robots: true,
+            per_host: None,
+            delay: Duration::ZERO,
             work_rounds: 0,
         }
     }
@@ -282,6 +294,9 @@ impl Config {
     pub fn check(&self) -> Result<(), ConfigError> {
         if self.concurrency == 0 {
             return Err(ConfigError::NoConcurrency);
+        }
+        if self.per_host == Some(0) {
+            return Err(ConfigError::NoPerHost);
         }
         if let Some(root) = self
             .roots()

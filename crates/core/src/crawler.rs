@@ -40,6 +40,7 @@ use crate::{
     config::{Config, MAX_URL_LEN},
     error::{ErrorKind, FetchError, Limit},
     links::extract_links,
+    politeness::Hosts,
     report::{Record, Report, Status},
     response::{Response, ResponseReader},
     robots::{self, Rules},
@@ -59,6 +60,8 @@ pub struct Fetch {
     pub tries: u32,
     /// Whether this is an origin's robots.txt rather than a page.
     robots: bool,
+    /// Whether its host's politeness handed it out ([`Hosts::pop`]).
+    polite: bool,
     /// Rounds of work to do on the page once parsed.
     work_rounds: u64,
     /// When this try was handed out.
@@ -250,6 +253,8 @@ pub struct Crawler {
     robots: HashMap<String, Robots>,
     /// What the report should say beside the records (robots.txt that was not plain rules).
     notes: Vec<String>,
+    /// The hosts whose politeness applies, and their queues.
+    hosts: Hosts<Fetch>,
     in_flight: usize,
     /// The most fetches ever in flight at once.
     peak_in_flight: usize,
@@ -270,6 +275,7 @@ impl Crawler {
     /// A crawl of `config`'s roots, alone or as one shard of several (then a root is queued
     /// only if this shard owns it).
     pub(crate) fn with_route(config: Config, route: Option<Route>) -> Crawler {
+        let hosts = Hosts::new(config.per_host, config.delay);
         let mut crawler = Crawler {
             config,
             seen: HashMap::new(),
@@ -280,6 +286,7 @@ impl Crawler {
             resolved: HashMap::new(),
             robots: HashMap::new(),
             notes: Vec::new(),
+            hosts,
             in_flight: 0,
             peak_in_flight: 0,
             started: 0,
@@ -308,9 +315,16 @@ impl Crawler {
             let Some(Reverse(waiting)) = self.waiting.pop() else {
                 break;
             };
-            self.queue.push_front(waiting.fetch);
+            self.push(waiting.fetch, true);
         }
-        let mut fetch = self.queue.pop_front()?;
+        let mut fetch = match self.queue.pop_front() {
+            Some(fetch) => fetch,
+            None => {
+                let mut fetch = self.hosts.pop(now)?;
+                fetch.polite = true;
+                fetch
+            }
+        };
         fetch.started = Some(now);
         fetch.work_rounds = self.config.work_rounds;
         self.in_flight += 1;
@@ -324,11 +338,15 @@ impl Crawler {
         self.in_flight -= 1;
         self.publish_in_flight();
         let Outcome {
-            fetch,
+            mut fetch,
             result,
             latency,
             at,
         } = outcome;
+        if std::mem::take(&mut fetch.polite) {
+            self.hosts
+                .ended(&fetch.url[..url::Position::BeforePath], at);
+        }
         let tries_left = fetch.tries < self.config.max_tries;
         let page = match result {
             Ok(page) if is_retryable_status(page.status) && tries_left => {
@@ -338,7 +356,7 @@ impl Crawler {
                 return self.retry(fetch, at, asked);
             }
             Err(err) if err.is_retryable() && tries_left => return self.retry(fetch, at, None),
-            _ if fetch.robots => return self.robots_known(&fetch, result),
+            _ if fetch.robots => return self.robots_known(&fetch, result, at),
             Ok(page) => page,
             Err(err) => {
                 self.record(Record {
@@ -401,15 +419,37 @@ impl Crawler {
         }));
     }
 
-    /// When the earliest waiting URL is due; `None` when none waits. A strategy that got
+    /// When the earliest waiting URL is due (a retry after its backoff, or the next request a
+    /// host's politeness allows); `None` when none waits for a time. A strategy that got
     /// `None` from [`Crawler::next_fetch`] waits until then, or until a fetch completes.
     pub fn next_wake(&self) -> Option<Instant> {
-        self.waiting.peek().map(|Reverse(first)| first.due)
+        let retry = self.waiting.peek().map(|Reverse(first)| first.due);
+        match (retry, self.hosts.next_wake()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Nothing queued, nothing waiting and nothing in flight: the crawl is complete.
     pub fn is_done(&self) -> bool {
-        self.queue.is_empty() && self.waiting.is_empty() && self.in_flight == 0
+        self.queue.is_empty()
+            && self.waiting.is_empty()
+            && self.hosts.queued() == 0
+            && self.in_flight == 0
+    }
+
+    /// Queues `fetch` (at the front for a retry): in its host's queue if the host's
+    /// politeness applies, in the crawl's one queue otherwise.
+    fn push(&mut self, fetch: Fetch, front: bool) {
+        let origin = &fetch.url[..url::Position::BeforePath];
+        if self.hosts.manages(origin) {
+            let origin = origin.to_owned();
+            self.hosts.push(&origin, fetch, front);
+        } else if front {
+            self.queue.push_front(fetch);
+        } else {
+            self.queue.push_back(fetch);
+        }
     }
 
     /// How many fetches are handed out and not yet completed.
@@ -419,7 +459,7 @@ impl Crawler {
 
     /// How many URLs wait to be fetched, due or not.
     pub fn queued(&self) -> usize {
-        self.queue.len() + self.waiting.len()
+        self.queue.len() + self.waiting.len() + self.hosts.queued()
     }
 
     /// The records so far, one per URL that ended.
@@ -531,17 +571,18 @@ impl Crawler {
             addr,
             tries: 1,
             robots: false,
+            polite: false,
             work_rounds: 0,
             started: None,
         };
         if !self.config.robots {
-            return self.queue.push_back(fetch);
+            return self.push(fetch, false);
         }
         let origin = &fetch.url[..url::Position::BeforePath];
         match self.robots.get_mut(origin) {
             Some(Robots::Known(rules)) => {
                 if rules.allows(&fetch.url) {
-                    self.queue.push_back(fetch);
+                    self.push(fetch, false);
                 } else {
                     self.disallowed(fetch);
                 }
@@ -552,29 +593,36 @@ impl Crawler {
                 let mut robots_txt = fetch.url.clone();
                 robots_txt.set_path("/robots.txt");
                 robots_txt.set_query(None);
-                self.queue.push_front(Fetch {
-                    url: robots_txt,
-                    addr,
-                    tries: 1,
-                    robots: true,
-                    work_rounds: 0,
-                    started: None,
-                });
                 self.robots
                     .insert(origin.to_owned(), Robots::Fetching(vec![fetch]));
+                self.push(
+                    Fetch {
+                        url: robots_txt,
+                        addr,
+                        tries: 1,
+                        robots: true,
+                        polite: false,
+                        work_rounds: 0,
+                        started: None,
+                    },
+                    true,
+                );
             }
         }
     }
 
     /// An origin's robots.txt fetch ended: its rules are known, and the URLs that waited for
     /// them are queued or recorded as disallowed.
-    fn robots_known(&mut self, fetch: &Fetch, result: Result<Page, FetchError>) {
+    fn robots_known(&mut self, fetch: &Fetch, result: Result<Page, FetchError>, at: Instant) {
         let origin = &fetch.url[..url::Position::BeforePath];
         let result = result
             .as_ref()
             .map(|page| (page.status, page.body.as_slice()));
         let (rules, note) = robots::rules(origin, result);
         self.notes.extend(note);
+        if let Some(delay) = rules.crawl_delay() {
+            self.hosts.crawl_delay(origin, delay, at);
+        }
         let before = self.robots.insert(origin.to_owned(), Robots::Known(rules));
         let Some(Robots::Fetching(held)) = before else {
             return;
@@ -584,7 +632,9 @@ impl Crawler {
         };
         let (allowed, disallowed): (Vec<Fetch>, Vec<Fetch>) =
             held.into_iter().partition(|fetch| rules.allows(&fetch.url));
-        self.queue.extend(allowed);
+        for fetch in allowed {
+            self.push(fetch, false);
+        }
         for fetch in disallowed {
             self.disallowed(fetch);
         }
@@ -631,11 +681,14 @@ mod tests {
     use super::*;
     use crate::{config::parse_root, error::ErrorKind};
 
+    /// One root, robots.txt not fetched (the tests that want it turn it on).
     fn config() -> Config {
-        Config::new(
+        let mut config = Config::new(
             parse_root("http://127.0.0.1:8000/").unwrap(),
             "127.0.0.1:8000".parse().unwrap(),
-        )
+        );
+        config.robots = false;
+        config
     }
 
     fn html(body: &str) -> Result<Response, FetchError> {
@@ -865,6 +918,7 @@ mod tests {
             parse_root("http://example.com/").unwrap(),
             "127.0.0.1:8000".parse().unwrap(),
         );
+        config.robots = false;
         config.host_match = crate::HostMatch::Lenient;
         let asked = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&asked);
@@ -883,6 +937,69 @@ mod tests {
         assert_eq!(next.addr, "127.0.0.9:80".parse().unwrap());
         assert_eq!(asked.load(Ordering::Relaxed), 2);
         assert!(lines(&crawler).contains(&"error:resolve\thttp://gone.example.com/".to_owned()));
+    }
+
+    fn text(status: u16, body: &str) -> Result<Response, FetchError> {
+        Ok(Response {
+            status,
+            body: body.as_bytes().to_vec(),
+            body_len: body.len() as u64,
+            ..Response::default()
+        })
+    }
+
+    /// robots.txt goes first and the root waits for it; what it disallows is recorded, never
+    /// handed out; its Crawl-delay spaces the host's requests.
+    #[test]
+    fn robots_txt_goes_first_and_is_obeyed() {
+        let mut config = config();
+        config.robots = true;
+        let mut crawler = Crawler::new(config);
+        let t0 = Instant::now();
+        let robots = crawler.next_fetch(t0).unwrap();
+        assert_eq!(robots.url.path(), "/robots.txt");
+        assert!(robots.is_robots());
+        // The root waits for the rules.
+        assert!(crawler.next_fetch(t0).is_none());
+        assert!(!crawler.is_done());
+        let rules = "User-agent: *\nDisallow: /private\nCrawl-delay: 1\n";
+        crawler.complete(robots.finish(text(200, rules), t0));
+        assert!(crawler.next_fetch(t0).is_none(), "within the crawl delay");
+        let due = crawler.next_wake().unwrap();
+        assert_eq!(due, t0 + Duration::from_secs(1));
+        step_at(&mut crawler, due, |_| {
+            html(r#"<a href="/private/x"><a href="/public">"#)
+        });
+        assert_eq!(crawler.next_wake(), Some(due + Duration::from_secs(1)));
+        step_at(&mut crawler, due + Duration::from_secs(1), |_| html(""));
+        assert!(crawler.is_done());
+        assert_eq!(
+            lines(&crawler),
+            [
+                "200\thttp://127.0.0.1:8000/",
+                "200\thttp://127.0.0.1:8000/public",
+                "error:robots\thttp://127.0.0.1:8000/private/x",
+            ]
+        );
+    }
+
+    /// `--per-host 1`: one fetch in flight to the host at a time, however many are queued.
+    #[test]
+    fn per_host_caps_the_fetches_in_flight_to_a_host() {
+        let mut config = config();
+        config.per_host = Some(1);
+        let mut crawler = Crawler::new(config);
+        let now = Instant::now();
+        step_at(&mut crawler, now, |_| html(r#"<a href="/a"><a href="/b">"#));
+        let a = crawler.next_fetch(now).unwrap();
+        assert!(crawler.next_fetch(now).is_none());
+        assert_eq!(
+            crawler.next_wake(),
+            None,
+            "a completion, not a time, frees the host"
+        );
+        crawler.complete(a.finish(html(""), now));
+        assert!(crawler.next_fetch(now).is_some());
     }
 
     #[test]

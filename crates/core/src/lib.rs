@@ -18,6 +18,7 @@
 //! | [`FetchError`] | `error.rs` | one error enum; the [`ErrorKind`]s the report counts |
 //! | [`Report`] | `report.rs` | per-URL [`Record`]s and the JSON report |
 //! | robots.txt | `robots.rs` | each origin's rules, fetched first and obeyed |
+//! | politeness | `politeness.rs` | `--per-host`, `--delay-ms`, `Crawl-delay`: per-host queues |
 //! | retries | `wait.rs` | `Retry-After`, and exponential backoff with deterministic jitter |
 //! | [`Shard`] | `shard.rs` | the frontier split N ways for N loops on N cores: links as [`Message`]s, exact termination |
 //! | [`work::work`] | `work.rs` | deterministic CPU work per page (`--work-us`) |
@@ -33,6 +34,7 @@ pub mod crawler;
 mod decode;
 mod error;
 mod links;
+mod politeness;
 mod report;
 mod request;
 mod response;
@@ -43,8 +45,8 @@ mod wait;
 pub mod work;
 
 pub use config::{
-    Config, ConfigError, Gauges, HostMatch, Limits, MAX_URL_LEN, RecordSink, Resolver, RootError,
-    parse_root,
+    Config, ConfigError, Gauges, HostMatch, Limits, MAX_URL_LEN, RecordSink, Resolve, Resolver,
+    RootError, parse_root,
 };
 pub use crawler::{Crawler, Fetch, Outcome};
 pub use error::{ErrorKind, FetchError, Limit, Phase, Skip};

@@ -22,9 +22,25 @@
 //! exactly the problem being solved. Hashing the URL spreads the pages evenly over the shards
 //! whatever the site; the price is that most links cross shards (a fraction (N − 1) / N of
 //! them), handed over in one message per page and shard, and that limits over several URLs
-//! must be global: [`Config::max_pages`] is a budget the shards share (below), and per-host caps
-//! will be shared the same way. A crawl over many hosts would hash the host, keeping each
-//! host's politeness local; only [`owner`] would change.
+//! must be global: [`Config::max_pages`] is a budget the shards share (below).
+//!
+//! # Politeness: a host on one shard
+//!
+//! `--per-host N` caps the connections to a host *in total*, and `--delay-ms` spaces *all* its
+//! requests. Shared counters and clocks between shards could do it, at the price of a
+//! cross-core write per fetch and of shards waiting on each other; so when either flag is
+//! given, URLs go instead to the shard of their *origin* ([`host_owner`]), as in Mercator and
+//! BUbiNG: each host's politeness is then kept by the one shard that owns it, exactly, with
+//! nothing shared. The price is the one above: a one-host crawl with politeness runs on one
+//! shard — which is what politeness asks (one host, a few connections, spaced) — while a
+//! crawl of several hosts spreads them over the shards. Without the flags (the benchmark's
+//! crawls), URLs are hashed whole as before and nothing changes.
+//!
+//! robots.txt needs no such routing: each shard reads an origin's robots.txt itself, before
+//! fetching any URL of that origin it owns, so the rules are the same everywhere. A
+//! `Crawl-delay` is kept exactly when the flags route by host (give `--delay-ms 1`, say); with
+//! URLs hashed whole, each shard keeps it for its own requests, so N shards may together send
+//! up to N requests per delay: documented, not hidden (see the README).
 //!
 //! # One budget for `--max-pages`
 //!
@@ -93,9 +109,19 @@ use crate::{
 /// The shard, of `shards`, that owns `url`: a hash of the whole normalised URL (see the module
 /// documentation for why not of its host). The same in every shard and on every thread.
 pub fn owner(url: &Url, shards: usize) -> usize {
+    hash_owner(url.as_str(), shards)
+}
+
+/// The shard, of `shards`, that owns `url` when politeness is in force: a hash of its origin,
+/// so that one shard owns all of a host (see the module documentation).
+pub fn host_owner(url: &Url, shards: usize) -> usize {
+    hash_owner(&url[..url::Position::BeforePath], shards)
+}
+
+fn hash_owner(key: &str, shards: usize) -> usize {
     // `DefaultHasher::new` has fixed keys, so every shard computes the same owner.
     let mut hasher = DefaultHasher::new();
-    url.as_str().hash(&mut hasher);
+    key.hash(&mut hasher);
     (hasher.finish() % shards.max(1) as u64) as usize
 }
 
@@ -114,6 +140,8 @@ pub(crate) struct Route {
     outbox: Vec<Vec<(Url, u32)>>,
     /// Pages left under `--max-pages`, shared by every shard; `None` when unbounded.
     budget: Option<Arc<AtomicUsize>>,
+    /// Whether URLs go to the shard of their host ([`host_owner`]), politeness being in force.
+    by_host: bool,
 }
 
 /// Called first by [`Crawler::enqueue`]: `Some(url)` if this crawler owns it (or is alone),
@@ -122,7 +150,11 @@ pub(crate) fn keep(route: &mut Option<Route>, url: Url, redirects: u32) -> Optio
     let Some(route) = route else {
         return Some(url);
     };
-    let to = owner(&url, route.outbox.len());
+    let to = if route.by_host {
+        host_owner(&url, route.outbox.len())
+    } else {
+        owner(&url, route.outbox.len())
+    };
     if to == route.index {
         return Some(url);
     }
@@ -235,6 +267,7 @@ impl Shard {
                     index,
                     outbox: vec![Vec::new(); shards],
                     budget: budget.clone(),
+                    by_host: config.per_host.is_some() || !config.delay.is_zero(),
                 };
                 let mut crawler = Crawler::with_route(config, Some(route));
                 // Every shard offered itself the roots; only a root's owner keeps it.
@@ -460,7 +493,9 @@ mod tests {
 
     fn config() -> Config {
         let root = parse_root("http://127.0.0.1:8000/").unwrap();
-        Config::new(root, "127.0.0.1:8000".parse().unwrap())
+        let mut config = Config::new(root, "127.0.0.1:8000".parse().unwrap());
+        config.robots = false;
+        config
     }
 
     #[test]
