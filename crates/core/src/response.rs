@@ -68,8 +68,61 @@ pub enum Progress {
 }
 
 /// Reads one HTTP/1.x response from bytes fed in pieces of any size.
+///
+/// A reader that has been fed nothing holds its limits and an empty pointer: the parser's
+/// state (the head so far, the response, the body's framing and decoders, about 200 bytes)
+/// is allocated with the first bytes. Most of ten thousand connections in flight are waiting
+/// for their response to begin, and this way they wait, in every model, without it.
 #[derive(Debug)]
 pub struct ResponseReader {
+    limits: Limits,
+    parser: Option<Box<Parser>>,
+    /// Keep any 2xx body, not only HTML (a robots.txt).
+    keep_any: bool,
+}
+
+impl ResponseReader {
+    /// A reader that enforces `limits`.
+    pub fn new(limits: Limits) -> ResponseReader {
+        ResponseReader {
+            limits,
+            parser: None,
+            keep_any: false,
+        }
+    }
+
+    /// A reader that also keeps (and decodes) a 2xx body that is not HTML, if `keep`.
+    pub fn keeping_body(mut self, keep: bool) -> ResponseReader {
+        self.keep_any = keep;
+        self
+    }
+
+    /// Consumes bytes just read from the connection.
+    ///
+    /// After [`Progress::Done`] the reader has nothing more to do; bytes beyond the end of the
+    /// response are ignored.
+    pub fn feed(&mut self, data: &[u8]) -> Result<Progress, FetchError> {
+        let (limits, keep_any) = (self.limits, self.keep_any);
+        self.parser
+            .get_or_insert_with(|| Box::new(Parser::new(limits, keep_any)))
+            .feed(data)
+    }
+
+    /// The connection was closed by the peer: what arrived is the whole response, or an error.
+    pub fn eof(&mut self) -> Result<Response, FetchError> {
+        match &mut self.parser {
+            Some(parser) => parser.eof(),
+            None => Err(FetchError::Reset(NO_RESPONSE.to_owned())),
+        }
+    }
+}
+
+/// Why a connection closed before it sent a byte is a transport failure (worth another try).
+const NO_RESPONSE: &str = "connection closed before any response";
+
+/// The state of a [`ResponseReader`] once bytes have come.
+#[derive(Debug)]
+struct Parser {
     limits: Limits,
     state: State,
     /// Bytes of the head received so far; released once the head is parsed.
@@ -113,10 +166,9 @@ enum Chunk {
     Trailer { len: usize, total: usize },
 }
 
-impl ResponseReader {
-    /// A reader that enforces `limits`.
-    pub fn new(limits: Limits) -> ResponseReader {
-        ResponseReader {
+impl Parser {
+    fn new(limits: Limits, keep_any: bool) -> Parser {
+        Parser {
             limits,
             state: State::Head,
             head: Vec::new(),
@@ -124,21 +176,11 @@ impl ResponseReader {
             body: Decoder::Body(Body::default()),
             coded_len: 0,
             interim: false,
-            keep_any: false,
+            keep_any,
         }
     }
 
-    /// A reader that also keeps (and decodes) a 2xx body that is not HTML, if `keep`.
-    pub fn keeping_body(mut self, keep: bool) -> ResponseReader {
-        self.keep_any = keep;
-        self
-    }
-
-    /// Consumes bytes just read from the connection.
-    ///
-    /// After [`Progress::Done`] the reader has nothing more to do; bytes beyond the end of the
-    /// response are ignored.
-    pub fn feed(&mut self, data: &[u8]) -> Result<Progress, FetchError> {
+    fn feed(&mut self, data: &[u8]) -> Result<Progress, FetchError> {
         if self.state == State::Head {
             self.head.extend_from_slice(data);
             let Some(body_start) = self.parse_head()? else {
@@ -155,12 +197,11 @@ impl ResponseReader {
         }
     }
 
-    /// The connection was closed by the peer: what arrived is the whole response, or an error.
-    pub fn eof(&mut self) -> Result<Response, FetchError> {
+    fn eof(&mut self) -> Result<Response, FetchError> {
         match self.state {
-            State::Head if self.head.is_empty() && !self.interim => Err(FetchError::Reset(
-                "connection closed before any response".to_owned(),
-            )),
+            State::Head if self.head.is_empty() && !self.interim => {
+                Err(FetchError::Reset(NO_RESPONSE.to_owned()))
+            }
             // After an interim response the server did answer: a close is a truncated
             // response, not a transport failure worth another try.
             State::Head => Err(FetchError::Truncated("response head")),
@@ -561,6 +602,17 @@ mod tests {
             read_every_way(&endless),
             Err(FetchError::TooLarge(Limit::Body))
         );
+    }
+
+    #[test]
+    fn a_reader_fed_nothing_holds_no_parser() {
+        // What a connection waiting for its response keeps of the reader, in every model.
+        assert!(mem::size_of::<ResponseReader>() <= 32);
+        let mut reader = ResponseReader::new(Limits::default());
+        assert!(reader.parser.is_none());
+        assert!(matches!(reader.eof(), Err(FetchError::Reset(_))));
+        assert_eq!(reader.feed(b"HTTP/1.0 200"), Ok(Progress::NeedMore));
+        assert!(reader.parser.is_some());
     }
 
     #[test]

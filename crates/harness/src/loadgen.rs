@@ -14,13 +14,18 @@ use std::{
     time::{Duration, Instant},
 };
 
+use nix::sys::{
+    resource::{Usage, UsageWho, getrusage},
+    time::TimeVal,
+};
 use serde::{Deserialize, Serialize};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
 };
 
-/// Responses per second with one request per connection.
+/// Responses per second with one request per connection, and what each response cost the
+/// client and the server in CPU time.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Ceiling {
     /// Connections kept open at once.
@@ -33,8 +38,47 @@ pub struct Ceiling {
     pub errors: u64,
     /// `responses / seconds`.
     pub responses_per_s: f64,
+    /// What each response cost the harness's client, in CPU time.
+    #[serde(default)]
+    pub client: Option<CpuPerResponse>,
+    /// What each response cost the server while the harness loaded it, µs of CPU time.
+    #[serde(default)]
+    pub server_cpu_us: Option<f64>,
     /// The same measured by `wrk`, when it is installed.
     pub wrk_responses_per_s: Option<f64>,
+    /// What each response cost `wrk`, in CPU time.
+    #[serde(default)]
+    pub wrk_client: Option<CpuPerResponse>,
+    /// What each response cost the server while `wrk` loaded it, µs of CPU time.
+    #[serde(default)]
+    pub wrk_server_cpu_us: Option<f64>,
+}
+
+/// CPU time per response, µs, in user space and in the kernel.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct CpuPerResponse {
+    /// In user space.
+    pub user_us: f64,
+    /// In the kernel (system calls, and the TCP work they start).
+    pub sys_us: f64,
+}
+
+impl CpuPerResponse {
+    /// The change in `who`'s CPU time since `before`, per response.
+    fn since(before: &Usage, who: UsageWho, responses: u64) -> Option<CpuPerResponse> {
+        let after = getrusage(who).ok()?;
+        let us = |tv: TimeVal| tv.tv_sec() as f64 * 1e6 + tv.tv_usec() as f64;
+        let per = |after: TimeVal, before: TimeVal| (us(after) - us(before)) / responses as f64;
+        (responses > 0).then(|| CpuPerResponse {
+            user_us: per(after.user_time(), before.user_time()),
+            sys_us: per(after.system_time(), before.system_time()),
+        })
+    }
+
+    /// User and kernel time together.
+    pub fn total_us(&self) -> f64 {
+        self.user_us + self.sys_us
+    }
 }
 
 /// Loads `addr` with `connections` concurrent clients for `duration`, each fetching `path`
@@ -58,6 +102,7 @@ pub fn measure(
         format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
             .into_bytes()
             .into();
+    let usage = getrusage(UsageWho::RUSAGE_SELF)?;
     let started = Instant::now();
     let deadline = started + duration;
     runtime.block_on(async {
@@ -88,7 +133,9 @@ pub fn measure(
         responses,
         errors: errors.load(Ordering::Relaxed),
         responses_per_s: responses as f64 / seconds,
-        wrk_responses_per_s: None,
+        // This process runs nothing else meanwhile (a progress bar at most).
+        client: CpuPerResponse::since(&usage, UsageWho::RUSAGE_SELF, responses),
+        ..Ceiling::default()
     })
 }
 
@@ -105,10 +152,24 @@ async fn one_request(addr: SocketAddr, request: &[u8], buf: &mut [u8]) -> io::Re
     }
 }
 
-/// `wrk -tT -cN -dS -H 'Connection: close' URL` (T = the cores), when `wrk` is on the path:
-/// its Requests/sec.
-pub fn wrk(url: &str, connections: usize, duration: Duration) -> Option<f64> {
+/// What one run of `wrk` measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Wrk {
+    /// Its `Requests/sec`.
+    pub responses_per_s: f64,
+    /// Its `N requests in`, when it printed it.
+    pub responses: Option<u64>,
+    /// Its CPU time per request, when it printed their count.
+    pub client: Option<CpuPerResponse>,
+}
+
+/// `wrk -tT -cN -dS -H 'Connection: close' URL` (T = the cores), when `wrk` is on the path.
+///
+/// Its CPU time is read as this process's children's, before and after: nothing else is
+/// waited for meanwhile.
+pub fn wrk(url: &str, connections: usize, duration: Duration) -> Option<Wrk> {
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let usage = getrusage(UsageWho::RUSAGE_CHILDREN).ok()?;
     let output = Command::new("wrk")
         .args([
             &format!("-t{threads}"),
@@ -118,8 +179,38 @@ pub fn wrk(url: &str, connections: usize, duration: Duration) -> Option<f64> {
         .args(["-H", "Connection: close", url])
         .output()
         .ok()?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    text.lines()
+    let (responses_per_s, requests) = parse_wrk(&String::from_utf8_lossy(&output.stdout))?;
+    Some(Wrk {
+        responses_per_s,
+        responses: requests,
+        client: requests.and_then(|n| CpuPerResponse::since(&usage, UsageWho::RUSAGE_CHILDREN, n)),
+    })
+}
+
+/// `Requests/sec` and the count of `N requests in T` from `wrk`'s report.
+fn parse_wrk(text: &str) -> Option<(f64, Option<u64>)> {
+    let per_s = text
+        .lines()
         .find_map(|line| line.trim().strip_prefix("Requests/sec:"))
-        .and_then(|value| value.trim().parse().ok())
+        .and_then(|value| value.trim().parse().ok())?;
+    let requests = text.lines().find_map(|line| {
+        let (count, rest) = line.trim().split_once(' ')?;
+        rest.starts_with("requests in")
+            .then(|| count.parse().ok())?
+    });
+    Some((per_s, requests))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrk_report_is_read() {
+        let report = "Running 3s test @ http://127.0.0.1:1/\n  2 threads and 100 connections\n\
+                      \x20 69208 requests in 3.00s, 151.68MB read\nRequests/sec:  23084.17\n";
+        assert_eq!(parse_wrk(report), Some((23084.17, Some(69208))));
+        assert_eq!(parse_wrk("Requests/sec: 5\n"), Some((5.0, None)));
+        assert_eq!(parse_wrk("wrk: command failed\n"), None);
+    }
 }

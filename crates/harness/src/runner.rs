@@ -136,10 +136,24 @@ pub fn sweep(bin: &Path, plan: &Plan) -> io::Result<Results> {
         if job.site.delay_ms == 0 && results.ceiling.is_none() {
             overall.set_message("measuring the server's connection ceiling");
             let duration = Duration::from_secs_f64(plan.ceiling_seconds);
+            // The server's CPU time per response while each client loads it.
+            let server_cpu = || cpu_seconds_of(server.pid()).ok();
+            let per_response = |before: Option<f64>, responses: u64| {
+                let spent = server_cpu()? - before?;
+                (responses > 0).then(|| spent * 1e6 / responses as f64)
+            };
+            let before = server_cpu();
             match loadgen::measure(server.addr, "/", plan.ceiling_connections, duration) {
                 Ok(mut ceiling) => {
-                    ceiling.wrk_responses_per_s =
-                        loadgen::wrk(&server.url, plan.ceiling_connections, duration);
+                    ceiling.server_cpu_us = per_response(before, ceiling.responses);
+                    let before = server_cpu();
+                    if let Some(wrk) = loadgen::wrk(&server.url, plan.ceiling_connections, duration)
+                    {
+                        ceiling.wrk_responses_per_s = Some(wrk.responses_per_s);
+                        ceiling.wrk_client = wrk.client;
+                        ceiling.wrk_server_cpu_us =
+                            wrk.responses.and_then(|n| per_response(before, n));
+                    }
                     if ceiling.wrk_responses_per_s.is_none() {
                         note(&mut results, "wrk not installed: the ceiling is the harness's own load only (scripts/install-tools.sh installs wrk)".to_owned());
                     }

@@ -5,7 +5,7 @@ use std::{fs, io, path::Path};
 
 use c10k_core::Latency;
 
-use crate::results::Results;
+use crate::{loadgen::CpuPerResponse, peers::Peer, results::Results};
 
 /// The results as Markdown: machine, ceiling, one table per site, the claims, the plots
 /// (linked relative to `plots`).
@@ -106,6 +106,7 @@ pub fn markdown(results: &Results, plots: &Path) -> String {
     }
     cores_table(results, &mut md);
     counts_table(results, &mut md);
+    let gap = ceiling_table(results, &mut md);
     md.push_str("#### The lecture's claims, measured\n\n");
     for (strategy, (seq, conc, c)) in &results.claims.overlap {
         md.push_str(&format!(
@@ -176,6 +177,9 @@ pub fn markdown(results: &Results, plots: &Path) -> String {
             share * 100.0
         ));
     }
+    if let Some(gap) = gap {
+        md.push_str(&gap);
+    }
     md.push('\n');
     for (file, caption) in crate::plot::charts(results) {
         md.push_str(&format!(
@@ -232,6 +236,172 @@ fn counts_table(results: &Results, md: &mut String) {
         ));
     }
     md.push('\n');
+}
+
+/// One row of the ceiling table: who loaded the server, how fast, and what each response
+/// cost the client and the server in CPU time.
+struct Load {
+    who: String,
+    /// One of this workspace's strategies (not a load generator, not a peer).
+    crawler: bool,
+    concurrency: usize,
+    per_s: f64,
+    client: Option<CpuPerResponse>,
+    server_us: Option<f64>,
+    syscalls: Option<f64>,
+    instructions: Option<f64>,
+}
+
+impl Load {
+    fn together_us(&self) -> Option<f64> {
+        Some(self.client?.total_us() + self.server_us?)
+    }
+}
+
+/// What stands between the crawlers and the server's ceiling: CPU time per response of the
+/// client (wrk, the harness's load, each strategy at its best C on the CPU-bound site) and of
+/// the server, against what the machine's cores give. Returns the claim that sums it up.
+fn ceiling_table(results: &Results, md: &mut String) -> Option<String> {
+    let ceiling = results.ceiling.as_ref()?;
+    let mut loads = Vec::new();
+    if let Some(per_s) = ceiling.wrk_responses_per_s {
+        loads.push(Load {
+            who: "`wrk` (the ceiling)".to_owned(),
+            crawler: false,
+            concurrency: ceiling.connections,
+            per_s,
+            client: ceiling.wrk_client,
+            server_us: ceiling.wrk_server_cpu_us,
+            syscalls: None,
+            instructions: None,
+        });
+    }
+    loads.push(Load {
+        who: "the harness's load".to_owned(),
+        crawler: false,
+        concurrency: ceiling.connections,
+        per_s: ceiling.responses_per_s,
+        client: ceiling.client,
+        server_us: ceiling.server_cpu_us,
+        syscalls: None,
+        instructions: None,
+    });
+    let cpu_runs = || {
+        results
+            .runs
+            .iter()
+            .filter(|r| r.site == "cpu" && r.error.is_none() && r.fetched > 0)
+    };
+    let mut strategies: Vec<&str> = Vec::new();
+    for run in cpu_runs() {
+        if !strategies.contains(&run.strategy.as_str()) {
+            strategies.push(&run.strategy);
+        }
+    }
+    for strategy in strategies {
+        let Some(best) = cpu_runs()
+            .filter(|r| r.strategy == strategy)
+            .max_by(|a, b| a.pages_per_s.total_cmp(&b.pages_per_s))
+        else {
+            continue;
+        };
+        let pages = best.fetched as f64;
+        // Counted at the same C where there is such a count, else at the nearest.
+        let counted = results
+            .runs
+            .iter()
+            .filter(|r| {
+                r.site == "counts"
+                    && r.strategy == strategy
+                    && r.runtime.is_none()
+                    && r.error.is_none()
+            })
+            .min_by_key(|r| r.concurrency.abs_diff(best.concurrency));
+        loads.push(Load {
+            who: strategy.to_owned(),
+            crawler: !Peer::ALL.iter().any(|peer| peer.name() == strategy),
+            concurrency: best.concurrency,
+            per_s: best.pages_per_s,
+            client: Some(CpuPerResponse {
+                user_us: best.user_s * 1e6 / pages,
+                sys_us: best.sys_s * 1e6 / pages,
+            }),
+            server_us: Some(best.server_cpu_s * 1e6 / pages),
+            syscalls: counted.and_then(|r| r.syscalls_per_page),
+            instructions: counted.and_then(|r| r.instructions_per_page),
+        });
+    }
+    let cores = results.machine.cores.max(1) as f64;
+    md.push_str(&format!(
+        "#### between the crawlers and the ceiling: CPU time per response of client and server, CPU-bound site ({cores} cores shared by both)\n\n"
+    ));
+    md.push_str(
+        "| client | C | responses/s | of the ceiling | client µs/response, user + kernel | server µs/response | together µs | cores in use | rate with every core in use | system calls/page | user instructions/page |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    let ceiling_per_s = ceiling
+        .wrk_responses_per_s
+        .unwrap_or(ceiling.responses_per_s);
+    let or_dash =
+        |v: Option<f64>, digits: usize| v.map_or("—".to_owned(), |v| format!("{v:.digits$}"));
+    for load in &loads {
+        let together = load.together_us();
+        md.push_str(&format!(
+            "| {} | {} | {:.0} | {:.0}% | {} | {} | {} | {} | {} | {} | {} |\n",
+            load.who,
+            load.concurrency,
+            load.per_s,
+            load.per_s / ceiling_per_s * 100.0,
+            load.client.map_or("—".to_owned(), |c| format!(
+                "{:.1} + {:.1}",
+                c.user_us, c.sys_us
+            )),
+            or_dash(load.server_us, 1),
+            or_dash(together, 1),
+            or_dash(together.map(|t| load.per_s * t / 1e6), 2),
+            or_dash(together.map(|t| cores * 1e6 / t), 0),
+            or_dash(load.syscalls, 1),
+            or_dash(load.instructions, 0),
+        ));
+    }
+    md.push('\n');
+
+    // The claim: the reference client's cost against the crawlers'.
+    let reference = loads.first()?;
+    let crawlers: Vec<&Load> = loads.iter().filter(|l| l.crawler).collect();
+    let client = reference.client?;
+    let range = |f: &dyn Fn(&Load) -> Option<f64>| {
+        let values: Vec<f64> = crawlers.iter().filter_map(|l| f(l)).collect();
+        let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (!values.is_empty()).then_some((min, max))
+    };
+    let (cost_min, cost_max) = range(&|l| Some(l.client?.total_us()))?;
+    let (kernel_min, kernel_max) = range(&|l| {
+        let c = l.client?;
+        Some(c.sys_us / c.total_us() * 100.0)
+    })?;
+    let (share_min, share_max) = range(&|l| Some(l.per_s / ceiling_per_s * 100.0))?;
+    let (busy_min, busy_max) = range(&|l| Some(l.per_s * l.together_us()? / 1e6))?;
+    let (bound_min, bound_max) = range(&|l| Some(cores * 1e6 / l.together_us()?))?;
+    Some(format!(
+        "- *Between the crawlers and the ceiling*: per response, {} spends {:.1} µs of CPU ({:.0}% in the kernel) and the server {}; \
+         the crawlers spend {cost_min:.0}–{cost_max:.0} µs per page ({kernel_min:.0}–{kernel_max:.0}% in the kernel: one TCP connection per page, \
+         opened, written, read and closed on loopback, as `wrk` does too; the rest is parsing the page, which `wrk` does not do). \
+         Crawler and server together keep {busy_min:.2}–{busy_max:.2} of the {cores} cores busy ({} {}), and with every core busy \
+         their cost per response would allow {bound_min:.0}–{bound_max:.0} responses/s; the crawls reach {share_min:.0}–{share_max:.0}% of the ceiling.\n",
+        reference.who,
+        client.total_us(),
+        client.sys_us / client.total_us() * 100.0,
+        reference
+            .server_us
+            .map_or("—".to_owned(), |s| format!("{s:.1} µs")),
+        reference.who,
+        reference.together_us().map_or("—".to_owned(), |t| format!(
+            "{:.2}",
+            reference.per_s * t / 1e6
+        )),
+    ))
 }
 
 /// The cores axis: one row per variant and core count.
@@ -341,6 +511,60 @@ pub fn update_readme(readme: &Path, dir: &Path, results: &Results) -> io::Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_gap_to_the_ceiling_is_cpu_time_per_response() {
+        let mut results = Results::default();
+        results.machine.cores = 2;
+        results.ceiling = Some(crate::loadgen::Ceiling {
+            connections: 100,
+            responses_per_s: 19_000.0,
+            client: Some(CpuPerResponse {
+                user_us: 3.0,
+                sys_us: 37.0,
+            }),
+            server_cpu_us: Some(30.0),
+            wrk_responses_per_s: Some(20_000.0),
+            wrk_client: Some(CpuPerResponse {
+                user_us: 2.0,
+                sys_us: 38.0,
+            }),
+            wrk_server_cpu_us: Some(30.0),
+            ..Default::default()
+        });
+        let run =
+            |strategy: &str, site: &str, concurrency: usize, per_s: f64| crate::results::Run {
+                strategy: strategy.to_owned(),
+                site: site.to_owned(),
+                concurrency,
+                pages_per_s: per_s,
+                fetched: 1000,
+                user_s: 0.010,
+                sys_s: 0.040,
+                server_cpu_s: 0.030,
+                syscalls_per_page: (site == "counts").then_some(8.0),
+                ..Default::default()
+            };
+        results.runs = vec![
+            run("callbacks", "cpu", 10, 15_000.0),
+            run("callbacks", "cpu", 100, 16_000.0),
+            run("go", "cpu", 100, 10_000.0),
+            run("callbacks", "counts", 100, 0.0),
+        ];
+        let mut md = String::new();
+        let claim = ceiling_table(&results, &mut md).unwrap();
+        // wrk: 40 + 30 = 70 µs together; at 20,000/s that is 1.40 cores, 2 cores allow 28,571/s.
+        assert!(md.contains("| `wrk` (the ceiling) | 100 | 20000 | 100% | 2.0 + 38.0 | 30.0 | 70.0 | 1.40 | 28571 | — | — |"), "{md}");
+        // callbacks at its best C: 10 + 40 µs of its own, 30 of the server's, counted at C = 100.
+        assert!(md.contains("| callbacks | 100 | 16000 | 80% | 10.0 + 40.0 | 30.0 | 80.0 | 1.28 | 25000 | 8.0 | — |"), "{md}");
+        assert!(md.contains("| go | 100 | 10000 |"), "{md}");
+        // The claim ranges over the crawlers only, not the peers.
+        assert!(
+            claim.contains("the crawlers spend 50–50 µs per page (80–80% in the kernel"),
+            "{claim}"
+        );
+        assert!(claim.contains("reach 80–80% of the ceiling"), "{claim}");
+    }
 
     #[test]
     fn readme_section_between_markers_is_replaced() {

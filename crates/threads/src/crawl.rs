@@ -2,7 +2,7 @@
 
 use std::{
     io::{self, Read, Write},
-    net::TcpStream,
+    net::{SocketAddr, TcpStream},
     sync::{
         Condvar, Mutex, MutexGuard, PoisonError,
         atomic::{AtomicBool, Ordering},
@@ -16,6 +16,8 @@ use c10k_core::{
     CHUNK_SIZE, Config, Crawler, Fetch, FetchError, Outcome, Phase, Progress, Report, Response,
     ResponseReader,
 };
+use nix::errno::Errno;
+use socket2::{Domain, Protocol, Socket, Type};
 
 /// What only this strategy can be asked.
 #[derive(Debug, Clone)]
@@ -165,22 +167,66 @@ fn complete(shared: &Shared, outcome: Outcome) {
 /// Connects, sends the request and reads until the response is complete, blocking all along.
 fn fetch_page(fetch: &Fetch, config: &Config) -> Result<Response, FetchError> {
     let deadline = Instant::now() + config.timeout;
-    let connect_timeout = config.connect_timeout.min(config.timeout);
-    let mut stream = TcpStream::connect_timeout(&fetch.addr, connect_timeout)
-        .map_err(|err| FetchError::from_io(&err, Phase::Connect))?;
-    let exchange = |err: io::Error| FetchError::from_io(&err, Phase::Exchange);
+    let mut stream = connect(fetch.addr, config.connect_timeout.min(config.timeout))?;
 
     stream
         .set_write_timeout(Some(remaining(deadline)?))
         .map_err(exchange)?;
     stream.write_all(&fetch.request()).map_err(exchange)?;
 
-    let mut reader = fetch.reader(config.limits);
+    // Block until the response begins (or the peer closes), then read it. The wait is
+    // here, in this shallow frame, and not in `read_response` with its read buffer, so a
+    // thread waiting for a server holds no more stack than its frames need: the buffer's
+    // pages are touched once there is something to put in them (see "What one connection
+    // costs" in the README).
+    stream
+        .set_read_timeout(Some(remaining(deadline)?))
+        .map_err(exchange)?;
+    loop {
+        match stream.peek(&mut [0; 1]) {
+            Ok(_) => break,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(exchange(err)),
+        }
+    }
+    read_response(&mut stream, deadline, fetch.reader(config.limits))
+}
+
+/// Connects within `timeout`, blocking.
+///
+/// On Linux a blocking `connect` obeys the socket's send timeout (`SO_SNDTIMEO`) and fails
+/// with `EINPROGRESS` when it expires. That takes three system calls (socket, setsockopt,
+/// connect) where `TcpStream::connect_timeout` takes six: it switches the socket to
+/// non-blocking, connects, `poll`s, reads `SO_ERROR` and switches it back.
+fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, FetchError> {
+    let failed = |err: io::Error| {
+        if err.raw_os_error() == Some(Errno::EINPROGRESS as i32) {
+            FetchError::Timeout
+        } else {
+            FetchError::from_io(&err, Phase::Connect)
+        }
+    };
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+        .map_err(failed)?;
+    socket.set_write_timeout(Some(timeout)).map_err(failed)?;
+    socket.connect(&addr.into()).map_err(failed)?;
+    Ok(socket.into())
+}
+
+/// Reads the response, which has begun to arrive, until it is complete.
+///
+/// Never inlined into [`fetch_page`]: its frame, with the 4 KiB read buffer, is pushed only
+/// once a response is on its way.
+#[inline(never)]
+fn read_response(
+    stream: &mut TcpStream,
+    deadline: Instant,
+    mut reader: ResponseReader,
+) -> Result<Response, FetchError> {
     let mut chunk = [0; CHUNK_SIZE];
     loop {
-        stream
-            .set_read_timeout(Some(remaining(deadline)?))
-            .map_err(exchange)?;
+        // The first read finds the bytes the peek saw; each later one may block, so the
+        // time left is set again before it.
         let n = match stream.read(&mut chunk) {
             Ok(n) => n,
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
@@ -192,7 +238,15 @@ fn fetch_page(fetch: &Fetch, config: &Config) -> Result<Response, FetchError> {
         if let Progress::Done(response) = reader.feed(&chunk[..n])? {
             return Ok(response);
         }
+        stream
+            .set_read_timeout(Some(remaining(deadline)?))
+            .map_err(exchange)?;
     }
+}
+
+/// A failure once connected: an error of the exchange (or a timeout).
+fn exchange(err: io::Error) -> FetchError {
+    FetchError::from_io(&err, Phase::Exchange)
 }
 
 /// Time left before `deadline`; a timeout once it has passed (a zero timeout would mean
@@ -218,4 +272,40 @@ pub fn state_sizes() -> Vec<(&'static str, usize)> {
             Options::default().stack_kb * 1024,
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server whose accept queue is full drops new SYNs, so a connect to it hangs in
+    /// `SYN_SENT`: the send timeout must end it, as a timeout.
+    #[test]
+    fn connect_gives_up_at_its_timeout() {
+        let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        listener
+            .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+            .unwrap();
+        listener.listen(0).unwrap();
+        let addr = listener.local_addr().unwrap().as_socket().unwrap();
+        // Fill the queue (its length is the backlog plus one), never accepting.
+        let mut held = Vec::new();
+        let err = loop {
+            match connect(addr, Duration::from_millis(200)) {
+                Ok(stream) if held.len() < 16 => held.push(stream),
+                Ok(_) => panic!("the accept queue never filled"),
+                Err(err) => break err,
+            }
+        };
+        assert_eq!(err, FetchError::Timeout);
+    }
+
+    #[test]
+    fn connect_refused_is_a_connect_error() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let err = connect(addr, Duration::from_secs(5)).unwrap_err();
+        assert!(matches!(err, FetchError::Connect(_)), "{err:?}");
+    }
 }

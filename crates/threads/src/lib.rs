@@ -18,8 +18,11 @@
 //!   signal stack, guard), so one process gets about 16,000 threads — fewer than the sockets it
 //!   may open. [`thread_headroom`] checks it before the pool is built.
 //!
-//! Timeouts are socket options: `connect_timeout` for the connect, and a read/write timeout
-//! set before each call to whatever is left of the whole-fetch deadline.
+//! Timeouts are socket options: the send timeout bounds the connect too (on Linux a blocking
+//! `connect` obeys it), and a read/write timeout is set before each call that may block to
+//! whatever is left of the whole-fetch deadline. A thread waits for its response to begin
+//! with a one-byte `peek` before it pushes the frame with the read buffer, so a waiting
+//! thread's stack is two touched pages, not three.
 //!
 //! This crate needs no CPU offload (`--offload` is for the event-driven strategies): a thread
 //! busy parsing a page, or doing `--work-us` of work, blocks only itself, and the OS scheduler
