@@ -403,6 +403,24 @@ pub fn politeness_caps_and_spaces_a_host(under: Under) {
         spaced.iter().all(|gap| *gap >= Duration::from_millis(40)),
         "{spaced:?}"
     );
+
+    // A Crawl-delay alone: with several shards the URLs stay spread by URL, and the shards
+    // take turns in time. Each shard reads robots.txt before the delay is known, so only the
+    // pages' requests are spaced.
+    let server = start_logged(&slow, None);
+    let report = crawl(&under, &config(&server, 8));
+    assert_eq!(urls_out(&report.records), server.manifest(&slow).urls_out());
+    let pages: Vec<_> = server
+        .stats()
+        .requests()
+        .into_iter()
+        .filter(|(path, _)| path != "/robots.txt")
+        .collect();
+    let spaced: Vec<Duration> = pages.windows(2).map(|w| w[1].1 - w[0].1).collect();
+    assert!(
+        spaced.iter().all(|gap| *gap >= Duration::from_millis(40)),
+        "{spaced:?}"
+    );
 }
 
 /// Two strategies, run through the CLI, write byte-identical `--urls-out` files.

@@ -275,7 +275,10 @@ impl Crawler {
     /// A crawl of `config`'s roots, alone or as one shard of several (then a root is queued
     /// only if this shard owns it).
     pub(crate) fn with_route(config: Config, route: Option<Route>) -> Crawler {
-        let hosts = Hosts::new(config.per_host, config.delay);
+        let mut hosts = Hosts::new(config.per_host, config.delay);
+        if let Some(stride) = route.as_ref().and_then(Route::stride) {
+            hosts.set_stride(stride);
+        }
         let mut crawler = Crawler {
             config,
             seen: HashMap::new(),

@@ -11,11 +11,53 @@
 //! `--per-host 1` the server sees the requests of one host at least the delay apart. (With
 //! more than one in flight, starts are spaced, but a slow connect can still bring two
 //! arrivals closer: no client can promise more.)
+//!
+//! # A `Crawl-delay` over several shards
+//!
+//! With `--per-host` or `--delay-ms`, a host's URLs all go to one shard, which keeps its
+//! delay alone. Without them URLs are spread over the shards by a hash of the whole URL, and
+//! a `Crawl-delay` found in robots.txt concerns every shard. Rather than share a clock or a
+//! lock, the shards share time itself, cut into slots of twice the delay from one common
+//! epoch ([`Stride`]): slot k belongs to shard k mod N, and a shard starts a request to a
+//! delayed host only in the first half of one of its own slots. Two requests from different
+//! shards then start at least 1.5 delays apart (the delay with room for a late connect), and
+//! two from one shard at least the delay apart, as with one shard. The price is throughput:
+//! one request per two delays at best, which a host that asks for a delay accepts.
 
 use std::{
     collections::{HashMap, VecDeque},
+    sync::{Arc, OnceLock},
     time::{Duration, Instant},
 };
+
+/// This shard's share of time for delayed hosts, when URLs are spread by URL over `shards`
+/// shards (see the module documentation).
+#[derive(Debug, Clone)]
+pub(crate) struct Stride {
+    /// When slot 0 began: the `now` of the first shard that needed it, the same for all.
+    pub(crate) epoch: Arc<OnceLock<Instant>>,
+    pub(crate) index: usize,
+    pub(crate) shards: usize,
+}
+
+impl Stride {
+    /// The earliest time at or after `t` at which this shard may start a request to a host
+    /// whose delay is `delay`.
+    fn window(&self, delay: Duration, t: Instant) -> Instant {
+        let epoch = *self.epoch.get_or_init(|| t);
+        let slot = delay.saturating_mul(2).max(Duration::from_nanos(1));
+        let elapsed = t.saturating_duration_since(epoch);
+        let k = (elapsed.as_nanos() / slot.as_nanos()) as u64;
+        let start = |k: u64| epoch + slot.saturating_mul(u32::try_from(k).unwrap_or(u32::MAX));
+        let (n, i) = (self.shards as u64, self.index as u64);
+        if k % n == i && t < start(k) + delay / 2 && t >= start(k) {
+            return t;
+        }
+        let ahead = (i + n - k % n) % n;
+        let next = if ahead == 0 { k + n } else { k + ahead };
+        start(next)
+    }
+}
 
 /// The managed hosts and the fetches waiting for them.
 #[derive(Debug)]
@@ -29,6 +71,8 @@ pub(crate) struct Hosts<T> {
     order: VecDeque<String>,
     /// Fetches waiting in all the hosts' queues.
     queued: usize,
+    /// With URLs spread over several shards: this shard's time slots.
+    stride: Option<Stride>,
 }
 
 #[derive(Debug)]
@@ -48,6 +92,22 @@ impl<T> Hosts<T> {
             hosts: HashMap::new(),
             order: VecDeque::new(),
             queued: 0,
+            stride: None,
+        }
+    }
+
+    /// This crawler is one of several shards that URLs are spread over by URL: a host's
+    /// delay is kept in the time slots of `stride`.
+    pub(crate) fn set_stride(&mut self, stride: Stride) {
+        self.stride = Some(stride);
+    }
+
+    /// The earliest time at or after `t` that `host` may start a request.
+    fn allowed_at(stride: Option<&Stride>, host: &Host<T>, t: Instant) -> Instant {
+        let t = host.not_before.map_or(t, |at| at.max(t));
+        match stride {
+            Some(stride) if !host.delay.is_zero() => stride.window(host.delay, t),
+            _ => t,
         }
     }
 
@@ -107,7 +167,7 @@ impl<T> Hosts<T> {
             let host = self.hosts.get_mut(&self.order[turn])?;
             if host.queue.is_empty()
                 || host.in_flight >= cap
-                || host.not_before.is_some_and(|at| at > now)
+                || Self::allowed_at(self.stride.as_ref(), host, now) > now
             {
                 continue;
             }
@@ -140,10 +200,14 @@ impl<T> Hosts<T> {
             return None;
         }
         let cap = self.per_host.unwrap_or(usize::MAX);
+        let stride = self.stride.as_ref();
         self.hosts
             .values()
             .filter(|host| !host.queue.is_empty() && host.in_flight < cap)
-            .filter_map(|host| host.not_before)
+            .filter_map(|host| {
+                let at = host.not_before?;
+                Some(Self::allowed_at(stride, host, at))
+            })
             .min()
     }
 
@@ -176,6 +240,27 @@ mod tests {
         assert_eq!(hosts.next_wake(), Some(t0 + Duration::from_millis(130)));
         assert_eq!(hosts.pop(t0 + Duration::from_millis(130)), Some(("a", 1)));
         assert_eq!(hosts.queued(), 3);
+    }
+
+    /// Over three shards, the slots of a 100 ms delay are 200 ms long, shard k mod 3 owning
+    /// slot k, of which only the first 50 ms may start a request.
+    #[test]
+    fn shards_take_turns_in_slots_of_two_delays() {
+        let epoch = Instant::now();
+        let stride = |index| Stride {
+            epoch: Arc::new(OnceLock::from(epoch)),
+            index,
+            shards: 3,
+        };
+        let ms = |n| epoch + Duration::from_millis(n);
+        let delay = Duration::from_millis(100);
+        assert_eq!(stride(0).window(delay, ms(0)), ms(0));
+        assert_eq!(stride(0).window(delay, ms(49)), ms(49));
+        assert_eq!(stride(0).window(delay, ms(50)), ms(600));
+        assert_eq!(stride(1).window(delay, ms(0)), ms(200));
+        assert_eq!(stride(2).window(delay, ms(10)), ms(400));
+        assert_eq!(stride(1).window(delay, ms(230)), ms(230));
+        assert_eq!(stride(1).window(delay, ms(260)), ms(800));
     }
 
     #[test]

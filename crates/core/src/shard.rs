@@ -38,9 +38,10 @@
 //!
 //! robots.txt needs no such routing: each shard reads an origin's robots.txt itself, before
 //! fetching any URL of that origin it owns, so the rules are the same everywhere. A
-//! `Crawl-delay` is kept exactly when the flags route by host (give `--delay-ms 1`, say); with
-//! URLs hashed whole, each shard keeps it for its own requests, so N shards may together send
-//! up to N requests per delay: documented, not hidden (see the README).
+//! `Crawl-delay` found there is kept by one shard when the flags route by host; with URLs
+//! hashed whole, the shards take turns in time slots from one shared epoch (a `OnceLock`
+//! set once, like the page budget: nothing is written per fetch), so the delay holds over
+//! all of them (`crates/core/src/politeness.rs`).
 //!
 //! # One budget for `--max-pages`
 //!
@@ -92,7 +93,7 @@ use std::{
     collections::VecDeque,
     hash::{DefaultHasher, Hash, Hasher},
     sync::{
-        Arc,
+        Arc, OnceLock,
         atomic::{AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
@@ -142,6 +143,21 @@ pub(crate) struct Route {
     budget: Option<Arc<AtomicUsize>>,
     /// Whether URLs go to the shard of their host ([`host_owner`]), politeness being in force.
     by_host: bool,
+    /// The start of the time slots the shards take turns in for a `Crawl-delay` (when URLs
+    /// are not routed by host); set by the first shard that needs it.
+    pub(crate) epoch: Arc<OnceLock<Instant>>,
+}
+
+impl Route {
+    /// This shard's turn in time for hosts with a `Crawl-delay`, when URLs are spread by URL
+    /// over several shards; `None` when one shard keeps each host (or there is one shard).
+    pub(crate) fn stride(&self) -> Option<crate::politeness::Stride> {
+        (!self.by_host && self.outbox.len() > 1).then(|| crate::politeness::Stride {
+            epoch: Arc::clone(&self.epoch),
+            index: self.index,
+            shards: self.outbox.len(),
+        })
+    }
 }
 
 /// Called first by [`Crawler::enqueue`]: `Some(url)` if this crawler owns it (or is alone),
@@ -256,6 +272,7 @@ impl Shard {
         let budget =
             (config.max_pages != usize::MAX).then(|| Arc::new(AtomicUsize::new(config.max_pages)));
         let gauges = config.gauges.as_ref().map(|gauges| gauges.split(shards));
+        let epoch = Arc::new(OnceLock::new());
         (0..shards)
             .map(|index| {
                 let mut config = config.clone();
@@ -268,6 +285,7 @@ impl Shard {
                     outbox: vec![Vec::new(); shards],
                     budget: budget.clone(),
                     by_host: config.per_host.is_some() || !config.delay.is_zero(),
+                    epoch: Arc::clone(&epoch),
                 };
                 let mut crawler = Crawler::with_route(config, Some(route));
                 // Every shard offered itself the roots; only a root's owner keeps it.
