@@ -306,6 +306,12 @@ pub fn robots_txt_is_fetched_first_and_obeyed(under: Under) {
         "the file disallows some"
     );
     assert_eq!(urls_out(&report.records), manifest.urls_out());
+    // Disallowed is not failed: counted with the skipped, never fetched.
+    assert_eq!(report.errors, 0);
+    assert_eq!(
+        report.skipped,
+        manifest.count("error:skipped") + manifest.count("error:robots")
+    );
     assert!(report.notes.is_empty(), "{:?}", report.notes);
     let requests = server.stats().requests();
     assert_eq!(requests[0].0, "/robots.txt");

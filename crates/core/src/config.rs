@@ -88,6 +88,10 @@ impl fmt::Debug for Resolver {
 
 /// Receives every [`Record`] the moment its URL ends (`--jsonl`). It runs on the thread or
 /// loop that completed the fetch, inside the frontier's step, so it should be quick.
+///
+/// It tells what happened as it happened: a URL first refused for a long redirect chain and
+/// reached later through a shorter one is told twice (the later record is the one the report
+/// keeps), and with shards a page's `new_links` counts the links new to its own shard.
 #[derive(Clone)]
 pub struct RecordSink(pub Arc<dyn Fn(&Record) + Send + Sync>);
 

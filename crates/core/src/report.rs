@@ -173,9 +173,9 @@ pub struct Report {
     pub fetched: usize,
     /// Of those, HTML pages with a 2xx status (the ones whose links were followed).
     pub pages: usize,
-    /// URLs that failed (skipped ones not counted).
+    /// URLs that failed (skipped and disallowed ones not counted).
     pub errors: usize,
-    /// URLs skipped as out of scope.
+    /// URLs skipped: out of scope, or disallowed by robots.txt (never fetched either way).
     pub skipped: usize,
     /// Tries beyond the first, over all URLs.
     pub retries: u64,
@@ -228,7 +228,7 @@ impl Report {
                     report.pages += usize::from(record.html);
                 }
                 Status::Error(kind) => {
-                    if kind == ErrorKind::Skipped {
+                    if matches!(kind, ErrorKind::Skipped | ErrorKind::Robots) {
                         report.skipped += 1;
                     } else {
                         report.errors += 1;
