@@ -7,7 +7,7 @@
 //!
 //! | piece | file | what it does |
 //! |---|---|---|
-//! | [`Config`] | `config.rs` | root, scope (origin + `--exclude`), limits, timeouts |
+//! | [`Config`] | `config.rs` | roots and their addresses, scope (`--strict`/`--lenient`, `--exclude`), limits, timeouts, retries, politeness |
 //! | [`Crawler`] | `crawler.rs` | the frontier: seen set, queue, in-flight count, retries, records |
 //! | URL identity | `urls.rs` | resolving a link to the one normal form the seen set compares |
 //! | [`Fetch::request`] | `request.rs` | the HTTP/1.0 request bytes |
