@@ -73,7 +73,10 @@ pub enum HostMatch {
 
 /// Finds the address of a host the caller did not resolve beforehand (a subdomain that
 /// `--lenient` lets in). The core does no I/O: whatever this does (a DNS lookup, a fixed
-/// table) is the caller's, and it is asked at most once per host and shard.
+/// table) is the caller's, and it is asked at most once per host and shard, on the thread
+/// or loop that first meets the host — so a slow lookup stalls that loop once. (A crawler of
+/// many subdomains would resolve ahead, off the loop; the command line's lookup is the
+/// system's, blocking, which is fine for the few subdomains a site has.)
 #[derive(Clone)]
 pub struct Resolver(pub Arc<Resolve>);
 
