@@ -468,3 +468,52 @@ fn two_sites_crawled_at_once_report_like_500_lines_and_stream_jsonl() {
         );
     }
 }
+
+/// `--lenient` with `--resolve`: a site that calls itself `site.test` links to a file on
+/// `www.site.test`; `--strict` skips it, `--lenient` fetches it at the address given.
+#[test]
+fn lenient_with_resolve_fetches_the_www_subdomain() {
+    let (mut child, url) = serve(&["--pages", "10", "--name", "site.test", "--www-link"]);
+    let port = url
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    let www = format!("http://www.site.test:{port}/data/0.txt");
+    let resolve = [
+        format!("site.test:{port}:127.0.0.1"),
+        format!("www.site.test:{port}:127.0.0.1"),
+    ];
+    let run = |mode: &str| {
+        let out = std::env::temp_dir().join(format!(
+            "c10k-cli-lenient-{}-{mode}.txt",
+            std::process::id()
+        ));
+        let output = c10k(&[
+            "crawl",
+            &url,
+            mode,
+            "--resolve",
+            &resolve[0],
+            "--resolve",
+            &resolve[1],
+            "--urls-out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(output.status.success(), "{mode}: {}", stderr(&output));
+        let lines = std::fs::read_to_string(&out).unwrap();
+        std::fs::remove_file(&out).unwrap();
+        lines
+    };
+    let strict = run("--strict");
+    let lenient = run("--lenient");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        strict.contains(&format!("error:skipped\t{www}\n")),
+        "{strict}"
+    );
+    assert!(lenient.contains(&format!("200\t{www}\n")), "{lenient}");
+    assert_eq!(strict.lines().count(), lenient.lines().count());
+}
