@@ -50,7 +50,7 @@ impl Stride {
         let k = (elapsed.as_nanos() / slot.as_nanos()) as u64;
         let start = |k: u64| epoch + slot.saturating_mul(u32::try_from(k).unwrap_or(u32::MAX));
         let (n, i) = (self.shards as u64, self.index as u64);
-        if k % n == i && t < start(k) + delay / 2 && t >= start(k) {
+        if k % n == i && t <= start(k) + delay / 2 && t >= start(k) {
             return t;
         }
         let ahead = (i + n - k % n) % n;
@@ -243,7 +243,7 @@ mod tests {
     }
 
     /// Over three shards, the slots of a 100 ms delay are 200 ms long, shard k mod 3 owning
-    /// slot k, of which only the first 50 ms may start a request.
+    /// slot k, of which only the first 50 ms (ends included) may start a request.
     #[test]
     fn shards_take_turns_in_slots_of_two_delays() {
         let epoch = Instant::now();
@@ -256,7 +256,12 @@ mod tests {
         let delay = Duration::from_millis(100);
         assert_eq!(stride(0).window(delay, ms(0)), ms(0));
         assert_eq!(stride(0).window(delay, ms(49)), ms(49));
-        assert_eq!(stride(0).window(delay, ms(50)), ms(600));
+        assert_eq!(stride(0).window(delay, ms(50)), ms(50));
+        assert_eq!(stride(0).window(delay, ms(51)), ms(600));
+        // A window is never empty: its start is in it, however short the delay.
+        let tiny = Duration::from_nanos(1);
+        let start = stride(1).window(tiny, ms(0));
+        assert_eq!(stride(1).window(tiny, start), start);
         assert_eq!(stride(1).window(delay, ms(0)), ms(200));
         assert_eq!(stride(2).window(delay, ms(10)), ms(400));
         assert_eq!(stride(1).window(delay, ms(230)), ms(230));

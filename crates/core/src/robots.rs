@@ -51,7 +51,8 @@ impl Rules {
         match self {
             Rules::Robot(robot) => robot
                 .delay
-                .filter(|delay| delay.is_finite() && *delay > 0.0)
+                // Under a millisecond is no delay a clock here could keep.
+                .filter(|delay| delay.is_finite() && *delay >= 0.001)
                 .map(|delay| Duration::from_secs_f32(delay.min(3600.0))),
             _ => None,
         }
