@@ -31,6 +31,7 @@ pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<()> {
         faults: args.faults,
         busy: args.busy,
         robots,
+        robots_redirect: false,
         www_link: args.www_link,
     };
     if spec.pages == 0 {

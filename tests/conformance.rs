@@ -301,6 +301,7 @@ pub fn robots_txt_is_fetched_first_and_obeyed(under: Under) {
     let server = start_logged(&spec, None);
     let report = crawl(&under, &config(&server, 8));
     let manifest = server.manifest(&spec);
+    let a_url = server.url();
     assert!(
         manifest.count("error:robots") >= 3,
         "the file disallows some"
@@ -345,6 +346,26 @@ pub fn robots_txt_is_fetched_first_and_obeyed(under: Under) {
         ignoring.manifest(&everything).urls_out()
     );
     assert_eq!(ignoring.stats().arrivals("/robots.txt").len(), 0);
+
+    // A robots.txt that redirects is followed to its file, which holds the same rules.
+    let moved = SiteSpec {
+        robots_redirect: true,
+        ..spec.clone()
+    };
+    let server = start_logged(&moved, None);
+    let report = crawl(&under, &config(&server, 8));
+    assert_eq!(
+        urls_out(&report.records),
+        server.manifest(&moved).urls_out()
+    );
+    assert_eq!(
+        urls_out(&report.records),
+        manifest.urls_out().replace(&a_url, &server.url())
+    );
+    assert!(report.notes.is_empty(), "{:?}", report.notes);
+    let requests = server.stats().requests();
+    assert_eq!(requests[0].0, "/robots.txt");
+    assert_eq!(requests[1].0, "/robots/real.txt");
 
     let garbage = SiteSpec {
         robots: Some("\0\0\u{1}<html>not robots</html>".into()),

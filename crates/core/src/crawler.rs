@@ -60,6 +60,8 @@ pub struct Fetch {
     pub tries: u32,
     /// Whether this is an origin's robots.txt rather than a page.
     robots: bool,
+    /// For a robots.txt: how many redirects led to this fetch.
+    hops: u8,
     /// Whether its host's politeness handed it out ([`Hosts::pop`]).
     polite: bool,
     /// Rounds of work to do on the page once parsed.
@@ -104,15 +106,15 @@ impl Fetch {
                 date: response.date.take(),
                 body: Vec::new(),
             };
-            if self.robots {
-                page.body = std::mem::take(&mut response.body);
-            } else if is_redirect(response.status) {
+            if is_redirect(response.status) {
                 // The reader left a `Location` all ASCII: UTF-8 or not, its raw bytes are
                 // percent-encoded as they came.
                 page.redirect = response
                     .location
                     .as_deref()
                     .and_then(|location| resolve(&self.url, location, encoding_rs::UTF_8));
+            } else if self.robots {
+                page.body = std::mem::take(&mut response.body);
             } else if (200..300).contains(&response.status) && response.is_html() {
                 page.html = true;
                 if self.work_rounds > 0 {
@@ -251,6 +253,9 @@ pub struct Crawler {
     resolved: HashMap<String, Option<SocketAddr>>,
     /// Each origin's robots.txt, by `http://host:port` (when it is obeyed).
     robots: HashMap<String, Robots>,
+    /// Where a robots.txt redirected to: the URL fetched next, and the origins whose rules
+    /// it holds (two origins' files may point to one).
+    robots_redirects: HashMap<String, Vec<String>>,
     /// What the report should say beside the records (robots.txt that was not plain rules).
     notes: Vec<String>,
     /// The hosts whose politeness applies, and their queues.
@@ -288,6 +293,7 @@ impl Crawler {
             waited: 0,
             resolved: HashMap::new(),
             robots: HashMap::new(),
+            robots_redirects: HashMap::new(),
             notes: Vec::new(),
             hosts,
             in_flight: 0,
@@ -359,7 +365,7 @@ impl Crawler {
                 return self.retry(fetch, at, asked);
             }
             Err(err) if err.is_retryable() && tries_left => return self.retry(fetch, at, None),
-            _ if fetch.robots => return self.robots_known(&fetch, result, at),
+            _ if fetch.robots => return self.robots_done(&fetch, result, at),
             Ok(page) => page,
             Err(err) => {
                 self.record(Record {
@@ -574,6 +580,7 @@ impl Crawler {
             addr,
             tries: 1,
             robots: false,
+            hops: 0,
             polite: false,
             work_rounds: 0,
             started: None,
@@ -604,6 +611,7 @@ impl Crawler {
                         addr,
                         tries: 1,
                         robots: true,
+                        hops: 0,
                         polite: false,
                         work_rounds: 0,
                         started: None,
@@ -614,10 +622,51 @@ impl Crawler {
         }
     }
 
-    /// An origin's robots.txt fetch ended: its rules are known, and the URLs that waited for
+    /// A robots.txt fetch ended: a redirect is followed (up to [`robots::MAX_REDIRECTS`], to
+    /// any `http:` host with an address, as RFC 9309 asks), anything else settles the rules.
+    fn robots_done(&mut self, fetch: &Fetch, result: Result<Page, FetchError>, at: Instant) {
+        let origins = self
+            .robots_redirects
+            .get_mut(fetch.url.as_str())
+            .and_then(Vec::pop);
+        let origin = origins.unwrap_or_else(|| fetch.url[..url::Position::BeforePath].to_owned());
+        if self
+            .robots_redirects
+            .get(fetch.url.as_str())
+            .is_some_and(Vec::is_empty)
+        {
+            self.robots_redirects.remove(fetch.url.as_str());
+        }
+        if let Ok(Page {
+            redirect: Some(target),
+            ..
+        }) = &result
+            && fetch.hops < robots::MAX_REDIRECTS
+            && target.scheme() == "http"
+            && let Some(addr) = self.addr_of(target)
+        {
+            let next = Fetch {
+                url: target.clone(),
+                addr,
+                tries: 1,
+                robots: true,
+                hops: fetch.hops + 1,
+                polite: false,
+                work_rounds: 0,
+                started: None,
+            };
+            self.robots_redirects
+                .entry(target.as_str().to_owned())
+                .or_default()
+                .push(origin);
+            return self.push(next, true);
+        }
+        self.robots_known(&origin, result, at);
+    }
+
+    /// An origin's robots.txt is read: its rules are known, and the URLs that waited for
     /// them are queued or recorded as disallowed.
-    fn robots_known(&mut self, fetch: &Fetch, result: Result<Page, FetchError>, at: Instant) {
-        let origin = &fetch.url[..url::Position::BeforePath];
+    fn robots_known(&mut self, origin: &str, result: Result<Page, FetchError>, at: Instant) {
         let result = result
             .as_ref()
             .map(|page| (page.status, page.body.as_slice()));
@@ -984,6 +1033,29 @@ mod tests {
                 "error:robots\thttp://127.0.0.1:8000/private/x",
             ]
         );
+    }
+
+    /// A robots.txt that keeps redirecting is followed five times, then all is allowed with a
+    /// note: the crawl goes on and ends.
+    #[test]
+    fn robots_redirects_are_followed_and_bounded() {
+        let mut config = config();
+        config.robots = true;
+        let mut crawler = Crawler::new(config);
+        let now = Instant::now();
+        for hop in 0..=robots::MAX_REDIRECTS {
+            let fetch = crawler.next_fetch(now).unwrap();
+            assert!(fetch.is_robots(), "hop {hop}: {}", fetch.url);
+            let next = format!("/robots-{hop}.txt");
+            crawler.complete(fetch.finish(redirect(&next), now));
+        }
+        let root = crawler.next_fetch(now).unwrap();
+        assert_eq!(root.url.path(), "/");
+        crawler.complete(root.finish(html(""), now));
+        assert!(crawler.is_done());
+        let report = crawler.into_report("test", Duration::ZERO);
+        assert_eq!(report.notes.len(), 1);
+        assert!(report.notes[0].contains("redirects"), "{:?}", report.notes);
     }
 
     /// `--per-host 1`: one fetch in flight to the host at a time, however many are queued.

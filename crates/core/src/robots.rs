@@ -12,8 +12,9 @@
 //! `--max-tries`. Following RFC 9309: a 4xx means no rules (all allowed); a 5xx that stays
 //! one means the site is down for crawlers (all disallowed); a file the parser cannot read
 //! is treated as "allow all" with a note. A transport failure also allows all (with a note):
-//! the pages then fail on their own, with the error that says what happened. A redirect is
-//! not followed (all allowed, with a note).
+//! the pages then fail on their own, with the error that says what happened. Redirects are
+//! followed, up to [`MAX_REDIRECTS`], to any `http:` host whose address is known; past that
+//! (or to where the crawler cannot go) all is allowed, with a note.
 
 use std::time::Duration;
 
@@ -24,6 +25,9 @@ use crate::{error::FetchError, request::USER_AGENT};
 
 /// How much of a robots.txt is read (RFC 9309 asks crawlers to parse at least 500 KiB).
 const MAX_ROBOTS: usize = 500 * 1024;
+
+/// How many redirects a robots.txt fetch follows (RFC 9309: at least five).
+pub const MAX_REDIRECTS: u8 = 5;
 
 /// What an origin's robots.txt allows.
 #[derive(Debug)]
@@ -85,7 +89,7 @@ pub(crate) fn rules(
         Ok((status, _)) if (300..400).contains(&status) => (
             Rules::All,
             Some(format!(
-                "{origin}/robots.txt redirects ({status}), not followed: all allowed"
+                "{origin}/robots.txt redirects ({status}) too often, or where the crawler cannot go: all allowed"
             )),
         ),
         Ok((status, _)) if (400..500).contains(&status) => (Rules::All, None),

@@ -31,6 +31,9 @@ pub struct SiteSpec {
     /// The body of `/robots.txt`; `None`: a 404, as a site without one.
     #[serde(default)]
     pub robots: Option<String>,
+    /// Whether `/robots.txt` redirects (301) to `/robots/real.txt`, which serves it.
+    #[serde(default)]
+    pub robots_redirect: bool,
     /// Whether the root also links to a text file on the `www.` subdomain of the server's
     /// name (with a name, not an IP address: `--lenient` then fetches it, `--strict` skips it).
     #[serde(default)]
@@ -69,6 +72,7 @@ impl Default for SiteSpec {
             faults: false,
             busy: false,
             robots: None,
+            robots_redirect: false,
             www_link: false,
         }
     }
@@ -156,8 +160,14 @@ impl SiteSpec {
         if path == "/" {
             return Route::Page(0);
         }
-        if path == "/robots.txt" && self.robots.is_some() {
-            return Route::Robots;
+        if self.robots.is_some() {
+            match (path, self.robots_redirect) {
+                ("/robots.txt", false) | ("/robots/real.txt", true) => return Route::Robots,
+                ("/robots.txt", true) => {
+                    return Route::Redirect(301, "/robots/real.txt".to_owned());
+                }
+                _ => {}
+            }
         }
         if let Some(n) = number("/busy/", "").filter(|&n| self.busy && n < BUSY.len()) {
             return Route::Busy(n);
