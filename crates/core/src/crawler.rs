@@ -82,6 +82,20 @@ impl Fetch {
         ResponseReader::new(limits).keeping_body(self.robots)
     }
 
+    /// The fetch of a robots.txt at `url`, reached through `hops` redirects.
+    fn robots_txt(url: Url, addr: SocketAddr, hops: u8) -> Fetch {
+        Fetch {
+            url,
+            addr,
+            tries: 1,
+            robots: true,
+            hops,
+            polite: false,
+            work_rounds: 0,
+            started: None,
+        }
+    }
+
     /// Whether this is an origin's robots.txt, whose body is kept though it is not HTML.
     pub fn is_robots(&self) -> bool {
         self.robots
@@ -605,19 +619,7 @@ impl Crawler {
                 robots_txt.set_query(None);
                 self.robots
                     .insert(origin.to_owned(), Robots::Fetching(vec![fetch]));
-                self.push(
-                    Fetch {
-                        url: robots_txt,
-                        addr,
-                        tries: 1,
-                        robots: true,
-                        hops: 0,
-                        polite: false,
-                        work_rounds: 0,
-                        started: None,
-                    },
-                    true,
-                );
+                self.push(Fetch::robots_txt(robots_txt, addr, 0), true);
             }
         }
     }
@@ -645,16 +647,7 @@ impl Crawler {
             && target.scheme() == "http"
             && let Some(addr) = self.addr_of(target)
         {
-            let next = Fetch {
-                url: target.clone(),
-                addr,
-                tries: 1,
-                robots: true,
-                hops: fetch.hops + 1,
-                polite: false,
-                work_rounds: 0,
-                started: None,
-            };
+            let next = Fetch::robots_txt(target.clone(), addr, fetch.hops + 1);
             self.robots_redirects
                 .entry(target.as_str().to_owned())
                 .or_default()
