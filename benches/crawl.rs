@@ -13,8 +13,9 @@
 //! A third group, *work*, crawls a latency-bound site at C = 100 with N µs of CPU work per
 //! page (N ∈ {0, 100, 1000}), done on the event loop or offloaded to rayon (`+offload`).
 //!
-//! A fourth, *cores*, crawls the CPU-bound site with every core: threads, callbacks and
-//! generators with one loop per core, async per-core and work-stealing with a thread per core.
+//! A fourth, *cores*, crawls the CPU-bound site with every core: threads; callbacks,
+//! generators and uring with one loop per core; async per-core and work-stealing with a thread
+//! per core.
 //!
 //! `cargo bench -- --test` runs each bench once on tiny sites, so the benches never rot.
 
@@ -149,7 +150,7 @@ fn crawl(c: &mut Criterion) {
         for &strategy in &plan.strategies {
             let options = StrategyOptions::default();
             match strategy {
-                Strategy::Callbacks | Strategy::Generators => variants.push((
+                Strategy::Callbacks | Strategy::Generators | Strategy::Uring => variants.push((
                     strategy.name().to_owned(),
                     strategy,
                     StrategyOptions {

@@ -141,8 +141,9 @@ pub(crate) struct CrawlArgs {
     /// instead of the event loop.
     #[arg(long)]
     pub(crate) offload: bool,
-    /// callbacks, generators: run this many event loops, each on its own thread with a shard of
-    /// the frontier and its share of --concurrency (default: one); `auto`: one per core.
+    /// callbacks, generators, uring: run this many event loops (rings, for uring), each on its
+    /// own thread with a shard of the frontier and its share of --concurrency (default: one);
+    /// `auto`: one per core.
     #[arg(long, value_parser = count_or_auto)]
     pub(crate) loops: Option<u64>,
     /// async: run on this many threads (default: one, a current-thread runtime); `auto`: one

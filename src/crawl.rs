@@ -298,9 +298,12 @@ fn loops(args: &CrawlArgs) -> anyhow::Result<Option<usize>> {
     let Some(loops) = args.loops else {
         return Ok(None);
     };
-    if !matches!(args.strategy, Strategy::Callbacks | Strategy::Generators) {
+    if !matches!(
+        args.strategy,
+        Strategy::Callbacks | Strategy::Generators | Strategy::Uring
+    ) {
         bail!(usage(format!(
-            "--loops is for callbacks and generators, not {}",
+            "--loops is for callbacks, generators and uring, not {}",
             args.strategy
         )));
     }

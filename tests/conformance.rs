@@ -596,4 +596,6 @@ conformance! {
         &["--runtime", "per-core", "--threads", "3"],
     ),
     uring => plain(common::or_skip!(Strategy::Uring)),
+    uring_two_loops => under(common::or_skip!(Strategy::Uring), loops(2), &["--loops", "2"]),
+    uring_three_loops => under(common::or_skip!(Strategy::Uring), loops(3), &["--loops", "3"]),
 }

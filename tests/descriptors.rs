@@ -35,6 +35,7 @@ fn crawls_leave_no_descriptor_open() {
         variants.push((Strategy::Callbacks, loops(n)));
         variants.push((Strategy::Generators, loops(n)));
         variants.push((Strategy::Async, per_core(n)));
+        variants.push((Strategy::Uring, loops(n)));
     }
     for spec in [good, hostile] {
         let server = common::start(&spec);

@@ -132,6 +132,8 @@ fault_suite! {
     async_per_core_two => Strategy::Async, per_core(2);
     async_per_core_three => Strategy::Async, per_core(3);
     uring => common::or_skip!(Strategy::Uring), StrategyOptions::default();
+    uring_two_loops => common::or_skip!(Strategy::Uring), loops(2);
+    uring_three_loops => common::or_skip!(Strategy::Uring), loops(3);
 }
 
 /// An endless HTML body cannot make a crawler hold more than `--max-body`: the crawl ends,

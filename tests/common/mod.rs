@@ -36,7 +36,7 @@ pub(crate) fn config(server: &Server, concurrency: usize) -> Config {
     config
 }
 
-/// `n` event loops, each with a shard of the frontier (callbacks, generators).
+/// `n` event loops, each with a shard of the frontier (callbacks, generators, uring).
 #[allow(dead_code)] // Not every test binary that includes this module uses it.
 pub(crate) fn loops(n: usize) -> StrategyOptions {
     StrategyOptions {

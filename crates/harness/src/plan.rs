@@ -180,8 +180,8 @@ impl WorkAxis {
 /// The cores axis: the same CPU-bound crawl with the crawler on k cores, for k = 1, 2, 4, …
 /// up to the cores this process may use. Below that the crawler is pinned to the first k
 /// cores and the test server to the others (so the two never share a core); at the top both
-/// run unpinned on every core. Threads run at the same C; callbacks and generators with k
-/// loops; async per-core and work-stealing with k threads.
+/// run unpinned on every core. Threads run at the same C; callbacks, generators and uring
+/// with k loops; async per-core and work-stealing with k threads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CoresAxis {
     /// The site crawled.

@@ -77,7 +77,8 @@ pub struct Run {
     /// 1`, or `unpinned`).
     #[serde(default)]
     pub pinning: Option<String>,
-    /// Loops (callbacks, generators) or runtime threads (async), when not the default one.
+    /// Loops (callbacks, generators, uring) or runtime threads (async), when not the default
+    /// one.
     #[serde(default)]
     pub parallel: Option<usize>,
     /// async: the runtime, `per-core` or `stealing`, when not the default current-thread one.

@@ -239,10 +239,13 @@ fn jobs<'a>(plan: &'a Plan, peers: &[(Peer, Command)]) -> Vec<Job<'a>> {
                 for &runtime in runtimes {
                     jobs.push(Job {
                         // Loops or runtime threads where the strategy has them; threads
-                        // (and uring, one loop for now) run as they are.
+                        // run as they are.
                         parallel: matches!(
                             strategy,
-                            Strategy::Callbacks | Strategy::Generators | Strategy::Async
+                            Strategy::Callbacks
+                                | Strategy::Generators
+                                | Strategy::Uring
+                                | Strategy::Async
                         )
                         .then_some(cores),
                         runtime,
@@ -283,7 +286,8 @@ struct Job<'a> {
     concurrency: usize,
     work_us: u64,
     offload: bool,
-    /// Loops (callbacks, generators) or runtime threads (async), when more than the default.
+    /// Loops (callbacks, generators, uring) or runtime threads (async), when more than the
+    /// default.
     parallel: Option<usize>,
     /// async: `per-core` or `stealing`.
     runtime: Option<&'static str>,
@@ -360,7 +364,7 @@ impl<'a> Job<'a> {
                     args.extend(["--runtime".to_owned(), runtime.to_owned()]);
                 }
             }
-            (Strategy::Callbacks | Strategy::Generators, Some(loops)) => {
+            (Strategy::Callbacks | Strategy::Generators | Strategy::Uring, Some(loops)) => {
                 args.extend(["--loops".to_owned(), loops.to_string()]);
             }
             _ => {}

@@ -80,8 +80,8 @@ pub struct StrategyOptions {
     /// For `async` with `runtime_threads`: a current-thread runtime per thread, each with a
     /// shard of the frontier, instead of one work-stealing runtime.
     pub per_core: bool,
-    /// For `callbacks` and `generators`: `Some(n)` for `n` event loops on `n` threads, each
-    /// with a shard of the frontier; `None` for one loop.
+    /// For `callbacks`, `generators` and `uring`: `Some(n)` for `n` event loops (rings) on `n`
+    /// threads, each with a shard of the frontier; `None` for one loop.
     pub loops: Option<usize>,
     /// For the event-driven strategies: parse pages on the rayon pool.
     pub offload: bool,
@@ -118,6 +118,7 @@ pub fn run(strategy: Strategy, config: &Config, options: &StrategyOptions) -> io
             config,
             &c10k_uring::Options {
                 offload: options.offload,
+                loops: options.loops.unwrap_or(1),
             },
         ),
     }

@@ -10,13 +10,14 @@ use std::{
 };
 
 use c10k_core::{
-    Config, Crawler, Fetch, FetchError, LAG_TICK, Latency, Outcome, Phase, Progress, Report,
-    Response, ResponseReader,
+    Config, Fetch, FetchError, LAG_TICK, Message, Outcome, Phase, Progress, Report, Response,
+    ResponseReader, Shard,
 };
 
 use crate::{
     buffers::Chunk,
     ring::{Mailbox, Peer, Ring, Socket, TimerId},
+    rings::Peers,
 };
 
 /// What only this strategy can be asked.
@@ -24,18 +25,25 @@ use crate::{
 pub struct Options {
     /// Parse pages (and do their `--work-us`) on the rayon pool instead of the loop.
     pub offload: bool,
+    /// Rings, each on a thread of its own running fetchers for a shard of the frontier
+    /// (`loops.rs`); no more than fetches in flight. 0 or 1: one ring, as the lecture's loop.
+    pub loops: usize,
 }
 
 /// What every callback shares. One thread runs them all, so `RefCell` is enough: a borrow is
 /// never contended, only checked.
-struct Crawl {
+pub(crate) struct Crawl {
+    /// The settings; `concurrency` is this loop's share.
     config: Config,
-    crawler: RefCell<Crawler>,
+    /// The frontier: the whole of it with one loop, this loop's shard with several.
+    pub(crate) frontier: RefCell<Shard>,
     /// Where fetches connect, one per address (a root's host each); each connect holds its
     /// peer until its completion.
-    peers: RefCell<HashMap<SocketAddr, Rc<Peer>>>,
+    hosts: RefCell<HashMap<SocketAddr, Rc<Peer>>>,
     /// With `--offload`: where the pool sends finished outcomes back to the loop.
     offload: OnceCell<Mailbox<Outcome>>,
+    /// With several loops: every loop's mailbox, by shard, for the links other shards own.
+    pub(crate) peers: OnceCell<Peers<Message>>,
     /// The pending lag tick, cancelled when the crawl is done.
     tick: Cell<Option<TimerId>>,
     /// The timer set for when the first waiting URL is due, and that time.
@@ -44,51 +52,67 @@ struct Crawl {
     lags: RefCell<Vec<Duration>>,
 }
 
-/// Crawls `config`'s roots with callbacks on one completion loop, on this thread.
+/// Crawls `config`'s roots with callbacks on one completion loop, on this thread (or with
+/// `options.loops` loops, on as many threads: `loops.rs`).
 ///
 /// Fails if the config cannot run a crawl ([`Config::check`]), if io_uring cannot be used
-/// here (the error says why), or if the loop fails.
+/// here (the error says why), or if a loop fails.
 pub fn crawl(config: &Config, options: &Options) -> io::Result<Report> {
     config.check()?;
+    if options.loops > 1 {
+        return crate::loops::crawl(config, options);
+    }
     let started = Instant::now();
     let mut lp = Ring::new(config.concurrency)?;
-    let crawl = Rc::new(Crawl {
-        config: config.clone(),
-        crawler: RefCell::new(Crawler::new(config.clone())),
-        peers: RefCell::new(HashMap::new()),
-        offload: OnceCell::new(),
-        tick: Cell::new(None),
-        wake: Cell::new(None),
-        lags: RefCell::new(Vec::new()),
-    });
-    if options.offload {
-        let on_outcome = Rc::clone(&crawl);
-        let mailbox = lp.mailbox(move |lp, outcome| {
-            lp.release();
-            complete(lp, &on_outcome, outcome);
+    let crawl = Crawl::new(&mut lp, Shard::alone(config.clone()), options);
+    let ran = run(lp, crawl)?;
+    Ok(Shard::merge(vec![ran], "uring", started.elapsed()))
+}
+
+impl Crawl {
+    /// The crawl of `shard` on `lp`, not started yet.
+    pub(crate) fn new(lp: &mut Ring, shard: Shard, options: &Options) -> Rc<Crawl> {
+        let crawl = Rc::new(Crawl {
+            config: shard.config().clone(),
+            hosts: RefCell::new(HashMap::new()),
+            frontier: RefCell::new(shard),
+            offload: OnceCell::new(),
+            peers: OnceCell::new(),
+            tick: Cell::new(None),
+            wake: Cell::new(None),
+            lags: RefCell::new(Vec::new()),
         });
-        let _ = crawl.offload.set(mailbox);
+        if options.offload {
+            let on_outcome = Rc::clone(&crawl);
+            let mailbox = lp.mailbox(move |lp, outcome| {
+                lp.release();
+                complete(lp, &on_outcome, outcome);
+            });
+            let _ = crawl.offload.set(mailbox);
+        }
+        crawl
     }
-    tick(&mut lp, Rc::clone(&crawl), started + LAG_TICK);
-    start_fetchers(&mut lp, &crawl);
-    // Nothing to fetch at all (the root excluded): no fetch will end to stop the ticks.
-    stop_ticks_if_done(&mut lp, &crawl);
+}
+
+/// Runs the loop until the crawl is over; returns the frontier and how late the loop ran.
+pub(crate) fn run(mut lp: Ring, crawl: Rc<Crawl>) -> io::Result<(Shard, Vec<Duration>)> {
+    tick(&mut lp, Rc::clone(&crawl), Instant::now() + LAG_TICK);
+    // Starts the fetchers; or, with nothing to fetch at all (the root excluded), stops the
+    // ticks at once, as no fetch will end to stop them.
+    after_change(&mut lp, &crawl);
     lp.run()?;
-    let elapsed = started.elapsed();
-    // The loop owns the mailbox's handler, which shares the crawl: drop it first.
+    // The loop owns the mailboxes' handlers, which share the crawl: drop it first.
     drop(lp);
     let crawl =
         Rc::try_unwrap(crawl).map_err(|_| io::Error::other("a fetcher outlived the ring"))?;
-    let mut report = crawl.crawler.into_inner().into_report("uring", elapsed);
-    report.loop_lag_ms = Some(Latency::of(crawl.lags.into_inner()));
-    Ok(report)
+    Ok((crawl.frontier.into_inner(), crawl.lags.into_inner()))
 }
 
 impl Crawl {
     /// The peer at `addr`, made on its first fetch.
     fn peer(&self, addr: SocketAddr) -> Rc<Peer> {
-        let mut peers = self.peers.borrow_mut();
-        Rc::clone(peers.entry(addr).or_insert_with(|| Peer::new(addr)))
+        let mut hosts = self.hosts.borrow_mut();
+        Rc::clone(hosts.entry(addr).or_insert_with(|| Peer::new(addr)))
     }
 }
 
@@ -112,7 +136,14 @@ fn tick(lp: &mut Ring, crawl: Rc<Crawl>, due: Instant) {
 
 /// Hands an outcome to the frontier, and starts the fetchers that frees room for.
 fn complete(lp: &mut Ring, crawl: &Rc<Crawl>, outcome: Outcome) {
-    crawl.crawler.borrow_mut().complete(outcome);
+    crawl.frontier.borrow_mut().complete(outcome);
+    after_change(lp, crawl);
+}
+
+/// After the frontier changed: sends what it has for other loops (with several), then stops
+/// the ticks if the crawl is over, or starts the fetchers there is room for.
+pub(crate) fn after_change(lp: &mut Ring, crawl: &Rc<Crawl>) {
+    crate::loops::send_messages(lp, crawl);
     if !stop_ticks_if_done(lp, crawl) {
         start_fetchers(lp, crawl);
     }
@@ -121,7 +152,7 @@ fn complete(lp: &mut Ring, crawl: &Rc<Crawl>, outcome: Outcome) {
 /// Once the crawl is done, cancels the pending lag tick (the last thing keeping the loop
 /// running); returns whether it was done.
 fn stop_ticks_if_done(lp: &mut Ring, crawl: &Crawl) -> bool {
-    let done = crawl.crawler.borrow().is_done();
+    let done = crawl.frontier.borrow().is_done();
     if done && let Some(timer) = crawl.tick.take() {
         lp.cancel(timer);
     }
@@ -132,14 +163,14 @@ fn stop_ticks_if_done(lp: &mut Ring, crawl: &Crawl) -> bool {
 fn start_fetchers(lp: &mut Ring, crawl: &Rc<Crawl>) {
     loop {
         let fetch = {
-            let mut crawler = crawl.crawler.borrow_mut();
-            if crawler.in_flight() >= crawl.config.concurrency {
+            let mut frontier = crawl.frontier.borrow_mut();
+            if frontier.in_flight() >= crawl.config.concurrency {
                 return;
             }
-            match crawler.next_fetch(Instant::now()) {
+            match frontier.next_fetch(Instant::now()) {
                 Some(fetch) => fetch,
                 None => {
-                    drop(crawler);
+                    drop(frontier);
                     return wake_when_due(lp, crawl);
                 }
             }
@@ -152,7 +183,7 @@ fn start_fetchers(lp: &mut Ring, crawl: &Rc<Crawl>) {
 /// set for then or sooner), whose completion starts the fetchers again. A backoff is one
 /// more operation on the ring; the other completions keep coming meanwhile.
 fn wake_when_due(lp: &mut Ring, crawl: &Rc<Crawl>) {
-    let Some(due) = crawl.crawler.borrow().next_wake() else {
+    let Some(due) = crawl.frontier.borrow().next_wake() else {
         return;
     };
     if let Some((set, timer)) = crawl.wake.get() {
@@ -164,9 +195,7 @@ fn wake_when_due(lp: &mut Ring, crawl: &Rc<Crawl>) {
     let on_due = Rc::clone(crawl);
     let timer = lp.call_at(due, move |lp| {
         on_due.wake.set(None);
-        if !stop_ticks_if_done(lp, &on_due) {
-            start_fetchers(lp, &on_due);
-        }
+        after_change(lp, &on_due);
     });
     crawl.wake.set(Some((due, timer)));
 }

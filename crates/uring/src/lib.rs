@@ -72,6 +72,13 @@
 //! the submission queue (1,024 slots of 64 bytes) and the `timespec`s beside it. The kernel's
 //! side (the socket, the in-flight request) is kernel memory, as it is for epoll's.
 //!
+//! **Every core: `--loops N`** (`loops.rs`, on `rings.rs`). One ring is concurrency, not
+//! parallelism: it uses one core. With N rings, each on its own thread, the frontier is split
+//! into shards (`c10k_core::Shard`) and each ring runs the code above, unchanged, on its own
+//! shard with its share of the concurrency; links that belong to another shard go to its
+//! ring's [`Mailbox`], and the shards agree on the end as in `callbacks`. The one-ring crawl is
+//! the case N = 1: a shard that never has anything to send.
+//!
 //! **`unsafe`.** Forbidden in the rest of the workspace; here allowed in two modules only:
 //! `ring.rs` (pushing submission entries that point at memory the operation owns; adopting
 //! the descriptor a `socket` completion returns) and `buffers.rs` (the pool's memory, shared
@@ -83,14 +90,17 @@
 //! it in one line: `c10k crawl --strategy uring` exits 2 with it, and the tests say they skip.
 //!
 //! Start with `crawl.rs` beside `crates/callbacks/src/crawl.rs`; then `ring.rs` (the loop,
-//! operations and their ownership, deadlines, the mailbox), `buffers.rs` (the pool), and
+//! operations and their ownership, deadlines, the mailbox), `buffers.rs` (the pool),
+//! `loops.rs` beside `crates/callbacks/src/loops.rs` and `rings.rs` (rings on threads), and
 //! `tests.rs` (the loop on its own against loopback sockets).
 
 #![deny(missing_docs)]
 
 mod buffers;
 mod crawl;
+mod loops;
 mod ring;
+mod rings;
 
 pub use buffers::Chunk;
 pub use crawl::{Options, crawl, state_sizes};

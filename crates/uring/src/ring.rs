@@ -465,6 +465,14 @@ impl Ring {
     /// Ends one [`Ring::hold`].
     pub fn release(&mut self) {
         self.holds = self.holds.saturating_sub(1);
+        if self.holds == 0 && self.wake_buffer.is_none() {
+            // The last hold ended while the eventfd's `read` is in flight (not from a mailbox
+            // handler, which runs once it completed): nothing may bump the eventfd again, so
+            // bump it here, for the read to complete and the loop to be able to end.
+            if let Err(err) = self.wake.write(1) {
+                self.failed.get_or_insert(err.into());
+            }
+        }
     }
 
     /// Bytes one operation in flight takes in the slab (its callback's box aside).

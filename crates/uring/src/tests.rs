@@ -1,11 +1,12 @@
 //! The loop on its own, against loopback sockets: timers, one exchange, deadlines, a pool
-//! that runs dry, a mailbox, dropping the loop mid-flight; and the crate's lints.
+//! that runs dry, a mailbox, dropping the loop mid-flight; rings on several threads trading
+//! values, and failing; and the crate's lints.
 //!
 //! Every test needs io_uring: where it is unavailable, each says so on stderr and passes
 //! without running (see `ring_or_skip!`).
 
 use std::{
-    cell::{Cell, RefCell},
+    cell::{Cell, OnceCell, RefCell},
     io::{self, Read as _, Write as _},
     net::{SocketAddr, TcpListener},
     rc::Rc,
@@ -14,7 +15,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::{Chunk, Peer, Ring, Socket};
+use crate::{
+    Chunk, Peer, Ring, Socket,
+    rings::{Meeting, Peers, run_rings},
+};
 
 /// A ring built with `$make`, or — where io_uring is unavailable — a return from the test,
 /// having said why on stderr (directly, so that it shows under `cargo test`'s capture).
@@ -232,6 +236,29 @@ fn a_mailbox_brings_values_back_and_holds_the_loop_meanwhile() {
     assert_eq!(*got.borrow(), [1, 2]);
 }
 
+/// The last hold can end while the read of the wake-up eventfd is in flight (not from a
+/// mailbox's handler): the loop still ends.
+#[test]
+fn the_loop_ends_when_the_last_hold_ends_outside_a_mailbox() {
+    let mut ring = ring_or_skip!(Ring::new(1));
+    let mailbox = ring.mailbox(|_, (): ()| {});
+    ring.hold();
+    let start = Instant::now();
+    ring.call_at(start + Duration::from_millis(20), Ring::release);
+    // Were the read left in flight, only this wake-up, much later, would let the loop end (a
+    // guard that keeps no operation in flight of its own, as a timer would).
+    thread::spawn(move || {
+        thread::sleep(Duration::from_secs(2));
+        let _ = mailbox.send(());
+    });
+    ring.run().unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
 #[test]
 fn dropping_the_loop_cancels_what_is_in_flight_without_calling_it() {
     let mut ring = ring_or_skip!(Ring::new(1));
@@ -298,4 +325,118 @@ fn one_connection_holds_at_most_a_kibibyte() {
         .map(|(_, size)| size)
         .sum();
     assert!(total <= 1024, "{total} bytes: {:?}", crate::state_sizes());
+}
+
+/// How a ring of [`node`] ended.
+#[derive(Debug, PartialEq, Eq)]
+enum End {
+    /// Nothing left in flight: it hung up and its loop ended.
+    ByItself,
+    /// Stopped by another ring, with its wake-up `read` still in flight.
+    Stopped,
+    /// Its guard fired: neither happened within five seconds.
+    Guard,
+}
+
+/// A ring on a thread of [`run_rings`]: meets the others with a mailbox of `u32`s, posts
+/// `post`, hangs up (and cancels its guard) once `expected` values came, and runs until its
+/// loop ends; returns the values it got and how it ended.
+fn node(
+    meeting: Meeting<u32>,
+    expected: usize,
+    post: Vec<(usize, u32)>,
+) -> io::Result<(Vec<u32>, End)> {
+    let mut ring = Ring::new(1)?;
+    let guarded = Rc::new(Cell::new(false));
+    let fired = Rc::clone(&guarded);
+    let guard = ring.call_at(Instant::now() + Duration::from_secs(5), move |ring| {
+        fired.set(true);
+        ring.stop();
+    });
+    let got = Rc::new(RefCell::new(Vec::new()));
+    let peers = Rc::new(OnceCell::new());
+    let (into, listening) = (Rc::clone(&got), Rc::clone(&peers));
+    let hang_up = move |ring: &mut Ring, peers: &Peers<u32>| {
+        peers.hang_up(ring);
+        ring.cancel(guard);
+    };
+    let mailbox = ring.mailbox(move |ring, value| {
+        into.borrow_mut().push(value);
+        if into.borrow().len() == expected {
+            hang_up(ring, listening.get().expect("met before any value"));
+        }
+    });
+    let _ = peers.set(meeting.meet(&mut ring, mailbox)?);
+    let peers = peers.get().expect("just set");
+    peers.post(post);
+    if expected == 0 {
+        hang_up(&mut ring, peers);
+    }
+    ring.run()?;
+    let end = match (guarded.get(), ring.in_flight()) {
+        (true, _) => End::Guard,
+        (false, 0) => End::ByItself,
+        (false, _) => End::Stopped,
+    };
+    let got = got.borrow().clone();
+    Ok((got, end))
+}
+
+#[test]
+fn rings_trade_values_and_each_ends_once_it_hangs_up() {
+    ring_or_skip!(Ring::new(1));
+    let ran = run_rings(vec![0_u32, 1, 2], |index, meeting| {
+        // Each ring sends each other ring one value, and expects two.
+        let post = (0..3)
+            .filter(|&to| to != index)
+            .map(|to| (to as usize, 10 * index + to));
+        node(meeting, 2, post.collect())
+    })
+    .unwrap();
+    for (index, (mut got, end)) in ran.into_iter().enumerate() {
+        got.sort_unstable();
+        let want: Vec<u32> = (0..3)
+            .filter(|&from| from != index as u32)
+            .map(|from| 10 * from + index as u32)
+            .collect();
+        assert_eq!((got, end), (want, End::ByItself), "ring {index}");
+    }
+}
+
+#[test]
+fn a_ring_that_fails_stops_the_others() {
+    ring_or_skip!(Ring::new(1));
+    let ended = std::sync::Mutex::new(None);
+    let ran = run_rings(vec![0, 1], |index, meeting| {
+        if index == 1 {
+            let mut ring = Ring::new(1)?;
+            let mailbox = ring.mailbox(|_, _: u32| {});
+            let _peers = meeting.meet(&mut ring, mailbox)?;
+            return Err(io::Error::other("ring 1 failed"));
+        }
+        // Ring 0 expects a value that never comes: only being stopped ends it.
+        let (_, end) = node(meeting, 1, Vec::new())?;
+        *ended.lock().unwrap() = Some(end);
+        Ok(())
+    });
+    assert_eq!(ran.unwrap_err().to_string(), "ring 1 failed");
+    assert_eq!(*ended.lock().unwrap(), Some(End::Stopped));
+}
+
+#[test]
+fn a_ring_that_cannot_start_fails_the_meeting() {
+    ring_or_skip!(Ring::new(1));
+    let ran = run_rings(vec![0, 1], |index, meeting| {
+        if index == 1 {
+            drop(meeting);
+            return Err(io::Error::other("ring 1 could not start"));
+        }
+        let failed = node(meeting, 0, Vec::new());
+        assert_eq!(
+            failed.map_err(|err| err.to_string()),
+            Err("another ring could not start".to_owned())
+        );
+        Ok(())
+    });
+    assert_eq!(ran.unwrap_err().to_string(), "ring 1 could not start");
 }
