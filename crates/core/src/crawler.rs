@@ -116,10 +116,15 @@ impl Fetch {
                 work_digest: 0,
                 links: Vec::new(),
                 redirect: None,
-                retry_after: response.retry_after.take(),
-                date: response.date.take(),
-                body: Vec::new(),
+                extra: None,
             };
+            if response.retry_after.is_some() || response.date.is_some() {
+                page.extra = Some(Box::new(Extra {
+                    retry_after: response.retry_after.take(),
+                    date: response.date.take(),
+                    body: Vec::new(),
+                }));
+            }
             if is_redirect(response.status) {
                 // The reader left a `Location` all ASCII: UTF-8 or not, its raw bytes are
                 // percent-encoded as they came.
@@ -128,7 +133,8 @@ impl Fetch {
                     .as_deref()
                     .and_then(|location| resolve(&self.url, location, encoding_rs::UTF_8));
             } else if self.robots {
-                page.body = std::mem::take(&mut response.body);
+                let extra = page.extra.get_or_insert_with(Box::default);
+                extra.body = std::mem::take(&mut response.body);
             } else if (200..300).contains(&response.status) && response.is_html() {
                 page.html = true;
                 if self.work_rounds > 0 {
@@ -194,10 +200,17 @@ struct Page {
     work_digest: u64,
     links: Vec<Url>,
     redirect: Option<Url>,
+    /// What few responses have (boxed, so that every page's outcome stays small).
+    extra: Option<Box<Extra>>,
+}
+
+/// The rare parts of a [`Page`].
+#[derive(Debug, Default)]
+struct Extra {
     /// A 429's or 503's `Retry-After` and `Date` headers.
     retry_after: Option<String>,
     date: Option<String>,
-    /// A robots.txt's body (empty for a page).
+    /// A robots.txt's body.
     body: Vec<u8>,
 }
 
@@ -208,6 +221,18 @@ enum Robots {
     Fetching(Vec<Fetch>),
     /// Known.
     Known(Rules),
+}
+
+/// The robots.txt state of `origin`. A crawl of a few origins looks them over one by one
+/// (a few string compares), which costs less per URL than hashing the origin.
+fn robots_of<'a>(robots: &'a mut HashMap<String, Robots>, origin: &str) -> Option<&'a mut Robots> {
+    if robots.len() <= 4 {
+        robots
+            .iter_mut()
+            .find_map(|(key, state)| (key == origin).then_some(state))
+    } else {
+        robots.get_mut(origin)
+    }
 }
 
 /// Statuses that mean "not now": tried again, within `--max-tries`.
@@ -373,8 +398,9 @@ impl Crawler {
         let tries_left = fetch.tries < self.config.max_tries;
         let page = match result {
             Ok(page) if is_retryable_status(page.status) && tries_left => {
-                let asked = page.retry_after.as_deref().and_then(|value| {
-                    wait::retry_after(value, page.date.as_deref(), self.config.wall_clock)
+                let asked = page.extra.as_deref().and_then(|extra| {
+                    let value = extra.retry_after.as_deref()?;
+                    wait::retry_after(value, extra.date.as_deref(), self.config.wall_clock)
                 });
                 return self.retry(fetch, at, asked);
             }
@@ -603,7 +629,7 @@ impl Crawler {
             return self.push(fetch, false);
         }
         let origin = &fetch.url[..url::Position::BeforePath];
-        match self.robots.get_mut(origin) {
+        match robots_of(&mut self.robots, origin) {
             Some(Robots::Known(rules)) => {
                 if rules.allows(&fetch.url) {
                     self.push(fetch, false);
@@ -660,9 +686,10 @@ impl Crawler {
     /// An origin's robots.txt is read: its rules are known, and the URLs that waited for
     /// them are queued or recorded as disallowed.
     fn robots_known(&mut self, origin: &str, result: Result<Page, FetchError>, at: Instant) {
-        let result = result
-            .as_ref()
-            .map(|page| (page.status, page.body.as_slice()));
+        let result = result.as_ref().map(|page| {
+            let body = page.extra.as_deref().map_or(&[][..], |extra| &extra.body);
+            (page.status, body)
+        });
         let (rules, note) = robots::rules(origin, result);
         self.notes.extend(note);
         if let Some(delay) = rules.crawl_delay() {
