@@ -221,10 +221,10 @@ impl Coroutine for ReadResponse {
 /// fn fetch_page(fetch, config) -> Result<Response, FetchError>:
 ///     waiter = Waiter()
 ///     deadline = call_at(start + connect_timeout, waiter.wake(TimedOut))
-///     socket = yield from connect(config.addr, waiter)?
+///     socket = yield from connect(fetch.addr, waiter)?
 ///     deadline = call_at(start + timeout, ...)        # connected: the whole-fetch deadline
 ///     socket = yield from write_all(socket, fetch.request())?
-///     response = yield from read_response(socket, ResponseReader(config.limits))
+///     response = yield from read_response(socket, fetch.reader(config.limits))
 ///     cancel(deadline)
 ///     return response
 /// ```
@@ -236,14 +236,20 @@ pub(crate) struct FetchPage {
     config: Rc<Config>,
     chunk: Chunk,
     request: Vec<u8>,
+    /// Whether the reader keeps a body that is not HTML (a robots.txt): the one thing of the
+    /// fetch the read needs, kept instead of the fetch.
+    keep_body: bool,
     waiter: Waiter,
     deadline: Option<TimerId>,
     started: Instant,
 }
 
+// Inline states, as rustc lays out an `async fn` (see `WorkerState`): the address the first
+// state holds makes the states' sizes differ more than clippy likes, not the largest bigger.
+#[allow(clippy::large_enum_variant)]
 enum FetchState {
-    /// Not started yet.
-    Start,
+    /// Not started yet: where to connect.
+    Start { addr: SocketAddr },
     /// Inside `yield from connect(...)`.
     Connecting(Connect),
     /// Inside `yield from write_all(...)`.
@@ -257,10 +263,11 @@ enum FetchState {
 impl FetchPage {
     pub(crate) fn new(fetch: &Fetch, config: Rc<Config>, chunk: Chunk) -> FetchPage {
         FetchPage {
-            state: FetchState::Start,
+            state: FetchState::Start { addr: fetch.addr },
             config,
             chunk,
             request: fetch.request(),
+            keep_body: fetch.is_robots(),
             waiter: Waiter::default(),
             deadline: None,
             started: Instant::now(),
@@ -296,12 +303,13 @@ impl Coroutine for FetchPage {
     fn resume(&mut self, lp: &mut EventLoop, mut wake: Wake) -> Yield<Self::Output> {
         loop {
             let next = match &mut self.state {
-                FetchState::Start => {
+                FetchState::Start { addr } => {
+                    let addr = *addr;
                     let config = &self.config;
                     let at = self.started + config.connect_timeout.min(config.timeout);
                     self.arm_deadline(lp, at);
                     FetchState::Connecting(Connect::Start {
-                        addr: self.config.addr,
+                        addr,
                         waiter: self.waiter.clone(),
                     })
                 }
@@ -322,7 +330,8 @@ impl Coroutine for FetchPage {
                 FetchState::Sending(write) => match yield_from!(write.resume(lp, wake)) {
                     Ok(socket) => FetchState::Reading(ReadResponse::Reading {
                         socket,
-                        reader: ResponseReader::new(self.config.limits),
+                        reader: ResponseReader::new(self.config.limits)
+                            .keeping_body(self.keep_body),
                         chunk: Rc::clone(&self.chunk),
                     }),
                     Err(err) => return self.complete(lp, Err(err)),
