@@ -1,6 +1,10 @@
 //! The command line's arguments: one struct per subcommand, and their parsers.
 
-use std::{net::SocketAddr, path::PathBuf, thread};
+use std::{
+    net::{IpAddr, SocketAddr},
+    path::PathBuf,
+    thread,
+};
 
 use c10k_core::Limits;
 use c10k_harness::{self as harness, Strategy};
@@ -54,8 +58,20 @@ pub(crate) struct ProbeArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct CrawlArgs {
-    /// Root URL (http only); its origin is the scope of the crawl.
-    pub(crate) url: Option<String>,
+    /// Root URLs (http only); their origins are the scope of the crawl. None: an embedded
+    /// test site.
+    pub(crate) urls: Vec<String>,
+    /// Scope is the roots' exact hosts (the default).
+    #[arg(long, conflicts_with = "lenient")]
+    pub(crate) strict: bool,
+    /// Scope is the roots' registrable domains (www. and other subdomains too), on the roots'
+    /// ports; a subdomain's address is looked up when first met (or taken from --resolve).
+    #[arg(long)]
+    pub(crate) lenient: bool,
+    /// Use ADDR for HOST:PORT instead of looking it up, as curl's --resolve
+    /// (`www.example.test:80:127.0.0.1`); repeatable.
+    #[arg(long, value_name = "HOST:PORT:ADDR", value_parser = resolve_entry)]
+    pub(crate) resolve: Vec<(String, u16, IpAddr)>,
     /// How to crawl.
     #[arg(long, value_enum, default_value_t = Strategy::Threads)]
     pub(crate) strategy: Strategy,
@@ -68,15 +84,33 @@ pub(crate) struct CrawlArgs {
     /// Redirects one chain may follow.
     #[arg(long, default_value_t = 10)]
     pub(crate) max_redirects: u32,
-    /// Tries per URL for transport failures (refused, reset, timeout).
+    /// Tries per URL for transport failures (refused, reset, timeout) and for 429 and 503.
     #[arg(long, default_value_t = 4, value_parser = at_least_1_u32)]
     pub(crate) max_tries: u32,
+    /// The first wait before a retry, in milliseconds; each further one doubles, with jitter.
+    /// A 429's or 503's Retry-After replaces it.
+    #[arg(long, default_value_t = 100, value_parser = whole_number)]
+    pub(crate) backoff_ms: u64,
+    /// The longest wait before a retry, in milliseconds: a longer Retry-After is cut to this.
+    #[arg(long, default_value_t = 60_000, value_parser = whole_number)]
+    pub(crate) max_wait_ms: u64,
     /// Deadline of one fetch (connect included), in milliseconds.
     #[arg(long, default_value_t = 10_000, value_parser = at_least_1)]
     pub(crate) timeout_ms: u64,
     /// Largest body accepted, in bytes.
     #[arg(long, default_value_t = Limits::default().max_body)]
     pub(crate) max_body: u64,
+    /// At most this many connections to one host (origin) at once, over the whole crawl (with
+    /// several loops or runtimes too: a host's URLs then all go to one of them).
+    #[arg(long, value_parser = at_least_1)]
+    pub(crate) per_host: Option<u64>,
+    /// The least time between two requests to one host, in milliseconds; a robots.txt
+    /// Crawl-delay raises it.
+    #[arg(long, default_value_t = 0, value_parser = whole_number)]
+    pub(crate) delay_ms: u64,
+    /// Do not fetch robots.txt, and crawl what it would disallow.
+    #[arg(long)]
+    pub(crate) ignore_robots: bool,
     /// Skip URLs matching this regular expression.
     #[arg(long)]
     pub(crate) exclude: Option<String>,
@@ -91,6 +125,15 @@ pub(crate) struct CrawlArgs {
     /// with the fetch's id and the milliseconds since the crawl started.
     #[arg(long)]
     pub(crate) trace: bool,
+    /// Print the 500 Lines crawler's report instead of a summary: one line per URL, sorted,
+    /// the count of each outcome, and `Finished N urls in X secs (max_tasks=C) (Y
+    /// urls/sec/task)`.
+    #[arg(long, conflicts_with = "json")]
+    pub(crate) report: bool,
+    /// Stream one JSON record per URL to this file as each one ends (a line each, flushed:
+    /// `tail -f` shows the crawl as it goes).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) jsonl: Option<PathBuf>,
     /// threads: stack reserved per thread, in KiB.
     #[arg(long, default_value_t = c10k_threads::Options::default().stack_kb as u64,
           value_parser = clap::value_parser!(u64).range(16..))]
@@ -176,6 +219,24 @@ pub(crate) struct ServeArgs {
     /// linked from the root.
     #[arg(long)]
     pub(crate) faults: bool,
+    /// Also serve the busy pages `/busy/N`, linked from the root, which answer 429 or 503
+    /// with a Retry-After (seconds, a date, none) to their first requests.
+    #[arg(long)]
+    pub(crate) busy: bool,
+    /// Serve this file as /robots.txt (without: a 404).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) robots: Option<PathBuf>,
+    /// Serve this many sites, each on its own port (the next ports after --addr's, or free
+    /// ones with port 0), each a copy of the same site.
+    #[arg(long, default_value_t = 1, value_parser = at_least_1)]
+    pub(crate) sites: u64,
+    /// Write absolute links with this host name instead of the IP address (crawl it with
+    /// `--resolve NAME:PORT:IP`); with --www-link, the root also links to the www. subdomain.
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    /// With --name: the root links to a text file on www.NAME (for --lenient).
+    #[arg(long, requires = "name")]
+    pub(crate) www_link: bool,
     /// Run only on these CPUs (`0`, `0-3`, `0,2`).
     #[arg(long)]
     pub(crate) cpus: Option<harness::affinity::CpuList>,
@@ -188,6 +249,34 @@ pub(crate) fn at_least_1(text: &str) -> Result<u64, String> {
         Ok(n) => Err(format!("must be at least 1, not {n}")),
         Err(_) => Err(format!("{text:?} is not a whole number")),
     }
+}
+
+/// A count that may be 0, with a plain message when it is not a count.
+pub(crate) fn whole_number(text: &str) -> Result<u64, String> {
+    match text.parse::<i128>() {
+        Ok(n) if n >= 0 => u64::try_from(n).map_err(|_| format!("{n} is too large")),
+        Ok(n) => Err(format!("must not be negative, not {n}")),
+        Err(_) => Err(format!("{text:?} is not a whole number")),
+    }
+}
+
+/// `HOST:PORT:ADDR`, as curl's `--resolve` (an IPv6 address may be in brackets).
+pub(crate) fn resolve_entry(text: &str) -> Result<(String, u16, IpAddr), String> {
+    let mut parts = text.splitn(3, ':');
+    let (Some(host), Some(port), Some(addr)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(format!("{text:?} is not HOST:PORT:ADDR"));
+    };
+    let port = port
+        .parse()
+        .map_err(|_| format!("{port:?} is not a port"))?;
+    let addr = addr.trim_start_matches('[').trim_end_matches(']');
+    let addr = addr
+        .parse()
+        .map_err(|_| format!("{addr:?} is not an IP address"))?;
+    if host.is_empty() {
+        return Err(format!("{text:?} has no host"));
+    }
+    Ok((host.to_ascii_lowercase(), port, addr))
 }
 
 /// A positive count, or `auto`: one per core.

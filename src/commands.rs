@@ -15,6 +15,13 @@ use crate::{
 pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<()> {
     pin(args.cpus.as_ref())?;
     raise_fd_limit().context("raising the open-file limit")?;
+    let robots = match &args.robots {
+        Some(path) => Some(
+            fs::read_to_string(path)
+                .map_err(|e| usage(format!("cannot read --robots {}: {e}", path.display())))?,
+        ),
+        None => None,
+    };
     let spec = SiteSpec {
         pages: args.pages,
         links: usize::try_from(args.links).unwrap_or(usize::MAX),
@@ -22,23 +29,50 @@ pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<()> {
         seed: args.seed,
         delay: Duration::from_millis(args.delay_ms),
         faults: args.faults,
+        busy: args.busy,
+        robots,
+        robots_redirect: false,
+        www_link: args.www_link,
     };
     if spec.pages == 0 {
         bail!(usage("--pages must be at least 1"));
     }
-    let server = Server::start(ServerOptions {
-        spec: spec.clone(),
-        addr: args.addr,
-        threads: usize::try_from(args.threads).unwrap_or(1),
-    })
-    .with_context(|| format!("cannot listen on {}", args.addr))?;
-    if let Some(path) = &args.manifest {
-        let manifest = server.manifest(&spec);
-        fs::write(path, serde_json::to_string_pretty(&manifest)?)
-            .with_context(|| format!("writing {}", path.display()))?;
+    let mut servers = Vec::new();
+    for n in 0..args.sites {
+        let mut addr = args.addr;
+        if addr.port() != 0 {
+            let port = u64::from(addr.port()) + n;
+            addr.set_port(
+                u16::try_from(port).map_err(|_| usage(format!("port {port} is out of range")))?,
+            );
+        }
+        let server = Server::start(ServerOptions {
+            spec: spec.clone(),
+            addr,
+            threads: usize::try_from(args.threads).unwrap_or(1),
+            name: args.name.clone(),
+            log: false,
+        })
+        .with_context(|| format!("cannot listen on {addr}"))?;
+        println!("listening on {}", server.url());
+        servers.push(server);
     }
-    println!("listening on {}", server.url());
-    server.wait();
+    if let Some(path) = &args.manifest {
+        let manifests: Vec<_> = servers.iter().map(|s| s.manifest(&spec)).collect();
+        let json = match manifests.as_slice() {
+            [one] => serde_json::to_string_pretty(one)?,
+            all => serde_json::to_string_pretty(all)?,
+        };
+        fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
+    }
+    // Serves until killed: waiting on the first, which never stops, keeps the others (held
+    // here) running beside it.
+    let mut servers = servers.into_iter();
+    let first = servers.next();
+    let _others: Vec<Server> = servers.collect();
+    if let Some(first) = first {
+        first.wait();
+    }
     Ok(())
 }
 

@@ -2,20 +2,22 @@
 //! sampler of the widest moment for the sweep.
 
 use std::{
+    collections::HashMap,
     fs,
-    io::{IsTerminal as _, Write as _},
-    net::{SocketAddr, ToSocketAddrs},
+    io::{IsTerminal as _, LineWriter, Write as _},
+    net::{IpAddr, SocketAddr, ToSocketAddrs},
+    path::Path,
     process::ExitCode,
     sync::{
-        Arc,
+        Arc, Mutex, PoisonError,
         atomic::{AtomicBool, Ordering},
     },
     thread,
     time::Duration,
 };
 
-use anyhow::{Context, anyhow, bail};
-use c10k_core::{Config, Gauges, Tracer, parse_root, urls_out};
+use anyhow::{Context, bail};
+use c10k_core::{Config, Gauges, HostMatch, RecordSink, Resolver, Tracer, parse_root, urls_out};
 use c10k_harness::{self as harness, Strategy, StrategyOptions, raise_fd_limit};
 use c10k_testsite::{Server, ServerOptions, SiteSpec};
 
@@ -48,21 +50,51 @@ pub(crate) fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
         faults: args.site_faults,
         ..SiteSpec::default()
     };
-    let server = match &args.url {
-        Some(_) => None,
-        None => Some(Server::start(ServerOptions {
+    let server = if args.urls.is_empty() {
+        Some(Server::start(ServerOptions {
             spec: spec.clone(),
             ..ServerOptions::default()
-        })?),
+        })?)
+    } else {
+        None
     };
-    let root_text = match (&args.url, &server) {
-        (Some(url), _) => url.clone(),
-        (None, Some(server)) => server.url(),
-        (None, None) => unreachable!("a server is started when no URL is given"),
+    let roots_text = match &server {
+        Some(server) => vec![server.url()],
+        None => args.urls.clone(),
     };
-    let root = parse_root(&root_text).map_err(|e| usage(e.to_string()))?;
-    let addr = resolve(&root)?;
-    let mut config = Config::new(root, addr);
+    let lookup = Lookup::new(&args.resolve);
+    let mut config: Option<Config> = None;
+    for text in &roots_text {
+        let root = parse_root(text).map_err(|e| usage(e.to_string()))?;
+        let addr = lookup.root(&root)?;
+        match &mut config {
+            None => config = Some(Config::new(root, addr)),
+            Some(config) => config.add_root(root, addr),
+        }
+    }
+    let Some(mut config) = config else {
+        unreachable!("there is a root: the embedded site's when no URL is given")
+    };
+    config.host_match = if args.lenient {
+        HostMatch::Lenient
+    } else {
+        HostMatch::Strict
+    };
+    config.resolver = Some(Resolver(Arc::new(move |host, port| {
+        lookup.find(host, port)
+    })));
+    config.robots = !args.ignore_robots;
+    config.per_host = args
+        .per_host
+        .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+    config.delay = Duration::from_millis(args.delay_ms);
+    config.backoff = Duration::from_millis(args.backoff_ms);
+    config.max_wait = Duration::from_millis(args.max_wait_ms);
+    let jsonl = match &args.jsonl {
+        Some(path) => Some(Jsonl::create(path)?),
+        None => None,
+    };
+    config.sink = jsonl.as_ref().map(Jsonl::sink);
     // The crawler needs a descriptor per connection, and so does an embedded server.
     let fd_budget = if server.is_some() {
         fd_limit / 2
@@ -128,8 +160,15 @@ pub(crate) fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
         fs::write(path, urls_out(&report.records))
             .with_context(|| format!("writing {}", path.display()))?;
     }
+    if let (Some(jsonl), Some(path)) = (jsonl, &args.jsonl) {
+        jsonl
+            .finish()
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     let mut stdout = std::io::stdout().lock();
-    if args.json {
+    if args.report {
+        write!(stdout, "{}", report.text())?;
+    } else if args.json {
         // The report, plus what the process used: the sweep reads both from here.
         let mut json = serde_json::to_value(&report)?;
         let mut usage = harness::measure::process_usage()?;
@@ -159,16 +198,100 @@ pub(crate) fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
             )?;
         }
     }
-    match report.root_record() {
-        Some(record) if matches!(record.status, c10k_core::Status::Http(_)) => {
-            Ok(ExitCode::SUCCESS)
+    for root in &report.roots {
+        match report.records.iter().find(|record| &record.url == root) {
+            Some(record) if matches!(record.status, c10k_core::Status::Http(_)) => {}
+            Some(record) => bail!(
+                "the root {} could not be fetched ({})",
+                record.url,
+                record.status
+            ),
+            None => bail!("the root {root} was not crawled"),
         }
-        Some(record) => Err(anyhow!(
-            "the root {} could not be fetched ({})",
-            record.url,
-            record.status
-        )),
-        None => Err(anyhow!("the root {} was not crawled", report.root)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Where hosts listen: `--resolve` entries first, then the system's resolver. Roots are
+/// looked up before the crawl (an unknown root is a usage error); other hosts (subdomains
+/// under `--lenient`) when the core first meets them, once each.
+struct Lookup {
+    fixed: HashMap<(String, u16), IpAddr>,
+}
+
+impl Lookup {
+    fn new(entries: &[(String, u16, IpAddr)]) -> Lookup {
+        Lookup {
+            fixed: entries
+                .iter()
+                .map(|(host, port, addr)| ((host.clone(), *port), *addr))
+                .collect(),
+        }
+    }
+
+    /// The address of `host` (without brackets) on `port`, if any.
+    fn find(&self, host: &str, port: u16) -> Option<SocketAddr> {
+        if let Some(addr) = self.fixed.get(&(host.to_ascii_lowercase(), port)) {
+            return Some(SocketAddr::new(*addr, port));
+        }
+        (host, port).to_socket_addrs().ok()?.next()
+    }
+
+    /// The address of a root's host; a usage error if it has none.
+    fn root(&self, root: &c10k_core::Url) -> anyhow::Result<SocketAddr> {
+        let host = root.host_str().unwrap_or_default();
+        let port = root.port_or_known_default().unwrap_or(80);
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        self.find(host, port)
+            .ok_or_else(|| usage(format!("cannot resolve {host}")))
+    }
+}
+
+/// `--jsonl`: one JSON line per record, written as each URL ends. A `LineWriter` flushes at
+/// every newline, so a reader of the file sees each line whole as soon as it is written.
+struct Jsonl {
+    file: Arc<Mutex<LineWriter<fs::File>>>,
+    /// The first write that failed; the crawl goes on, and `finish` reports it.
+    failed: Arc<Mutex<Option<std::io::Error>>>,
+}
+
+impl Jsonl {
+    fn create(path: &Path) -> anyhow::Result<Jsonl> {
+        let file = fs::File::create(path)
+            .map_err(|e| usage(format!("cannot write --jsonl {}: {e}", path.display())))?;
+        Ok(Jsonl {
+            file: Arc::new(Mutex::new(LineWriter::new(file))),
+            failed: Arc::default(),
+        })
+    }
+
+    /// What the core calls with each record, from whichever thread completed its fetch.
+    fn sink(&self) -> RecordSink {
+        let (file, failed) = (Arc::clone(&self.file), Arc::clone(&self.failed));
+        RecordSink(Arc::new(move |record| {
+            let line = record.json();
+            let mut file = file.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Err(err) = writeln!(file, "{line}") {
+                failed
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get_or_insert(err);
+            }
+        }))
+    }
+
+    fn finish(self) -> std::io::Result<()> {
+        let mut file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
+        file.flush()?;
+        match self
+            .failed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
     }
 }
 
@@ -211,19 +334,6 @@ fn runtime_threads(args: &CrawlArgs) -> anyhow::Result<Option<usize>> {
         (Runtime::Stealing | Runtime::PerCore, Some(threads)) => Ok(Some(threads)),
         (Runtime::Stealing | Runtime::PerCore, None) => Ok(Some(cores())),
     }
-}
-
-/// Resolves the root's host once: every fetch connects to this address.
-fn resolve(root: &c10k_core::Url) -> anyhow::Result<SocketAddr> {
-    let host = root.host_str().unwrap_or_default();
-    let port = root.port_or_known_default().unwrap_or(80);
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let mut addrs = (host, port)
-        .to_socket_addrs()
-        .map_err(|e| usage(format!("cannot resolve {host}: {e}")))?;
-    addrs
-        .next()
-        .ok_or_else(|| usage(format!("{host} has no address")))
 }
 
 /// Watches a crawl from another thread: samples the in-flight count and the resident memory

@@ -118,6 +118,27 @@ fn bad_arguments_exit_2_with_a_reason() {
     assert_usage_error(&["crawl", "--strategy", "async", "--loops", "2"], "loops");
     assert_usage_error(&["crawl", "--threads", "auto2"], "threads");
     assert_usage_error(&["crawl", "--runtime", "fibers"], "runtime");
+    assert_usage_error(&["crawl", "--backoff-ms", "-1"], "negative");
+    assert_usage_error(&["crawl", "--per-host", "0"], "per-host");
+    assert_usage_error(&["crawl", "--delay-ms", "-5"], "delay-ms");
+    assert_usage_error(&["crawl", "--max-wait-ms", "soon"], "max-wait-ms");
+    assert_usage_error(&["crawl", "--resolve", "example.test:80"], "host:port:addr");
+    assert_usage_error(
+        &["crawl", "--resolve", "example.test:80:nowhere"],
+        "ip address",
+    );
+    assert_usage_error(&["crawl", "--strict", "--lenient"], "cannot be used with");
+    assert_usage_error(&["crawl", "--report", "--json"], "cannot be used with");
+    assert_usage_error(&["crawl", "--jsonl", "/nonexistent-dir/x.jsonl"], "jsonl");
+    assert_usage_error(
+        &[
+            "crawl",
+            "http://127.0.0.1:1/",
+            "http://no-such-host.invalid/",
+        ],
+        "cannot resolve",
+    );
+    assert_usage_error(&["serve", "--www-link"], "--name");
     assert_usage_error(&["crawl", "--runtime", "per-core"], "runtime is for async");
     assert_usage_error(
         &[
@@ -407,4 +428,128 @@ fn trace_writes_each_fetchs_events_to_stderr_and_leaves_stdout_alone() {
         !stdout.contains(" ms  #"),
         "the trace stays off stdout:\n{stdout}"
     );
+}
+
+/// `c10k serve --sites 2` serves two sites; one crawl of both roots prints the 500 Lines
+/// report (one sorted line per URL, the outcome counts, the `Finished` line) and streams a
+/// JSON line per URL to `--jsonl`.
+#[test]
+fn two_sites_crawled_at_once_report_like_500_lines_and_stream_jsonl() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_c10k"))
+        .args(["serve", "--sites", "2", "--pages", "20", "--busy"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut urls = Vec::new();
+    for _ in 0..2 {
+        let line = lines.next().unwrap().unwrap();
+        urls.push(line.strip_prefix("listening on ").unwrap().to_owned());
+    }
+    assert_ne!(urls[0], urls[1]);
+    let jsonl = std::env::temp_dir().join(format!("c10k-cli-{}.jsonl", std::process::id()));
+    let output = c10k(&[
+        "crawl",
+        &urls[0],
+        &urls[1],
+        "--report",
+        "--backoff-ms",
+        "10",
+        "--jsonl",
+        jsonl.to_str().unwrap(),
+    ]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let lines: Vec<&str> = stdout.lines().collect();
+    let finished = lines
+        .iter()
+        .position(|line| line.starts_with("Finished "))
+        .unwrap_or_else(|| panic!("a Finished line: {stdout}"));
+    let per_url = &lines[..finished];
+    let mut sorted = per_url.to_vec();
+    sorted.sort();
+    assert_eq!(per_url, sorted, "sorted by URL");
+    for url in &urls {
+        assert!(
+            per_url
+                .iter()
+                .any(|l| l.starts_with(&format!("{url} 200 html "))),
+            "{url}"
+        );
+        let busy = format!("{url}busy/3 429 size 5 (tries 4)");
+        assert!(per_url.contains(&busy.as_str()), "{busy}: {stdout}");
+    }
+    let count = per_url.len();
+    assert!(
+        lines[finished].starts_with(&format!("Finished {count} urls in "))
+            && lines[finished].contains("(max_tasks=100)")
+            && lines[finished].ends_with(" urls/sec/task)"),
+        "{}",
+        lines[finished]
+    );
+    assert!(
+        lines[finished + 1..].iter().any(|l| l.trim() == "40 html"),
+        "{stdout}"
+    );
+    let streamed = std::fs::read_to_string(&jsonl).unwrap();
+    std::fs::remove_file(&jsonl).unwrap();
+    assert_eq!(streamed.lines().count(), count);
+    for line in streamed.lines() {
+        let record: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(
+            record["url"].is_string() && record["tries"].is_number(),
+            "{line}"
+        );
+    }
+}
+
+/// `--lenient` with `--resolve`: a site that calls itself `site.test` links to a file on
+/// `www.site.test`; `--strict` skips it, `--lenient` fetches it at the address given.
+#[test]
+fn lenient_with_resolve_fetches_the_www_subdomain() {
+    let (mut child, url) = serve(&["--pages", "10", "--name", "site.test", "--www-link"]);
+    let port = url
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    let www = format!("http://www.site.test:{port}/data/0.txt");
+    let resolve = [
+        format!("site.test:{port}:127.0.0.1"),
+        format!("www.site.test:{port}:127.0.0.1"),
+    ];
+    let run = |mode: &str| {
+        let out = std::env::temp_dir().join(format!(
+            "c10k-cli-lenient-{}-{mode}.txt",
+            std::process::id()
+        ));
+        let output = c10k(&[
+            "crawl",
+            &url,
+            mode,
+            "--resolve",
+            &resolve[0],
+            "--resolve",
+            &resolve[1],
+            "--urls-out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(output.status.success(), "{mode}: {}", stderr(&output));
+        let lines = std::fs::read_to_string(&out).unwrap();
+        std::fs::remove_file(&out).unwrap();
+        lines
+    };
+    let strict = run("--strict");
+    let lenient = run("--lenient");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        strict.contains(&format!("error:skipped\t{www}\n")),
+        "{strict}"
+    );
+    assert!(lenient.contains(&format!("200\t{www}\n")), "{lenient}");
+    assert_eq!(strict.lines().count(), lenient.lines().count());
 }

@@ -3,12 +3,18 @@
 //!
 //! A strategy joins by adding one line to the `conformance!` list at the bottom.
 
-use std::{path::Path, process::Command, sync::atomic::Ordering, time::Duration};
+use std::{
+    collections::BTreeSet,
+    path::Path,
+    process::Command,
+    sync::{Arc, Mutex, atomic::Ordering},
+    time::Duration,
+};
 
-use c10k_core::{Config, Report, Status, parse_root, urls_out};
+use c10k_core::{Config, HostMatch, RecordSink, Report, Resolver, Status, parse_root, urls_out};
 use c10k_harness::{Strategy, StrategyOptions};
-use c10k_testsite::SiteSpec;
-use common::{config, loops, per_core, start};
+use c10k_testsite::{BUSY, SiteSpec};
+use common::{config, loops, per_core, start, start_logged};
 
 mod common;
 
@@ -162,6 +168,288 @@ pub fn offload_gives_the_same_results(under: Under) {
     );
 }
 
+/// Two sites on two ports, crawled from both roots at once: each URL is fetched from its own
+/// address, and the records are the union of the two manifests. The busy pages are tried
+/// again as the server asks: not before their `Retry-After` (seconds, or a date against the
+/// response's `Date`), or the exponential backoff without one, within `--max-tries`, which the
+/// always-busy page spends. The record sink sees every record, once, as it is made.
+pub fn several_roots_wait_as_the_servers_ask(under: Under) {
+    let spec = SiteSpec {
+        pages: 60,
+        busy: true,
+        ..SiteSpec::default()
+    };
+    let other = SiteSpec {
+        seed: 2,
+        ..spec.clone()
+    };
+    let (a, b) = (start_logged(&spec, None), start_logged(&other, None));
+    let mut config = config(&a, 8);
+    config.add_root(parse_root(&b.url()).unwrap(), b.addr());
+    config.backoff = Duration::from_millis(100);
+    let streamed = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&streamed);
+    config.sink = Some(RecordSink(Arc::new(move |record| {
+        sink.lock().unwrap().push(record.json());
+    })));
+    let report = crawl(&under, &config);
+
+    let mut expected = a.manifest(&spec).urls;
+    expected.extend(b.manifest(&other).urls);
+    let expected: String = expected
+        .iter()
+        .map(|(u, o)| format!("{o}\t{u}\n"))
+        .collect();
+    assert_eq!(urls_out(&report.records), expected);
+    assert_eq!(report.roots, [a.url(), b.url()]);
+    for server in [&a, &b] {
+        for (n, &(status, _, times)) in BUSY.iter().enumerate() {
+            let url = format!("{}busy/{n}", server.url());
+            let record = report.records.iter().find(|r| r.url == url).unwrap();
+            let tries = times.saturating_add(1).min(config.max_tries);
+            assert_eq!(record.tries, tries, "{url}");
+            if tries == config.max_tries {
+                assert_eq!(record.status, Status::Http(status), "{url}");
+            }
+            let arrivals = server.stats().arrivals(&format!("/busy/{n}"));
+            assert_eq!(arrivals.len(), tries as usize, "{url}");
+            let gaps: Vec<Duration> = arrivals.windows(2).map(|w| w[1] - w[0]).collect();
+            // The least each wait may be: what Retry-After asked, or half the backoff's
+            // exponential step (its jitter takes between a half and all of it).
+            let least = |try_: usize| match n {
+                0 | 1 => Duration::from_secs(1),
+                2 => config.backoff * (1 << try_) / 2,
+                _ => Duration::ZERO,
+            };
+            for (try_, gap) in gaps.iter().enumerate() {
+                assert!(*gap >= least(try_), "{url}: gap {try_} is {gap:?}");
+            }
+        }
+    }
+    let streamed: BTreeSet<String> = streamed.lock().unwrap().iter().cloned().collect();
+    let records: BTreeSet<String> = report.records.iter().map(|r| r.json()).collect();
+    assert_eq!(streamed.len(), report.records.len(), "one line per record");
+    // With shards, a page's new-link count is completed when the shards merge: compare the
+    // URLs and outcomes, which the stream has as they were.
+    let outcome = |line: &String| {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        (
+            value["url"].to_string(),
+            value["status"].to_string(),
+            value["tries"].to_string(),
+        )
+    };
+    assert_eq!(
+        streamed.iter().map(outcome).collect::<BTreeSet<_>>(),
+        records.iter().map(outcome).collect::<BTreeSet<_>>()
+    );
+}
+
+/// `--strict` skips the `www.` subdomain the root links to; `--lenient` fetches it, at the
+/// address the caller's resolver gives (the core itself resolves nothing).
+pub fn lenient_fetches_subdomains(under: Under) {
+    let spec = SiteSpec {
+        pages: 30,
+        www_link: true,
+        ..SiteSpec::default()
+    };
+    let server = start_logged(&spec, Some("site.test"));
+    let port = server.addr().port();
+    let manifest = server.manifest(&spec);
+    let www = format!("http://www.site.test:{port}/data/0.txt");
+    assert_eq!(manifest.urls[&www], "error:skipped");
+
+    let mut config = Config::new(parse_root(&server.url()).unwrap(), server.addr());
+    config.concurrency = 4;
+    let strict = crawl(&under, &config);
+    assert_eq!(urls_out(&strict.records), manifest.urls_out());
+
+    config.host_match = HostMatch::Lenient;
+    let addr = server.addr();
+    config.resolver = Some(Resolver(Arc::new(move |host, port| {
+        (host == "www.site.test" && port == addr.port()).then_some(addr)
+    })));
+    let lenient = crawl(&under, &config);
+    let mut expected = manifest.urls.clone();
+    expected.insert(www.clone(), "200".to_owned());
+    let expected: String = expected
+        .iter()
+        .map(|(u, o)| format!("{o}\t{u}\n"))
+        .collect();
+    assert_eq!(urls_out(&lenient.records), expected);
+    assert_eq!(server.stats().arrivals("/data/0.txt").len(), 1);
+}
+
+/// How many shards of the frontier `under` runs (each reads robots.txt for itself).
+fn shards(under: &Under) -> usize {
+    match (under.options.loops, under.options.per_core) {
+        (Some(loops), _) => loops,
+        (None, true) => under.options.runtime_threads.unwrap_or(1),
+        (None, false) => 1,
+    }
+}
+
+/// robots.txt is fetched before any page of its origin and obeyed (a disallowed URL is
+/// recorded, never fetched, and its links are not found); `--ignore-robots` fetches
+/// everything; a malformed file allows all, with a note in the report.
+pub fn robots_txt_is_fetched_first_and_obeyed(under: Under) {
+    let spec = SiteSpec {
+        pages: 60,
+        robots: Some("User-agent: *\nDisallow: /p/3\nAllow: /p/30\nDisallow: /r/\n".into()),
+        ..SiteSpec::default()
+    };
+    let server = start_logged(&spec, None);
+    let report = crawl(&under, &config(&server, 8));
+    let manifest = server.manifest(&spec);
+    let a_url = server.url();
+    assert!(
+        manifest.count("error:robots") >= 3,
+        "the file disallows some"
+    );
+    assert_eq!(urls_out(&report.records), manifest.urls_out());
+    // Disallowed is not failed: counted with the skipped, never fetched.
+    assert_eq!(report.errors, 0);
+    assert_eq!(
+        report.skipped,
+        manifest.count("error:skipped") + manifest.count("error:robots")
+    );
+    assert!(report.notes.is_empty(), "{:?}", report.notes);
+    let requests = server.stats().requests();
+    assert_eq!(requests[0].0, "/robots.txt");
+    let robots = requests
+        .iter()
+        .filter(|(path, _)| path == "/robots.txt")
+        .count();
+    assert!(
+        (1..=shards(&under)).contains(&robots),
+        "{robots} robots.txt requests"
+    );
+    for (path, _) in &requests {
+        let url = format!("{}{}", server.url(), &path[1..]);
+        assert_ne!(
+            manifest.urls.get(&url).map(String::as_str),
+            Some("error:robots"),
+            "{path} fetched"
+        );
+    }
+
+    let ignoring = start_logged(&spec, None);
+    let mut ignore = config(&ignoring, 8);
+    ignore.robots = false;
+    let report = crawl(&under, &ignore);
+    let everything = SiteSpec {
+        robots: None,
+        ..spec.clone()
+    };
+    assert_eq!(
+        urls_out(&report.records),
+        ignoring.manifest(&everything).urls_out()
+    );
+    assert_eq!(ignoring.stats().arrivals("/robots.txt").len(), 0);
+
+    // A robots.txt that redirects is followed to its file, which holds the same rules.
+    let moved = SiteSpec {
+        robots_redirect: true,
+        ..spec.clone()
+    };
+    let server = start_logged(&moved, None);
+    let report = crawl(&under, &config(&server, 8));
+    assert_eq!(
+        urls_out(&report.records),
+        server.manifest(&moved).urls_out()
+    );
+    assert_eq!(
+        urls_out(&report.records),
+        manifest.urls_out().replace(&a_url, &server.url())
+    );
+    assert!(report.notes.is_empty(), "{:?}", report.notes);
+    let requests = server.stats().requests();
+    assert_eq!(requests[0].0, "/robots.txt");
+    assert_eq!(requests[1].0, "/robots/real.txt");
+
+    let garbage = SiteSpec {
+        robots: Some("\0\0\u{1}<html>not robots</html>".into()),
+        ..spec.clone()
+    };
+    let server = start(&garbage);
+    let report = crawl(&under, &config(&server, 8));
+    assert_eq!(
+        urls_out(&report.records),
+        server.manifest(&garbage).urls_out()
+    );
+    assert_eq!(report.notes.len(), 1, "{:?}", report.notes);
+    assert!(report.notes[0].contains("malformed"), "{:?}", report.notes);
+}
+
+/// The gaps between consecutive requests the server saw (robots.txt included).
+fn gaps(server: &c10k_testsite::Server) -> Vec<Duration> {
+    let requests = server.stats().requests();
+    requests.windows(2).map(|w| w[1].1 - w[0].1).collect()
+}
+
+/// `--per-host 1` and `--delay-ms`: one connection to the host at a time over the whole crawl
+/// (with shards too: the host's URLs all go to one), and the server sees its requests at
+/// least the delay apart; a robots.txt `Crawl-delay` raises the delay. `--per-host 2` never
+/// has more than two in flight. Nothing else changes: the same URLs, the same outcomes.
+pub fn politeness_caps_and_spaces_a_host(under: Under) {
+    let spec = SiteSpec {
+        pages: 20,
+        ..SiteSpec::default()
+    };
+    let server = start_logged(&spec, None);
+    let mut polite = config(&server, 8);
+    polite.per_host = Some(1);
+    polite.delay = Duration::from_millis(15);
+    let report = crawl(&under, &polite);
+    assert_eq!(urls_out(&report.records), server.manifest(&spec).urls_out());
+    assert_eq!(report.peak_in_flight, 1);
+    let spaced = gaps(&server);
+    assert!(spaced.len() > 20, "{} requests", spaced.len() + 1);
+    assert!(spaced.iter().all(|gap| *gap >= polite.delay), "{spaced:?}");
+
+    let two = start_logged(&spec, None);
+    let mut config2 = config(&two, 8);
+    config2.per_host = Some(2);
+    let report = crawl(&under, &config2);
+    assert_eq!(urls_out(&report.records), two.manifest(&spec).urls_out());
+    assert!(report.peak_in_flight <= 2, "{}", report.peak_in_flight);
+
+    let slow = SiteSpec {
+        robots: Some("User-agent: *\nCrawl-delay: 0.04\n".into()),
+        pages: 8,
+        ..SiteSpec::default()
+    };
+    let server = start_logged(&slow, None);
+    let mut asked = config(&server, 8);
+    asked.per_host = Some(1);
+    asked.delay = Duration::from_millis(1);
+    let report = crawl(&under, &asked);
+    assert_eq!(urls_out(&report.records), server.manifest(&slow).urls_out());
+    let spaced = gaps(&server);
+    assert!(
+        spaced.iter().all(|gap| *gap >= Duration::from_millis(40)),
+        "{spaced:?}"
+    );
+
+    // A Crawl-delay alone: with several shards the URLs stay spread by URL, and the shards
+    // take turns in time. Each shard reads robots.txt before the delay is known, so only the
+    // pages' requests are spaced.
+    let server = start_logged(&slow, None);
+    let report = crawl(&under, &config(&server, 8));
+    assert_eq!(urls_out(&report.records), server.manifest(&slow).urls_out());
+    let pages: Vec<_> = server
+        .stats()
+        .requests()
+        .into_iter()
+        .filter(|(path, _)| path != "/robots.txt")
+        .collect();
+    let spaced: Vec<Duration> = pages.windows(2).map(|w| w[1].1 - w[0].1).collect();
+    assert!(
+        spaced.iter().all(|gap| *gap >= Duration::from_millis(40)),
+        "{spaced:?}"
+    );
+}
+
 /// Two strategies, run through the CLI, write byte-identical `--urls-out` files.
 pub fn same_urls_out_as_threads(under: Under) {
     let spec = site();
@@ -255,6 +543,26 @@ macro_rules! conformance {
             #[test]
             fn same_urls_out_as_threads() {
                 super::same_urls_out_as_threads($under);
+            }
+
+            #[test]
+            fn several_roots_wait_as_the_servers_ask() {
+                super::several_roots_wait_as_the_servers_ask($under);
+            }
+
+            #[test]
+            fn robots_txt_is_fetched_first_and_obeyed() {
+                super::robots_txt_is_fetched_first_and_obeyed($under);
+            }
+
+            #[test]
+            fn politeness_caps_and_spaces_a_host() {
+                super::politeness_caps_and_spaces_a_host($under);
+            }
+
+            #[test]
+            fn lenient_fetches_subdomains() {
+                super::lenient_fetches_subdomains($under);
             }
         }
     )*};

@@ -1,8 +1,9 @@
 //! The guide's links stay true as the code moves.
 //!
 //! `GUIDE.md` (and the README) link to code by line: `` [`Fetcher::connected`](crates/callbacks/src/crawl.rs#L214) ``.
-//! Each such link must point at a line that names the identifier in its text (the last
-//! `::` segment, without `()` or `!`), and each linked file must exist. When code moves, this
+//! Each such link must point at the definition of the identifier its text names (the last
+//! `::` segment, without `()` or `!`), or, when the file defines none, at code (not a
+//! comment) that names it; each linked file must exist. When code moves, this
 //! test fails and names the line the identifier is now on; to rewrite every stale line
 //! number at once, run
 //!
@@ -67,13 +68,33 @@ fn names(line: &str, ident: &str) -> bool {
         .is_match(line)
 }
 
-fn is_definition(line: &str, ident: &str) -> bool {
+/// Matches a line that defines `ident` (a function, type, constant, module or macro).
+fn definition(ident: &str) -> Regex {
     let ident = regex::escape(ident);
     Regex::new(&format!(
         r"\b(fn|struct|enum|trait|type|const|static|mod|macro_rules!)\s+{ident}\b"
     ))
     .expect("a valid pattern")
-    .is_match(line)
+}
+
+fn is_comment(line: &str) -> bool {
+    line.trim_start().starts_with("//")
+}
+
+/// Whether `line` is what a link with `text` naming `ident` should point at: the identifier's
+/// definition if the file has one (or the link's whole text, as `reactor.take`), else code
+/// that names it — not a comment that happens to.
+fn points_at(lines: &[&str], line: &str, text: &str, ident: &str) -> bool {
+    let code = text.split('`').nth(1).unwrap_or(text);
+    if code != ident && line.contains(code) && !is_comment(line) {
+        return true;
+    }
+    let definition = definition(ident);
+    if lines.iter().any(|line| definition.is_match(line)) {
+        definition.is_match(line)
+    } else {
+        names(line, ident) && !is_comment(line)
+    }
 }
 
 /// The line (from 1) that a stale link should point at, if the identifier is in the file:
@@ -88,9 +109,10 @@ fn best_line(lines: &[&str], link: &LineLink, ident: &str) -> Option<usize> {
             .filter(|&n| keep(lines[n - 1]))
             .min_by_key(near)
     };
-    candidates(&|line| is_definition(line, ident))
-        .or_else(|| candidates(&|line| whole && line.contains(code)))
-        .or_else(|| candidates(&|line| names(line, ident)))
+    let definition = definition(ident);
+    candidates(&|line| definition.is_match(line))
+        .or_else(|| candidates(&|line| whole && line.contains(code) && !is_comment(line)))
+        .or_else(|| candidates(&|line| names(line, ident) && !is_comment(line)))
 }
 
 #[test]
@@ -117,14 +139,15 @@ fn every_line_link_names_what_its_line_holds() {
                 "{doc_name}: no identifier in {:?}",
                 link.text
             );
-            let holds =
-                link.line >= 1 && link.line <= lines.len() && names(lines[link.line - 1], &ident);
+            let holds = link.line >= 1
+                && link.line <= lines.len()
+                && points_at(&lines, lines[link.line - 1], &link.text, &ident);
             if holds {
                 continue;
             }
             let best = best_line(&lines, link, &ident);
             stale.push(format!(
-                "{doc_name}: [{}]({}#L{}) — line {} does not name `{ident}`; {}",
+                "{doc_name}: [{}]({}#L{}) — line {} is not where `{ident}` is defined (or, if nowhere, named in code); {}",
                 link.text,
                 link.path,
                 link.line,

@@ -13,6 +13,19 @@ pub(crate) fn start(spec: &SiteSpec) -> Server {
     .expect("the test server starts on a free port")
 }
 
+/// Starts an in-process test server for `spec` on a free port that keeps a log of its
+/// requests, calling itself `name` in its links if given.
+#[allow(dead_code)] // Not every test binary that includes this module uses it.
+pub(crate) fn start_logged(spec: &SiteSpec, name: Option<&str>) -> Server {
+    Server::start(ServerOptions {
+        spec: spec.clone(),
+        name: name.map(ToOwned::to_owned),
+        log: true,
+        ..ServerOptions::default()
+    })
+    .expect("the test server starts on a free port")
+}
+
 /// A crawl of `server`'s site at `concurrency`, with default limits.
 pub(crate) fn config(server: &Server, concurrency: usize) -> Config {
     let mut config = Config::new(

@@ -3,14 +3,17 @@
 use std::{
     io,
     net::SocketAddr,
-    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    sync::{
+        Arc, Mutex, MutexGuard, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
     task::Poll,
     time::{Duration, Instant},
 };
 
 use c10k_core::{
     CHUNK_SIZE, Config, Event, Fetch, FetchError, LAG_TICK, Message, Outcome, Phase, Progress,
-    Report, Response, ResponseReader, Shard,
+    Report, Response, Shard,
 };
 use tokio::{
     io::AsyncWriteExt,
@@ -41,7 +44,16 @@ pub(crate) struct Shared {
     /// With a runtime per core: every runtime's channel, by shard, for the links other shards
     /// own; empty otherwise.
     peers: Vec<UnboundedSender<Message>>,
+    /// When the one task that keeps time for the others (awaiting `changed` within a
+    /// deadline, for the next retry or host's delay) will wake, in ns after `epoch`;
+    /// `NO_ONE` when no task does. The other idle tasks await `changed` alone, so a wait for
+    /// a time wakes one task, not all. Read and written under the frontier's lock.
+    timed: AtomicU64,
+    epoch: Instant,
 }
+
+/// `Shared::timed` when no task keeps time.
+const NO_ONE: u64 = u64::MAX;
 
 impl Shared {
     pub(crate) fn new(frontier: Shard, peers: Vec<UnboundedSender<Message>>) -> Shared {
@@ -49,6 +61,8 @@ impl Shared {
             frontier: Mutex::new(frontier),
             changed: Notify::new(),
             peers,
+            timed: AtomicU64::new(NO_ONE),
+            epoch: Instant::now(),
         }
     }
 
@@ -69,7 +83,7 @@ impl Shared {
     }
 }
 
-/// Crawls `config.root` with `config.concurrency` tasks.
+/// Crawls `config`'s roots with `config.concurrency` tasks.
 ///
 /// Fails only if the config cannot run a crawl ([`Config::check`]), the runtime cannot be
 /// built, or a task panicked.
@@ -158,7 +172,9 @@ async fn finish(fetch: Fetch, result: Result<Response, FetchError>, offload: boo
     receiver.await.expect("the pool sends every outcome back")
 }
 
-/// Takes the next URL, waiting while the queue is empty but fetches are still in flight.
+/// Takes the next URL, waiting while nothing is due but fetches are still in flight or URLs
+/// wait for their time. One idle task keeps the time (a timer of the runtime, until the
+/// first URL is due, so the other tasks run meanwhile); the others wait for a notification.
 async fn next_fetch(shared: &Shared) -> Option<Fetch> {
     loop {
         // Ask to be notified *before* looking, so a notification between the look and the
@@ -173,17 +189,48 @@ async fn next_fetch(shared: &Shared) -> Option<Fetch> {
         let notified = shared.changed.notified();
         let mut notified = std::pin::pin!(notified);
         notified.as_mut().enable();
-        {
+        let keep = {
             let mut frontier = shared.lock();
             if frontier.is_done() {
                 return None;
             }
-            if let Some(fetch) = frontier.next_fetch(Instant::now()) {
+            let now = Instant::now();
+            if let Some(fetch) = frontier.next_fetch(now) {
+                // Something still waits for a time and no one keeps it: wake a task to.
+                let hand_over = frontier.next_wake().is_some()
+                    && shared.timed.load(Ordering::Relaxed) == NO_ONE;
+                drop(frontier);
+                if hand_over {
+                    shared.changed.notify_one();
+                }
                 return Some(fetch);
             }
+            let due = frontier.next_wake();
+            let at = due.map_or(NO_ONE, |due| nanos(due, shared.epoch));
+            // No task wakes this early: this one keeps the time.
+            let keep = at < shared.timed.load(Ordering::Relaxed);
+            if keep {
+                shared.timed.store(at, Ordering::Relaxed);
+            }
+            due.filter(|_| keep).map(|due| (due, at))
+        };
+        match keep {
+            Some((due, at)) => {
+                let _ = time::timeout_at(due.into(), notified).await;
+                let _frontier = shared.lock();
+                if shared.timed.load(Ordering::Relaxed) == at {
+                    shared.timed.store(NO_ONE, Ordering::Relaxed);
+                }
+            }
+            None => notified.await,
         }
-        notified.await;
     }
+}
+
+/// `at` in ns after `epoch` (below `NO_ONE`).
+fn nanos(at: Instant, epoch: Instant) -> u64 {
+    let nanos = at.saturating_duration_since(epoch).as_nanos();
+    u64::try_from(nanos).unwrap_or(NO_ONE - 1).min(NO_ONE - 1)
 }
 
 /// Records an outcome and wakes as many tasks as URLs were queued (all, once done).
@@ -265,7 +312,7 @@ async fn fetch_page(fetch: &Fetch, config: &Config) -> Result<Response, FetchErr
     // `TcpSocket::connect` takes the one address as it is; `TcpStream::connect` would take
     // any `ToSocketAddrs`, and keep room in this future for looking the name up and trying
     // each address in turn (168 bytes here, against 48).
-    let socket = match config.addr {
+    let socket = match fetch.addr {
         SocketAddr::V4(_) => TcpSocket::new_v4(),
         SocketAddr::V6(_) => TcpSocket::new_v6(),
     }
@@ -273,7 +320,7 @@ async fn fetch_page(fetch: &Fetch, config: &Config) -> Result<Response, FetchErr
     let mut stream = within!(
         deadline,
         config.trace(fetch.id(), Event::Woke("connect")),
-        socket.connect(config.addr)
+        socket.connect(fetch.addr)
     )
     .map_err(connect)?;
     config.trace(fetch.id(), Event::Connected);
@@ -293,7 +340,7 @@ async fn fetch_page(fetch: &Fetch, config: &Config) -> Result<Response, FetchErr
         config.trace(fetch.id(), Event::Written(request.len()));
     }
 
-    let mut reader = ResponseReader::new(config.limits);
+    let mut reader = fetch.reader(config.limits);
     loop {
         // `poll_read_ready` keeps the task's waker in the socket's own slot; `readable()`
         // would keep an intrusive waiter node in this future, in every task, for good.

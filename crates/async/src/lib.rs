@@ -11,6 +11,7 @@
 //! |---|---|
 //! | `thread::Builder::spawn_scoped` × C | `JoinSet::spawn` × C tasks |
 //! | `Condvar::wait` / `notify_one` / `notify_all` | `Notify::notified().await` / `notify_one` / `notify_waiters` |
+//! | `Condvar::wait_timeout` until a retry is due | `time::timeout_at(due, notified)` |
 //! | blocking `connect` (bounded by the send timeout), `write_all`, `peek`, `read` | `TcpSocket::connect`, `write_all`, `poll_read_ready` + `try_read`, each `.await` |
 //! | socket-option timeouts, set to what is left before each call | one `Sleep` per fetch, raced against each step (`within!`), reset once connected |
 //!

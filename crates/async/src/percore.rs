@@ -32,7 +32,7 @@ use tokio::sync::{
 
 use crate::crawl::{Shared, run};
 
-/// Crawls `config.root` with `threads` current-thread runtimes, one per shard and thread.
+/// Crawls `config`'s roots with `threads` current-thread runtimes, one per shard and thread.
 pub(crate) fn crawl(config: &Config, threads: usize, offload: bool) -> io::Result<Report> {
     let started = Instant::now();
     let shards = Shard::split(config.clone(), threads);

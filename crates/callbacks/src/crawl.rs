@@ -41,11 +41,13 @@ pub(crate) struct Crawl {
     pub(crate) peers: OnceCell<Peers<Message>>,
     /// The pending lag tick, cancelled when the crawl is done.
     tick: Cell<Option<TimerId>>,
+    /// The timer set for when the first waiting URL is due, and that time.
+    wake: Cell<Option<(Instant, TimerId)>>,
     /// How late each tick ran.
     lags: RefCell<Vec<Duration>>,
 }
 
-/// Crawls `config.root` with callbacks on one event loop, on this thread (or with
+/// Crawls `config`'s roots with callbacks on one event loop, on this thread (or with
 /// `options.loops` loops, on as many threads: `loops.rs`).
 ///
 /// Fails only if the config cannot run a crawl ([`Config::check`]), or a loop cannot be
@@ -72,6 +74,7 @@ impl Crawl {
             offload: OnceCell::new(),
             peers: OnceCell::new(),
             tick: Cell::new(None),
+            wake: Cell::new(None),
             lags: RefCell::new(Vec::new()),
         });
         if options.offload {
@@ -154,11 +157,35 @@ fn start_fetchers(lp: &mut EventLoop, crawl: &Rc<Crawl>) {
             }
             match frontier.next_fetch(Instant::now()) {
                 Some(fetch) => fetch,
-                None => return,
+                None => {
+                    drop(frontier);
+                    return wake_when_due(lp, crawl);
+                }
             }
         };
         Fetcher::fetch(lp, Rc::clone(crawl), fetch);
     }
+}
+
+/// Nothing is due now: sets a timer for when the first waiting URL is (unless one is set for
+/// then or sooner), which starts the fetchers again. A backoff is a timer on the loop, like
+/// a deadline: the loop goes on with the other sockets meanwhile.
+fn wake_when_due(lp: &mut EventLoop, crawl: &Rc<Crawl>) {
+    let Some(due) = crawl.frontier.borrow().next_wake() else {
+        return;
+    };
+    if let Some((set, timer)) = crawl.wake.get() {
+        if set <= due {
+            return;
+        }
+        lp.cancel(timer);
+    }
+    let on_due = Rc::clone(crawl);
+    let timer = lp.call_at(due, move |lp| {
+        on_due.wake.set(None);
+        after_change(lp, &on_due);
+    });
+    crawl.wake.set(Some((due, timer)));
 }
 
 /// A fetcher is shared by the callback of its socket and the callback of its timer.
@@ -191,10 +218,10 @@ impl Fetcher {
     /// costs at most one try that meets `WouldBlock`.
     fn fetch(lp: &mut EventLoop, crawl: Rc<Crawl>, fetch: Fetch) {
         let started = Instant::now();
-        let connect = TcpStream::connect(crawl.config.addr);
+        let connect = TcpStream::connect(fetch.addr);
         let fetcher = Rc::new(RefCell::new(Fetcher {
             request: fetch.request(),
-            reader: ResponseReader::new(crawl.config.limits),
+            reader: fetch.reader(crawl.config.limits),
             crawl,
             fetch: Some(fetch),
             stream: None,

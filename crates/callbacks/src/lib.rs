@@ -17,8 +17,10 @@
 //!
 //! Timeouts are loop timers: `fetch` arms one at the connect deadline and `connected` moves it
 //! to the whole-fetch deadline; when it fires, `timed_out` finishes the fetch as a timeout.
-//! Retries need nothing here: the frontier queues a failed URL again and `start_fetchers`
-//! picks it up like any other.
+//! Retries, and a host's politeness, are the frontier's decision and a timer here: a failed
+//! URL waits in the frontier until its backoff is over; when `start_fetchers` finds nothing
+//! due, `wake_when_due` sets one loop timer for the first time something will be, and the
+//! loop serves the other sockets meanwhile.
 //!
 //! **CPU work and the loop.** Parsing a page (and `--work-us` of extra work) runs in
 //! `finish`, on the loop: while it runs, no other socket is served, which the loop lag in the

@@ -20,7 +20,7 @@ use c10k_eventloop::run_loops;
 
 use crate::crawl::{Crawl, Options, after_change, run};
 
-/// Crawls `config.root` with `options.loops` loops, one per shard and thread.
+/// Crawls `config`'s roots with `options.loops` loops, one per shard and thread.
 pub(crate) fn crawl(config: &Config, options: &Options) -> io::Result<Report> {
     let started = Instant::now();
     let shards = Shard::split(config.clone(), options.loops);

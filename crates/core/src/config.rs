@@ -51,33 +51,102 @@ impl Gauges {
     }
 }
 
+use std::{collections::HashMap, fmt, time::SystemTime};
+
 use regex::Regex;
-use url::Url;
+use url::{Host, Url};
 
 use crate::{
     error::Skip,
+    report::Record,
     trace::{Event, FetchId, Tracer},
 };
 
+/// Which hosts are in scope, given the roots' (the 500 Lines crawler's `--strict` and
+/// `--lenient`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HostMatch {
+    /// The exact host of a root: scope is the roots' origins (scheme, host, port).
+    #[default]
+    Strict,
+    /// Any host with the same registrable domain as a root's (by the Public Suffix List:
+    /// `www.example.co.uk` and `example.co.uk` match, `other.co.uk` does not), on that root's
+    /// port. An IP address matches only itself.
+    Lenient,
+}
+
+/// Finds the address of a host the caller did not resolve beforehand (a subdomain that
+/// `--lenient` lets in). The core does no I/O: whatever this does (a DNS lookup, a fixed
+/// table) is the caller's, and it is asked at most once per host and shard, on the thread
+/// or loop that first meets the host — so a slow lookup stalls that loop once. (A crawler of
+/// many subdomains would resolve ahead, off the loop; the command line's lookup is the
+/// system's, blocking, which is fine for the few subdomains a site has.)
+#[derive(Clone)]
+pub struct Resolver(pub Arc<Resolve>);
+
+/// What a [`Resolver`] calls: host (without brackets) and port in, an address out if any.
+pub type Resolve = dyn Fn(&str, u16) -> Option<SocketAddr> + Send + Sync;
+
+impl fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Resolver(..)")
+    }
+}
+
+/// Receives every [`Record`] the moment its URL ends (`--jsonl`). It runs on the thread or
+/// loop that completed the fetch, inside the frontier's step, so it should be quick.
+///
+/// It tells what happened as it happened: a URL first refused for a long redirect chain and
+/// reached later through a shorter one is told twice (the later record is the one the report
+/// keeps), and with shards a page's `new_links` counts the links new to its own shard.
+#[derive(Clone)]
+pub struct RecordSink(pub Arc<dyn Fn(&Record) + Send + Sync>);
+
+impl fmt::Debug for RecordSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RecordSink(..)")
+    }
+}
+
 /// The settings of one crawl, shared read-only by every strategy.
 ///
-/// The core does no I/O, so it does not resolve host names: the caller resolves the root's
-/// host once and passes the address in [`Config::addr`]. Every fetch connects there, which
-/// is correct because the scope is a single origin.
+/// The core does no I/O, so it does not resolve host names: the caller resolves each root's
+/// host and passes the addresses in ([`Config::new`], [`Config::add_root`]); every fetch
+/// connects to the address of its own URL's host ([`crate::Fetch::addr`]). Hosts that are
+/// not a root's (subdomains under [`HostMatch::Lenient`]) are asked of [`Config::resolver`];
+/// without one they end as [`crate::ErrorKind::Resolve`].
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The first URL fetched; its origin is the scope of the crawl.
+    /// The first root; the report names it.
     pub root: Url,
-    /// Where the root's host listens.
+    /// Where the first root's host listens.
     pub addr: SocketAddr,
+    /// The other roots, crawled too ([`Config::add_root`]); their origins are in scope.
+    pub more_roots: Vec<Url>,
+    /// The address of each root's host, by `host:port`.
+    pub addrs: HashMap<String, SocketAddr>,
+    /// Which hosts are in scope.
+    pub host_match: HostMatch,
+    /// Asked for the hosts not in [`Config::addrs`].
+    pub resolver: Option<Resolver>,
     /// How many fetches may be in flight at once.
     pub concurrency: usize,
     /// Stop enqueueing new URLs once this many fetches have been started.
     pub max_pages: usize,
     /// How many redirects one chain may follow before the target is an error.
     pub max_redirects: u32,
-    /// How many times a transport failure is tried before it is recorded.
+    /// How many times a transport failure, a 429 or a 503 is tried before it is recorded.
     pub max_tries: u32,
+    /// The first wait before a retry; each further one doubles it (with jitter), up to
+    /// [`Config::max_wait`]. A `Retry-After` replaces it.
+    pub backoff: Duration,
+    /// The longest wait before a retry: a longer `Retry-After` is cut to this.
+    pub max_wait: Duration,
+    /// Seed of the backoff's jitter: the same seed, the same waits.
+    pub jitter_seed: u64,
+    /// The wall clock a `Retry-After` date is read against when the response has no `Date`
+    /// header. A clock the caller gives the core: tests give a fixed one.
+    pub wall_clock: fn() -> SystemTime,
     /// Deadline for establishing the connection.
     pub connect_timeout: Duration,
     /// Deadline for the whole fetch, connect included.
@@ -88,6 +157,14 @@ pub struct Config {
     pub limits: Limits,
     /// If set, kept up to date as the crawl goes.
     pub gauges: Option<Arc<Gauges>>,
+    /// If set, told of every record as it is made.
+    pub sink: Option<RecordSink>,
+    /// Fetch each origin's robots.txt first and obey it (see [`crate::robots`]).
+    pub robots: bool,
+    /// At most this many fetches in flight to one host (origin), over the whole crawl.
+    pub per_host: Option<usize>,
+    /// The least time between two requests to one host; a `Crawl-delay` raises it.
+    pub delay: Duration,
     /// Rounds of [`crate::work::work`] done for every HTML page after it is parsed.
     pub work_rounds: u64,
     /// If set, every event of every fetch is written to it (`c10k crawl --trace`).
@@ -136,6 +213,12 @@ pub enum ConfigError {
     /// A concurrency of 0 would never start a fetch: the crawl would wait forever.
     #[error("concurrency must be at least 1")]
     NoConcurrency,
+    /// A per-host cap of 0 would never fetch anything.
+    #[error("the per-host limit must be at least 1")]
+    NoPerHost,
+    /// A root's host has no address in [`Config::addrs`].
+    #[error("no address for the root {0}")]
+    NoAddress(String),
 }
 
 impl From<ConfigError> for std::io::Error {
@@ -158,21 +241,51 @@ pub fn parse_root(text: &str) -> Result<Url, RootError> {
     Ok(url)
 }
 
+/// `host:port` of `url`, the key of [`Config::addrs`].
+pub(crate) fn host_port(url: &Url) -> String {
+    format!(
+        "{}:{}",
+        url.host_str().unwrap_or_default(),
+        url.port_or_known_default().unwrap_or(80)
+    )
+}
+
+/// The registrable domain of `host` (the Public Suffix List's "domain": one label more than
+/// the public suffix); the host itself for an IP address or a name with no known suffix.
+fn registrable(host: &Host<&str>) -> String {
+    match host {
+        Host::Domain(name) => psl::domain_str(name).unwrap_or(name).to_owned(),
+        other => other.to_string(),
+    }
+}
+
 impl Config {
     /// A crawl of `root` (already checked by [`parse_root`]) at `addr`, with default limits.
     pub fn new(root: Url, addr: SocketAddr) -> Config {
         Config {
+            addrs: HashMap::from([(host_port(&root), addr)]),
             root,
             addr,
+            more_roots: Vec::new(),
+            host_match: HostMatch::Strict,
+            resolver: None,
             concurrency: 100,
             max_pages: usize::MAX,
             max_redirects: 10,
             max_tries: 4,
+            backoff: Duration::from_millis(100),
+            max_wait: Duration::from_secs(60),
+            jitter_seed: 0,
+            wall_clock: SystemTime::now,
             connect_timeout: Duration::from_secs(10),
             timeout: Duration::from_secs(10),
             exclude: None,
             limits: Limits::default(),
             gauges: None,
+            sink: None,
+            robots: true,
+            per_host: None,
+            delay: Duration::ZERO,
             work_rounds: 0,
             trace: None,
         }
@@ -187,19 +300,52 @@ impl Config {
         }
     }
 
+    /// Adds a root (already checked by [`parse_root`]) whose host listens at `addr`.
+    pub fn add_root(&mut self, root: Url, addr: SocketAddr) {
+        self.addrs.insert(host_port(&root), addr);
+        if root != self.root && !self.more_roots.contains(&root) {
+            self.more_roots.push(root);
+        }
+    }
+
+    /// Every root, the first first.
+    pub fn roots(&self) -> impl Iterator<Item = &Url> {
+        std::iter::once(&self.root).chain(&self.more_roots)
+    }
+
     /// Whether a crawl can run with these settings; every strategy asks before it starts.
     pub fn check(&self) -> Result<(), ConfigError> {
         if self.concurrency == 0 {
             return Err(ConfigError::NoConcurrency);
         }
+        if self.per_host == Some(0) {
+            return Err(ConfigError::NoPerHost);
+        }
+        if let Some(root) = self
+            .roots()
+            .find(|r| !self.addrs.contains_key(&host_port(r)))
+        {
+            return Err(ConfigError::NoAddress(root.to_string()));
+        }
         Ok(())
+    }
+
+    /// The address of `url`'s host if the caller gave it: the first root's, or another
+    /// root's; `None` for a host only a [`Resolver`] may know.
+    pub(crate) fn known_addr(&self, url: &Url) -> Option<SocketAddr> {
+        // The first root's origin, most URLs' in most crawls: one compare of the normalised
+        // `http://host:port` prefixes, no string built.
+        if url[..url::Position::BeforePath] == self.root[..url::Position::BeforePath] {
+            return Some(self.addr);
+        }
+        self.addrs.get(&host_port(url)).copied()
     }
 
     /// Why `url` must not be fetched, or `None` when it is in scope.
     pub fn out_of_scope(&self, url: &Url) -> Option<Skip> {
         if url.scheme() != "http" {
             Some(Skip::Scheme)
-        } else if url.origin() != self.root.origin() {
+        } else if !self.roots().any(|root| self.matches(root, url)) {
             Some(Skip::Origin)
         } else if self
             .exclude
@@ -209,6 +355,25 @@ impl Config {
             Some(Skip::Excluded)
         } else {
             None
+        }
+    }
+
+    /// Whether `url` (an `http:` URL) is on `root`'s site, by [`Config::host_match`].
+    fn matches(&self, root: &Url, url: &Url) -> bool {
+        match self.host_match {
+            // The origin's parts, compared in place (`Url::origin` would allocate two).
+            HostMatch::Strict => {
+                url.scheme() == root.scheme()
+                    && url.host() == root.host()
+                    && url.port_or_known_default() == root.port_or_known_default()
+            }
+            HostMatch::Lenient => {
+                let (Some(host), Some(root_host)) = (url.host(), root.host()) else {
+                    return false;
+                };
+                url.port_or_known_default() == root.port_or_known_default()
+                    && (host == root_host || registrable(&host) == registrable(&root_host))
+            }
         }
     }
 }
@@ -262,6 +427,68 @@ mod tests {
         assert_eq!(
             config.out_of_scope(&url("http://example.com/private/x")),
             Some(Skip::Excluded)
+        );
+    }
+}
+
+#[cfg(test)]
+mod scope_tests {
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn several_roots_put_their_origins_in_scope() {
+        let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let mut config = Config::new(url("http://a.example/"), addr);
+        config.add_root(
+            url("http://b.example:8080/x"),
+            "127.0.0.1:2".parse().unwrap(),
+        );
+        assert_eq!(config.out_of_scope(&url("http://a.example/y")), None);
+        assert_eq!(config.out_of_scope(&url("http://b.example:8080/y")), None);
+        assert_eq!(
+            config.out_of_scope(&url("http://b.example/y")),
+            Some(Skip::Origin)
+        );
+        assert_eq!(
+            config.known_addr(&url("http://b.example:8080/z")),
+            Some("127.0.0.1:2".parse().unwrap())
+        );
+        assert_eq!(config.known_addr(&url("http://c.example/")), None);
+        assert!(config.check().is_ok());
+    }
+
+    #[test]
+    fn lenient_matches_the_registrable_domain_on_the_same_port() {
+        let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let mut config = Config::new(url("http://www.example.co.uk/"), addr);
+        assert_eq!(
+            config.out_of_scope(&url("http://example.co.uk/")),
+            Some(Skip::Origin)
+        );
+        config.host_match = HostMatch::Lenient;
+        for inside in ["http://example.co.uk/", "http://a.b.example.co.uk/x"] {
+            assert_eq!(config.out_of_scope(&url(inside)), None, "{inside}");
+        }
+        for outside in [
+            "http://other.co.uk/",
+            "http://example.co.uk:8080/",
+            "http://co.uk/",
+        ] {
+            assert_eq!(
+                config.out_of_scope(&url(outside)),
+                Some(Skip::Origin),
+                "{outside}"
+            );
+        }
+        let mut config = Config::new(url("http://127.0.0.1:5/"), addr);
+        config.host_match = HostMatch::Lenient;
+        assert_eq!(
+            config.out_of_scope(&url("http://127.0.0.2:5/")),
+            Some(Skip::Origin)
         );
     }
 }

@@ -37,7 +37,12 @@ pub enum FetchError {
     /// The URL is out of scope (other origin or scheme, or excluded); never connected to.
     #[error("skipped: {0}")]
     Skipped(Skip),
+    /// The URL's host is in scope, but the caller gave no address for it.
+    #[error("no address for host {0}")]
+    Resolve(String),
 }
+
+// `ErrorKind::Robots` has no `FetchError`: a disallowed URL is never fetched, only recorded.
 
 /// Which limit a [`FetchError::TooLarge`] hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +111,10 @@ pub enum ErrorKind {
     RedirectLimit,
     /// See [`FetchError::Skipped`].
     Skipped,
+    /// See [`FetchError::Resolve`].
+    Resolve,
+    /// Disallowed by its origin's robots.txt; never fetched.
+    Robots,
 }
 
 impl ErrorKind {
@@ -121,6 +130,8 @@ impl ErrorKind {
             ErrorKind::Encoding => "encoding",
             ErrorKind::RedirectLimit => "redirect-limit",
             ErrorKind::Skipped => "skipped",
+            ErrorKind::Resolve => "resolve",
+            ErrorKind::Robots => "robots",
         }
     }
 }
@@ -153,6 +164,7 @@ impl FetchError {
             FetchError::Encoding(_) => ErrorKind::Encoding,
             FetchError::RedirectLimit => ErrorKind::RedirectLimit,
             FetchError::Skipped(_) => ErrorKind::Skipped,
+            FetchError::Resolve(_) => ErrorKind::Resolve,
         }
     }
 

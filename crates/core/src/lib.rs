@@ -7,7 +7,7 @@
 //!
 //! | piece | file | what it does |
 //! |---|---|---|
-//! | [`Config`] | `config.rs` | root, scope (origin + `--exclude`), limits, timeouts |
+//! | [`Config`] | `config.rs` | roots and their addresses, scope (`--strict`/`--lenient`, `--exclude`), limits, timeouts, retries, politeness |
 //! | [`Crawler`] | `crawler.rs` | the frontier: seen set, queue, in-flight count, retries, records |
 //! | URL identity | `urls.rs` | resolving a link to the one normal form the seen set compares |
 //! | [`Fetch::request`] | `request.rs` | the HTTP/1.0 request bytes |
@@ -17,6 +17,9 @@
 //! | page charsets | `charset.rs` | a page's encoding (BOM, `Content-Type`, `<meta>`), its text in UTF-8 |
 //! | [`FetchError`] | `error.rs` | one error enum; the [`ErrorKind`]s the report counts |
 //! | [`Report`] | `report.rs` | per-URL [`Record`]s and the JSON report |
+//! | robots.txt | `robots.rs` | each origin's rules, fetched first and obeyed |
+//! | politeness | `politeness.rs` | `--per-host`, `--delay-ms`, `Crawl-delay`: per-host queues |
+//! | retries | `wait.rs` | `Retry-After`, and exponential backoff with deterministic jitter |
 //! | [`Shard`] | `shard.rs` | the frontier split N ways for N loops on N cores: links as [`Message`]s, exact termination |
 //! | [`work::work`] | `work.rs` | deterministic CPU work per page (`--work-us`) |
 //! | [`Tracer`] | `trace.rs` | `--trace`: one line per event of each fetch, with its [`FetchId`] |
@@ -32,15 +35,21 @@ pub mod crawler;
 mod decode;
 mod error;
 mod links;
+mod politeness;
 mod report;
 mod request;
 mod response;
+pub mod robots;
 pub mod shard;
 pub mod trace;
 mod urls;
+mod wait;
 pub mod work;
 
-pub use config::{Config, ConfigError, Gauges, Limits, MAX_URL_LEN, RootError, parse_root};
+pub use config::{
+    Config, ConfigError, Gauges, HostMatch, Limits, MAX_URL_LEN, RecordSink, Resolve, Resolver,
+    RootError, parse_root,
+};
 pub use crawler::{Crawler, Fetch, Outcome};
 pub use error::{ErrorKind, FetchError, Limit, Phase, Skip};
 pub use links::{Links, extract_links};

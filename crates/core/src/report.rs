@@ -61,6 +61,50 @@ impl Record {
     pub fn line(&self) -> String {
         format!("{}\t{}", self.status, self.url)
     }
+
+    /// The record as one line of JSON (`--jsonl`): `url`, `status` (a number, or null for an
+    /// error), `error` (its kind, or null), `bytes`, `html`, `links`, `new_links`, `redirect`,
+    /// `tries` and `latency_ms` (null if never fetched).
+    pub fn json(&self) -> String {
+        let (status, error) = match self.status {
+            Status::Http(code) => (Some(code), None),
+            Status::Error(kind) => (None, Some(kind.as_str())),
+        };
+        serde_json::json!({
+            "url": self.url,
+            "status": status,
+            "error": error,
+            "bytes": self.bytes,
+            "html": self.html,
+            "links": self.links_found,
+            "new_links": self.new_links,
+            "redirect": self.redirect,
+            "tries": self.tries,
+            "latency_ms": self.latency.map(|latency| latency.as_secs_f64() * 1e3),
+        })
+        .to_string()
+    }
+
+    /// The record as the 500 Lines crawler's report prints it: the URL, then what it ended
+    /// with.
+    fn report_line(&self) -> String {
+        let tries = if self.tries > 1 {
+            format!(" (tries {})", self.tries)
+        } else {
+            String::new()
+        };
+        match (&self.status, &self.redirect) {
+            (Status::Error(kind), _) => format!("{} error {kind}{tries}", self.url),
+            (Status::Http(code), Some(to)) => format!("{} {code} redirect {to}{tries}", self.url),
+            (Status::Http(code), None) if self.html => format!(
+                "{} {code} html size {} new {} urls {}{tries}",
+                self.url, self.bytes, self.new_links, self.links_found
+            ),
+            (Status::Http(code), None) => {
+                format!("{} {code} size {}{tries}", self.url, self.bytes)
+            }
+        }
+    }
 }
 
 /// All records as `--urls-out` writes them: one line per URL, sorted by URL.
@@ -113,8 +157,11 @@ impl Latency {
 pub struct Report {
     /// Which strategy crawled.
     pub strategy: String,
-    /// The root URL.
+    /// The root URL (the first, with several).
     pub root: String,
+    /// Every root, the first first.
+    #[serde(default)]
+    pub roots: Vec<String>,
     /// The concurrency limit it ran with.
     pub concurrency: usize,
     /// The most fetches that were in flight at once (at most `concurrency`; less when the
@@ -126,9 +173,9 @@ pub struct Report {
     pub fetched: usize,
     /// Of those, HTML pages with a 2xx status (the ones whose links were followed).
     pub pages: usize,
-    /// URLs that failed (skipped ones not counted).
+    /// URLs that failed (skipped and disallowed ones not counted).
     pub errors: usize,
-    /// URLs skipped as out of scope.
+    /// URLs skipped: out of scope, or disallowed by robots.txt (never fetched either way).
     pub skipped: usize,
     /// Tries beyond the first, over all URLs.
     pub retries: u64,
@@ -148,6 +195,9 @@ pub struct Report {
     pub work_digest: u64,
     /// How late the event loop woke for a periodic timer (event-driven strategies only).
     pub loop_lag_ms: Option<Latency>,
+    /// What the records do not say: each origin's robots.txt that was not plain rules.
+    #[serde(default)]
+    pub notes: Vec<String>,
     /// Every record, for `--urls-out`; not part of the JSON.
     #[serde(skip)]
     pub records: Vec<Record>,
@@ -159,6 +209,7 @@ impl Report {
         let mut report = Report {
             strategy: strategy.to_owned(),
             root: config.root.to_string(),
+            roots: config.roots().map(ToString::to_string).collect(),
             concurrency: config.concurrency,
             urls: records.len(),
             elapsed_s: elapsed.as_secs_f64(),
@@ -177,7 +228,7 @@ impl Report {
                     report.pages += usize::from(record.html);
                 }
                 Status::Error(kind) => {
-                    if kind == ErrorKind::Skipped {
+                    if matches!(kind, ErrorKind::Skipped | ErrorKind::Robots) {
                         report.skipped += 1;
                     } else {
                         report.errors += 1;
@@ -199,6 +250,54 @@ impl Report {
     /// The record of the root URL, which decides whether the crawl could start at all.
     pub fn root_record(&self) -> Option<&Record> {
         self.records.iter().find(|r| r.url == self.root)
+    }
+
+    /// The record of every root that was crawled, the first first.
+    pub fn root_records(&self) -> impl Iterator<Item = &Record> {
+        self.roots
+            .iter()
+            .filter_map(|root| self.records.iter().find(|r| &r.url == root))
+    }
+
+    /// The 500 Lines crawler's report (`--report`): one line per URL, sorted; the count of
+    /// each outcome; and `Finished N urls in X secs (max_tasks=C) (Y urls/sec/task)`.
+    pub fn text(&self) -> String {
+        let mut sorted: Vec<&Record> = self.records.iter().collect();
+        sorted.sort_by(|a, b| a.url.cmp(&b.url));
+        let mut text = String::new();
+        for record in sorted {
+            let _ = writeln!(text, "{}", record.report_line());
+        }
+        let per_task = if self.elapsed_s > 0.0 && self.concurrency > 0 {
+            self.urls as f64 / self.elapsed_s / self.concurrency as f64
+        } else {
+            0.0
+        };
+        let _ = writeln!(
+            text,
+            "Finished {} urls in {:.3} secs (max_tasks={}) ({:.3} urls/sec/task)",
+            self.urls, self.elapsed_s, self.concurrency, per_task
+        );
+        let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
+        for record in &self.records {
+            let outcome = match record.status {
+                Status::Http(_) if record.html => "html".to_owned(),
+                Status::Http(_) if record.redirect.is_some() => "redirect".to_owned(),
+                Status::Http(code) => format!("status {code}"),
+                Status::Error(kind) => format!("error {kind}"),
+            };
+            *outcomes.entry(outcome).or_default() += 1;
+        }
+        for (outcome, count) in outcomes {
+            let _ = writeln!(text, "{count:>10} {outcome}");
+        }
+        if self.retries > 0 {
+            let _ = writeln!(text, "{:>10} retries", self.retries);
+        }
+        for note in &self.notes {
+            let _ = writeln!(text, "note: {note}");
+        }
+        text
     }
 
     /// A few lines for a human.
@@ -244,6 +343,9 @@ impl Report {
         if !self.error_counts.is_empty() {
             let _ = writeln!(text, "errors: {}", counts(&self.error_counts));
         }
+        for note in &self.notes {
+            let _ = writeln!(text, "note: {note}");
+        }
         text
     }
 }
@@ -275,5 +377,52 @@ mod tests {
             record("http://h/a", Status::Error(ErrorKind::Timeout)),
         ]);
         assert_eq!(text, "error:timeout\thttp://h/a\n404\thttp://h/b\n");
+    }
+
+    #[test]
+    fn the_text_report_is_sorted_and_counted() {
+        let config = Config::new(
+            crate::parse_root("http://h/").unwrap(),
+            "127.0.0.1:1".parse().unwrap(),
+        );
+        let records = vec![
+            Record {
+                url: "http://h/b".into(),
+                status: Status::Http(302),
+                redirect: Some("http://h/".into()),
+                tries: 1,
+                ..Record::default()
+            },
+            Record {
+                url: "http://h/".into(),
+                status: Status::Http(200),
+                html: true,
+                bytes: 10,
+                links_found: 3,
+                new_links: 2,
+                tries: 1,
+                ..Record::default()
+            },
+            Record {
+                url: "http://h/c".into(),
+                status: Status::Error(ErrorKind::Connect),
+                tries: 4,
+                ..Record::default()
+            },
+        ];
+        let mut report = Report::new("threads", &config, records, Duration::from_secs(2));
+        report.concurrency = 3;
+        assert_eq!(
+            report.text(),
+            "http://h/ 200 html size 10 new 2 urls 3\n\
+             http://h/b 302 redirect http://h/\n\
+             http://h/c error connect (tries 4)\n\
+             Finished 3 urls in 2.000 secs (max_tasks=3) (0.500 urls/sec/task)\n         \
+             1 error connect\n         1 html\n         1 redirect\n         3 retries\n"
+        );
+        assert_eq!(
+            report.records[2].json(),
+            r#"{"url":"http://h/c","status":null,"error":"connect","bytes":0,"html":false,"links":0,"new_links":0,"redirect":null,"tries":4,"latency_ms":null}"#
+        );
     }
 }

@@ -34,6 +34,10 @@ pub struct Response {
     /// The `Location` header, if any, with its bytes that are not printable ASCII
     /// percent-encoded (curl's way: a server's raw Latin-1 is kept, not turned into U+FFFD).
     pub location: Option<String>,
+    /// The `Retry-After` header of a 429 or 503 (other statuses do not keep it).
+    pub retry_after: Option<String>,
+    /// The `Date` header of a 429 or 503, which a `Retry-After` date is relative to.
+    pub date: Option<String>,
     /// The decoded body, kept only for 2xx HTML.
     pub body: Vec<u8>,
     /// Length of the body: decoded if kept, as it arrived (unchunked) otherwise.
@@ -73,6 +77,8 @@ pub enum Progress {
 pub struct ResponseReader {
     limits: Limits,
     parser: Option<Box<Parser>>,
+    /// Keep any 2xx body, not only HTML (a robots.txt).
+    keep_any: bool,
 }
 
 impl ResponseReader {
@@ -81,7 +87,14 @@ impl ResponseReader {
         ResponseReader {
             limits,
             parser: None,
+            keep_any: false,
         }
+    }
+
+    /// A reader that also keeps (and decodes) a 2xx body that is not HTML, if `keep`.
+    pub fn keeping_body(mut self, keep: bool) -> ResponseReader {
+        self.keep_any = keep;
+        self
     }
 
     /// Consumes bytes just read from the connection.
@@ -89,9 +102,9 @@ impl ResponseReader {
     /// After [`Progress::Done`] the reader has nothing more to do; bytes beyond the end of the
     /// response are ignored.
     pub fn feed(&mut self, data: &[u8]) -> Result<Progress, FetchError> {
-        let limits = self.limits;
+        let (limits, keep_any) = (self.limits, self.keep_any);
         self.parser
-            .get_or_insert_with(|| Box::new(Parser::new(limits)))
+            .get_or_insert_with(|| Box::new(Parser::new(limits, keep_any)))
             .feed(data)
     }
 
@@ -123,6 +136,8 @@ struct Parser {
     coded_len: u64,
     /// Whether an interim (1xx) response came before the head now awaited.
     interim: bool,
+    /// Keep any 2xx body, not only HTML (robots.txt).
+    keep_any: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,7 +167,7 @@ enum Chunk {
 }
 
 impl Parser {
-    fn new(limits: Limits) -> Parser {
+    fn new(limits: Limits, keep_any: bool) -> Parser {
         Parser {
             limits,
             state: State::Head,
@@ -161,6 +176,7 @@ impl Parser {
             body: Decoder::Body(Body::default()),
             coded_len: 0,
             interim: false,
+            keep_any,
         }
     }
 
@@ -244,8 +260,8 @@ impl Parser {
             let codings;
             (self.state, codings) =
                 start_body(&self.limits, &mut self.response, status, parsed.headers)?;
-            // Only a page whose links are followed is kept, and so decoded.
-            let keep = (200..300).contains(&status) && self.response.is_html();
+            // Only a page whose links are followed is kept, and so decoded (or a robots.txt).
+            let keep = (200..300).contains(&status) && (self.keep_any || self.response.is_html());
             let body = Body::new(self.limits.max_body, keep);
             self.body = if keep {
                 Decoder::new(&codings, body)?
@@ -404,6 +420,10 @@ fn start_body(
         } else if header.name.eq_ignore_ascii_case("location") {
             let location = header.value.trim_ascii();
             response.location = Some(percent_encode(location, CONTROLS).to_string());
+        } else if matches!(status, 429 | 503) && header.name.eq_ignore_ascii_case("retry-after") {
+            response.retry_after = Some(value());
+        } else if matches!(status, 429 | 503) && header.name.eq_ignore_ascii_case("date") {
+            response.date = Some(value());
         } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
             transfer_codings.extend(list(header.value));
         } else if header.name.eq_ignore_ascii_case("content-encoding") {

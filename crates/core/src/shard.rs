@@ -22,9 +22,26 @@
 //! exactly the problem being solved. Hashing the URL spreads the pages evenly over the shards
 //! whatever the site; the price is that most links cross shards (a fraction (N − 1) / N of
 //! them), handed over in one message per page and shard, and that limits over several URLs
-//! must be global: [`Config::max_pages`] is a budget the shards share (below), and per-host caps
-//! will be shared the same way. A crawl over many hosts would hash the host, keeping each
-//! host's politeness local; only [`owner`] would change.
+//! must be global: [`Config::max_pages`] is a budget the shards share (below).
+//!
+//! # Politeness: a host on one shard
+//!
+//! `--per-host N` caps the connections to a host *in total*, and `--delay-ms` spaces *all* its
+//! requests. Shared counters and clocks between shards could do it, at the price of a
+//! cross-core write per fetch and of shards waiting on each other; so when either flag is
+//! given, URLs go instead to the shard of their *origin* ([`host_owner`]), as in Mercator and
+//! BUbiNG: each host's politeness is then kept by the one shard that owns it, exactly, with
+//! nothing shared. The price is the one above: a one-host crawl with politeness runs on one
+//! shard — which is what politeness asks (one host, a few connections, spaced) — while a
+//! crawl of several hosts spreads them over the shards. Without the flags (the benchmark's
+//! crawls), URLs are hashed whole as before and nothing changes.
+//!
+//! robots.txt needs no such routing: each shard reads an origin's robots.txt itself, before
+//! fetching any URL of that origin it owns, so the rules are the same everywhere. A
+//! `Crawl-delay` found there is kept by one shard when the flags route by host; with URLs
+//! hashed whole, the shards take turns in time slots from one shared epoch (a `OnceLock`
+//! set once, like the page budget: nothing is written per fetch), so the delay holds over
+//! all of them (`crates/core/src/politeness.rs`).
 //!
 //! # One budget for `--max-pages`
 //!
@@ -76,7 +93,7 @@ use std::{
     collections::VecDeque,
     hash::{DefaultHasher, Hash, Hasher},
     sync::{
-        Arc,
+        Arc, OnceLock,
         atomic::{AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
@@ -93,9 +110,19 @@ use crate::{
 /// The shard, of `shards`, that owns `url`: a hash of the whole normalised URL (see the module
 /// documentation for why not of its host). The same in every shard and on every thread.
 pub fn owner(url: &Url, shards: usize) -> usize {
+    hash_owner(url.as_str(), shards)
+}
+
+/// The shard, of `shards`, that owns `url` when politeness is in force: a hash of its origin,
+/// so that one shard owns all of a host (see the module documentation).
+pub fn host_owner(url: &Url, shards: usize) -> usize {
+    hash_owner(&url[..url::Position::BeforePath], shards)
+}
+
+fn hash_owner(key: &str, shards: usize) -> usize {
     // `DefaultHasher::new` has fixed keys, so every shard computes the same owner.
     let mut hasher = DefaultHasher::new();
-    url.as_str().hash(&mut hasher);
+    key.hash(&mut hasher);
     (hasher.finish() % shards.max(1) as u64) as usize
 }
 
@@ -114,6 +141,23 @@ pub(crate) struct Route {
     outbox: Vec<Vec<(Url, u32)>>,
     /// Pages left under `--max-pages`, shared by every shard; `None` when unbounded.
     budget: Option<Arc<AtomicUsize>>,
+    /// Whether URLs go to the shard of their host ([`host_owner`]), politeness being in force.
+    by_host: bool,
+    /// The start of the time slots the shards take turns in for a `Crawl-delay` (when URLs
+    /// are not routed by host); set by the first shard that needs it.
+    pub(crate) epoch: Arc<OnceLock<Instant>>,
+}
+
+impl Route {
+    /// This shard's turn in time for hosts with a `Crawl-delay`, when URLs are spread by URL
+    /// over several shards; `None` when one shard keeps each host (or there is one shard).
+    pub(crate) fn stride(&self) -> Option<crate::politeness::Stride> {
+        (!self.by_host && self.outbox.len() > 1).then(|| crate::politeness::Stride {
+            epoch: Arc::clone(&self.epoch),
+            index: self.index,
+            shards: self.outbox.len(),
+        })
+    }
 }
 
 /// Called first by [`Crawler::enqueue`]: `Some(url)` if this crawler owns it (or is alone),
@@ -122,7 +166,11 @@ pub(crate) fn keep(route: &mut Option<Route>, url: Url, redirects: u32) -> Optio
     let Some(route) = route else {
         return Some(url);
     };
-    let to = owner(&url, route.outbox.len());
+    let to = if route.by_host {
+        host_owner(&url, route.outbox.len())
+    } else {
+        owner(&url, route.outbox.len())
+    };
     if to == route.index {
         return Some(url);
     }
@@ -224,6 +272,7 @@ impl Shard {
         let budget =
             (config.max_pages != usize::MAX).then(|| Arc::new(AtomicUsize::new(config.max_pages)));
         let gauges = config.gauges.as_ref().map(|gauges| gauges.split(shards));
+        let epoch = Arc::new(OnceLock::new());
         (0..shards)
             .map(|index| {
                 let mut config = config.clone();
@@ -235,9 +284,11 @@ impl Shard {
                     index,
                     outbox: vec![Vec::new(); shards],
                     budget: budget.clone(),
+                    by_host: config.per_host.is_some() || !config.delay.is_zero(),
+                    epoch: Arc::clone(&epoch),
                 };
                 let mut crawler = Crawler::with_route(config, Some(route));
-                // Every shard offered itself the root; only its owner keeps it.
+                // Every shard offered itself the roots; only a root's owner keeps it.
                 if let Some(route) = &mut crawler.route {
                     route.outbox.iter_mut().for_each(Vec::clear);
                 }
@@ -277,6 +328,11 @@ impl Shard {
     /// The next URL of this shard to fetch, as [`Crawler::next_fetch`].
     pub fn next_fetch(&mut self, now: Instant) -> Option<Fetch> {
         self.crawler.next_fetch(now)
+    }
+
+    /// When this shard's earliest waiting URL is due, as [`Crawler::next_wake`].
+    pub fn next_wake(&self) -> Option<Instant> {
+        self.crawler.next_wake()
     }
 
     /// Records a finished fetch, as [`Crawler::complete`]; the links it found for other shards
@@ -424,17 +480,23 @@ impl Shard {
         let mut credits = Vec::new();
         let mut records: Vec<Vec<Record>> = Vec::with_capacity(shards.len());
         let mut peak_in_flight = 0;
+        let mut notes = Vec::new();
         for shard in shards {
             credits.extend(shard.credits);
             let report = shard.crawler.into_report(strategy, elapsed);
             peak_in_flight += report.peak_in_flight;
             records.push(report.records);
+            notes.extend(report.notes);
         }
+        // Each shard read the robots.txt of the origins it met: one note per origin.
+        notes.sort();
+        notes.dedup();
         for (source, new_links) in credits {
             records[source.shard][source.record].new_links += new_links;
         }
         let mut report = Report::new(strategy, &config, records.concat(), elapsed);
         report.peak_in_flight = peak_in_flight;
+        report.notes = notes;
         report.loop_lag_ms = Some(Latency::of(lags.concat()));
         report
     }
@@ -449,7 +511,9 @@ mod tests {
 
     fn config() -> Config {
         let root = parse_root("http://127.0.0.1:8000/").unwrap();
-        Config::new(root, "127.0.0.1:8000".parse().unwrap())
+        let mut config = Config::new(root, "127.0.0.1:8000".parse().unwrap());
+        config.robots = false;
+        config
     }
 
     #[test]

@@ -90,7 +90,8 @@ proptest! {
     fn html_like_input_never_panics_the_whole_page_path(
         html in "(<[aA] [hH][rR][eE][fF]=[\"']?[ -~]{0,30}[\"']?>|<base href=[^>]{0,20}>|<!--|-->|<script>|</script>|[ -~]{0,20}){0,30}",
     ) {
-        let config = Config::new(parse_root("http://127.0.0.1:8000/dir/page").unwrap(), "127.0.0.1:8000".parse().unwrap());
+        let mut config = Config::new(parse_root("http://127.0.0.1:8000/dir/page").unwrap(), "127.0.0.1:8000".parse().unwrap());
+        config.robots = false;
         let mut crawler = Crawler::new(config);
         let now = Instant::now();
         let fetch = crawler.next_fetch(now).unwrap();

@@ -53,6 +53,8 @@ pub(crate) struct Crawl {
     pub(crate) peers: OnceCell<Peers<Message>>,
     /// The ticker's pending sleep, cancelled when the crawl is done.
     tick: Cell<Option<TimerId>>,
+    /// The timer set for when the first waiting URL is due, and that time.
+    wake: Cell<Option<(Instant, TimerId)>>,
     /// How late each tick ran.
     lags: RefCell<Vec<Duration>>,
 }
@@ -96,7 +98,7 @@ impl Crawl {
     }
 }
 
-/// Crawls `config.root` with `config.concurrency` worker coroutines on one event loop, on
+/// Crawls `config`'s roots with `config.concurrency` worker coroutines on one event loop, on
 /// this thread (or with `options.loops` loops, on as many threads: `loops.rs`).
 ///
 /// Fails only if the config cannot run a crawl ([`Config::check`]), or a loop cannot be
@@ -125,6 +127,7 @@ impl Crawl {
             offloaded: RefCell::new(Slab::new()),
             peers: OnceCell::new(),
             tick: Cell::new(None),
+            wake: Cell::new(None),
             lags: RefCell::new(Vec::new()),
         });
         if options.offload {
@@ -269,7 +272,9 @@ impl Offload {
 ///     loop:
 ///         if let Some(fetch) = crawl.frontier.next_fetch(): return Some(fetch)
 ///         if crawl.frontier.is_done(): return None
-///         yield crawl.getter()            # resolved by `complete` when a URL is queued
+///         wake_when_due(crawl)            # a loop timer, if a URL waits for its time
+///         yield crawl.getter()            # resolved by `complete` when a URL is queued,
+///                                         # or by that timer
 /// ```
 ///
 /// One state only: the loop has a single suspension point and keeps nothing across it.
@@ -281,7 +286,7 @@ impl Coroutine for Get {
     type Input = Wake;
     type Output = Option<Fetch>;
 
-    fn resume(&mut self, _lp: &mut EventLoop, _wake: Wake) -> Step<Wake, Option<Fetch>> {
+    fn resume(&mut self, lp: &mut EventLoop, _wake: Wake) -> Step<Wake, Option<Fetch>> {
         let mut frontier = self.crawl.frontier.borrow_mut();
         if let Some(fetch) = frontier.next_fetch(Instant::now()) {
             return Step::Complete(Some(fetch));
@@ -289,10 +294,35 @@ impl Coroutine for Get {
         if frontier.is_done() {
             return Step::Complete(None);
         }
+        if let Some(due) = frontier.next_wake() {
+            drop(frontier);
+            wake_when_due(lp, &self.crawl, due);
+        }
         let getter = Future::new();
         self.crawl.getters.borrow_mut().push_back(getter.clone());
         Step::Yielded(getter)
     }
+}
+
+/// Sets a timer for `due`, when the first waiting URL may go (unless one is set for then or
+/// sooner): it wakes every waiting getter to look again. A backoff is a timer on the loop;
+/// the other workers run meanwhile.
+fn wake_when_due(lp: &mut EventLoop, crawl: &Rc<Crawl>, due: Instant) {
+    if let Some((set, timer)) = crawl.wake.get() {
+        if set <= due {
+            return;
+        }
+        lp.cancel(timer);
+    }
+    let on_due = Rc::clone(crawl);
+    let timer = lp.call_at(due, move |lp| {
+        on_due.wake.set(None);
+        let getters: Vec<_> = on_due.getters.borrow_mut().drain(..).collect();
+        for getter in getters {
+            getter.set_result(lp, Wake::Ready);
+        }
+    });
+    crawl.wake.set(Some((due, timer)));
 }
 
 /// ```text

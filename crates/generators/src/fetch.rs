@@ -227,10 +227,10 @@ impl Coroutine for ReadResponse {
 /// fn fetch_page(fetch, config) -> Result<Response, FetchError>:
 ///     waiter = Waiter()
 ///     deadline = call_at(start + connect_timeout, waiter.wake(TimedOut))
-///     socket = yield from connect(config.addr, waiter)?
+///     socket = yield from connect(fetch.addr, waiter)?
 ///     deadline = call_at(start + timeout, ...)        # connected: the whole-fetch deadline
 ///     socket = yield from write_all(socket, fetch.request())?
-///     response = yield from read_response(socket, ResponseReader(config.limits))
+///     response = yield from read_response(socket, fetch.reader(config.limits))
 ///     cancel(deadline)
 ///     return response
 /// ```
@@ -242,14 +242,20 @@ pub(crate) struct FetchPage {
     config: Rc<Config>,
     chunk: Chunk,
     request: Vec<u8>,
+    /// Whether the reader keeps a body that is not HTML (a robots.txt): the one thing of the
+    /// fetch the read needs, kept instead of the fetch.
+    keep_body: bool,
     waiter: Waiter,
     deadline: Option<TimerId>,
     started: Instant,
 }
 
+// Inline states, as rustc lays out an `async fn` (see `WorkerState`): the address the first
+// state holds makes the states' sizes differ more than clippy likes, not the largest bigger.
+#[allow(clippy::large_enum_variant)]
 enum FetchState {
-    /// Not started yet.
-    Start,
+    /// Not started yet: where to connect.
+    Start { addr: SocketAddr },
     /// Inside `yield from connect(...)`.
     Connecting(Connect),
     /// Inside `yield from write_all(...)`.
@@ -268,7 +274,7 @@ impl FetchState {
             FetchState::Connecting(_) => Some("connect"),
             FetchState::Sending(_) => Some("write_all"),
             FetchState::Reading(_) => Some("read_response"),
-            FetchState::Start | FetchState::Done => None,
+            FetchState::Start { .. } | FetchState::Done => None,
         }
     }
 }
@@ -276,10 +282,11 @@ impl FetchState {
 impl FetchPage {
     pub(crate) fn new(fetch: &Fetch, config: Rc<Config>, chunk: Chunk) -> FetchPage {
         FetchPage {
-            state: FetchState::Start,
+            state: FetchState::Start { addr: fetch.addr },
             config,
             chunk,
             request: fetch.request(),
+            keep_body: fetch.is_robots(),
             waiter: Waiter::of(fetch.id()),
             deadline: None,
             started: Instant::now(),
@@ -318,12 +325,13 @@ impl Coroutine for FetchPage {
         }
         loop {
             let next = match &mut self.state {
-                FetchState::Start => {
+                FetchState::Start { addr } => {
+                    let addr = *addr;
                     let config = &self.config;
                     let at = self.started + config.connect_timeout.min(config.timeout);
                     self.arm_deadline(lp, at);
                     FetchState::Connecting(Connect::Start {
-                        addr: self.config.addr,
+                        addr,
                         waiter: self.waiter.clone(),
                     })
                 }
@@ -347,7 +355,8 @@ impl Coroutine for FetchPage {
                         self.config.trace(self.waiter.id(), Event::Written(written));
                         FetchState::Reading(ReadResponse::Reading {
                             socket,
-                            reader: ResponseReader::new(self.config.limits),
+                            reader: ResponseReader::new(self.config.limits)
+                                .keeping_body(self.keep_body),
                             chunk: Rc::clone(&self.chunk),
                             config: Rc::clone(&self.config),
                         })

@@ -43,8 +43,10 @@
 //!
 //! **Timeouts and retries.** A fetch's deadline is a loop timer that resolves whatever its
 //! socket is waiting on with `Wake::TimedOut`; every state machine checks that input and ends
-//! with a timeout. Retries are the frontier's: a failed URL goes back in the queue and some
-//! worker's `get` picks it up again, exactly as in every other strategy.
+//! with a timeout. Retries are the frontier's: a failed URL goes back in the queue, not
+//! before its backoff, and some worker's `get` picks it up again, exactly as in every other
+//! strategy; a `get` that finds nothing due yet sets a loop timer for when something will be
+//! (`wake_when_due`), which wakes the waiting getters.
 //!
 //! Everything runs on one thread; the frontier is a `RefCell`, never locked.
 //!

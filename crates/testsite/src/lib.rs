@@ -19,11 +19,11 @@ use std::{
     io,
     net::SocketAddr,
     sync::{
-        Arc,
+        Arc, Mutex, PoisonError,
         atomic::{AtomicU32, AtomicU64, Ordering},
     },
     thread,
-    time::Duration,
+    time::{Duration, Instant, SystemTime},
 };
 
 use tokio::{
@@ -32,7 +32,7 @@ use tokio::{
     sync::watch,
 };
 
-pub use site::{Manifest, Route, SiteSpec};
+pub use site::{BUSY, BusyWait, Manifest, Route, SiteSpec};
 
 /// The accept queue asked of the kernel (it is capped by `net.core.somaxconn`).
 const BACKLOG: u32 = 65_535;
@@ -50,6 +50,12 @@ pub struct ServerOptions {
     pub addr: SocketAddr,
     /// Runtime worker threads; 1 runs a current-thread runtime.
     pub threads: usize,
+    /// The host name the site writes its absolute links with (`None`: its IP address). The
+    /// crawler must then be told where the name listens.
+    pub name: Option<String>,
+    /// Keep the path and arrival time of every request ([`Stats::requests`]), for tests that
+    /// check when a crawler came back.
+    pub log: bool,
 }
 
 impl Default for ServerOptions {
@@ -58,6 +64,8 @@ impl Default for ServerOptions {
             spec: SiteSpec::default(),
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             threads: 1,
+            name: None,
+            log: false,
         }
     }
 }
@@ -71,12 +79,34 @@ pub struct Stats {
     pub responses: AtomicU64,
     /// Accept failures (for example when out of file descriptors), each followed by a pause.
     pub accept_errors: AtomicU64,
+    /// With [`ServerOptions::log`]: each request's path and when its head was read.
+    log: Option<Mutex<Vec<(String, Instant)>>>,
+}
+
+impl Stats {
+    /// The requests so far, in order of arrival, if the server keeps them.
+    pub fn requests(&self) -> Vec<(String, Instant)> {
+        self.log.as_ref().map_or_else(Vec::new, |log| {
+            log.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        })
+    }
+
+    /// When each request for `path` arrived.
+    pub fn arrivals(&self, path: &str) -> Vec<Instant> {
+        let requests = self.requests();
+        requests
+            .into_iter()
+            .filter(|(p, _)| p == path)
+            .map(|(_, at)| at)
+            .collect()
+    }
 }
 
 /// A running test server; dropping it stops the server and waits for its thread.
 #[derive(Debug)]
 pub struct Server {
     addr: SocketAddr,
+    origin: String,
     stats: Arc<Stats>,
     shutdown: watch::Sender<bool>,
     thread: Option<thread::JoinHandle<()>>,
@@ -97,19 +127,28 @@ impl Server {
         };
         let listener = runtime.block_on(async { listen(options.addr) })?;
         let addr = listener.local_addr()?;
-        let stats = Arc::new(Stats::default());
+        let stats = Arc::new(Stats {
+            log: options.log.then(Mutex::default),
+            ..Stats::default()
+        });
         let (shutdown, stop) = watch::channel(false);
+        let origin = match &options.name {
+            Some(name) => format!("http://{name}:{}", addr.port()),
+            None => format!("http://{addr}"),
+        };
         let site = Arc::new(Site {
             spec: options.spec,
-            origin: format!("http://{addr}"),
+            origin: origin.clone(),
             stats: Arc::clone(&stats),
             flaky_requests: AtomicU32::new(0),
+            busy_requests: Default::default(),
         });
         let thread = thread::Builder::new()
             .name("testsite".into())
             .spawn(move || runtime.block_on(accept_loop(listener, site, stop)))?;
         Ok(Server {
             addr,
+            origin,
             stats,
             shutdown,
             thread: Some(thread),
@@ -121,14 +160,14 @@ impl Server {
         self.addr
     }
 
-    /// `http://IP:PORT/`, the root of the site.
+    /// `http://IP:PORT/` (or `http://NAME:PORT/` with a name), the root of the site.
     pub fn url(&self) -> String {
-        format!("http://{}/", self.addr)
+        format!("{}/", self.origin)
     }
 
     /// The manifest of a full crawl of this server's site.
     pub fn manifest(&self, spec: &SiteSpec) -> Manifest {
-        spec.manifest(&format!("http://{}", self.addr))
+        spec.manifest(&self.origin)
     }
 
     /// The server's counters.
@@ -172,6 +211,8 @@ struct Site {
     stats: Arc<Stats>,
     /// Requests for the flaky fault page so far: it fails the first two.
     flaky_requests: AtomicU32,
+    /// Requests for each busy page so far.
+    busy_requests: [AtomicU32; site::BUSY.len()],
 }
 
 async fn accept_loop(listener: TcpListener, site: Arc<Site>, mut stop: watch::Receiver<bool>) {
@@ -203,6 +244,12 @@ async fn serve_connection(mut stream: TcpStream, site: Arc<Site>) {
         }
         Ok(Err(_)) | Err(_) => return,
     };
+    if let Some(log) = &site.stats.log {
+        let arrived = (path.clone(), Instant::now());
+        log.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(arrived);
+    }
     if !site.spec.delay.is_zero() {
         tokio::time::sleep(site.spec.delay).await;
     }
@@ -260,8 +307,40 @@ fn respond(site: &Site, path: &str) -> Vec<u8> {
             .into_bytes()
         }
         site::Route::NotFound => simple(404, "not found"),
+        site::Route::Robots => ok(
+            "text/plain",
+            site.spec.robots.as_deref().unwrap_or("").as_bytes(),
+        ),
+        site::Route::Busy(n) => {
+            let (status, wait, times) = site::BUSY[n];
+            if site.busy_requests[n].fetch_add(1, Ordering::Relaxed) >= times {
+                return ok("text/plain", b"ready\n");
+            }
+            busy(status, wait)
+        }
         site::Route::Fault(_) => unreachable!("faults are served by `faults::serve`"),
     }
+}
+
+/// A 429 or 503, with its `Retry-After` (and a `Date` for a date) as [`site::BUSY`] says.
+fn busy(status: u16, wait: site::BusyWait) -> Vec<u8> {
+    let now = SystemTime::now();
+    let headers = match wait {
+        site::BusyWait::Seconds(n) => format!("Retry-After: {n}\r\n"),
+        site::BusyWait::Date(n) => format!(
+            "Date: {}\r\nRetry-After: {}\r\n",
+            httpdate::fmt_http_date(now),
+            httpdate::fmt_http_date(now + Duration::from_secs(u64::from(n)))
+        ),
+        site::BusyWait::Backoff => String::new(),
+    };
+    let body = "busy\n";
+    format!(
+        "HTTP/1.0 {status} {}\r\n{headers}Content-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        reason(status),
+        body.len()
+    )
+    .into_bytes()
 }
 
 fn ok(content_type: &str, body: &[u8]) -> Vec<u8> {
@@ -293,6 +372,8 @@ fn reason(code: u16) -> &'static str {
         308 => "Permanent Redirect",
         400 => "Bad Request",
         404 => "Not Found",
+        429 => "Too Many Requests",
+        503 => "Service Unavailable",
         _ => "Unknown",
     }
 }

@@ -25,7 +25,41 @@ pub struct SiteSpec {
     /// Whether the root also links to the misbehaving pages of [`crate::faults`].
     #[serde(default)]
     pub faults: bool,
+    /// Whether the root also links to the [`BUSY`] pages, which answer 429 or 503 at first.
+    #[serde(default)]
+    pub busy: bool,
+    /// The body of `/robots.txt`; `None`: a 404, as a site without one.
+    #[serde(default)]
+    pub robots: Option<String>,
+    /// Whether `/robots.txt` redirects (301) to `/robots/real.txt`, which serves it.
+    #[serde(default)]
+    pub robots_redirect: bool,
+    /// Whether the root also links to a text file on the `www.` subdomain of the server's
+    /// name (with a name, not an IP address: `--lenient` then fetches it, `--strict` skips it).
+    #[serde(default)]
+    pub www_link: bool,
 }
+
+/// How a busy page says when to come back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BusyWait {
+    /// `Retry-After: N`, in seconds.
+    Seconds(u32),
+    /// `Retry-After` an HTTP date this many seconds after the response's `Date`.
+    Date(u32),
+    /// No `Retry-After`: the crawler's own backoff.
+    Backoff,
+}
+
+/// The busy pages `/busy/N`: the status each answers, how it says when to come back, and how
+/// many of the first requests get it (then a 200 text page). The last is always busy, so its
+/// tries run out and its status is recorded.
+pub const BUSY: [(u16, BusyWait, u32); 4] = [
+    (429, BusyWait::Seconds(1), 1),
+    (503, BusyWait::Date(1), 1),
+    (503, BusyWait::Backoff, 2),
+    (429, BusyWait::Seconds(0), u32::MAX),
+];
 
 impl Default for SiteSpec {
     fn default() -> Self {
@@ -36,6 +70,10 @@ impl Default for SiteSpec {
             seed: 1,
             delay: Duration::ZERO,
             faults: false,
+            busy: false,
+            robots: None,
+            robots_redirect: false,
+            www_link: false,
         }
     }
 }
@@ -51,6 +89,10 @@ pub enum Route {
     Redirect(u16, String),
     /// A page that misbehaves (only with `faults`).
     Fault(crate::faults::Fault),
+    /// Busy page `N` of [`BUSY`] (only with `busy`).
+    Busy(usize),
+    /// `/robots.txt`, when the spec has one.
+    Robots,
     /// 404.
     NotFound,
 }
@@ -117,6 +159,18 @@ impl SiteSpec {
         };
         if path == "/" {
             return Route::Page(0);
+        }
+        if self.robots.is_some() {
+            match (path, self.robots_redirect) {
+                ("/robots.txt", false) | ("/robots/real.txt", true) => return Route::Robots,
+                ("/robots.txt", true) => {
+                    return Route::Redirect(301, "/robots/real.txt".to_owned());
+                }
+                _ => {}
+            }
+        }
+        if let Some(n) = number("/busy/", "").filter(|&n| self.busy && n < BUSY.len()) {
+            return Route::Busy(n);
         }
         if self.faults
             && let Some(fault) = crate::faults::route(path)
@@ -188,6 +242,18 @@ impl SiteSpec {
                 });
             }
             links.push(local("/r/0".to_owned(), "/r/0".to_owned()));
+            if self.busy {
+                for n in 0..BUSY.len() {
+                    links.push(local(format!("/busy/{n}"), format!("/busy/{n}")));
+                }
+            }
+            if self.www_link {
+                let url = format!("{}/data/0.txt", origin.replacen("://", "://www.", 1));
+                links.push(Link {
+                    href: url.clone(),
+                    target: Target::Skipped(url),
+                });
+            }
         }
         links
     }
@@ -253,12 +319,16 @@ impl SiteSpec {
         urls.insert(format!("{origin}/"), "200".to_owned());
         while let Some(path) = queue.pop_front() {
             let mut found = Vec::new();
+            if !self.robots_allow(&path) {
+                continue;
+            }
             match self.route(&path) {
                 Route::Page(i) => {
                     found.extend(self.links_of(i, origin).into_iter().map(|l| l.target))
                 }
                 Route::Redirect(_, to) => found.push(Target::Local(to)),
-                Route::Text(_) | Route::NotFound | Route::Fault(_) => {}
+                Route::Text(_) | Route::NotFound | Route::Fault(_) | Route::Busy(_) => {}
+                Route::Robots => unreachable!("robots.txt is not linked"),
             }
             for target in found {
                 let (url, outcome) = match &target {
@@ -287,12 +357,50 @@ impl SiteSpec {
         }
     }
 
+    /// Whether the site's robots.txt lets a crawler fetch `path`, as the site itself reads it:
+    /// its `Allow` and `Disallow` lines as path prefixes (whatever group they are in: the test
+    /// site writes one), the longest match winning and `Allow` on a tie. Enough for the files
+    /// the tests serve; the crawler reads them with a full parser.
+    fn robots_allow(&self, path: &str) -> bool {
+        let Some(robots) = &self.robots else {
+            return true;
+        };
+        let mut best: Option<(usize, bool)> = None;
+        for line in robots.lines() {
+            let Some((key, value)) = line.split_once(':') else {
+                continue;
+            };
+            let allow = match key.trim().to_ascii_lowercase().as_str() {
+                "allow" => true,
+                "disallow" => false,
+                _ => continue,
+            };
+            let prefix = value.split('#').next().unwrap_or_default().trim();
+            if prefix.is_empty() || !path.starts_with(prefix) {
+                continue;
+            }
+            let better = best.is_none_or(|(len, was)| {
+                prefix.len() > len || (prefix.len() == len && allow && !was)
+            });
+            if better {
+                best = Some((prefix.len(), allow));
+            }
+        }
+        best.is_none_or(|(_, allow)| allow)
+    }
+
     fn outcome(&self, path: &str) -> String {
+        if !self.robots_allow(path) {
+            return "error:robots".to_owned();
+        }
         match self.route(path) {
             Route::Page(_) | Route::Text(_) => "200".to_owned(),
             Route::Redirect(code, _) => code.to_string(),
             Route::NotFound => "404".to_owned(),
+            Route::Busy(n) if BUSY[n].2 == u32::MAX => BUSY[n].0.to_string(),
+            Route::Busy(_) => "200".to_owned(),
             Route::Fault(_) => unreachable!("fault pages are not linked from ordinary pages"),
+            Route::Robots => unreachable!("robots.txt is not linked"),
         }
     }
 }
@@ -361,6 +469,38 @@ mod tests {
         assert_eq!(spec.route("/p/0"), Route::NotFound);
         assert_eq!(spec.route("/p/500"), Route::NotFound);
         assert!(matches!(spec.route("/r/13"), Route::Redirect(..)));
+    }
+
+    #[test]
+    fn busy_pages_robots_and_the_www_link_are_opt_in() {
+        let plain = SiteSpec::default();
+        assert_eq!(plain.route("/busy/0"), Route::NotFound);
+        assert_eq!(plain.route("/robots.txt"), Route::NotFound);
+        let spec = SiteSpec {
+            busy: true,
+            robots: Some("User-agent: *\nDisallow: /p/1\n".into()),
+            www_link: true,
+            ..SiteSpec::default()
+        };
+        assert_eq!(spec.route("/busy/3"), Route::Busy(3));
+        assert_eq!(spec.route("/busy/4"), Route::NotFound);
+        assert_eq!(spec.route("/robots.txt"), Route::Robots);
+        let manifest = spec.manifest("http://site.test:9");
+        assert_eq!(manifest.urls["http://site.test:9/p/1"], "error:robots");
+        assert_eq!(manifest.urls["http://site.test:9/p/2"], "200");
+        // A prefix: /p/10 is disallowed too, where a link reaches it.
+        assert!(
+            manifest
+                .urls
+                .get("http://site.test:9/p/10")
+                .is_none_or(|outcome| outcome == "error:robots")
+        );
+        assert_eq!(manifest.urls["http://site.test:9/busy/0"], "200");
+        assert_eq!(manifest.urls["http://site.test:9/busy/3"], "429");
+        assert_eq!(
+            manifest.urls["http://www.site.test:9/data/0.txt"],
+            "error:skipped"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::{
     net::{SocketAddr, TcpStream},
     sync::{
         Condvar, Mutex, MutexGuard, PoisonError,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     thread,
     time::{Duration, Instant},
@@ -39,7 +39,16 @@ struct Shared {
     changed: Condvar,
     /// Set when the pool could not be built: workers leave.
     aborted: AtomicBool,
+    /// When the one thread that keeps time for the others (waiting on `changed` with a
+    /// timeout, for the next retry or host's delay) will wake, in ns after `epoch`; `NO_ONE`
+    /// when no thread does. The other idle threads wait without a timeout, so a wait for a
+    /// time wakes one thread, not the whole pool. Read and written under the frontier's lock.
+    timed: AtomicU64,
+    epoch: Instant,
 }
+
+/// `Shared::timed` when no thread keeps time.
+const NO_ONE: u64 = u64::MAX;
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Crawler> {
@@ -49,7 +58,7 @@ impl Shared {
     }
 }
 
-/// Crawls `config.root` with `config.concurrency` threads.
+/// Crawls `config`'s roots with `config.concurrency` threads.
 ///
 /// Fails only if the config cannot run a crawl ([`Config::check`]), or the pool cannot be
 /// built: a thread could not be spawned, or more threads than [`thread_headroom`](crate::thread_headroom) were asked
@@ -62,6 +71,8 @@ pub fn crawl(config: &Config, options: &Options) -> io::Result<Report> {
         crawler: Mutex::new(Crawler::new(config.clone())),
         changed: Condvar::new(),
         aborted: AtomicBool::new(false),
+        timed: AtomicU64::new(NO_ONE),
+        epoch: started,
     };
     // Every handle is joined before the scope ends. A scope alone waits only until each
     // closure has returned; the OS thread then still runs its exit path (thread-local
@@ -116,21 +127,51 @@ fn worker(shared: &Shared, config: &Config) {
     }
 }
 
-/// Takes the next URL, blocking while the queue is empty but fetches are still in flight.
+/// Takes the next URL, blocking while nothing is due but fetches are still in flight or
+/// URLs wait for their time. One idle thread keeps the time (a wait with a timeout, until
+/// the first URL is due); the others wait for a notification.
 fn next_fetch(shared: &Shared) -> Option<Fetch> {
     let mut crawler = shared.lock();
     loop {
         if shared.aborted.load(Ordering::Relaxed) || crawler.is_done() {
             return None;
         }
-        if let Some(fetch) = crawler.next_fetch(Instant::now()) {
+        let now = Instant::now();
+        if let Some(fetch) = crawler.next_fetch(now) {
+            // Something still waits for a time and no one keeps it: wake a thread to.
+            let hand_over =
+                crawler.next_wake().is_some() && shared.timed.load(Ordering::Relaxed) == NO_ONE;
+            drop(crawler);
+            if hand_over {
+                shared.changed.notify_one();
+            }
             return Some(fetch);
         }
-        crawler = shared
-            .changed
-            .wait(crawler)
-            .unwrap_or_else(PoisonError::into_inner);
+        let due = crawler.next_wake();
+        let at = due.map_or(NO_ONE, |due| nanos(due, shared.epoch));
+        crawler = if at < shared.timed.load(Ordering::Relaxed) {
+            // No thread wakes this early: this one keeps the time.
+            shared.timed.store(at, Ordering::Relaxed);
+            let timeout = due.map_or(Duration::ZERO, |due| due.saturating_duration_since(now));
+            let waited = shared.changed.wait_timeout(crawler, timeout);
+            let crawler = waited.unwrap_or_else(PoisonError::into_inner).0;
+            if shared.timed.load(Ordering::Relaxed) == at {
+                shared.timed.store(NO_ONE, Ordering::Relaxed);
+            }
+            crawler
+        } else {
+            shared
+                .changed
+                .wait(crawler)
+                .unwrap_or_else(PoisonError::into_inner)
+        };
     }
+}
+
+/// `at` in ns after `epoch` (below `NO_ONE`).
+fn nanos(at: Instant, epoch: Instant) -> u64 {
+    let nanos = at.saturating_duration_since(epoch).as_nanos();
+    u64::try_from(nanos).unwrap_or(NO_ONE - 1).min(NO_ONE - 1)
 }
 
 /// Records an outcome and wakes as many threads as URLs were queued (all, once done).
@@ -157,7 +198,7 @@ fn complete(shared: &Shared, outcome: Outcome) {
 /// Connects, sends the request and reads until the response is complete, blocking all along.
 fn fetch_page(fetch: &Fetch, config: &Config) -> Result<Response, FetchError> {
     let deadline = Instant::now() + config.timeout;
-    let mut stream = connect(config.addr, config.connect_timeout.min(config.timeout))?;
+    let mut stream = connect(fetch.addr, config.connect_timeout.min(config.timeout))?;
     config.trace(fetch.id(), Event::Connected);
 
     stream
@@ -185,7 +226,13 @@ fn fetch_page(fetch: &Fetch, config: &Config) -> Result<Response, FetchError> {
             Err(err) => return Err(exchange(err)),
         }
     }
-    read_response(&mut stream, deadline, config, fetch.id())
+    read_response(
+        &mut stream,
+        deadline,
+        fetch.reader(config.limits),
+        config,
+        fetch.id(),
+    )
 }
 
 /// Connects within `timeout`, blocking.
@@ -217,10 +264,10 @@ fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, FetchError>
 fn read_response(
     stream: &mut TcpStream,
     deadline: Instant,
+    mut reader: ResponseReader,
     config: &Config,
     id: FetchId,
 ) -> Result<Response, FetchError> {
-    let mut reader = ResponseReader::new(config.limits);
     let mut chunk = [0; CHUNK_SIZE];
     loop {
         // The first read finds the bytes the peek saw; each later one may block, so the

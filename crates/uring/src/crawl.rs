@@ -2,7 +2,9 @@
 
 use std::{
     cell::{Cell, OnceCell, RefCell},
+    collections::HashMap,
     io, mem,
+    net::SocketAddr,
     rc::Rc,
     time::{Duration, Instant},
 };
@@ -35,19 +37,22 @@ pub(crate) struct Crawl {
     config: Config,
     /// The frontier: the whole of it with one loop, this loop's shard with several.
     pub(crate) frontier: RefCell<Shard>,
-    /// Where every fetch connects; each connect holds it until its completion.
-    peer: Rc<Peer>,
+    /// Where fetches connect, one per address (a root's host each); each connect holds its
+    /// peer until its completion.
+    hosts: RefCell<HashMap<SocketAddr, Rc<Peer>>>,
     /// With `--offload`: where the pool sends finished outcomes back to the loop.
     offload: OnceCell<Mailbox<Outcome>>,
     /// With several loops: every loop's mailbox, by shard, for the links other shards own.
     pub(crate) peers: OnceCell<Peers<Message>>,
     /// The pending lag tick, cancelled when the crawl is done.
     tick: Cell<Option<TimerId>>,
+    /// The timer set for when the first waiting URL is due, and that time.
+    wake: Cell<Option<(Instant, TimerId)>>,
     /// How late each tick ran.
     lags: RefCell<Vec<Duration>>,
 }
 
-/// Crawls `config.root` with callbacks on one completion loop, on this thread (or with
+/// Crawls `config`'s roots with callbacks on one completion loop, on this thread (or with
 /// `options.loops` loops, on as many threads: `loops.rs`).
 ///
 /// Fails if the config cannot run a crawl ([`Config::check`]), if io_uring cannot be used
@@ -69,11 +74,12 @@ impl Crawl {
     pub(crate) fn new(lp: &mut Ring, shard: Shard, options: &Options) -> Rc<Crawl> {
         let crawl = Rc::new(Crawl {
             config: shard.config().clone(),
-            peer: Peer::new(shard.config().addr),
+            hosts: RefCell::new(HashMap::new()),
             frontier: RefCell::new(shard),
             offload: OnceCell::new(),
             peers: OnceCell::new(),
             tick: Cell::new(None),
+            wake: Cell::new(None),
             lags: RefCell::new(Vec::new()),
         });
         if options.offload {
@@ -100,6 +106,14 @@ pub(crate) fn run(mut lp: Ring, crawl: Rc<Crawl>) -> io::Result<(Shard, Vec<Dura
     let crawl =
         Rc::try_unwrap(crawl).map_err(|_| io::Error::other("a fetcher outlived the ring"))?;
     Ok((crawl.frontier.into_inner(), crawl.lags.into_inner()))
+}
+
+impl Crawl {
+    /// The peer at `addr`, made on its first fetch.
+    fn peer(&self, addr: SocketAddr) -> Rc<Peer> {
+        let mut hosts = self.hosts.borrow_mut();
+        Rc::clone(hosts.entry(addr).or_insert_with(|| Peer::new(addr)))
+    }
 }
 
 /// A timer due every [`LAG_TICK`]: how late the loop runs it is how long the callbacks before
@@ -155,11 +169,35 @@ fn start_fetchers(lp: &mut Ring, crawl: &Rc<Crawl>) {
             }
             match frontier.next_fetch(Instant::now()) {
                 Some(fetch) => fetch,
-                None => return,
+                None => {
+                    drop(frontier);
+                    return wake_when_due(lp, crawl);
+                }
             }
         };
         Fetcher::fetch(lp, Rc::clone(crawl), fetch);
     }
+}
+
+/// Nothing is due now: submits a timeout for when the first waiting URL is (unless one is
+/// set for then or sooner), whose completion starts the fetchers again. A backoff is one
+/// more operation on the ring; the other completions keep coming meanwhile.
+fn wake_when_due(lp: &mut Ring, crawl: &Rc<Crawl>) {
+    let Some(due) = crawl.frontier.borrow().next_wake() else {
+        return;
+    };
+    if let Some((set, timer)) = crawl.wake.get() {
+        if set <= due {
+            return;
+        }
+        lp.cancel(timer);
+    }
+    let on_due = Rc::clone(crawl);
+    let timer = lp.call_at(due, move |lp| {
+        on_due.wake.set(None);
+        after_change(lp, &on_due);
+    });
+    crawl.wake.set(Some((due, timer)));
 }
 
 /// A fetcher is shared by the callbacks of its operations, one in flight at a time.
@@ -186,10 +224,10 @@ impl Fetcher {
     /// Submits the socket's creation; `connect` runs when it completes.
     fn fetch(lp: &mut Ring, crawl: Rc<Crawl>, fetch: Fetch) {
         let started = Instant::now();
-        let peer = Rc::clone(&crawl.peer);
+        let peer = crawl.peer(fetch.addr);
         let fetcher = Rc::new(RefCell::new(Fetcher {
             request: fetch.request(),
-            reader: ResponseReader::new(crawl.config.limits),
+            reader: fetch.reader(crawl.config.limits),
             crawl,
             fetch: Some(fetch),
             socket: None,
@@ -215,15 +253,14 @@ impl Fetcher {
         };
         let config = &fetcher.crawl.config;
         let deadline = fetcher.started + config.connect_timeout.min(config.timeout);
+        let Some(fetch) = &fetcher.fetch else {
+            return;
+        };
+        let peer = fetcher.crawl.peer(fetch.addr);
         let on_connected = Rc::clone(this);
-        lp.connect(
-            socket,
-            &fetcher.crawl.peer,
-            deadline,
-            move |lp, socket, result| {
-                Fetcher::connected(&on_connected, lp, socket, result);
-            },
-        );
+        lp.connect(socket, &peer, deadline, move |lp, socket, result| {
+            Fetcher::connected(&on_connected, lp, socket, result);
+        });
     }
 
     /// The connect completed. If it succeeded, send the request.
