@@ -120,6 +120,11 @@ pub(crate) struct CrawlArgs {
     /// Write one sorted `STATUS<TAB>URL` line per URL to this file.
     #[arg(long)]
     pub(crate) urls_out: Option<PathBuf>,
+    /// Print one line per event of each fetch to stderr (started, connected, request written,
+    /// bytes read, completed; on the event-driven strategies, which callback or task ran),
+    /// with the fetch's id and the milliseconds since the crawl started.
+    #[arg(long)]
+    pub(crate) trace: bool,
     /// Print the 500 Lines crawler's report instead of a summary: one line per URL, sorted,
     /// the count of each outcome, and `Finished N urls in X secs (max_tasks=C) (Y
     /// urls/sec/task)`.

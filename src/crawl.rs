@@ -17,7 +17,7 @@ use std::{
 };
 
 use anyhow::{Context, bail};
-use c10k_core::{Config, Gauges, HostMatch, RecordSink, Resolver, parse_root, urls_out};
+use c10k_core::{Config, Gauges, HostMatch, RecordSink, Resolver, Tracer, parse_root, urls_out};
 use c10k_harness::{self as harness, Strategy, StrategyOptions, raise_fd_limit};
 use c10k_testsite::{Server, ServerOptions, SiteSpec};
 
@@ -141,10 +141,12 @@ pub(crate) fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
     let watcher = Watcher::start(
         gauges,
         args.progress,
-        !args.json && std::io::stderr().is_terminal(),
+        !args.json && !args.trace && std::io::stderr().is_terminal(),
     );
 
     let fds_before = harness::open_fds().ok();
+    // Made last, so that its clock starts with the crawl.
+    config.trace = args.trace.then(|| Arc::new(Tracer::new(std::io::stderr())));
     let report = harness::run(args.strategy, &config, &options);
     let (widest, rss_at_widest) = watcher.stop();
     let report = report.with_context(|| {

@@ -394,6 +394,42 @@ fn uring_where_io_uring_is_refused_exits_2_with_the_reason() {
     );
 }
 
+#[test]
+fn trace_writes_each_fetchs_events_to_stderr_and_leaves_stdout_alone() {
+    let output = c10k(&[
+        "crawl",
+        "--site-pages",
+        "5",
+        "--concurrency",
+        "3",
+        "--strategy",
+        "callbacks",
+        "--trace",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("matches the test site's manifest"),
+        "{stdout}"
+    );
+    let trace = stderr(&output);
+    for event in [
+        "#1 ",
+        "start http://127.0.0.1:",
+        "callback connected",
+        "request written",
+        "callback read_response",
+        "read ",
+        "completed 200",
+    ] {
+        assert!(trace.contains(event), "{event:?} in the trace:\n{trace}");
+    }
+    assert!(
+        !stdout.contains(" ms  #"),
+        "the trace stays off stdout:\n{stdout}"
+    );
+}
+
 /// `c10k serve --sites 2` serves two sites; one crawl of both roots prints the 500 Lines
 /// report (one sorted line per URL, the outcome counts, the `Finished` line) and streams a
 /// JSON line per URL to `--jsonl`.

@@ -12,8 +12,8 @@ use std::{
 };
 
 use c10k_core::{
-    CHUNK_SIZE, Config, Fetch, FetchError, LAG_TICK, Message, Outcome, Phase, Progress, Report,
-    Response, Shard,
+    CHUNK_SIZE, Config, Event, Fetch, FetchError, LAG_TICK, Message, Outcome, Phase, Progress,
+    Report, Response, Shard,
 };
 use tokio::{
     io::AsyncWriteExt,
@@ -178,7 +178,14 @@ async fn finish(fetch: Fetch, result: Result<Response, FetchError>, offload: boo
 async fn next_fetch(shared: &Shared) -> Option<Fetch> {
     loop {
         // Ask to be notified *before* looking, so a notification between the look and the
-        // wait is not lost.
+        // wait is not lost: the async twin of `Condvar::wait`, which releases the mutex and
+        // starts waiting in one atomic step. `enable` puts this task on the list of waiters
+        // now; without it, it would join the list only when first polled, after the look.
+        // Two `notify_one`s with no one listed leave a single permit, so of two tasks that
+        // looked, found nothing and then waited, one would sleep while a URL waits for it.
+        // (On one thread nothing runs between the look and the `.await`; with `--threads N`
+        // another worker can. `notify_waiters`, the crawl's end, reaches a `Notified` from
+        // its creation, enabled or not.)
         let notified = shared.changed.notified();
         let mut notified = std::pin::pin!(notified);
         notified.as_mut().enable();
@@ -255,14 +262,33 @@ impl Shared {
 /// Awaits `$step`, unless the fetch's deadline passes first: then `fetch_page` returns a
 /// timeout, as `?` returns an error. A macro, not an `async fn`, so that the step's future is
 /// stored once in `fetch_page`'s state, beside two references, not copied into a second one.
+/// A poll after the first is the task woken in this step: `$woke` then traces it, once the
+/// step is over (evaluated here, in `fetch_page`'s body, it keeps nothing in the future).
+///
+/// A timeout here is cancellation by dropping: the `return` drops the step's future (a
+/// connect in progress, a write) and, leaving `fetch_page`, the stream, which deregisters
+/// from tokio's reactor and closes. Nothing in the step checks for a timeout. A hand-written
+/// coroutine is never dropped mid-wait — its task lives in the done-callback of the future
+/// it waits on — so in `crates/generators` the deadline resolves that future with
+/// `Wake::TimedOut`, and every state checks for it and closes its socket itself.
 macro_rules! within {
-    ($deadline:ident, $step:expr) => {{
+    ($deadline:ident, $woke:expr, $step:expr) => {{
         let mut step = std::pin::pin!($step);
-        let output = std::future::poll_fn(|cx| match step.as_mut().poll(cx) {
-            Poll::Ready(output) => Poll::Ready(Some(output)),
-            Poll::Pending => $deadline.as_mut().poll(cx).map(|()| None),
+        let (step, deadline) = (&mut step, &mut $deadline);
+        // Owned by the closure, not borrowed from this frame: a byte of the future, where
+        // a capture by reference would be a pointer.
+        let mut polls = 0u8;
+        let (output, woke) = std::future::poll_fn(move |cx| {
+            polls = polls.saturating_add(1);
+            match step.as_mut().poll(cx) {
+                Poll::Ready(output) => Poll::Ready((Some(output), polls > 1)),
+                Poll::Pending => deadline.as_mut().poll(cx).map(|()| (None, polls > 1)),
+            }
         })
         .await;
+        if woke {
+            $woke;
+        }
         match output {
             Some(output) => output,
             None => return Err(FetchError::Timeout),
@@ -291,7 +317,13 @@ async fn fetch_page(fetch: &Fetch, config: &Config) -> Result<Response, FetchErr
         SocketAddr::V6(_) => TcpSocket::new_v6(),
     }
     .map_err(connect)?;
-    let mut stream = within!(deadline, socket.connect(fetch.addr)).map_err(connect)?;
+    let mut stream = within!(
+        deadline,
+        config.trace(fetch.id(), Event::Woke("connect")),
+        socket.connect(fetch.addr)
+    )
+    .map_err(connect)?;
+    config.trace(fetch.id(), Event::Connected);
     if config.connect_timeout < config.timeout {
         deadline.as_mut().reset(started + config.timeout);
     }
@@ -299,7 +331,13 @@ async fn fetch_page(fetch: &Fetch, config: &Config) -> Result<Response, FetchErr
     {
         // A block, so the request is not kept through the reads.
         let request = fetch.request();
-        within!(deadline, stream.write_all(&request)).map_err(exchange)?;
+        within!(
+            deadline,
+            config.trace(fetch.id(), Event::Woke("write_all")),
+            stream.write_all(&request)
+        )
+        .map_err(exchange)?;
+        config.trace(fetch.id(), Event::Written(request.len()));
     }
 
     let mut reader = fetch.reader(config.limits);
@@ -308,6 +346,7 @@ async fn fetch_page(fetch: &Fetch, config: &Config) -> Result<Response, FetchErr
         // would keep an intrusive waiter node in this future, in every task, for good.
         within!(
             deadline,
+            config.trace(fetch.id(), Event::Woke("read")),
             std::future::poll_fn(|cx| stream.poll_read_ready(cx))
         )
         .map_err(exchange)?;
@@ -318,6 +357,7 @@ async fn fetch_page(fetch: &Fetch, config: &Config) -> Result<Response, FetchErr
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
             Err(err) => return Err(exchange(err)),
         };
+        config.trace(fetch.id(), Event::Read(n));
         if n == 0 {
             return reader.eof();
         }

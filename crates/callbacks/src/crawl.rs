@@ -8,8 +8,8 @@ use std::{
 };
 
 use c10k_core::{
-    CHUNK_SIZE, Config, Fetch, FetchError, LAG_TICK, Message, Outcome, Phase, Progress, Report,
-    Response, ResponseReader, Shard,
+    CHUNK_SIZE, Config, Event, Fetch, FetchError, FetchId, LAG_TICK, Message, Outcome, Phase,
+    Progress, Report, Response, ResponseReader, Shard,
 };
 use c10k_eventloop::{
     EventLoop, Interest, Mailbox, Peers, Ready, TimerId, Token, interrupted, would_block,
@@ -263,6 +263,7 @@ impl Fetcher {
         let Some(stream) = &fetcher.stream else {
             return;
         };
+        fetcher.trace(Event::Callback("connected"));
         let failure = match (stream.take_error(), stream.peer_addr()) {
             (Ok(Some(err)) | Err(err), _) => Some(err),
             // Not connected yet and no error: a spurious wake-up; keep waiting.
@@ -273,6 +274,7 @@ impl Fetcher {
         if let Some(err) = failure {
             return fetcher.finish(lp, Err(FetchError::from_io(&err, Phase::Connect)));
         }
+        fetcher.trace(Event::Connected);
         // Connected: from now on the whole-fetch deadline applies.
         let config = &fetcher.crawl.config;
         if config.connect_timeout < config.timeout {
@@ -282,6 +284,8 @@ impl Fetcher {
             }
             fetcher.timer = Some(arm_timer(lp, this, deadline));
         }
+        // Ends this borrow of the `RefCell`: `send_request` borrows the fetcher again, and a
+        // second `borrow_mut` while this one lives would panic.
         drop(fetcher);
         Fetcher::send_request(this, lp, ready);
     }
@@ -306,6 +310,7 @@ impl Fetcher {
                     let token = fetcher.token;
                     let on_writable = Rc::clone(this);
                     return fetcher.next_step(lp, token, move |lp, ready| {
+                        on_writable.borrow().trace(Event::Callback("send_request"));
                         Fetcher::send_request(&on_writable, lp, ready);
                     });
                 }
@@ -315,6 +320,7 @@ impl Fetcher {
                 }
             }
         }
+        fetcher.trace(Event::Written(fetcher.request.len()));
         fetcher.request = Vec::new();
         let token = fetcher.token;
         let on_readable = Rc::clone(this);
@@ -328,6 +334,8 @@ impl Fetcher {
     fn read_response(this: &SharedFetcher, lp: &mut EventLoop, _ready: Ready) {
         let mut fetcher = this.borrow_mut();
         let crawl = Rc::clone(&fetcher.crawl);
+        let id = fetcher.id();
+        crawl.config.trace(id, Event::Callback("read_response"));
         let result = {
             let mut chunk = crawl.chunk.borrow_mut();
             let Fetcher {
@@ -339,14 +347,19 @@ impl Fetcher {
                 return;
             };
             loop {
-                match stream.read(&mut chunk) {
+                match stream
+                    .read(&mut chunk)
+                    .inspect(|&n| crawl.config.trace(id, Event::Read(n)))
+                {
                     Ok(0) => break reader.eof(),
                     Ok(n) => match reader.feed(&chunk[..n]) {
                         Ok(Progress::NeedMore) => {}
                         Ok(Progress::Done(response)) => break Ok(response),
                         Err(err) => break Err(err),
                     },
-                    // Drained: the loop calls us again when more arrives.
+                    // Drained: the loop calls us again when more arrives. Not before: readiness
+                    // is edge-triggered, so reading one chunk and returning (as the lecture's
+                    // level-triggered `select` allows) could leave bytes no event announces.
                     Err(err) if would_block(&err) => return,
                     Err(err) if interrupted(&err) => {}
                     Err(err) => break Err(FetchError::from_io(&err, Phase::Exchange)),
@@ -359,8 +372,19 @@ impl Fetcher {
     /// The deadline passed before the fetch finished.
     fn timed_out(this: &SharedFetcher, lp: &mut EventLoop) {
         let mut fetcher = this.borrow_mut();
+        fetcher.trace(Event::Callback("timed_out"));
         fetcher.timer = None;
         fetcher.finish(lp, Err(FetchError::Timeout));
+    }
+
+    /// This fetch's name in a trace.
+    fn id(&self) -> FetchId {
+        self.fetch.as_ref().map_or_else(FetchId::default, Fetch::id)
+    }
+
+    /// Writes `event` to the trace (`--trace`), if there is one.
+    fn trace(&self, event: Event<'_>) {
+        self.crawl.config.trace(self.id(), event);
     }
 
     /// Names the callback the socket's next readiness runs; a failure to do so (the socket

@@ -37,6 +37,41 @@
 //! its share of the concurrency; links that belong to another shard go to its loop's
 //! `Mailbox`. The one-loop crawl is the case N = 1: a shard that never has anything to send.
 //!
+//! **One fetch, drawn.** The loop calls; each callback does what it can without blocking,
+//! names the next, and returns (`c10k crawl --strategy callbacks --trace` prints the
+//! right-hand column):
+//!
+//! ```text
+//!  EventLoop::run                  Fetcher #N, in its Rc<RefCell>         trace
+//!  ──────────────────────────────  ─────────────────────────────────────  ─────────────────────
+//!  start_fetchers: next_fetch ───▶ Fetcher::fetch                         start
+//!                                  connect → EINPROGRESS
+//!                                  register(fd, both ways, connected)
+//!                                  arm_timer(deadline, timed_out)
+//!  poll() … writable
+//!  reactor.take(token) ──────────▶ Fetcher::connected                     callback connected
+//!                                  take_error → none: connected           connected
+//!                                  move the timer to the fetch deadline
+//!                                  send_request: write → all out          request written
+//!                                  set_callback(token, read_response)
+//!  put_back: replaced, so dropped ◀ return
+//!  poll() … readable
+//!  reactor.take(token) ──────────▶ Fetcher::read_response                 callback read_response
+//!                                  read, feed … read → WouldBlock         read N bytes
+//!  put_back(token, callback)     ◀ return (called again next time)
+//!  poll() … readable
+//!  reactor.take(token) ──────────▶ read_response: read, feed → Done       read N bytes
+//!                                  finish: close(token, stream), cancel
+//!                                  the timer, fetch.finish (parse);
+//!                                  complete: frontier.complete,           completed 200
+//!                                  start_fetchers (the next Fetcher)
+//!  … or first, the timer is due ─▶ Fetcher::timed_out → finish(Timeout)   callback timed_out
+//! ```
+//!
+//! Where the fetch's state lives between two callbacks: in the `Fetcher`. Who resumes it:
+//! [`EventLoop::run`](c10k_eventloop::EventLoop::run), calling whatever callback the token
+//! names now.
+//!
 //! **What it costs the reader: stack ripping.** The straight-line story of a fetch —
 //! connect, send, read until done, parse — is cut into callbacks at every point where it
 //! would block. Its local variables move into the `Fetcher` struct because no stack frame

@@ -56,7 +56,11 @@ use std::{collections::HashMap, fmt, time::SystemTime};
 use regex::Regex;
 use url::{Host, Url};
 
-use crate::{error::Skip, report::Record};
+use crate::{
+    error::Skip,
+    report::Record,
+    trace::{Event, FetchId, Tracer},
+};
 
 /// Which hosts are in scope, given the roots' (the 500 Lines crawler's `--strict` and
 /// `--lenient`).
@@ -163,6 +167,8 @@ pub struct Config {
     pub delay: Duration,
     /// Rounds of [`crate::work::work`] done for every HTML page after it is parsed.
     pub work_rounds: u64,
+    /// If set, every event of every fetch is written to it (`c10k crawl --trace`).
+    pub trace: Option<Arc<Tracer>>,
 }
 
 /// Caps on one response, enforced by the [`crate::ResponseReader`] (which also caps the
@@ -281,6 +287,16 @@ impl Config {
             per_host: None,
             delay: Duration::ZERO,
             work_rounds: 0,
+            trace: None,
+        }
+    }
+
+    /// Writes `event` of fetch `id` to the trace, if there is one: one `Option` check when
+    /// tracing is off, so every strategy calls it at each step of a fetch.
+    #[inline]
+    pub fn trace(&self, id: FetchId, event: Event<'_>) {
+        if let Some(tracer) = &self.trace {
+            tracer.event(id, event);
         }
     }
 

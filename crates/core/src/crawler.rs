@@ -45,6 +45,7 @@ use crate::{
     response::{Response, ResponseReader},
     robots::{self, Rules},
     shard::{self, Route},
+    trace::{Event, FetchId},
     urls::resolve,
     wait,
 };
@@ -58,6 +59,9 @@ pub struct Fetch {
     pub addr: SocketAddr,
     /// Which try this is, from 1.
     pub tries: u32,
+    /// Names this try in a trace (0 when tracing is off). A `u32` beside `tries` and the
+    /// flags, in what would be padding.
+    id: FetchId,
     /// Whether this is an origin's robots.txt rather than a page.
     robots: bool,
     /// For a robots.txt: how many redirects led to this fetch.
@@ -71,6 +75,11 @@ pub struct Fetch {
 }
 
 impl Fetch {
+    /// What a trace calls this fetch: give it to [`Config::trace`] with each event.
+    pub fn id(&self) -> FetchId {
+        self.id
+    }
+
     /// The request bytes: HTTP/1.0, one request per connection.
     pub fn request(&self) -> Vec<u8> {
         crate::request::request(&self.url)
@@ -88,6 +97,7 @@ impl Fetch {
             url,
             addr,
             tries: 1,
+            id: FetchId::default(),
             robots: true,
             hops,
             polite: false,
@@ -378,6 +388,11 @@ impl Crawler {
         self.in_flight += 1;
         self.peak_in_flight = self.peak_in_flight.max(self.in_flight);
         self.publish_in_flight();
+        if let Some(tracer) = &self.config.trace {
+            fetch.id = tracer.next_id();
+            let (url, tries) = (&fetch.url, fetch.tries);
+            tracer.event(fetch.id, Event::Start { url, tries });
+        }
         Some(fetch)
     }
 
@@ -385,6 +400,7 @@ impl Crawler {
     pub fn complete(&mut self, outcome: Outcome) {
         self.in_flight -= 1;
         self.publish_in_flight();
+        self.trace_completed(&outcome);
         let Outcome {
             mut fetch,
             result,
@@ -524,6 +540,17 @@ impl Crawler {
         report
     }
 
+    fn trace_completed(&self, outcome: &Outcome) {
+        let Some(tracer) = &self.config.trace else {
+            return;
+        };
+        let status = match &outcome.result {
+            Ok(page) => format!("{}, {} links", page.status, page.links.len()),
+            Err(err) => Status::Error(err.kind()).to_string(),
+        };
+        tracer.event(outcome.fetch.id, Event::Completed(&status));
+    }
+
     fn record(&mut self, record: Record) {
         if let Some(sink) = &self.config.sink {
             (sink.0)(&record);
@@ -619,6 +646,7 @@ impl Crawler {
             url,
             addr,
             tries: 1,
+            id: FetchId::default(),
             robots: false,
             hops: 0,
             polite: false,
@@ -1189,6 +1217,35 @@ mod tests {
             html(r#"<a href="/1"><a href="/2"><a href="/3"><a href="/4">"#)
         });
         assert_eq!(crawler.queued(), 2);
+    }
+
+    /// With a tracer, each fetch handed out gets the next id, and the frontier writes its
+    /// start and its end.
+    #[test]
+    fn the_frontier_traces_each_fetchs_start_and_end_under_a_new_id() {
+        let memory = crate::trace::Memory::default();
+        let mut config = config();
+        config.trace = Some(std::sync::Arc::new(crate::Tracer::new(memory.clone())));
+        let mut crawler = Crawler::new(config);
+        step(&mut crawler, |_| html(r#"<a href="/a">"#));
+        step(&mut crawler, |_| Err(FetchError::Malformed("x")));
+        let events: Vec<String> = memory
+            .text()
+            .lines()
+            .map(|line| {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                format!("{} {}", words[2], words[4..].join(" "))
+            })
+            .collect();
+        assert_eq!(
+            events,
+            [
+                "#1 start http://127.0.0.1:8000/ (try 1)",
+                "#1 completed 200, 1 links",
+                "#2 start http://127.0.0.1:8000/a (try 1)",
+                "#2 completed error:malformed",
+            ]
+        );
     }
 
     #[test]

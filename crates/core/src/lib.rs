@@ -22,6 +22,7 @@
 //! | retries | `wait.rs` | `Retry-After`, and exponential backoff with deterministic jitter |
 //! | [`Shard`] | `shard.rs` | the frontier split N ways for N loops on N cores: links as [`Message`]s, exact termination |
 //! | [`work::work`] | `work.rs` | deterministic CPU work per page (`--work-us`) |
+//! | [`Tracer`] | `trace.rs` | `--trace`: one line per event of each fetch, with its [`FetchId`] |
 //!
 //! Start with the driving order documented in [`crawler`]; the blocking-threads strategy is
 //! the plainest driver to read next to it.
@@ -40,6 +41,7 @@ mod request;
 mod response;
 pub mod robots;
 pub mod shard;
+pub mod trace;
 mod urls;
 mod wait;
 pub mod work;
@@ -55,6 +57,7 @@ pub use report::{Latency, Record, Report, Status, urls_out};
 pub use request::{USER_AGENT, request};
 pub use response::{MAX_HEADERS, Progress, Response, ResponseReader};
 pub use shard::{Message, Shard};
+pub use trace::{Event, FetchId, Tracer};
 pub use url::Url;
 
 /// How often the event-driven strategies wake to measure how late their loop runs (the

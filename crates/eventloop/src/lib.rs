@@ -13,10 +13,14 @@
 //!
 //! [`EventLoop::run`] is the same loop with what a real crawler needs around it:
 //!
-//! - **sockets** ([`reactor`](crate::reactor)): registered under a [`Token`] with the callback
+//! - **sockets** (`reactor.rs`): registered under a [`Token`] with the callback
 //!   to run when they become ready; a callback may re-register its socket with the next step,
-//!   deregister it, or [close](EventLoop::close) it (no system call but the `close`). mio is edge-triggered, so a callback drains its socket until
-//!   `WouldBlock` (see [`would_block`]);
+//!   deregister it, or [close](EventLoop::close) it (no system call but the `close`).
+//!   mio is edge-triggered: epoll reports a socket when it *becomes* ready, not while it stays
+//!   ready, so a callback reads (or writes) until `WouldBlock` (see [`would_block`]) — bytes
+//!   left in the socket's buffer would never be reported again. The lecture's `select` is
+//!   level-triggered, which is why its `read_response` may read one 4 KiB chunk per callback
+//!   and be called again for the rest;
 //! - **timers** (`timers.rs`): a min-heap of deadlines; the earliest one bounds how long
 //!   `poll` may block, which is how connect timeouts and fetch deadlines are kept;
 //! - **soon** callbacks: run on the next turn of the loop, like `loop.call_soon`;
@@ -439,6 +443,8 @@ impl EventLoop {
                         self.soon.push_back(callback);
                     }
                 } else if let Some(mut callback) = self.reactor.take(token) {
+                    // Taken out of the reactor while it runs: it needs the whole loop,
+                    // reactor included (see `Reactor::take`).
                     callback(self, readiness);
                     self.reactor.put_back(token, callback);
                 }

@@ -97,6 +97,12 @@ impl Reactor {
     }
 
     /// Takes the callback of `token` out to run it; `None` for a stale event.
+    ///
+    /// Out, not borrowed: a callback gets `&mut EventLoop`, and the loop owns this reactor,
+    /// so a callback still inside the slab while it runs would be a second `&mut` to it. While
+    /// it runs its entry is empty, and what the callback does to its own registration shows
+    /// there: [`Reactor::put_back`] finds a new callback (it named its next step) or no entry
+    /// (it deregistered or closed its socket), and then drops the old one.
     pub(crate) fn take(&mut self, token: Token) -> Option<IoCallback> {
         self.entry(token)?.callback.take()
     }

@@ -1,5 +1,6 @@
-//! The crawl: worker coroutines pulling URLs from the frontier, the lecture's `asyncio.Queue`
-//! and its workers rebuilt with our own futures.
+//! The crawl: worker coroutines pulling URLs from the frontier — the `asyncio.Queue` and its
+//! workers of the final crawler in 500 Lines ("A Web Crawler With asyncio Coroutines", whose
+//! `crawler.crawl()` the lecture runs without showing), rebuilt with our own futures.
 
 use std::{
     cell::{Cell, OnceCell, RefCell},

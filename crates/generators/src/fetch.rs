@@ -14,7 +14,7 @@ use std::{
     time::Instant,
 };
 
-use c10k_core::{Config, Fetch, FetchError, Phase, Progress, Response, ResponseReader};
+use c10k_core::{Config, Event, Fetch, FetchError, Phase, Progress, Response, ResponseReader};
 use c10k_eventloop::{EventLoop, TimerId, interrupted, would_block};
 
 use crate::{
@@ -81,7 +81,7 @@ impl Coroutine for Connect {
 }
 
 /// ```text
-/// fn write_all(socket, request) -> Result<Socket, FetchError>:
+/// fn write_all(socket, request) -> Result<(Socket, usize), FetchError>:
 ///     written = 0
 ///     while written < len(request):
 ///         match socket.write(request[written:]):
@@ -90,7 +90,7 @@ impl Coroutine for Connect {
 ///                                socket.close(); return Err(Timeout)
 ///             Interrupted => pass
 ///             Err(err)    => socket.close(); return Err(Reset(err))
-///     return Ok(socket)
+///     return Ok((socket, written))
 /// ```
 pub(crate) enum WriteAll {
     /// Running, or suspended at `yield socket.wait()` with `written` bytes out.
@@ -105,7 +105,7 @@ pub(crate) enum WriteAll {
 
 impl Coroutine for WriteAll {
     type Input = Wake;
-    type Output = Result<Socket, FetchError>;
+    type Output = Result<(Socket, usize), FetchError>;
 
     fn resume(&mut self, lp: &mut EventLoop, wake: Wake) -> Yield<Self::Output> {
         let WriteAll::Writing {
@@ -139,7 +139,7 @@ impl Coroutine for WriteAll {
                 }
             }
         }
-        Step::Complete(Ok(socket))
+        Step::Complete(Ok((socket, written)))
     }
 }
 
@@ -167,6 +167,8 @@ pub(crate) enum ReadResponse {
         socket: Socket,
         reader: ResponseReader,
         chunk: Chunk,
+        /// For the trace of each read.
+        config: Rc<Config>,
     },
     /// Returned.
     Done,
@@ -181,6 +183,7 @@ impl Coroutine for ReadResponse {
             socket,
             mut reader,
             chunk,
+            config,
         } = mem::replace(self, ReadResponse::Done)
         else {
             panic!("`read_response` resumed after completion");
@@ -190,7 +193,9 @@ impl Coroutine for ReadResponse {
         } else {
             let mut buf = chunk.borrow_mut();
             loop {
-                match socket.stream().read(&mut buf) {
+                match (socket.stream().read(&mut buf))
+                    .inspect(|&n| config.trace(socket.id(), Event::Read(n)))
+                {
                     Ok(0) => break reader.eof(),
                     Ok(n) => match reader.feed(&buf[..n]) {
                         Ok(Progress::NeedMore) => {}
@@ -204,6 +209,7 @@ impl Coroutine for ReadResponse {
                             socket,
                             reader,
                             chunk,
+                            config,
                         };
                         return Step::Yielded(future);
                     }
@@ -260,6 +266,19 @@ enum FetchState {
     Done,
 }
 
+impl FetchState {
+    /// The sub-coroutine a resume finds this fetch suspended in, for the trace; `None`
+    /// before its first resume and after its last.
+    fn waiting_in(&self) -> Option<&'static str> {
+        match self {
+            FetchState::Connecting(_) => Some("connect"),
+            FetchState::Sending(_) => Some("write_all"),
+            FetchState::Reading(_) => Some("read_response"),
+            FetchState::Start { .. } | FetchState::Done => None,
+        }
+    }
+}
+
 impl FetchPage {
     pub(crate) fn new(fetch: &Fetch, config: Rc<Config>, chunk: Chunk) -> FetchPage {
         FetchPage {
@@ -268,7 +287,7 @@ impl FetchPage {
             chunk,
             request: fetch.request(),
             keep_body: fetch.is_robots(),
-            waiter: Waiter::default(),
+            waiter: Waiter::of(fetch.id()),
             deadline: None,
             started: Instant::now(),
         }
@@ -301,6 +320,9 @@ impl Coroutine for FetchPage {
     type Output = Result<Response, FetchError>;
 
     fn resume(&mut self, lp: &mut EventLoop, mut wake: Wake) -> Yield<Self::Output> {
+        if let Some(name) = self.state.waiting_in() {
+            self.config.trace(self.waiter.id(), Event::Resumed(name));
+        }
         loop {
             let next = match &mut self.state {
                 FetchState::Start { addr } => {
@@ -315,6 +337,7 @@ impl Coroutine for FetchPage {
                 }
                 FetchState::Connecting(connect) => match yield_from!(connect.resume(lp, wake)) {
                     Ok(socket) => {
+                        self.config.trace(self.waiter.id(), Event::Connected);
                         if self.config.connect_timeout < self.config.timeout {
                             self.arm_deadline(lp, self.started + self.config.timeout);
                         }
@@ -328,12 +351,16 @@ impl Coroutine for FetchPage {
                     Err(err) => return self.complete(lp, Err(err)),
                 },
                 FetchState::Sending(write) => match yield_from!(write.resume(lp, wake)) {
-                    Ok(socket) => FetchState::Reading(ReadResponse::Reading {
-                        socket,
-                        reader: ResponseReader::new(self.config.limits)
-                            .keeping_body(self.keep_body),
-                        chunk: Rc::clone(&self.chunk),
-                    }),
+                    Ok((socket, written)) => {
+                        self.config.trace(self.waiter.id(), Event::Written(written));
+                        FetchState::Reading(ReadResponse::Reading {
+                            socket,
+                            reader: ResponseReader::new(self.config.limits)
+                                .keeping_body(self.keep_body),
+                            chunk: Rc::clone(&self.chunk),
+                            config: Rc::clone(&self.config),
+                        })
+                    }
                     Err(err) => return self.complete(lp, Err(err)),
                 },
                 FetchState::Reading(read) => {

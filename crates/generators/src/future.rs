@@ -1,5 +1,7 @@
 //! `Future`: a result that is not there yet, and the callbacks to run when it arrives — the
-//! lecture's `Future` class.
+//! `Future` class the lecture's generator section relies on without showing. It is the one of
+//! "A Web Crawler With asyncio Coroutines" (A. Jesse Jiryu Davis and Guido van Rossum, in
+//! *500 Lines or Less*), the chapter the lecture's crawler comes from:
 //!
 //! ```python
 //! class Future:

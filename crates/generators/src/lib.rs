@@ -2,19 +2,26 @@
 //! "Con corrutinas basadas en generadores" — and the heart of the lesson.
 //!
 //! The lecture builds coroutines from three pieces on top of the callback loop; so does this
-//! crate, on top of [`c10k_eventloop`] (no `std::future::Future`, no `Waker`, no tokio):
+//! crate, on top of [`c10k_eventloop`] (no `std::future::Future`, no `Waker`, no tokio). The
+//! lecture shows `class Task` and `yield from`; the rest of its Python — the `Future` class,
+//! the socket callbacks that resolve futures, `read`/`read_all`, the queue and its workers —
+//! is in the chapter it follows, "A Web Crawler With asyncio Coroutines" (A. Jesse Jiryu Davis
+//! and Guido van Rossum, in *500 Lines or Less*), marked "500 Lines" below:
 //!
-//! | lecture | here | file |
+//! | Python | here | file |
 //! |---|---|---|
-//! | `class Future` (`result`, `add_done_callback`, `set_result`) | [`Future`] | `future.rs` |
+//! | `class Future` (`result`, `add_done_callback`, `set_result`) (500 Lines) | [`Future`] | `future.rs` |
 //! | a generator: `send(value)`, `yield future`, `StopIteration(result)` | [`Coroutine::resume`] → [`Step::Yielded`] / [`Step::Complete`] | `coroutine.rs` |
 //! | `yield from sub_coroutine()` | [`yield_from!`] | `coroutine.rs` |
-//! | `class Task` and `Task.step` | [`Task`] | `task.rs` |
-//! | `on_connected` → `f.set_result(None)` | `Socket` and its `Waiter` | `socket.rs` |
-//! | `fetch` as a coroutine: `connect`, send, `read_all` | `FetchPage`, `Connect`, `WriteAll`, `ReadResponse` | `fetch.rs` |
-//! | `asyncio.Queue` + N workers + `join` | `Get`, `Worker`, the frontier's getters | `crawl.rs` |
+//! | `class Task` and `Task.step` (the lecture) | [`Task`] | `task.rs` |
+//! | `on_connected` → `f.set_result(None)` (500 Lines) | `Socket` and its `Waiter` | `socket.rs` |
+//! | `fetch` as a coroutine: `connect`, send, `read_all` (500 Lines) | `FetchPage`, `Connect`, `WriteAll`, `ReadResponse` | `fetch.rs` |
+//! | `asyncio.Queue` + N workers + `join` (500 Lines) | `Get`, `Worker`, the frontier's getters | `crawl.rs` |
 //! | `asyncio.sleep` | `Ticker` (which measures the loop lag) | `crawl.rs` |
-//! | `loop.run_in_executor(pool, ...)` | `Offload`, rayon and the loop's `Mailbox` | `crawl.rs` |
+//! | `loop.run_in_executor(pool, ...)` (the lecture) | `Offload`, rayon and the loop's `Mailbox` | `crawl.rs` |
+//!
+//! Read `SumOfThree` in `tests.rs` first: the smallest coroutine here, three timer futures
+//! and a sum, driven by a [`Task`] — everything below without a socket.
 //!
 //! **Generators as state machines.** Stable Rust has no `yield`, so each coroutine is an
 //! `enum` with one variant per suspension point, holding exactly the locals that are alive
@@ -42,6 +49,45 @@
 //! (`wake_when_due`), which wakes the waiting getters.
 //!
 //! Everything runs on one thread; the frontier is a `RefCell`, never locked.
+//!
+//! **One fetch, drawn.** Each arrow is one call; who calls whom when a socket becomes ready,
+//! hop by hop (`c10k crawl --strategy generators --trace` prints the `resumed` lines):
+//!
+//! ```text
+//!  what runs                                              who runs it      trace
+//!  ──────────────────────────────────────────────────────  ───────────────  ─────────────────
+//!  Worker::resume: Get → frontier.next_fetch()             Task::step       start
+//!    FetchPage::new; FetchPage::resume: arm the deadline
+//!    Connect::resume: Socket::connect → EINPROGRESS;
+//!      lp.register(fd, on_ready); socket.wait() parks a
+//!      new Future<Wake> in the Waiter
+//!    ◀── Step::Yielded(future), up through yield_from!
+//!  Task::step: future.add_done_callback(Task::step)        (the task sleeps)
+//!  ···················· the socket becomes writable ····················
+//!  EventLoop::run: poll() → reactor.take(token)            the loop
+//!    on_ready → Waiter::wake(Ready) → Future::set_result
+//!      → lp.call_soon(Task::step)    (scheduled, not called: no recursion)
+//!  next turn: Task::step → Worker::resume                  the loop         resumed in connect
+//!    → FetchPage::resume → Connect::resume
+//!        connect_result() → Ok(socket)                                      connected
+//!    WriteAll::resume: write(request) → all out                             request written
+//!    ReadResponse::resume: read → WouldBlock
+//!        socket.wait() parks a new Future in the Waiter
+//!    ◀── Step::Yielded(future)
+//!  ·············· readable: the same hops, to ReadResponse ··············
+//!    ReadResponse::resume: read → feed → … Done            Task::step       resumed in
+//!        socket.close()                                                     read_response;
+//!                                                                           read N bytes
+//!    ◀── Step::Complete(result); FetchPage cancels the deadline
+//!  Worker: fetch.finish(result) (parse the links),
+//!    crawl.complete(outcome): one getter woken per URL                      completed 200
+//! ```
+//!
+//! Ten hops from `epoll` to the line that reads, across five files: the loop's dispatch, the
+//! socket's callback, `Waiter::wake`, `Future::set_result`, `call_soon`, the next turn,
+//! `Task::step`, `Worker::resume`, `FetchPage::resume`, the sub-coroutine's `resume` — and
+//! back up as `Step::Yielded`. `async fn` folds the same path into a waker and a poll
+//! (`crates/async`).
 //!
 //! **Every core: `--loops N`** (`loops.rs`). One loop is concurrency, not parallelism: it
 //! uses one core. With N loops, each on its own thread, the frontier is split into shards

@@ -1,7 +1,9 @@
 //! A non-blocking socket on the event loop whose readiness resolves futures: the bridge from
 //! callbacks (what the loop speaks) to futures (what coroutines wait on).
 //!
-//! In the lecture, each wait registers a fresh callback that resolves a fresh future:
+//! In 500 Lines ("A Web Crawler With asyncio Coroutines", A. Jesse Jiryu Davis and Guido van
+//! Rossum, in *500 Lines or Less*: the chapter the lecture's Python comes from), each wait
+//! registers a fresh callback that resolves a fresh future:
 //!
 //! ```python
 //! f = Future()
@@ -19,12 +21,21 @@
 
 use std::{cell::RefCell, io, net::SocketAddr, rc::Rc};
 
+use c10k_core::FetchId;
 use c10k_eventloop::{EventLoop, Interest, Token};
 use mio::net::TcpStream;
 
 use crate::future::Future;
 
-/// What every wait of a fetch ends with.
+/// What every wait of a fetch ends with: readiness, not data.
+///
+/// In 500 Lines the future of a read resolves with the bytes (`f.set_result(sock.recv(4096))`
+/// in its `read(sock)`): the callback does the I/O, and the coroutine gets what it asked for.
+/// Here a future only says "the socket may be ready now" (or "too late"), and the coroutine
+/// does the `read` itself and handles `WouldBlock`. That keeps one read buffer per loop
+/// instead of one per fetch, lets a coroutine read until `WouldBlock` as edge-triggered epoll
+/// needs, and is the contract of Rust's own futures (a `Waker` says "poll me again", not
+/// "here is your data"). `crates/uring` is the model where completion comes with the data.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Wake {
     /// What was awaited may be ready: try again.
@@ -36,7 +47,7 @@ pub enum Wake {
 
 /// The one pending wait of a fetch. Its socket's readiness and its deadline both resolve it;
 /// the first to come wins.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub(crate) struct Waiter(Rc<RefCell<WaiterState>>);
 
 #[derive(Default)]
@@ -44,9 +55,25 @@ struct WaiterState {
     pending: Option<Future<Wake>>,
     /// Once the deadline passes, every later wait ends at once.
     timed_out: bool,
+    /// The fetch's name in a trace: here, in what would be padding, so that the fetch's
+    /// coroutines find it through their socket at no cost.
+    id: FetchId,
 }
 
 impl Waiter {
+    /// The waiter of fetch `id`.
+    pub(crate) fn of(id: FetchId) -> Waiter {
+        Waiter(Rc::new(RefCell::new(WaiterState {
+            id,
+            ..WaiterState::default()
+        })))
+    }
+
+    /// The fetch's name in a trace.
+    pub(crate) fn id(&self) -> FetchId {
+        self.0.borrow().id
+    }
+
     /// A future for the next wake-up.
     pub(crate) fn wait(&self) -> Future<Wake> {
         let mut state = self.0.borrow_mut();
@@ -97,6 +124,11 @@ impl Socket {
             token,
             waiter,
         })
+    }
+
+    /// The fetch's name in a trace.
+    pub(crate) fn id(&self) -> FetchId {
+        self.waiter.id()
     }
 
     /// Suspends until the socket may be ready (or the deadline passes).

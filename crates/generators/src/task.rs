@@ -1,4 +1,5 @@
-//! `Task`: what drives a coroutine — the lecture's `Task` class.
+//! `Task`: what drives a coroutine — the lecture's `Task` class (as "A Web Crawler With
+//! asyncio Coroutines", in *500 Lines or Less*, writes it):
 //!
 //! ```python
 //! class Task:

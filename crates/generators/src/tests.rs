@@ -201,3 +201,107 @@ fn only_the_first_result_counts_and_callbacks_run_on_the_loop() {
     lp.run().unwrap();
     assert_eq!(*seen.borrow(), [(0, Some("first")), (1, Some("first"))]);
 }
+
+// The exercises of GUIDE.md, with the solutions given there: each passes its test.
+
+/// Exercise: the lecture's `cuenta_regresiva` as a `Coroutine` enum. Where the Python
+/// generator yields each number to a `for` loop, this coroutine logs it (the `print`) and
+/// yields a future, so that several countdowns on one loop take turns as the lecture's three
+/// `io()` coroutines do (`1 1 1 2 2 2 3 3 3`).
+///
+/// ```text
+/// fn countdown(name, n, log):
+///     while n > 0:
+///         log.push(name + n)       # print(numero)
+///         yield later(10, ())      # let the others run
+///         n -= 1
+/// ```
+enum Countdown {
+    Counting {
+        name: char,
+        n: u32,
+        log: Rc<RefCell<Vec<String>>>,
+    },
+    Done,
+}
+
+impl Coroutine for Countdown {
+    type Input = ();
+    type Output = ();
+
+    fn resume(&mut self, lp: &mut EventLoop, _input: ()) -> Step<(), ()> {
+        let Countdown::Counting { name, n, log } = mem::replace(self, Countdown::Done) else {
+            panic!("resumed after completion");
+        };
+        if n == 0 {
+            return Step::Complete(());
+        }
+        log.borrow_mut().push(format!("{name}{n}"));
+        *self = Countdown::Counting {
+            name,
+            n: n - 1,
+            log,
+        };
+        Step::Yielded(later(lp, 10, ()))
+    }
+}
+
+#[test]
+fn exercise_countdowns_take_turns_on_one_loop() {
+    let mut lp = EventLoop::new().unwrap();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    for name in ['a', 'b', 'c'] {
+        let log = Rc::clone(&log);
+        Task::spawn(&mut lp, Countdown::Counting { name, n: 3, log });
+    }
+    lp.run().unwrap();
+    assert_eq!(
+        *log.borrow(),
+        ["a3", "b3", "c3", "a2", "b2", "c2", "a1", "b1", "c1"]
+    );
+}
+
+/// Exercise: one more state in `SumOfThree` — a fourth value, awaited after the third.
+///
+/// ```text
+/// fn sum_of_four():
+///     a = yield later(30, 1)
+///     b = yield later(10, 2)
+///     c = yield later(20, 3)
+///     d = yield later(5, 4)        # the new suspension point: a new variant, holding a, b, c
+///     return a + b + c + d
+/// ```
+enum SumOfFour {
+    Start,
+    AwaitA,
+    AwaitB { a: u32 },
+    AwaitC { a: u32, b: u32 },
+    AwaitD { a: u32, b: u32, c: u32 },
+    Done,
+}
+
+impl Coroutine for SumOfFour {
+    type Input = u32;
+    type Output = u32;
+
+    fn resume(&mut self, lp: &mut EventLoop, input: u32) -> Step<u32, u32> {
+        let (next, delay, value) = match mem::replace(self, SumOfFour::Done) {
+            SumOfFour::Start => (SumOfFour::AwaitA, 30, 1),
+            SumOfFour::AwaitA => (SumOfFour::AwaitB { a: input }, 10, 2),
+            SumOfFour::AwaitB { a } => (SumOfFour::AwaitC { a, b: input }, 20, 3),
+            SumOfFour::AwaitC { a, b } => (SumOfFour::AwaitD { a, b, c: input }, 5, 4),
+            SumOfFour::AwaitD { a, b, c } => return Step::Complete(a + b + c + input),
+            SumOfFour::Done => panic!("resumed after completion"),
+        };
+        *self = next;
+        Step::Yielded(later(lp, delay, value))
+    }
+}
+
+#[test]
+fn exercise_a_fourth_state_adds_a_fourth_value() {
+    let mut lp = EventLoop::new().unwrap();
+    let result = Task::spawn(&mut lp, SumOfFour::Start);
+    lp.run().unwrap();
+    assert_eq!(result.result(), Some(10));
+}

@@ -22,7 +22,8 @@ use std::{
 /// A crawler written outside this workspace, run beside the Rust strategies for reference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Peer {
-    /// Worker coroutines on an `asyncio.Queue`: the lecture's final crawler.
+    /// Worker coroutines on an `asyncio.Queue`: the lecture's final crawler, that of "A Web
+    /// Crawler With asyncio Coroutines" (Davis and van Rossum, in *500 Lines or Less*).
     PythonAsyncio,
     /// Goroutine workers with blocking sockets, on a frontier under a mutex.
     Go,

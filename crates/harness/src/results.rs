@@ -51,7 +51,7 @@ pub struct Run {
     /// RSS when that many were in flight, KiB.
     pub rss_kib_at_widest: u64,
     /// Memory site only: bytes of RSS each extra in-flight connection added, from this run and
-    /// the narrowest run of the same strategy (see [`derive`]).
+    /// the narrowest run of the same strategy (see [`derive()`]).
     pub rss_per_connection_b: Option<f64>,
     /// Voluntary context switches of the crawler.
     pub voluntary_switches: u64,

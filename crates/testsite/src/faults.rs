@@ -50,7 +50,7 @@ pub enum Fault {
     /// Step `n` of another such chain, whose step [`RELINKED_STEP`] is also linked from
     /// [`Fault::LateLink`].
     Relinked(usize),
-    /// HTML that answers [`LATE_LINK_DELAY`] late, linking to step [`RELINKED_STEP`] of the
+    /// HTML that answers `LATE_LINK_DELAY` late, linking to step [`RELINKED_STEP`] of the
     /// relinked chain: at high concurrency the chain usually gets there first.
     LateLink,
     /// Redirects to another origin.
@@ -83,7 +83,7 @@ pub enum Fault {
     UserInfo,
     /// HTML with a link, compressed with this coding although the crawler asked for identity.
     Coded(Coding),
-    /// [`GZIP_BOMB_MIB`] MiB of zeros, gzip-compressed to about 1 KiB per MiB, as HTML.
+    /// `GZIP_BOMB_MIB` MiB of zeros, gzip-compressed to about 1 KiB per MiB, as HTML.
     GzipBomb,
 }
 

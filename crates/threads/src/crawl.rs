@@ -13,8 +13,8 @@ use std::{
 
 use crate::limits::check_thread_headroom;
 use c10k_core::{
-    CHUNK_SIZE, Config, Crawler, Fetch, FetchError, Outcome, Phase, Progress, Report, Response,
-    ResponseReader,
+    CHUNK_SIZE, Config, Crawler, Event, Fetch, FetchError, FetchId, Outcome, Phase, Progress,
+    Report, Response, ResponseReader,
 };
 use nix::errno::Errno;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -61,7 +61,7 @@ impl Shared {
 /// Crawls `config`'s roots with `config.concurrency` threads.
 ///
 /// Fails only if the config cannot run a crawl ([`Config::check`]), or the pool cannot be
-/// built: a thread could not be spawned, or more threads than [`thread_headroom`] were asked
+/// built: a thread could not be spawned, or more threads than [`thread_headroom`](crate::thread_headroom) were asked
 /// for.
 pub fn crawl(config: &Config, options: &Options) -> io::Result<Report> {
     config.check()?;
@@ -199,11 +199,17 @@ fn complete(shared: &Shared, outcome: Outcome) {
 fn fetch_page(fetch: &Fetch, config: &Config) -> Result<Response, FetchError> {
     let deadline = Instant::now() + config.timeout;
     let mut stream = connect(fetch.addr, config.connect_timeout.min(config.timeout))?;
+    config.trace(fetch.id(), Event::Connected);
 
     stream
         .set_write_timeout(Some(remaining(deadline)?))
         .map_err(exchange)?;
-    stream.write_all(&fetch.request()).map_err(exchange)?;
+    {
+        // A block, so the request is not kept through the reads.
+        let request = fetch.request();
+        stream.write_all(&request).map_err(exchange)?;
+        config.trace(fetch.id(), Event::Written(request.len()));
+    }
 
     // Block until the response begins (or the peer closes), then read it. The wait is
     // here, in this shallow frame, and not in `read_response` with its read buffer, so a
@@ -220,7 +226,13 @@ fn fetch_page(fetch: &Fetch, config: &Config) -> Result<Response, FetchError> {
             Err(err) => return Err(exchange(err)),
         }
     }
-    read_response(&mut stream, deadline, fetch.reader(config.limits))
+    read_response(
+        &mut stream,
+        deadline,
+        fetch.reader(config.limits),
+        config,
+        fetch.id(),
+    )
 }
 
 /// Connects within `timeout`, blocking.
@@ -253,6 +265,8 @@ fn read_response(
     stream: &mut TcpStream,
     deadline: Instant,
     mut reader: ResponseReader,
+    config: &Config,
+    id: FetchId,
 ) -> Result<Response, FetchError> {
     let mut chunk = [0; CHUNK_SIZE];
     loop {
@@ -263,6 +277,7 @@ fn read_response(
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
             Err(err) => return Err(exchange(err)),
         };
+        config.trace(id, Event::Read(n));
         if n == 0 {
             return reader.eof();
         }

@@ -30,8 +30,39 @@
 //! thread pool, on all cores. What it pays instead is context switches, which the benchmarks
 //! count. There is no loop, so there is no loop lag either.
 //!
+//! **One fetch, drawn.** One thread does every step, and each call blocks it until the
+//! kernel is done; nothing else runs on this thread meanwhile (`c10k crawl --trace` prints
+//! the right-hand column):
+//!
+//! ```text
+//!  the worker thread (crawl.rs)                          the kernel              trace
+//!  ────────────────────────────────────────────────────  ──────────────────────  ───────────────
+//!  next_fetch: lock the frontier; Crawler::next_fetch                            start
+//!    (queue empty, fetches in flight: Condvar::wait)     futex: thread parked
+//!  fetch_page:
+//!    connect: socket, SO_SNDTIMEO, connect ────────────▶ SYN … SYN-ACK
+//!      ◀────────────────────────────── returns: connected                        connected
+//!    set_write_timeout; write_all(request) ────────────▶ copied to the socket    request written
+//!    set_read_timeout; peek(1 byte) ───────────────────▶ thread parked until
+//!      ◀────────────────────────────── the answer begins  bytes arrive
+//!    read_response:
+//!      read(&mut chunk) ───────────────────────────────▶ (blocks only if the
+//!        ◀────────────────────────────── n bytes          rest is still coming)  read N bytes
+//!      reader.feed(chunk): NeedMore → set_read_timeout,
+//!                          read again; Done → return
+//!  fetch.finish(result): parse the links (no lock held)
+//!  complete: lock; Crawler::complete; unlock;                                    completed 200
+//!    notify_one per URL queued (notify_all once done)
+//! ```
+//!
+//! Where the fetch's state lives between two waits: in the stack frames of `fetch_page`
+//! (`stream`, the deadline) and, once the answer begins, `read_response` (`reader`,
+//! `chunk`), on this thread's own stack. Who resumes it: the kernel, returning from
+//! the blocking call.
+//!
 //! Read [`crawl`] in `crawl.rs` next to `crates/async/src/crawl.rs`: the steps and their names
-//! are the same, and the difference is the concurrency model.
+//! are the same, and the difference is the concurrency model. `scripts/compare.sh threads
+//! async` word-diffs each function against its namesake.
 
 #![deny(missing_docs)]
 

@@ -10,8 +10,8 @@ use std::{
 };
 
 use c10k_core::{
-    Config, Fetch, FetchError, LAG_TICK, Message, Outcome, Phase, Progress, Report, Response,
-    ResponseReader, Shard,
+    Config, Event, Fetch, FetchError, FetchId, LAG_TICK, Message, Outcome, Phase, Progress, Report,
+    Response, ResponseReader, Shard,
 };
 
 use crate::{
@@ -244,6 +244,7 @@ impl Fetcher {
     /// when it completes.
     fn connect(this: &SharedFetcher, lp: &mut Ring, socket: io::Result<Socket>) {
         let mut fetcher = this.borrow_mut();
+        fetcher.trace(Event::Callback("connect"));
         let socket = match socket {
             Ok(socket) => socket,
             Err(err) => {
@@ -265,10 +266,13 @@ impl Fetcher {
     /// The connect completed. If it succeeded, send the request.
     fn connected(this: &SharedFetcher, lp: &mut Ring, socket: Socket, result: io::Result<()>) {
         let mut fetcher = this.borrow_mut();
+        fetcher.trace(Event::Callback("connected"));
         fetcher.socket = Some(socket);
         if let Err(err) = result {
             return fetcher.finish(lp, Err(FetchError::from_io(&err, Phase::Connect)));
         }
+        fetcher.trace(Event::Connected);
+        // Ends this borrow of the `RefCell` before `send_request` borrows it again.
         drop(fetcher);
         Fetcher::send_request(this, lp);
     }
@@ -303,6 +307,7 @@ impl Fetcher {
         request: Vec<u8>,
     ) {
         let mut fetcher = this.borrow_mut();
+        fetcher.trace(Event::Callback("sent"));
         fetcher.socket = Some(socket);
         fetcher.request = request;
         match result {
@@ -315,6 +320,7 @@ impl Fetcher {
             drop(fetcher);
             return Fetcher::send_request(this, lp);
         }
+        fetcher.trace(Event::Written(fetcher.written));
         fetcher.request = Vec::new();
         drop(fetcher);
         Fetcher::read_response(this, lp);
@@ -337,7 +343,11 @@ impl Fetcher {
     /// failed, or the peer closed, and reads again otherwise.
     fn received(this: &SharedFetcher, lp: &mut Ring, socket: Socket, chunk: io::Result<Chunk>) {
         let mut fetcher = this.borrow_mut();
+        fetcher.trace(Event::Callback("received"));
         fetcher.socket = Some(socket);
+        if let Ok(chunk) = &chunk {
+            fetcher.trace(Event::Read(chunk.len()));
+        }
         let result = match chunk {
             Ok(chunk) if chunk.is_empty() => fetcher.reader.eof(),
             Ok(chunk) => match fetcher.reader.feed(&chunk) {
@@ -353,6 +363,16 @@ impl Fetcher {
             Err(err) => Err(FetchError::from_io(&err, Phase::Exchange)),
         };
         fetcher.finish(lp, result);
+    }
+
+    /// This fetch's name in a trace.
+    fn id(&self) -> FetchId {
+        self.fetch.as_ref().map_or_else(FetchId::default, Fetch::id)
+    }
+
+    /// Writes `event` to the trace (`--trace`), if there is one.
+    fn trace(&self, event: Event<'_>) {
+        self.crawl.config.trace(self.id(), event);
     }
 
     /// When the whole fetch must be over: every operation after the connect is linked to a

@@ -48,6 +48,37 @@
 //! `--offload` (a [`Mailbox`] whose wake-up is an eventfd `read`, a completion like the rest)
 //! are the same as in `callbacks`.
 //!
+//! **One fetch, drawn.** Each callback submits the next operation with what it lends the
+//! kernel, and gets it back with the completion (`c10k crawl --strategy uring --trace`
+//! prints the right-hand column):
+//!
+//! ```text
+//!  Ring::run                          Fetcher #N, in its Rc<RefCell>       trace
+//!  ─────────────────────────────────  ───────────────────────────────────  ──────────────────
+//!  start_fetchers: next_fetch ──────▶ Fetcher::fetch: submit socket        start
+//!  io_uring_enter: submit; wait
+//!  CQE(socket) → slab[user_data] ───▶ Fetcher::connect: submit connect     callback connect
+//!                                     (+ linked timeout: connect deadline)
+//!  io_uring_enter … CQE(connect) ───▶ Fetcher::connected: Ok               callback connected
+//!                                                                          connected
+//!                                     send_request: submit send, lending
+//!                                     the socket and the request
+//!  … CQE(send), both given back ────▶ Fetcher::sent: all out               callback sent
+//!                                     read_response: submit recv           request written
+//!  … CQE(recv): a pool buffer ──────▶ Fetcher::received: feed → NeedMore   callback received
+//!                                     (buffer back to the pool);           read N bytes
+//!                                     submit recv again
+//!  … CQE(recv) ─────────────────────▶ received: feed → Done                callback received
+//!                                     finish: submit close, fetch.finish
+//!                                     (parse); complete: frontier.complete completed 200
+//!                                     → start_fetchers
+//!  … or first, the linked timeout ──▶ the operation completes TimedOut → finish(Timeout)
+//! ```
+//!
+//! Where the fetch's state lives between two completions: in the `Fetcher`, and what it lent
+//! the kernel in the operation's slab entry. Who resumes it: [`Ring::run`], calling the
+//! callback its completion's `user_data` names.
+//!
 //! **Ownership.** Every buffer, address and socket the kernel uses belongs to its operation
 //! until the completion arrives, and is handed back to the callback with it: the types say so
 //! ([`Ring::send`] takes the `Vec<u8>` and the [`Socket`] and gives them back). Received bytes
