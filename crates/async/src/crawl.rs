@@ -2,7 +2,6 @@
 
 use std::{
     io,
-    net::SocketAddr,
     sync::{
         Arc, Mutex, MutexGuard, PoisonError,
         atomic::{AtomicU64, Ordering},
@@ -17,7 +16,7 @@ use c10k_core::{
 };
 use tokio::{
     io::AsyncWriteExt,
-    net::TcpSocket,
+    net::TcpStream,
     sync::{Notify, mpsc::UnboundedSender, oneshot},
     task::JoinSet,
     time,
@@ -152,24 +151,33 @@ async fn ticker(lags: Arc<Mutex<Vec<Duration>>>) {
 async fn worker(shared: Arc<Shared>, config: Arc<Config>, offload: bool) {
     while let Some(fetch) = next_fetch(&shared).await {
         let result = fetch_page(&fetch, &config).await;
-        let outcome = finish(fetch, result, offload).await;
+        let outcome = if offload {
+            on_the_pool(fetch, result).await
+        } else {
+            fetch.finish(result, Instant::now())
+        };
         complete(&shared, outcome);
     }
 }
 
-/// Parses the page: here, or with `--offload` on the rayon pool, awaiting its answer (the
-/// `run_in_executor` of the lecture).
-async fn finish(fetch: Fetch, result: Result<Response, FetchError>, offload: bool) -> Outcome {
+/// Parses the page on the rayon pool (`--offload`), and returns a future of its answer: the
+/// `run_in_executor` of the lecture.
+///
+/// A plain `fn`, not an `async fn`: an `async fn` keeps its arguments in its future until first
+/// polled, and that future in the task's state, so every task would hold room for a fetch and
+/// a response (about 300 bytes) for good. This one hands them to the pool before it returns,
+/// and its future holds only the receiver.
+fn on_the_pool(
+    fetch: Fetch,
+    result: Result<Response, FetchError>,
+) -> impl Future<Output = Outcome> {
     let finished = Instant::now();
-    if !offload {
-        return fetch.finish(result, finished);
-    }
     let (sender, receiver) = oneshot::channel();
     rayon::spawn(move || {
         let _ = sender.send(fetch.finish(result, finished));
     });
     // The pool runs every job it is given, and this task holds the receiver until then.
-    receiver.await.expect("the pool sends every outcome back")
+    async { receiver.await.expect("the pool sends every outcome back") }
 }
 
 /// Takes the next URL, waiting while nothing is due but fetches are still in flight or URLs
@@ -309,20 +317,23 @@ async fn fetch_page(fetch: &Fetch, config: &Config) -> Result<Response, FetchErr
     let exchange = |err: io::Error| FetchError::from_io(&err, Phase::Exchange);
 
     let connect = |err: io::Error| FetchError::from_io(&err, Phase::Connect);
-    // `TcpSocket::connect` takes the one address as it is; `TcpStream::connect` would take
-    // any `ToSocketAddrs`, and keep room in this future for looking the name up and trying
-    // each address in turn (168 bytes here, against 48).
-    let socket = match fetch.addr {
-        SocketAddr::V4(_) => TcpSocket::new_v4(),
-        SocketAddr::V6(_) => TcpSocket::new_v6(),
-    }
-    .map_err(connect)?;
-    let mut stream = within!(
+    // tokio's `TcpStream::connect(addr).await` in three steps: mio starts the connection
+    // without waiting, the stream joins the runtime, and the wait is for it to be writable
+    // (then `SO_ERROR` tells whether it failed). Tokio takes the same steps inside a future
+    // of its own, and that future (96 bytes, 168 for `TcpStream::connect`'s lookup of any
+    // `ToSocketAddrs`) would sit in every task's state for good: written out, the wait
+    // holds only a reference to the stream, which the task keeps anyway.
+    let mio = mio::net::TcpStream::connect(fetch.addr).map_err(connect)?;
+    let mut stream = TcpStream::from_std(mio.into()).map_err(connect)?;
+    within!(
         deadline,
         config.trace(fetch.id(), Event::Woke("connect")),
-        socket.connect(fetch.addr)
+        std::future::poll_fn(|cx| stream.poll_write_ready(cx))
     )
     .map_err(connect)?;
+    if let Some(err) = stream.take_error().map_err(connect)? {
+        return Err(connect(err));
+    }
     config.trace(fetch.id(), Event::Connected);
     if config.connect_timeout < config.timeout {
         deadline.as_mut().reset(started + config.timeout);

@@ -12,7 +12,7 @@
 //! | `thread::Builder::spawn_scoped` × C | `JoinSet::spawn` × C tasks |
 //! | `Condvar::wait` / `notify_one` / `notify_all` | `Notify::notified().await` / `notify_one` / `notify_waiters` |
 //! | `Condvar::wait_timeout` until a retry is due | `time::timeout_at(due, notified)` |
-//! | blocking `connect` (bounded by the send timeout), `write_all`, `peek`, `read` | `TcpSocket::connect`, `write_all`, `poll_read_ready` + `try_read`, each `.await` |
+//! | blocking `connect` (bounded by the send timeout), `write_all`, `peek`, `read` | mio's `connect` then `poll_write_ready`, `write_all`, `poll_read_ready` + `try_read`, each `.await` |
 //! | socket-option timeouts, set to what is left before each call | one `Sleep` per fetch, raced against each step (`within!`), reset once connected |
 //!
 //! Why C workers on a shared frontier rather than a coordinator spawning a task per URL into a
@@ -39,13 +39,14 @@
 //!  ───────────────────────────────  ──────────────────────────────  ───────────────────────
 //!  run queue: poll(task) ─────────▶ next_fetch: enable(), lock,     start
 //!                                   frontier.next_fetch
-//!                                   fetch_page: TcpSocket::connect
-//!                                   → EINPROGRESS: Pending; the
+//!                                   fetch_page: mio connect
+//!                                   → EINPROGRESS; poll_write_ready
+//!                                   → Pending; the
 //!                                   waker sits in the socket's slot
 //!  ◀── Pending (state saved) ────── (and the deadline's Sleep)
 //!  park: epoll_wait … writable
 //!  I/O driver: waker.wake() ──────▶ into the run queue
-//!  poll(task) ────────────────────▶ connect → Ready                 task woke in connect
+//!  poll(task) ────────────────────▶ poll_write_ready → Ready        task woke in connect
 //!                                                                   connected
 //!                                   write_all → Ready at once       request written
 //!                                   poll_read_ready → Pending
@@ -53,7 +54,7 @@
 //!  … readable: wake, poll(task) ──▶ poll_read_ready → Ready         task woke in read
 //!                                   try_read, feed … WouldBlock     read N bytes
 //!  … readable: wake, poll(task) ──▶ try_read, feed → Done           task woke in read …
-//!                                   finish: fetch.finish (parse)
+//!                                   fetch.finish (parse)
 //!                                   complete: frontier.complete,    completed 200
 //!                                   notify_one per URL queued
 //!                                   next_fetch …

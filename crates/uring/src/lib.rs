@@ -90,7 +90,7 @@
 //!
 //! | what | bytes | where |
 //! |---|---:|---|
-//! | the `Fetcher` in its `Rc<RefCell<_>>`: the `Fetch` 120, the `ResponseReader` 160, `started` 16, the request's `Vec` 24 (empty once sent), `written` 8, the crawl's `Rc` 8, the socket 4 (+4 padding), the `RefCell` flag 8, the `Rc` counts 16 | 368 | heap |
+//! | the `Fetcher` in its `Rc<RefCell<_>>`: the `Fetch` 160 (its URL, address, tries), the `ResponseReader` 32 (its parser comes with the first bytes), `started` 16, the request's `Vec` 24 (empty once sent), `written` 8, the crawl's `Rc` 8, the socket 4 (+4 padding), the `RefCell` flag 8, the `Rc` counts 16 | 280 | heap |
 //! | the URL's text, owned by the `Fetch` | its length | heap |
 //! | the `recv` in flight: its slab entry (socket, deadline, boxed callback, generation) | 56 | the ring's slab |
 //! | its callback: a closure holding the fetcher's `Rc` | 8 | heap |
@@ -98,7 +98,7 @@
 //! | a receive buffer | 0 | none until bytes arrive: then one of the pool's, for one callback |
 //! | a submission slot | 0 | consumed by the kernel at submission |
 //!
-//! 464 bytes and the URL's text, before the allocator's rounding (the request's bytes, about
+//! 376 bytes and the URL's text, before the allocator's rounding (the request's bytes, about
 //! 150, live only until sent). Shared by all connections and fixed: the pool (up to 256 buffers of 4 KiB),
 //! the submission queue (1,024 slots of 64 bytes) and the `timespec`s beside it. The kernel's
 //! side (the socket, the in-flight request) is kernel memory, as it is for epoll's.
