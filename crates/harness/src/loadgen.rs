@@ -14,15 +14,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use nix::sys::{
-    resource::{Usage, UsageWho, getrusage},
-    time::TimeVal,
-};
+use nix::sys::resource::UsageWho;
 use serde::{Deserialize, Serialize};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
 };
+
+use crate::measure::{ProcessUsage, usage_of};
 
 /// Responses per second with one request per connection, and what each response cost the
 /// client and the server in CPU time.
@@ -65,13 +64,12 @@ pub struct CpuPerResponse {
 
 impl CpuPerResponse {
     /// The change in `who`'s CPU time since `before`, per response.
-    fn since(before: &Usage, who: UsageWho, responses: u64) -> Option<CpuPerResponse> {
-        let after = getrusage(who).ok()?;
-        let us = |tv: TimeVal| tv.tv_sec() as f64 * 1e6 + tv.tv_usec() as f64;
-        let per = |after: TimeVal, before: TimeVal| (us(after) - us(before)) / responses as f64;
+    fn since(before: &ProcessUsage, who: UsageWho, responses: u64) -> Option<CpuPerResponse> {
+        let after = usage_of(who).ok()?;
+        let per = |after: f64, before: f64| (after - before) * 1e6 / responses as f64;
         (responses > 0).then(|| CpuPerResponse {
-            user_us: per(after.user_time(), before.user_time()),
-            sys_us: per(after.system_time(), before.system_time()),
+            user_us: per(after.user_s, before.user_s),
+            sys_us: per(after.sys_s, before.sys_s),
         })
     }
 
@@ -102,7 +100,7 @@ pub fn measure(
         format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
             .into_bytes()
             .into();
-    let usage = getrusage(UsageWho::RUSAGE_SELF)?;
+    let usage = usage_of(UsageWho::RUSAGE_SELF)?;
     let started = Instant::now();
     let deadline = started + duration;
     runtime.block_on(async {
@@ -169,7 +167,7 @@ pub struct Wrk {
 /// waited for meanwhile.
 pub fn wrk(url: &str, connections: usize, duration: Duration) -> Option<Wrk> {
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    let usage = getrusage(UsageWho::RUSAGE_CHILDREN).ok()?;
+    let usage = usage_of(UsageWho::RUSAGE_CHILDREN).ok()?;
     let output = Command::new("wrk")
         .args([
             &format!("-t{threads}"),

@@ -28,8 +28,12 @@ pub struct ProcessUsage {
 
 /// Reads this process's resource usage.
 pub fn process_usage() -> io::Result<ProcessUsage> {
-    use nix::sys::resource::{UsageWho, getrusage};
-    let usage = getrusage(UsageWho::RUSAGE_SELF)?;
+    usage_of(nix::sys::resource::UsageWho::RUSAGE_SELF)
+}
+
+/// Reads the resource usage of `who`: this process, or its children that were waited for.
+pub fn usage_of(who: nix::sys::resource::UsageWho) -> io::Result<ProcessUsage> {
+    let usage = nix::sys::resource::getrusage(who)?;
     let seconds = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
     Ok(ProcessUsage {
         user_s: seconds(usage.user_time()),

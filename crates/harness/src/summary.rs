@@ -213,8 +213,6 @@ fn counts_table(results: &Results, md: &mut String) {
         "| strategy | C | responses | user instructions/page | kernel instructions/page | system calls/page | instructions counted by |\n\
          |---|---:|---:|---:|---:|---:|---|\n",
     );
-    let per =
-        |v: Option<f64>, digits: usize| v.map_or("—".to_owned(), |v| format!("{v:.digits$}"));
     for r in runs {
         if let Some(err) = &r.error {
             md.push_str(&format!(
@@ -229,9 +227,9 @@ fn counts_table(results: &Results, md: &mut String) {
             r.variant(),
             r.concurrency,
             r.fetched,
-            per(r.instructions_per_page, 0),
-            per(r.kernel_instructions_per_page, 0),
-            per(r.syscalls_per_page, 1),
+            or_dash(r.instructions_per_page, 0),
+            or_dash(r.kernel_instructions_per_page, 0),
+            or_dash(r.syscalls_per_page, 1),
             r.instructions_by.as_deref().unwrap_or("—"),
         ));
     }
@@ -342,8 +340,6 @@ fn ceiling_table(results: &Results, md: &mut String) -> Option<String> {
     let ceiling_per_s = ceiling
         .wrk_responses_per_s
         .unwrap_or(ceiling.responses_per_s);
-    let or_dash =
-        |v: Option<f64>, digits: usize| v.map_or("—".to_owned(), |v| format!("{v:.digits$}"));
     for load in &loads {
         let together = load.together_us();
         md.push_str(&format!(
@@ -402,6 +398,11 @@ fn ceiling_table(results: &Results, md: &mut String) -> Option<String> {
             reference.per_s * t / 1e6
         )),
     ))
+}
+
+/// A figure with `digits` decimals, or a dash where there is none.
+fn or_dash(value: Option<f64>, digits: usize) -> String {
+    value.map_or("—".to_owned(), |v| format!("{v:.digits$}"))
 }
 
 /// The cores axis: one row per variant and core count.
