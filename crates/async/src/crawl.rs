@@ -149,7 +149,14 @@ async fn ticker(lags: Arc<Mutex<Vec<Duration>>>) {
 
 /// One task of the pool: fetch pages until the crawl is done.
 async fn worker(shared: Arc<Shared>, config: Arc<Config>, offload: bool) {
-    while let Some(fetch) = next_fetch(&shared).await {
+    // Not `while let Some(fetch) = next_fetch(&shared).await`: a `while let` keeps the
+    // temporaries of its condition until the end of its body, and there the finished
+    // `next_fetch` future (224 bytes) would have a place in the task's state of its own,
+    // beside the fetch and `fetch_page`'s future, for good. A `let … else` drops it at its `;`.
+    loop {
+        let Some(fetch) = next_fetch(&shared).await else {
+            break;
+        };
         let result = fetch_page(&fetch, &config).await;
         let outcome = if offload {
             on_the_pool(fetch, result).await
@@ -401,4 +408,24 @@ pub fn state_sizes() -> Vec<(&'static str, usize)> {
         ),
         ("  of which Fetch", std::mem::size_of::<Fetch>()),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Between two pages a task waits in `next_fetch`; during a page, in `fetch_page`. The two
+    /// waits never overlap, so the task's state needs room for the larger of them, not both:
+    /// the worker future is the fetch and `fetch_page`'s future, plus its own few fields.
+    #[test]
+    fn a_task_keeps_room_for_one_wait_at_a_time() {
+        let sizes: std::collections::HashMap<_, _> = state_sizes().into_iter().collect();
+        let worker = sizes["worker future (the whole task state)"];
+        let during_a_page = sizes["  of which Fetch"] + sizes["  of which fetch_page future"];
+        assert!(
+            worker <= during_a_page + 64,
+            "the worker future ({worker} B) holds more than a fetch and its fetch_page \
+             future ({during_a_page} B): a finished wait keeps a place of its own"
+        );
+    }
 }
