@@ -21,8 +21,10 @@
 //! Timeouts are socket options: the send timeout bounds the connect too (on Linux a blocking
 //! `connect` obeys it), and a read/write timeout is set before each call that may block to
 //! whatever is left of the whole-fetch deadline. A thread waits for its response to begin
-//! with a one-byte `peek` before it pushes the frame with the read buffer, so a waiting
-//! thread's stack is two touched pages, not three.
+//! with a one-byte `peek`, and only then takes a read buffer, from the heap, giving it back
+//! once the response is read: a waiting thread holds no buffer, and one that has read and
+//! parsed pages keeps three touched pages of stack, not the four a buffer on the stack
+//! would leave it.
 //!
 //! This crate needs no CPU offload (`--offload` is for the event-driven strategies): a thread
 //! busy parsing a page, or doing `--work-us` of work, blocks only itself, and the OS scheduler
