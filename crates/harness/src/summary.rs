@@ -5,7 +5,11 @@ use std::{fs, io, path::Path};
 
 use c10k_core::Latency;
 
-use crate::{loadgen::CpuPerResponse, peers::Peer, results::Results};
+use crate::{
+    loadgen::CpuPerResponse,
+    peers::Peer,
+    results::{Results, Run},
+};
 
 /// The results as Markdown: machine, ceiling, one table per site, the claims, the plots
 /// (linked relative to `plots`).
@@ -242,6 +246,8 @@ struct Load {
     who: String,
     /// One of this workspace's strategies (not a load generator, not a peer).
     crawler: bool,
+    /// A strategy's parallel form on every core (from the cores axis), not its one loop.
+    parallel: bool,
     concurrency: usize,
     per_s: f64,
     client: Option<CpuPerResponse>,
@@ -251,6 +257,25 @@ struct Load {
 }
 
 impl Load {
+    /// A crawl's row: its rate, and its own and the server's CPU time per response.
+    fn of(run: &Run) -> Load {
+        let pages = run.fetched as f64;
+        Load {
+            who: run.variant(),
+            crawler: true,
+            parallel: false,
+            concurrency: run.concurrency,
+            per_s: run.pages_per_s,
+            client: Some(CpuPerResponse {
+                user_us: run.user_s * 1e6 / pages,
+                sys_us: run.sys_s * 1e6 / pages,
+            }),
+            server_us: Some(run.server_cpu_s * 1e6 / pages),
+            syscalls: None,
+            instructions: None,
+        }
+    }
+
     fn together_us(&self) -> Option<f64> {
         Some(self.client?.total_us() + self.server_us?)
     }
@@ -266,6 +291,7 @@ fn ceiling_table(results: &Results, md: &mut String) -> Option<String> {
         loads.push(Load {
             who: "`wrk` (the ceiling)".to_owned(),
             crawler: false,
+            parallel: false,
             concurrency: ceiling.connections,
             per_s,
             client: ceiling.wrk_client,
@@ -277,6 +303,7 @@ fn ceiling_table(results: &Results, md: &mut String) -> Option<String> {
     loads.push(Load {
         who: "the harness's load".to_owned(),
         crawler: false,
+        parallel: false,
         concurrency: ceiling.connections,
         per_s: ceiling.responses_per_s,
         client: ceiling.client,
@@ -303,7 +330,6 @@ fn ceiling_table(results: &Results, md: &mut String) -> Option<String> {
         else {
             continue;
         };
-        let pages = best.fetched as f64;
         // Counted at the same C where there is such a count, else at the nearest.
         let counted = results
             .runs
@@ -318,15 +344,41 @@ fn ceiling_table(results: &Results, md: &mut String) -> Option<String> {
         loads.push(Load {
             who: strategy.to_owned(),
             crawler: !Peer::ALL.iter().any(|peer| peer.name() == strategy),
-            concurrency: best.concurrency,
-            per_s: best.pages_per_s,
-            client: Some(CpuPerResponse {
-                user_us: best.user_s * 1e6 / pages,
-                sys_us: best.sys_s * 1e6 / pages,
-            }),
-            server_us: Some(best.server_cpu_s * 1e6 / pages),
+            parallel: false,
             syscalls: counted.and_then(|r| r.syscalls_per_page),
             instructions: counted.and_then(|r| r.instructions_per_page),
+            ..Load::of(best)
+        });
+    }
+    // The event-driven strategies' parallel forms on every core (the cores axis's top step,
+    // unpinned as the crawls above): what the models give a machine with more than one core.
+    let top = results
+        .runs
+        .iter()
+        .filter(|r| r.site == "cores")
+        .filter_map(|r| r.cores)
+        .max()
+        .filter(|&top| top > 1);
+    for run in results.runs.iter().filter(|r| {
+        r.site == "cores"
+            && r.cores == top
+            && r.parallel.is_some()
+            && r.error.is_none()
+            && r.fetched > 0
+    }) {
+        let loops = run.parallel.unwrap_or(1);
+        let unit = if run.runtime.is_some() {
+            "runtime threads"
+        } else {
+            "loops"
+        };
+        loads.push(Load {
+            who: format!("{}, {loops} {unit} (cores site)", run.variant()),
+            crawler: true,
+            parallel: true,
+            syscalls: None,
+            instructions: None,
+            ..Load::of(run)
         });
     }
     let cores = results.machine.cores.max(1) as f64;
@@ -364,7 +416,7 @@ fn ceiling_table(results: &Results, md: &mut String) -> Option<String> {
 
     // The claim: the reference client's cost against the crawlers'.
     let reference = loads.first()?;
-    let crawlers: Vec<&Load> = loads.iter().filter(|l| l.crawler).collect();
+    let crawlers: Vec<&Load> = loads.iter().filter(|l| l.crawler && !l.parallel).collect();
     let client = reference.client?;
     let range = |f: &dyn Fn(&Load) -> Option<f64>| {
         let values: Vec<f64> = crawlers.iter().filter_map(|l| f(l)).collect();
@@ -380,12 +432,26 @@ fn ceiling_table(results: &Results, md: &mut String) -> Option<String> {
     let (share_min, share_max) = range(&|l| Some(l.per_s / ceiling_per_s * 100.0))?;
     let (busy_min, busy_max) = range(&|l| Some(l.per_s * l.together_us()? / 1e6))?;
     let (bound_min, bound_max) = range(&|l| Some(cores * 1e6 / l.together_us()?))?;
+    let parallel: Vec<f64> = loads
+        .iter()
+        .filter(|l| l.parallel)
+        .map(|l| l.per_s / ceiling_per_s * 100.0)
+        .collect();
+    let on_every_core = if parallel.is_empty() {
+        String::new()
+    } else {
+        let min = parallel.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = parallel.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        format!(
+            " With a loop (or a runtime thread) per core, on the cores site, the event-driven crawls reach {min:.0}–{max:.0}%."
+        )
+    };
     Some(format!(
         "- *Between the crawlers and the ceiling*: per response, {} spends {:.1} µs of CPU ({:.0}% in the kernel) and the server {}; \
          the crawlers spend {cost_min:.0}–{cost_max:.0} µs per page ({kernel_min:.0}–{kernel_max:.0}% in the kernel: one TCP connection per page, \
          opened, written, read and closed on loopback, as `wrk` does too; the rest is parsing the page, which `wrk` does not do). \
          Crawler and server together keep {busy_min:.2}–{busy_max:.2} of the {cores} cores busy ({} {}), and with every core busy \
-         their cost per response would allow {bound_min:.0}–{bound_max:.0} responses/s; the crawls reach {share_min:.0}–{share_max:.0}% of the ceiling.\n",
+         their cost per response would allow {bound_min:.0}–{bound_max:.0} responses/s; the crawls reach {share_min:.0}–{share_max:.0}% of the ceiling (the event-driven ones on one loop).{on_every_core}\n",
         reference.who,
         client.total_us(),
         client.sys_us / client.total_us() * 100.0,
@@ -546,11 +612,18 @@ mod tests {
                 syscalls_per_page: (site == "counts").then_some(8.0),
                 ..Default::default()
             };
+        let on_cores = |cores: usize, per_s: f64| crate::results::Run {
+            cores: Some(cores),
+            parallel: Some(cores),
+            ..run("callbacks", "cores", 100, per_s)
+        };
         results.runs = vec![
             run("callbacks", "cpu", 10, 15_000.0),
             run("callbacks", "cpu", 100, 16_000.0),
             run("go", "cpu", 100, 10_000.0),
             run("callbacks", "counts", 100, 0.0),
+            on_cores(1, 14_000.0),
+            on_cores(2, 19_000.0),
         ];
         let mut md = String::new();
         let claim = ceiling_table(&results, &mut md).unwrap();
@@ -565,6 +638,17 @@ mod tests {
             "{claim}"
         );
         assert!(claim.contains("reach 80–80% of the ceiling"), "{claim}");
+        // The parallel form on every core has a row of its own, and a sentence: not the one
+        // loop's range, and not its one-core step.
+        assert!(
+            md.contains("| callbacks, 2 loops (cores site) | 100 | 19000 | 95% |"),
+            "{md}"
+        );
+        assert!(!md.contains("| callbacks, 1 loops"), "{md}");
+        assert!(
+            claim.contains("per core, on the cores site, the event-driven crawls reach 95–95%"),
+            "{claim}"
+        );
     }
 
     #[test]
