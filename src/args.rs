@@ -148,13 +148,13 @@ pub(crate) struct CrawlArgs {
     pub(crate) offload: bool,
     /// callbacks, generators, uring: run this many event loops (rings, for uring), each on its
     /// own thread with a shard of the frontier and its share of --concurrency (default: one);
-    /// `auto`: one per core.
+    /// `auto`: one per core it may run on (after --cpus).
     #[arg(long, value_parser = count_or_auto)]
-    pub(crate) loops: Option<u64>,
+    pub(crate) loops: Option<Count>,
     /// async: run on this many threads (default: one, a current-thread runtime); `auto`: one
-    /// per core.
+    /// per core it may run on (after --cpus).
     #[arg(long, value_parser = count_or_auto)]
-    pub(crate) threads: Option<u64>,
+    pub(crate) threads: Option<Count>,
     /// async: how the threads share the work: one work-stealing runtime (`stealing`, the
     /// default with --threads), or a runtime and a shard of the frontier per thread
     /// (`per-core`, one per core without --threads).
@@ -279,12 +279,30 @@ pub(crate) fn resolve_entry(text: &str) -> Result<(String, u16, IpAddr), String>
     Ok((host.to_ascii_lowercase(), port, addr))
 }
 
+/// A positive count, or one per core.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Count {
+    /// One per core this process may run on, counted when the count is needed: after
+    /// `--cpus` has pinned the process, not when the arguments are read.
+    Auto,
+    Exactly(u64),
+}
+
+impl Count {
+    pub(crate) fn get(self) -> usize {
+        match self {
+            Count::Auto => cores(),
+            Count::Exactly(n) => usize::try_from(n).unwrap_or(usize::MAX),
+        }
+    }
+}
+
 /// A positive count, or `auto`: one per core.
-pub(crate) fn count_or_auto(text: &str) -> Result<u64, String> {
+pub(crate) fn count_or_auto(text: &str) -> Result<Count, String> {
     if text == "auto" {
-        Ok(cores() as u64)
+        Ok(Count::Auto)
     } else {
-        at_least_1(text)
+        at_least_1(text).map(Count::Exactly)
     }
 }
 

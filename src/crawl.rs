@@ -22,7 +22,7 @@ use c10k_harness::{self as harness, Strategy, StrategyOptions, raise_fd_limit};
 use c10k_testsite::{Server, ServerOptions, SiteSpec};
 
 use crate::{
-    args::{CrawlArgs, Runtime, cores},
+    args::{Count, CrawlArgs, Runtime, cores},
     pin, usage,
 };
 
@@ -309,14 +309,12 @@ fn loops(args: &CrawlArgs) -> anyhow::Result<Option<usize>> {
             args.strategy
         )));
     }
-    Ok(Some(usize::try_from(loops).unwrap_or(usize::MAX)))
+    Ok(Some(loops.get()))
 }
 
 /// async's threads, given `--threads` and `--runtime`: `None` for a current-thread runtime.
 fn runtime_threads(args: &CrawlArgs) -> anyhow::Result<Option<usize>> {
-    let threads = args
-        .threads
-        .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+    let threads = args.threads.map(Count::get);
     let Some(runtime) = args.runtime else {
         return Ok(threads);
     };

@@ -189,6 +189,30 @@ fn a_crawl_pinned_to_one_cpu_runs() {
     assert!(output.status.success(), "{}", stderr(&output));
 }
 
+/// `auto` counts the cores the crawl may run on once `--cpus` has pinned it: on one CPU,
+/// one loop (the trace names each line's thread, `loop-N` for a loop of several).
+#[test]
+fn loops_auto_counts_the_cpus_it_is_pinned_to() {
+    let allowed = c10k_harness::affinity::allowed_cpus().expect("the affinity mask");
+    let cpu = allowed[0].to_string();
+    let output = c10k(&[
+        "crawl",
+        "--site-pages",
+        "20",
+        "--strategy",
+        "callbacks",
+        "--loops",
+        "auto",
+        "--cpus",
+        &cpu,
+        "--trace",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let trace = stderr(&output);
+    assert!(trace.contains(" main "), "{trace}");
+    assert!(!trace.contains("loop-1"), "{trace}");
+}
+
 #[test]
 fn plot_redraws_a_sweep_and_a_chart_that_fails_is_one_line_and_exit_1() {
     let json = concat!(
