@@ -13,7 +13,8 @@ use std::{
 use plotters::{
     coord::{
         Shift,
-        ranged1d::{AsRangedCoord, ValueFormatter},
+        ranged1d::{AsRangedCoord, DefaultFormatting, KeyPointHint, ValueFormatter},
+        types::RangedCoordf64,
     },
     element::DashedPathElement,
     prelude::*,
@@ -269,12 +270,45 @@ fn render<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> io
         }
     } else {
         let pad = ((x_max - x_min) * 0.05).max(1.0);
-        let x = (x_min - pad)..(x_max + pad);
+        let x = WholeTicks(((x_min - pad)..(x_max + pad)).into());
         if log_y {
             draw_series(root, chart, x, log_axis(y_min, y_max))
         } else {
             draw_series(root, chart, x, y_lin)
         }
+    }
+}
+
+/// A linear axis whose ticks fall on round whole numbers only: a linear x counts cores (half
+/// a core is no step) or µs of work. (`with_key_points` would do, but it drops the value formatter that
+/// `x_label_formatter` needs.)
+struct WholeTicks(RangedCoordf64);
+
+impl Ranged for WholeTicks {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.0.map(value, limit)
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        let range = self.0.range();
+        // The smallest round step (1, 2 or 5 times a power of ten, at least 1) that keeps
+        // the ticks within the hint.
+        let wanted = (range.end - range.start) / hint.max_num_points().max(1) as f64;
+        let step = std::iter::successors(Some(1.0_f64), |power| Some(power * 10.0))
+            .take(20)
+            .flat_map(|power| [power, 2.0 * power, 5.0 * power])
+            .find(|&step| step >= wanted)
+            .unwrap_or(wanted.max(1.0));
+        let first = (range.start / step).ceil() as i64;
+        let last = (range.end / step).floor() as i64;
+        (first..=last).map(|tick| tick as f64 * step).collect()
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.0.range()
     }
 }
 
@@ -353,4 +387,24 @@ where
         .map_err(err)?;
     root.present().map_err(err)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_linear_axis_ticks_round_whole_numbers() {
+        let ticks = |lo: f64, hi: f64, most: usize| WholeTicks((lo..hi).into()).key_points(most);
+        // Cores: no half core, whatever room there is.
+        assert_eq!(ticks(-0.5, 3.5, 10), [0.0, 1.0, 2.0, 3.0]);
+        assert_eq!(ticks(0.0, 16.0, 5), [0.0, 5.0, 10.0, 15.0]);
+        // µs of work: a round step.
+        assert_eq!(
+            ticks(-50.0, 1050.0, 12),
+            [
+                0.0, 100.0, 200.0, 300.0, 400.0, 500.0, 600.0, 700.0, 800.0, 900.0, 1000.0
+            ]
+        );
+    }
 }
