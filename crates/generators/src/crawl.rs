@@ -270,7 +270,10 @@ impl Offload {
 /// ```text
 /// fn get(crawl) -> Option<Fetch>:        # asyncio.Queue.get(), with None for "crawl done"
 ///     loop:
-///         if let Some(fetch) = crawl.frontier.next_fetch(): return Some(fetch)
+///         if let Some(fetch) = crawl.frontier.next_fetch():
+///             if a URL still waits for its time and no timer is set:
+///                 wake_one(crawl)         # it will take that URL, or set the timer
+///             return Some(fetch)
 ///         if crawl.frontier.is_done(): return None
 ///         wake_when_due(crawl)            # a loop timer, if a URL waits for its time
 ///         yield crawl.getter()            # resolved by `complete` when a URL is queued,
@@ -289,6 +292,12 @@ impl Coroutine for Get {
     fn resume(&mut self, lp: &mut EventLoop, _wake: Wake) -> Step<Wake, Option<Fetch>> {
         let mut frontier = self.crawl.frontier.borrow_mut();
         if let Some(fetch) = frontier.next_fetch(Instant::now()) {
+            // Something still waits for a time and no timer keeps it: wake a getter to.
+            let hand_over = frontier.next_wake().is_some() && self.crawl.wake.get().is_none();
+            drop(frontier);
+            if hand_over {
+                wake_one(lp, &self.crawl);
+            }
             return Step::Complete(Some(fetch));
         }
         if frontier.is_done() {
@@ -305,8 +314,9 @@ impl Coroutine for Get {
 }
 
 /// Sets a timer for `due`, when the first waiting URL may go (unless one is set for then or
-/// sooner): it wakes every waiting getter to look again. A backoff is a timer on the loop;
-/// the other workers run meanwhile.
+/// sooner): it wakes the first waiting getter to look again. A backoff is a timer on the
+/// loop; the other workers run meanwhile. The getter it wakes takes that URL and, if more
+/// wait, wakes the next one (`Get`), so a timer wakes one worker, not all.
 fn wake_when_due(lp: &mut EventLoop, crawl: &Rc<Crawl>, due: Instant) {
     if let Some((set, timer)) = crawl.wake.get() {
         if set <= due {
@@ -317,12 +327,17 @@ fn wake_when_due(lp: &mut EventLoop, crawl: &Rc<Crawl>, due: Instant) {
     let on_due = Rc::clone(crawl);
     let timer = lp.call_at(due, move |lp| {
         on_due.wake.set(None);
-        let getters: Vec<_> = on_due.getters.borrow_mut().drain(..).collect();
-        for getter in getters {
-            getter.set_result(lp, Wake::Ready);
-        }
+        wake_one(lp, &on_due);
     });
     crawl.wake.set(Some((due, timer)));
+}
+
+/// Wakes the getter that has waited longest, if any.
+fn wake_one(lp: &mut EventLoop, crawl: &Crawl) {
+    let getter = crawl.getters.borrow_mut().pop_front();
+    if let Some(getter) = getter {
+        getter.set_result(lp, Wake::Ready);
+    }
 }
 
 /// ```text
