@@ -211,9 +211,11 @@ async fn next_fetch(shared: &Shared) -> Option<Fetch> {
             }
             let now = Instant::now();
             if let Some(fetch) = frontier.next_fetch(now) {
-                // Something still waits for a time and no one keeps it: wake a task to.
-                let hand_over = frontier.next_wake().is_some()
-                    && shared.timed.load(Ordering::Relaxed) == NO_ONE;
+                // Something still waits for a time that no task keeps (none wakes by then):
+                // wake a task to.
+                let hand_over = frontier.next_wake().is_some_and(|due| {
+                    nanos(due, shared.epoch) < shared.timed.load(Ordering::Relaxed)
+                });
                 drop(frontier);
                 if hand_over {
                     shared.changed.notify_one();

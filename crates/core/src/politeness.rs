@@ -73,6 +73,9 @@ pub(crate) struct Hosts<T> {
     queued: usize,
     /// With URLs spread over several shards: this shard's time slots.
     stride: Option<Stride>,
+    /// The `now` of the last [`Hosts::pop`]: what [`Hosts::next_wake`] counts from, as `pop`
+    /// does, so that a slot that had passed by then is not named as the time to wake.
+    looked: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -93,6 +96,7 @@ impl<T> Hosts<T> {
             order: VecDeque::new(),
             queued: 0,
             stride: None,
+            looked: None,
         }
     }
 
@@ -159,6 +163,7 @@ impl<T> Hosts<T> {
 
     /// The next fetch some host may start at `now`, counted in flight for that host.
     pub(crate) fn pop(&mut self, now: Instant) -> Option<T> {
+        self.looked = Some(now);
         if self.queued == 0 {
             return None;
         }
@@ -193,8 +198,8 @@ impl<T> Hosts<T> {
         }
     }
 
-    /// When a host with fetches waiting and room under its cap may start one; `None` if
-    /// none can before a fetch in flight ends.
+    /// When a host with fetches waiting and room under its cap may start one, from the last
+    /// [`Hosts::pop`] on; `None` if none can before a fetch in flight ends.
     pub(crate) fn next_wake(&self) -> Option<Instant> {
         if self.queued == 0 {
             return None;
@@ -205,7 +210,12 @@ impl<T> Hosts<T> {
             .values()
             .filter(|host| !host.queue.is_empty() && host.in_flight < cap)
             .filter_map(|host| {
-                let at = host.not_before?;
+                // Counted as `pop` counts, from its `now`: a host's time may have come while
+                // this shard's slot had passed, and then its next slot is the time.
+                let at = match (host.not_before, self.looked) {
+                    (Some(at), Some(looked)) => at.max(looked),
+                    (at, looked) => at.or(looked)?,
+                };
                 Some(Self::allowed_at(stride, host, at))
             })
             .min()
@@ -240,6 +250,29 @@ mod tests {
         assert_eq!(hosts.next_wake(), Some(t0 + Duration::from_millis(130)));
         assert_eq!(hosts.pop(t0 + Duration::from_millis(130)), Some(("a", 1)));
         assert_eq!(hosts.queued(), 3);
+    }
+
+    /// A shard whose slot has passed by the time its host may go again wakes at its next
+    /// slot: not at the host's time, which has passed too (a timer for a time gone would fire
+    /// at once, and `pop` would again find nothing, round after round until the slot).
+    #[test]
+    fn a_shard_that_missed_its_slot_waits_for_its_next_one() {
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let mut hosts = Hosts::new(None, Duration::ZERO);
+        hosts.set_stride(Stride {
+            epoch: Arc::new(OnceLock::from(t0)),
+            index: 0,
+            shards: 3,
+        });
+        // A 100 ms Crawl-delay counted from 100 ms before t0: the host may go from t0.
+        let delay = Duration::from_millis(100);
+        hosts.crawl_delay("http://a", delay, t0.checked_sub(delay).unwrap());
+        hosts.push("http://a", ("a", 0), false);
+        // At 60 ms shard 0's first slot (0 to 50 ms) has passed; its next begins at 600 ms.
+        assert_eq!(hosts.pop(ms(60)), None);
+        assert_eq!(hosts.next_wake(), Some(ms(600)));
+        assert_eq!(hosts.pop(ms(600)), Some(("a", 0)));
     }
 
     /// Over three shards, the slots of a 100 ms delay are 200 ms long, shard k mod 3 owning

@@ -271,7 +271,7 @@ impl Offload {
 /// fn get(crawl) -> Option<Fetch>:        # asyncio.Queue.get(), with None for "crawl done"
 ///     loop:
 ///         if let Some(fetch) = crawl.frontier.next_fetch():
-///             if a URL still waits for its time and no timer is set:
+///             if a URL still waits for a time no timer is set for:
 ///                 wake_one(crawl)         # it will take that URL, or set the timer
 ///             return Some(fetch)
 ///         if crawl.frontier.is_done(): return None
@@ -292,8 +292,11 @@ impl Coroutine for Get {
     fn resume(&mut self, lp: &mut EventLoop, _wake: Wake) -> Step<Wake, Option<Fetch>> {
         let mut frontier = self.crawl.frontier.borrow_mut();
         if let Some(fetch) = frontier.next_fetch(Instant::now()) {
-            // Something still waits for a time and no timer keeps it: wake a getter to.
-            let hand_over = frontier.next_wake().is_some() && self.crawl.wake.get().is_none();
+            // Something still waits for a time that no timer keeps (none is set by then):
+            // wake a getter to.
+            let hand_over = frontier
+                .next_wake()
+                .is_some_and(|due| self.crawl.wake.get().is_none_or(|(set, _)| due < set));
             drop(frontier);
             if hand_over {
                 wake_one(lp, &self.crawl);

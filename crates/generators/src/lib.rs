@@ -46,7 +46,8 @@
 //! with a timeout. Retries are the frontier's: a failed URL goes back in the queue, not
 //! before its backoff, and some worker's `get` picks it up again, exactly as in every other
 //! strategy; a `get` that finds nothing due yet sets a loop timer for when something will be
-//! (`wake_when_due`), which wakes the waiting getters.
+//! (`wake_when_due`), which wakes the getter that has waited longest; one that takes a URL
+//! while more wait for a time no timer is set for wakes the next.
 //!
 //! Everything runs on one thread; the frontier is a `RefCell`, never locked.
 //!

@@ -138,9 +138,11 @@ fn next_fetch(shared: &Shared) -> Option<Fetch> {
         }
         let now = Instant::now();
         if let Some(fetch) = crawler.next_fetch(now) {
-            // Something still waits for a time and no one keeps it: wake a thread to.
-            let hand_over =
-                crawler.next_wake().is_some() && shared.timed.load(Ordering::Relaxed) == NO_ONE;
+            // Something still waits for a time that no thread keeps (none wakes by then):
+            // wake a thread to.
+            let hand_over = crawler
+                .next_wake()
+                .is_some_and(|due| nanos(due, shared.epoch) < shared.timed.load(Ordering::Relaxed));
             drop(crawler);
             if hand_over {
                 shared.changed.notify_one();
