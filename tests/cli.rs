@@ -211,6 +211,13 @@ fn loops_auto_counts_the_cpus_it_is_pinned_to() {
     let trace = stderr(&output);
     assert!(trace.contains(" main "), "{trace}");
     assert!(!trace.contains("loop-1"), "{trace}");
+    // The control: unpinned, on a machine of several cores, `auto` is several loops.
+    if allowed.len() > 1 {
+        let args = ["crawl", "--site-pages", "20", "--strategy", "callbacks"];
+        let output = c10k(&[&args[..], &["--loops", "auto", "--trace"]].concat());
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert!(stderr(&output).contains("loop-1"), "{}", stderr(&output));
+    }
 }
 
 #[test]

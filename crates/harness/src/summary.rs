@@ -282,8 +282,9 @@ impl Load {
 }
 
 /// What stands between the crawlers and the server's ceiling: CPU time per response of the
-/// client (wrk, the harness's load, each strategy at its best C on the CPU-bound site) and of
-/// the server, against what the machine's cores give. Returns the claim that sums it up.
+/// client (wrk, the harness's load, each strategy at its best C on the CPU-bound site, and the
+/// event-driven strategies' parallel forms on every core, from the cores axis) and of the
+/// server, against what the machine's cores give. Returns the claim that sums it up.
 fn ceiling_table(results: &Results, md: &mut String) -> Option<String> {
     let ceiling = results.ceiling.as_ref()?;
     let mut loads = Vec::new();
@@ -359,14 +360,14 @@ fn ceiling_table(results: &Results, md: &mut String) -> Option<String> {
         .filter_map(|r| r.cores)
         .max()
         .filter(|&top| top > 1);
-    for run in results.runs.iter().filter(|r| {
-        r.site == "cores"
-            && r.cores == top
-            && r.parallel.is_some()
-            && r.error.is_none()
-            && r.fetched > 0
-    }) {
-        let loops = run.parallel.unwrap_or(1);
+    for run in results
+        .runs
+        .iter()
+        .filter(|r| r.site == "cores" && r.cores == top && r.error.is_none() && r.fetched > 0)
+    {
+        let Some(loops) = run.parallel else {
+            continue;
+        };
         let unit = if run.runtime.is_some() {
             "runtime threads"
         } else {

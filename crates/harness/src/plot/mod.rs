@@ -280,8 +280,8 @@ fn render<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> io
 }
 
 /// A linear axis whose ticks fall on round whole numbers only: a linear x counts cores (half
-/// a core is no step) or µs of work. (`with_key_points` would do, but it drops the value formatter that
-/// `x_label_formatter` needs.)
+/// a core is no step) or µs of work. (`with_key_points` would do, but it drops the value
+/// formatter that `x_label_formatter` needs.)
 struct WholeTicks(RangedCoordf64);
 
 impl Ranged for WholeTicks {
@@ -297,6 +297,9 @@ impl Ranged for WholeTicks {
         // The smallest round step (1, 2 or 5 times a power of ten, at least 1) that keeps
         // the ticks within the hint.
         let wanted = (range.end - range.start) / hint.max_num_points().max(1) as f64;
+        if !wanted.is_finite() {
+            return Vec::new();
+        }
         let step = std::iter::successors(Some(1.0_f64), |power| Some(power * 10.0))
             .take(20)
             .flat_map(|power| [power, 2.0 * power, 5.0 * power])
