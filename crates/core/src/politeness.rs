@@ -210,13 +210,11 @@ impl<T> Hosts<T> {
             .values()
             .filter(|host| !host.queue.is_empty() && host.in_flight < cap)
             .filter_map(|host| {
-                // Counted as `pop` counts, from its `now`: a host's time may have come while
-                // this shard's slot had passed, and then its next slot is the time.
-                let at = match (host.not_before, self.looked) {
-                    (Some(at), Some(looked)) => at.max(looked),
-                    (at, looked) => at.or(looked)?,
-                };
-                Some(Self::allowed_at(stride, host, at))
+                // Counted as `pop` counts, from its `now` (`allowed_at` takes the later of it
+                // and the host's own time): a host's time may have come while this shard's
+                // slot had passed, and then its next slot is the time.
+                let from = self.looked.or(host.not_before)?;
+                Some(Self::allowed_at(stride, host, from))
             })
             .min()
     }

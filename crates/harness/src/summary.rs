@@ -419,34 +419,29 @@ fn ceiling_table(results: &Results, md: &mut String) -> Option<String> {
     let reference = loads.first()?;
     let crawlers: Vec<&Load> = loads.iter().filter(|l| l.crawler && !l.parallel).collect();
     let client = reference.client?;
-    let range = |f: &dyn Fn(&Load) -> Option<f64>| {
-        let values: Vec<f64> = crawlers.iter().filter_map(|l| f(l)).collect();
+    let share = |l: &Load| Some(l.per_s / ceiling_per_s * 100.0);
+    // The smallest and largest of `f` over `loads`, if any has it.
+    let range_of = |loads: &[&Load], f: &dyn Fn(&Load) -> Option<f64>| {
+        let values: Vec<f64> = loads.iter().filter_map(|l| f(l)).collect();
         let min = values.iter().copied().fold(f64::INFINITY, f64::min);
         let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         (!values.is_empty()).then_some((min, max))
     };
+    let range = |f: &dyn Fn(&Load) -> Option<f64>| range_of(&crawlers, f);
     let (cost_min, cost_max) = range(&|l| Some(l.client?.total_us()))?;
     let (kernel_min, kernel_max) = range(&|l| {
         let c = l.client?;
         Some(c.sys_us / c.total_us() * 100.0)
     })?;
-    let (share_min, share_max) = range(&|l| Some(l.per_s / ceiling_per_s * 100.0))?;
+    let (share_min, share_max) = range(&share)?;
     let (busy_min, busy_max) = range(&|l| Some(l.per_s * l.together_us()? / 1e6))?;
     let (bound_min, bound_max) = range(&|l| Some(cores * 1e6 / l.together_us()?))?;
-    let parallel: Vec<f64> = loads
-        .iter()
-        .filter(|l| l.parallel)
-        .map(|l| l.per_s / ceiling_per_s * 100.0)
-        .collect();
-    let on_every_core = if parallel.is_empty() {
-        String::new()
-    } else {
-        let min = parallel.iter().copied().fold(f64::INFINITY, f64::min);
-        let max = parallel.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let parallel: Vec<&Load> = loads.iter().filter(|l| l.parallel).collect();
+    let on_every_core = range_of(&parallel, &share).map_or(String::new(), |(min, max)| {
         format!(
             " With a loop (or a runtime thread) per core, on the cores site, the event-driven crawls reach {min:.0}–{max:.0}%."
         )
-    };
+    });
     Some(format!(
         "- *Between the crawlers and the ceiling*: per response, {} spends {:.1} µs of CPU ({:.0}% in the kernel) and the server {}; \
          the crawlers spend {cost_min:.0}–{cost_max:.0} µs per page ({kernel_min:.0}–{kernel_max:.0}% in the kernel: one TCP connection per page, \
