@@ -12,7 +12,10 @@
 //!   page a new URL: a second crawl of the site, with the credentials in `--urls-out`);
 //! - percent-encoding is normalised as RFC 3986 section 6.2.2 says: an encoded unreserved
 //!   character is decoded (`%7e` is `~`) and the hex digits of the others are uppercased
-//!   (`%2f` is `%2F`).
+//!   (`%2f` is `%2F`). A `%` that starts no escape is left as it came, and an escape is not
+//!   decoded when its character would make a new escape with such a `%` (`/%%34%31` is not
+//!   `/%41`): normalising twice gives what normalising once gave, so a URL that comes back
+//!   in its own normal form is never a new one.
 //!
 //! Every URL the crawler compares goes through here: the root ([`crate::parse_root`]), links,
 //! `<base>` and redirect targets.
@@ -62,7 +65,8 @@ pub(crate) fn normalize(url: &mut Url) {
 }
 
 /// `text` with encoded unreserved characters decoded and the other escapes' hex uppercased;
-/// `None` when nothing changes.
+/// `None` when nothing changes. An escape whose decoded character would complete a new
+/// escape with a stray `%` before it stays an escape (see the module documentation).
 fn normalize_percent(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out: Option<String> = None;
@@ -79,7 +83,8 @@ fn normalize_percent(text: &str) -> Option<String> {
             i += 1;
             continue;
         };
-        let normal = if is_unreserved(byte) {
+        let before = out.as_deref().unwrap_or(&text[..i]).as_bytes();
+        let normal = if is_unreserved(byte) && !(byte.is_ascii_hexdigit() && dangling(before)) {
             char::from(byte).to_string()
         } else {
             format!("%{byte:02X}")
@@ -93,6 +98,16 @@ fn normalize_percent(text: &str) -> Option<String> {
         i += 3;
     }
     out
+}
+
+/// Whether `text` ends with a `%` that a hex digit or two more would make an escape: `%` or
+/// `%` and one hex digit.
+fn dangling(text: &[u8]) -> bool {
+    match text {
+        [.., b'%'] => true,
+        [.., b'%', digit] => digit.is_ascii_hexdigit(),
+        _ => false,
+    }
 }
 
 fn hex(digit: u8) -> Option<u8> {
@@ -165,6 +180,30 @@ mod tests {
         );
         // An encoded dot segment is a dot segment.
         assert_eq!(resolved("/a/%2E%2e/b"), "http://127.0.0.1:8000/b");
+    }
+
+    /// A stray `%` never becomes an escape: `/%%34%31` would be `/%41` (which a server reads
+    /// as `/A`) if its escapes were decoded, and that is a URL normalising would change again.
+    #[test]
+    fn a_stray_percent_makes_no_new_escape() {
+        assert_eq!(resolved("/%%34%31"), "http://127.0.0.1:8000/%%341");
+        assert_eq!(resolved("/%4%31"), "http://127.0.0.1:8000/%4%31");
+        assert_eq!(resolved("/%%7e"), "http://127.0.0.1:8000/%~");
+        assert_eq!(resolved("?q=%%66%6F"), "http://127.0.0.1:8000/dir/page?q=%%66o");
+    }
+
+    proptest::proptest! {
+        /// Normalising a normal form changes nothing, whatever the path and query.
+        #[test]
+        fn normalising_twice_is_normalising_once(
+            href in "[/a-zA-Z0-9%._~?&=#-]{0,24}|(/|%|%[2-7]|%[2-7][0-9a-fA-F]|[0-9a-fA-F]|\\?|é){0,12}",
+        ) {
+            let base = Url::parse("http://127.0.0.1:8000/dir/page").unwrap();
+            if let Some(once) = resolve(&base, &href, encoding_rs::UTF_8) {
+                let twice = resolve(&base, once.as_str(), encoding_rs::UTF_8);
+                proptest::prop_assert_eq!(Some(once.as_str()), twice.as_ref().map(Url::as_str));
+            }
+        }
     }
 
     #[test]
