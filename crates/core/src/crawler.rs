@@ -982,6 +982,20 @@ mod tests {
         assert_eq!(crawler.records()[0].tries, 3);
     }
 
+    /// A `Retry-After` too large for any integer waits as long as `--max-wait-ms` allows, not
+    /// the short backoff of a value that fails to parse.
+    #[test]
+    fn an_overflowing_retry_after_waits_the_longest_allowed() {
+        let mut config = config();
+        config.max_wait = Duration::from_secs(30);
+        let mut crawler = Crawler::new(config);
+        let start = Instant::now();
+        step_at(&mut crawler, start, |_| {
+            status(503, Some("99999999999999999999999"))
+        });
+        assert_eq!(crawler.next_wake(), Some(start + Duration::from_secs(30)));
+    }
+
     #[test]
     fn several_roots_are_all_queued_and_fetched_at_their_addresses() {
         let mut config = config();

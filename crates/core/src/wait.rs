@@ -32,16 +32,22 @@ fn hash(seed: u64, text: &str, tries: u32) -> u64 {
 
 /// The wait a `Retry-After` value asks for (RFC 9110, 10.2.3): whole seconds, or an HTTP date,
 /// read against the response's `Date` header when it has one (both the server's clock), else
-/// against `wall_clock`. A negative count or a date past is no wait; `None` when the value is
-/// neither form. The caller caps what it gets.
+/// against `wall_clock`. A negative count or a date past is no wait; a count too large to
+/// hold is the longest wait there is (the caller's cap then applies), not a value that fails
+/// to parse; `None` when the value is neither form. The caller caps what it gets.
 pub(crate) fn retry_after(
     value: &str,
     date: Option<&str>,
     wall_clock: impl FnOnce() -> SystemTime,
 ) -> Option<Duration> {
     let value = value.trim();
-    if let Ok(seconds) = value.parse::<i64>() {
-        return Some(Duration::from_secs(seconds.max(0).unsigned_abs()));
+    let digits = value.strip_prefix('-').unwrap_or(value);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(match value.parse::<i64>() {
+            Ok(seconds) => Duration::from_secs(seconds.max(0).unsigned_abs()),
+            Err(_) if value.starts_with('-') => Duration::ZERO,
+            Err(_) => Duration::MAX,
+        });
     }
     let at = httpdate::parse_http_date(value).ok()?;
     let now = date
@@ -92,5 +98,15 @@ mod tests {
         );
         assert_eq!(retry_after(date, None, || wall), Some(Duration::ZERO));
         assert_eq!(retry_after("soon", None, never), None);
+        assert_eq!(retry_after("1.5", None, never), None);
+        // Too large for any integer: as long as can be (the crawler caps it at --max-wait-ms).
+        assert_eq!(
+            retry_after("99999999999999999999999", None, never),
+            Some(Duration::MAX)
+        );
+        assert_eq!(
+            retry_after("-99999999999999999999999", None, never),
+            Some(Duration::ZERO)
+        );
     }
 }
