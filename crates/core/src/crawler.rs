@@ -85,10 +85,10 @@ impl Fetch {
         crate::request::request(&self.url)
     }
 
-    /// The reader for this fetch's response, within `limits` (it keeps a robots.txt's body,
-    /// which is not HTML).
+    /// The reader for this fetch's response, within `limits` (a robots.txt's reader keeps its
+    /// body, which is not HTML, and has its own cap).
     pub fn reader(&self, limits: crate::Limits) -> ResponseReader {
-        ResponseReader::new(limits).keeping_body(self.robots)
+        ResponseReader::new(limits).for_robots_txt(self.robots)
     }
 
     /// The fetch of a robots.txt at `url`, reached through `hops` redirects.

@@ -41,12 +41,15 @@ impl Body {
 
 impl Write for Body {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        // What fits is kept even when the rest does not: a robots.txt is cut there.
+        let room = self.max.saturating_sub(self.len);
+        let fits = &data[..data.len().min(usize::try_from(room).unwrap_or(usize::MAX))];
+        if let Some(bytes) = &mut self.bytes {
+            bytes.extend_from_slice(fits);
+        }
         self.len += data.len() as u64;
         if self.len > self.max {
             return Err(io::Error::other(OverLimit));
-        }
-        if let Some(bytes) = &mut self.bytes {
-            bytes.extend_from_slice(data);
         }
         Ok(data.len())
     }

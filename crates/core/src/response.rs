@@ -19,6 +19,7 @@ use crate::{
     config::Limits,
     decode::{Body, Decoder},
     error::{FetchError, Limit},
+    robots::MAX_ROBOTS,
 };
 
 /// Header lines beyond this many make the head [`Limit::HeaderCount`] too large.
@@ -77,8 +78,9 @@ pub enum Progress {
 pub struct ResponseReader {
     limits: Limits,
     parser: Option<Box<Parser>>,
-    /// Keep any 2xx body, not only HTML (a robots.txt).
-    keep_any: bool,
+    /// The response is a robots.txt: its body is kept whatever its type, and cut at
+    /// [`MAX_ROBOTS`] rather than refused past `--max-body`.
+    robots: bool,
 }
 
 impl ResponseReader {
@@ -87,13 +89,15 @@ impl ResponseReader {
         ResponseReader {
             limits,
             parser: None,
-            keep_any: false,
+            robots: false,
         }
     }
 
-    /// A reader that also keeps (and decodes) a 2xx body that is not HTML, if `keep`.
-    pub fn keeping_body(mut self, keep: bool) -> ResponseReader {
-        self.keep_any = keep;
+    /// A reader of a robots.txt, if `robots`: it keeps (and decodes) a 2xx body whatever its
+    /// type, and reads at most [`MAX_ROBOTS`] bytes of it, whatever `--max-body` says of
+    /// pages: a longer file is cut there and the response is complete (RFC 9309, 2.5).
+    pub fn for_robots_txt(mut self, robots: bool) -> ResponseReader {
+        self.robots = robots;
         self
     }
 
@@ -102,9 +106,9 @@ impl ResponseReader {
     /// After [`Progress::Done`] the reader has nothing more to do; bytes beyond the end of the
     /// response are ignored.
     pub fn feed(&mut self, data: &[u8]) -> Result<Progress, FetchError> {
-        let (limits, keep_any) = (self.limits, self.keep_any);
+        let (limits, robots) = (self.limits, self.robots);
         self.parser
-            .get_or_insert_with(|| Box::new(Parser::new(limits, keep_any)))
+            .get_or_insert_with(|| Box::new(Parser::new(limits, robots)))
             .feed(data)
     }
 
@@ -136,8 +140,11 @@ struct Parser {
     coded_len: u64,
     /// Whether an interim (1xx) response came before the head now awaited.
     interim: bool,
-    /// Keep any 2xx body, not only HTML (robots.txt).
-    keep_any: bool,
+    /// Keep any 2xx body, not only HTML, and cut it at `max_body` instead of refusing it
+    /// (a robots.txt).
+    robots: bool,
+    /// The body reached `max_body` and was cut there (a robots.txt only).
+    cut: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,7 +174,10 @@ enum Chunk {
 }
 
 impl Parser {
-    fn new(limits: Limits, keep_any: bool) -> Parser {
+    fn new(mut limits: Limits, robots: bool) -> Parser {
+        if robots {
+            limits.max_body = MAX_ROBOTS as u64;
+        }
         Parser {
             limits,
             state: State::Head,
@@ -176,7 +186,8 @@ impl Parser {
             body: Decoder::Body(Body::default()),
             coded_len: 0,
             interim: false,
-            keep_any,
+            robots,
+            cut: false,
         }
     }
 
@@ -216,8 +227,13 @@ impl Parser {
 
     /// The body ended: the decoders give up what they hold, and the response is complete.
     fn finish(&mut self) -> Result<Response, FetchError> {
-        if self.coded_len > 0 {
-            self.body.finish()?;
+        // A cut stream cannot end well: what it decoded so far is the body.
+        if self.coded_len > 0 && !self.cut {
+            match self.body.finish() {
+                // A robots.txt whose decoders held back more than its cap: cut there.
+                Err(FetchError::TooLarge(Limit::Body)) if self.robots => self.cut = true,
+                result => result?,
+            }
         }
         let body = self.body.body();
         self.response.body = body.bytes.take().unwrap_or_default();
@@ -258,10 +274,15 @@ impl Parser {
                 continue;
             }
             let codings;
-            (self.state, codings) =
-                start_body(&self.limits, &mut self.response, status, parsed.headers)?;
+            (self.state, codings) = start_body(
+                &self.limits,
+                self.robots,
+                &mut self.response,
+                status,
+                parsed.headers,
+            )?;
             // Only a page whose links are followed is kept, and so decoded (or a robots.txt).
-            let keep = (200..300).contains(&status) && (self.keep_any || self.response.is_html());
+            let keep = (200..300).contains(&status) && (self.robots || self.response.is_html());
             let body = Body::new(self.limits.max_body, keep);
             self.body = if keep {
                 Decoder::new(&codings, body)?
@@ -277,12 +298,16 @@ impl Parser {
 
     fn feed_body(&mut self, mut data: &[u8]) -> Result<(), FetchError> {
         while !data.is_empty() {
+            if self.cut {
+                // A robots.txt at its cap: the rest is not read.
+                self.state = State::Done;
+            }
             match self.state {
                 State::Head => unreachable!("the head is parsed before the body"),
                 State::Done => return Ok(()),
                 State::UntilEof => {
                     self.take_body(data)?;
-                    return Ok(());
+                    data = &[];
                 }
                 State::Length(remaining) => {
                     let left = self.take_at_most(&mut data, remaining)?;
@@ -306,6 +331,9 @@ impl Parser {
                 }
             }
         }
+        if self.cut {
+            self.state = State::Done;
+        }
         Ok(())
     }
 
@@ -327,7 +355,7 @@ impl Parser {
                 let size = size
                     .checked_mul(16)
                     .and_then(|size| size.checked_add(digit))
-                    .filter(|&size| size <= self.limits.max_body)
+                    .filter(|&size| self.robots || size <= self.limits.max_body)
                     .ok_or(FetchError::TooLarge(Limit::Body))?;
                 Chunk::Size {
                     size,
@@ -338,7 +366,8 @@ impl Parser {
             (Chunk::Size { size, .. } | Chunk::SizeLineRest { size, .. }, b'\n') => {
                 if size == 0 {
                     Chunk::Trailer { len: 0, total: 0 }
-                } else if self.coded_len.saturating_add(size) > self.limits.max_body {
+                } else if !self.robots && self.coded_len.saturating_add(size) > self.limits.max_body
+                {
                     return Err(FetchError::TooLarge(Limit::Body));
                 } else {
                     Chunk::Data(size)
@@ -391,11 +420,25 @@ impl Parser {
     }
 
     fn take_body(&mut self, data: &[u8]) -> Result<(), FetchError> {
+        let room = self.limits.max_body.saturating_sub(self.coded_len);
+        let data = if self.robots && data.len() as u64 > room {
+            self.cut = true;
+            &data[..usize::try_from(room).unwrap_or(usize::MAX)]
+        } else {
+            data
+        };
         self.coded_len += data.len() as u64;
         if self.coded_len > self.limits.max_body {
             return Err(FetchError::TooLarge(Limit::Body));
         }
-        self.body.write_body(data)
+        match self.body.write_body(data) {
+            // A robots.txt that decodes to more than its cap: cut where the cap fell.
+            Err(FetchError::TooLarge(Limit::Body)) if self.robots => {
+                self.cut = true;
+                Ok(())
+            }
+            result => result,
+        }
     }
 }
 
@@ -404,6 +447,7 @@ impl Parser {
 /// codings but the final `chunked`).
 fn start_body(
     limits: &Limits,
+    cut: bool,
     response: &mut Response,
     status: u16,
     headers: &[httparse::Header<'_>],
@@ -449,7 +493,7 @@ fn start_body(
             State::UntilEof
         }
     } else if let Some(length) = content_length {
-        if length > limits.max_body {
+        if length > limits.max_body && !cut {
             return Err(FetchError::TooLarge(Limit::Body));
         }
         if length == 0 {
@@ -529,6 +573,74 @@ mod tests {
         assert_eq!(response.status, 200);
         assert_eq!(response.body, b"hello");
         assert_eq!(read_every_way(input).unwrap(), response);
+    }
+
+    /// A robots.txt is read up to its own cap, whatever `--max-body` says, and a longer one is
+    /// cut there (complete, not too large), however it is framed or coded; a page past
+    /// `--max-body` is still too large.
+    #[test]
+    fn a_robots_txt_is_cut_at_its_cap_not_refused() {
+        use std::io::Write;
+        let text: Vec<u8> = b"Disallow: /p\n".repeat(MAX_ROBOTS / 13 + 100);
+        let gzipped = {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(&text).unwrap();
+            e.finish().unwrap()
+        };
+        let chunked = {
+            let mut body = Vec::new();
+            for piece in text.chunks(5000) {
+                body.extend(format!("{:x}\r\n", piece.len()).into_bytes());
+                body.extend(piece);
+                body.extend(b"\r\n");
+            }
+            body.extend(b"0\r\n\r\n");
+            body
+        };
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n";
+        let framings = [
+            (
+                format!("{head}Content-Length: {}\r\n\r\n", text.len()),
+                &text,
+            ),
+            (format!("{head}\r\n"), &text),
+            (
+                format!("{head}Transfer-Encoding: chunked\r\n\r\n"),
+                &chunked,
+            ),
+            (
+                format!(
+                    "{head}Content-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+                    gzipped.len()
+                ),
+                &gzipped,
+            ),
+        ];
+        for (head, body) in framings {
+            let mut input = head.clone().into_bytes();
+            input.extend(body.iter());
+            for step in [input.len(), 4096, 777] {
+                let mut reader = ResponseReader::new(LIMITS).for_robots_txt(true);
+                let done = input
+                    .chunks(step)
+                    .find_map(|piece| {
+                        match reader
+                            .feed(piece)
+                            .unwrap_or_else(|e| panic!("{e}: {head:?} {step}"))
+                        {
+                            Progress::Done(response) => Some(response),
+                            Progress::NeedMore => None,
+                        }
+                    })
+                    .unwrap_or_else(|| panic!("complete at the cap: {head:?} {step}"));
+                assert_eq!(done.body, text[..MAX_ROBOTS], "{head:?}, {step} at a time");
+            }
+            let mut page = ResponseReader::new(LIMITS);
+            let result = input
+                .chunks(4096)
+                .try_for_each(|piece| page.feed(piece).map(drop));
+            assert_eq!(result, Err(FetchError::TooLarge(Limit::Body)), "{head:?}");
+        }
     }
 
     #[test]

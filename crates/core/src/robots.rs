@@ -4,17 +4,27 @@
 //! page of it: the first in-scope URL of an origin queues the robots fetch at the front and
 //! is held, with every later URL of that origin, until the rules are known. Then each held
 //! URL is queued, or recorded as `error:robots` if the rules disallow it. What the file
-//! said, when it is not plain rules (missing, malformed, unreachable), is a note in the
-//! report.
+//! said, when it is not plain rules (missing, unreadable in part, unreachable), is a note in
+//! the report. With several shards, one shard (the origin's home, [`crate::shard`]) fetches
+//! it and the others ask that shard for the rules: one fetch per origin, one set of rules.
 //!
 //! robots.txt is not a page: it gets no record, is not in `--urls-out`, and does not count
 //! towards `--max-pages`; it is retried like a page (transport failures, 429, 503) within
-//! `--max-tries`. Following RFC 9309: a 4xx means no rules (all allowed); a 5xx that stays
-//! one means the site is down for crawlers (all disallowed); a file the parser cannot read
-//! is treated as "allow all" with a note. A transport failure also allows all (with a note):
-//! the pages then fail on their own, with the error that says what happened. Redirects are
-//! followed, up to [`MAX_REDIRECTS`], to any `http:` host whose address is known; past that
-//! (or to where the crawler cannot go) all is allowed, with a note.
+//! `--max-tries`. Following RFC 9309:
+//!
+//! - the first [`MAX_ROBOTS`] bytes are read (section 2.5: at least 500 KiB), whatever
+//!   `--max-body` says of pages; a longer file is cut there, not refused;
+//! - the file is decoded as UTF-8, a byte that is not becoming U+FFFD, and every line the
+//!   parser takes is kept: one bad byte or one bad rule does not throw the others away;
+//! - a 4xx means no rules (all allowed);
+//! - a 5xx that stays one, or a file that cannot be fetched at all (a reset, a timeout, a
+//!   broken response), means the site is unreachable for crawlers: all disallowed
+//!   (section 2.3.1.4). The pages are then recorded as `error:robots`, and the note says
+//!   what the robots.txt fetch met;
+//! - redirects are followed, up to [`MAX_REDIRECTS`], to any `http:` host whose address is
+//!   known (each hop fetched by the home shard of the origin it goes to, under that
+//!   origin's politeness); past that, or to where the crawler cannot go, all is allowed,
+//!   with a note.
 
 use std::time::Duration;
 
@@ -24,7 +34,7 @@ use url::Url;
 use crate::{error::FetchError, request::USER_AGENT};
 
 /// How much of a robots.txt is read (RFC 9309 asks crawlers to parse at least 500 KiB).
-const MAX_ROBOTS: usize = 500 * 1024;
+pub const MAX_ROBOTS: usize = 500 * 1024;
 
 /// How many redirects a robots.txt fetch follows (RFC 9309: at least five).
 pub const MAX_REDIRECTS: u8 = 5;
@@ -76,11 +86,25 @@ pub(crate) fn rules(
 ) -> (Rules, Option<String>) {
     match result {
         Ok((status, body)) if (200..300).contains(&status) => {
-            let body = &body[..body.len().min(MAX_ROBOTS)];
-            let readable = std::str::from_utf8(body).is_ok() && !body.contains(&0);
-            match Robot::new(agent(), body) {
-                Ok(robot) if readable => (Rules::Robot(Box::new(robot)), None),
-                Ok(_) | Err(_) => (
+            let text = String::from_utf8_lossy(&body[..body.len().min(MAX_ROBOTS)]);
+            if let Ok(robot) = Robot::new(agent(), text.as_bytes()) {
+                return (Rules::Robot(Box::new(robot)), None);
+            }
+            // A rule the parser refuses (a pattern it cannot compile) fails the whole file:
+            // keep every line it takes on its own.
+            let (kept, dropped): (Vec<&str>, Vec<&str>) = text
+                .lines()
+                .partition(|line| Robot::new(agent(), line.as_bytes()).is_ok());
+            match Robot::new(agent(), kept.join("\n").as_bytes()) {
+                Ok(robot) => (
+                    Rules::Robot(Box::new(robot)),
+                    Some(format!(
+                        "{origin}/robots.txt: {} unreadable {} ignored",
+                        dropped.len(),
+                        if dropped.len() == 1 { "line" } else { "lines" }
+                    )),
+                ),
+                Err(_) => (
                     Rules::All,
                     Some(format!("{origin}/robots.txt is malformed: all allowed")),
                 ),
@@ -100,9 +124,9 @@ pub(crate) fn rules(
             )),
         ),
         Err(err) => (
-            Rules::All,
+            Rules::Nothing,
             Some(format!(
-                "{origin}/robots.txt could not be fetched ({err}): all allowed"
+                "{origin}/robots.txt could not be fetched ({err}): all disallowed"
             )),
         ),
     }
@@ -131,14 +155,56 @@ mod tests {
     fn missing_broken_and_failing_files() {
         let (rules_404, note) = rules("http://h", Ok((404, b"")));
         assert!(rules_404.allows(&url("/x")) && note.is_none());
-        let (malformed, note) = rules("http://h", Ok((200, b"\xff\xfe\x00garbage")));
-        assert!(malformed.allows(&url("/x")));
-        assert!(note.unwrap().contains("malformed"));
+        let (garbage, note) = rules("http://h", Ok((200, b"\xff\xfe\x00garbage")));
+        assert!(garbage.allows(&url("/x")) && note.is_none());
         let (down, note) = rules("http://h", Ok((503, b"")));
         assert!(!down.allows(&url("/x")));
         assert!(note.unwrap().contains("disallowed"));
+        // RFC 9309, 2.3.1.4: unreachable means complete disallow.
         let (unreachable, note) = rules("http://h", Err(&FetchError::Timeout));
-        assert!(unreachable.allows(&url("/x")));
+        assert!(!unreachable.allows(&url("/x")));
         assert!(note.unwrap().contains("could not be fetched"));
+        let reset = FetchError::Reset("connection reset".into());
+        assert!(!rules("http://h", Err(&reset)).0.allows(&url("/x")));
+    }
+
+    /// One byte that is not UTF-8 (a Latin-1 `é` in a comment) costs nothing but itself.
+    #[test]
+    fn a_byte_that_is_not_utf8_keeps_the_rules() {
+        let body = b"# caf\xe9\nUser-agent: *\nDisallow: /private\n";
+        let (rules, note) = rules("http://h", Ok((200, body)));
+        assert!(note.is_none());
+        assert!(!rules.allows(&url("/private/x")));
+        assert!(rules.allows(&url("/public")));
+    }
+
+    /// A file longer than 500 KiB is read up to there, even when the cut falls inside a
+    /// character: the rules before it hold.
+    #[test]
+    fn a_long_file_is_read_up_to_its_cut() {
+        let mut body = b"User-agent: *\nDisallow: /private\n# ".to_vec();
+        body.resize(MAX_ROBOTS - 1, b'x');
+        body.extend("é\nDisallow: /late\n".as_bytes());
+        assert!(std::str::from_utf8(&body[..MAX_ROBOTS]).is_err());
+        let (rules, note) = rules("http://h", Ok((200, &body)));
+        assert!(note.is_none());
+        assert!(!rules.allows(&url("/private/x")));
+        assert!(rules.allows(&url("/late"))); // past the cut
+    }
+
+    /// A rule the parser cannot take (a pattern too big for its regex limits) is dropped, with
+    /// a note; the others hold.
+    #[test]
+    fn an_unreadable_rule_costs_only_itself() {
+        let bad = format!("Disallow: /{}$", "x*".repeat(5000));
+        assert!(
+            Robot::new(agent(), bad.as_bytes()).is_err(),
+            "the rule is refused"
+        );
+        let body = format!("User-agent: *\nDisallow: /private\n{bad}\n");
+        let (rules, note) = rules("http://h", Ok((200, body.as_bytes())));
+        assert!(note.unwrap().contains("1 unreadable line ignored"));
+        assert!(!rules.allows(&url("/private/x")));
+        assert!(rules.allows(&url("/public")));
     }
 }

@@ -189,7 +189,10 @@ mod tests {
         assert_eq!(resolved("/%%34%31"), "http://127.0.0.1:8000/%%341");
         assert_eq!(resolved("/%4%31"), "http://127.0.0.1:8000/%4%31");
         assert_eq!(resolved("/%%7e"), "http://127.0.0.1:8000/%~");
-        assert_eq!(resolved("?q=%%66%6F"), "http://127.0.0.1:8000/dir/page?q=%%66o");
+        assert_eq!(
+            resolved("?q=%%66%6F"),
+            "http://127.0.0.1:8000/dir/page?q=%%66o"
+        );
     }
 
     proptest::proptest! {

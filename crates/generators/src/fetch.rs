@@ -356,7 +356,7 @@ impl Coroutine for FetchPage {
                         FetchState::Reading(ReadResponse::Reading {
                             socket,
                             reader: ResponseReader::new(self.config.limits)
-                                .keeping_body(self.keep_body),
+                                .for_robots_txt(self.keep_body),
                             chunk: Rc::clone(&self.chunk),
                             config: Rc::clone(&self.config),
                         })
