@@ -17,7 +17,10 @@ use std::{
 };
 
 use anyhow::{Context, bail};
-use c10k_core::{Config, Gauges, HostMatch, RecordSink, Resolver, Tracer, parse_root, urls_out};
+use c10k_core::{
+    Config, ErrorKind, Gauges, HostMatch, RecordSink, Resolver, Status, Tracer, parse_root,
+    urls_out,
+};
 use c10k_harness::{self as harness, Strategy, StrategyOptions, raise_fd_limit};
 use c10k_testsite::{Server, ServerOptions, SiteSpec};
 
@@ -200,12 +203,27 @@ pub(crate) fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
     }
     for root in &report.roots {
         match report.records.iter().find(|record| &record.url == root) {
-            Some(record) if matches!(record.status, c10k_core::Status::Http(_)) => {}
-            Some(record) => bail!(
-                "the root {} could not be fetched ({})",
-                record.url,
-                record.status
-            ),
+            Some(record) if matches!(record.status, Status::Http(_)) => {}
+            Some(record) => {
+                // Disallowed: say what its robots.txt met, when that is why (unreachable, 5xx).
+                let robots_txt = record
+                    .url
+                    .find("://")
+                    .and_then(|s| record.url[s + 3..].find('/').map(|p| s + 3 + p))
+                    .map(|path| format!("{}/robots.txt", &record.url[..path]));
+                let why = report
+                    .notes
+                    .iter()
+                    .filter(|_| record.status == Status::Error(ErrorKind::Robots))
+                    .find(|note| robots_txt.as_ref().is_some_and(|r| note.starts_with(r)))
+                    .map(|note| format!(": {note}"))
+                    .unwrap_or_default();
+                bail!(
+                    "the root {} could not be fetched ({}{why})",
+                    record.url,
+                    record.status
+                )
+            }
             None => bail!("the root {root} was not crawled"),
         }
     }

@@ -294,8 +294,10 @@ fn unreachable_root_exits_1_with_one_line() {
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let text = stderr(&output);
     assert_eq!(text.lines().count(), 1, "{text}");
+    // Its robots.txt could not be fetched either, so all is disallowed (RFC 9309): the line
+    // says so, and what the connection met.
     assert!(
-        text.contains("could not be fetched (error:connect)"),
+        text.contains("could not be fetched (error:robots: ") && text.contains("connect failed"),
         "{text}"
     );
 }
