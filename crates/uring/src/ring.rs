@@ -244,6 +244,10 @@ pub struct Ring {
     /// Set by [`Ring::stop`].
     stopped: bool,
     stats: Stats,
+    /// What the next `io_uring_enter`s fail with instead of entering: a test cannot make the
+    /// kernel refuse a submission (EBUSY, EAGAIN) when it likes.
+    #[cfg(test)]
+    refusals: VecDeque<io::Error>,
 }
 
 impl Ring {
@@ -315,6 +319,8 @@ impl Ring {
             failed: None,
             stopped: false,
             stats: Stats::default(),
+            #[cfg(test)]
+            refusals: VecDeque::new(),
         })
     }
 
@@ -429,8 +435,11 @@ impl Ring {
             .build()
             .user_data(UNOWNED);
         self.reserve(1);
-        self.unowned += 1;
-        self.push(&[sqe]);
+        // Its completion is owed only if the kernel has the entry. If not, the run fails, and
+        // the timer's own completion still comes at its deadline, or when the ring is dropped.
+        if self.push(&[sqe]) {
+            self.unowned += 1;
+        }
         true
     }
 
@@ -532,7 +541,7 @@ impl Ring {
     /// completion there is into `completed`.
     fn enter(&mut self, want: usize) -> io::Result<()> {
         self.stats.enters += 1;
-        match self.ring.submit_and_wait(want) {
+        match self.submit_and_wait(want) {
             Ok(submitted) => self.stats.submitted += submitted as u64,
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
             // The completion queue is full (and the kernel holds more): take some out first.
@@ -543,6 +552,27 @@ impl Ring {
         self.completed.extend(self.ring.completion());
         self.stats.completions += (self.completed.len() - before) as u64;
         Ok(())
+    }
+
+    /// `io_uring_enter`: submits what is queued and waits for `want` completions.
+    fn submit_and_wait(&mut self, want: usize) -> io::Result<usize> {
+        #[cfg(test)]
+        if let Some(err) = self.refusals.pop_front() {
+            return Err(err);
+        }
+        self.ring.submit_and_wait(want)
+    }
+
+    /// Has the next `io_uring_enter`s fail with `errors`, one each, without entering.
+    #[cfg(test)]
+    pub(crate) fn refuse_enters(&mut self, errors: impl IntoIterator<Item = io::Error>) {
+        self.refusals.extend(errors);
+    }
+
+    /// Free slots in the submission queue.
+    pub(crate) fn room(&mut self) -> usize {
+        let sq = self.ring.submission();
+        sq.capacity() - sq.len()
     }
 
     /// Runs the callback of one completion.
@@ -662,11 +692,7 @@ impl Ring {
     /// Makes room for `n` entries in the submission queue, submitting what is queued if need
     /// be.
     fn reserve(&mut self, n: usize) {
-        let free = |ring: &mut IoUring| {
-            let sq = ring.submission();
-            sq.capacity() - sq.len()
-        };
-        if free(&mut self.ring) < n
+        if self.room() < n
             && let Err(err) = self.enter(0)
         {
             self.failed.get_or_insert(err);

@@ -1,6 +1,6 @@
 //! The loop on its own, against loopback sockets: timers, one exchange, deadlines, a pool
-//! that runs dry, a mailbox, dropping the loop mid-flight; rings on several threads trading
-//! values, and failing; and the crate's lints.
+//! that runs dry, a mailbox, dropping the loop mid-flight, a full submission queue the kernel
+//! will not take; rings on several threads trading values, and failing; and the crate's lints.
 //!
 //! Every test needs io_uring: where it is unavailable, each says so on stderr and passes
 //! without running (see `ring_or_skip!`).
@@ -14,6 +14,8 @@ use std::{
     thread,
     time::{Duration, Instant},
 };
+
+use nix::libc;
 
 use crate::{
     Chunk, Peer, Ring, Socket,
@@ -283,6 +285,51 @@ fn dropping_the_loop_cancels_what_is_in_flight_without_calling_it() {
         "drop does not wait out the timer"
     );
     assert_eq!(Rc::strong_count(&witness), 1, "the callback was dropped");
+}
+
+/// Pushes timers due at `due` until the submission queue is full, each counting into `ran`
+/// when it runs; returns how many.
+fn fill_submission_queue(ring: &mut Ring, due: Instant, ran: &Rc<Cell<usize>>) -> usize {
+    let mut pushed = 0;
+    while ring.room() > 0 {
+        let ran = Rc::clone(ran);
+        ring.call_at(due, move |_| ran.set(ran.get() + 1));
+        pushed += 1;
+    }
+    pushed
+}
+
+/// An error `io_uring_enter` can give for a submission that the loop does not retry, but
+/// fails the run with: the kernel could not allocate what the entries need.
+fn cannot_submit() -> io::Error {
+    io::Error::from_raw_os_error(libc::EAGAIN)
+}
+
+/// A timer cancelled while the kernel will not take the removal of its timeout: the callback
+/// never runs, the run fails with the kernel's error, and no completion is owed for a removal
+/// that never reached the kernel (counting one kept `in_flight` above zero for good, and
+/// dropping the ring waited for it forever).
+#[test]
+fn a_cancel_the_kernel_never_took_owes_no_completion() {
+    let mut ring = ring_or_skip!(Ring::new(1));
+    let far = Instant::now() + Duration::from_secs(60);
+    let ran = Rc::new(Cell::new(0));
+    let on_due = Rc::clone(&ran);
+    let timer = ring.call_at(far, move |_| on_due.set(on_due.get() + 1));
+    let timers = fill_submission_queue(&mut ring, far, &ran) + 1;
+    ring.refuse_enters([cannot_submit()]);
+    assert!(ring.cancel(timer), "the timer was pending");
+    let owed = ring.in_flight();
+    if owed != timers {
+        // Dropping this ring would wait for the completion that cannot come.
+        std::mem::forget(ring);
+        panic!("{owed} completions owed for {timers} timers");
+    }
+    let failed = ring.run().map_err(|err| err.raw_os_error());
+    assert_eq!(failed, Err(Some(libc::EAGAIN)));
+    // Cancels the timers and waits for their completions: all of them come.
+    drop(ring);
+    assert_eq!(ran.get(), 0);
 }
 
 /// The crate's own lint table is the workspace's, but for `unsafe_code` (denied here, so that
