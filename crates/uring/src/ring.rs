@@ -538,20 +538,25 @@ impl Ring {
     }
 
     /// Submits what is queued and waits for `want` completions (0: none), then takes every
-    /// completion there is into `completed`.
-    fn enter(&mut self, want: usize) -> io::Result<()> {
+    /// completion there is into `completed`. False if the kernel took nothing this time and
+    /// is to be asked again: a signal came, or (EBUSY) it holds completions it could not post
+    /// for want of room, and takes no submission until those already posted are taken out,
+    /// which this call does before it returns.
+    fn enter(&mut self, want: usize) -> io::Result<bool> {
         self.stats.enters += 1;
-        match self.submit_and_wait(want) {
-            Ok(submitted) => self.stats.submitted += submitted as u64,
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-            // The completion queue is full (and the kernel holds more): take some out first.
-            Err(err) if err.raw_os_error() == Some(libc::EBUSY) => {}
+        let took = match self.submit_and_wait(want) {
+            Ok(submitted) => {
+                self.stats.submitted += submitted as u64;
+                true
+            }
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => false,
+            Err(err) if err.raw_os_error() == Some(libc::EBUSY) => false,
             Err(err) => return Err(err),
-        }
+        };
         let before = self.completed.len();
         self.completed.extend(self.ring.completion());
         self.stats.completions += (self.completed.len() - before) as u64;
-        Ok(())
+        Ok(took)
     }
 
     /// `io_uring_enter`: submits what is queued and waits for `want` completions.
@@ -690,12 +695,19 @@ impl Ring {
     }
 
     /// Makes room for `n` entries in the submission queue, submitting what is queued if need
-    /// be.
+    /// be, as many times as the kernel asks to be asked again. Each time the completions it
+    /// is waiting on are taken out, so it can post the ones it holds, and then take the queue.
     fn reserve(&mut self, n: usize) {
-        if self.room() < n
-            && let Err(err) = self.enter(0)
-        {
-            self.failed.get_or_insert(err);
+        while self.room() < n {
+            match self.enter(0) {
+                Ok(false) => {}
+                // Room now; or, if the kernel took only part, `push` says the queue stayed full.
+                Ok(true) => return,
+                Err(err) => {
+                    self.failed.get_or_insert(err);
+                    return;
+                }
+            }
         }
     }
 

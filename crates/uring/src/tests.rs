@@ -305,6 +305,23 @@ fn cannot_submit() -> io::Error {
     io::Error::from_raw_os_error(libc::EAGAIN)
 }
 
+/// EBUSY from `io_uring_enter` says the kernel holds completions it could not post, and will
+/// take the submission once the loop has reaped those already posted (which every enter
+/// does): with the submission queue full, the loop asks again rather than fail with "the
+/// submission queue stayed full".
+#[test]
+fn a_busy_kernel_is_asked_again_for_room_in_a_full_queue() {
+    let mut ring = ring_or_skip!(Ring::new(1));
+    let (due, ran) = (Instant::now(), Rc::new(Cell::new(0)));
+    let timers = fill_submission_queue(&mut ring, due, &ran) + 1;
+    let busy = || io::Error::from_raw_os_error(libc::EBUSY);
+    ring.refuse_enters([busy(), busy()]);
+    let last = Rc::clone(&ran);
+    ring.call_at(due, move |_| last.set(last.get() + 1));
+    ring.run().unwrap();
+    assert_eq!(ran.get(), timers, "every timer was submitted, and ran");
+}
+
 /// A timer cancelled while the kernel will not take the removal of its timeout: the callback
 /// never runs, the run fails with the kernel's error, and no completion is owed for a removal
 /// that never reached the kernel (counting one kept `in_flight` above zero for good, and
