@@ -141,6 +141,14 @@ struct Entry {
 #[derive(Debug)]
 pub struct Socket(OwnedFd);
 
+/// A descriptor the ring did not open, for tests of what it does with its sockets.
+#[cfg(test)]
+impl From<OwnedFd> for Socket {
+    fn from(fd: OwnedFd) -> Socket {
+        Socket(fd)
+    }
+}
+
 /// An address to connect to. The kernel reads it during a connect, so each connect holds an
 /// `Rc` to it until its completion.
 #[derive(Debug)]
@@ -400,8 +408,14 @@ impl Ring {
         self.submit(sqe, Some(deadline), op);
     }
 
-    /// Closes `socket`, as an operation: the loop does not end before it is closed.
+    /// Closes `socket`, as an operation: the loop does not end before it is closed. If the
+    /// kernel will not take the operation (and the run fails), closes it now instead.
     pub fn close(&mut self, socket: Socket) {
+        if !self.reserve(1) {
+            drop(socket);
+            return;
+        }
+        // The descriptor is the kernel's to close from here: with room made, the push holds.
         let sqe = opcode::Close::new(Fd(socket.0.into_raw_fd())).build();
         self.submit(sqe, None, Op::Close);
     }
@@ -697,18 +711,23 @@ impl Ring {
     /// Makes room for `n` entries in the submission queue, submitting what is queued if need
     /// be, as many times as the kernel asks to be asked again. Each time the completions it
     /// is waiting on are taken out, so it can post the ones it holds, and then take the queue.
-    fn reserve(&mut self, n: usize) {
+    /// False, with the run failed, if there is no room still.
+    fn reserve(&mut self, n: usize) -> bool {
         while self.room() < n {
             match self.enter(0) {
                 Ok(false) => {}
-                // Room now; or, if the kernel took only part, `push` says the queue stayed full.
-                Ok(true) => return,
+                Ok(true) => break,
                 Err(err) => {
                     self.failed.get_or_insert(err);
-                    return;
+                    return false;
                 }
             }
         }
+        let room = self.room() >= n;
+        if !room {
+            self.failed.get_or_insert_with(stayed_full);
+        }
+        room
     }
 
     /// The `timespec` for the entry `ahead` places after the next one pushed, set to the time
@@ -735,8 +754,7 @@ impl Ring {
         if pushed {
             self.pushed = self.pushed.wrapping_add(entries.len());
         } else {
-            self.failed
-                .get_or_insert_with(|| io::Error::other("the submission queue stayed full"));
+            self.failed.get_or_insert_with(stayed_full);
         }
         pushed
     }
@@ -835,6 +853,11 @@ fn unavailable(what: &str, err: &io::Error) -> io::Error {
         io::ErrorKind::Unsupported,
         format!("io_uring is unavailable: {what}: {err}{why}"),
     )
+}
+
+/// The error of a submission the kernel never took.
+fn stayed_full() -> io::Error {
+    io::Error::other("the submission queue stayed full")
 }
 
 fn fd(socket: &Socket) -> Fd {

@@ -9,6 +9,7 @@ use std::{
     cell::{Cell, OnceCell, RefCell},
     io::{self, Read as _, Write as _},
     net::{SocketAddr, TcpListener},
+    os::{fd::OwnedFd, unix::net::UnixStream},
     rc::Rc,
     sync::mpsc,
     thread,
@@ -347,6 +348,24 @@ fn a_cancel_the_kernel_never_took_owes_no_completion() {
     // Cancels the timers and waits for their completions: all of them come.
     drop(ring);
     assert_eq!(ran.get(), 0);
+}
+
+/// A socket closed while the kernel will not take the `close`: the descriptor is closed all
+/// the same (here, so the other end of the pair reads the end of the stream), and the run
+/// fails with the kernel's error.
+#[test]
+fn a_close_the_kernel_never_took_closes_the_descriptor() {
+    let mut ring = ring_or_skip!(Ring::new(1));
+    let (ours, mut theirs) = UnixStream::pair().unwrap();
+    theirs.set_nonblocking(true).unwrap();
+    let far = Instant::now() + Duration::from_secs(60);
+    fill_submission_queue(&mut ring, far, &Rc::new(Cell::new(0)));
+    ring.refuse_enters([cannot_submit()]);
+    ring.close(Socket::from(OwnedFd::from(ours)));
+    let read = theirs.read(&mut [0; 1]).map_err(|err| err.kind());
+    assert_eq!(read, Ok(0), "our end is closed");
+    let failed = ring.run().map_err(|err| err.raw_os_error());
+    assert_eq!(failed, Err(Some(libc::EAGAIN)));
 }
 
 /// The crate's own lint table is the workspace's, but for `unsafe_code` (denied here, so that
