@@ -18,9 +18,12 @@
 //! before any of that memory is freed (or leaks it, if the kernel will not say it is done).
 //!
 //! **Deadlines.** `connect`, `send` and `recv` take a deadline: the operation is linked to an
-//! `IORING_OP_LINK_TIMEOUT` for the time left, and if that fires first the kernel cancels the
+//! `IORING_OP_LINK_TIMEOUT` at that time, and if that fires first the kernel cancels the
 //! operation, whose callback gets [`io::ErrorKind::TimedOut`]. The linked timeout's own
-//! completion names no owner (`UNOWNED`) and is only counted.
+//! completion names no owner (`UNOWNED`) and is only counted. Timeouts and timers are given
+//! the kernel as absolute times on `CLOCK_MONOTONIC` (`IORING_TIMEOUT_ABS`), not as the time
+//! left when they are pushed: the kernel arms them only at the next `io_uring_enter`, after
+//! the rest of the turn's callbacks, and a span would count from there.
 
 // This module hands pointers to the kernel in submission entries; every such push is here.
 #![allow(unsafe_code)]
@@ -33,12 +36,12 @@ use std::{
     os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd},
     rc::Rc,
     sync::{Arc, Mutex, PoisonError},
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use io_uring::{
     IoUring, Probe, cqueue, opcode, squeue,
-    types::{CancelBuilder, Fd, Timespec},
+    types::{CancelBuilder, Fd, TimeoutFlags, Timespec},
 };
 use nix::{
     libc,
@@ -46,6 +49,7 @@ use nix::{
         eventfd::{EfdFlags, EventFd},
         socket::{SockaddrLike, SockaddrStorage},
     },
+    time::{ClockId, clock_gettime},
 };
 use slab::Slab;
 
@@ -235,6 +239,9 @@ pub struct Ring {
     /// What timeouts' submission entries point to, one per submission-queue slot: entry
     /// number `n` (counting every entry ever pushed) uses `timespecs[n % len]`.
     timespecs: Box<[Cell<Timespec>]>,
+    /// An `Instant` and the `CLOCK_MONOTONIC` time it is, to write deadlines as that clock's
+    /// times (see [`monotonic_epoch`]).
+    epoch: (Instant, Duration),
     /// Submission entries pushed so far.
     pushed: usize,
     /// Completions taken from the queue and not yet dispatched.
@@ -313,6 +320,7 @@ impl Ring {
         let slots = ring.params().sq_entries() as usize;
         Ok(Ring {
             timespecs: (0..slots).map(|_| Cell::new(Timespec::new())).collect(),
+            epoch: monotonic_epoch()?,
             ring,
             ops: Slab::new(),
             next_generation: 0,
@@ -428,7 +436,9 @@ impl Ring {
     ) -> TimerId {
         self.reserve(1);
         let timespec = self.timespec(0, deadline);
-        let sqe = opcode::Timeout::new(timespec).build();
+        let sqe = opcode::Timeout::new(timespec)
+            .flags(TimeoutFlags::ABS)
+            .build();
         TimerId(self.submit(sqe, None, Op::Timer(Some(Box::new(callback)))))
     }
 
@@ -694,6 +704,7 @@ impl Ring {
                 self.reserve(2);
                 let timespec = self.timespec(1, deadline);
                 let timeout = opcode::LinkTimeout::new(timespec)
+                    .flags(TimeoutFlags::ABS)
                     .build()
                     .user_data(UNOWNED);
                 let pushed = self.push(&[sqe.flags(squeue::Flags::IO_LINK), timeout]);
@@ -730,15 +741,17 @@ impl Ring {
         room
     }
 
-    /// The `timespec` for the entry `ahead` places after the next one pushed, set to the time
-    /// left until `deadline`.
+    /// The `timespec` for the entry `ahead` places after the next one pushed, set to
+    /// `deadline` on `CLOCK_MONOTONIC` (a deadline already past stays past: the kernel fires
+    /// its timeout as soon as it arms it).
     ///
     /// Call after [`Ring::reserve`]: the slot is free once the entry that used it a queue's
     /// length ago was consumed, which room in the queue guarantees.
     fn timespec(&self, ahead: usize, deadline: Instant) -> *const Timespec {
         let slot = &self.timespecs[(self.pushed + ahead) % self.timespecs.len()];
+        let (instant, monotonic) = self.epoch;
         slot.set(Timespec::from(
-            deadline.saturating_duration_since(Instant::now()),
+            monotonic + deadline.saturating_duration_since(instant),
         ));
         slot.as_ptr()
     }
@@ -853,6 +866,16 @@ fn unavailable(what: &str, err: &io::Error) -> io::Error {
         io::ErrorKind::Unsupported,
         format!("io_uring is unavailable: {what}: {err}{why}"),
     )
+}
+
+/// An `Instant` and the time on `CLOCK_MONOTONIC` it stands for. On Linux an `Instant` *is* a
+/// reading of that clock, and it is the clock io_uring's timeouts count on unless told
+/// otherwise, but `std` does not show the reading: this reads both, the clock last, so the
+/// pair errs (by the nanoseconds between the reads) towards a later time, never an earlier one.
+fn monotonic_epoch() -> io::Result<(Instant, Duration)> {
+    let instant = Instant::now();
+    let monotonic = clock_gettime(ClockId::CLOCK_MONOTONIC)?;
+    Ok((instant, Duration::from(monotonic)))
 }
 
 /// The error of a submission the kernel never took.

@@ -182,6 +182,43 @@ fn an_operation_past_its_deadline_fails_with_timed_out() {
     assert!(started.elapsed() >= Duration::from_millis(50));
 }
 
+/// A deadline is a time, not a span counted from when the kernel takes the entry: operations
+/// pushed in one turn expire in the order of their deadlines, however long the rest of the turn
+/// runs before its `io_uring_enter` hands them over. Here a sleep stands for a long turn: the
+/// first deadlines pass during it, so their operations expire as soon as the kernel has them,
+/// before a timer pushed after the sleep for a later deadline. (A span computed at the push
+/// and armed at the enter fires late by the rest of the turn: the later timer, the shortest
+/// span, came first.)
+#[test]
+fn deadlines_pushed_in_one_turn_expire_in_their_order() {
+    let mut ring = ring_or_skip!(Ring::new(1));
+    let peer = Peer::new(serve(1, None, Duration::ZERO));
+    let order = Rc::new(RefCell::new(Vec::new()));
+    let log = Rc::clone(&order);
+    open(&mut ring, &peer, move |ring, socket| {
+        let turn = Instant::now();
+        let first = turn + Duration::from_millis(100);
+        let on_recv = Rc::clone(&log);
+        ring.recv(socket, first, move |ring, socket, chunk| {
+            let timed_out = chunk.map(drop).map_err(|err| err.kind());
+            assert_eq!(timed_out, Err(io::ErrorKind::TimedOut));
+            on_recv.borrow_mut().push("recv");
+            ring.close(socket);
+        });
+        let on_timer = Rc::clone(&log);
+        ring.call_at(first, move |_| on_timer.borrow_mut().push("timer"));
+        thread::sleep(Duration::from_millis(150));
+        ring.call_at(turn + Duration::from_millis(200), move |_| {
+            log.borrow_mut().push("later timer");
+        });
+    });
+    ring.run().unwrap();
+    let mut order = order.borrow().clone();
+    // The two first deadlines are the same: either may come first.
+    order[..2].sort_unstable();
+    assert_eq!(order, ["recv", "timer", "later timer"]);
+}
+
 #[test]
 fn a_recv_that_finds_the_pool_empty_is_submitted_again() {
     // One buffer for two connections whose bytes are both waiting: the second `recv` of the
