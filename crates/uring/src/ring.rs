@@ -18,9 +18,12 @@
 //! before any of that memory is freed (or leaks it, if the kernel will not say it is done).
 //!
 //! **Deadlines.** `connect`, `send` and `recv` take a deadline: the operation is linked to an
-//! `IORING_OP_LINK_TIMEOUT` for the time left, and if that fires first the kernel cancels the
+//! `IORING_OP_LINK_TIMEOUT` at that time, and if that fires first the kernel cancels the
 //! operation, whose callback gets [`io::ErrorKind::TimedOut`]. The linked timeout's own
-//! completion names no owner (`UNOWNED`) and is only counted.
+//! completion names no owner (`UNOWNED`) and is only counted. Timeouts and timers are given
+//! the kernel as absolute times on `CLOCK_MONOTONIC` (`IORING_TIMEOUT_ABS`), not as the time
+//! left when they are pushed: the kernel arms them only at the next `io_uring_enter`, after
+//! the rest of the turn's callbacks, and a span would count from there.
 
 // This module hands pointers to the kernel in submission entries; every such push is here.
 #![allow(unsafe_code)]
@@ -33,12 +36,12 @@ use std::{
     os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd},
     rc::Rc,
     sync::{Arc, Mutex, PoisonError},
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use io_uring::{
     IoUring, Probe, cqueue, opcode, squeue,
-    types::{CancelBuilder, Fd, Timespec},
+    types::{CancelBuilder, Fd, TimeoutFlags, Timespec},
 };
 use nix::{
     libc,
@@ -46,6 +49,7 @@ use nix::{
         eventfd::{EfdFlags, EventFd},
         socket::{SockaddrLike, SockaddrStorage},
     },
+    time::{ClockId, clock_gettime},
 };
 use slab::Slab;
 
@@ -141,6 +145,14 @@ struct Entry {
 #[derive(Debug)]
 pub struct Socket(OwnedFd);
 
+/// A descriptor the ring did not open, for tests of what it does with its sockets.
+#[cfg(test)]
+impl From<OwnedFd> for Socket {
+    fn from(fd: OwnedFd) -> Socket {
+        Socket(fd)
+    }
+}
+
 /// An address to connect to. The kernel reads it during a connect, so each connect holds an
 /// `Rc` to it until its completion.
 #[derive(Debug)]
@@ -227,6 +239,9 @@ pub struct Ring {
     /// What timeouts' submission entries point to, one per submission-queue slot: entry
     /// number `n` (counting every entry ever pushed) uses `timespecs[n % len]`.
     timespecs: Box<[Cell<Timespec>]>,
+    /// An `Instant` and the `CLOCK_MONOTONIC` time it is, to write deadlines as that clock's
+    /// times (see [`monotonic_epoch`]).
+    epoch: (Instant, Duration),
     /// Submission entries pushed so far.
     pushed: usize,
     /// Completions taken from the queue and not yet dispatched.
@@ -244,6 +259,10 @@ pub struct Ring {
     /// Set by [`Ring::stop`].
     stopped: bool,
     stats: Stats,
+    /// What the next `io_uring_enter`s fail with instead of entering: a test cannot make the
+    /// kernel refuse a submission (EBUSY, EAGAIN) when it likes.
+    #[cfg(test)]
+    refusals: VecDeque<io::Error>,
 }
 
 impl Ring {
@@ -301,6 +320,7 @@ impl Ring {
         let slots = ring.params().sq_entries() as usize;
         Ok(Ring {
             timespecs: (0..slots).map(|_| Cell::new(Timespec::new())).collect(),
+            epoch: monotonic_epoch()?,
             ring,
             ops: Slab::new(),
             next_generation: 0,
@@ -315,6 +335,8 @@ impl Ring {
             failed: None,
             stopped: false,
             stats: Stats::default(),
+            #[cfg(test)]
+            refusals: VecDeque::new(),
         })
     }
 
@@ -394,8 +416,14 @@ impl Ring {
         self.submit(sqe, Some(deadline), op);
     }
 
-    /// Closes `socket`, as an operation: the loop does not end before it is closed.
+    /// Closes `socket`, as an operation: the loop does not end before it is closed. If the
+    /// kernel will not take the operation (and the run fails), closes it now instead.
     pub fn close(&mut self, socket: Socket) {
+        if !self.reserve(1) {
+            drop(socket);
+            return;
+        }
+        // The descriptor is the kernel's to close from here: with room made, the push holds.
         let sqe = opcode::Close::new(Fd(socket.0.into_raw_fd())).build();
         self.submit(sqe, None, Op::Close);
     }
@@ -408,7 +436,9 @@ impl Ring {
     ) -> TimerId {
         self.reserve(1);
         let timespec = self.timespec(0, deadline);
-        let sqe = opcode::Timeout::new(timespec).build();
+        let sqe = opcode::Timeout::new(timespec)
+            .flags(TimeoutFlags::ABS)
+            .build();
         TimerId(self.submit(sqe, None, Op::Timer(Some(Box::new(callback)))))
     }
 
@@ -429,8 +459,11 @@ impl Ring {
             .build()
             .user_data(UNOWNED);
         self.reserve(1);
-        self.unowned += 1;
-        self.push(&[sqe]);
+        // Its completion is owed only if the kernel has the entry. If not, the run fails, and
+        // the timer's own completion still comes at its deadline, or when the ring is dropped.
+        if self.push(&[sqe]) {
+            self.unowned += 1;
+        }
         true
     }
 
@@ -529,20 +562,46 @@ impl Ring {
     }
 
     /// Submits what is queued and waits for `want` completions (0: none), then takes every
-    /// completion there is into `completed`.
-    fn enter(&mut self, want: usize) -> io::Result<()> {
+    /// completion there is into `completed`. False if the kernel took nothing this time and
+    /// is to be asked again: a signal came, or (EBUSY) it holds completions it could not post
+    /// for want of room, and takes no submission until those already posted are taken out,
+    /// which this call does before it returns.
+    fn enter(&mut self, want: usize) -> io::Result<bool> {
         self.stats.enters += 1;
-        match self.ring.submit_and_wait(want) {
-            Ok(submitted) => self.stats.submitted += submitted as u64,
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-            // The completion queue is full (and the kernel holds more): take some out first.
-            Err(err) if err.raw_os_error() == Some(libc::EBUSY) => {}
+        let took = match self.submit_and_wait(want) {
+            Ok(submitted) => {
+                self.stats.submitted += submitted as u64;
+                true
+            }
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => false,
+            Err(err) if err.raw_os_error() == Some(libc::EBUSY) => false,
             Err(err) => return Err(err),
-        }
+        };
         let before = self.completed.len();
         self.completed.extend(self.ring.completion());
         self.stats.completions += (self.completed.len() - before) as u64;
-        Ok(())
+        Ok(took)
+    }
+
+    /// `io_uring_enter`: submits what is queued and waits for `want` completions.
+    fn submit_and_wait(&mut self, want: usize) -> io::Result<usize> {
+        #[cfg(test)]
+        if let Some(err) = self.refusals.pop_front() {
+            return Err(err);
+        }
+        self.ring.submit_and_wait(want)
+    }
+
+    /// Has the next `io_uring_enter`s fail with `errors`, one each, without entering.
+    #[cfg(test)]
+    pub(crate) fn refuse_enters(&mut self, errors: impl IntoIterator<Item = io::Error>) {
+        self.refusals.extend(errors);
+    }
+
+    /// Free slots in the submission queue.
+    pub(crate) fn room(&mut self) -> usize {
+        let sq = self.ring.submission();
+        sq.capacity() - sq.len()
     }
 
     /// Runs the callback of one completion.
@@ -645,6 +704,7 @@ impl Ring {
                 self.reserve(2);
                 let timespec = self.timespec(1, deadline);
                 let timeout = opcode::LinkTimeout::new(timespec)
+                    .flags(TimeoutFlags::ABS)
                     .build()
                     .user_data(UNOWNED);
                 let pushed = self.push(&[sqe.flags(squeue::Flags::IO_LINK), timeout]);
@@ -660,28 +720,38 @@ impl Ring {
     }
 
     /// Makes room for `n` entries in the submission queue, submitting what is queued if need
-    /// be.
-    fn reserve(&mut self, n: usize) {
-        let free = |ring: &mut IoUring| {
-            let sq = ring.submission();
-            sq.capacity() - sq.len()
-        };
-        if free(&mut self.ring) < n
-            && let Err(err) = self.enter(0)
-        {
-            self.failed.get_or_insert(err);
+    /// be, as many times as the kernel asks to be asked again. Each time the completions it
+    /// is waiting on are taken out, so it can post the ones it holds, and then take the queue.
+    /// False, with the run failed, if there is no room still.
+    fn reserve(&mut self, n: usize) -> bool {
+        while self.room() < n {
+            match self.enter(0) {
+                Ok(false) => {}
+                Ok(true) => break,
+                Err(err) => {
+                    self.failed.get_or_insert(err);
+                    return false;
+                }
+            }
         }
+        let room = self.room() >= n;
+        if !room {
+            self.failed.get_or_insert_with(stayed_full);
+        }
+        room
     }
 
-    /// The `timespec` for the entry `ahead` places after the next one pushed, set to the time
-    /// left until `deadline`.
+    /// The `timespec` for the entry `ahead` places after the next one pushed, set to
+    /// `deadline` on `CLOCK_MONOTONIC` (a deadline already past stays past: the kernel fires
+    /// its timeout as soon as it arms it).
     ///
     /// Call after [`Ring::reserve`]: the slot is free once the entry that used it a queue's
     /// length ago was consumed, which room in the queue guarantees.
     fn timespec(&self, ahead: usize, deadline: Instant) -> *const Timespec {
         let slot = &self.timespecs[(self.pushed + ahead) % self.timespecs.len()];
+        let (instant, monotonic) = self.epoch;
         slot.set(Timespec::from(
-            deadline.saturating_duration_since(Instant::now()),
+            monotonic + deadline.saturating_duration_since(instant),
         ));
         slot.as_ptr()
     }
@@ -697,8 +767,7 @@ impl Ring {
         if pushed {
             self.pushed = self.pushed.wrapping_add(entries.len());
         } else {
-            self.failed
-                .get_or_insert_with(|| io::Error::other("the submission queue stayed full"));
+            self.failed.get_or_insert_with(stayed_full);
         }
         pushed
     }
@@ -797,6 +866,21 @@ fn unavailable(what: &str, err: &io::Error) -> io::Error {
         io::ErrorKind::Unsupported,
         format!("io_uring is unavailable: {what}: {err}{why}"),
     )
+}
+
+/// An `Instant` and the time on `CLOCK_MONOTONIC` it stands for. On Linux an `Instant` *is* a
+/// reading of that clock, and it is the clock io_uring's timeouts count on unless told
+/// otherwise, but `std` does not show the reading: this reads both, the clock last, so the
+/// pair errs (by the nanoseconds between the reads) towards a later time, never an earlier one.
+fn monotonic_epoch() -> io::Result<(Instant, Duration)> {
+    let instant = Instant::now();
+    let monotonic = clock_gettime(ClockId::CLOCK_MONOTONIC)?;
+    Ok((instant, Duration::from(monotonic)))
+}
+
+/// The error of a submission the kernel never took.
+fn stayed_full() -> io::Error {
+    io::Error::other("the submission queue stayed full")
 }
 
 fn fd(socket: &Socket) -> Fd {

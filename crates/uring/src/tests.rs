@@ -1,6 +1,6 @@
 //! The loop on its own, against loopback sockets: timers, one exchange, deadlines, a pool
-//! that runs dry, a mailbox, dropping the loop mid-flight; rings on several threads trading
-//! values, and failing; and the crate's lints.
+//! that runs dry, a mailbox, dropping the loop mid-flight, a full submission queue the kernel
+//! will not take; rings on several threads trading values, and failing; and the crate's lints.
 //!
 //! Every test needs io_uring: where it is unavailable, each says so on stderr and passes
 //! without running (see `ring_or_skip!`).
@@ -9,11 +9,14 @@ use std::{
     cell::{Cell, OnceCell, RefCell},
     io::{self, Read as _, Write as _},
     net::{SocketAddr, TcpListener},
+    os::{fd::OwnedFd, unix::net::UnixStream},
     rc::Rc,
     sync::mpsc,
     thread,
     time::{Duration, Instant},
 };
+
+use nix::libc;
 
 use crate::{
     Chunk, Peer, Ring, Socket,
@@ -179,6 +182,43 @@ fn an_operation_past_its_deadline_fails_with_timed_out() {
     assert!(started.elapsed() >= Duration::from_millis(50));
 }
 
+/// A deadline is a time, not a span counted from when the kernel takes the entry: operations
+/// pushed in one turn expire in the order of their deadlines, however long the rest of the turn
+/// runs before its `io_uring_enter` hands them over. Here a sleep stands for a long turn: the
+/// first deadlines pass during it, so their operations expire as soon as the kernel has them,
+/// before a timer pushed after the sleep for a later deadline. (A span computed at the push
+/// and armed at the enter fires late by the rest of the turn: the later timer, the shortest
+/// span, came first.)
+#[test]
+fn deadlines_pushed_in_one_turn_expire_in_their_order() {
+    let mut ring = ring_or_skip!(Ring::new(1));
+    let peer = Peer::new(serve(1, None, Duration::ZERO));
+    let order = Rc::new(RefCell::new(Vec::new()));
+    let log = Rc::clone(&order);
+    open(&mut ring, &peer, move |ring, socket| {
+        let turn = Instant::now();
+        let first = turn + Duration::from_millis(100);
+        let on_recv = Rc::clone(&log);
+        ring.recv(socket, first, move |ring, socket, chunk| {
+            let timed_out = chunk.map(drop).map_err(|err| err.kind());
+            assert_eq!(timed_out, Err(io::ErrorKind::TimedOut));
+            on_recv.borrow_mut().push("recv");
+            ring.close(socket);
+        });
+        let on_timer = Rc::clone(&log);
+        ring.call_at(first, move |_| on_timer.borrow_mut().push("timer"));
+        thread::sleep(Duration::from_millis(150));
+        ring.call_at(turn + Duration::from_millis(200), move |_| {
+            log.borrow_mut().push("later timer");
+        });
+    });
+    ring.run().unwrap();
+    let mut order = order.borrow().clone();
+    // The two first deadlines are the same: either may come first.
+    order[..2].sort_unstable();
+    assert_eq!(order, ["recv", "timer", "later timer"]);
+}
+
 #[test]
 fn a_recv_that_finds_the_pool_empty_is_submitted_again() {
     // One buffer for two connections whose bytes are both waiting: the second `recv` of the
@@ -283,6 +323,86 @@ fn dropping_the_loop_cancels_what_is_in_flight_without_calling_it() {
         "drop does not wait out the timer"
     );
     assert_eq!(Rc::strong_count(&witness), 1, "the callback was dropped");
+}
+
+/// Pushes timers due at `due` until the submission queue is full, each counting into `ran`
+/// when it runs; returns how many.
+fn fill_submission_queue(ring: &mut Ring, due: Instant, ran: &Rc<Cell<usize>>) -> usize {
+    let mut pushed = 0;
+    while ring.room() > 0 {
+        let ran = Rc::clone(ran);
+        ring.call_at(due, move |_| ran.set(ran.get() + 1));
+        pushed += 1;
+    }
+    pushed
+}
+
+/// An error `io_uring_enter` can give for a submission that the loop does not retry, but
+/// fails the run with: the kernel could not allocate what the entries need.
+fn cannot_submit() -> io::Error {
+    io::Error::from_raw_os_error(libc::EAGAIN)
+}
+
+/// EBUSY from `io_uring_enter` says the kernel holds completions it could not post, and will
+/// take the submission once the loop has reaped those already posted (which every enter
+/// does): with the submission queue full, the loop asks again rather than fail with "the
+/// submission queue stayed full".
+#[test]
+fn a_busy_kernel_is_asked_again_for_room_in_a_full_queue() {
+    let mut ring = ring_or_skip!(Ring::new(1));
+    let (due, ran) = (Instant::now(), Rc::new(Cell::new(0)));
+    let timers = fill_submission_queue(&mut ring, due, &ran) + 1;
+    let busy = || io::Error::from_raw_os_error(libc::EBUSY);
+    ring.refuse_enters([busy(), busy()]);
+    let last = Rc::clone(&ran);
+    ring.call_at(due, move |_| last.set(last.get() + 1));
+    ring.run().unwrap();
+    assert_eq!(ran.get(), timers, "every timer was submitted, and ran");
+}
+
+/// A timer cancelled while the kernel will not take the removal of its timeout: the callback
+/// never runs, the run fails with the kernel's error, and no completion is owed for a removal
+/// that never reached the kernel (counting one kept `in_flight` above zero for good, and
+/// dropping the ring waited for it forever).
+#[test]
+fn a_cancel_the_kernel_never_took_owes_no_completion() {
+    let mut ring = ring_or_skip!(Ring::new(1));
+    let far = Instant::now() + Duration::from_secs(60);
+    let ran = Rc::new(Cell::new(0));
+    let on_due = Rc::clone(&ran);
+    let timer = ring.call_at(far, move |_| on_due.set(on_due.get() + 1));
+    let timers = fill_submission_queue(&mut ring, far, &ran) + 1;
+    ring.refuse_enters([cannot_submit()]);
+    assert!(ring.cancel(timer), "the timer was pending");
+    let owed = ring.in_flight();
+    if owed != timers {
+        // Dropping this ring would wait for the completion that cannot come.
+        std::mem::forget(ring);
+        panic!("{owed} completions owed for {timers} timers");
+    }
+    let failed = ring.run().map_err(|err| err.raw_os_error());
+    assert_eq!(failed, Err(Some(libc::EAGAIN)));
+    // Cancels the timers and waits for their completions: all of them come.
+    drop(ring);
+    assert_eq!(ran.get(), 0);
+}
+
+/// A socket closed while the kernel will not take the `close`: the descriptor is closed all
+/// the same (here, so the other end of the pair reads the end of the stream), and the run
+/// fails with the kernel's error.
+#[test]
+fn a_close_the_kernel_never_took_closes_the_descriptor() {
+    let mut ring = ring_or_skip!(Ring::new(1));
+    let (ours, mut theirs) = UnixStream::pair().unwrap();
+    theirs.set_nonblocking(true).unwrap();
+    let far = Instant::now() + Duration::from_secs(60);
+    fill_submission_queue(&mut ring, far, &Rc::new(Cell::new(0)));
+    ring.refuse_enters([cannot_submit()]);
+    ring.close(Socket::from(OwnedFd::from(ours)));
+    let read = theirs.read(&mut [0; 1]).map_err(|err| err.kind());
+    assert_eq!(read, Ok(0), "our end is closed");
+    let failed = ring.run().map_err(|err| err.raw_os_error());
+    assert_eq!(failed, Err(Some(libc::EAGAIN)));
 }
 
 /// The crate's own lint table is the workspace's, but for `unsafe_code` (denied here, so that
