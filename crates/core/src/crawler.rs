@@ -29,13 +29,14 @@ use std::{
     cmp::{Ordering as Order, Reverse},
     collections::{BinaryHeap, HashMap, VecDeque},
     net::SocketAddr,
-    sync::atomic::Ordering,
+    sync::{Arc, atomic::Ordering},
     time::{Duration, Instant},
 };
 
 use url::Url;
 
 use crate::{
+    budget::{self, Candidate, Cutoff, Rank, Source},
     charset,
     config::{Config, MAX_URL_LEN},
     error::{ErrorKind, FetchError, Limit},
@@ -44,7 +45,7 @@ use crate::{
     report::{Record, Report, Status},
     response::{Response, ResponseReader},
     robots::{self, Rules},
-    shard::{self, Route},
+    shard::{self, Found, Post, Route},
     trace::{Event, FetchId},
     urls::resolve,
     wait,
@@ -68,6 +69,9 @@ pub struct Fetch {
     hops: u8,
     /// Whether its host's politeness handed it out ([`Hosts::pop`]).
     polite: bool,
+    /// For a robots.txt: which of the crawler's [`Chain`]s it is a step of (in padding, like
+    /// `id`).
+    chain: u32,
     /// Rounds of work to do on the page once parsed.
     work_rounds: u64,
     /// When this try was handed out.
@@ -91,8 +95,8 @@ impl Fetch {
         ResponseReader::new(limits).for_robots_txt(self.robots)
     }
 
-    /// The fetch of a robots.txt at `url`, reached through `hops` redirects.
-    fn robots_txt(url: Url, addr: SocketAddr, hops: u8) -> Fetch {
+    /// The fetch of a robots.txt at `url`, reached through `hops` redirects, for `chain`.
+    fn robots_txt(url: Url, addr: SocketAddr, hops: u8, chain: u32) -> Fetch {
         Fetch {
             url,
             addr,
@@ -101,6 +105,7 @@ impl Fetch {
             robots: true,
             hops,
             polite: false,
+            chain,
             work_rounds: 0,
             started: None,
         }
@@ -224,13 +229,25 @@ struct Extra {
     body: Vec<u8>,
 }
 
-/// Where an origin's robots.txt stands.
+/// Where an origin's robots.txt stands, on one shard.
 #[derive(Debug)]
 enum Robots {
-    /// Being fetched; the origin's URLs wait here meanwhile.
-    Fetching(Vec<Fetch>),
-    /// Known.
-    Known(Rules),
+    /// Being fetched (by this shard if it is the origin's home, else by the home, asked for
+    /// the rules): the origin's URLs of this shard wait here, and, at the home, the other
+    /// shards that asked.
+    Waiting { held: Vec<Fetch>, asked: Vec<usize> },
+    /// Known, since the end of the fetch that read them (a `Crawl-delay` counts from it;
+    /// `None` when no fetch ended, and then the rules ask for no delay). The same rules on
+    /// every shard: the home's, shared.
+    Known(Arc<Rules>, Option<Instant>),
+}
+
+/// A robots.txt fetch under way, over its redirects: whose rules it will give, and which
+/// shard keeps them (the origin's home).
+#[derive(Debug)]
+struct Chain {
+    origin: String,
+    home: usize,
 }
 
 /// The robots.txt state of `origin`. A crawl of a few origins looks them over one by one
@@ -302,9 +319,14 @@ pub struct Crawler {
     resolved: HashMap<String, Option<SocketAddr>>,
     /// Each origin's robots.txt, by `http://host:port` (when it is obeyed).
     robots: HashMap<String, Robots>,
-    /// Where a robots.txt redirected to: the URL fetched next, and the origins whose rules
-    /// it holds (two origins' files may point to one).
-    robots_redirects: HashMap<String, Vec<String>>,
+    /// How many URLs wait in `robots` for their origin's rules.
+    held: usize,
+    /// The robots.txt fetches under way on this shard, by the id their [`Fetch`]es carry: a
+    /// fetch names its own chain, so two origins whose files redirect to one URL never take
+    /// each other's.
+    chains: HashMap<u32, Chain>,
+    /// The id of the last chain begun.
+    last_chain: u32,
     /// What the report should say beside the records (robots.txt that was not plain rules).
     notes: Vec<String>,
     /// The hosts whose politeness applies, and their queues.
@@ -315,6 +337,19 @@ pub struct Crawler {
     /// Fetches handed out, retries excluded; bounded by `max_pages`.
     started: usize,
     records: Vec<Record>,
+    /// Pages credited with links that were new (their `new_links`) after their record was
+    /// written: a link new to another shard, or one of a later round of a bounded crawl.
+    credits: Vec<(Source, u32)>,
+    /// With `--max-pages`: the rank of each URL queued (see [`crate::budget`]), and the URLs
+    /// found since the last round, waiting for the next.
+    ranks: HashMap<String, Rank>,
+    pending: Vec<Candidate>,
+    /// The length of the ranks of the next round's candidates: the depth of its URLs. (With
+    /// shards, a shard told of a round late may already hold candidates of the one after,
+    /// found by pages another shard fetched in the meantime; they wait for their own.)
+    depth: usize,
+    /// While a round goes past its cutoff: the budget is spent for what comes.
+    closed: bool,
     /// Set when this crawler is one shard of several: where the URLs it does not own go, and
     /// the page budget the shards share (see [`crate::shard`]).
     pub(crate) route: Option<Route>,
@@ -323,17 +358,19 @@ pub struct Crawler {
 impl Crawler {
     /// A crawl of `config`'s roots, with the roots queued.
     pub fn new(config: Config) -> Crawler {
-        Crawler::with_route(config, None)
+        let mut crawler = Crawler::with_route(config, None);
+        crawler.queue_roots(&Cutoff::All);
+        crawler
     }
 
-    /// A crawl of `config`'s roots, alone or as one shard of several (then a root is queued
-    /// only if this shard owns it).
+    /// A crawl of `config`'s roots, alone or as one shard of several, with no root queued
+    /// yet ([`Crawler::queue_roots`]).
     pub(crate) fn with_route(config: Config, route: Option<Route>) -> Crawler {
         let mut hosts = Hosts::new(config.per_host, config.delay);
         if let Some(stride) = route.as_ref().and_then(Route::stride) {
             hosts.set_stride(stride);
         }
-        let mut crawler = Crawler {
+        Crawler {
             config,
             seen: HashMap::new(),
             redirects: HashMap::new(),
@@ -342,20 +379,62 @@ impl Crawler {
             waited: 0,
             resolved: HashMap::new(),
             robots: HashMap::new(),
-            robots_redirects: HashMap::new(),
+            held: 0,
+            chains: HashMap::new(),
+            last_chain: 0,
             notes: Vec::new(),
             hosts,
             in_flight: 0,
             peak_in_flight: 0,
             started: 0,
             records: Vec::new(),
+            credits: Vec::new(),
+            ranks: HashMap::new(),
+            pending: Vec::new(),
+            depth: 2,
+            closed: false,
             route,
-        };
-        let roots: Vec<Url> = crawler.config.roots().cloned().collect();
-        for root in roots {
-            crawler.enqueue(root, 0);
         }
-        crawler
+    }
+
+    /// Queues the roots in the order they were given (those this shard owns, if it is one of
+    /// several): with `--max-pages`, root `i` has rank `[i]`, and those past `cutoff` find
+    /// the budget spent. A crawler alone spends it in order by itself ([`Cutoff::All`]);
+    /// shards are told where it stops ([`Crawler::roots_cutoff`]), so that the first roots
+    /// get it whichever shard owns them.
+    pub(crate) fn queue_roots(&mut self, cutoff: &Cutoff) {
+        let roots: Vec<Url> = self.config.roots().cloned().collect();
+        for (index, root) in roots.into_iter().enumerate() {
+            let rank = self.bounded().then(|| budget::child(&[], index));
+            self.closed = rank.as_ref().is_some_and(|rank| !cutoff.admits(rank));
+            self.enqueue_ranked(root, 0, rank);
+        }
+        self.closed = false;
+    }
+
+    /// Where the budget of a bounded crawl stops among its roots, as a crawler alone would
+    /// find it: called on a crawler with nothing queued yet.
+    pub(crate) fn roots_cutoff(&mut self) -> Cutoff {
+        if !self.bounded() {
+            return Cutoff::All;
+        }
+        self.pending = self
+            .config
+            .roots()
+            .enumerate()
+            .map(|(index, root)| Candidate {
+                url: root.clone(),
+                redirects: 0,
+                rank: budget::child(&[], index),
+                from: None,
+            })
+            .collect();
+        // The roots are the round of depth 1.
+        self.depth = 1;
+        let cutoff = self.cutoff(self.config.max_pages);
+        self.depth = 2;
+        self.pending.clear();
+        cutoff
     }
 
     /// The settings this crawl runs with.
@@ -421,7 +500,10 @@ impl Crawler {
                 return self.retry(fetch, at, asked);
             }
             Err(err) if err.is_retryable() && tries_left => return self.retry(fetch, at, None),
-            _ if fetch.robots => return self.robots_done(&fetch, result, at),
+            _ if fetch.robots => {
+                self.robots_done(&fetch, result, at);
+                return self.end_round();
+            }
             Ok(page) => page,
             Err(err) => {
                 self.record(Record {
@@ -431,19 +513,44 @@ impl Crawler {
                     latency: Some(latency),
                     ..Record::default()
                 });
-                return;
+                return self.end_round();
             }
         };
         let links_found = page.links.len() as u32;
         let mut new_links = 0;
-        for link in page.links {
-            new_links += u32::from(self.enqueue(link, 0));
+        let rank = self.bounded().then(|| {
+            self.ranks
+                .get(fetch.url.as_str())
+                .cloned()
+                .unwrap_or_default()
+        });
+        if let Some(rank) = &rank {
+            // A bounded crawl: the links wait for their round (see `crate::budget`).
+            let from = Source {
+                shard: self.index(),
+                url: Arc::from(fetch.url.as_str()),
+            };
+            for (index, link) in page.links.into_iter().enumerate() {
+                self.found(link, 0, budget::child(rank, index), Some(from.clone()));
+            }
+        } else {
+            for link in page.links {
+                new_links += u32::from(self.enqueue(link, 0));
+            }
         }
         if let Some(target) = &page.redirect {
             let redirects = self.seen.get(fetch.url.as_str()).map_or(0, |&r| r + 1);
             self.redirects
                 .insert(fetch.url.as_str().to_owned(), target.clone());
-            self.enqueue(target.clone(), redirects);
+            match &rank {
+                Some(rank) => {
+                    let rank = budget::child(rank, links_found as usize);
+                    self.found(target.clone(), redirects, rank, None);
+                }
+                None => {
+                    self.enqueue(target.clone(), redirects);
+                }
+            }
         }
         self.record(Record {
             url: fetch.url.into(),
@@ -457,6 +564,7 @@ impl Crawler {
             tries: fetch.tries,
             latency: Some(latency),
         });
+        self.end_round();
     }
 
     /// Puts `fetch` back for another try, not before `at` plus the wait the server `asked`
@@ -497,9 +605,16 @@ impl Crawler {
 
     /// Nothing queued, nothing waiting and nothing in flight: the crawl is complete.
     pub fn is_done(&self) -> bool {
+        self.is_idle() && self.pending.is_empty()
+    }
+
+    /// Nothing queued, waiting (for a time or for robots.txt) or in flight: what is left, if
+    /// anything, is a bounded crawl's next round.
+    pub(crate) fn is_idle(&self) -> bool {
         self.queue.is_empty()
             && self.waiting.is_empty()
             && self.hosts.queued() == 0
+            && self.held == 0
             && self.in_flight == 0
     }
 
@@ -522,7 +637,9 @@ impl Crawler {
         self.in_flight
     }
 
-    /// How many URLs wait to be fetched, due or not.
+    /// How many URLs wait to be fetched, due or not. (Not those that wait for their origin's
+    /// robots.txt: they join the count when the rules come, which is when a strategy that
+    /// wakes a worker per URL queued must wake one.)
     pub fn queued(&self) -> usize {
         self.queue.len() + self.waiting.len() + self.hosts.queued()
     }
@@ -533,7 +650,9 @@ impl Crawler {
     }
 
     /// Ends the crawl: the report, for `strategy`, of a crawl that took `elapsed`.
-    pub fn into_report(self, strategy: &str, elapsed: Duration) -> Report {
+    pub fn into_report(mut self, strategy: &str, elapsed: Duration) -> Report {
+        let credits = std::mem::take(&mut self.credits);
+        credit(&mut self.records, credits);
         let mut report = Report::new(strategy, &self.config, self.records, elapsed);
         report.peak_in_flight = self.peak_in_flight;
         report.notes = self.notes;
@@ -587,61 +706,73 @@ impl Crawler {
     /// Marks `url` seen, reached through `redirects` redirects; queues it if it is in scope,
     /// records why not otherwise. Returns whether the URL was new.
     pub(crate) fn enqueue(&mut self, url: Url, redirects: u32) -> bool {
+        self.enqueue_ranked(url, redirects, None)
+    }
+
+    /// [`Crawler::enqueue`], with the URL's rank in a bounded crawl.
+    fn enqueue_ranked(&mut self, url: Url, redirects: u32, rank: Option<Rank>) -> bool {
         // One shard of several: a URL another shard owns is handed over, not looked at here.
         // (Its owner is a hash of the text the seen set keys on: `resolve` normalised it.)
-        let Some(url) = shard::keep(&mut self.route, url, redirects) else {
+        let found = Found {
+            url,
+            redirects,
+            rank,
+        };
+        let Some(Found { url, rank, .. }) = shard::keep(&mut self.route, found) else {
             return false;
         };
         if let Some(fewest) = self.seen.get_mut(url.as_str()) {
             if redirects < *fewest {
                 let before = std::mem::replace(fewest, redirects);
-                self.reached_sooner(url, before, redirects);
+                self.reached_sooner(url, before, redirects, rank);
             }
             return false;
         }
-        if self.started >= self.config.max_pages || shard::spent(&self.route) {
+        // A ranked URL goes through in its round, whose cutoff already says whether it finds
+        // pages left (`closed`): other shards taking theirs meanwhile change nothing of it.
+        let spent = rank.is_none() && shard::spent(&self.route);
+        if self.closed || self.started >= self.config.max_pages || spent {
             // Past the bound nothing new is even remembered: the frontier stops growing.
             return false;
         }
         self.seen.insert(url.as_str().to_owned(), redirects);
-        let skip = self.config.out_of_scope(&url);
-        let addr = if skip.is_none() {
-            self.addr_of(&url)
-        } else {
-            None
-        };
-        let error = if let Some(skip) = skip {
-            Some(FetchError::Skipped(skip))
-        } else if redirects > self.config.max_redirects {
-            Some(FetchError::RedirectLimit)
-        } else if url.as_str().len() > MAX_URL_LEN {
-            Some(FetchError::TooLarge(Limit::Url))
-        } else if addr.is_none() {
-            Some(FetchError::Resolve(
-                url.host_str().unwrap_or_default().to_owned(),
-            ))
-        } else {
-            None
-        };
-        if let Some(err) = error {
-            self.record(Record {
+        match self.verdict(&url, redirects) {
+            Err(err) => self.record(Record {
                 url: url.into(),
                 status: Status::Error(err.kind()),
                 ..Record::default()
-            });
-        } else if !shard::take(&self.route) {
-            // Another shard took the last of the shared budget meanwhile: past the bound.
-            self.seen.remove(url.as_str());
-            return false;
-        } else if let Some(addr) = addr {
-            // (No error means an address was found.)
-            self.queue_fetch(url, addr);
+            }),
+            Ok(addr) if shard::take(&self.route) => self.queue_fetch(url, addr, rank),
+            Ok(_) => {
+                // Another shard took the last of the shared budget meanwhile: past the bound.
+                self.seen.remove(url.as_str());
+                return false;
+            }
         }
         true
     }
 
-    fn queue_fetch(&mut self, url: Url, addr: SocketAddr) {
+    /// Where a new URL reached through `redirects` redirects would be fetched, or why it is
+    /// not fetched at all.
+    fn verdict(&mut self, url: &Url, redirects: u32) -> Result<SocketAddr, FetchError> {
+        if let Some(skip) = self.config.out_of_scope(url) {
+            return Err(FetchError::Skipped(skip));
+        }
+        let addr = self.addr_of(url);
+        if redirects > self.config.max_redirects {
+            Err(FetchError::RedirectLimit)
+        } else if url.as_str().len() > MAX_URL_LEN {
+            Err(FetchError::TooLarge(Limit::Url))
+        } else {
+            addr.ok_or_else(|| FetchError::Resolve(url.host_str().unwrap_or_default().to_owned()))
+        }
+    }
+
+    fn queue_fetch(&mut self, url: Url, addr: SocketAddr, rank: Option<Rank>) {
         self.started += 1;
+        if let Some(rank) = rank {
+            self.ranks.insert(url.as_str().to_owned(), rank);
+        }
         let fetch = Fetch {
             url,
             addr,
@@ -650,6 +781,7 @@ impl Crawler {
             robots: false,
             hops: 0,
             polite: false,
+            chain: 0,
             work_rounds: 0,
             started: None,
         };
@@ -658,41 +790,74 @@ impl Crawler {
         }
         let origin = &fetch.url[..url::Position::BeforePath];
         match robots_of(&mut self.robots, origin) {
-            Some(Robots::Known(rules)) => {
+            Some(Robots::Known(rules, _)) => {
                 if rules.allows(&fetch.url) {
                     self.push(fetch, false);
                 } else {
                     self.disallowed(fetch);
                 }
             }
-            Some(Robots::Fetching(held)) => held.push(fetch),
+            Some(Robots::Waiting { held, .. }) => {
+                held.push(fetch);
+                self.held += 1;
+            }
             None => {
-                // The origin's first URL: its robots.txt goes first, and the URL waits.
-                let mut robots_txt = fetch.url.clone();
-                robots_txt.set_path("/robots.txt");
-                robots_txt.set_query(None);
-                self.robots
-                    .insert(origin.to_owned(), Robots::Fetching(vec![fetch]));
-                self.push(Fetch::robots_txt(robots_txt, addr, 0), true);
+                // The origin's first URL here: it waits for the rules, which its home shard
+                // fetches (this one, or another that is asked for them).
+                let origin = origin.to_owned();
+                let waiting = Robots::Waiting {
+                    held: vec![fetch],
+                    asked: Vec::new(),
+                };
+                self.robots.insert(origin.clone(), waiting);
+                self.held += 1;
+                match shard::home_elsewhere(&self.route, &origin) {
+                    Some(home) => {
+                        let from = self.index();
+                        shard::post(&mut self.route, home, Post::RulesWanted { origin, from });
+                    }
+                    None => self.fetch_robots(origin),
+                }
             }
         }
     }
 
-    /// A robots.txt fetch ended: a redirect is followed (up to [`robots::MAX_REDIRECTS`], to
-    /// any `http:` host with an address, as RFC 9309 asks), anything else settles the rules.
-    fn robots_done(&mut self, fetch: &Fetch, result: Result<Page, FetchError>, at: Instant) {
-        let origins = self
-            .robots_redirects
-            .get_mut(fetch.url.as_str())
-            .and_then(Vec::pop);
-        let origin = origins.unwrap_or_else(|| fetch.url[..url::Position::BeforePath].to_owned());
-        if self
-            .robots_redirects
-            .get(fetch.url.as_str())
-            .is_some_and(Vec::is_empty)
-        {
-            self.robots_redirects.remove(fetch.url.as_str());
+    /// This shard is the home of `origin`, whose rules are not known yet: its robots.txt goes
+    /// first.
+    fn fetch_robots(&mut self, origin: String) {
+        let home = self.index();
+        let url = Url::parse(&format!("{origin}/robots.txt"))
+            .expect("an origin and an absolute path make a URL");
+        match self.addr_of(&url) {
+            Some(addr) => {
+                let chain = self.chain(Chain { origin, home });
+                self.push(Fetch::robots_txt(url, addr, 0, chain), true);
+            }
+            // The shard that asked had an address for the origin, so this one has too; if a
+            // resolver says otherwise, the origin is unreachable.
+            None => {
+                let err = FetchError::Resolve(url.host_str().unwrap_or_default().to_owned());
+                self.settle(Chain { origin, home }, Err(err), None);
+            }
         }
+    }
+
+    /// A new chain of robots.txt fetches: its id.
+    fn chain(&mut self, chain: Chain) -> u32 {
+        self.last_chain = self.last_chain.wrapping_add(1);
+        self.chains.insert(self.last_chain, chain);
+        self.last_chain
+    }
+
+    /// A robots.txt fetch ended: a redirect is followed (up to [`robots::MAX_REDIRECTS`], to
+    /// any `http:` host with an address, as RFC 9309 asks; by the home shard of the origin it
+    /// goes to, under that origin's politeness), anything else settles the rules.
+    fn robots_done(&mut self, fetch: &Fetch, result: Result<Page, FetchError>, at: Instant) {
+        let chain = self.chains.remove(&fetch.chain).unwrap_or_else(|| Chain {
+            // Every robots.txt fetch is begun with its chain; this is only a fallback.
+            origin: fetch.url[..url::Position::BeforePath].to_owned(),
+            home: self.index(),
+        });
         if let Ok(Page {
             redirect: Some(target),
             ..
@@ -701,43 +866,123 @@ impl Crawler {
             && target.scheme() == "http"
             && let Some(addr) = self.addr_of(target)
         {
-            let next = Fetch::robots_txt(target.clone(), addr, fetch.hops + 1);
-            self.robots_redirects
-                .entry(target.as_str().to_owned())
-                .or_default()
-                .push(origin);
-            return self.push(next, true);
+            let hops = fetch.hops + 1;
+            let to = &target[..url::Position::BeforePath];
+            return match shard::home_elsewhere(&self.route, to) {
+                Some(shard) => {
+                    let hop = Post::RobotsHop {
+                        origin: chain.origin,
+                        home: chain.home,
+                        url: target.clone(),
+                        hops,
+                    };
+                    shard::post(&mut self.route, shard, hop);
+                }
+                None => {
+                    let chain = self.chain(chain);
+                    self.push(Fetch::robots_txt(target.clone(), addr, hops, chain), true);
+                }
+            };
         }
-        self.robots_known(&origin, result, at);
+        self.settle(chain, result, Some(at));
     }
 
-    /// An origin's robots.txt is read: its rules are known, and the URLs that waited for
-    /// them are queued or recorded as disallowed.
-    fn robots_known(&mut self, origin: &str, result: Result<Page, FetchError>, at: Instant) {
+    /// The last fetch of `chain` ended with `result`: its origin's rules, kept here if this
+    /// is the origin's home, else sent there. The note, if any, is this shard's. `at` is when
+    /// the last fetch ended, if one did (a `Crawl-delay` counts from it).
+    fn settle(&mut self, chain: Chain, result: Result<Page, FetchError>, at: Option<Instant>) {
         let result = result.as_ref().map(|page| {
             let body = page.extra.as_deref().map_or(&[][..], |extra| &extra.body);
             (page.status, body)
         });
-        let (rules, note) = robots::rules(origin, result);
+        let (rules, note) = robots::rules(&chain.origin, result);
         self.notes.extend(note);
-        if let Some(delay) = rules.crawl_delay() {
-            self.hosts.crawl_delay(origin, delay, at);
+        let rules = Arc::new(rules);
+        if chain.home == self.index() {
+            self.robots_known(chain.origin, rules, at);
+        } else {
+            let known = Post::Rules {
+                origin: chain.origin,
+                rules,
+                at,
+            };
+            shard::post(&mut self.route, chain.home, known);
         }
-        let before = self.robots.insert(origin.to_owned(), Robots::Known(rules));
-        let Some(Robots::Fetching(held)) = before else {
+    }
+
+    /// An origin's rules are known (read here, or sent by its home): the URLs that waited for
+    /// them are queued or recorded as disallowed, and the shards that asked are told.
+    fn robots_known(&mut self, origin: String, rules: Arc<Rules>, at: Option<Instant>) {
+        if let (Some(delay), Some(at)) = (rules.crawl_delay(), at) {
+            self.hosts.crawl_delay(&origin, delay, at);
+        }
+        let known = Robots::Known(Arc::clone(&rules), at);
+        let Some(Robots::Waiting { held, asked }) = self.robots.insert(origin.clone(), known)
+        else {
             return;
         };
-        let Some(Robots::Known(rules)) = self.robots.get(origin) else {
-            return;
-        };
-        let (allowed, disallowed): (Vec<Fetch>, Vec<Fetch>) =
-            held.into_iter().partition(|fetch| rules.allows(&fetch.url));
-        for fetch in allowed {
-            self.push(fetch, false);
+        for shard in asked {
+            let known = Post::Rules {
+                origin: origin.clone(),
+                rules: Arc::clone(&rules),
+                at,
+            };
+            shard::post(&mut self.route, shard, known);
         }
-        for fetch in disallowed {
-            self.disallowed(fetch);
+        self.held -= held.len();
+        for fetch in held {
+            if rules.allows(&fetch.url) {
+                self.push(fetch, false);
+            } else {
+                self.disallowed(fetch);
+            }
         }
+    }
+
+    /// What another shard says of robots.txt: it wants an origin's rules (this shard is the
+    /// origin's home), it sends them, or it hands on a redirect for this shard to follow.
+    pub(crate) fn robots_post(&mut self, post: Post) {
+        match post {
+            Post::RulesWanted { origin, from } => match robots_of(&mut self.robots, &origin) {
+                Some(Robots::Known(rules, at)) => {
+                    let known = Post::Rules {
+                        origin,
+                        rules: Arc::clone(rules),
+                        at: *at,
+                    };
+                    shard::post(&mut self.route, from, known);
+                }
+                Some(Robots::Waiting { asked, .. }) => asked.push(from),
+                None => {
+                    let waiting = Robots::Waiting {
+                        held: Vec::new(),
+                        asked: vec![from],
+                    };
+                    self.robots.insert(origin.clone(), waiting);
+                    self.fetch_robots(origin);
+                }
+            },
+            Post::Rules { origin, rules, at } => self.robots_known(origin, rules, at),
+            Post::RobotsHop {
+                origin,
+                home,
+                url,
+                hops,
+            } => {
+                let chain = Chain { origin, home };
+                match self.addr_of(&url) {
+                    Some(addr) => {
+                        let chain = self.chain(chain);
+                        self.push(Fetch::robots_txt(url, addr, hops, chain), true);
+                    }
+                    None => {
+                        let err = FetchError::Resolve(url.host_str().unwrap_or_default().into());
+                        self.settle(chain, Err(err), None);
+                    }
+                }
+            }
+        }
+        self.end_round();
     }
 
     fn disallowed(&mut self, fetch: Fetch) {
@@ -750,17 +995,16 @@ impl Crawler {
 
     /// `url`, seen before through `before` redirects, is now reached through fewer. A queued
     /// or in-flight fetch needs nothing (its count is read when it completes); a URL refused
-    /// for its chain is fetched after all; a redirect already fetched passes the count on.
-    fn reached_sooner(&mut self, url: Url, before: u32, redirects: u32) {
+    /// for its chain is fetched after all; a redirect already fetched passes the count on
+    /// (in a bounded crawl, to its target as a candidate of the next round, ranked after
+    /// every link of the page of `rank`).
+    fn reached_sooner(&mut self, url: Url, before: u32, redirects: u32, rank: Option<Rank>) {
         let max = self.config.max_redirects;
         if before > max && redirects <= max {
-            let refused = self.records.iter().position(|record| {
-                record.url == url.as_str()
-                    && record.status == Status::Error(ErrorKind::RedirectLimit)
-            });
             // A fetch queued now takes its page from the budget like any other.
-            if let Some(index) = refused
+            if let Some(index) = self.refused(url.as_str())
                 && let Some(addr) = self.addr_of(&url)
+                && !self.closed
                 && self.started < self.config.max_pages
                 && shard::take(&self.route)
             {
@@ -768,11 +1012,209 @@ impl Crawler {
                 if let Some(gauges) = &self.config.gauges {
                     gauges.ended.fetch_sub(1, Ordering::Relaxed);
                 }
-                self.queue_fetch(url, addr);
+                self.queue_fetch(url, addr, rank);
             }
         } else if let Some(target) = self.redirects.get(url.as_str()).cloned() {
-            self.enqueue(target, redirects + 1);
+            match rank {
+                Some(rank) => {
+                    let rank = budget::child(&rank, u32::MAX as usize);
+                    self.found(target, redirects + 1, rank, None);
+                }
+                None => {
+                    self.enqueue(target, redirects + 1);
+                }
+            }
         }
+    }
+
+    /// The index of the record of `url` refused for its redirect chain, if it was.
+    fn refused(&self, url: &str) -> Option<usize> {
+        self.records.iter().position(|record| {
+            record.url == url && record.status == Status::Error(ErrorKind::RedirectLimit)
+        })
+    }
+
+    /// This crawler's index among the shards (0 alone).
+    fn index(&self) -> usize {
+        self.route.as_ref().map_or(0, Route::index)
+    }
+
+    /// Whether `--max-pages` bounds the crawl: its links then wait for their round.
+    fn bounded(&self) -> bool {
+        self.config.max_pages != usize::MAX
+    }
+
+    /// A bounded crawl found `url` (through `redirects` redirects, with `rank`), on the page
+    /// `from` if it is a link: it waits for its round here, or in the shard that owns it.
+    fn found(&mut self, url: Url, redirects: u32, rank: Rank, from: Option<Source>) {
+        let found = Found {
+            url,
+            redirects,
+            rank: Some(rank),
+        };
+        if let Some(Found {
+            url,
+            redirects,
+            rank: Some(rank),
+        }) = shard::keep(&mut self.route, found)
+        {
+            let from = from.filter(|_| redirects == 0);
+            self.pending.push(Candidate {
+                url,
+                redirects,
+                rank,
+                from,
+            });
+        }
+    }
+
+    /// Links another shard found for this one, on the page `from`: queued now, or (ranked,
+    /// in a bounded crawl) held for their round.
+    pub(crate) fn links_came(&mut self, from: Option<Source>, links: Vec<Found>) {
+        let mut new_links = 0;
+        for Found {
+            url,
+            redirects,
+            rank,
+        } in links
+        {
+            match rank {
+                Some(rank) => self.pending.push(Candidate {
+                    url,
+                    redirects,
+                    rank,
+                    from: from.clone().filter(|_| redirects == 0),
+                }),
+                // A redirect target (redirects > 0) is not one of the page's links.
+                None => new_links += u32::from(self.enqueue(url, redirects) && redirects == 0),
+            }
+        }
+        if let Some(from) = from
+            && new_links > 0
+        {
+            self.credits.push((from, new_links));
+        }
+    }
+
+    /// A bounded crawl alone has nothing left to do but its next round: the round goes
+    /// through the frontier (and again while a round finds nothing to fetch).
+    fn end_round(&mut self) {
+        while self.route.is_none() && !self.pending.is_empty() && self.is_idle() {
+            let left = self.config.max_pages.saturating_sub(self.started);
+            let cutoff = self.cutoff(left);
+            self.admit(&cutoff);
+        }
+    }
+
+    /// Where the budget stops in this round, with `left` pages left: the round's candidates
+    /// in rank order go as far as the one that takes the last page.
+    pub(crate) fn cutoff(&mut self, left: usize) -> Cutoff {
+        let chargeable = self.chargeable(left);
+        Cutoff::of(left, &chargeable.iter().collect::<Vec<_>>())
+    }
+
+    /// The ranks of the round's candidates that would each take a page, in rank order, as far
+    /// as the first `limit + 1` of them: what [`Crawler::admit`] would do, without doing it.
+    pub(crate) fn chargeable(&mut self, limit: usize) -> Vec<Rank> {
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.sort_by(|a, b| a.rank.cmp(&b.rank));
+        let max = self.config.max_redirects;
+        // What the round would change of the seen set: fewest redirects, and refused.
+        let mut overlay: HashMap<&str, (u32, bool)> = HashMap::new();
+        let mut chargeable = Vec::new();
+        let depth = self.depth;
+        for candidate in pending.iter().filter(|c| c.rank.len() == depth) {
+            if chargeable.len() > limit {
+                break;
+            }
+            let url = &candidate.url;
+            let key = url.as_str();
+            let known = overlay
+                .get(key)
+                .map(|&(fewest, refused)| (fewest, Some(refused)))
+                .or_else(|| self.seen.get(key).map(|&fewest| (fewest, None)));
+            let takes = match known {
+                None => {
+                    let verdict = self.verdict(url, candidate.redirects);
+                    let refused = matches!(verdict, Err(FetchError::RedirectLimit));
+                    overlay.insert(key, (candidate.redirects, refused));
+                    verdict.is_ok()
+                }
+                Some((fewest, refused)) if candidate.redirects < fewest => {
+                    let refused = refused.unwrap_or_else(|| self.refused(key).is_some());
+                    let takes = fewest > max
+                        && candidate.redirects <= max
+                        && refused
+                        && self.addr_of(url).is_some();
+                    overlay.insert(key, (candidate.redirects, refused && !takes));
+                    takes
+                }
+                Some(_) => false,
+            };
+            if takes {
+                chargeable.push(candidate.rank.clone());
+            }
+        }
+        drop(overlay);
+        self.pending = pending;
+        chargeable
+    }
+
+    /// The round's candidates go through the frontier in rank order, those past `cutoff`
+    /// finding the budget spent (new URLs among them are forgotten).
+    pub(crate) fn admit(&mut self, cutoff: &Cutoff) {
+        let depth = self.depth;
+        let (mut round, later) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition::<Vec<_>, _>(|c| c.rank.len() == depth);
+        self.pending = later;
+        self.depth += 1;
+        round.sort_by(|a, b| a.rank.cmp(&b.rank));
+        for candidate in round {
+            self.closed = !cutoff.admits(&candidate.rank);
+            let new = self.enqueue_ranked(candidate.url, candidate.redirects, Some(candidate.rank));
+            if let Some(from) = candidate.from.filter(|_| new) {
+                match self.credits.last_mut() {
+                    Some((page, n)) if page.url == from.url => *n += 1,
+                    _ => self.credits.push((from, 1)),
+                }
+            }
+        }
+        self.closed = false;
+    }
+
+    /// Whether a bounded crawl holds candidates for its next round.
+    pub(crate) fn has_round(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// The credits of pages of other shards, taken out for [`crate::Shard::merge`].
+    pub(crate) fn take_credits(&mut self) -> Vec<(Source, u32)> {
+        let index = self.index();
+        let (own, others) = std::mem::take(&mut self.credits)
+            .into_iter()
+            .partition(|(source, _)| source.shard == index);
+        self.credits = own;
+        others
+    }
+}
+
+/// Adds each credit to the record of its page (by URL: a record's index may have moved).
+pub(crate) fn credit(records: &mut [Record], credits: Vec<(Source, u32)>) {
+    if credits.is_empty() {
+        return;
+    }
+    let at: HashMap<&str, usize> = records
+        .iter()
+        .enumerate()
+        .map(|(index, record)| (record.url.as_str(), index))
+        .collect();
+    let credited: Vec<(usize, u32)> = credits
+        .iter()
+        .filter_map(|(source, n)| Some((*at.get(&*source.url)?, *n)))
+        .collect();
+    for (index, n) in credited {
+        records[index].new_links += n;
     }
 }
 
@@ -1118,6 +1560,56 @@ mod tests {
         let report = crawler.into_report("test", Duration::ZERO);
         assert_eq!(report.notes.len(), 1);
         assert!(report.notes[0].contains("redirects"), "{:?}", report.notes);
+    }
+
+    /// Two origins whose robots.txt both lead to one URL: each gets the rules of the fetch
+    /// made for it, whatever order the fetches end in (the bookkeeping is by fetch, not by
+    /// the URL they share).
+    #[test]
+    fn robots_redirects_to_one_url_keep_their_own_origin() {
+        use std::sync::Arc;
+        let mut config = config();
+        config.robots = true;
+        config.add_root(
+            parse_root("http://127.0.0.2:9000/").unwrap(),
+            "127.0.0.2:9000".parse().unwrap(),
+        );
+        config.resolver = Some(crate::Resolver(Arc::new(|host, port| {
+            format!("{host}:{port}").parse().ok()
+        })));
+        let mut crawler = Crawler::new(config);
+        let now = Instant::now();
+        let shared = "http://127.0.0.3:7000/robots.txt";
+        let mut held = Vec::new();
+        while let Some(fetch) = crawler.next_fetch(now) {
+            held.push(fetch);
+        }
+        assert_eq!(held.len(), 2, "both origins' robots.txt");
+        // The first origin's goes straight to the shared URL; the second's by one more hop.
+        for fetch in held {
+            let to = if fetch.url.as_str().starts_with("http://127.0.0.1") {
+                shared
+            } else {
+                "http://127.0.0.4:6000/robots.txt"
+            };
+            crawler.complete(fetch.finish(redirect(to), now));
+        }
+        let first = crawler.next_fetch(now).unwrap();
+        let hop = crawler.next_fetch(now).unwrap();
+        assert_eq!((first.url.as_str(), hop.url.port()), (shared, Some(6000)));
+        crawler.complete(hop.finish(redirect(shared), now));
+        let second = crawler.next_fetch(now).unwrap();
+        assert_eq!(second.url.as_str(), shared);
+        // The first origin's fetch fails for good (all disallowed), the second's has rules.
+        crawler.complete(first.finish(text(500, ""), now));
+        crawler.complete(second.finish(text(200, "User-agent: *\nDisallow: /x\n"), now));
+        let root = crawler
+            .next_fetch(now)
+            .expect("the second origin's root is allowed");
+        assert_eq!(root.url.as_str(), "http://127.0.0.2:9000/");
+        crawler.complete(root.finish(html(""), now));
+        assert!(crawler.is_done());
+        assert!(lines(&crawler).contains(&"error:robots\thttp://127.0.0.1:8000/".to_owned()));
     }
 
     /// `--per-host 1`: one fetch in flight to the host at a time, however many are queued.

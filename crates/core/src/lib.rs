@@ -20,6 +20,7 @@
 //! | robots.txt | `robots.rs` | each origin's rules, fetched first and obeyed |
 //! | politeness | `politeness.rs` | `--per-host`, `--delay-ms`, `Crawl-delay`: per-host queues |
 //! | retries | `wait.rs` | `Retry-After`, and exponential backoff with deterministic jitter |
+//! | `--max-pages` | `budget.rs` | the first N URLs breadth first: ranks, rounds, where the budget stops |
 //! | [`Shard`] | `shard.rs` | the frontier split N ways for N loops on N cores: links as [`Message`]s, exact termination |
 //! | [`work::work`] | `work.rs` | deterministic CPU work per page (`--work-us`) |
 //! | [`Tracer`] | `trace.rs` | `--trace`: one line per event of each fetch, with its [`FetchId`] |
@@ -29,6 +30,7 @@
 
 #![deny(missing_docs)]
 
+mod budget;
 mod charset;
 mod config;
 pub mod crawler;

@@ -50,6 +50,11 @@ impl Stride {
         let k = (elapsed.as_nanos() / slot.as_nanos()) as u64;
         let start = |k: u64| epoch + slot.saturating_mul(u32::try_from(k).unwrap_or(u32::MAX));
         let (n, i) = (self.shards as u64, self.index as u64);
+        if t < epoch {
+            // Before slot 0 (another shard set the epoch from a later `now`): this shard's
+            // first slot, not one a whole cycle later.
+            return start(i);
+        }
         if k % n == i && t <= start(k) + delay / 2 && t >= start(k) {
             return t;
         }
@@ -297,6 +302,11 @@ mod tests {
         assert_eq!(stride(2).window(delay, ms(10)), ms(400));
         assert_eq!(stride(1).window(delay, ms(230)), ms(230));
         assert_eq!(stride(1).window(delay, ms(260)), ms(800));
+        // A time before the epoch (another shard set it from a later `now`): the shard's
+        // first slot.
+        let before = epoch.checked_sub(Duration::from_millis(3)).unwrap();
+        assert_eq!(stride(0).window(delay, before), ms(0));
+        assert_eq!(stride(2).window(delay, before), ms(400));
     }
 
     #[test]

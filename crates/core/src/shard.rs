@@ -102,9 +102,11 @@ use std::{
 use url::Url;
 
 use crate::{
+    budget::{Cutoff, Rank, Source},
     config::Config,
-    crawler::{Crawler, Fetch, Outcome},
+    crawler::{self, Crawler, Fetch, Outcome},
     report::{Latency, Record, Report},
+    robots::Rules,
 };
 
 /// The shard, of `shards`, that owns `url`: a hash of the whole normalised URL (see the module
@@ -132,13 +134,54 @@ fn share(total: usize, index: usize, shards: usize) -> usize {
     total / shards + usize::from(index < total % shards)
 }
 
+/// The shard, of `shards`, that is the home of `origin` (`http://host:port`): the one that
+/// fetches its robots.txt and keeps its rules, and (routing by host) all of its URLs.
+pub(crate) fn home(origin: &str, shards: usize) -> usize {
+    hash_owner(origin, shards)
+}
+
+/// A URL found for the frontier: a link (redirects 0) or a redirect's target, with its rank
+/// in a bounded crawl ([`crate::budget`]).
+#[derive(Debug)]
+pub(crate) struct Found {
+    pub(crate) url: Url,
+    pub(crate) redirects: u32,
+    pub(crate) rank: Option<Rank>,
+}
+
+/// What one shard says to another of robots.txt, whose rules live on the origin's home
+/// shard alone.
+#[derive(Debug)]
+pub(crate) enum Post {
+    /// To an origin's home: shard `from` holds URLs of `origin` and wants its rules.
+    RulesWanted { origin: String, from: usize },
+    /// From an origin's home (or from the shard that read them, to the home): its rules, read
+    /// when a fetch ended at `at`.
+    Rules {
+        origin: String,
+        rules: Arc<Rules>,
+        at: Option<Instant>,
+    },
+    /// To the home of the origin a robots.txt redirected to: fetch `url`, the `hops`th
+    /// redirect of `origin`'s robots.txt, under your politeness for that origin, and send
+    /// the rules it gives to shard `home`.
+    RobotsHop {
+        origin: String,
+        home: usize,
+        url: Url,
+        hops: u8,
+    },
+}
+
 /// What a sharded [`Crawler`] knows about the others: which URLs it owns, the links it found
 /// for the others, and the budget of pages they share.
 #[derive(Debug)]
 pub(crate) struct Route {
     index: usize,
-    /// For each shard, the links found for it since the last hand-over: (URL, redirects).
-    outbox: Vec<Vec<(Url, u32)>>,
+    /// For each shard, the links found for it since the last hand-over.
+    outbox: Vec<Vec<Found>>,
+    /// What this shard has to say of robots.txt to others since the last hand-over.
+    posts: Vec<(usize, Post)>,
     /// Pages left under `--max-pages`, shared by every shard; `None` when unbounded.
     budget: Option<Arc<AtomicUsize>>,
     /// Whether URLs go to the shard of their host ([`host_owner`]), politeness being in force.
@@ -149,6 +192,11 @@ pub(crate) struct Route {
 }
 
 impl Route {
+    /// This shard's index.
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+
     /// This shard's turn in time for hosts with a `Crawl-delay`, when URLs are spread by URL
     /// over several shards; `None` when one shard keeps each host (or there is one shard).
     pub(crate) fn stride(&self) -> Option<crate::politeness::Stride> {
@@ -160,22 +208,36 @@ impl Route {
     }
 }
 
-/// Called first by [`Crawler::enqueue`]: `Some(url)` if this crawler owns it (or is alone),
-/// `None` once it is in the outbox of the shard that does.
-pub(crate) fn keep(route: &mut Option<Route>, url: Url, redirects: u32) -> Option<Url> {
+/// Called first by [`Crawler::enqueue`]: `Some(found)` if this crawler owns the URL (or is
+/// alone), `None` once it is in the outbox of the shard that does.
+pub(crate) fn keep(route: &mut Option<Route>, found: Found) -> Option<Found> {
     let Some(route) = route else {
-        return Some(url);
+        return Some(found);
     };
     let to = if route.by_host {
-        host_owner(&url, route.outbox.len())
+        host_owner(&found.url, route.outbox.len())
     } else {
-        owner(&url, route.outbox.len())
+        owner(&found.url, route.outbox.len())
     };
     if to == route.index {
-        return Some(url);
+        return Some(found);
     }
-    route.outbox[to].push((url, redirects));
+    route.outbox[to].push(found);
     None
+}
+
+/// The home of `origin` if it is another shard than this one; `None` alone or at home.
+pub(crate) fn home_elsewhere(route: &Option<Route>, origin: &str) -> Option<usize> {
+    let route = route.as_ref()?;
+    let home = home(origin, route.outbox.len());
+    (home != route.index).then_some(home)
+}
+
+/// Says `post` to shard `to` (with the next hand-over).
+pub(crate) fn post(route: &mut Option<Route>, to: usize, post: Post) {
+    if let Some(route) = route {
+        route.posts.push((to, post));
+    }
 }
 
 /// Whether a shared budget is spent; never for a crawler alone (it counts its own).
@@ -196,6 +258,11 @@ fn budget(route: &Option<Route>) -> Option<&AtomicUsize> {
     route.as_ref()?.budget.as_deref()
 }
 
+/// Pages left of a shared budget, when every shard is idle (so the count is exact).
+fn left(route: &Option<Route>) -> usize {
+    budget(route).map_or(usize::MAX, |left| left.load(Ordering::Relaxed))
+}
+
 /// A message from one shard to another. Opaque: a strategy only carries it to the shard
 /// [`Shard::poll_message`] names and hands it to [`Shard::deliver`] there.
 #[derive(Debug)]
@@ -203,32 +270,59 @@ pub struct Message(Kind);
 
 #[derive(Debug)]
 enum Kind {
-    /// URLs the receiver owns, found by one completed fetch of the sender: the page's links
-    /// (redirects 0) and where it redirects to.
+    /// URLs the receiver owns, found by one completed fetch of the sender (`from`, whose
+    /// `new_links` the links new to the receiver are added to when the shards are merged):
+    /// the page's links (redirects 0) and where it redirects to.
     Links {
         from: Option<Source>,
-        links: Vec<(Url, u32)>,
+        links: Vec<Found>,
     },
+    /// robots.txt: rules asked for, sent, or a redirect to follow.
+    Robots(Post),
     /// The termination probe, passed round the ring by idle shards.
     Probe(Probe),
+    /// A bounded crawl's round: shard 0 asks round the ring, every shard idle, how many of
+    /// the candidates would take a page, or (when that is at least the `budget` left) the
+    /// ranks of the first `budget` of them.
+    Census {
+        budget: usize,
+        count: usize,
+        ranks: Option<Vec<Rank>>,
+    },
+    /// The round goes on, with the budget stopping at this cutoff.
+    Admit(Cutoff),
     /// Shard 0 found the crawl over.
     Done,
 }
 
-/// The record of the page whose links a message carries: the receiver counts the links that
-/// were new to it there (the page's `new_links`), added in when the shards are merged.
-#[derive(Debug, Clone, Copy)]
-struct Source {
-    shard: usize,
-    record: usize,
+impl Kind {
+    /// Whether the message is work for the receiver, counted by EWD998 (the probe, the
+    /// census and the end, which travel between idle shards, are not).
+    fn is_counted(&self) -> bool {
+        matches!(self, Kind::Links { .. } | Kind::Robots(_) | Kind::Admit(_))
+    }
 }
 
-/// EWD998's token: the sum of the balances of the shards it visited, and whether any of them
-/// received a message since the probe last passed.
+/// EWD998's token: the sum of the balances of the shards it visited, whether any of them
+/// received a message since the probe last passed, and whether any holds a bounded crawl's
+/// next round.
 #[derive(Debug, Clone, Copy)]
 struct Probe {
     count: i64,
     black: bool,
+    round: bool,
+}
+
+impl Probe {
+    /// The probe shard 0 holds at the start, and after a bounded crawl's round: black, so
+    /// that its first look starts a round of the ring.
+    fn restart() -> Probe {
+        Probe {
+            count: 0,
+            black: true,
+            round: false,
+        }
+    }
 }
 
 /// One part of a crawl: a [`Crawler`] that owns the URLs [`owner`] gives it, and what it
@@ -248,8 +342,6 @@ pub struct Shard {
     probe: Option<Probe>,
     /// The whole crawl is over (shard 0 found it so, or said so).
     done: bool,
-    /// New links this shard found for pages of other shards: (page, how many).
-    credits: Vec<(Source, u32)>,
 }
 
 impl Shard {
@@ -273,7 +365,7 @@ impl Shard {
             (config.max_pages != usize::MAX).then(|| Arc::new(AtomicUsize::new(config.max_pages)));
         let gauges = config.gauges.as_ref().map(|gauges| gauges.split(shards));
         let epoch = Arc::new(OnceLock::new());
-        (0..shards)
+        let mut crawlers: Vec<Crawler> = (0..shards)
             .map(|index| {
                 let mut config = config.clone();
                 config.concurrency = share(config.concurrency, index, shards);
@@ -282,17 +374,30 @@ impl Shard {
                 }
                 let route = Route {
                     index,
-                    outbox: vec![Vec::new(); shards],
+                    outbox: (0..shards).map(|_| Vec::new()).collect(),
+                    posts: Vec::new(),
                     budget: budget.clone(),
                     by_host: config.per_host.is_some() || !config.delay.is_zero(),
                     epoch: Arc::clone(&epoch),
                 };
-                let mut crawler = Crawler::with_route(config, Some(route));
-                // Every shard offered itself the roots; only a root's owner keeps it.
+                Crawler::with_route(config, Some(route))
+            })
+            .collect();
+        // The roots take the budget in the order they were given, whichever shard owns them.
+        let cutoff = crawlers[0].roots_cutoff();
+        crawlers
+            .into_iter()
+            .enumerate()
+            .map(|(index, mut crawler)| {
+                crawler.queue_roots(&cutoff);
+                // Every shard offered itself the roots; only a root's owner keeps it. (Its
+                // robots.txt is asked for once a message can be sent.)
                 if let Some(route) = &mut crawler.route {
                     route.outbox.iter_mut().for_each(Vec::clear);
                 }
-                Shard::new(crawler, index, shards)
+                let mut shard = Shard::new(crawler, index, shards);
+                shard.hand_over(None);
+                shard
             })
             .collect()
     }
@@ -306,12 +411,8 @@ impl Shard {
             balance: 0,
             black: false,
             // Shard 0 starts holding a black probe, so that its first look starts a round.
-            probe: (index == 0).then_some(Probe {
-                count: 0,
-                black: true,
-            }),
+            probe: (index == 0).then_some(Probe::restart()),
             done: false,
-            credits: Vec::new(),
         }
     }
 
@@ -341,52 +442,107 @@ impl Shard {
         if self.shards == 1 {
             return self.crawler.complete(outcome);
         }
-        let url = outcome.url().as_str().to_owned();
-        let before = self.crawler.records().len();
+        let from = Source {
+            shard: self.index,
+            url: Arc::from(outcome.url().as_str()),
+        };
         self.crawler.complete(outcome);
-        // The page's own record, among those this completion added (its links' skips too).
-        let from = self.crawler.records()[before..]
-            .iter()
-            .rposition(|record| record.url == url)
-            .map(|at| Source {
-                shard: self.index,
-                record: before + at,
-            });
+        self.hand_over(Some(from));
+    }
+
+    /// Turns what the crawler has for other shards into messages: the links (found on the
+    /// page `from`, if a page found them) and what it says of robots.txt.
+    fn hand_over(&mut self, from: Option<Source>) {
         let Some(route) = &mut self.crawler.route else {
             return;
         };
         for (to, links) in route.outbox.iter_mut().enumerate() {
             if !links.is_empty() {
                 let links = std::mem::take(links);
+                let from = from.clone();
                 self.outgoing
                     .push_back((to, Message(Kind::Links { from, links })));
                 self.balance += 1;
             }
         }
+        for (to, post) in route.posts.drain(..) {
+            self.outgoing.push_back((to, Message(Kind::Robots(post))));
+            self.balance += 1;
+        }
     }
 
     /// Takes in a message from another shard: queues the links this shard had not seen, or
-    /// moves the probe on, or learns that the crawl is over.
+    /// answers for robots.txt, or moves the probe or a bounded crawl's round on, or learns
+    /// that the crawl is over.
     pub fn deliver(&mut self, message: Message) {
+        if message.0.is_counted() {
+            self.balance -= 1;
+            self.black = true;
+        }
         match message.0 {
-            Kind::Links { from, links } => {
-                self.balance -= 1;
-                self.black = true;
-                let mut new_links = 0;
-                for (url, redirects) in links {
-                    // A redirect target (redirects > 0) is not one of the page's links.
-                    let new = self.crawler.enqueue(url, redirects);
-                    new_links += u32::from(new && redirects == 0);
-                }
-                if let Some(from) = from
-                    && new_links > 0
-                {
-                    self.credits.push((from, new_links));
-                }
-            }
+            Kind::Links { from, links } => self.crawler.links_came(from, links),
+            Kind::Robots(post) => self.crawler.robots_post(post),
             Kind::Probe(probe) => self.probe = Some(probe),
+            Kind::Census {
+                budget,
+                count,
+                ranks,
+            } => self.census(budget, count, ranks),
+            Kind::Admit(cutoff) => self.crawler.admit(&cutoff),
             Kind::Done => self.done = true,
         }
+        self.hand_over(None);
+    }
+
+    /// The census of a bounded crawl's round reached this shard, every shard idle: it adds
+    /// its own and passes it on; back at shard 0, the round goes on, or a second census asks
+    /// for ranks.
+    fn census(&mut self, budget: usize, count: usize, ranks: Option<Vec<Rank>>) {
+        if self.index != 0 {
+            let own = self.crawler.chargeable(budget);
+            let census = match ranks {
+                None => Kind::Census {
+                    budget,
+                    count: count + own.len(),
+                    ranks: None,
+                },
+                Some(mut ranks) => {
+                    ranks.extend(own);
+                    ranks.sort();
+                    ranks.truncate(budget);
+                    Kind::Census {
+                        budget,
+                        count,
+                        ranks: Some(ranks),
+                    }
+                }
+            };
+            let next = (self.index + 1) % self.shards;
+            return self.outgoing.push_back((next, Message(census)));
+        }
+        let cutoff = match ranks {
+            None if count >= budget => {
+                // More candidates than pages: which rank takes the last page?
+                let mut own = self.crawler.chargeable(budget);
+                own.truncate(budget);
+                let census = Kind::Census {
+                    budget,
+                    count,
+                    ranks: Some(own),
+                };
+                return self.outgoing.push_back((1, Message(census)));
+            }
+            None => Cutoff::All,
+            // The first `budget` ranks of all the shards: the last of them takes the last page.
+            Some(mut ranks) => ranks.pop().map_or(Cutoff::All, Cutoff::Through),
+        };
+        for to in 1..self.shards {
+            let admit = Kind::Admit(cutoff.clone());
+            self.outgoing.push_back((to, Message(admit)));
+            self.balance += 1;
+        }
+        self.crawler.admit(&cutoff);
+        self.probe = Some(Probe::restart());
     }
 
     /// The next message to send, and the index of the shard to send it to.
@@ -408,7 +564,7 @@ impl Shard {
 
     /// One step of EWD998, taken only while this shard is idle.
     fn pass_probe(&mut self) {
-        if self.shards == 1 || self.done || !self.crawler.is_done() {
+        if self.shards == 1 || self.done || !self.crawler.is_idle() {
             return;
         }
         let Some(probe) = self.probe.take() else {
@@ -417,6 +573,18 @@ impl Shard {
         let next = (self.index + 1) % self.shards;
         let probe = if self.index == 0 {
             if !probe.black && !self.black && probe.count + self.balance == 0 {
+                // Every shard idle and no message on its way: the crawl is over, unless a
+                // bounded crawl holds a round and has pages left for it.
+                let budget = left(&self.crawler.route);
+                if (probe.round || self.crawler.has_round()) && budget > 0 {
+                    let count = self.crawler.chargeable(budget).len();
+                    let census = Kind::Census {
+                        budget,
+                        count,
+                        ranks: None,
+                    };
+                    return self.outgoing.push_back((next, Message(census)));
+                }
                 self.done = true;
                 for to in 1..self.shards {
                     self.outgoing.push_back((to, Message(Kind::Done)));
@@ -427,11 +595,13 @@ impl Shard {
             Probe {
                 count: 0,
                 black: false,
+                round: false,
             }
         } else {
             Probe {
                 count: probe.count + self.balance,
                 black: probe.black || self.black,
+                round: probe.round || self.crawler.has_round(),
             }
         };
         self.black = false;
@@ -478,23 +648,19 @@ impl Shard {
         };
         config.concurrency = shards.iter().map(|shard| shard.config().concurrency).sum();
         let mut credits = Vec::new();
-        let mut records: Vec<Vec<Record>> = Vec::with_capacity(shards.len());
+        let mut records: Vec<Record> = Vec::new();
         let mut peak_in_flight = 0;
         let mut notes = Vec::new();
-        for shard in shards {
-            credits.extend(shard.credits);
+        for mut shard in shards {
+            credits.extend(shard.crawler.take_credits());
             let report = shard.crawler.into_report(strategy, elapsed);
             peak_in_flight += report.peak_in_flight;
-            records.push(report.records);
+            records.extend(report.records);
             notes.extend(report.notes);
         }
-        // Each shard read the robots.txt of the origins it met: one note per origin.
         notes.sort();
-        notes.dedup();
-        for (source, new_links) in credits {
-            records[source.shard][source.record].new_links += new_links;
-        }
-        let mut report = Report::new(strategy, &config, records.concat(), elapsed);
+        crawler::credit(&mut records, credits);
+        let mut report = Report::new(strategy, &config, records, elapsed);
         report.peak_in_flight = peak_in_flight;
         report.notes = notes;
         report.loop_lag_ms = Some(Latency::of(lags.concat()));

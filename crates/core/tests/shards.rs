@@ -4,7 +4,9 @@
 
 use std::time::Instant;
 
-use c10k_core::{Config, FetchError, Message, Record, Response, Shard, Status, parse_root};
+use c10k_core::{
+    Config, ErrorKind, Fetch, FetchError, Message, Record, Response, Shard, Status, parse_root,
+};
 use proptest::prelude::*;
 
 const ROOT: &str = "http://127.0.0.1:8000/";
@@ -107,14 +109,31 @@ impl Rng {
     }
 }
 
-fn carries_links(message: &Message) -> bool {
-    format!("{message:?}").contains("Links")
+/// Whether a message is work for its receiver: links, robots.txt, a round of a bounded crawl.
+fn carries_work(message: &Message) -> bool {
+    let text = format!("{message:?}");
+    ["Links", "Robots", "Admit"]
+        .iter()
+        .any(|kind| text.contains(kind))
 }
 
 /// Crawls `site` with `shards` shards, each with up to `width` fetches in flight, choosing at
 /// random at every step which fetch ends or which message arrives next. Checks on the way
 /// that no shard thinks the crawl is over while anything is left; returns the merged records.
 fn crawl(site: &[Page], config: Config, shards: usize, width: usize, seed: u64) -> Vec<Record> {
+    run(config, shards, width, seed, |_, fetch| {
+        respond(site, fetch.url.as_str(), fetch.tries)
+    })
+}
+
+/// [`crawl`], with `answer` giving the response to each fetch, told which shard fetches it.
+fn run(
+    config: Config,
+    shards: usize,
+    width: usize,
+    seed: u64,
+    mut answer: impl FnMut(usize, &Fetch) -> Result<Response, FetchError>,
+) -> Vec<Record> {
     let mut rng = Rng(seed);
     let mut shards = Shard::split(config, shards);
     let mut fetches = Vec::new();
@@ -128,9 +147,12 @@ fn crawl(site: &[Page], config: Config, shards: usize, width: usize, seed: u64) 
         flush(shard, &mut messages);
     }
     let now = Instant::now();
+    // Shards whose queued URLs cannot start until something happens (they wait for their
+    // robots.txt, or for their host's politeness).
+    let mut blocked = vec![false; shards.len()];
     for _ in 0..100_000 {
         let startable: Vec<usize> = (0..shards.len())
-            .filter(|&s| shards[s].queued() > 0 && shards[s].in_flight() < width)
+            .filter(|&s| !blocked[s] && shards[s].queued() > 0 && shards[s].in_flight() < width)
             .collect();
         let choices = startable.len() + fetches.len() + messages.len();
         if choices == 0 {
@@ -139,11 +161,16 @@ fn crawl(site: &[Page], config: Config, shards: usize, width: usize, seed: u64) 
         let choice = rng.below(choices);
         if choice < startable.len() {
             let s = startable[choice];
-            let fetch = shards[s].next_fetch(now).expect("a queued URL");
-            fetches.push((s, fetch));
-        } else if choice < startable.len() + fetches.len() {
+            match shards[s].next_fetch(now) {
+                Some(fetch) => fetches.push((s, fetch)),
+                None => blocked[s] = true,
+            }
+            continue;
+        }
+        blocked.iter_mut().for_each(|b| *b = false);
+        if choice < startable.len() + fetches.len() {
             let (s, fetch) = fetches.swap_remove(choice - startable.len());
-            let result = respond(site, fetch.url.as_str(), fetch.tries);
+            let result = answer(s, &fetch);
             shards[s].complete(fetch.finish(result, now));
             flush(&mut shards[s], &mut messages);
         } else {
@@ -159,8 +186,8 @@ fn crawl(site: &[Page], config: Config, shards: usize, width: usize, seed: u64) 
                 "done with URLs queued"
             );
             assert!(
-                !messages.iter().any(|(_, m)| carries_links(m)),
-                "done with links on their way"
+                !messages.iter().any(|(_, m)| carries_work(m)),
+                "done with work on its way"
             );
         }
     }
@@ -194,6 +221,29 @@ fn canonical(records: &[Record]) -> Vec<Record> {
     sorted
 }
 
+/// The records with only the latency left out: a bounded crawl decides everything else,
+/// `new_links` included, by rank.
+fn exact(records: &[Record]) -> Vec<Record> {
+    let mut sorted: Vec<Record> = records
+        .iter()
+        .map(|r| Record {
+            latency: None,
+            ..r.clone()
+        })
+        .collect();
+    sorted.sort_by(|a, b| a.url.cmp(&b.url));
+    sorted
+}
+
+/// `config` with more roots, pages of the site (the first root stays `/`).
+fn with_roots(mut config: Config, pages: &[usize]) -> Config {
+    for &page in pages {
+        let root = parse_root(&format!("{}{}", ROOT.trim_end_matches('/'), path(page))).unwrap();
+        config.add_root(root, "127.0.0.1:8000".parse().unwrap());
+    }
+    config
+}
+
 fn new_links(records: &[Record]) -> u32 {
     records.iter().map(|r| r.new_links).sum()
 }
@@ -222,19 +272,65 @@ proptest! {
             prop_assert_eq!(new_links(&many) as usize, many.len() - 1);
         }
     }
+}
 
+proptest! {
+    /// A page is credited only with links it has: a link new to another shard is counted on
+    /// the record of the page that found it, even when records were removed since (a URL
+    /// refused for its redirect chain and fetched after all).
     #[test]
-    fn max_pages_is_one_budget_over_all_shards(
+    fn new_links_credit_the_page_that_found_them(
+        site in site(true),
+        shards in 2..6usize,
+        width in 1..4usize,
+        max_redirects in 0..2u32,
+        seed in any::<u64>(),
+    ) {
+        let mut config = config(None);
+        config.max_redirects = max_redirects;
+        let records = crawl(&site, config, shards, width, seed);
+        for record in &records {
+            prop_assert!(record.new_links <= record.links_found, "{record:?}");
+        }
+    }
+}
+
+proptest! {
+    /// `--max-pages` takes the first pages breadth first, roots in the order given: the same
+    /// records (`new_links` included) whatever the number of shards, the concurrency and the
+    /// order fetches end and messages arrive in, redirect limits and all.
+    #[test]
+    fn max_pages_takes_the_same_pages_whatever_the_shards_and_the_order(
         site in site(true),
         shards in 1..6usize,
         width in 1..4usize,
-        max_pages in 1..12usize,
+        max_pages in 1..16usize,
+        max_redirects in prop_oneof![Just(0u32), Just(1), Just(100)],
+        roots in proptest::collection::vec(0..48usize, 0..5),
         seeds in any::<(u64, u64)>(),
     ) {
-        let one = crawl(&site, config(Some(max_pages)), 1, 1, seeds.0);
-        let many = crawl(&site, config(Some(max_pages)), shards, width, seeds.1);
+        let mut config = with_roots(config(Some(max_pages)), &roots);
+        config.max_redirects = max_redirects;
+        let one = crawl(&site, config.clone(), 1, 1, seeds.0);
+        let many = crawl(&site, config, shards, width, seeds.1);
         prop_assert!(fetched(&one) <= max_pages);
-        prop_assert_eq!(fetched(&many), fetched(&one));
+        prop_assert_eq!(exact(&many), exact(&one));
+    }
+}
+
+/// Roots take the budget in the order they were given, whichever shard owns them.
+#[test]
+fn the_roots_take_the_budget_in_their_order() {
+    let site = vec![Page::Html(Vec::new(), false); 8];
+    for shards in 1..=4 {
+        let config = with_roots(config(Some(2)), &[6, 5, 4, 3]);
+        let records = crawl(&site, config, shards, 2, 7);
+        let urls: Vec<&str> = records.iter().map(|r| r.url.as_str()).collect();
+        assert_eq!(exact(&records).len(), 2, "{shards} shards: {urls:?}");
+        assert!(
+            urls.contains(&ROOT) && urls.contains(&"http://127.0.0.1:8000/p/6"),
+            "{shards} shards: {urls:?}"
+        );
     }
 }
 
@@ -262,4 +358,121 @@ fn every_shard_owns_a_share_of_a_site() {
         counts.iter().all(|&n| (200..300).contains(&n)),
         "{counts:?}"
     );
+}
+
+/// A site's robots.txt: rules, after `failures` answers of 500.
+fn robots_txt(rules: &str, failures: usize, asked: &mut usize) -> Result<Response, FetchError> {
+    *asked += 1;
+    let status = if *asked <= failures { 500 } else { 200 };
+    Ok(Response {
+        status,
+        body: rules.as_bytes().to_vec(),
+        body_len: rules.len() as u64,
+        ..Response::default()
+    })
+}
+
+proptest! {
+    /// robots.txt is fetched once for the whole crawl, by one shard, and every shard obeys
+    /// what that one fetch said: the same records as one crawler's, whatever the order.
+    #[test]
+    fn robots_txt_is_one_fetch_and_one_set_of_rules(
+        site in site(true),
+        shards in 1..6usize,
+        width in 1..4usize,
+        failures in 0..2usize,
+        seeds in any::<(u64, u64)>(),
+    ) {
+        let mut config = config(None);
+        config.robots = true;
+        config.max_tries = 1;
+        let rules = "User-agent: *\nDisallow: /p/1\n";
+        let crawl_with = |shards, width, seed| {
+            let mut asked = 0;
+            let records = run(config.clone(), shards, width, seed, |_, fetch| {
+                if fetch.is_robots() {
+                    robots_txt(rules, failures, &mut asked)
+                } else {
+                    respond(&site, fetch.url.as_str(), fetch.tries)
+                }
+            });
+            (records, asked)
+        };
+        let (one, _) = crawl_with(1, 1, seeds.0);
+        let (many, asked) = crawl_with(shards, width, seeds.1);
+        prop_assert_eq!(asked, 1);
+        prop_assert_eq!(canonical(&many), canonical(&one));
+        let disallowed = one.iter().filter(|r| r.status == Status::Error(ErrorKind::Robots));
+        prop_assert!(disallowed.count() >= usize::from(failures > 0));
+    }
+}
+
+/// Several origins whose robots.txt all redirect to the first origin's: every fetch that
+/// connects to an origin is handed out by that origin's home shard (which keeps its
+/// `--per-host` and `--delay-ms`), whichever shard's rules it was fetched for; each origin's
+/// rules come from its own chain of fetches.
+#[test]
+fn a_robots_redirect_is_fetched_by_the_home_of_the_origin_it_goes_to() {
+    let origins: Vec<String> = (0..4)
+        .map(|n| format!("http://127.0.0.1:{}", 8000 + n))
+        .collect();
+    let mut config = Config::new(
+        parse_root(&format!("{}/", origins[0])).unwrap(),
+        "127.0.0.1:8000".parse().unwrap(),
+    );
+    for (n, origin) in origins.iter().enumerate().skip(1) {
+        let addr = format!("127.0.0.1:{}", 8000 + n).parse().unwrap();
+        config.add_root(parse_root(&format!("{origin}/")).unwrap(), addr);
+    }
+    config.per_host = Some(1);
+    for shards in 1..=4 {
+        let mut fetched_by: Vec<(String, usize)> = Vec::new();
+        let first = origins[0].clone();
+        let records = run(config.clone(), shards, 2, 11, |shard, fetch| {
+            fetched_by.push((fetch.url.as_str().to_owned(), shard));
+            let path = fetch.url.path();
+            if path == "/robots.txt" && !fetch.url.as_str().starts_with(&first) {
+                return Ok(Response {
+                    status: 301,
+                    location: Some(format!("{first}/rules.txt")),
+                    ..Response::default()
+                });
+            }
+            if fetch.is_robots() {
+                let rules = "User-agent: *\nDisallow: /private\n";
+                return Ok(Response {
+                    status: 200,
+                    body: rules.as_bytes().to_vec(),
+                    body_len: rules.len() as u64,
+                    ..Response::default()
+                });
+            }
+            let body = r#"<a href="/private/x"><a href="/open">"#;
+            Ok(Response {
+                status: 200,
+                content_type: Some("text/html".into()),
+                body: body.as_bytes().to_vec(),
+                body_len: body.len() as u64,
+                ..Response::default()
+            })
+        });
+        for (url, shard) in &fetched_by {
+            let home = c10k_core::shard::host_owner(&c10k_core::Url::parse(url).unwrap(), shards);
+            assert_eq!(
+                *shard, home,
+                "{shards} shards: {url} fetched by shard {shard}"
+            );
+        }
+        // Each origin: its root and /open fetched, /private/x disallowed.
+        assert_eq!(records.len(), 12, "{shards} shards: {records:?}");
+        let disallowed = records
+            .iter()
+            .filter(|r| r.status == Status::Error(ErrorKind::Robots));
+        assert_eq!(disallowed.count(), 4, "{shards} shards");
+        // The first origin's /rules.txt: once for each other origin's chain.
+        let rules = fetched_by
+            .iter()
+            .filter(|(url, _)| url.ends_with("/rules.txt"));
+        assert_eq!(rules.count(), 3, "{shards} shards");
+    }
 }
