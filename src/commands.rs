@@ -32,6 +32,7 @@ pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<()> {
         busy: args.busy,
         robots,
         robots_redirect: false,
+        robots_elsewhere: None,
         www_link: args.www_link,
     };
     if spec.pages == 0 {

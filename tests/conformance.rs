@@ -86,6 +86,8 @@ pub fn deadline_is_enforced(under: Under) {
     let mut config = config(&server, 4);
     config.timeout = Duration::from_millis(100);
     config.max_tries = 2;
+    // The pages' own deadline (a robots.txt that times out would disallow everything).
+    config.robots = false;
     let report = crawl(&under, &config);
     let root = report.root_record().expect("the root is recorded");
     assert_eq!(root.status, Status::Error(c10k_core::ErrorKind::Timeout));
@@ -111,10 +113,24 @@ pub fn refused_root_is_a_connect_error(under: Under) {
     drop(closed);
     let mut config = Config::new(parse_root(&format!("http://{addr}/")).unwrap(), addr);
     config.max_tries = 3;
+    config.robots = false;
     let report = crawl(&under, &config);
     let root = report.root_record().expect("the root is recorded");
     assert_eq!(root.status, Status::Error(c10k_core::ErrorKind::Connect));
     assert_eq!(root.tries, 3);
+
+    // Obeying robots.txt, which cannot be fetched either: all is disallowed (RFC 9309,
+    // 2.3.1.4), and the note says why.
+    config.robots = true;
+    let report = crawl(&under, &config);
+    let root = report.root_record().expect("the root is recorded");
+    assert_eq!(root.status, Status::Error(c10k_core::ErrorKind::Robots));
+    assert_eq!(report.notes.len(), 1, "{:?}", report.notes);
+    assert!(
+        report.notes[0].contains("could not be fetched") && report.notes[0].contains("disallowed"),
+        "{:?}",
+        report.notes
+    );
 }
 
 /// A concurrency of 0 could never start a fetch: the strategy refuses it instead of waiting.
@@ -280,15 +296,6 @@ pub fn lenient_fetches_subdomains(under: Under) {
     assert_eq!(server.stats().arrivals("/data/0.txt").len(), 1);
 }
 
-/// How many shards of the frontier `under` runs (each reads robots.txt for itself).
-fn shards(under: &Under) -> usize {
-    match (under.options.loops, under.options.per_core) {
-        (Some(loops), _) => loops,
-        (None, true) => under.options.runtime_threads.unwrap_or(1),
-        (None, false) => 1,
-    }
-}
-
 /// robots.txt is fetched before any page of its origin and obeyed (a disallowed URL is
 /// recorded, never fetched, and its links are not found); `--ignore-robots` fetches
 /// everything; a file of no rules allows all.
@@ -316,14 +323,12 @@ pub fn robots_txt_is_fetched_first_and_obeyed(under: Under) {
     assert!(report.notes.is_empty(), "{:?}", report.notes);
     let requests = server.stats().requests();
     assert_eq!(requests[0].0, "/robots.txt");
+    // One fetch for the whole crawl, however many shards: the origin's home reads it.
     let robots = requests
         .iter()
         .filter(|(path, _)| path == "/robots.txt")
         .count();
-    assert!(
-        (1..=shards(&under)).contains(&robots),
-        "{robots} robots.txt requests"
-    );
+    assert_eq!(robots, 1, "{robots} robots.txt requests");
     for (path, _) in &requests {
         let url = format!("{}{}", server.url(), &path[1..]);
         assert_ne!(
@@ -432,7 +437,7 @@ pub fn politeness_caps_and_spaces_a_host(under: Under) {
     );
 
     // A Crawl-delay alone: with several shards the URLs stay spread by URL, and the shards
-    // take turns in time. Each shard reads robots.txt before the delay is known, so only the
+    // take turns in time. robots.txt itself is read before the delay is known, so only the
     // pages' requests are spaced.
     let server = start_logged(&slow, None);
     let report = crawl(&under, &config(&server, 8));
@@ -448,6 +453,106 @@ pub fn politeness_caps_and_spaces_a_host(under: Under) {
         spaced.iter().all(|gap| *gap >= Duration::from_millis(40)),
         "{spaced:?}"
     );
+}
+
+/// Four sites on four ports whose robots.txt all redirect to the first's: with `--per-host 1`
+/// and `--delay-ms`, every request a server sees is the delay after the one before,
+/// whichever shard's rules it was fetched for (the origin a fetch connects to counts it);
+/// each site is crawled under the rules it points to, read once per chain of redirects.
+pub fn robots_redirects_across_origins_keep_politeness(under: Under) {
+    let rules = "User-agent: *\nDisallow: /p/1\n";
+    let spec = SiteSpec {
+        pages: 12,
+        robots: Some(rules.into()),
+        ..SiteSpec::default()
+    };
+    let first = start_logged(&spec, None);
+    let pointing = SiteSpec {
+        robots_elsewhere: Some(format!("{}robots.txt", first.url())),
+        ..spec.clone()
+    };
+    let others: Vec<_> = (0..3).map(|_| start_logged(&pointing, None)).collect();
+    let mut config = config(&first, 8);
+    for server in &others {
+        config.add_root(parse_root(&server.url()).unwrap(), server.addr());
+    }
+    config.per_host = Some(1);
+    config.delay = Duration::from_millis(20);
+    let report = crawl(&under, &config);
+    let mut expected = first.manifest(&spec).urls;
+    for server in &others {
+        expected.extend(server.manifest(&pointing).urls);
+    }
+    let expected: String = expected
+        .iter()
+        .map(|(u, o)| format!("{o}\t{u}\n"))
+        .collect();
+    assert_eq!(urls_out(&report.records), expected);
+    assert!(report.notes.is_empty(), "{:?}", report.notes);
+    let robots = first.stats().arrivals("/robots.txt").len();
+    assert_eq!(robots, 4, "the first site's rules, once for each site");
+    for server in std::iter::once(&first).chain(&others) {
+        let spaced = gaps(server);
+        assert!(
+            spaced.iter().all(|gap| *gap >= config.delay),
+            "{}: {spaced:?}",
+            server.url()
+        );
+    }
+}
+
+/// `--max-pages` takes the roots in the order given, then the first URLs breadth first: the
+/// same `--urls-out` and the same report (each page's `new_links` included) as a crawl of one
+/// fetch at a time, whatever the strategy, its loops and the concurrency.
+pub fn max_pages_takes_the_same_pages(under: Under) {
+    let spec = site();
+    let server = start(&spec);
+    let rooted = |max_pages: usize, roots: &[&str], concurrency| {
+        let mut config = config(&server, concurrency);
+        config.max_pages = max_pages;
+        config.root = parse_root(&format!("{}{}", server.url(), roots[0])).unwrap();
+        for root in &roots[1..] {
+            config.add_root(
+                parse_root(&format!("{}{root}", server.url())).unwrap(),
+                server.addr(),
+            );
+        }
+        config
+    };
+    let roots = ["p/1", "p/2", "p/3", "p/4", "p/5", "p/6"];
+    let report = crawl(&under, &rooted(1, &roots, 8));
+    let fetched: Vec<&str> = report.records.iter().map(|r| r.url.as_str()).collect();
+    assert_eq!(fetched, [format!("{}p/1", server.url())]);
+    let report = crawl(&under, &rooted(4, &roots[2..], 8));
+    let mut fetched: Vec<&str> = report.records.iter().map(|r| r.url.as_str()).collect();
+    fetched.sort_unstable();
+    let expected: Vec<String> = roots[2..]
+        .iter()
+        .map(|r| format!("{}{r}", server.url()))
+        .collect();
+    assert_eq!(fetched, expected);
+
+    // A cut in the middle of a depth, with redirects refused past none.
+    let pages = |report: &Report| {
+        let mut pages: Vec<String> = report
+            .records
+            .iter()
+            .map(|r| format!("{} {} {} {}", r.url, r.status, r.links_found, r.new_links))
+            .collect();
+        pages.sort();
+        pages
+    };
+    for max_redirects in [0, 5] {
+        let mut one = rooted(37, &[""], 1);
+        one.max_redirects = max_redirects;
+        let mut many = rooted(37, &[""], 50);
+        many.max_redirects = max_redirects;
+        let expected = crawl(&plain(Strategy::Threads), &one);
+        let report = crawl(&under, &many);
+        assert_eq!(urls_out(&report.records), urls_out(&expected.records));
+        assert_eq!(pages(&report), pages(&expected));
+        assert_eq!(report.fetched, 37);
+    }
 }
 
 /// Two strategies, run through the CLI, write byte-identical `--urls-out` files.
@@ -558,6 +663,16 @@ macro_rules! conformance {
             #[test]
             fn politeness_caps_and_spaces_a_host() {
                 super::politeness_caps_and_spaces_a_host($under);
+            }
+
+            #[test]
+            fn robots_redirects_across_origins_keep_politeness() {
+                super::robots_redirects_across_origins_keep_politeness($under);
+            }
+
+            #[test]
+            fn max_pages_takes_the_same_pages() {
+                super::max_pages_takes_the_same_pages($under);
             }
 
             #[test]

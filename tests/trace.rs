@@ -162,8 +162,14 @@ fn check(strategy: Strategy, options: StrategyOptions, steps: Option<&str>) {
         assert!(kinds_seen.contains(step), "{strategy}: no {step} events");
     }
 
-    // The origin's robots.txt is fetched first (by each shard that meets the origin), and is
-    // no URL of the report.
+    // The origin's robots.txt is fetched first, once (by the origin's home shard), and is no
+    // URL of the report.
+    let robots: Vec<u32> = tries
+        .iter()
+        .filter(|(url, _)| url.ends_with("/robots.txt"))
+        .map(|(_, &n)| n)
+        .collect();
+    assert_eq!(robots, [1], "{strategy}: robots.txt started once");
     tries.retain(|url, _| !url.ends_with("/robots.txt"));
     // Each URL fetched was started once per try, and nothing else was started.
     let fetched: BTreeMap<String, u32> = report

@@ -34,6 +34,10 @@ pub struct SiteSpec {
     /// Whether `/robots.txt` redirects (301) to `/robots/real.txt`, which serves it.
     #[serde(default)]
     pub robots_redirect: bool,
+    /// Where `/robots.txt` redirects (301) to instead, if set: an absolute URL, another
+    /// site's robots.txt say, whose rules the manifest takes to be this site's `robots`.
+    #[serde(default)]
+    pub robots_elsewhere: Option<String>,
     /// Whether the root also links to a text file on the `www.` subdomain of the server's
     /// name (with a name, not an IP address: `--lenient` then fetches it, `--strict` skips it).
     #[serde(default)]
@@ -73,6 +77,7 @@ impl Default for SiteSpec {
             busy: false,
             robots: None,
             robots_redirect: false,
+            robots_elsewhere: None,
             www_link: false,
         }
     }
@@ -159,6 +164,11 @@ impl SiteSpec {
         };
         if path == "/" {
             return Route::Page(0);
+        }
+        if let Some(elsewhere) = &self.robots_elsewhere
+            && path == "/robots.txt"
+        {
+            return Route::Redirect(301, elsewhere.clone());
         }
         if self.robots.is_some() {
             match (path, self.robots_redirect) {
