@@ -23,7 +23,8 @@ use std::{
 };
 
 use c10k_core::{
-    CHUNK_SIZE, Config, Event, Fetch, FetchError, Outcome, Phase, Progress, Response, Shard,
+    CHUNK_SIZE, Config, Event, Fetch, FetchError, FetchId, Outcome, Phase, Progress, Response,
+    ResponseReader, Shard,
 };
 use tokio::{
     io::AsyncWriteExt,
@@ -275,20 +276,36 @@ async fn fetch_page_when_ready<C: Connect>(
             .await
             .map_err(timed_out)?
             .map_err(exchange)?;
-        let mut chunk = [0; CHUNK_SIZE];
-        let n = match stream.try_read(&mut chunk) {
-            Ok(n) => n,
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(err) => return Err(exchange(err)),
-        };
-        config.trace(fetch.id(), Event::Read(n));
-        if n == 0 {
-            return reader.eof();
+        if let Some(done) = read_when_ready(&stream, &mut reader, config, fetch.id()) {
+            return done;
         }
-        if let Progress::Done(response) = reader.feed(&chunk[..n])? {
-            return Ok(response);
-        }
+    }
+}
+
+/// Reads what the socket has into a buffer on the stack of this poll, not in the future, and
+/// feeds it to the reader: the response or its failure once there is one, `None` to wait
+/// for readiness again (steps 2 to 6).
+fn read_when_ready(
+    stream: &TcpStream,
+    reader: &mut ResponseReader,
+    config: &Config,
+    id: FetchId,
+) -> Option<Result<Response, FetchError>> {
+    let mut chunk = [0; CHUNK_SIZE];
+    let n = match stream.try_read(&mut chunk) {
+        Ok(n) => n,
+        Err(err) if err.kind() == io::ErrorKind::WouldBlock => return None,
+        Err(err) if err.kind() == io::ErrorKind::Interrupted => return None,
+        Err(err) => return Some(Err(exchange(err))),
+    };
+    config.trace(id, Event::Read(n));
+    if n == 0 {
+        return Some(reader.eof());
+    }
+    match reader.feed(&chunk[..n]) {
+        Ok(Progress::Done(response)) => Some(Ok(response)),
+        Ok(Progress::NeedMore) => None,
+        Err(err) => Some(Err(err)),
     }
 }
 
@@ -364,19 +381,8 @@ async fn fetch_page_within(fetch: &Fetch, config: &Config) -> Result<Response, F
             poll_fn(|cx| stream.poll_read_ready(cx))
         )
         .map_err(exchange)?;
-        let mut chunk = [0; CHUNK_SIZE];
-        let n = match stream.try_read(&mut chunk) {
-            Ok(n) => n,
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(err) => return Err(exchange(err)),
-        };
-        config.trace(fetch.id(), Event::Read(n));
-        if n == 0 {
-            return reader.eof();
-        }
-        if let Progress::Done(response) = reader.feed(&chunk[..n])? {
-            return Ok(response);
+        if let Some(done) = read_when_ready(&stream, &mut reader, config, fetch.id()) {
+            return done;
         }
     }
 }
