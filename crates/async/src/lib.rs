@@ -1,19 +1,30 @@
 //! The crawler as native coroutines on tokio: the lecture's fourth design, "Con corrutinas"
 //! (`async`/`await` with an event loop, a queue and N workers).
 //!
-//! `crawl.rs` reads like `crates/threads/src/crawl.rs` on purpose — same functions, same
-//! names, same order of steps (take a URL, connect, send the request, read until complete,
-//! hand the response to the core, wake whoever waits) — so that a diff of the two files is
-//! the concurrency model and nothing else; `scripts/compare.sh threads async` word-diffs
-//! each function against its namesake:
+//! `crawl.rs` is written as a tokio user would write it, and reads like
+//! `crates/threads/src/crawl.rs` on purpose: the steps both take (`crawl`, `run`, `worker`,
+//! `next_fetch`, `complete`, `fetch_page`, `connect`, `read_response`) have the same names, in
+//! the same order, with the same shape, so that a diff of the two is the concurrency model
+//! and little else. `scripts/compare.sh threads async` word-diffs each step against its
+//! namesake, then lists the helpers only one of them has (here `ticker`, `on_the_pool`,
+//! `timed_out`, `traced`; there `remaining`):
 //!
 //! | threads | async |
 //! |---|---|
 //! | `thread::Builder::spawn_scoped` × C | `JoinSet::spawn` × C tasks |
 //! | `Condvar::wait` / `notify_one` / `notify_all` | `Notify::notified().await` / `notify_one` / `notify_waiters` |
 //! | `Condvar::wait_timeout` until a retry is due | `time::timeout_at(due, notified)` |
-//! | blocking `connect` (bounded by the send timeout), `write_all`, `peek`, `read` | mio's `connect` then `poll_write_ready`, `write_all`, `poll_read_ready` + `try_read`, each `.await` |
-//! | socket-option timeouts, set to what is left before each call | one `Sleep` per fetch, raced against each step (`within!`), reset once connected |
+//! | blocking `connect` (bounded by the send timeout), `write_all`, `peek`, `read` | `TcpStream::connect`, `write_all`, `peek`, `read`, each `.await` |
+//! | socket-option timeouts, set to what is left before each call | `time::timeout` around the connect, `time::timeout_at(deadline, …)` around each later step |
+//!
+//! The time-keeping for retries and politeness (which idle task waits for a time) is in
+//! `clock.rs`, a second read, as it is in threads'.
+//!
+//! This is the idiomatic form, not the smallest. Every task's future keeps room for the
+//! largest of its waits; `docs/async-bytes.md` and [`bytes`] take the worker here, one
+//! measured change at a time (`let … else`, readiness reads, a connect written out, one timer
+//! per fetch, …), down to the smallest this crate has run, and say what each change costs
+//! the reader.
 //!
 //! Why C workers on a shared frontier rather than a coordinator spawning a task per URL into a
 //! `JoinSet`: it is the shape of the lecture's crawler (that of "A Web Crawler With asyncio
@@ -39,26 +50,26 @@
 //!  ───────────────────────────────  ──────────────────────────────  ───────────────────────
 //!  run queue: poll(task) ─────────▶ next_fetch: enable(), lock,     start
 //!                                   frontier.next_fetch
-//!                                   fetch_page: mio connect
-//!                                   → EINPROGRESS; poll_write_ready
-//!                                   → Pending; the
-//!                                   waker sits in the socket's slot
-//!  ◀── Pending (state saved) ────── (and the deadline's Sleep)
+//!                                   fetch_page: connect:
+//!                                   TcpStream::connect → Pending;
+//!                                   the waker sits in the socket's
+//!  ◀── Pending (state saved) ────── slot (and the timeout's Sleep)
 //!  park: epoll_wait … writable
 //!  I/O driver: waker.wake() ──────▶ into the run queue
-//!  poll(task) ────────────────────▶ poll_write_ready → Ready        task woke in connect
+//!  poll(task) ────────────────────▶ connect → Ready                 task woke in connect
 //!                                                                   connected
 //!                                   write_all → Ready at once       request written
-//!                                   poll_read_ready → Pending
+//!                                   peek → Pending
 //!  ◀── Pending ────────────────────
-//!  … readable: wake, poll(task) ──▶ poll_read_ready → Ready         task woke in read
-//!                                   try_read, feed … WouldBlock     read N bytes
-//!  … readable: wake, poll(task) ──▶ try_read, feed → Done           task woke in read …
+//!  … readable: wake, poll(task) ──▶ peek → Ready                    task woke in peek
+//!                                   read_response: read → n bytes   read N bytes
+//!                                   feed … NeedMore; read → Pending
+//!  … readable: wake, poll(task) ──▶ read → Ready, feed → Done       task woke in read …
 //!                                   fetch.finish (parse)
 //!                                   complete: frontier.complete,    completed 200
 //!                                   notify_one per URL queued
 //!                                   next_fetch …
-//!  … or first, the Sleep is due ──▶ within! returns Timeout: the step's future and the
+//!  … or first, the Sleep is due ──▶ timeout_at returns Elapsed: the step's future and the
 //!                                   stream are dropped (cancelled, closed)
 //! ```
 //!
@@ -81,16 +92,16 @@
 //! (a task whose timer is due every 10 ms, and how late it wakes). With `--offload` the work
 //! goes to the rayon pool and the task awaits a `oneshot` channel for the outcome.
 //!
-//! **Memory.** Whatever lives across an `.await` is stored in the task's future, for every task.
-//! So the read buffer is a local of the loop body, after the wait for readiness: it lives on
-//! the stack of the poll that uses it, not in each of the C futures. For the same reason a
-//! fetch holds one timer, not a `timeout` inside a `timeout_at`, and waits for readiness with
-//! `poll_read_ready`, whose waker lives in the socket's slot, rather than `readable()`, whose
-//! waiter node would live in the future.
+//! **Memory.** Whatever lives across an `.await` is stored in the task's future, for every
+//! task. So a fetch waits for its response to begin with a one-byte `peek`, as a thread does,
+//! and only then takes its read buffer, from the heap: a task waiting for a server holds no
+//! buffer. The future's size is in [`state_sizes`]; [`bytes`] measures what each further
+//! change would save.
 
 #![deny(missing_docs)]
 
+mod clock;
 mod crawl;
 mod percore;
 
-pub use crawl::{Options, crawl, state_sizes};
+pub use crawl::{Options, bytes, crawl, state_sizes};

@@ -17,6 +17,7 @@ use c10k_eventloop::{EventLoop, Mailbox, Peers, TimerId};
 use slab::Slab;
 
 use crate::{
+    clock::Clock,
     coroutine::{Coroutine, Step},
     fetch::{Chunk, FetchPage},
     future::Future,
@@ -53,8 +54,8 @@ pub(crate) struct Crawl {
     pub(crate) peers: OnceCell<Peers<Message>>,
     /// The ticker's pending sleep, cancelled when the crawl is done.
     tick: Cell<Option<TimerId>>,
-    /// The timer set for when the first waiting URL is due, and that time.
-    wake: Cell<Option<(Instant, TimerId)>>,
+    /// The timer for the first URL that waits for its time (`clock.rs`).
+    pub(crate) clock: Clock,
     /// How late each tick ran.
     lags: RefCell<Vec<Duration>>,
 }
@@ -127,7 +128,7 @@ impl Crawl {
             offloaded: RefCell::new(Slab::new()),
             peers: OnceCell::new(),
             tick: Cell::new(None),
-            wake: Cell::new(None),
+            clock: Clock::new(),
             lags: RefCell::new(Vec::new()),
         });
         if options.offload {
@@ -271,11 +272,11 @@ impl Offload {
 /// fn get(crawl) -> Option<Fetch>:        # asyncio.Queue.get(), with None for "crawl done"
 ///     loop:
 ///         if let Some(fetch) = crawl.frontier.next_fetch():
-///             if a URL still waits for a time no timer is set for:
-///                 wake_one(crawl)         # it will take that URL, or set the timer
+///             if crawl.clock.hand_over(): # a URL waits for a time no timer is set for:
+///                 crawl.wake_one()        # it will take that URL, or set the timer
 ///             return Some(fetch)
 ///         if crawl.frontier.is_done(): return None
-///         wake_when_due(crawl)            # a loop timer, if a URL waits for its time
+///         crawl.clock.keep()              # a loop timer, if a URL waits for its time
 ///         yield crawl.getter()            # resolved by `complete` when a URL is queued,
 ///                                         # or by that timer
 /// ```
@@ -292,54 +293,32 @@ impl Coroutine for Get {
     fn resume(&mut self, lp: &mut EventLoop, _wake: Wake) -> Step<Wake, Option<Fetch>> {
         let mut frontier = self.crawl.frontier.borrow_mut();
         if let Some(fetch) = frontier.next_fetch(Instant::now()) {
-            // Something still waits for a time that no timer keeps (none is set by then):
-            // wake a getter to.
-            let hand_over = frontier
-                .next_wake()
-                .is_some_and(|due| self.crawl.wake.get().is_none_or(|(set, _)| due < set));
+            let hand_over = self.crawl.clock.hand_over(frontier.next_wake());
             drop(frontier);
             if hand_over {
-                wake_one(lp, &self.crawl);
+                self.crawl.wake_one(lp);
             }
             return Step::Complete(Some(fetch));
         }
         if frontier.is_done() {
             return Step::Complete(None);
         }
-        if let Some(due) = frontier.next_wake() {
-            drop(frontier);
-            wake_when_due(lp, &self.crawl, due);
-        }
+        let next_wake = frontier.next_wake();
+        drop(frontier);
+        Clock::keep(lp, &self.crawl, next_wake);
         let getter = Future::new();
         self.crawl.getters.borrow_mut().push_back(getter.clone());
         Step::Yielded(getter)
     }
 }
 
-/// Sets a timer for `due`, when the first waiting URL may go (unless one is set for then or
-/// sooner): it wakes the first waiting getter to look again. A backoff is a timer on the
-/// loop; the other workers run meanwhile. The getter it wakes takes that URL and, if more
-/// wait, wakes the next one (`Get`), so a timer wakes one worker, not all.
-fn wake_when_due(lp: &mut EventLoop, crawl: &Rc<Crawl>, due: Instant) {
-    if let Some((set, timer)) = crawl.wake.get() {
-        if set <= due {
-            return;
+impl Crawl {
+    /// Wakes the getter that has waited longest, if any.
+    pub(crate) fn wake_one(&self, lp: &mut EventLoop) {
+        let getter = self.getters.borrow_mut().pop_front();
+        if let Some(getter) = getter {
+            getter.set_result(lp, Wake::Ready);
         }
-        lp.cancel(timer);
-    }
-    let on_due = Rc::clone(crawl);
-    let timer = lp.call_at(due, move |lp| {
-        on_due.wake.set(None);
-        wake_one(lp, &on_due);
-    });
-    crawl.wake.set(Some((due, timer)));
-}
-
-/// Wakes the getter that has waited longest, if any.
-fn wake_one(lp: &mut EventLoop, crawl: &Crawl) {
-    let getter = crawl.getters.borrow_mut().pop_front();
-    if let Some(getter) = getter {
-        getter.set_result(lp, Wake::Ready);
     }
 }
 

@@ -46,8 +46,8 @@
 //! with a timeout. Retries are the frontier's: a failed URL goes back in the queue, not
 //! before its backoff, and some worker's `get` picks it up again, exactly as in every other
 //! strategy; a `get` that finds nothing due yet sets a loop timer for when something will be
-//! (`wake_when_due`), which wakes the getter that has waited longest; one that takes a URL
-//! while more wait for a time no timer is set for wakes the next.
+//! (`Clock::keep`, in `clock.rs`), which wakes the getter that has waited longest; one that
+//! takes a URL while more wait for a time no timer is set for wakes the next.
 //!
 //! Everything runs on one thread; the frontier is a `RefCell`, never locked.
 //!
@@ -84,10 +84,11 @@
 //!    crawl.complete(outcome): one getter woken per URL                      completed 200
 //! ```
 //!
-//! Ten hops from `epoll` to the line that reads, across five files: the loop's dispatch, the
-//! socket's callback, `Waiter::wake`, `Future::set_result`, `call_soon`, the next turn,
-//! `Task::step`, `Worker::resume`, `FetchPage::resume`, the sub-coroutine's `resume` — and
-//! back up as `Step::Yielded`. `async fn` folds the same path into a waker and a poll
+//! Ten hops from `epoll` to the line that reads, across six files (the event loop's `lib.rs`,
+//! then `socket.rs`, `future.rs`, `task.rs`, `crawl.rs` and `fetch.rs` here): the loop's
+//! dispatch, the socket's callback, `Waiter::wake`, `Future::set_result`, `call_soon`, the
+//! next turn, `Task::step`, `Worker::resume`, `FetchPage::resume`, the sub-coroutine's
+//! `resume` — and back up as `Step::Yielded`. `async fn` folds the same path into a waker and a poll
 //! (`crates/async`).
 //!
 //! **Every core: `--loops N`** (`loops.rs`). One loop is concurrency, not parallelism: it
@@ -98,6 +99,7 @@
 
 #![deny(missing_docs)]
 
+mod clock;
 mod coroutine;
 mod crawl;
 mod fetch;

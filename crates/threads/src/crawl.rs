@@ -5,13 +5,13 @@ use std::{
     net::{SocketAddr, TcpStream},
     sync::{
         Condvar, Mutex, MutexGuard, PoisonError,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicBool, Ordering},
     },
     thread,
     time::{Duration, Instant},
 };
 
-use crate::limits::check_thread_headroom;
+use crate::{clock::Clock, limits::check_thread_headroom};
 use c10k_core::{
     CHUNK_SIZE, Config, Crawler, Event, Fetch, FetchError, FetchId, Outcome, Phase, Progress,
     Report, Response, ResponseReader,
@@ -34,27 +34,41 @@ impl Default for Options {
 
 /// The frontier, shared by every thread of the pool.
 struct Shared {
-    crawler: Mutex<Crawler>,
+    frontier: Mutex<Crawler>,
     /// Signalled when URLs are queued, and when the crawl is done or aborted.
     changed: Condvar,
     /// Set when the pool could not be built: workers leave.
     aborted: AtomicBool,
-    /// When the one thread that keeps time for the others (waiting on `changed` with a
-    /// timeout, for the next retry or host's delay) will wake, in ns after `epoch`; `NO_ONE`
-    /// when no thread does. The other idle threads wait without a timeout, so a wait for a
-    /// time wakes one thread, not the whole pool. Read and written under the frontier's lock.
-    timed: AtomicU64,
-    epoch: Instant,
+    /// Which idle thread waits for the next retry or host's delay (`clock.rs`).
+    clock: Clock,
 }
-
-/// `Shared::timed` when no thread keeps time.
-const NO_ONE: u64 = u64::MAX;
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Crawler> {
         // A worker that panicked leaves the frontier as consistent as any other state it
         // reached between calls, so the poison is not worth a second panic.
-        self.crawler.lock().unwrap_or_else(PoisonError::into_inner)
+        self.frontier.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Changes the frontier, and wakes as many threads as URLs were queued (all, once done).
+    ///
+    /// The wake-ups come after the lock is released: a thread woken while it is still held
+    /// would only block again on the mutex, a second futex wait and wake for nothing. Nothing
+    /// is lost by waiting: a thread that looks after the unlock sees the new URLs, and one
+    /// already waiting is woken.
+    fn change(&self, change: impl FnOnce(&mut Crawler)) {
+        let mut frontier = self.lock();
+        let queued_before = frontier.queued();
+        change(&mut frontier);
+        let (done, queued) = (frontier.is_done(), frontier.queued());
+        drop(frontier);
+        if done {
+            self.changed.notify_all();
+        } else {
+            for _ in queued_before..queued {
+                self.changed.notify_one();
+            }
+        }
     }
 }
 
@@ -68,12 +82,21 @@ pub fn crawl(config: &Config, options: &Options) -> io::Result<Report> {
     check_thread_headroom(config.concurrency)?;
     let started = Instant::now();
     let shared = Shared {
-        crawler: Mutex::new(Crawler::new(config.clone())),
+        frontier: Mutex::new(Crawler::new(config.clone())),
         changed: Condvar::new(),
         aborted: AtomicBool::new(false),
-        timed: AtomicU64::new(NO_ONE),
-        epoch: started,
+        clock: Clock::new(),
     };
+    run(&shared, config, options)?;
+    let crawler = shared
+        .frontier
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    Ok(crawler.into_report("threads", started.elapsed()))
+}
+
+/// Runs `config.concurrency` threads until the crawl is over.
+fn run(shared: &Shared, config: &Config, options: &Options) -> io::Result<()> {
     // Every handle is joined before the scope ends. A scope alone waits only until each
     // closure has returned; the OS thread then still runs its exit path (thread-local
     // destructors, unmapping its signal stack) and its stack goes back to the allocator only
@@ -86,13 +109,13 @@ pub fn crawl(config: &Config, options: &Options) -> io::Result<Report> {
             let spawned = thread::Builder::new()
                 .name(format!("crawler-{n}"))
                 .stack_size(options.stack_kb * 1024)
-                .spawn_scoped(scope, || worker(&shared, config));
+                .spawn_scoped(scope, || worker(shared, config));
             match spawned {
                 Ok(handle) => workers.push(handle),
                 Err(err) => {
                     shared.aborted.store(true, Ordering::Relaxed);
                     // Notified under the lock, so no worker is between its check and its wait.
-                    let _crawler = shared.lock();
+                    let _frontier = shared.lock();
                     shared.changed.notify_all();
                     failed = Some(err);
                     break;
@@ -110,12 +133,7 @@ pub fn crawl(config: &Config, options: &Options) -> io::Result<Report> {
             std::panic::resume_unwind(panic);
         }
         failed.map_or(Ok(()), Err)
-    })?;
-    let crawler = shared
-        .crawler
-        .into_inner()
-        .unwrap_or_else(PoisonError::into_inner);
-    Ok(crawler.into_report("threads", started.elapsed()))
+    })
 }
 
 /// One thread of the pool: fetch pages until the crawl is done.
@@ -131,70 +149,37 @@ fn worker(shared: &Shared, config: &Config) {
 /// URLs wait for their time. One idle thread keeps the time (a wait with a timeout, until
 /// the first URL is due); the others wait for a notification.
 fn next_fetch(shared: &Shared) -> Option<Fetch> {
-    let mut crawler = shared.lock();
+    let mut frontier = shared.lock();
     loop {
-        if shared.aborted.load(Ordering::Relaxed) || crawler.is_done() {
+        if shared.aborted.load(Ordering::Relaxed) || frontier.is_done() {
             return None;
         }
-        let now = Instant::now();
-        if let Some(fetch) = crawler.next_fetch(now) {
-            // Something still waits for a time that no thread keeps (none wakes by then):
-            // wake a thread to.
-            let hand_over = crawler
-                .next_wake()
-                .is_some_and(|due| nanos(due, shared.epoch) < shared.timed.load(Ordering::Relaxed));
-            drop(crawler);
+        if let Some(fetch) = frontier.next_fetch(Instant::now()) {
+            let hand_over = shared.clock.hand_over(frontier.next_wake());
+            drop(frontier);
             if hand_over {
                 shared.changed.notify_one();
             }
             return Some(fetch);
         }
-        let due = crawler.next_wake();
-        let at = due.map_or(NO_ONE, |due| nanos(due, shared.epoch));
-        crawler = if at < shared.timed.load(Ordering::Relaxed) {
-            // No thread wakes this early: this one keeps the time.
-            shared.timed.store(at, Ordering::Relaxed);
-            let timeout = due.map_or(Duration::ZERO, |due| due.saturating_duration_since(now));
-            let waited = shared.changed.wait_timeout(crawler, timeout);
-            let crawler = waited.unwrap_or_else(PoisonError::into_inner).0;
-            if shared.timed.load(Ordering::Relaxed) == at {
-                shared.timed.store(NO_ONE, Ordering::Relaxed);
+        frontier = match shared.clock.keep(frontier.next_wake()) {
+            Some(keeper) => {
+                let timeout = keeper.due.saturating_duration_since(Instant::now());
+                let waited = shared.changed.wait_timeout(frontier, timeout);
+                shared.clock.woke(keeper);
+                waited.unwrap_or_else(PoisonError::into_inner).0
             }
-            crawler
-        } else {
-            shared
+            None => shared
                 .changed
-                .wait(crawler)
-                .unwrap_or_else(PoisonError::into_inner)
+                .wait(frontier)
+                .unwrap_or_else(PoisonError::into_inner),
         };
     }
 }
 
-/// `at` in ns after `epoch` (below `NO_ONE`).
-fn nanos(at: Instant, epoch: Instant) -> u64 {
-    let nanos = at.saturating_duration_since(epoch).as_nanos();
-    u64::try_from(nanos).unwrap_or(NO_ONE - 1).min(NO_ONE - 1)
-}
-
 /// Records an outcome and wakes as many threads as URLs were queued (all, once done).
-///
-/// The wake-ups come after the lock is released: a thread woken while it is still held would
-/// only block again on the mutex, a second futex wait and wake for nothing. Nothing is lost
-/// by waiting: a thread that looks after the unlock sees the new URLs, and one already
-/// waiting is woken.
 fn complete(shared: &Shared, outcome: Outcome) {
-    let mut crawler = shared.lock();
-    let queued_before = crawler.queued();
-    crawler.complete(outcome);
-    let (done, queued) = (crawler.is_done(), crawler.queued());
-    drop(crawler);
-    if done {
-        shared.changed.notify_all();
-    } else {
-        for _ in queued_before..queued {
-            shared.changed.notify_one();
-        }
-    }
+    shared.change(|frontier| frontier.complete(outcome));
 }
 
 /// Connects, sends the request and reads until the response is complete, blocking all along.

@@ -58,8 +58,9 @@
 //! ```
 //!
 //! Where the fetch's state lives between two waits: in the stack frames of `fetch_page`
-//! (`stream`, the deadline) and, once the answer begins, `read_response` (`reader`,
-//! `chunk`), on this thread's own stack. Who resumes it: the kernel, returning from
+//! (`stream`, the deadline) and, once the answer begins, `read_response` (`reader`, and
+//! `chunk`, whose 4 KiB are on the heap while the response is read), on this thread's own
+//! stack. Who resumes it: the kernel, returning from
 //! the blocking call.
 //!
 //! Read [`crawl`] in `crawl.rs` next to `crates/async/src/crawl.rs`: the steps and their names
@@ -68,6 +69,7 @@
 
 #![deny(missing_docs)]
 
+mod clock;
 mod crawl;
 mod limits;
 
