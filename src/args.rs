@@ -25,9 +25,20 @@ pub(crate) struct CompareArgs {
     /// Directory for the results (a new folder is made in it for this sweep).
     #[arg(long, default_value = "results")]
     pub(crate) out: PathBuf,
-    /// Also replace the results section of this README with this sweep's tables and plots.
+    /// Publish this sweep as the reference run: rewrite the results section of ./README.md
+    /// and ./docs/results.md from it (without: both are left alone).
     #[arg(long)]
-    pub(crate) update_readme: Option<PathBuf>,
+    pub(crate) publish: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PublishArgs {
+    /// A sweep's folder in the checkout (`results/<run>`, its plots drawn), or its
+    /// `sweep.json`.
+    pub(crate) run: PathBuf,
+    /// The checkout whose README.md and docs/results.md are rewritten.
+    #[arg(long, default_value = ".")]
+    pub(crate) root: PathBuf,
 }
 
 #[derive(Debug, Args)]
