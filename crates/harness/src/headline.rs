@@ -578,6 +578,19 @@ fn every_core_verdict(results: &Results, docs: &str) -> Option<Verdict> {
         "; on a machine with more cores `cargo bench` walks the axis further and the order may \
          change ([many cores]({docs}/cores.md))."
     );
+    // Threads always have every core: their best C on the CPU-bound site is a form too.
+    let threads = |f: &Figure| f.entries.iter().find(|e| e.model == "threads").cloned();
+    if let (Some(here), Some(best)) = (threads(&figure), threads(&cpu_one_loop(results)))
+        && best.value > here.value
+        && best.run.concurrency != here.run.concurrency
+    {
+        let _ = write!(
+            machine,
+            " Threads, which use every core at any C, did {:.0} responses/s at their best C on \
+             the CPU-bound site ({}).",
+            best.value, best.form
+        );
+    }
     Some(Verdict {
         regime: "Every core",
         context: format!(
