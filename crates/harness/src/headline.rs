@@ -656,14 +656,9 @@ pub fn standing(figure: &Figure) -> String {
     if tied.is_empty() {
         if let Some(next) = behind.first() {
             if figure.higher_is_better {
-                let _ = write!(text, ", {:.2}× the next, {}", 1.0 / ratio(next), next.model);
+                let _ = write!(text, ", {:.2}× the next", 1.0 / ratio(next));
             } else {
-                let _ = write!(
-                    text,
-                    "; the next, {}, needs {:.2}× as much",
-                    next.model,
-                    ratio(next)
-                );
+                let _ = write!(text, "; the next needs {:.2}× as much", ratio(next));
             }
         }
     } else {
