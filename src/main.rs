@@ -28,7 +28,12 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Crawl a site (without URL: an embedded test site, checked against its manifest).
-    #[command(allow_negative_numbers = true)]
+    #[command(
+        allow_negative_numbers = true,
+        after_help = "Exit status: 0 when the crawl ran, 1 when a root could not be fetched, 2 on \
+                      bad arguments; each failure with a one-line reason on stderr. What each \
+                      feature does: docs/crawler.md."
+    )]
     Crawl(CrawlArgs),
     /// Serve the deterministic test site until killed.
     #[command(allow_negative_numbers = true)]
