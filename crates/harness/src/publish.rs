@@ -3,7 +3,7 @@
 //! table, *what the numbers say*, a few plots — and `docs/results.md`, every table and plot.
 //! A sweep that is not published leaves both alone.
 //!
-//! The published run is the *reference*: [`reference`] finds it again from the README (the
+//! The published run is the *reference*: [`reference()`] finds it again from the README (the
 //! newest `results/<run>/` the README links to), and [`beside`] sets another sweep's figures
 //! beside it, as ratios between models, which carry across machines better than rates.
 
@@ -368,7 +368,7 @@ fn swaps(here: &Figure, there: &Figure) -> Vec<Swap> {
 
 /// How a sweep ends, in `cargo bench` and `c10k compare`, once its data and plots are in
 /// `dir`: publishes it into `root` if `publish` (else leaves README.md and `docs/` alone),
-/// sets it beside the `reference` run (found by [`reference`] before publishing, and written
+/// sets it beside the `reference` run (found by [`reference()`] before publishing, and written
 /// to `vs-reference.md` in `dir` as well), and returns what to print: the headline and what
 /// the numbers say on this machine, the comparison, and where everything went.
 pub fn conclude(
