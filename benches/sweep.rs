@@ -3,22 +3,24 @@
 //! (user + system, µs per response), peak RSS and RSS per in-flight connection, context
 //! switches and latency percentiles; the server's connection ceiling is measured beside them,
 //! and the lecture's claims are derived. Everything lands in `results/<date>-full/` (JSON, CSV,
-//! summary, SVG and PNG plots) and in the results section of `README.md`.
+//! summary, SVG and PNG plots), and the run ends by printing its headline, what the numbers
+//! say on this machine, and its figures beside the published reference run's (also written to
+//! `vs-reference.md` in the run's folder).
+//!
+//! README.md and `docs/` are left alone unless asked: `C10K_PUBLISH=1 cargo bench` publishes
+//! the run as the new reference (the README's results section and `docs/results.md`), as
+//! `c10k publish results/<run>` does for a run already on disk.
 //!
 //! The data is written before any plot is drawn, a crawl that fails is recorded and the sweep
 //! goes on, and a plot that fails is one line on stderr and a failing exit code at the end.
 //!
 //! `cargo bench -- --test` runs a tiny sweep into a temporary folder instead, so this never
-//! rots; `C10K_SWEEP=quick cargo bench --bench sweep` runs the quick plan into `results/`.
+//! rots, and never publishes; `C10K_SWEEP=quick cargo bench --bench sweep` runs the quick plan
+//! into `results/`.
 
 use std::{path::Path, process::ExitCode};
 
-use c10k_harness::{
-    Plan, plot,
-    results::run_dir,
-    runner::sweep,
-    summary::{markdown, update_readme},
-};
+use c10k_harness::{Plan, plot, publish, results::run_dir, runner::sweep};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -47,6 +49,13 @@ fn run(test_mode: bool) -> std::io::Result<ExitCode> {
     };
     let bin = Path::new(env!("CARGO_BIN_EXE_c10k"));
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // Only a real run publishes, and only when asked; checked before the sweep, not after.
+    let publish =
+        !test_mode && std::env::var("C10K_PUBLISH").is_ok_and(|v| !v.is_empty() && v != "0");
+    if publish {
+        publish::check(root)?;
+    }
+    let reference = publish::reference(root);
     let results = sweep(bin, &plan)?;
     let failed: Vec<String> = results
         .runs
@@ -71,20 +80,19 @@ fn run(test_mode: bool) -> std::io::Result<ExitCode> {
     };
     // The data first: a plot that fails afterwards costs no measurement.
     let mut written = results.write_data(&dir)?;
-    if !test_mode {
-        update_readme(&root.join("README.md"), &dir, &results)?;
-    }
     let drawn = plot::draw(&results, &dir);
     written.extend(drawn.written.iter().cloned());
     for (path, reason) in &drawn.failed {
         eprintln!("plot failed: {}: {reason}", path.display());
     }
+    let end = publish::conclude(root, &dir, &results, reference.as_deref(), publish)?;
     if test_mode {
         println!(
-            "sweep (smoke): {} runs, {} files written to {}",
+            "sweep (smoke): {} runs, {} files written to {}; its end, {} lines, beside the reference run",
             results.runs.len(),
             written.len(),
-            dir.display()
+            dir.display(),
+            end.lines().count()
         );
         std::fs::remove_dir_all(&dir)?;
         // On tiny sites nothing may fail: the smoke run is a test.
@@ -101,7 +109,7 @@ fn run(test_mode: bool) -> std::io::Result<ExitCode> {
     for path in &written {
         println!("wrote {}", path.display());
     }
-    println!("updated README.md\n\n{}", markdown(&results, &dir));
+    println!("\n{end}");
     for line in &failed {
         eprintln!("recorded as failed: {line}");
     }
@@ -109,7 +117,7 @@ fn run(test_mode: bool) -> std::io::Result<ExitCode> {
         Ok(ExitCode::SUCCESS)
     } else {
         eprintln!(
-            "{} plot files could not be drawn (the data and README are written)",
+            "{} plot files could not be drawn (the data is written)",
             drawn.failed.len()
         );
         Ok(ExitCode::FAILURE)

@@ -25,9 +25,20 @@ pub(crate) struct CompareArgs {
     /// Directory for the results (a new folder is made in it for this sweep).
     #[arg(long, default_value = "results")]
     pub(crate) out: PathBuf,
-    /// Also replace the results section of this README with this sweep's tables and plots.
+    /// Publish this sweep as the reference run: rewrite the results section of ./README.md
+    /// and ./docs/results.md from it (without: both are left alone).
     #[arg(long)]
-    pub(crate) update_readme: Option<PathBuf>,
+    pub(crate) publish: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PublishArgs {
+    /// A sweep's folder in the checkout (`results/<run>`, its plots drawn), or its
+    /// `sweep.json`.
+    pub(crate) run: PathBuf,
+    /// The checkout whose README.md and docs/results.md are rewritten.
+    #[arg(long, default_value = ".")]
+    pub(crate) root: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -56,122 +67,136 @@ pub(crate) struct ProbeArgs {
     pub(crate) stack_kb: usize,
 }
 
+/// The `crawl --help` heading of the embedded test site's flags.
+const SITE: &str = "Embedded test site (crawled when no URL is given)";
+
 #[derive(Debug, Args)]
 pub(crate) struct CrawlArgs {
     /// Root URLs (http only); their origins are the scope of the crawl. None: an embedded
     /// test site.
+    #[arg(help_heading = "Scope")]
     pub(crate) urls: Vec<String>,
     /// Scope is the roots' exact hosts (the default).
-    #[arg(long, conflicts_with = "lenient")]
+    #[arg(help_heading = "Scope", long, conflicts_with = "lenient")]
     pub(crate) strict: bool,
     /// Scope is the roots' registrable domains (www. and other subdomains too), on the roots'
     /// ports; a subdomain's address is looked up when first met (or taken from --resolve).
-    #[arg(long)]
+    #[arg(help_heading = "Scope", long)]
     pub(crate) lenient: bool,
     /// Use ADDR for HOST:PORT instead of looking it up, as curl's --resolve
     /// (`www.example.test:80:127.0.0.1`); repeatable.
-    #[arg(long, value_name = "HOST:PORT:ADDR", value_parser = resolve_entry)]
+    #[arg(help_heading = "Scope", long, value_name = "HOST:PORT:ADDR", value_parser = resolve_entry)]
     pub(crate) resolve: Vec<(String, u16, IpAddr)>,
     /// How to crawl.
-    #[arg(long, value_enum, default_value_t = Strategy::Threads)]
+    #[arg(help_heading = "Model and concurrency", long, value_enum, default_value_t = Strategy::Threads)]
     pub(crate) strategy: Strategy,
     /// Fetches in flight at once.
-    #[arg(long, default_value_t = 100, value_parser = at_least_1)]
+    #[arg(help_heading = "Model and concurrency", long, value_name = "N", default_value_t = 100, value_parser = at_least_1)]
     pub(crate) concurrency: u64,
     /// Stop queueing new URLs after this many fetches.
-    #[arg(long, value_parser = at_least_1)]
+    #[arg(help_heading = "Limits and retries", long, value_name = "N", value_parser = at_least_1)]
     pub(crate) max_pages: Option<u64>,
     /// Redirects one chain may follow.
-    #[arg(long, default_value_t = 10)]
+    #[arg(
+        help_heading = "Limits and retries",
+        long,
+        value_name = "N",
+        default_value_t = 10
+    )]
     pub(crate) max_redirects: u32,
     /// Tries per URL for transport failures (refused, reset, timeout) and for 429 and 503.
-    #[arg(long, default_value_t = 4, value_parser = at_least_1_u32)]
+    #[arg(help_heading = "Limits and retries", long, value_name = "N", default_value_t = 4, value_parser = at_least_1_u32)]
     pub(crate) max_tries: u32,
     /// The first wait before a retry, in milliseconds; each further one doubles, with jitter.
     /// A 429's or 503's Retry-After replaces it.
-    #[arg(long, default_value_t = 100, value_parser = whole_number)]
+    #[arg(help_heading = "Limits and retries", long, value_name = "MS", default_value_t = 100, value_parser = whole_number)]
     pub(crate) backoff_ms: u64,
     /// The longest wait before a retry, in milliseconds: a longer Retry-After is cut to this.
-    #[arg(long, default_value_t = 60_000, value_parser = whole_number)]
+    #[arg(help_heading = "Limits and retries", long, value_name = "MS", default_value_t = 60_000, value_parser = whole_number)]
     pub(crate) max_wait_ms: u64,
     /// Deadline of one fetch (connect included), in milliseconds.
-    #[arg(long, default_value_t = 10_000, value_parser = at_least_1)]
+    #[arg(help_heading = "Limits and retries", long, value_name = "MS", default_value_t = 10_000, value_parser = at_least_1)]
     pub(crate) timeout_ms: u64,
     /// Largest body accepted, in bytes.
-    #[arg(long, default_value_t = Limits::default().max_body)]
+    #[arg(help_heading = "Limits and retries", long, value_name = "BYTES", default_value_t = Limits::default().max_body)]
     pub(crate) max_body: u64,
     /// At most this many connections to one host (origin) at once, over the whole crawl (with
     /// several loops or runtimes too: a host's URLs then all go to one of them).
-    #[arg(long, value_parser = at_least_1)]
+    #[arg(help_heading = "Politeness", long, value_name = "N", value_parser = at_least_1)]
     pub(crate) per_host: Option<u64>,
     /// The least time between two requests to one host, in milliseconds; a robots.txt
     /// Crawl-delay raises it.
-    #[arg(long, default_value_t = 0, value_parser = whole_number)]
+    #[arg(help_heading = "Politeness", long, value_name = "MS", default_value_t = 0, value_parser = whole_number)]
     pub(crate) delay_ms: u64,
     /// Do not fetch robots.txt, and crawl what it would disallow.
-    #[arg(long)]
+    #[arg(help_heading = "Politeness", long)]
     pub(crate) ignore_robots: bool,
     /// Skip URLs matching this regular expression.
-    #[arg(long)]
+    #[arg(help_heading = "Scope", long, value_name = "REGEX")]
     pub(crate) exclude: Option<String>,
     /// Print the JSON report instead of a summary.
-    #[arg(long)]
+    #[arg(help_heading = "Output", long)]
     pub(crate) json: bool,
     /// Write one sorted `STATUS<TAB>URL` line per URL to this file.
-    #[arg(long)]
+    #[arg(help_heading = "Output", long, value_name = "FILE")]
     pub(crate) urls_out: Option<PathBuf>,
     /// Print one line per event of each fetch to stderr (started, connected, request written,
     /// bytes read, completed; on the event-driven strategies, which callback or task ran),
     /// with the fetch's id and the milliseconds since the crawl started.
-    #[arg(long)]
+    #[arg(help_heading = "Output", long)]
     pub(crate) trace: bool,
     /// Print the 500 Lines crawler's report instead of a summary: one line per URL, sorted,
     /// the count of each outcome, and `Finished N urls in X secs (max_tasks=C) (Y
     /// urls/sec/task)`.
-    #[arg(long, conflicts_with = "json")]
+    #[arg(help_heading = "Output", long, conflicts_with = "json")]
     pub(crate) report: bool,
     /// Stream one JSON record per URL to this file as each one ends (a line each, flushed:
     /// `tail -f` shows the crawl as it goes).
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Output", long, value_name = "FILE")]
     pub(crate) jsonl: Option<PathBuf>,
     /// threads: stack reserved per thread, in KiB.
-    #[arg(long, default_value_t = c10k_threads::Options::default().stack_kb as u64,
+    #[arg(help_heading = "Model and concurrency", long, value_name = "KIB", default_value_t = c10k_threads::Options::default().stack_kb as u64,
           value_parser = clap::value_parser!(u64).range(16..))]
     pub(crate) thread_stack_kb: u64,
     /// After parsing each HTML page, do this many µs of deterministic CPU work (a crawler that
     /// indexes what it fetches).
-    #[arg(long, default_value_t = 0)]
+    #[arg(
+        help_heading = "CPU work per page",
+        long,
+        value_name = "US",
+        default_value_t = 0
+    )]
     pub(crate) work_us: u64,
     /// callbacks, generators, async, uring: parse pages (and do their work) on a rayon pool
     /// instead of the event loop.
-    #[arg(long)]
+    #[arg(help_heading = "CPU work per page", long)]
     pub(crate) offload: bool,
     /// callbacks, generators, uring: run this many event loops (rings, for uring), each on its
     /// own thread with a shard of the frontier and its share of --concurrency (default: one);
     /// `auto`: one per core it may run on (after --cpus).
-    #[arg(long, value_parser = count_or_auto)]
+    #[arg(help_heading = "Model and concurrency", long, value_name = "N|auto", value_parser = count_or_auto)]
     pub(crate) loops: Option<Count>,
     /// async: run on this many threads (default: one, a current-thread runtime); `auto`: one
     /// per core it may run on (after --cpus).
-    #[arg(long, value_parser = count_or_auto)]
+    #[arg(help_heading = "Model and concurrency", long, value_name = "N|auto", value_parser = count_or_auto)]
     pub(crate) threads: Option<Count>,
     /// async: how the threads share the work: one work-stealing runtime (`stealing`, the
     /// default with --threads), or a runtime and a shard of the frontier per thread
     /// (`per-core`, one per core without --threads).
-    #[arg(long, value_enum)]
+    #[arg(help_heading = "Model and concurrency", long, value_enum)]
     pub(crate) runtime: Option<Runtime>,
-    /// Embedded site only: number of pages.
-    #[arg(long, default_value_t = 1000)]
+    /// Pages of the embedded site.
+    #[arg(help_heading = SITE, long, value_name = "N", default_value_t = 1000)]
     pub(crate) site_pages: usize,
-    /// Embedded site only: delay of each response, in milliseconds.
-    #[arg(long, default_value_t = 0)]
+    /// Delay of each of its responses, in milliseconds.
+    #[arg(help_heading = SITE, long, value_name = "MS", default_value_t = 0)]
     pub(crate) site_delay_ms: u64,
-    /// Embedded site only: add the misbehaving fault pages.
-    #[arg(long)]
+    /// Add the pages that misbehave on purpose (docs/faults.md).
+    #[arg(help_heading = SITE, long)]
     pub(crate) site_faults: bool,
     /// Run only on these CPUs (`0`, `0-3`, `0,2`): the whole process, pinned before it starts
     /// anything (what the benchmark's cores axis uses).
-    #[arg(long)]
+    #[arg(help_heading = "Model and concurrency", long)]
     pub(crate) cpus: Option<harness::affinity::CpuList>,
     /// Print `progress N` lines (URLs done) to stderr while crawling, for a parent process.
     #[arg(long, hide = true)]

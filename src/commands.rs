@@ -8,7 +8,7 @@ use c10k_harness::{self as harness, raise_fd_limit};
 use c10k_testsite::{Server, ServerOptions, SiteSpec};
 
 use crate::{
-    args::{CompareArgs, CountArgs, PlotArgs, ServeArgs},
+    args::{CompareArgs, CountArgs, PlotArgs, PublishArgs, ServeArgs},
     pin, usage,
 };
 
@@ -77,8 +77,15 @@ pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The sweep (`--quick`, or the full plan), its data, the README section if asked, the plots.
+/// The sweep (`--quick`, or the full plan), its data, the plots, the run beside the reference,
+/// and the README section and docs/results.md if asked.
 pub(crate) fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
+    let root = Path::new(".");
+    if args.publish {
+        // Before a sweep of minutes, not after it.
+        harness::publish::check(root).map_err(|e| usage(format!("--publish: {e}")))?;
+    }
+    let reference = harness::publish::reference(root);
     let mut plan = if args.quick {
         harness::Plan::quick()
     } else {
@@ -97,12 +104,38 @@ pub(crate) fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     for path in results.write_data(&dir)? {
         eprintln!("wrote {}", path.display());
     }
-    if let Some(readme) = &args.update_readme {
-        harness::summary::update_readme(readme, &dir, &results)?;
-        eprintln!("updated {}", readme.display());
+    let code = plots_drawn(&harness::plot::draw(&results, &dir));
+    let end = harness::publish::conclude(root, &dir, &results, reference.as_deref(), args.publish)?;
+    println!("{end}");
+    Ok(code)
+}
+
+/// Publishes a sweep already on disk, and sets it beside the reference it replaces.
+pub(crate) fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
+    let dir = if args.run.is_file() {
+        args.run.parent().unwrap_or(Path::new(".")).to_path_buf()
+    } else {
+        args.run.clone()
+    };
+    let results = harness::publish::load(&dir).map_err(|e| usage(format!("not a sweep: {e}")))?;
+    harness::publish::check(&args.root).map_err(|e| usage(e.to_string()))?;
+    let previous = harness::publish::reference(&args.root);
+    for file in harness::publish::publish(&args.root, &dir, &results)? {
+        eprintln!("published {}", file.display());
     }
-    println!("{}", harness::summary::markdown(&results, Path::new(".")));
-    Ok(plots_drawn(&harness::plot::draw(&results, &dir)))
+    let same =
+        previous.as_deref().and_then(|p| fs::canonicalize(p).ok()) == fs::canonicalize(&dir).ok();
+    if let (Some(previous), false) = (previous, same) {
+        let name = format!(
+            "results/{}",
+            previous.file_name().unwrap_or_default().to_string_lossy()
+        );
+        println!(
+            "{}",
+            harness::publish::beside(&results, &harness::publish::load(&previous)?, &name)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 pub(crate) fn count(args: CountArgs) -> anyhow::Result<ExitCode> {

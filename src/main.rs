@@ -13,8 +13,8 @@ use std::process::ExitCode;
 use c10k_harness as harness;
 use clap::{Parser, Subcommand};
 
-use args::{CompareArgs, CountArgs, CrawlArgs, PlotArgs, ProbeArgs, ServeArgs};
-use commands::{compare, count, plot, serve};
+use args::{CompareArgs, CountArgs, CrawlArgs, PlotArgs, ProbeArgs, PublishArgs, ServeArgs};
+use commands::{compare, count, plot, publish, serve};
 use crawl::crawl;
 
 /// One raw-socket web crawler written five ways, measured C10K-style.
@@ -28,13 +28,21 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Crawl a site (without URL: an embedded test site, checked against its manifest).
-    #[command(allow_negative_numbers = true)]
+    #[command(
+        allow_negative_numbers = true,
+        after_help = "Exit status: 0 when the crawl ran, 1 when a root could not be fetched, 2 on \
+                      bad arguments; each failure with a one-line reason on stderr. What each \
+                      feature does: docs/crawler.md."
+    )]
     Crawl(CrawlArgs),
     /// Serve the deterministic test site until killed.
     #[command(allow_negative_numbers = true)]
     Serve(ServeArgs),
     /// Measure every strategy at every concurrency, each in its own process; write results/.
     Compare(CompareArgs),
+    /// Make a sweep the published reference run: rewrite README.md's results section and
+    /// docs/results.md from its sweep.json.
+    Publish(PublishArgs),
     /// Redraw the plots of a sweep from its JSON.
     Plot(PlotArgs),
     /// Count what one crawl costs: system calls (perf) and instructions (perf or callgrind).
@@ -56,6 +64,7 @@ fn main() -> ExitCode {
         Command::Crawl(args) => crawl(args),
         Command::Serve(args) => serve(args).map(|()| ExitCode::SUCCESS),
         Command::Compare(args) => compare(args),
+        Command::Publish(args) => publish(args),
         Command::Plot(args) => plot(args),
         Command::Count(args) => count(args),
         Command::ProbeLimits(args) => {

@@ -252,6 +252,65 @@ fn plot_redraws_a_sweep_and_a_chart_that_fails_is_one_line_and_exit_1() {
 }
 
 #[test]
+fn publish_rewrites_the_readme_section_from_a_run_and_refuses_what_is_not_one() {
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/crates/harness/tests/fixtures/sweep.json"
+    );
+    let root = std::env::temp_dir().join(format!("c10k-cli-publish-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let run = root.join("results/2026-11-27T19-18-39Z-full");
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::copy(fixture, run.join("sweep.json")).unwrap();
+    let readme = "# r\n\n<!-- results:begin -->\n<!-- results:end -->\n";
+    std::fs::write(root.join("README.md"), readme).unwrap();
+    let root_arg = root.to_str().unwrap();
+
+    // Not a sweep, and a checkout without markers: exit 2, one line, nothing written.
+    let output = c10k(&["publish", root_arg, "--root", root_arg]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("not a sweep"),
+        "{}",
+        stderr(&output)
+    );
+    let elsewhere = std::env::temp_dir().join(format!("c10k-cli-publish-x-{}", std::process::id()));
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let output = c10k(&[
+        "publish",
+        run.to_str().unwrap(),
+        "--root",
+        elsewhere.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert_eq!(
+        std::fs::read_to_string(root.join("README.md")).unwrap(),
+        readme
+    );
+
+    // The run's folder (or its sweep.json): the README's section and docs/results.md.
+    let output = c10k(&[
+        "publish",
+        run.join("sweep.json").to_str().unwrap(),
+        "--root",
+        root_arg,
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let published = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(
+        published.contains("The reference run is [`results/2026-11-27T19-18-39Z-full`]"),
+        "{published}"
+    );
+    assert!(
+        published.contains("### What the numbers say"),
+        "{published}"
+    );
+    assert!(root.join("docs/results.md").is_file());
+    std::fs::remove_dir_all(&root).unwrap();
+    std::fs::remove_dir_all(&elsewhere).unwrap();
+}
+
+#[test]
 fn concurrency_beyond_the_descriptor_limit_is_clamped_with_a_warning() {
     let output = c10k(&["crawl", "--site-pages", "20", "--concurrency", "10000000"]);
     assert!(output.status.success(), "{}", stderr(&output));

@@ -10,8 +10,10 @@
 //! | plan | [`plan`] | which crawls a sweep runs, on which test sites ([`Plan::full`], `quick`, `smoke`) |
 //! | run | [`runner`] | each crawl in a child process against a [`server`] in another; rusage, the memory sampler's figures, the [`loadgen`] ceiling and the [`probe`] of limits |
 //! | results | [`results`] | every run, the figures derived across runs, `sweep.json` and `sweep.csv` |
-//! | summary | [`summary`] | `summary.md` and the README's results section |
+//! | summary | [`summary`] | every table and claim as Markdown: `summary.md`, `docs/results.md` |
+//! | headline | [`headline`] | each model's best form, and what the numbers say, regime by regime |
 //! | plots | [`plot`] | SVG and PNG charts, drawn with a font compiled into the binary |
+//! | publish | [`publish`] | only when asked: the README's results section and `docs/results.md`; the reference run, and a sweep beside it |
 //!
 //! Around them: [`measure`] (process usage, the machine), [`counts`] (instructions and system
 //! calls per page), [`affinity`] (pinning to cores) and [`limits`] (open files).
@@ -23,6 +25,7 @@
 
 pub mod affinity;
 pub mod counts;
+pub mod headline;
 pub mod limits;
 pub mod loadgen;
 pub mod measure;
@@ -30,6 +33,7 @@ pub mod peers;
 pub mod plan;
 pub mod plot;
 pub mod probe;
+pub mod publish;
 pub mod results;
 pub mod runner;
 pub mod server;

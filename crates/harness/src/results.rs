@@ -167,11 +167,15 @@ pub struct ScalingClaim {
     pub vs_threads: Option<f64>,
 }
 
+/// The share of its rate a crawl must lose to CPU work on its loop before [`WorkClaim`] says
+/// the work costs it.
+pub const WORK_LOSS: f64 = 0.10;
+
 /// What inline CPU work costs one event-driven strategy, and what offloading wins back.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WorkClaim {
-    /// The least work per page (µs) at which the inline crawl lost more than 10% of its
-    /// responses/s without work; `None` if it never did.
+    /// The least work per page (µs) at which the inline crawl lost more than [`WORK_LOSS`] of
+    /// its responses/s without work; `None` if it never did.
     pub costs_from_us: Option<u64>,
     /// The most work per page measured, µs.
     pub max_work_us: u64,
@@ -333,7 +337,7 @@ pub fn derive(results: &mut Results) {
             WorkClaim {
                 costs_from_us: inline
                     .iter()
-                    .find(|r| r.work_us > 0 && r.pages_per_s < 0.9 * base.pages_per_s)
+                    .find(|r| r.work_us > 0 && r.pages_per_s < (1.0 - WORK_LOSS) * base.pages_per_s)
                     .map(|r| r.work_us),
                 max_work_us: most.work_us,
                 no_work_per_s: base.pages_per_s,
@@ -422,12 +426,7 @@ fn derive_scaling(results: &mut Results, claims: &mut Claims) {
             run.scaling_efficiency = Some(run.pages_per_s / (cores as f64 * one));
         }
     }
-    let most = results
-        .runs
-        .iter()
-        .filter(|r| r.site == "cores")
-        .filter_map(|r| r.cores)
-        .max();
+    let most = results.top_cores();
     let variants: std::collections::BTreeSet<&String> =
         rates.keys().map(|(variant, _)| variant).collect();
     for variant in variants {
@@ -451,6 +450,16 @@ fn derive_scaling(results: &mut Results, claims: &mut Claims) {
 }
 
 impl Results {
+    /// The cores axis's top step: the most cores the crawler had (every core, unpinned, as the
+    /// crawls of the other sites).
+    pub fn top_cores(&self) -> Option<usize> {
+        self.runs
+            .iter()
+            .filter(|r| r.site == "cores")
+            .filter_map(|r| r.cores)
+            .max()
+    }
+
     /// Writes the data — `sweep.json`, `sweep.csv` and `summary.md` — into `dir`, before any
     /// plot is drawn: a plot that fails later costs no measurement. Returns the files written.
     pub fn write_data(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
@@ -460,8 +469,23 @@ impl Results {
         let csv = dir.join("sweep.csv");
         fs::write(&csv, self.csv()?)?;
         let summary = dir.join("summary.md");
-        fs::write(&summary, crate::summary::markdown(self, Path::new(".")))?;
+        fs::write(&summary, self.summary())?;
         Ok(vec![json, csv, summary])
+    }
+
+    /// `summary.md`: the headline and what the numbers say on this machine, then every table
+    /// and claim, the plots linked beside it (the run's folder is `results/<run>/`, two levels
+    /// below the `docs/` the verdicts link to).
+    pub fn summary(&self) -> String {
+        format!(
+            "# Sweep\n\n{}\n\n{}\n## What the numbers say\n\n{}\n{}{}{}",
+            crate::summary::measured_on(self),
+            crate::headline::table(self),
+            crate::headline::what_the_numbers_say(self, "../../docs"),
+            crate::summary::tables(self),
+            crate::summary::plot_links(self, Path::new("."), |_| true),
+            crate::summary::notes(self),
+        )
     }
 
     /// One row per run, one column per field of [`Run`] (nested fields as `latency_ms.p99`),

@@ -1,26 +1,74 @@
-//! The results as Markdown: `summary.md` beside the data, and the results section of the
-//! README, between its markers.
+//! The results as Markdown: every table and claim of a sweep, for `summary.md` beside the data
+//! and for `docs/results.md` when a run is published ([`crate::publish`]). The front page's
+//! headline and *what the numbers say* are [`crate::headline`]'s.
 
-use std::{fs, io, path::Path};
+use std::path::Path;
 
 use c10k_core::Latency;
 
 use crate::{
     loadgen::CpuPerResponse,
     peers::Peer,
-    results::{Results, Run},
+    results::{Results, Run, WORK_LOSS},
 };
 
-/// The results as Markdown: machine, ceiling, one table per site, the claims, the plots
-/// (linked relative to `plots`).
+/// The results as Markdown: machine, ceiling, one table per site, the claims, every plot
+/// (linked relative to `plots`), the run's notes.
 pub fn markdown(results: &Results, plots: &Path) -> String {
+    let mut md = format!("{}\n\n", measured_on(results));
+    md.push_str(&tables(results));
+    md.push_str(&plot_links(results, plots, |_| true));
+    md.push_str(&notes(results));
+    md
+}
+
+/// One line: which plan ran, and the machine it ran on (CPU, cores, memory, kernel, rustc,
+/// open-file limit, commit, date).
+pub fn measured_on(results: &Results) -> String {
+    let plan = results.plan.as_ref().map_or("?", |p| p.name.as_str());
+    let by = match plan {
+        "full" => " (what `cargo bench` runs)",
+        "quick" => " (`c10k compare --quick`)",
+        "smoke" => " (`cargo bench -- --test`)",
+        _ => "",
+    };
+    format!(
+        "Plan `{plan}`{by}, measured on {}.",
+        results.machine.describe()
+    )
+}
+
+/// The plots of `results` whose file stem `keep` accepts, as Markdown images linked relative
+/// to `plots`.
+pub fn plot_links(results: &Results, plots: &Path, keep: impl Fn(&str) -> bool) -> String {
+    let mut md = String::from("\n");
+    for (file, caption) in crate::plot::charts(results) {
+        if keep(&file) {
+            md.push_str(&format!(
+                "![{caption}]({})\n",
+                plots.join(format!("{file}.svg")).display()
+            ));
+        }
+    }
+    md
+}
+
+/// What the sweep skipped or could not measure, one line each.
+pub fn notes(results: &Results) -> String {
+    let mut md = String::new();
+    if !results.notes.is_empty() {
+        md.push_str("\nNotes from this run:\n\n");
+        for note in &results.notes {
+            md.push_str(&format!("- {note}\n"));
+        }
+    }
+    md
+}
+
+/// The ceiling, one table per site and axis, and the lecture's claims.
+pub fn tables(results: &Results) -> String {
     let mut md = String::new();
     let plan = results.plan.as_ref();
-    md.push_str(&format!(
-        "Measured by `cargo bench` (plan `{}`) on {}.\n\n",
-        plan.map_or("?", |p| p.name.as_str()),
-        results.machine.describe()
-    ));
     if let Some(c) = &results.ceiling {
         md.push_str(&format!(
             "**Server ceiling** (one request per connection, {} connections, measured by the harness): \
@@ -33,7 +81,7 @@ pub fn markdown(results: &Results, plots: &Path) -> String {
         ));
     }
     for site in plan.map(|p| p.sites.as_slice()).unwrap_or_default() {
-        md.push_str(&format!("#### {} site: {}\n\n", site.name, site.describe()));
+        md.push_str(&format!("## {} site: {}\n\n", site.name, site.describe()));
         md.push_str(
             "| strategy | C | pages | wall s | responses/s | peak in flight | CPU µs/page | peak RSS MiB | RSS at widest MiB | RSS/conn B | p50 ms | p99 ms | ctx switches vol/invol | errors |\n\
              |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
@@ -69,7 +117,7 @@ pub fn markdown(results: &Results, plots: &Path) -> String {
     }
     if let Some(axis) = plan.and_then(|p| p.work.as_ref()) {
         md.push_str(&format!(
-            "#### work site: {}, at C = {}; N µs of CPU work per HTML page, on the loop or offloaded to rayon\n\n",
+            "## work site: {}, at C = {}; N µs of CPU work per HTML page, on the loop or offloaded to rayon\n\n",
             axis.site.describe(),
             axis.concurrency
         ));
@@ -111,7 +159,7 @@ pub fn markdown(results: &Results, plots: &Path) -> String {
     cores_table(results, &mut md);
     counts_table(results, &mut md);
     let gap = ceiling_table(results, &mut md);
-    md.push_str("#### The lecture's claims, measured\n\n");
+    md.push_str("## The lecture's claims, measured\n\n");
     for (strategy, (seq, conc, c)) in &results.claims.overlap {
         md.push_str(&format!(
             "- *Overlapping waits* ({strategy}): the latency-bound crawl takes {seq:.2} s at C = 1 and {conc:.2} s at C = {c} ({:.1}× faster).\n",
@@ -156,10 +204,16 @@ pub fn markdown(results: &Results, plots: &Path) -> String {
     for (strategy, w) in &results.claims.work {
         let from = w.costs_from_us.map_or(
             format!(
-                "never lost more than 10% of its rate up to {} µs",
+                "never lost more than {:.0}% of its rate up to {} µs",
+                WORK_LOSS * 100.0,
                 w.max_work_us
             ),
-            |us| format!("lost more than 10% of its rate from {us} µs of work per page"),
+            |us| {
+                format!(
+                    "lost more than {:.0}% of its rate from {us} µs of work per page",
+                    WORK_LOSS * 100.0
+                )
+            },
         );
         md.push_str(&format!(
             "- *Blocking the loop* ({strategy}): inline, the crawl {from}; at {} µs it did {:.0} responses/s \
@@ -184,19 +238,6 @@ pub fn markdown(results: &Results, plots: &Path) -> String {
     if let Some(gap) = gap {
         md.push_str(&gap);
     }
-    md.push('\n');
-    for (file, caption) in crate::plot::charts(results) {
-        md.push_str(&format!(
-            "![{caption}]({})\n",
-            plots.join(format!("{file}.svg")).display()
-        ));
-    }
-    if !results.notes.is_empty() {
-        md.push_str("\nNotes from this run:\n\n");
-        for note in &results.notes {
-            md.push_str(&format!("- {note}\n"));
-        }
-    }
     md
 }
 
@@ -210,7 +251,7 @@ fn counts_table(results: &Results, md: &mut String) {
         return;
     }
     md.push_str(&format!(
-        "#### cost per page: {}; each crawl counted once, never timed (whole process, start-up included)\n\n",
+        "## cost per page: {}; each crawl counted once, never timed (whole process, start-up included)\n\n",
         axis.site.describe()
     ));
     md.push_str(
@@ -353,13 +394,7 @@ fn ceiling_table(results: &Results, md: &mut String) -> Option<String> {
     }
     // The event-driven strategies' parallel forms on every core (the cores axis's top step,
     // unpinned as the crawls above): what the models give a machine with more than one core.
-    let top = results
-        .runs
-        .iter()
-        .filter(|r| r.site == "cores")
-        .filter_map(|r| r.cores)
-        .max()
-        .filter(|&top| top > 1);
+    let top = results.top_cores().filter(|&top| top > 1);
     for run in results
         .runs
         .iter()
@@ -384,7 +419,7 @@ fn ceiling_table(results: &Results, md: &mut String) -> Option<String> {
     }
     let cores = results.machine.cores.max(1) as f64;
     md.push_str(&format!(
-        "#### between the crawlers and the ceiling: CPU time per response of client and server, CPU-bound site ({cores} cores shared by both)\n\n"
+        "## between the crawlers and the ceiling: CPU time per response of client and server, CPU-bound site ({cores} cores shared by both)\n\n"
     ));
     md.push_str(
         "| client | C | responses/s | of the ceiling | client µs/response, user + kernel | server µs/response | together µs | cores in use | rate with every core in use | system calls/page | user instructions/page |\n\
@@ -473,7 +508,7 @@ fn cores_table(results: &Results, md: &mut String) {
         return;
     };
     md.push_str(&format!(
-        "#### cores site: {}, at C = {}; the crawler on k cores (pinned apart from the server below the top step)\n\n",
+        "## cores site: {}, at C = {}; the crawler on k cores (pinned apart from the server below the top step)\n\n",
         axis.site.describe(),
         axis.concurrency
     ));
@@ -544,31 +579,6 @@ fn scaling_claims(results: &Results, md: &mut String) {
         "- *Concurrency, not parallelism*: one event loop uses one core; one loop per core (share-nothing shards) or a work-stealing runtime uses them all. Responses/s on 1 → {cores} cores: {}.{threads}\n",
         list.join("; ")
     ));
-}
-
-const README_BEGIN: &str =
-    "<!-- results:begin (generated by `cargo bench`; do not edit by hand) -->";
-const README_END: &str = "<!-- results:end -->";
-
-/// Replaces the results section of `readme` (between its markers) with `results`, linking the
-/// plots in `dir`.
-pub fn update_readme(readme: &Path, dir: &Path, results: &Results) -> io::Result<()> {
-    let text = fs::read_to_string(readme)?;
-    let (Some(begin), Some(end)) = (text.find(README_BEGIN), text.find(README_END)) else {
-        return Err(io::Error::other(format!(
-            "{} has no results markers",
-            readme.display()
-        )));
-    };
-    let base = readme.parent().unwrap_or(Path::new("."));
-    let plots = dir.strip_prefix(base).unwrap_or(dir);
-    let updated = format!(
-        "{}{README_BEGIN}\n{}{}",
-        &text[..begin],
-        markdown(results, plots),
-        &text[end..]
-    );
-    fs::write(readme, updated)
 }
 
 #[cfg(test)]
@@ -645,24 +655,5 @@ mod tests {
             claim.contains("per core, on the cores site, the event-driven crawls reach 95–95%"),
             "{claim}"
         );
-    }
-
-    #[test]
-    fn readme_section_between_markers_is_replaced() {
-        let dir = std::env::temp_dir().join(format!("c10k-readme-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let readme = dir.join("README.md");
-        fs::write(
-            &readme,
-            format!("# x\n\n{README_BEGIN}\nold\n{README_END}\n\nafter\n"),
-        )
-        .unwrap();
-        let results = Results::default();
-        update_readme(&readme, &dir.join("results/run"), &results).unwrap();
-        let text = fs::read_to_string(&readme).unwrap();
-        assert!(!text.contains("old"));
-        assert!(text.starts_with("# x\n\n") && text.ends_with(&format!("{README_END}\n\nafter\n")));
-        assert!(text.contains("Measured by `cargo bench`"));
-        fs::remove_dir_all(&dir).unwrap();
     }
 }

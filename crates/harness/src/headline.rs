@@ -1,0 +1,726 @@
+//! The front page's figures, drawn from one sweep: each model's best form on the CPU-bound and
+//! the latency-bound site and its memory per connection (the headline table), and for each
+//! regime a reader chooses a model for, which one leads and by how much (*what the numbers
+//! say*). Every figure comes from the sweep's runs; nothing here is typed by hand.
+//!
+//! A regime is one entry of [`REGIMES`]: a name and the function that draws its [`Verdict`]
+//! from a sweep. TLS and keep-alive are listed without one until the sweep measures them;
+//! adding a regime is adding its function there (see `docs/measuring.md`).
+
+use std::fmt::Write as _;
+
+use crate::{
+    Strategy,
+    peers::Peer,
+    results::{Results, Run, WORK_LOSS},
+};
+
+/// Models whose figures differ by less than this share of the leader's are called a tie: a
+/// sweep runs each crawl once, on a machine the crawler shares with the server.
+pub const TIE: f64 = 0.10;
+
+/// One model's figure, and the run that reached it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// The model: a strategy, a peer, or a variant such as `callbacks+offload`.
+    pub model: String,
+    /// The figure.
+    pub value: f64,
+    /// The form that reached it: `C = 100`, `2 loops, C = 100`, `per-core, 2 threads, C = 100`.
+    pub form: String,
+    /// The run it comes from.
+    pub run: Run,
+}
+
+/// A figure that several models have, measured the same way.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Figure {
+    /// Its unit: `responses/s`, `B`, `MiB`.
+    pub unit: &'static str,
+    /// Decimals to show.
+    pub digits: usize,
+    /// Whether more is better (a rate) or less (bytes).
+    pub higher_is_better: bool,
+    /// One per model that has it, in the order of [`models`].
+    pub entries: Vec<Entry>,
+    /// Models whose crawl for this figure could not run, and why.
+    pub missing: Vec<(String, String)>,
+}
+
+impl Figure {
+    fn new(unit: &'static str, digits: usize, higher_is_better: bool) -> Figure {
+        Figure {
+            unit,
+            digits,
+            higher_is_better,
+            ..Figure::default()
+        }
+    }
+
+    /// The value of `model`, if it has one.
+    pub fn value_of(&self, model: &str) -> Option<f64> {
+        self.entries
+            .iter()
+            .find(|e| e.model == model)
+            .map(|e| e.value)
+    }
+
+    /// The entries, best first.
+    pub fn ranked(&self) -> Vec<&Entry> {
+        let mut ranked: Vec<&Entry> = self.entries.iter().collect();
+        ranked.sort_by(|a, b| {
+            let order = b.value.total_cmp(&a.value);
+            if self.higher_is_better {
+                order
+            } else {
+                order.reverse()
+            }
+        });
+        ranked
+    }
+
+    /// Whether `value` is within [`TIE`] of `leader`.
+    pub fn ties(&self, leader: f64, value: f64) -> bool {
+        if self.higher_is_better {
+            value >= leader * (1.0 - TIE)
+        } else {
+            value <= leader * (1.0 + TIE)
+        }
+    }
+
+    fn show(&self, value: f64) -> String {
+        format!("{value:.*}", self.digits)
+    }
+
+    fn show_with_unit(&self, value: f64) -> String {
+        match self.unit {
+            "B" | "MiB" => format!("{} {}", self.show(value), self.unit),
+            unit => format!("{} {unit}", self.show(value)),
+        }
+    }
+}
+
+/// A crawl that ran and fetched what it should: the only kind a figure is drawn from.
+fn clean(run: &Run) -> bool {
+    run.error.is_none() && run.errors == 0 && run.fetched > 0
+}
+
+/// The models of a sweep, in the lecture's order and then the reference rows: those with at
+/// least one run.
+pub fn models(results: &Results) -> Vec<String> {
+    let names = Strategy::ALL
+        .iter()
+        .map(|s| s.name())
+        .chain(Peer::ALL.iter().map(|p| p.name()));
+    names
+        .filter(|name| results.runs.iter().any(|r| r.strategy == *name))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Whether `model` is one of this workspace's event-driven strategies (one loop by default).
+fn event_driven(model: &str) -> bool {
+    Strategy::ALL
+        .iter()
+        .any(|s| s.name() == model && *s != Strategy::Threads)
+}
+
+/// How a run was crawled, in a few words.
+pub fn form(run: &Run) -> String {
+    let c = format!("C = {}", run.concurrency);
+    match (&run.runtime, run.parallel) {
+        (Some(runtime), Some(n)) => format!("{runtime}, {n} threads, {c}"),
+        (None, Some(n)) => format!("{n} loops, {c}"),
+        _ if event_driven(&run.strategy) => format!("one loop, {c}"),
+        _ => c,
+    }
+}
+
+/// Each model's best of `runs` by `value`, one entry per model.
+fn best_of<'a>(
+    results: &Results,
+    runs: impl Iterator<Item = &'a Run> + Clone,
+    value: impl Fn(&Run) -> Option<f64>,
+    mut figure: Figure,
+) -> Figure {
+    for model in models(results) {
+        let mine = runs.clone().filter(|r| r.strategy == model);
+        let best = mine
+            .clone()
+            .filter(|r| clean(r))
+            .filter_map(|r| Some((r, value(r)?)))
+            .reduce(|a, b| {
+                let better = if figure.higher_is_better {
+                    b.1 > a.1
+                } else {
+                    b.1 < a.1
+                };
+                if better { b } else { a }
+            });
+        match best {
+            Some((run, value)) => figure.entries.push(Entry {
+                model: model.clone(),
+                value,
+                form: form(run),
+                run: run.clone(),
+            }),
+            None => {
+                if let Some(reason) = mine.filter_map(|r| r.error.clone()).next() {
+                    figure.missing.push((model, reason));
+                }
+            }
+        }
+    }
+    figure
+}
+
+/// Each model's best responses/s among `runs`.
+fn rates<'a>(results: &Results, runs: impl Iterator<Item = &'a Run> + Clone) -> Figure {
+    best_of(
+        results,
+        runs,
+        |r| Some(r.pages_per_s),
+        Figure::new("responses/s", 0, true),
+    )
+}
+
+/// Responses/s on the CPU-bound site, each model in its best form: its best C, and for the
+/// event-driven models one loop or a loop (or runtime thread) per core — the cores axis's
+/// top step, which crawls the same site unpinned, as the CPU-bound crawls run.
+pub fn cpu_bound(results: &Results) -> Figure {
+    let top = results.top_cores();
+    let runs = results
+        .runs
+        .iter()
+        .filter(move |r| r.site == "cpu" || (r.site == "cores" && r.cores == top));
+    rates(results, runs)
+}
+
+/// Responses/s on the CPU-bound site, each model at its best C as the lecture writes it: the
+/// event-driven models on one loop, threads on as many threads as C.
+pub fn cpu_one_loop(results: &Results) -> Figure {
+    let runs = results.runs.iter().filter(|r| r.site == "cpu");
+    rates(results, runs)
+}
+
+/// Responses/s on the latency-bound site, each model at its best C.
+pub fn latency_bound(results: &Results) -> Figure {
+    let runs = results.runs.iter().filter(|r| r.site == "latency");
+    rates(results, runs)
+}
+
+/// The concurrencies a site was crawled with.
+fn concurrencies<'a>(results: &'a Results, site: &'a str) -> impl Iterator<Item = usize> + 'a {
+    results
+        .runs
+        .iter()
+        .filter(move |r| r.site == site)
+        .map(|r| r.concurrency)
+}
+
+/// The most connections a site was crawled with, and the runs at that C.
+fn widest<'a>(
+    results: &'a Results,
+    site: &'a str,
+) -> Option<(usize, impl Iterator<Item = &'a Run> + Clone)> {
+    let c = concurrencies(results, site).max()?;
+    let runs = results
+        .runs
+        .iter()
+        .filter(move |r| r.site == site && r.concurrency == c);
+    Some((c, runs))
+}
+
+/// Responses/s on the latency-bound site at its largest C: many connections, each waiting.
+pub fn latency_at_widest(results: &Results) -> Option<(usize, Figure)> {
+    let (c, runs) = widest(results, "latency")?;
+    Some((c, rates(results, runs)))
+}
+
+/// Bytes of RSS each extra connection in flight adds (the memory site).
+pub fn memory_per_connection(results: &Results) -> Figure {
+    let runs = results.runs.iter().filter(|r| r.site == "memory");
+    best_of(
+        results,
+        runs,
+        |r| r.rss_per_connection_b,
+        Figure::new("B", 0, false),
+    )
+}
+
+/// RSS when the most connections were in flight, at the memory site's largest C.
+pub fn memory_at_widest(results: &Results) -> Option<(usize, Figure)> {
+    let (c, runs) = widest(results, "memory")?;
+    Some((
+        c,
+        best_of(
+            results,
+            runs,
+            |r| Some(r.rss_kib_at_widest as f64 / 1024.0),
+            Figure::new("MiB", 1, false),
+        ),
+    ))
+}
+
+/// Responses/s on every core (the cores axis's top step), each model in its best parallel
+/// form; `None` when the crawler had one core.
+pub fn every_core(results: &Results) -> Option<(usize, Figure)> {
+    let top = results.top_cores().filter(|&top| top > 1)?;
+    let runs = results
+        .runs
+        .iter()
+        .filter(move |r| r.site == "cores" && r.cores == Some(top));
+    Some((top, rates(results, runs)))
+}
+
+/// Responses/s with the most CPU work per page (the work site), each strategy with the work
+/// on its loop and, for the event-driven ones, offloaded: one entry per variant.
+pub fn blocking_work(results: &Results) -> Option<(u64, Figure)> {
+    let most = results
+        .runs
+        .iter()
+        .filter(|r| r.site == "work")
+        .map(|r| r.work_us)
+        .max()
+        .filter(|&us| us > 0)?;
+    let mut figure = Figure::new("responses/s", 0, true);
+    for run in results
+        .runs
+        .iter()
+        .filter(|r| r.site == "work" && r.work_us == most)
+    {
+        if clean(run) {
+            figure.entries.push(Entry {
+                model: run.variant(),
+                value: run.pages_per_s,
+                form: form(run),
+                run: run.clone(),
+            });
+        } else if let Some(reason) = &run.error {
+            figure.missing.push((run.variant(), reason.clone()));
+        }
+    }
+    (!figure.entries.is_empty()).then_some((most, figure))
+}
+
+/// The headline table: each model's best form on the CPU-bound and latency-bound sites, and
+/// its memory per connection.
+pub fn table(results: &Results) -> String {
+    let (cpu, latency, memory) = (
+        cpu_bound(results),
+        latency_bound(results),
+        memory_per_connection(results),
+    );
+    let cell = |figure: &Figure, model: &str| {
+        figure
+            .entries
+            .iter()
+            .find(|e| e.model == model)
+            .map_or("—".to_owned(), |e| {
+                if figure.unit == "B" {
+                    format!("{} B", figure.show(e.value))
+                } else {
+                    format!("{} ({})", figure.show(e.value), e.form)
+                }
+            })
+    };
+    let mut md = String::from(
+        "| model | CPU-bound site: best responses/s | latency-bound site: best responses/s | memory per connection |\n\
+         |---|---:|---:|---:|\n",
+    );
+    for model in models(results) {
+        let _ = writeln!(
+            md,
+            "| {model} | {} | {} | {} |",
+            cell(&cpu, &model),
+            cell(&latency, &model),
+            cell(&memory, &model)
+        );
+    }
+    let site = |name: &str| {
+        results
+            .plan
+            .as_ref()
+            .and_then(|p| p.sites.iter().find(|s| s.name == name))
+            .map_or(String::new(), |s| format!(" ({})", s.describe()))
+    };
+    let memory_cs: Vec<usize> = memory.entries.iter().map(|e| e.run.concurrency).collect();
+    let memory_from = concurrencies(results, "memory").min();
+    let _ = write!(
+        md,
+        "\nThe CPU-bound site{}: every C, and for the event-driven models one loop or the cores \
+         axis's top step, a loop (or runtime thread) per core. The latency-bound site{}: every C. \
+         Memory per connection: the RSS one more connection in flight adds, on the memory site",
+        site("cpu"),
+        site("latency"),
+    );
+    if let (Some(from), Some(to)) = (memory_from, memory_cs.iter().max()) {
+        let _ = write!(md, " from C = {from} to C = {to}");
+    }
+    md.push_str(".\n");
+    md
+}
+
+/// What one regime's figures say: who leads, by how much, what it rests on, and where the
+/// answer depends on the machine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// The regime's name.
+    pub regime: &'static str,
+    /// Where in the sweep: the site and its C or work.
+    pub context: String,
+    /// The figure compared.
+    pub figure: Figure,
+    /// The table of `docs/results.md` it rests on.
+    pub rests_on: String,
+    /// What may differ on another machine, with this run's figures; may be empty.
+    pub machine: String,
+}
+
+/// A regime a reader chooses a model for, and how its verdict is drawn; `None` for one the
+/// sweep does not measure yet.
+pub struct Regime {
+    /// The regime's name.
+    pub name: &'static str,
+    /// Draws the verdict from a sweep, or `None` when the sweep has no runs for it; `docs` is
+    /// the path from the page being written to the `docs/` folder.
+    pub verdict: Option<fn(&Results, &str) -> Option<Verdict>>,
+}
+
+/// The regimes, in the order the front page gives them.
+pub const REGIMES: &[Regime] = &[
+    Regime {
+        name: "Latency-bound, many connections",
+        verdict: Some(latency_verdict),
+    },
+    Regime {
+        name: "CPU-bound",
+        verdict: Some(cpu_verdict),
+    },
+    Regime {
+        name: "Blocking work on the loop",
+        verdict: Some(blocking_verdict),
+    },
+    Regime {
+        name: "Every core",
+        verdict: Some(every_core_verdict),
+    },
+    Regime {
+        name: "Memory, many connections",
+        verdict: Some(memory_verdict),
+    },
+    Regime {
+        name: "TLS",
+        verdict: None,
+    },
+    Regime {
+        name: "Keep-alive",
+        verdict: None,
+    },
+];
+
+fn latency_verdict(results: &Results, docs: &str) -> Option<Verdict> {
+    let (c, figure) = latency_at_widest(results)?;
+    let mut machine = String::new();
+    if let Some(limits) = &results.limits {
+        let ran = figure.value_of("threads").is_some();
+        let _ = write!(
+            machine,
+            "Threads {} C = {c} here, where one process could hold {} threads{}; where \
+             `vm.max_map_count` or the open-file limit is lower they stop sooner \
+             ([limits]({docs}/limits.md)). ",
+            if ran { "ran at" } else { "could not run at" },
+            limits.threads,
+            if limits.thread_error.is_some() {
+                " before the OS refused more"
+            } else {
+                " (the probe's cap)"
+            },
+        );
+    }
+    // CPU time per page × rate: the cores a crawl kept busy.
+    let busy = |e: &Entry| e.run.cpu_us_per_page * e.value / 1e6;
+    let ranked = figure.ranked();
+    if let Some(leader) = ranked.first() {
+        let _ = write!(
+            machine,
+            "At this width the crawlers do not only wait: {} kept {:.2} cores busy",
+            leader.model,
+            busy(leader)
+        );
+        if let Some(threads) = figure.entries.iter().find(|e| e.model == "threads")
+            && threads.model != leader.model
+        {
+            let _ = write!(machine, " and threads {:.2}", busy(threads));
+        }
+        machine.push_str(
+            " (CPU time per page × rate), so the speed of the CPU moves these rates too.",
+        );
+    }
+    Some(Verdict {
+        regime: "Latency-bound, many connections",
+        context: format!("latency site, C = {c}"),
+        figure,
+        rests_on: "the *latency site* table".to_owned(),
+        machine,
+    })
+}
+
+fn cpu_verdict(results: &Results, docs: &str) -> Option<Verdict> {
+    let figure = cpu_one_loop(results);
+    if figure.entries.is_empty() {
+        return None;
+    }
+    let shares: Vec<f64> = figure
+        .entries
+        .iter()
+        .filter(|e| !Peer::ALL.iter().any(|p| p.name() == e.model))
+        .filter(|e| e.run.user_s + e.run.sys_s > 0.0)
+        .map(|e| e.run.sys_s / (e.run.user_s + e.run.sys_s) * 100.0)
+        .collect();
+    let mut machine = format!(
+        "Crawler and server share this machine's {} cores, and one loop uses one of them; \
+         the event-driven models' parallel forms are the next regime.",
+        results.machine.cores
+    );
+    if let (Some(min), Some(max)) = (
+        shares.iter().copied().reduce(f64::min),
+        shares.iter().copied().reduce(f64::max),
+    ) {
+        let _ = write!(
+            machine,
+            " {min:.0}–{max:.0}% of the Rust crawlers' CPU time is the kernel's (one TCP connection \
+             per page), so the order follows system calls and instructions per page \
+             ([cost per page]({docs}/cost.md)), and moves with the kernel and the CPU."
+        );
+    }
+    if let Some(ceiling) = &results.ceiling
+        && let Some(best) = figure.ranked().first()
+    {
+        let _ = write!(
+            machine,
+            " The server's own ceiling here is {:.0} responses/s; the leader reached {:.0}% of \
+             it.",
+            ceiling.responses_per_s,
+            best.value / ceiling.responses_per_s * 100.0
+        );
+    }
+    Some(Verdict {
+        regime: "CPU-bound",
+        context: "CPU-bound site, each model at its best C, the event-driven ones on one loop"
+            .to_owned(),
+        figure,
+        rests_on: "the *cpu site* table".to_owned(),
+        machine,
+    })
+}
+
+fn blocking_verdict(results: &Results, docs: &str) -> Option<Verdict> {
+    let (work_us, figure) = blocking_work(results)?;
+    let c = figure.entries.first().map_or(0, |e| e.run.concurrency);
+    let from: Vec<u64> = results
+        .claims
+        .work
+        .values()
+        .filter_map(|w| w.costs_from_us)
+        .collect();
+    let mut machine = String::new();
+    if let (Some(min), Some(max)) = (from.iter().min(), from.iter().max()) {
+        let _ = write!(
+            machine,
+            "The loop began to lose more than {:.0}% of its rate from {} µs of work per page here; \
+             that is a share of the loop's time, so it moves with the core's speed. ",
+            WORK_LOSS * 100.0,
+            if min == max {
+                min.to_string()
+            } else {
+                format!("{min}–{max}")
+            }
+        );
+    }
+    let _ = write!(
+        machine,
+        "Threads and offloading put the work on other cores (this machine has {}) ([CPU work \
+         and the loop]({docs}/offload.md)).",
+        results.machine.cores
+    );
+    Some(Verdict {
+        regime: "Blocking work on the loop",
+        context: format!(
+            "work site, C = {c}, {work_us} µs of CPU per page on the loop or, +offload, on a \
+             rayon pool"
+        ),
+        figure,
+        rests_on: "the *work site* table".to_owned(),
+        machine,
+    })
+}
+
+fn every_core_verdict(results: &Results, docs: &str) -> Option<Verdict> {
+    let (cores, figure) = every_core(results)?;
+    let efficiency: Vec<f64> = figure
+        .entries
+        .iter()
+        .filter_map(|e| e.run.scaling_efficiency)
+        .collect();
+    let mut machine = format!("Measured on {cores} cores, shared with the server at this step");
+    if let (Some(min), Some(max)) = (
+        efficiency.iter().copied().reduce(f64::min),
+        efficiency.iter().copied().reduce(f64::max),
+    ) {
+        let _ = write!(
+            machine,
+            " (scaling efficiency {min:.2}–{max:.2} against one core)"
+        );
+    }
+    let _ = write!(
+        machine,
+        "; on a machine with more cores `cargo bench` walks the axis further and the order may \
+         change ([many cores]({docs}/cores.md))."
+    );
+    // Threads always have every core: their best C on the CPU-bound site is a form too.
+    let threads = |f: &Figure| f.entries.iter().find(|e| e.model == "threads").cloned();
+    if let (Some(here), Some(best)) = (threads(&figure), threads(&cpu_one_loop(results)))
+        && best.value > here.value
+        && best.run.concurrency != here.run.concurrency
+    {
+        let _ = write!(
+            machine,
+            " Threads, which use every core at any C, did {:.0} responses/s at their best C on \
+             the CPU-bound site ({}).",
+            best.value, best.form
+        );
+    }
+    Some(Verdict {
+        regime: "Every core",
+        context: format!(
+            "CPU-bound site on {cores} cores, C = {}, each model's parallel form",
+            figure.entries.first().map_or(0, |e| e.run.concurrency)
+        ),
+        figure,
+        rests_on: "the *cores site* table".to_owned(),
+        machine,
+    })
+}
+
+fn memory_verdict(results: &Results, docs: &str) -> Option<Verdict> {
+    let (c, figure) = memory_at_widest(results)?;
+    let per_connection = memory_per_connection(results);
+    let mut machine = String::new();
+    if !per_connection.entries.is_empty() {
+        let list: Vec<String> = per_connection
+            .ranked()
+            .iter()
+            .map(|e| format!("{} {:.0} B", e.model, e.value))
+            .collect();
+        let _ = write!(machine, "Per connection in flight: {}. ", list.join(", "));
+    }
+    machine.push_str(
+        "Bytes depend on the libraries (glibc's thread stacks and arenas, the runtime's task \
+         cells) more than on the CPU",
+    );
+    let _ = write!(machine, " ([byte by byte]({docs}/memory.md)).");
+    Some(Verdict {
+        regime: "Memory, many connections",
+        context: format!("memory site, RSS with C = {c} in flight"),
+        figure,
+        rests_on: "the *memory site* table".to_owned(),
+        machine,
+    })
+}
+
+/// Who leads a figure and by how much: the leader, the models within [`TIE`] of it, then the
+/// others with their ratio to the leader, and the models that could not run.
+pub fn standing(figure: &Figure) -> String {
+    let ranked = figure.ranked();
+    let Some(leader) = ranked.first() else {
+        return "no model ran".to_owned();
+    };
+    let ratio = |e: &Entry| e.value / leader.value.max(1e-9);
+    let (tied, behind): (Vec<&Entry>, Vec<&Entry>) = ranked[1..]
+        .iter()
+        .partition(|e| figure.ties(leader.value, e.value));
+    let mut text = format!(
+        "**{}** leads with {} ({})",
+        leader.model,
+        figure.show_with_unit(leader.value),
+        leader.form
+    );
+    let show = |entries: &[&Entry]| {
+        entries
+            .iter()
+            .map(|e| format!("{} {} ({:.2}×)", e.model, figure.show(e.value), ratio(e)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if tied.is_empty() {
+        if let Some(next) = behind.first() {
+            if figure.higher_is_better {
+                let _ = write!(text, ", {:.2}× the next", 1.0 / ratio(next));
+            } else {
+                let _ = write!(text, "; the next needs {:.2}× as much", ratio(next));
+            }
+        }
+    } else {
+        let _ = write!(
+            text,
+            "; {} within {:.0}%: a tie on this run",
+            show(&tied),
+            TIE * 100.0
+        );
+    }
+    if !behind.is_empty() {
+        let _ = write!(text, ". Then {}", show(&behind));
+    }
+    if !figure.missing.is_empty() {
+        let missing: Vec<String> = figure
+            .missing
+            .iter()
+            .map(|(model, reason)| format!("{model} ({reason})"))
+            .collect();
+        let _ = write!(text, ". Could not run: {}", missing.join(", "));
+    }
+    text.push('.');
+    text
+}
+
+/// The *what the numbers say* section: one line per regime the sweep measured, and the
+/// regimes it did not; `docs` is the path from the page to the `docs/` folder.
+pub fn what_the_numbers_say(results: &Results, docs: &str) -> String {
+    let mut md = format!(
+        "Drawn from this run by `crates/harness/src/headline.rs`, never typed: for each regime, the \
+         model that leads and by how much (× is the ratio to the leader; models within {:.0}% of \
+         it are a tie, since each crawl ran once). Ratios between models carry across machines \
+         better than rates do.\n\n",
+        TIE * 100.0
+    );
+    let mut not_measured = Vec::new();
+    for regime in REGIMES {
+        match regime.verdict.and_then(|verdict| verdict(results, docs)) {
+            Some(v) => {
+                let _ = writeln!(
+                    md,
+                    "- **{}** ({}): {} *Rests on* {} in [the results]({docs}/results.md).{}",
+                    v.regime,
+                    v.context,
+                    standing(&v.figure),
+                    v.rests_on,
+                    if v.machine.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" *On another machine:* {}", v.machine)
+                    }
+                );
+            }
+            None => not_measured.push(regime.name),
+        }
+    }
+    if !not_measured.is_empty() {
+        let _ = writeln!(
+            md,
+            "\nNot measured by this run: {}.",
+            not_measured.join(", ")
+        );
+    }
+    md
+}

@@ -1,0 +1,495 @@
+//! What a published run says, drawn from a small fixed sweep (`fixtures/sweep.json`): the
+//! headline table and *what the numbers say* follow the runs (change a run and the verdict
+//! changes), publishing rewrites only the README's section and `docs/results.md`, the
+//! reference is found from the README, and a run set beside it names what differs.
+//!
+//! Expected figures are computed here from the fixture's raw JSON, not taken from the code
+//! under test.
+
+use std::{fs, path::PathBuf};
+
+use c10k_harness::{
+    Results,
+    headline::{self, TIE},
+    publish,
+};
+use serde_json::Value;
+
+const SWEEP: &str = include_str!("fixtures/sweep.json");
+const RUN: &str = "2026-11-27T19-18-39Z-full";
+
+fn fixture() -> Results {
+    serde_json::from_str(SWEEP).expect("the fixture is a sweep")
+}
+
+fn raw_runs() -> Vec<Value> {
+    let value: Value = serde_json::from_str(SWEEP).expect("JSON");
+    value["runs"].as_array().expect("runs").clone()
+}
+
+fn clean(run: &Value) -> bool {
+    run["error"].is_null() && run["errors"] == 0 && run["fetched"].as_u64() > Some(0)
+}
+
+/// The latency site's widest C, from the raw runs.
+fn raw_widest_latency() -> u64 {
+    raw_runs()
+        .iter()
+        .filter(|r| r["site"] == "latency")
+        .filter_map(|r| r["concurrency"].as_u64())
+        .max()
+        .expect("a latency site")
+}
+
+/// A model's best responses/s among the clean runs `keep` accepts.
+fn best_rate(model: &str, keep: impl Fn(&Value) -> bool) -> Option<f64> {
+    raw_runs()
+        .iter()
+        .filter(|r| r["strategy"] == model && clean(r) && keep(r))
+        .filter_map(|r| r["pages_per_s"].as_f64())
+        .reduce(f64::max)
+}
+
+/// The latency site's widest C, and `change` applied to threads' run there.
+fn change_threads_at_widest(
+    results: &mut Results,
+    change: impl Fn(&mut c10k_harness::results::Run),
+) -> usize {
+    let widest = results
+        .runs
+        .iter()
+        .filter(|r| r.site == "latency")
+        .map(|r| r.concurrency)
+        .max()
+        .expect("a latency site");
+    for run in &mut results.runs {
+        if run.site == "latency" && run.concurrency == widest && run.strategy == "threads" {
+            change(run);
+        }
+    }
+    widest
+}
+
+/// The line of *what the numbers say* about the latency site at its widest C.
+fn latency_line(results: &Results) -> String {
+    verdict_line(
+        &headline::what_the_numbers_say(results, "docs"),
+        "Latency-bound, many connections",
+    )
+}
+
+/// The line of *what the numbers say* about `regime`.
+fn verdict_line(text: &str, regime: &str) -> String {
+    text.lines()
+        .find(|line| line.starts_with(&format!("- **{regime}**")))
+        .unwrap_or_else(|| panic!("no line for {regime} in:\n{text}"))
+        .to_owned()
+}
+
+/// A checkout in a temporary folder: a README with the results markers around old text, and
+/// the fixture as a run in `results/`, with `drawn` plots beside it.
+fn checkout(name: &str, drawn: &[&str]) -> PathBuf {
+    let root = std::env::temp_dir().join(format!("c10k-published-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&root);
+    let run = root.join("results").join(RUN);
+    fs::create_dir_all(&run).unwrap();
+    fs::write(run.join("sweep.json"), SWEEP).unwrap();
+    for stem in drawn {
+        fs::write(run.join(format!("{stem}.svg")), "<svg/>").unwrap();
+    }
+    fs::write(
+        root.join("README.md"),
+        format!(
+            "# before\n\n{} (generated) -->\nold figures\n{}\n\n## after\n",
+            publish::BEGIN,
+            publish::END
+        ),
+    )
+    .unwrap();
+    root
+}
+
+#[test]
+fn the_headline_table_gives_each_models_best_form_from_the_runs() {
+    let results = fixture();
+    let table = headline::table(&results);
+    let top_cores = raw_runs()
+        .iter()
+        .filter(|r| r["site"] == "cores")
+        .filter_map(|r| r["cores"].as_u64())
+        .max();
+    for model in [
+        "threads",
+        "callbacks",
+        "generators",
+        "async",
+        "uring",
+        "python-asyncio",
+        "go",
+    ] {
+        let row = table
+            .lines()
+            .find(|line| line.starts_with(&format!("| {model} |")))
+            .unwrap_or_else(|| panic!("no row for {model}:\n{table}"));
+        let cpu = best_rate(model, |r| {
+            r["site"] == "cpu" || (r["site"] == "cores" && r["cores"].as_u64() == top_cores)
+        })
+        .unwrap();
+        let latency = best_rate(model, |r| r["site"] == "latency").unwrap();
+        let memory = raw_runs()
+            .iter()
+            .filter(|r| r["strategy"] == model && r["site"] == "memory" && clean(r))
+            .filter_map(|r| r["rss_per_connection_b"].as_f64())
+            .reduce(f64::min)
+            .unwrap();
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        assert!(cells[2].starts_with(&format!("{cpu:.0} (")), "{row}");
+        assert!(cells[3].starts_with(&format!("{latency:.0} (")), "{row}");
+        assert_eq!(cells[4], format!("{memory:.0} B"), "{row}");
+    }
+    // The event-driven models' best form on the CPU-bound site is a loop per core here.
+    let callbacks = table
+        .lines()
+        .find(|l| l.starts_with("| callbacks |"))
+        .unwrap();
+    assert!(callbacks.contains("2 loops, C = 100"), "{callbacks}");
+}
+
+#[test]
+fn each_regime_names_its_leader_by_the_runs_and_by_how_much() {
+    let results = fixture();
+    let text = headline::what_the_numbers_say(&results, "docs");
+    // The latency-bound site at its widest C: the leader and the runner-up from the raw runs.
+    let widest = raw_widest_latency();
+    let mut rates: Vec<(String, f64)> = raw_runs()
+        .iter()
+        .filter(|r| r["site"] == "latency" && r["concurrency"] == widest && clean(r))
+        .map(|r| {
+            (
+                r["strategy"].as_str().unwrap().to_owned(),
+                r["pages_per_s"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    rates.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let line = verdict_line(&text, "Latency-bound, many connections");
+    let (leader, rate) = &rates[0];
+    assert!(
+        line.contains(&format!("**{leader}** leads with {rate:.0} responses/s")),
+        "{line}"
+    );
+    for (model, value) in &rates[1..] {
+        let ratio = value / rate;
+        assert!(
+            line.contains(&format!("{model} {value:.0} ({ratio:.2}×)")),
+            "{model} in {line}"
+        );
+        // Within the tie margin before "Then", beyond it after.
+        let at = line.find(&format!("{model} {value:.0}")).unwrap();
+        let then = line.find(". Then ").unwrap_or(line.len());
+        assert_eq!(at < then, ratio >= 1.0 - TIE, "{model} in {line}");
+    }
+    assert!(
+        line.contains(&format!("Threads ran at C = {widest} here")),
+        "{line}"
+    );
+    // Memory: less is better, so the leader has the fewest bytes.
+    let line = verdict_line(&text, "Memory, many connections");
+    let runs = raw_runs();
+    let least = runs
+        .iter()
+        .filter(|r| r["site"] == "memory" && clean(r))
+        .filter_map(|r| Some((r["strategy"].as_str()?, r["rss_per_connection_b"].as_f64()?)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap();
+    assert!(
+        line.contains(&format!(
+            "Per connection in flight: {} {:.0} B",
+            least.0, least.1
+        )),
+        "{line}"
+    );
+    for regime in [
+        "CPU-bound",
+        "Blocking work on the loop",
+        "Every core",
+        "Memory, many connections",
+    ] {
+        assert!(verdict_line(&text, regime).contains("*Rests on*"));
+    }
+    assert!(
+        text.contains("Not measured by this run: TLS, Keep-alive."),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_verdict_changes_when_the_runs_do() {
+    let mut results = fixture();
+    let before = latency_line(&results);
+    assert!(!before.contains("**threads** leads"), "{before}");
+    change_threads_at_widest(&mut results, |run| run.pages_per_s = 100_000.0);
+    let after = latency_line(&results);
+    assert!(
+        after.contains("**threads** leads with 100000 responses/s"),
+        "{after}"
+    );
+    // Far ahead: no tie, and by how much over the next.
+    assert!(!after.contains("a tie"), "{after}");
+    assert!(after.contains("× the next. Then "), "{after}");
+
+    // A crawl that could not run is named with its reason, and not ranked.
+    let widest = change_threads_at_widest(&mut results, |run| {
+        run.error = Some("no room for more threads".into());
+    });
+    let failed = latency_line(&results);
+    assert!(
+        failed.contains("Could not run: threads (no room for more threads)"),
+        "{failed}"
+    );
+    assert!(
+        failed.contains(&format!("Threads could not run at C = {widest}")),
+        "{failed}"
+    );
+}
+
+#[test]
+fn a_regime_without_runs_is_listed_as_not_measured() {
+    let mut results = fixture();
+    results
+        .runs
+        .retain(|r| r.site != "work" && r.site != "cores");
+    let text = headline::what_the_numbers_say(&results, "docs");
+    assert!(!text.contains("- **Blocking work"), "{text}");
+    assert!(!text.contains("- **Every core"), "{text}");
+    assert!(
+        text.contains(
+            "Not measured by this run: Blocking work on the loop, Every core, TLS, Keep-alive."
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn publishing_rewrites_the_readme_section_and_docs_results_only() {
+    let root = checkout("publish", &["cpu-pages_per_s", "latency-pages_per_s"]);
+    let results = fixture();
+    let written = publish::publish(&root, &root.join("results").join(RUN), &results).unwrap();
+    assert_eq!(
+        written,
+        [root.join("README.md"), root.join("docs/results.md")]
+    );
+    let readme = fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(readme.starts_with("# before\n\n"), "{readme}");
+    assert!(readme.ends_with(&format!("{}\n\n## after\n", publish::END)));
+    assert!(!readme.contains("old figures"));
+    // The run and its machine are named; the plots are those drawn, linked into the run.
+    assert!(readme.contains(&format!(
+        "The reference run is [`results/{RUN}`](results/{RUN}/sweep.json)."
+    )));
+    assert!(readme.contains(&results.machine.describe()));
+    assert!(readme.contains(&format!("(results/{RUN}/cpu-pages_per_s.svg)")));
+    assert!(readme.contains(&format!("(results/{RUN}/latency-pages_per_s.svg)")));
+    assert!(!readme.contains("memory-rss_at_widest.svg"), "not drawn");
+    assert!(readme.contains("### What the numbers say"));
+    assert!(readme.contains("| model | CPU-bound site"));
+    // docs/results.md: every site's table, the claims, the drawn plots from docs/.
+    let page = fs::read_to_string(root.join("docs/results.md")).unwrap();
+    for site in ["cpu", "latency", "memory", "work", "cores"] {
+        assert!(page.contains(&format!("## {site} site")), "{site}");
+    }
+    assert!(page.contains("## The lecture's claims, measured"));
+    assert!(page.contains(&format!("(../results/{RUN}/cpu-pages_per_s.svg)")));
+    assert!(!page.contains("cores-pages_per_s.svg"), "not drawn");
+    assert!(page.contains(&results.machine.describe()));
+    // Publishing the same run again changes nothing.
+    publish::publish(&root, &root.join("results").join(RUN), &results).unwrap();
+    assert_eq!(fs::read_to_string(root.join("README.md")).unwrap(), readme);
+    fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn publishing_refuses_a_readme_without_markers_and_a_run_outside_the_checkout() {
+    let root = checkout("refuse", &[]);
+    fs::write(root.join("README.md"), "# no markers\n").unwrap();
+    let results = fixture();
+    let err = publish::publish(&root, &root.join("results").join(RUN), &results).unwrap_err();
+    assert!(err.to_string().contains("no results markers"), "{err}");
+    assert_eq!(
+        fs::read_to_string(root.join("README.md")).unwrap(),
+        "# no markers\n"
+    );
+    assert!(!root.join("docs").exists());
+
+    let other = checkout("refuse-other", &[]);
+    let err = publish::publish(&other, &root.join("results").join(RUN), &results).unwrap_err();
+    assert!(err.to_string().contains("is not inside"), "{err}");
+    fs::remove_dir_all(&root).unwrap();
+    fs::remove_dir_all(&other).unwrap();
+}
+
+#[test]
+fn the_reference_is_the_newest_run_the_readme_links_to_with_its_data() {
+    let root = checkout("reference", &[]);
+    let newer = "2026-12-01T00-00-00Z-full";
+    fs::write(
+        root.join("README.md"),
+        format!(
+            "![a](results/{RUN}/cpu-pages_per_s.svg)\n[b](results/{newer}/sweep.json)\nresults/README.md\n"
+        ),
+    )
+    .unwrap();
+    // The newer run has no sweep.json yet: the older one is the reference.
+    fs::create_dir_all(root.join("results").join(newer)).unwrap();
+    assert_eq!(
+        publish::reference(&root),
+        Some(root.join("results").join(RUN))
+    );
+    fs::write(root.join("results").join(newer).join("sweep.json"), SWEEP).unwrap();
+    assert_eq!(
+        publish::reference(&root),
+        Some(root.join("results").join(newer))
+    );
+    fs::write(root.join("README.md"), "no run\n").unwrap();
+    assert_eq!(publish::reference(&root), None);
+    fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn a_run_beside_the_reference_gives_ratios_to_threads_and_what_orders_differently() {
+    let reference = fixture();
+    let same = publish::beside(&reference, &reference, "results/ref");
+    assert!(
+        same.contains("The order of the models is the reference's in every figure."),
+        "{same}"
+    );
+    // Ratios to threads, here / there: callbacks on the latency site at its widest C.
+    let widest = raw_widest_latency();
+    let at = |model: &str| {
+        best_rate(model, |r| {
+            r["site"] == "latency" && r["concurrency"] == widest
+        })
+    };
+    let ratio = at("callbacks").unwrap() / at("threads").unwrap();
+    let row = same
+        .lines()
+        .find(|l| l.starts_with("| callbacks |"))
+        .unwrap();
+    assert!(row.contains(&format!("{ratio:.2}× / {ratio:.2}×")), "{row}");
+
+    // This machine: threads far ahead on the latency site; every other figure as before.
+    let mut this = fixture();
+    change_threads_at_widest(&mut this, |run| run.pages_per_s = 100_000.0);
+    let text = publish::beside(&this, &reference, "results/ref");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&format!("- *latency-bound, C = {widest}*")))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains("here threads, "), "{line}");
+    assert!(
+        line.contains("Beyond the tie margin in both runs, this machine orders differently"),
+        "{line}"
+    );
+    assert!(line.contains("threads and uring"), "{line}");
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("- *")).count(),
+        1,
+        "only the latency figure differs: {text}"
+    );
+}
+
+#[test]
+fn a_run_ends_beside_the_reference_and_publishes_only_when_asked() {
+    let root = checkout("conclude", &[]);
+    let reference = root.join("results").join(RUN);
+    fs::write(
+        root.join("README.md"),
+        format!(
+            "{} -->\n[run](results/{RUN}/sweep.json)\n{}\n",
+            publish::BEGIN,
+            publish::END
+        ),
+    )
+    .unwrap();
+    let readme = fs::read_to_string(root.join("README.md")).unwrap();
+    let dir = root.join("results/2026-12-01T00-00-00Z-quick");
+    let mut results = fixture();
+    if let Some(plan) = &mut results.plan {
+        plan.name = "quick".into();
+    }
+    results.write_data(&dir).unwrap();
+    let found = publish::reference(&root);
+    assert_eq!(found.as_deref(), Some(reference.as_path()));
+    let out = publish::conclude(&root, &dir, &results, found.as_deref(), false).unwrap();
+    assert_eq!(fs::read_to_string(root.join("README.md")).unwrap(), readme);
+    assert!(!root.join("docs").exists());
+    assert!(out.contains("README.md and docs/ are left alone"), "{out}");
+    assert!(
+        out.contains("publish results/2026-12-01T00-00-00Z-quick"),
+        "{out}"
+    );
+    assert!(out.contains("The plans differ"), "{out}");
+    let beside = fs::read_to_string(dir.join("vs-reference.md")).unwrap();
+    assert!(beside.contains(&format!("The reference, `results/{RUN}`")));
+
+    publish::conclude(&root, &dir, &results, found.as_deref(), true).unwrap();
+    let published = fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(published.contains("results/2026-12-01T00-00-00Z-quick/sweep.json"));
+    assert!(root.join("docs/results.md").is_file());
+    assert_eq!(
+        publish::reference(&root),
+        Some(dir.clone()),
+        "the published run is the reference now"
+    );
+    fs::remove_dir_all(&root).unwrap();
+}
+
+/// The front page's plots are drawn for the fixture (a name that changes in `plot` fails here).
+#[test]
+fn the_front_page_plots_are_charts_the_sweep_draws() {
+    let charts: Vec<String> = c10k_harness::plot::charts(&fixture())
+        .into_iter()
+        .map(|(file, _)| file)
+        .collect();
+    for stem in publish::FRONT_PLOTS {
+        assert!(charts.iter().any(|c| c == stem), "{stem} in {charts:?}");
+    }
+}
+
+/// Models a few percent apart are a tie; models far apart are not, and the gap is given.
+#[test]
+fn close_models_tie_and_distant_ones_do_not() {
+    let run = |strategy: &str, rate: f64| c10k_harness::results::Run {
+        site: "latency".into(),
+        strategy: strategy.into(),
+        concurrency: 1000,
+        pages_per_s: rate,
+        fetched: 1000,
+        ..Default::default()
+    };
+    let results = Results {
+        runs: vec![
+            run("threads", 500.0),
+            run("callbacks", 1000.0),
+            run("async", 970.0),
+        ],
+        ..Results::default()
+    };
+    let (_, figure) = headline::latency_at_widest(&results).unwrap();
+    let standing = headline::standing(&figure);
+    assert_eq!(
+        standing,
+        "**callbacks** leads with 1000 responses/s (one loop, C = 1000); async 970 (0.97×) \
+         within 10%: a tie on this run. Then threads 500 (0.50×)."
+    );
+    let results = Results {
+        runs: vec![run("threads", 500.0), run("callbacks", 1000.0)],
+        ..Results::default()
+    };
+    let (_, figure) = headline::latency_at_widest(&results).unwrap();
+    assert_eq!(
+        headline::standing(&figure),
+        "**callbacks** leads with 1000 responses/s (one loop, C = 1000), 2.00× the next. \
+         Then threads 500 (0.50×)."
+    );
+}
