@@ -372,6 +372,23 @@ pub fn robots_txt_is_fetched_first_and_obeyed(under: Under) {
     assert_eq!(requests[0].0, "/robots.txt");
     assert_eq!(requests[1].0, "/robots/real.txt");
 
+    // A robots.txt longer than --max-body (RFC 9309: read at least 500 KiB): cut at its own
+    // cap, not refused, so its rules hold.
+    let long = SiteSpec {
+        robots: Some(format!(
+            "{}# {}\n",
+            spec.robots.as_deref().unwrap_or_default(),
+            "long comment ".repeat(12_000)
+        )),
+        ..spec.clone()
+    };
+    let server = start(&long);
+    let mut small = config(&server, 8);
+    small.limits.max_body = 100_000;
+    let report = crawl(&under, &small);
+    assert_eq!(urls_out(&report.records), server.manifest(&long).urls_out());
+    assert!(report.notes.is_empty(), "{:?}", report.notes);
+
     let garbage = SiteSpec {
         robots: Some("\0\0\u{1}<html>not robots</html>".into()),
         ..spec.clone()
