@@ -51,14 +51,17 @@ impl Gauges {
     }
 }
 
-use std::{collections::HashMap, fmt, time::SystemTime};
+use std::{collections::HashMap, fmt, sync::OnceLock, time::SystemTime};
+
+use rustls::ClientConfig;
 
 use regex::Regex;
 use url::{Host, Url};
 
 use crate::{
-    error::Skip,
+    error::{FetchError, Skip},
     report::Record,
+    tls::TlsOptions,
     trace::{Event, FetchId, Tracer},
 };
 
@@ -169,6 +172,17 @@ pub struct Config {
     pub work_rounds: u64,
     /// If set, every event of every fetch is written to it (`c10k crawl --trace`).
     pub trace: Option<Arc<Tracer>>,
+    /// How `https:` URLs are verified and resumed ([`crate::tls`]).
+    pub tls: TlsOptions,
+    /// The TLS client configuration built from [`Config::tls`] when first needed: one per
+    /// shard, each with its own session store ([`Config::tls_client`]).
+    tls_client: OnceLock<Arc<ClientConfig>>,
+    /// Keep a connection open after its response and send the origin's next request on it
+    /// (`--connections keep-alive`, HTTP/1.1); else one connection per fetch, HTTP/1.0 with
+    /// `Connection: close`, the lecture's crawler.
+    pub keep_alive: bool,
+    /// How long an idle kept connection may wait for its next request (`--idle-ms`).
+    pub idle: Duration,
 }
 
 /// Caps on one response, enforced by the [`crate::ResponseReader`] (which also caps the
@@ -200,7 +214,7 @@ pub enum RootError {
     #[error("invalid URL {0:?}: {1}")]
     Invalid(String, url::ParseError),
     /// The URL is not `http:`.
-    #[error("unsupported scheme {0:?} (only http is crawled)")]
+    #[error("unsupported scheme {0:?} (only http and https are crawled)")]
     Scheme(String),
     /// The URL has no host to connect to.
     #[error("URL {0:?} has no host")]
@@ -231,7 +245,7 @@ impl From<ConfigError> for std::io::Error {
 /// (no fragment, no user info, percent-encoding normalised).
 pub fn parse_root(text: &str) -> Result<Url, RootError> {
     let mut url = Url::parse(text).map_err(|e| RootError::Invalid(text.to_owned(), e))?;
-    if url.scheme() != "http" {
+    if !matches!(url.scheme(), "http" | "https") {
         return Err(RootError::Scheme(url.scheme().to_owned()));
     }
     if url.host().is_none() {
@@ -288,7 +302,27 @@ impl Config {
             delay: Duration::ZERO,
             work_rounds: 0,
             trace: None,
+            tls: TlsOptions::default(),
+            tls_client: OnceLock::new(),
+            keep_alive: false,
+            idle: Duration::from_secs(5),
         }
+    }
+
+    /// The TLS client configuration of this crawl (of this shard, when split), built from
+    /// [`Config::tls`] when first asked for.
+    pub fn tls_client(&self) -> Result<Arc<ClientConfig>, FetchError> {
+        if let Some(client) = self.tls_client.get() {
+            return Ok(Arc::clone(client));
+        }
+        let client = self.tls.client_config().map_err(FetchError::Tls)?;
+        Ok(Arc::clone(self.tls_client.get_or_init(|| client)))
+    }
+
+    /// Forgets the TLS client configuration built so far, so that this copy (a shard's) builds
+    /// its own, with its own session store.
+    pub(crate) fn own_tls_client(&mut self) {
+        self.tls_client = OnceLock::new();
     }
 
     /// Writes `event` of fetch `id` to the trace, if there is one: one `Option` check when
@@ -343,7 +377,7 @@ impl Config {
 
     /// Why `url` must not be fetched, or `None` when it is in scope.
     pub fn out_of_scope(&self, url: &Url) -> Option<Skip> {
-        if url.scheme() != "http" {
+        if !matches!(url.scheme(), "http" | "https") {
             Some(Skip::Scheme)
         } else if !self.roots().any(|root| self.matches(root, url)) {
             Some(Skip::Origin)
@@ -358,21 +392,22 @@ impl Config {
         }
     }
 
-    /// Whether `url` (an `http:` URL) is on `root`'s site, by [`Config::host_match`].
+    /// Whether `url` (an `http:` or `https:` URL) is on `root`'s site, by
+    /// [`Config::host_match`]. A site is its `http` and its `https` origin together: a URL
+    /// with the other scheme is on it when both are on their scheme's default port
+    /// (`http://host/` and `https://host/`, the move of most sites to TLS).
     fn matches(&self, root: &Url, url: &Url) -> bool {
+        let same_port = (url.scheme() == root.scheme()
+            && url.port_or_known_default() == root.port_or_known_default())
+            || (url.port().is_none() && root.port().is_none());
         match self.host_match {
             // The origin's parts, compared in place (`Url::origin` would allocate two).
-            HostMatch::Strict => {
-                url.scheme() == root.scheme()
-                    && url.host() == root.host()
-                    && url.port_or_known_default() == root.port_or_known_default()
-            }
+            HostMatch::Strict => same_port && url.host() == root.host(),
             HostMatch::Lenient => {
                 let (Some(host), Some(root_host)) = (url.host(), root.host()) else {
                     return false;
                 };
-                url.port_or_known_default() == root.port_or_known_default()
-                    && (host == root_host || registrable(&host) == registrable(&root_host))
+                same_port && (host == root_host || registrable(&host) == registrable(&root_host))
             }
         }
     }
@@ -396,8 +431,12 @@ mod tests {
         // The same normal form as links: the root's record is the one a link to it finds.
         let root = parse_root("http://anon:pw@example.com/%7Eb%2f").unwrap();
         assert_eq!(root.as_str(), "http://example.com/~b%2F");
+        assert_eq!(
+            parse_root("HTTPS://Example.COM:443/").unwrap().as_str(),
+            "https://example.com/"
+        );
         assert!(matches!(
-            parse_root("https://example.com/"),
+            parse_root("ftp://example.com/"),
             Err(RootError::Scheme(_))
         ));
         assert!(matches!(
@@ -415,8 +454,15 @@ mod tests {
             config.out_of_scope(&url("http://example.com:8080/x")),
             Some(Skip::Origin)
         );
+        // The site's https origin is the site too (both on their default port), under
+        // --strict as well; another port with the other scheme is another origin.
+        assert_eq!(config.out_of_scope(&url("https://example.com/x")), None);
         assert_eq!(
-            config.out_of_scope(&url("https://example.com/x")),
+            config.out_of_scope(&url("https://example.com:80/x")),
+            Some(Skip::Origin)
+        );
+        assert_eq!(
+            config.out_of_scope(&url("ftp://example.com/x")),
             Some(Skip::Scheme)
         );
         assert_eq!(

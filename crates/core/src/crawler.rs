@@ -42,11 +42,11 @@ use crate::{
     error::{ErrorKind, FetchError, Limit},
     links::extract_links,
     politeness::Hosts,
-    report::{Record, Report, Status},
+    report::{Connections, Record, Report, Status},
     response::{Response, ResponseReader},
     robots::{self, Rules},
     shard::{self, Found, Post, Route},
-    trace::{Event, FetchId},
+    trace::{Conn, Event, FetchId},
     urls::resolve,
     wait,
 };
@@ -72,6 +72,10 @@ pub struct Fetch {
     /// For a robots.txt: which of the crawler's [`Chain`]s it is a step of (in padding, like
     /// `id`).
     chain: u32,
+    /// Whether the request keeps the connection (`--connections keep-alive`).
+    keep_alive: bool,
+    /// What became of its connection ([`Conn`] bits, [`Fetch::mark`]), counted in the report.
+    marks: u8,
     /// Rounds of work to do on the page once parsed.
     work_rounds: u64,
     /// When this try was handed out.
@@ -84,9 +88,25 @@ impl Fetch {
         self.id
     }
 
-    /// The request bytes: HTTP/1.0, one request per connection.
+    /// The request bytes: HTTP/1.0, one request per connection, or HTTP/1.1 keeping it.
     pub fn request(&self) -> Vec<u8> {
-        crate::request::request(&self.url)
+        crate::request::request(&self.url, self.keep_alive)
+    }
+
+    /// Whether the URL is `https:`: the connection speaks TLS ([`crate::tls`]).
+    pub fn is_tls(&self) -> bool {
+        self.url.scheme() == "https"
+    }
+
+    /// The origin (`scheme://host:port`) the fetch connects to: a pool's key.
+    pub fn origin(&self) -> &str {
+        &self.url[..url::Position::BeforePath]
+    }
+
+    /// Tells what became of the fetch's connection: traced, and counted in the report.
+    pub fn mark(&mut self, config: &Config, conn: Conn) {
+        self.marks |= conn.bit();
+        config.trace(self.id, Event::Conn(conn));
     }
 
     /// The reader for this fetch's response, within `limits` (a robots.txt's reader keeps its
@@ -106,6 +126,8 @@ impl Fetch {
             hops,
             polite: false,
             chain,
+            keep_alive: false,
+            marks: 0,
             work_rounds: 0,
             started: None,
         }
@@ -337,6 +359,8 @@ pub struct Crawler {
     /// Fetches handed out, retries excluded; bounded by `max_pages`.
     started: usize,
     records: Vec<Record>,
+    /// What became of the fetches' connections (reuse, TLS handshakes).
+    connections: Connections,
     /// Pages credited with links that were new (their `new_links`) after their record was
     /// written: a link new to another shard, or one of a later round of a bounded crawl.
     credits: Vec<(Source, u32)>,
@@ -388,6 +412,7 @@ impl Crawler {
             peak_in_flight: 0,
             started: 0,
             records: Vec::new(),
+            connections: Connections::default(),
             credits: Vec::new(),
             ranks: HashMap::new(),
             pending: Vec::new(),
@@ -464,6 +489,8 @@ impl Crawler {
         };
         fetch.started = Some(now);
         fetch.work_rounds = self.config.work_rounds;
+        fetch.keep_alive = self.config.keep_alive;
+        fetch.marks = 0;
         self.in_flight += 1;
         self.peak_in_flight = self.peak_in_flight.max(self.in_flight);
         self.publish_in_flight();
@@ -486,6 +513,7 @@ impl Crawler {
             latency,
             at,
         } = outcome;
+        self.connections.count(fetch.marks);
         if std::mem::take(&mut fetch.polite) {
             self.hosts
                 .ended(&fetch.url[..url::Position::BeforePath], at);
@@ -654,6 +682,7 @@ impl Crawler {
         let credits = std::mem::take(&mut self.credits);
         credit(&mut self.records, credits);
         let mut report = Report::new(strategy, &self.config, self.records, elapsed);
+        report.connections = self.connections;
         report.peak_in_flight = self.peak_in_flight;
         report.notes = self.notes;
         report
@@ -782,6 +811,8 @@ impl Crawler {
             hops: 0,
             polite: false,
             chain: 0,
+            keep_alive: false,
+            marks: 0,
             work_rounds: 0,
             started: None,
         };
@@ -850,7 +881,7 @@ impl Crawler {
     }
 
     /// A robots.txt fetch ended: a redirect is followed (up to [`robots::MAX_REDIRECTS`], to
-    /// any `http:` host with an address, as RFC 9309 asks; by the home shard of the origin it
+    /// any `http:` or `https:` host with an address, as RFC 9309 asks; by the home shard of the origin it
     /// goes to, under that origin's politeness), anything else settles the rules.
     fn robots_done(&mut self, fetch: &Fetch, result: Result<Page, FetchError>, at: Instant) {
         let chain = self.chains.remove(&fetch.chain).unwrap_or_else(|| Chain {
@@ -863,7 +894,7 @@ impl Crawler {
             ..
         }) = &result
             && fetch.hops < robots::MAX_REDIRECTS
-            && target.scheme() == "http"
+            && matches!(target.scheme(), "http" | "https")
             && let Some(addr) = self.addr_of(target)
         {
             let hops = fetch.hops + 1;

@@ -40,6 +40,10 @@ pub enum FetchError {
     /// The URL's host is in scope, but the caller gave no address for it.
     #[error("no address for host {0}")]
     Resolve(String),
+    /// TLS failed: the certificate (an unknown issuer, another name, expired), the handshake,
+    /// or the records (see [`crate::tls::tls_error`]).
+    #[error("tls: {0}")]
+    Tls(String),
 }
 
 // `ErrorKind::Robots` has no `FetchError`: a disallowed URL is never fetched, only recorded.
@@ -71,7 +75,7 @@ impl fmt::Display for Limit {
 /// Why a URL was skipped instead of fetched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Skip {
-    /// Not an `http:` URL.
+    /// Neither an `http:` nor an `https:` URL.
     Scheme,
     /// Another scheme, host or port than the root's.
     Origin,
@@ -82,7 +86,7 @@ pub enum Skip {
 impl fmt::Display for Skip {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Skip::Scheme => "scheme is not http",
+            Skip::Scheme => "scheme is not http or https",
             Skip::Origin => "other origin",
             Skip::Excluded => "excluded",
         })
@@ -115,6 +119,8 @@ pub enum ErrorKind {
     Resolve,
     /// Disallowed by its origin's robots.txt; never fetched.
     Robots,
+    /// See [`FetchError::Tls`].
+    Tls,
 }
 
 impl ErrorKind {
@@ -132,6 +138,7 @@ impl ErrorKind {
             ErrorKind::Skipped => "skipped",
             ErrorKind::Resolve => "resolve",
             ErrorKind::Robots => "robots",
+            ErrorKind::Tls => "tls",
         }
     }
 }
@@ -165,6 +172,7 @@ impl FetchError {
             FetchError::RedirectLimit => ErrorKind::RedirectLimit,
             FetchError::Skipped(_) => ErrorKind::Skipped,
             FetchError::Resolve(_) => ErrorKind::Resolve,
+            FetchError::Tls(_) => ErrorKind::Tls,
         }
     }
 
@@ -181,8 +189,14 @@ impl FetchError {
     /// `WouldBlock` and `Interrupted` are not failures and must never reach this function in
     /// an event-driven strategy; a blocking socket with a read timeout reports an expired
     /// timeout as `WouldBlock` or `TimedOut`, which is why both map to [`FetchError::Timeout`].
+    ///
+    /// A TLS stream wrapper's error (rustls' `StreamOwned`, `tokio-rustls`) carries the TLS
+    /// failure inside: it is [`FetchError::Tls`].
     pub fn from_io(err: &io::Error, phase: Phase) -> FetchError {
         use io::ErrorKind as K;
+        if let Some(tls) = crate::tls::tls_error_in(err) {
+            return tls;
+        }
         match err.kind() {
             K::TimedOut | K::WouldBlock => FetchError::Timeout,
             _ if phase == Phase::Connect => FetchError::Connect(err.to_string()),

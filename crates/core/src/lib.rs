@@ -10,7 +10,9 @@
 //! | [`Config`] | `config.rs` | roots and their addresses, scope (`--strict`/`--lenient`, `--exclude`), limits, timeouts, retries, politeness |
 //! | [`Crawler`] | `crawler.rs` | the frontier: seen set, queue, in-flight count, retries, records |
 //! | URL identity | `urls.rs` | resolving a link to the one normal form the seen set compares |
-//! | [`Fetch::request`] | `request.rs` | the HTTP/1.0 request bytes |
+//! | [`Fetch::request`] | `request.rs` | the request bytes: HTTP/1.0 and close, or HTTP/1.1 and keep-alive |
+//! | [`Tls`], [`TlsOptions`] | `tls.rs` | `https:`: rustls configured once per shard, and the bytes-in, bytes-out TLS state the event-driven models drive |
+//! | [`Pool`] | `pool.rs` | keep-alive: idle connections per origin, in each model's own socket type |
 //! | [`ResponseReader`] | `response.rs` | incremental response parsing: `NeedMore` / `Done` / error |
 //! | body codings | `decode.rs` | gzip and deflate bodies decoded as they arrive, within `--max-body` |
 //! | [`extract_links`] | `links.rs` | `<a>`, `<area>` and `<base>` hrefs, with an HTML tokenizer |
@@ -38,11 +40,13 @@ mod decode;
 mod error;
 mod links;
 mod politeness;
+pub mod pool;
 mod report;
 mod request;
 mod response;
 pub mod robots;
 pub mod shard;
+pub mod tls;
 pub mod trace;
 mod urls;
 mod wait;
@@ -55,11 +59,14 @@ pub use config::{
 pub use crawler::{Crawler, Fetch, Outcome};
 pub use error::{ErrorKind, FetchError, Limit, Phase, Skip};
 pub use links::{Links, extract_links};
+pub use pool::Pool;
+pub use report::Connections;
 pub use report::{Latency, Record, Report, Status, urls_out};
 pub use request::{USER_AGENT, request};
 pub use response::{MAX_HEADERS, Progress, Response, ResponseReader};
 pub use shard::{Message, Shard};
-pub use trace::{Event, FetchId, Tracer};
+pub use tls::{Tls, TlsOptions};
+pub use trace::{Conn, Event, FetchId, Tracer};
 pub use url::Url;
 
 /// How often the event-driven strategies wake to measure how late their loop runs (the

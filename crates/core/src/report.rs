@@ -198,9 +198,55 @@ pub struct Report {
     /// What the records do not say: each origin's robots.txt that was not plain rules.
     #[serde(default)]
     pub notes: Vec<String>,
+    /// Whether connections were kept for the next fetch (`--connections keep-alive`).
+    #[serde(default)]
+    pub keep_alive: bool,
+    /// Whether TLS certificates went unchecked (`--insecure`).
+    #[serde(default)]
+    pub insecure: bool,
+    /// What became of the fetches' connections.
+    #[serde(default)]
+    pub connections: Connections,
     /// Every record, for `--urls-out`; not part of the JSON.
     #[serde(skip)]
     pub records: Vec<Record>,
+}
+
+/// What became of a crawl's connections, from the fetches' [`crate::Fetch::mark`]s.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Connections {
+    /// Fetches sent on a connection taken from the pool.
+    pub reused: u64,
+    /// Full TLS handshakes.
+    pub handshakes: u64,
+    /// TLS handshakes that resumed a session.
+    pub resumed: u64,
+    /// Reused connections found closed before any response, and opened again.
+    pub stale: u64,
+    /// Connections that went back to the pool after their response.
+    pub kept: u64,
+}
+
+impl Connections {
+    /// Counts one fetch's marks.
+    pub(crate) fn count(&mut self, marks: u8) {
+        use crate::trace::Conn;
+        let has = |conn: Conn| u64::from(marks & conn.bit() != 0);
+        self.handshakes += has(Conn::Handshake { resumed: false });
+        self.resumed += has(Conn::Handshake { resumed: true });
+        self.reused += has(Conn::Reused);
+        self.stale += has(Conn::Stale);
+        self.kept += has(Conn::Kept);
+    }
+
+    /// Adds another shard's counts.
+    pub fn add(&mut self, other: &Connections) {
+        self.reused += other.reused;
+        self.handshakes += other.handshakes;
+        self.resumed += other.resumed;
+        self.stale += other.stale;
+        self.kept += other.kept;
+    }
 }
 
 impl Report {
@@ -211,6 +257,8 @@ impl Report {
             root: config.root.to_string(),
             roots: config.roots().map(ToString::to_string).collect(),
             concurrency: config.concurrency,
+            keep_alive: config.keep_alive,
+            insecure: config.tls.insecure,
             urls: records.len(),
             elapsed_s: elapsed.as_secs_f64(),
             ..Report::default()

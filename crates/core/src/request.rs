@@ -5,14 +5,20 @@ use url::Url;
 /// The `User-Agent` every strategy sends.
 pub const USER_AGENT: &str = concat!("c10k-crawler/", env!("CARGO_PKG_VERSION"));
 
-/// An HTTP/1.0 `GET` for `url`, asking the server to close the connection after the response.
-pub fn request(url: &Url) -> Vec<u8> {
+/// A `GET` for `url`: with `keep_alive`, HTTP/1.1, whose connection persists unless the
+/// server says otherwise; else HTTP/1.0 asking the server to close the connection after the
+/// response (the lecture's crawler: one connection per fetch).
+pub fn request(url: &Url, keep_alive: bool) -> Vec<u8> {
     let host = url.host_str().unwrap_or_default();
     let target = &url[url::Position::BeforePath..url::Position::AfterQuery];
     let mut request = Vec::with_capacity(128 + target.len());
     request.extend_from_slice(b"GET ");
     request.extend_from_slice(target.as_bytes());
-    request.extend_from_slice(b" HTTP/1.0\r\nHost: ");
+    request.extend_from_slice(if keep_alive {
+        b" HTTP/1.1\r\nHost: "
+    } else {
+        b" HTTP/1.0\r\nHost: "
+    });
     request.extend_from_slice(host.as_bytes());
     if let Some(port) = url.port() {
         request.extend_from_slice(format!(":{port}").as_bytes());
@@ -21,9 +27,11 @@ pub fn request(url: &Url) -> Vec<u8> {
     request.extend_from_slice(USER_AGENT.as_bytes());
     // Identity only: the crawler decodes gzip and deflate should a server send them anyway,
     // but has no reason to invite the work.
-    request.extend_from_slice(
-        b"\r\nAccept: text/html, */*;q=0.5\r\nAccept-Encoding: identity\r\nConnection: close\r\n\r\n",
-    );
+    request.extend_from_slice(b"\r\nAccept: text/html, */*;q=0.5\r\nAccept-Encoding: identity\r\n");
+    if !keep_alive {
+        request.extend_from_slice(b"Connection: close\r\n");
+    }
+    request.extend_from_slice(b"\r\n");
     request
 }
 
@@ -34,12 +42,16 @@ mod tests {
     #[test]
     fn request_has_target_host_and_close() {
         let url = Url::parse("http://127.0.0.1:8080/a/b?q=1#frag").unwrap();
-        let text = String::from_utf8(request(&url)).unwrap();
+        let text = String::from_utf8(request(&url, false)).unwrap();
         assert!(text.starts_with("GET /a/b?q=1 HTTP/1.0\r\nHost: 127.0.0.1:8080\r\n"));
         assert!(text.contains("\r\nConnection: close\r\n"));
         assert!(text.contains("\r\nAccept-Encoding: identity\r\n"));
         assert!(text.ends_with("\r\n\r\n"));
         let url = Url::parse("http://example.com").unwrap();
-        assert!(request(&url).starts_with(b"GET / HTTP/1.0\r\nHost: example.com\r\n"));
+        assert!(request(&url, false).starts_with(b"GET / HTTP/1.0\r\nHost: example.com\r\n"));
+        // Keep-alive: HTTP/1.1, persistent by default, so no Connection header.
+        let text = String::from_utf8(request(&url, true)).unwrap();
+        assert!(text.starts_with("GET / HTTP/1.1\r\nHost: example.com\r\n"));
+        assert!(!text.contains("Connection:") && text.ends_with("identity\r\n\r\n"));
     }
 }

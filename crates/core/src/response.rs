@@ -43,6 +43,11 @@ pub struct Response {
     pub body: Vec<u8>,
     /// Length of the body: decoded if kept, as it arrived (unchunked) otherwise.
     pub body_len: u64,
+    /// Whether the connection may carry another request (keep-alive): the server did not ask
+    /// to close it (`Connection: close`, or HTTP/1.0 without `keep-alive`), the body was
+    /// framed by its length or by chunks and read whole, and nothing came after it. Anything
+    /// else leaves bytes in doubt on the connection, which is then closed.
+    pub reusable: bool,
 }
 
 impl Response {
@@ -64,7 +69,8 @@ fn is_html(content_type: &str) -> bool {
 pub enum Progress {
     /// The response is not complete yet; read more.
     NeedMore,
-    /// The response is complete; stop reading and close the connection.
+    /// The response is complete; stop reading. The connection is closed, or (keep-alive)
+    /// goes back to the pool if [`Response::reusable`] says it may.
     Done(Response),
 }
 
@@ -119,7 +125,43 @@ impl ResponseReader {
             None => Err(FetchError::Reset(NO_RESPONSE.to_owned())),
         }
     }
+
+    /// A TLS stream ended without `close_notify`: someone may have cut it, so a body that only
+    /// the close delimits is [`FetchError::Truncated`], never a whole page; a response whose
+    /// own framing was incomplete is truncated as at any end.
+    pub fn eof_unclean(&mut self) -> Result<Response, FetchError> {
+        match &mut self.parser {
+            Some(parser) if parser.state == State::UntilEof => Err(FetchError::Truncated(
+                "TLS stream ended without close_notify",
+            )),
+            _ => self.eof(),
+        }
+    }
+
+    /// Whether any byte of the response has come. A reused connection that fails before one
+    /// did was closed by the server while it sat idle: the request goes again on a fresh
+    /// connection, without counting a try (RFC 9112, 9.3.1).
+    pub fn started(&self) -> bool {
+        self.parser.is_some()
+    }
+
+    /// Whether `err`, met on a connection taken from the pool (`reused`), says only that the
+    /// server had let that connection go: it failed before any byte of the response, or the
+    /// first bytes are no response head (the rest of an earlier answer). The request then goes
+    /// again on a fresh connection, without counting a try (RFC 9112, 9.3.1); any other error
+    /// is the fetch's own.
+    pub fn stale(&self, reused: bool, err: &FetchError) -> bool {
+        reused
+            && match err {
+                FetchError::Timeout => false,
+                FetchError::Malformed(INVALID_HEAD) => true,
+                _ => !self.started(),
+            }
+    }
 }
+
+/// What a response head that does not parse is.
+const INVALID_HEAD: &str = "invalid response head";
 
 /// Why a connection closed before it sent a byte is a transport failure (worth another try).
 const NO_RESPONSE: &str = "connection closed before any response";
@@ -145,6 +187,8 @@ struct Parser {
     robots: bool,
     /// The body reached `max_body` and was cut there (a robots.txt only).
     cut: bool,
+    /// Bytes came after the end of the response: the connection is not reused.
+    overflow: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,6 +232,7 @@ impl Parser {
             interim: false,
             robots,
             cut: false,
+            overflow: false,
         }
     }
 
@@ -238,6 +283,9 @@ impl Parser {
         let body = self.body.body();
         self.response.body = body.bytes.take().unwrap_or_default();
         self.response.body_len = body.len;
+        if self.cut || self.overflow {
+            self.response.reusable = false;
+        }
         Ok(mem::take(&mut self.response))
     }
 
@@ -264,7 +312,7 @@ impl Parser {
                 Err(httparse::Error::TooManyHeaders) => {
                     return Err(FetchError::TooLarge(Limit::HeaderCount));
                 }
-                Err(_) => return Err(FetchError::Malformed("invalid response head")),
+                Err(_) => return Err(FetchError::Malformed(INVALID_HEAD)),
             };
             let status = parsed.code.unwrap_or_default();
             if (100..200).contains(&status) && status != 101 {
@@ -274,6 +322,7 @@ impl Parser {
                 continue;
             }
             let codings;
+            self.response.reusable = persistent(parsed.version, parsed.headers);
             (self.state, codings) = start_body(
                 &self.limits,
                 self.robots,
@@ -304,7 +353,12 @@ impl Parser {
             }
             match self.state {
                 State::Head => unreachable!("the head is parsed before the body"),
-                State::Done => return Ok(()),
+                State::Done => {
+                    // Bytes after the response: nothing was asked for them, so the connection
+                    // holds what no one can read in order. It is not reused.
+                    self.overflow = true;
+                    return Ok(());
+                }
                 State::UntilEof => {
                     self.take_body(data)?;
                     data = &[];
@@ -481,6 +535,7 @@ fn start_body(
         }
     }
     response.status = status;
+    let framed_twice = content_length.is_some() && !transfer_codings.is_empty();
     let state = if status == 204 || status == 304 {
         State::Done
     } else if let Some(last) = transfer_codings.last() {
@@ -504,8 +559,31 @@ fn start_body(
     } else {
         State::UntilEof
     };
+    if state == State::UntilEof || framed_twice {
+        // Delimited by the close, or framed two ways (RFC 9112, 6.3: close after it).
+        response.reusable = false;
+    }
     codings.extend(transfer_codings);
     Ok((state, codings))
+}
+
+/// Whether the server lets the connection carry another request: HTTP/1.1 unless it says
+/// `Connection: close`, HTTP/1.0 only if it says `Connection: keep-alive` (RFC 9112, 9.3).
+fn persistent(version: Option<u8>, headers: &[httparse::Header<'_>]) -> bool {
+    let mut close = false;
+    let mut keep_alive = false;
+    for header in headers {
+        if header.name.eq_ignore_ascii_case("connection") {
+            for option in list(header.value) {
+                close |= option.eq_ignore_ascii_case("close");
+                keep_alive |= option.eq_ignore_ascii_case("keep-alive");
+            }
+        }
+    }
+    match version {
+        Some(1) => !close,
+        _ => keep_alive && !close,
+    }
 }
 
 /// The elements of a comma-separated header list, trimmed, empty ones dropped (RFC 9110,
@@ -555,10 +633,22 @@ mod tests {
         reader.eof()
     }
 
+    /// Reads `input` whole and in every small step: the same response every time, but for
+    /// whether bytes after its end came in the read that ended it (`reusable`).
     fn read_every_way(input: &[u8]) -> Result<Response, FetchError> {
         let whole = read(input, input.len());
+        let beside_the_end = |r: Result<Response, FetchError>| {
+            r.map(|response| Response {
+                reusable: false,
+                ..response
+            })
+        };
         for step in 1..input.len().min(40) {
-            assert_eq!(read(input, step), whole, "fed {step} bytes at a time");
+            assert_eq!(
+                beside_the_end(read(input, step)),
+                beside_the_end(whole.clone()),
+                "fed {step} bytes at a time"
+            );
         }
         whole
     }
@@ -641,6 +731,92 @@ mod tests {
                 .try_for_each(|piece| page.feed(piece).map(drop));
             assert_eq!(result, Err(FetchError::TooLarge(Limit::Body)), "{head:?}");
         }
+    }
+
+    /// Whether a connection may carry the next request: only when the server keeps it and the
+    /// response was framed and read exactly.
+    #[test]
+    fn the_keep_alive_verdict() {
+        let reusable = |input: &[u8]| read_every_way(input).map(|r| r.reusable);
+        let length = "Content-Length: 5\r\n\r\nhello";
+        let chunked = "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+        for (head, expected) in [
+            ("HTTP/1.1 200 OK\r\n", true),
+            ("HTTP/1.1 200 OK\r\nConnection: close\r\n", false),
+            (
+                "HTTP/1.1 200 OK\r\nConnection: Keep-Alive, Close\r\n",
+                false,
+            ),
+            ("HTTP/1.0 200 OK\r\n", false),
+            ("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n", true),
+        ] {
+            for body in [length, chunked] {
+                let input = format!("{head}{body}");
+                assert_eq!(reusable(input.as_bytes()), Ok(expected), "{input:?}");
+            }
+        }
+        // Delimited by the close; framed two ways; bytes after the end.
+        assert_eq!(reusable(b"HTTP/1.1 200 OK\r\n\r\nhello"), Ok(false));
+        let both = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+        assert_eq!(read(both, both.len()).map(|r| r.reusable), Ok(false));
+        let extra = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloX";
+        assert_eq!(read(extra, extra.len()).map(|r| r.reusable), Ok(false));
+        // An interim response first, then the real one, framed: reusable.
+        let interim = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n";
+        assert_eq!(reusable(interim), Ok(true));
+        // A robots.txt cut at its cap leaves its rest unread.
+        let mut long = b"HTTP/1.1 200 OK\r\nContent-Length: 600000\r\n\r\n".to_vec();
+        long.resize(long.len() + 600_000, b'#');
+        let mut robots = ResponseReader::new(LIMITS).for_robots_txt(true);
+        let Ok(Progress::Done(cut)) = robots.feed(&long) else {
+            panic!("cut at its cap");
+        };
+        assert!(!cut.reusable);
+    }
+
+    /// A reused connection that fails before its response begins, or whose first bytes are
+    /// not a response head, was let go by the server: stale, tried again fresh.
+    #[test]
+    fn a_reused_connection_is_stale_only_before_its_response() {
+        let reset = FetchError::Reset("closed".into());
+        let fresh = ResponseReader::new(LIMITS);
+        assert!(fresh.stale(true, &reset));
+        assert!(
+            !fresh.stale(false, &reset),
+            "a new connection's failure is the fetch's"
+        );
+        assert!(!fresh.stale(true, &FetchError::Timeout));
+        let mut garbage = ResponseReader::new(LIMITS);
+        let err = garbage.feed(b"lo\r\nHTTP/1.1 200 OK\r\n\r\n").unwrap_err();
+        assert!(garbage.stale(true, &err), "{err:?}");
+        let mut begun = ResponseReader::new(LIMITS);
+        begun
+            .feed(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nab")
+            .unwrap();
+        assert!(!begun.stale(true, &reset));
+    }
+
+    /// A TLS stream that ends without close_notify: what only the close delimits is cut.
+    #[test]
+    fn an_unclean_end_truncates_only_what_the_close_delimits() {
+        let mut reader = ResponseReader::new(LIMITS);
+        assert!(!reader.started());
+        assert!(matches!(reader.eof_unclean(), Err(FetchError::Reset(_))));
+        let mut reader = ResponseReader::new(LIMITS);
+        reader.feed(b"HTTP/1.1 200 OK\r\n\r\nhel").unwrap();
+        assert!(reader.started());
+        assert!(matches!(
+            reader.eof_unclean(),
+            Err(FetchError::Truncated(_))
+        ));
+        let mut reader = ResponseReader::new(LIMITS);
+        reader
+            .feed(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel")
+            .unwrap();
+        assert!(matches!(
+            reader.eof_unclean(),
+            Err(FetchError::Truncated(_))
+        ));
     }
 
     #[test]

@@ -369,6 +369,9 @@ impl Shard {
             .map(|index| {
                 let mut config = config.clone();
                 config.concurrency = share(config.concurrency, index, shards);
+                // Each shard resumes TLS sessions from a store of its own: no lock between
+                // loops on a handshake.
+                config.own_tls_client();
                 if let Some(gauges) = &gauges {
                     config.gauges = Some(Arc::clone(&gauges[index]));
                 }
@@ -651,10 +654,12 @@ impl Shard {
         let mut records: Vec<Record> = Vec::new();
         let mut peak_in_flight = 0;
         let mut notes = Vec::new();
+        let mut connections = crate::report::Connections::default();
         for mut shard in shards {
             credits.extend(shard.crawler.take_credits());
             let report = shard.crawler.into_report(strategy, elapsed);
             peak_in_flight += report.peak_in_flight;
+            connections.add(&report.connections);
             records.extend(report.records);
             notes.extend(report.notes);
         }
@@ -662,6 +667,7 @@ impl Shard {
         crawler::credit(&mut records, credits);
         let mut report = Report::new(strategy, &config, records, elapsed);
         report.peak_in_flight = peak_in_flight;
+        report.connections = connections;
         report.notes = notes;
         report.loop_lag_ms = Some(Latency::of(lags.concat()));
         report

@@ -59,6 +59,9 @@ pub enum Event<'a> {
     },
     /// The connection is established.
     Connected,
+    /// What became of the fetch's connection: a TLS handshake, a pooled connection taken or
+    /// kept, a reused one found closed.
+    Conn(Conn),
     /// The whole request is written.
     Written(usize),
     /// A read returned this many bytes (0: the end of the stream).
@@ -74,11 +77,55 @@ pub enum Event<'a> {
     Completed(&'a str),
 }
 
+/// An event of a fetch's connection, told with [`crate::Fetch::mark`]: the trace shows it and
+/// the report counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conn {
+    /// The TLS handshake is done: a full one, or a resumed session.
+    Handshake {
+        /// Whether an earlier session was resumed.
+        resumed: bool,
+    },
+    /// The fetch went out on a connection taken from the pool.
+    Reused,
+    /// A reused connection closed before any byte of the response (the server dropped it
+    /// while it sat idle): the request goes again on a fresh one, without counting a try.
+    Stale,
+    /// The response was read whole and the server keeps the connection: back to the pool.
+    Kept,
+}
+
+impl Conn {
+    /// This event's bit in [`crate::Fetch`]'s marks.
+    pub(crate) fn bit(self) -> u8 {
+        match self {
+            Conn::Handshake { resumed: false } => 1,
+            Conn::Handshake { resumed: true } => 2,
+            Conn::Reused => 4,
+            Conn::Stale => 8,
+            Conn::Kept => 16,
+        }
+    }
+}
+
+impl fmt::Display for Conn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Conn::Handshake { resumed: false } => "tls handshake done",
+            Conn::Handshake { resumed: true } => "tls handshake done, session resumed",
+            Conn::Reused => "connection reused",
+            Conn::Stale => "reused connection closed before any response: a fresh one",
+            Conn::Kept => "connection kept for the next fetch",
+        })
+    }
+}
+
 impl fmt::Display for Event<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Event::Start { url, tries } => write!(f, "start {url} (try {tries})"),
             Event::Connected => f.write_str("connected"),
+            Event::Conn(conn) => conn.fmt(f),
             Event::Written(n) => write!(f, "request written, {n} bytes"),
             Event::Read(0) => f.write_str("read 0 bytes: end of stream"),
             Event::Read(n) => write!(f, "read {n} bytes"),

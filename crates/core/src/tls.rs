@@ -1,0 +1,603 @@
+//! TLS for `https:` URLs: one rustls client configuration per shard, and the bytes-in,
+//! bytes-out state machine the event-driven strategies drive themselves.
+//!
+//! rustls is sans-IO, as this core is: a [`rustls::ClientConnection`] holds no socket. Bytes
+//! read from the socket go in ([`ClientConnection::read_tls`], then
+//! [`ClientConnection::process_new_packets`]), plaintext comes out of its reader, and what it
+//! has to send (the handshake, the request's records, alerts) is taken with
+//! [`ClientConnection::write_tls`]. So one TLS layer sits between every model's socket and the
+//! same [`ResponseReader`], and each model only decides when to feed and when to drain:
+//!
+//! - threads wrap the blocking socket in a [`rustls::StreamOwned`], and async the tokio socket
+//!   in `tokio-rustls`'s stream, the way a user of each would;
+//! - callbacks, generators and uring hold a [`Tls`] beside their socket: on readiness (or a
+//!   completed receive) the bytes go to [`Tls::received`], and whatever [`Tls::outgoing`]
+//!   gives is written before the next read.
+//!
+//! # Trust
+//!
+//! Certificates are verified by default against the Mozilla roots compiled into the binary
+//! (`webpki-roots`), not the system store: the same roots on every machine, nothing to
+//! install on a fresh one, and a benchmark that does not depend on what a distribution ships.
+//! `--ca-file PEM` adds roots (a private CA, the test server's); `--insecure` (curl's `-k`)
+//! verifies nothing but the handshake's signatures, is never the default, and is said once on
+//! stderr and in the report.
+//!
+//! # What goes on the wire
+//!
+//! SNI is the URL's host (also under `--resolve`, whose address is only where to connect); an
+//! IP address is sent no SNI and checked against the certificate's IP names. ALPN offers
+//! `http/1.1` alone. TLS 1.3 session tickets (and TLS 1.2 session ids) are kept in memory per
+//! shard, so a new connection to an origin resumes instead of a full handshake; `--no-resume`
+//! turns that off to measure what it saves. Each shard has its own store (its own
+//! `ClientConfig`): a store shared by every loop would be a lock on every handshake.
+//!
+//! # The end of a TLS stream
+//!
+//! A TLS stream that ends without `close_notify` may have been cut by someone other than the
+//! server. A response whose framing ended first (a `Content-Length` met, the last chunk) is
+//! whole either way; one whose body is delimited by the close is then [`FetchError::Truncated`],
+//! never a whole page ([`ResponseReader::eof_unclean`]).
+//!
+//! The crypto provider is `ring`: it builds with the C compiler every machine here has, in a
+//! fraction of the time of `aws-lc-rs` (rustls' default, a large C library). Its price: no
+//! post-quantum key exchange (X25519 where `aws-lc-rs` would offer X25519MLKEM768), which is
+//! also a lighter handshake than a browser's today.
+
+use std::{
+    io::{self, BufRead as _},
+    sync::Arc,
+};
+
+use rustls::{
+    ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme,
+    client::{
+        Resumption,
+        danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier},
+    },
+    crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature},
+    pki_types::{CertificateDer, ServerName, UnixTime},
+};
+use url::Url;
+
+use crate::{
+    error::FetchError,
+    response::{Progress, Response, ResponseReader},
+};
+
+/// How the crawl speaks TLS: what it trusts, and whether it resumes sessions.
+#[derive(Debug, Clone)]
+pub struct TlsOptions {
+    /// Roots trusted beside the compiled-in ones (`--ca-file`), in DER.
+    pub extra_roots: Vec<CertificateDer<'static>>,
+    /// Verify no certificate (`--insecure`).
+    pub insecure: bool,
+    /// Resume sessions (TLS 1.3 tickets), per shard; off with `--no-resume`.
+    pub resume: bool,
+}
+
+impl Default for TlsOptions {
+    fn default() -> Self {
+        TlsOptions {
+            extra_roots: Vec::new(),
+            insecure: false,
+            resume: true,
+        }
+    }
+}
+
+impl TlsOptions {
+    /// Reads the certificates of a PEM file's text (`--ca-file`); an error names what is
+    /// wrong with it.
+    pub fn add_pem(&mut self, pem: &[u8]) -> Result<usize, String> {
+        use rustls::pki_types::pem::PemObject as _;
+        let mut added = 0;
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            self.extra_roots
+                .push(cert.map_err(|err| format!("not a PEM certificate: {err}"))?);
+            added += 1;
+        }
+        if added == 0 {
+            return Err("no certificate in it".to_owned());
+        }
+        Ok(added)
+    }
+
+    /// A new client configuration: its own session store, so give each shard one.
+    pub fn client_config(&self) -> Result<Arc<ClientConfig>, String> {
+        // rustls 0.23.48 deprecates ring's provider for having no post-quantum key exchange;
+        // it is still maintained and builds everywhere (see the module's last paragraph).
+        #[allow(deprecated)]
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()
+            .map_err(|err| err.to_string())?;
+        let mut config = if self.insecure {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
+                .with_no_client_auth()
+        } else {
+            let mut roots = RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            };
+            for cert in &self.extra_roots {
+                roots
+                    .add(cert.clone())
+                    .map_err(|err| format!("a CA certificate that cannot be trusted: {err}"))?;
+            }
+            builder.with_root_certificates(roots).with_no_client_auth()
+        };
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        config.resumption = if self.resume {
+            Resumption::in_memory_sessions(256)
+        } else {
+            Resumption::disabled()
+        };
+        Ok(Arc::new(config))
+    }
+}
+
+/// The name to verify and send as SNI for `url`: its host name, or its IP address.
+pub fn server_name(url: &Url) -> Result<ServerName<'static>, FetchError> {
+    let host = url.host_str().unwrap_or_default();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    ServerName::try_from(host.to_owned())
+        .map_err(|_| FetchError::Tls(format!("{host:?} is not a name a certificate can have")))
+}
+
+/// A new client side of TLS for `url` under `config`.
+pub fn connection(config: &Arc<ClientConfig>, url: &Url) -> Result<ClientConnection, FetchError> {
+    ClientConnection::new(Arc::clone(config), server_name(url)?).map_err(|err| tls_error(&err))
+}
+
+/// The fetch error of a TLS failure: the reason a crawler's user acts on (an unknown issuer, a
+/// name mismatch, an expired certificate, a failed handshake, a protocol error).
+pub fn tls_error(err: &rustls::Error) -> FetchError {
+    use rustls::{CertificateError as C, Error as E};
+    let reason = match err {
+        E::InvalidCertificate(C::UnknownIssuer) => "unknown issuer".to_owned(),
+        E::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
+            "certificate not valid for this name".to_owned()
+        }
+        E::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => {
+            "certificate expired".to_owned()
+        }
+        E::InvalidCertificate(other) => format!("invalid certificate: {other:?}"),
+        E::AlertReceived(alert) => format!("handshake failure: the server sent {alert:?}"),
+        E::PeerIncompatible(why) => format!("handshake failure: {why:?}"),
+        E::NoApplicationProtocol => "handshake failure: no common protocol (ALPN)".to_owned(),
+        other => format!("protocol error: {other}"),
+    };
+    FetchError::Tls(reason)
+}
+
+/// The TLS error inside an I/O error from a stream wrapper (rustls' `StreamOwned`,
+/// `tokio-rustls`), which reports it as `InvalidData` with the rustls error within.
+pub(crate) fn tls_error_in(err: &io::Error) -> Option<FetchError> {
+    let inner = err.get_ref()?.downcast_ref::<rustls::Error>()?;
+    Some(tls_error(inner))
+}
+
+/// The client side of one TLS connection, for a strategy that moves its bytes itself.
+///
+/// Driving order: [`Tls::send`] the request (it waits behind the handshake); write what
+/// [`Tls::outgoing`] gives whenever [`Tls::wants_write`]; feed every chunk the socket gives to
+/// [`Tls::received`] (then write again: reading may have produced handshake records or an
+/// alert), until it says [`Progress::Done`]; at the socket's end, [`Tls::eof`].
+#[derive(Debug)]
+pub struct Tls {
+    conn: ClientConnection,
+}
+
+impl Tls {
+    /// The client side for `url`, under the shard's `config`.
+    pub fn new(config: &Arc<ClientConfig>, url: &Url) -> Result<Tls, FetchError> {
+        Ok(Tls {
+            conn: connection(config, url)?,
+        })
+    }
+
+    /// Queues plaintext (the request): encrypted once the handshake allows.
+    pub fn send(&mut self, plaintext: &[u8]) {
+        use io::Write as _;
+        // The writer buffers without bound before and after the handshake: it cannot fail.
+        let _ = self.conn.writer().write_all(plaintext);
+    }
+
+    /// Whether TLS has bytes to send now.
+    pub fn wants_write(&self) -> bool {
+        self.conn.wants_write()
+    }
+
+    /// Appends the bytes TLS has to send now to `out`; returns how many.
+    pub fn outgoing(&mut self, out: &mut Vec<u8>) -> usize {
+        let mut written = 0;
+        while self.conn.wants_write() {
+            // Writing to a `Vec` cannot fail.
+            match self.conn.write_tls(out) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => written += n,
+            }
+        }
+        written
+    }
+
+    /// Whether the handshake is still going on.
+    pub fn is_handshaking(&self) -> bool {
+        self.conn.is_handshaking()
+    }
+
+    /// Whether the handshake resumed an earlier session instead of a full one.
+    pub fn resumed(&self) -> bool {
+        self.conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed)
+    }
+
+    /// Bytes read from the socket: decrypted, and the plaintext fed to `reader`, which says
+    /// whether the response is complete. A TLS failure ends the fetch (the alert it queued is
+    /// in [`Tls::outgoing`], for a strategy that cares to send it).
+    pub fn received(
+        &mut self,
+        mut bytes: &[u8],
+        reader: &mut ResponseReader,
+    ) -> Result<Progress, FetchError> {
+        while !bytes.is_empty() {
+            // Every plaintext byte is taken below before more is read, so rustls' buffer of
+            // unread plaintext never fills and it takes the bytes.
+            self.conn
+                .read_tls(&mut bytes)
+                .map_err(|err| FetchError::Tls(format!("protocol error: {err}")))?;
+            self.conn
+                .process_new_packets()
+                .map_err(|err| tls_error(&err))?;
+            if let Progress::Done(mut response) = self.plaintext(reader)? {
+                // Records after the response's: the connection is not reused.
+                response.reusable &= bytes.is_empty();
+                return Ok(Progress::Done(response));
+            }
+        }
+        Ok(Progress::NeedMore)
+    }
+
+    /// Hands every plaintext byte TLS holds to `reader`.
+    fn plaintext(&mut self, reader: &mut ResponseReader) -> Result<Progress, FetchError> {
+        loop {
+            let mut plain = self.conn.reader();
+            let chunk = match plain.fill_buf() {
+                Ok([]) => return Ok(Progress::NeedMore),
+                Ok(chunk) => chunk,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                    return Ok(Progress::NeedMore);
+                }
+                Err(_) => return Ok(Progress::NeedMore),
+            };
+            let len = chunk.len();
+            let progress = reader.feed(chunk)?;
+            plain.consume(len);
+            if let Progress::Done(mut response) = progress {
+                let rest = self.conn.reader().fill_buf().map_or(0, <[u8]>::len);
+                response.reusable &= rest == 0;
+                return Ok(Progress::Done(response));
+            }
+        }
+    }
+
+    /// The socket reached its end: with `close_notify`, whatever the close delimits is whole;
+    /// without it, only a response whose framing had ended ([`ResponseReader::eof_unclean`]).
+    pub fn eof(&mut self, reader: &mut ResponseReader) -> Result<Response, FetchError> {
+        // An empty read tells rustls the stream ended; what it says next is whether cleanly.
+        let _ = self.conn.read_tls(&mut &[][..]);
+        let _ = self.conn.process_new_packets();
+        if let Progress::Done(response) = self.plaintext(reader)? {
+            return Ok(response);
+        }
+        if self.conn.reader().fill_buf().is_ok() {
+            reader.eof()
+        } else if self.conn.is_handshaking() {
+            Err(FetchError::Reset(
+                "connection closed during the TLS handshake".to_owned(),
+            ))
+        } else {
+            reader.eof_unclean()
+        }
+    }
+}
+
+/// `--insecure`: no certificate is checked (the handshake's signatures still are, with the
+/// provider's algorithms).
+#[derive(Debug)]
+struct NoVerification(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for NoVerification {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read as _, Write as _};
+
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    use rustls::{ServerConfig, ServerConnection, pki_types::PrivateKeyDer};
+
+    use super::*;
+    use crate::Limits;
+
+    /// A CA, and a server whose leaf certificate it signed for `names`.
+    struct Site {
+        ca: CertificateDer<'static>,
+        server: Arc<ServerConfig>,
+    }
+
+    fn site(names: &[&str], expired: bool) -> Site {
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        // A name of its own: a CA is found by its name before its signature is checked.
+        static CAS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = CAS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        ca.distinguished_name
+            .push(rcgen::DnType::CommonName, format!("test CA {n}"));
+        let ca = ca.self_signed(&ca_key).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let names: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
+        let mut leaf = CertificateParams::new(names).unwrap();
+        if expired {
+            leaf.not_before = rcgen::date_time_ymd(2019, 1, 1);
+            leaf.not_after = rcgen::date_time_ymd(2020, 1, 1);
+        }
+        let leaf = leaf.signed_by(&key, &ca, &ca_key).unwrap();
+        #[allow(deprecated)]
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let server = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![leaf.der().clone()],
+                PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+            )
+            .unwrap();
+        Site {
+            ca: ca.der().clone(),
+            server: Arc::new(server),
+        }
+    }
+
+    fn client(site: &Site, insecure: bool) -> Arc<ClientConfig> {
+        let options = TlsOptions {
+            extra_roots: vec![site.ca.clone()],
+            insecure,
+            resume: true,
+        };
+        options.client_config().unwrap()
+    }
+
+    /// How the server ends its side after the response.
+    #[derive(Clone, Copy, PartialEq)]
+    enum End {
+        /// Keeps the connection open.
+        Open,
+        /// `close_notify`, then the end of the stream.
+        Clean,
+        /// The end of the stream alone.
+        Cut,
+    }
+
+    /// One fetch of `url` through `client`'s [`Tls`] from `site`'s server, which answers
+    /// `response` and ends as `end`, the bytes pumped between the two in memory: the result,
+    /// and whether the session was resumed.
+    fn fetch(
+        client: &Arc<ClientConfig>,
+        site: &Site,
+        url: &str,
+        response: &[u8],
+        end: End,
+    ) -> (Result<Response, FetchError>, bool) {
+        let url = Url::parse(url).unwrap();
+        let mut tls = match Tls::new(client, &url) {
+            Ok(tls) => tls,
+            Err(err) => return (Err(err), false),
+        };
+        let mut server = ServerConnection::new(Arc::clone(&site.server)).unwrap();
+        let mut reader = ResponseReader::new(Limits::default());
+        tls.send(&crate::request::request(&url, true));
+        let mut answered = false;
+        for _ in 0..20 {
+            let mut to_server = Vec::new();
+            tls.outgoing(&mut to_server);
+            if server.read_tls(&mut &to_server[..]).is_ok()
+                && let Err(err) = server.process_new_packets()
+            {
+                // The server refuses the client (an alert): let the client read it.
+                let _ = err;
+            }
+            let mut request = Vec::new();
+            let _ = server.reader().read_to_end(&mut request);
+            if !answered && !request.is_empty() {
+                server.writer().write_all(response).unwrap();
+                if end == End::Clean {
+                    server.send_close_notify();
+                }
+                answered = true;
+            }
+            let mut to_client = Vec::new();
+            while server.wants_write() {
+                server.write_tls(&mut to_client).unwrap();
+            }
+            if !to_client.is_empty() {
+                match tls.received(&to_client, &mut reader) {
+                    Ok(Progress::Done(response)) => return (Ok(response), tls.resumed()),
+                    Ok(Progress::NeedMore) => {}
+                    Err(err) => return (Err(err), false),
+                }
+            }
+            if answered && end != End::Open {
+                return (tls.eof(&mut reader), tls.resumed());
+            }
+        }
+        panic!("the exchange did not end");
+    }
+
+    const PAGE: &[u8] =
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 5\r\n\r\nhello";
+
+    #[test]
+    fn a_page_over_tls_and_a_resumed_session() {
+        let site = site(&["localhost", "127.0.0.1"], false);
+        let client = client(&site, false);
+        for url in ["https://localhost:8443/", "https://127.0.0.1:8443/"] {
+            let (response, _) = fetch(&client, &site, url, PAGE, End::Open);
+            let response = response.unwrap();
+            assert_eq!((response.status, &response.body[..]), (200, &b"hello"[..]));
+            assert!(response.reusable, "HTTP/1.1, framed, read whole");
+        }
+        // The client's session store resumes the next connection to the same name.
+        let (response, resumed) = fetch(&client, &site, "https://localhost:8443/", PAGE, End::Open);
+        assert!(response.is_ok() && resumed);
+        // Without resumption: a full handshake every time.
+        let options = TlsOptions {
+            extra_roots: vec![site.ca.clone()],
+            resume: false,
+            ..TlsOptions::default()
+        };
+        let fresh = options.client_config().unwrap();
+        assert!(
+            fetch(&fresh, &site, "https://localhost:8443/", PAGE, End::Open)
+                .0
+                .is_ok()
+        );
+        let (_, resumed) = fetch(&fresh, &site, "https://localhost:8443/", PAGE, End::Open);
+        assert!(!resumed);
+    }
+
+    /// A body the close delimits is whole only after `close_notify`; a framed one either way.
+    #[test]
+    fn the_end_of_a_tls_stream_is_whole_only_with_close_notify() {
+        let site = site(&["localhost"], false);
+        let client = client(&site, false);
+        let unframed = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\nhello";
+        let url = "https://localhost/";
+        let (clean, _) = fetch(&client, &site, url, unframed, End::Clean);
+        let clean = clean.unwrap();
+        assert_eq!(clean.body, b"hello");
+        assert!(!clean.reusable, "delimited by the close");
+        let (cut, _) = fetch(&client, &site, url, unframed, End::Cut);
+        assert!(matches!(cut, Err(FetchError::Truncated(_))), "{cut:?}");
+        let (framed, _) = fetch(&client, &site, url, PAGE, End::Cut);
+        assert!(framed.is_ok());
+    }
+
+    #[test]
+    fn certificate_failures_are_tls_errors_with_their_reason() {
+        let reason = |result: (Result<Response, FetchError>, bool)| match result.0 {
+            Err(FetchError::Tls(reason)) => reason,
+            other => panic!("a TLS error, not {other:?}"),
+        };
+        let good = site(&["localhost"], false);
+        // Another CA's certificate: the client trusts only its own CA and the web's roots.
+        let other = site(&["localhost"], false);
+        let client = client(&good, false);
+        let url = "https://localhost/";
+        assert_eq!(
+            reason(fetch(&client, &other, url, PAGE, End::Open)),
+            "unknown issuer"
+        );
+        let wrong = site(&["other.test"], false);
+        let client = self::client(&wrong, false);
+        assert!(reason(fetch(&client, &wrong, url, PAGE, End::Open)).contains("name"));
+        let expired = site(&["localhost"], true);
+        let client = self::client(&expired, false);
+        assert!(reason(fetch(&client, &expired, url, PAGE, End::Open)).contains("expired"));
+        // --insecure: none of that is checked.
+        let insecure = self::client(&good, true);
+        assert!(fetch(&insecure, &other, url, PAGE, End::Open).0.is_ok());
+        assert!(fetch(&insecure, &expired, url, PAGE, End::Open).0.is_ok());
+    }
+
+    /// Bytes after the response (more than its `Content-Length` says) leave the connection in
+    /// doubt: it is not reused.
+    #[test]
+    fn bytes_after_the_response_make_it_not_reusable() {
+        let site = site(&["localhost"], false);
+        let client = client(&site, false);
+        let extra = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1 200 OK\r\n";
+        let (response, _) = fetch(&client, &site, "https://localhost/", extra, End::Open);
+        assert!(!response.unwrap().reusable);
+    }
+
+    #[test]
+    fn a_ca_file_is_read_from_pem() {
+        let site = site(&["localhost"], false);
+        let pem = format!(
+            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+            base64(&site.ca)
+        );
+        let mut options = TlsOptions::default();
+        assert_eq!(options.add_pem(pem.as_bytes()), Ok(1));
+        assert!(options.add_pem(b"not pem").is_err());
+        let client = options.client_config().unwrap();
+        assert!(
+            fetch(&client, &site, "https://localhost/", PAGE, End::Open)
+                .0
+                .is_ok()
+        );
+    }
+
+    fn base64(bytes: &[u8]) -> String {
+        const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n =
+                chunk.iter().fold(0u32, |n, &b| n << 8 | u32::from(b)) << (8 * (3 - chunk.len()));
+            for i in 0..4 {
+                out.push(if i <= chunk.len() {
+                    char::from(ABC[(n >> (18 - 6 * i) & 63) as usize])
+                } else {
+                    '='
+                });
+            }
+        }
+        out
+    }
+}
