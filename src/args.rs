@@ -72,8 +72,9 @@ const SITE: &str = "Embedded test site (crawled when no URL is given)";
 
 #[derive(Debug, Args)]
 pub(crate) struct CrawlArgs {
-    /// Root URLs (http only); their origins are the scope of the crawl. None: an embedded
-    /// test site.
+    /// Root URLs (http or https); their origins are the scope of the crawl (with a site's
+    /// https origin beside its http one, on their default ports). None: an embedded test
+    /// site.
     #[arg(help_heading = "Scope")]
     pub(crate) urls: Vec<String>,
     /// Scope is the roots' exact hosts (the default).
@@ -131,6 +132,25 @@ pub(crate) struct CrawlArgs {
     /// Do not fetch robots.txt, and crawl what it would disallow.
     #[arg(help_heading = "Politeness", long)]
     pub(crate) ignore_robots: bool,
+    /// One connection per fetch (`close`, HTTP/1.0: the lecture's crawler), or connections
+    /// kept open and reused for the origin's next fetches (`keep-alive`, HTTP/1.1).
+    #[arg(help_heading = "Connections", long, value_enum, value_name = "MODE", default_value = "close")]
+    pub(crate) connections: Connections,
+    /// With keep-alive: how long an idle connection is kept for reuse, in milliseconds.
+    #[arg(help_heading = "Connections", long, value_name = "MS", default_value_t = 5_000, value_parser = at_least_1)]
+    pub(crate) idle_ms: u64,
+    /// Also trust the CA certificates of this PEM file for https (a private CA, `c10k serve
+    /// --tls --ca-out`); the compiled-in Mozilla roots stay trusted.
+    #[arg(help_heading = "Connections", long, value_name = "PEM")]
+    pub(crate) ca_file: Option<PathBuf>,
+    /// Check no https certificate (curl's -k): never the default; said on stderr and in the
+    /// report.
+    #[arg(help_heading = "Connections", long)]
+    pub(crate) insecure: bool,
+    /// Make every https connection a full TLS handshake, without resuming an earlier session
+    /// (to measure what resumption saves).
+    #[arg(help_heading = "Connections", long)]
+    pub(crate) no_resume: bool,
     /// Skip URLs matching this regular expression.
     #[arg(help_heading = "Scope", long, value_name = "REGEX")]
     pub(crate) exclude: Option<String>,
@@ -212,6 +232,15 @@ pub(crate) enum Runtime {
     Stealing,
     /// A current-thread runtime per thread, each with its own shard of the frontier.
     PerCore,
+}
+
+/// How the crawler uses its connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Connections {
+    /// One connection per fetch, closed after its response.
+    Close,
+    /// Connections kept open and reused, a pool per origin.
+    KeepAlive,
 }
 
 #[derive(Debug, Args)]

@@ -25,7 +25,7 @@ use c10k_harness::{self as harness, Strategy, StrategyOptions, raise_fd_limit};
 use c10k_testsite::{Server, ServerOptions, SiteSpec};
 
 use crate::{
-    args::{Count, CrawlArgs, Runtime, cores},
+    args::{Connections, Count, CrawlArgs, Runtime, cores},
     pin, usage,
 };
 
@@ -127,6 +127,25 @@ pub(crate) fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
     config.timeout = Duration::from_millis(args.timeout_ms);
     config.connect_timeout = config.timeout;
     config.limits.max_body = args.max_body;
+    config.keep_alive = args.connections == Connections::KeepAlive;
+    config.idle = Duration::from_millis(args.idle_ms);
+    config.tls.insecure = args.insecure;
+    config.tls.resume = !args.no_resume;
+    if let Some(path) = &args.ca_file {
+        let pem = fs::read(path)
+            .map_err(|err| usage(format!("--ca-file {}: {err}", path.display())))?;
+        config
+            .tls
+            .add_pem(&pem)
+            .map_err(|err| usage(format!("--ca-file {}: {err}", path.display())))?;
+    }
+    if args.insecure {
+        eprintln!("warning: --insecure: https certificates are not checked");
+    }
+    // A CA file that parses but cannot be a root is refused here, not on the first fetch.
+    config
+        .tls_client()
+        .map_err(|err| usage(format!("--ca-file: {err}")))?;
     config.work_rounds = harness::work_rounds(args.work_us);
     config.exclude = exclude;
     let options = StrategyOptions {
