@@ -53,6 +53,10 @@ fn kind(event: &str) -> &str {
         "callback" => "callback",
         "task" if event.starts_with("task resumed in ") => "resumed",
         "task" if event.starts_with("task woke in ") => "woke",
+        "tls" if event.starts_with("tls handshake done") => "handshake",
+        "connection" if event == "connection reused" => "reused",
+        "connection" if event.starts_with("connection kept") => "kept",
+        "reused" if event.starts_with("reused connection closed") => "stale",
         _ => panic!("unknown event {event:?}"),
     }
 }
@@ -111,18 +115,27 @@ fn check(strategy: Strategy, options: StrategyOptions, steps: Option<&str>) {
         let context = || format!("{strategy}, fetch #{id}: {kinds:?}");
         assert_eq!(kinds.first(), Some(&"start"), "{}", context());
         assert_eq!(kinds.last(), Some(&"completed"), "{}", context());
-        for once in ["start", "connected", "written", "completed"] {
+        for once in ["start", "connected", "completed", "handshake", "reused", "stale", "kept"] {
             let n = kinds.iter().filter(|&&k| k == once).count();
             assert!(n <= 1, "{}: {once} {n} times", context());
         }
-        // Connected, then the request, then the reads: each only after the one before.
+        // A reused connection found closed sends the request again on a fresh one: a second
+        // `written`, after the `stale`; otherwise one request.
+        let written = kinds.iter().filter(|&&k| k == "written").count();
+        let stale = kinds.contains(&"stale");
+        assert!(written <= 1 + usize::from(stale), "{}", context());
+        // Connected (or a pooled connection taken), then the request, then the reads: each only
+        // after the one before; a TLS handshake after the connect; kept only at the end.
         let at = |k: &str| kinds.iter().position(|&x| x == k);
         if let Some(written) = at("written") {
-            assert!(
-                at("connected").is_some_and(|c| c < written),
-                "{}",
-                context()
-            );
+            let open = [at("connected"), at("reused")].into_iter().flatten().min();
+            assert!(open.is_some_and(|c| c < written), "{}", context());
+        }
+        if let Some(handshake) = at("handshake") {
+            assert!(at("connected").is_some_and(|c| c < handshake), "{}", context());
+        }
+        if let Some(kept) = at("kept") {
+            assert_eq!(kept + 2, kinds.len(), "{}: kept just before completed", context());
         }
         if let Some(read) = at("read") {
             assert!(at("written").is_some_and(|w| w < read), "{}", context());
