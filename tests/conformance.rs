@@ -612,6 +612,35 @@ pub fn same_urls_out_as_threads(under: Under) {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `--report` through the CLI with `--max-pages` cutting a depth short: the same report as a
+/// crawl of one fetch at a time, line for line (but the line of the time it took), each page's
+/// new links included.
+pub fn same_report_as_one_at_a_time(under: Under) {
+    let server = start(&site());
+    let report = |strategy: Strategy, flags: &[&str], concurrency: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_c10k"))
+            .args(["crawl", &server.url(), "--report", "--max-pages", "37"])
+            .args(["--max-redirects", "0", "--strategy", strategy.name()])
+            .args(["--concurrency", concurrency])
+            .args(flags)
+            .output()
+            .expect("the c10k binary runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter(|line| !line.starts_with("Finished "))
+            .map(|line| format!("{line}\n"))
+            .collect::<String>()
+    };
+    let ours = report(under.strategy, under.flags, "50");
+    assert!(ours.contains(" new "), "{ours}");
+    assert_eq!(ours, report(Strategy::Threads, &[], "1"));
+}
+
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap()
 }
@@ -665,6 +694,11 @@ macro_rules! conformance {
             #[test]
             fn same_urls_out_as_threads() {
                 super::same_urls_out_as_threads($under);
+            }
+
+            #[test]
+            fn same_report_as_one_at_a_time() {
+                super::same_report_as_one_at_a_time($under);
             }
 
             #[test]
