@@ -53,6 +53,7 @@ pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<()> {
             threads: usize::try_from(args.threads).unwrap_or(1),
             name: args.name.clone(),
             log: false,
+            ..ServerOptions::default()
         })
         .with_context(|| format!("cannot listen on {addr}"))?;
         println!("listening on {}", server.url());
