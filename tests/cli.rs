@@ -356,9 +356,14 @@ fn no_descriptor_for_connections_exits_2_with_one_line() {
 
 #[test]
 fn unreachable_root_exits_1_with_one_line() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/", closed.local_addr().unwrap());
-    drop(closed);
+    // Bound but not listening: it refuses, and no other test's server can take the port.
+    let refusing =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    refusing
+        .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    let addr = refusing.local_addr().unwrap().as_socket().unwrap();
+    let url = format!("http://{addr}/");
     let output = c10k(&["crawl", &url, "--max-tries", "1"]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let text = stderr(&output);

@@ -108,9 +108,7 @@ pub fn excluded_root_ends_the_crawl(under: Under) {
 
 /// Nothing listens: the root fails to connect, after every try.
 pub fn refused_root_is_a_connect_error(under: Under) {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = closed.local_addr().unwrap();
-    drop(closed);
+    let (_refusing, addr) = common::refusing_port();
     let mut config = Config::new(parse_root(&format!("http://{addr}/")).unwrap(), addr);
     config.max_tries = 3;
     config.robots = false;
