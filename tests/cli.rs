@@ -100,7 +100,9 @@ fn assert_usage_error(args: &[&str], needle: &str) {
 #[test]
 fn bad_arguments_exit_2_with_a_reason() {
     assert_usage_error(&["crawl", "not a url"], "invalid url");
-    assert_usage_error(&["crawl", "https://127.0.0.1/"], "unsupported scheme");
+    assert_usage_error(&["crawl", "--ca-file", "/nonexistent/ca.pem"], "ca-file");
+    assert_usage_error(&["crawl", "--ca-file", "Cargo.toml"], "ca-file");
+    assert_usage_error(&["crawl", "--connections", "sometimes"], "connections");
     assert_usage_error(&["crawl", "ftp://127.0.0.1/"], "unsupported scheme");
     assert_usage_error(&["crawl", "--concurrency", "0"], "concurrency");
     assert_usage_error(&["crawl", "--concurrency", "-5"], "concurrency");
