@@ -655,5 +655,13 @@ pub fn state_sizes() -> Vec<(&'static str, usize)> {
             "completion-queue slots (the operation and its linked timeout)",
             2 * Ring::completion_size(),
         ),
+        (
+            "over https, besides: its Tls, boxed (rustls' ClientConnection; its buffers are on the heap beyond)",
+            std::mem::size_of::<Tls>(),
+        ),
+        (
+            "kept, instead of all the above: a connection idle in the pool (socket, Tls box, since when)",
+            std::mem::size_of::<(Kept, Instant)>(),
+        ),
     ]
 }

@@ -276,11 +276,7 @@ impl Ring {
     /// Fails when io_uring cannot be used here, with a message that says why (see
     /// [`crate::unavailable`]).
     pub fn new(connections: usize) -> io::Result<Ring> {
-        let buffers = connections
-            .checked_next_power_of_two()
-            .and_then(|n| u16::try_from(n).ok())
-            .unwrap_or(MAX_BUFFERS)
-            .clamp(MIN_BUFFERS, MAX_BUFFERS);
+        let buffers = receive_buffers(connections);
         // The kernel clamps a larger request to its own maximum (`setup_clamp`).
         let completions = connections
             .saturating_mul(2)
@@ -289,6 +285,12 @@ impl Ring {
             .unwrap_or(u32::MAX)
             .max(MIN_COMPLETION_ENTRIES);
         Ring::with_sizes(completions, buffers)
+    }
+
+    /// Bytes of the receive pool of a loop sized for `connections` ([`Ring::new`]): shared by
+    /// its connections, a buffer each up to 256 of them, and no more beyond.
+    pub fn receive_pool_bytes(connections: usize) -> usize {
+        usize::from(receive_buffers(connections)) * c10k_core::CHUNK_SIZE
     }
 
     /// A loop whose completion queue has `completions` slots and whose pool has `buffers`
@@ -825,6 +827,15 @@ impl Drop for Ring {
         }
         let _ = self.ring.submitter().unregister_buf_ring(GROUP);
     }
+}
+
+/// Receive buffers for about `connections` in flight: see [`Ring::new`].
+fn receive_buffers(connections: usize) -> u16 {
+    connections
+        .checked_next_power_of_two()
+        .and_then(|n| u16::try_from(n).ok())
+        .unwrap_or(MAX_BUFFERS)
+        .clamp(MIN_BUFFERS, MAX_BUFFERS)
 }
 
 /// The ring, with the flags that let the kernel run completions only when the loop asks for
