@@ -215,13 +215,21 @@ impl<T> Clone for Mailbox<T> {
 
 impl<T: Send> Mailbox<T> {
     /// Queues `value` for the handler and wakes the loop.
+    ///
+    /// Only a value that finds the queue empty bumps the eventfd (a system call): one already
+    /// waiting has its wake-up on the way, and the handler takes every value when it runs.
     pub fn send(&self, value: T) -> io::Result<()> {
-        self.shared
+        let mut values = self
+            .shared
             .values
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(value);
-        self.shared.wake.write(1)?;
+            .unwrap_or_else(PoisonError::into_inner);
+        let first = values.is_empty();
+        values.push(value);
+        drop(values);
+        if first {
+            self.shared.wake.write(1)?;
+        }
         Ok(())
     }
 }
