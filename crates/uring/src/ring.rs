@@ -61,7 +61,8 @@ const GROUP: u16 = 0;
 /// operations one `io_uring_enter` carries, not how many may be in flight.
 const SUBMISSION_ENTRIES: u32 = 1024;
 /// Completion-queue slots, at least. A fetch has at most two completions due at once (its
-/// operation and that operation's linked timeout), so [`Ring::new`] makes room for two per
+/// operation and that operation's linked timeout; over TLS too, one operation at a time), and
+/// a connection kept idle between fetches has none, so [`Ring::new`] makes room for two per
 /// connection; past it, the kernel keeps the overflow and the loop still sees every one.
 const MIN_COMPLETION_ENTRIES: u32 = 4096;
 /// Most receive buffers in the pool; see [`Ring::new`].
