@@ -134,7 +134,13 @@ pub(crate) struct CrawlArgs {
     pub(crate) ignore_robots: bool,
     /// One connection per fetch (`close`, HTTP/1.0: the lecture's crawler), or connections
     /// kept open and reused for the origin's next fetches (`keep-alive`, HTTP/1.1).
-    #[arg(help_heading = "Connections", long, value_enum, value_name = "MODE", default_value = "close")]
+    #[arg(
+        help_heading = "Connections",
+        long,
+        value_enum,
+        value_name = "MODE",
+        default_value = "close"
+    )]
     pub(crate) connections: Connections,
     /// With keep-alive: how long an idle connection is kept for reuse, in milliseconds.
     #[arg(help_heading = "Connections", long, value_name = "MS", default_value_t = 5_000, value_parser = at_least_1)]
