@@ -1,0 +1,339 @@
+//! A small HTTPS and keep-alive site for the event-driven strategies' own tests (callbacks and
+//! generators include this file), until the shared test server speaks TLS and HTTP/1.1.
+//!
+//! Blocking and plain: a thread per connection, rustls' `StreamOwned` for TLS with an rcgen
+//! CA, requests read up to their blank line, pages with `Content-Length`. It counts the
+//! connections it accepted and the ones still open, so a test can see that a crawl closed
+//! every connection it kept before it returned.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::{
+    io::{self, Read, Write},
+    net::{SocketAddr, TcpListener, TcpStream},
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    thread,
+    time::{Duration, Instant},
+};
+
+use c10k_core::{Config, Report, Status, parse_root};
+use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+use rustls::{
+    ServerConfig, ServerConnection, StreamOwned,
+    pki_types::{CertificateDer, PrivateKeyDer},
+};
+
+/// How the site answers.
+#[derive(Debug, Clone, Copy)]
+pub struct Spec {
+    /// Pages besides the root, which links to all of them.
+    pub pages: usize,
+    /// Over TLS.
+    pub tls: bool,
+    /// Requests one connection answers before `Connection: close` (HTTP/1.1 requests).
+    pub max_requests: usize,
+    /// Close each connection right after its response, though the response says it is kept:
+    /// the server letting an idle connection go, as the client reuses it.
+    pub drop_idle: bool,
+}
+
+impl Default for Spec {
+    fn default() -> Self {
+        Spec {
+            pages: 40,
+            tls: false,
+            max_requests: 1000,
+            drop_idle: false,
+        }
+    }
+}
+
+/// What the site saw.
+#[derive(Debug, Default)]
+pub struct Counts {
+    pub accepted: AtomicUsize,
+    pub open: AtomicUsize,
+    pub requests: AtomicUsize,
+    /// Requests that asked to keep the connection (HTTP/1.1).
+    pub kept_alive: AtomicUsize,
+}
+
+/// A running site.
+pub struct Site {
+    pub spec: Spec,
+    pub addr: SocketAddr,
+    pub ca: Option<CertificateDer<'static>>,
+    pub counts: Arc<Counts>,
+}
+
+impl Site {
+    /// Starts the site on a port of its own; it runs until the test process ends.
+    pub fn start(spec: Spec) -> Site {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (ca, server) = if spec.tls {
+            let (ca, server) = certificates();
+            (Some(ca), Some(server))
+        } else {
+            (None, None)
+        };
+        let counts = Arc::new(Counts::default());
+        let shared = Arc::clone(&counts);
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                // Small responses after the session tickets must not wait for an ACK.
+                let _ = stream.set_nodelay(true);
+                let (server, counts) = (server.clone(), Arc::clone(&shared));
+                counts.accepted.fetch_add(1, Ordering::SeqCst);
+                counts.open.fetch_add(1, Ordering::SeqCst);
+                thread::spawn(move || {
+                    let _ = serve(stream, server, spec, &counts);
+                    counts.open.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+        });
+        Site {
+            spec,
+            addr,
+            ca,
+            counts,
+        }
+    }
+
+    /// A config for a crawl of the site at `concurrency`, trusting its CA.
+    pub fn config(&self, concurrency: usize, keep_alive: bool) -> Config {
+        let scheme = if self.spec.tls { "https" } else { "http" };
+        let root = parse_root(&format!("{scheme}://{}/", self.addr)).unwrap();
+        let mut config = Config::new(root, self.addr);
+        config.concurrency = concurrency;
+        config.keep_alive = keep_alive;
+        config.timeout = Duration::from_secs(5);
+        config.tls.extra_roots.extend(self.ca.clone());
+        config
+    }
+
+    /// Waits (a little) for every connection to be closed by the client.
+    pub fn all_closed(&self) -> bool {
+        let until = Instant::now() + Duration::from_secs(5);
+        while self.counts.open.load(Ordering::SeqCst) > 0 {
+            if Instant::now() > until {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        true
+    }
+
+    /// Checks a report of a crawl of the whole site: every page once, each a 200 in one try.
+    pub fn check_pages(&self, report: &Report) {
+        assert_eq!(report.records.len(), self.spec.pages + 1, "{report:?}");
+        for record in &report.records {
+            assert_eq!(record.status, Status::Http(200), "{record:?}");
+            assert_eq!(record.tries, 1, "{record:?}");
+        }
+    }
+
+    pub fn accepted(&self) -> usize {
+        self.counts.accepted.load(Ordering::SeqCst)
+    }
+
+    pub fn requests(&self) -> usize {
+        self.counts.requests.load(Ordering::SeqCst)
+    }
+}
+
+/// A CA, and a server configuration whose certificate it signed for 127.0.0.1.
+fn certificates() -> (CertificateDer<'static>, Arc<ServerConfig>) {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "c10k test CA");
+    let ca = ca.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let server = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+    (ca.der().clone(), Arc::new(server))
+}
+
+fn serve(
+    stream: TcpStream,
+    server: Option<Arc<ServerConfig>>,
+    spec: Spec,
+    counts: &Counts,
+) -> io::Result<()> {
+    match server {
+        Some(server) => {
+            let conn = ServerConnection::new(server).map_err(io::Error::other)?;
+            let mut tls = StreamOwned::new(conn, stream);
+            answer(&mut tls, spec, counts)?;
+            tls.conn.send_close_notify();
+            tls.flush()
+        }
+        None => answer(&mut &stream, spec, counts),
+    }
+}
+
+/// Answers requests on one connection until the client closes it, the last one it allows
+/// is answered, or (`drop_idle`) after the first.
+fn answer(stream: &mut impl ReadWrite, spec: Spec, counts: &Counts) -> io::Result<()> {
+    let mut buf = Vec::new();
+    for n in 1.. {
+        let head = loop {
+            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break buf.drain(..end + 4).collect::<Vec<u8>>();
+            }
+            let mut chunk = [0; 4096];
+            match stream.read(&mut chunk)? {
+                0 => return Ok(()),
+                k => buf.extend_from_slice(&chunk[..k]),
+            }
+        };
+        counts.requests.fetch_add(1, Ordering::SeqCst);
+        let head = String::from_utf8_lossy(&head);
+        let mut words = head.split_whitespace();
+        let (_, path, version) = (words.next(), words.next().unwrap_or("/"), words.next());
+        let keep = version == Some("HTTP/1.1") && !head.contains("Connection: close");
+        counts
+            .kept_alive
+            .fetch_add(usize::from(keep), Ordering::SeqCst);
+        let last = !keep || n >= spec.max_requests;
+        let (status, body) = page(path, spec.pages);
+        let response = format!(
+            "{} {status}\r\nContent-Type: text/html\r\nContent-Length: {}\r\n{}\r\n{body}",
+            if keep { "HTTP/1.1" } else { "HTTP/1.0" },
+            body.len(),
+            if last && keep {
+                "Connection: close\r\n"
+            } else {
+                ""
+            },
+        );
+        stream.write_all(response.as_bytes())?;
+        stream.flush()?;
+        if last || spec.drop_idle {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
+
+fn page(path: &str, pages: usize) -> (&'static str, String) {
+    let link = |i: usize| format!("<a href=\"/p/{i}\">{i}</a>\n");
+    if path == "/" {
+        return ("200 OK", (0..pages).map(link).collect());
+    }
+    match path
+        .strip_prefix("/p/")
+        .and_then(|n| n.parse::<usize>().ok())
+    {
+        Some(i) if i < pages => ("200 OK", link((i + 1) % pages) + &link(i / 2)),
+        _ => ("404 Not Found", "no such page".to_owned()),
+    }
+}
+
+/// A strategy's crawl with `loops` event loops.
+pub type Crawl = fn(&Config, usize) -> Report;
+
+/// https, one connection per fetch: every page, one handshake per connection, later ones
+/// resumed, and nothing left open.
+pub fn tls_close(crawl: Crawl, loops: usize) {
+    let site = Site::start(Spec {
+        tls: true,
+        ..Spec::default()
+    });
+    let report = crawl(&site.config(4, false), loops);
+    site.check_pages(&report);
+    let conns = report.connections;
+    assert_eq!(
+        (conns.handshakes + conns.resumed) as usize,
+        site.accepted(),
+        "{conns:?}"
+    );
+    assert!(conns.resumed > 0, "sessions resumed: {conns:?}");
+    assert_eq!((conns.reused, conns.kept), (0, 0), "{conns:?}");
+    assert!(site.all_closed(), "a connection left open");
+}
+
+/// Keep-alive, plain or over TLS: every page, each request on a fresh connection or a reused
+/// one, no more connections than the concurrency (and robots.txt's, which is not kept), a
+/// handshake only on a fresh one, and every kept connection closed before the crawl returns.
+pub fn keep_alive(crawl: Crawl, loops: usize, tls: bool) {
+    const CONCURRENCY: usize = 4;
+    let site = Site::start(Spec {
+        tls,
+        ..Spec::default()
+    });
+    let report = crawl(&site.config(CONCURRENCY, true), loops);
+    site.check_pages(&report);
+    let conns = report.connections;
+    assert!(conns.reused > 0, "{conns:?}");
+    assert_eq!(
+        site.accepted() + conns.reused as usize,
+        site.requests(),
+        "each request on a fresh connection or a kept one: {conns:?}"
+    );
+    assert!(conns.kept >= conns.reused, "{conns:?}");
+    assert!(site.accepted() <= CONCURRENCY + 1, "{}", site.accepted());
+    let handshakes = (conns.handshakes + conns.resumed) as usize;
+    assert_eq!(
+        handshakes,
+        if tls { site.accepted() } else { 0 },
+        "{conns:?}"
+    );
+    assert_eq!(conns.stale, 0, "{conns:?}");
+    assert!(site.all_closed(), "a kept connection left open");
+}
+
+/// The server closes every connection after its response, though it said it would keep it:
+/// each reuse finds it closed before any response, and the request goes once more on a fresh
+/// connection, without counting a try.
+pub fn stale(crawl: Crawl, loops: usize, tls: bool) {
+    let site = Site::start(Spec {
+        tls,
+        drop_idle: true,
+        ..Spec::default()
+    });
+    let report = crawl(&site.config(4, true), loops);
+    site.check_pages(&report);
+    let conns = report.connections;
+    assert!(conns.stale > 0, "{conns:?}");
+    assert_eq!(conns.stale, conns.reused, "{conns:?}");
+    assert!(site.all_closed(), "a connection left open");
+}
+
+/// `Connection: close` on every second response: such a connection is not kept.
+pub fn closed_by_the_server(crawl: Crawl, loops: usize, tls: bool) {
+    let site = Site::start(Spec {
+        tls,
+        max_requests: 2,
+        ..Spec::default()
+    });
+    let report = crawl(&site.config(4, true), loops);
+    site.check_pages(&report);
+    let conns = report.connections;
+    assert!(conns.reused > 0, "{conns:?}");
+    assert_eq!(site.accepted() + conns.reused as usize, site.requests());
+    assert!(conns.reused <= site.accepted() as u64, "{conns:?}");
+    assert!(site.all_closed(), "a connection left open");
+}
