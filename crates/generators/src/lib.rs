@@ -100,6 +100,7 @@
 #![deny(missing_docs)]
 
 mod clock;
+mod connection;
 mod coroutine;
 mod crawl;
 mod fetch;

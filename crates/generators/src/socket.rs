@@ -126,6 +126,28 @@ impl Socket {
         })
     }
 
+    /// A kept socket, parked since its last fetch, watched again for a new fetch: its
+    /// readiness now resolves `waiter`'s futures. (Rebinding is what makes it the new
+    /// fetch's: the old waiter belongs to a fetch that is over, and its deadline may have
+    /// fired.)
+    pub(crate) fn unpark(
+        lp: &mut EventLoop,
+        mut stream: TcpStream,
+        waiter: Waiter,
+    ) -> io::Result<Socket> {
+        let on_ready = waiter.clone();
+        let token = lp.unpark(
+            &mut stream,
+            Interest::READABLE | Interest::WRITABLE,
+            move |lp, _ready| on_ready.wake(lp, Wake::Ready),
+        )?;
+        Ok(Socket {
+            stream,
+            token,
+            waiter,
+        })
+    }
+
     /// The fetch's name in a trace.
     pub(crate) fn id(&self) -> FetchId {
         self.waiter.id()
@@ -157,5 +179,12 @@ impl Socket {
     /// Closes the socket, and drops its callback.
     pub(crate) fn close(self, lp: &mut EventLoop) {
         lp.close(self.token, self.stream);
+    }
+
+    /// Keeps the socket open but parked on the loop, bound to no fetch: its callback (and
+    /// with it this fetch's waiter) is dropped, and the loop no longer waits for it.
+    pub(crate) fn park(self, lp: &mut EventLoop) -> TcpStream {
+        lp.park(self.token);
+        self.stream
     }
 }
