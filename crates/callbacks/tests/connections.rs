@@ -44,3 +44,15 @@ fn a_connection_the_server_closes_is_not_kept() {
     site::closed_by_the_server(callbacks, 1, false);
     site::closed_by_the_server(callbacks, 2, true);
 }
+
+#[test]
+fn tls_failures_are_outcomes() {
+    site::tls_failures(callbacks, 1);
+    site::tls_failures(callbacks, 2);
+}
+
+#[test]
+fn the_trace_shows_handshakes_and_reuse_in_order() {
+    site::trace_order(callbacks, 1, false);
+    site::trace_order(callbacks, 2, true);
+}

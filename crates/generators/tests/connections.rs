@@ -44,3 +44,15 @@ fn a_connection_the_server_closes_is_not_kept() {
     site::closed_by_the_server(generators, 1, false);
     site::closed_by_the_server(generators, 2, true);
 }
+
+#[test]
+fn tls_failures_are_outcomes() {
+    site::tls_failures(generators, 1);
+    site::tls_failures(generators, 2);
+}
+
+#[test]
+fn the_trace_shows_handshakes_and_reuse_in_order() {
+    site::trace_order(generators, 1, false);
+    site::trace_order(generators, 2, true);
+}

@@ -337,3 +337,138 @@ pub fn closed_by_the_server(crawl: Crawl, loops: usize, tls: bool) {
     assert!(conns.reused <= site.accepted() as u64, "{conns:?}");
     assert!(site.all_closed(), "a connection left open");
 }
+
+/// What a broken https server does with each connection.
+#[derive(Debug, Clone, Copy)]
+enum Broken {
+    /// Reads the ClientHello and says nothing.
+    Stalls,
+    /// Reads the ClientHello and closes.
+    Closes,
+    /// Answers plain HTTP, which is no TLS record.
+    Garbage,
+}
+
+/// A server for https URLs that breaks every handshake the way `broken` says.
+fn broken(broken: Broken) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            thread::spawn(move || {
+                let mut hello = [0; 4096];
+                let _ = stream.read(&mut hello);
+                match broken {
+                    Broken::Stalls => thread::sleep(Duration::from_secs(5)),
+                    Broken::Closes => {}
+                    Broken::Garbage => {
+                        let _ = stream.write_all(b"HTTP/1.0 200 OK\r\n\r\nhello");
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// TLS failures are the fetch's outcome: an untrusted certificate (`error:tls`), a server
+/// that answers no TLS (`error:tls`), one that closes in the handshake (`error:reset`), one
+/// that stalls in it (`error:timeout`, within the fetch's deadline).
+pub fn tls_failures(crawl: Crawl, loops: usize) {
+    let outcome = |addr: SocketAddr, trust: Option<CertificateDer<'static>>| {
+        let root = parse_root(&format!("https://{addr}/")).unwrap();
+        let mut config = Config::new(root, addr);
+        config.robots = false;
+        config.max_tries = 1;
+        config.timeout = Duration::from_millis(300);
+        config.tls.extra_roots.extend(trust);
+        let report = crawl(&config, loops);
+        assert_eq!(report.records.len(), 1, "{report:?}");
+        report.records[0].status.to_string()
+    };
+    let site = Site::start(Spec {
+        tls: true,
+        pages: 0,
+        ..Spec::default()
+    });
+    assert_eq!(outcome(site.addr, site.ca.clone()), "200");
+    assert_eq!(outcome(site.addr, None), "error:tls");
+    assert_eq!(outcome(broken(Broken::Garbage), None), "error:tls");
+    assert_eq!(outcome(broken(Broken::Closes), None), "error:reset");
+    let started = Instant::now();
+    assert_eq!(outcome(broken(Broken::Stalls), None), "error:timeout");
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+/// The trace of an https keep-alive crawl whose server lets kept connections go keeps the
+/// order the shared trace suite asks of every model: per fetch, a connect or a reuse before the
+/// request, a handshake only after a connect, reads only after the request, a second request
+/// only after a stale reuse, and `kept` just before `completed`.
+pub fn trace_order(crawl: Crawl, loops: usize, drop_idle: bool) {
+    use c10k_core::{Tracer, trace::Memory};
+    use std::collections::BTreeMap;
+    let site = Site::start(Spec {
+        tls: true,
+        pages: 12,
+        drop_idle,
+        ..Spec::default()
+    });
+    let mut config = site.config(3, true);
+    let memory = Memory::default();
+    config.trace = Some(Arc::new(Tracer::new(memory.clone())));
+    let report = crawl(&config, loops);
+    site.check_pages(&report);
+    let text = memory.text();
+    let mut fetches: BTreeMap<u32, Vec<&str>> = BTreeMap::new();
+    for line in text.lines() {
+        // `   12.345 ms  #7    thread      event words…`
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let id = words[2][1..].parse().unwrap();
+        let event = words[4..].join(" ");
+        let kind = match words[4] {
+            "request" => "written",
+            "tls" => "handshake",
+            "connection" if event == "connection reused" => "reused",
+            "connection" => "kept",
+            "reused" => "stale",
+            other => other,
+        };
+        fetches.entry(id).or_default().push(kind);
+    }
+    let mut seen = BTreeMap::new();
+    for (id, kinds) in &fetches {
+        let at = |k: &str| kinds.iter().position(|&x| x == k);
+        let count = |k: &str| kinds.iter().filter(|&&x| x == k).count();
+        for k in &[
+            "start",
+            "connected",
+            "handshake",
+            "reused",
+            "stale",
+            "kept",
+            "completed",
+        ] {
+            assert!(count(k) <= 1, "#{id}: {kinds:?}");
+            *seen.entry(*k).or_insert(0) += count(k);
+        }
+        assert!(count("written") <= 1 + count("stale"), "#{id}: {kinds:?}");
+        let written = at("written").unwrap();
+        let open = [at("connected"), at("reused")].into_iter().flatten().min();
+        assert!(open.is_some_and(|open| open < written), "#{id}: {kinds:?}");
+        if let Some(handshake) = at("handshake") {
+            assert!(
+                at("connected").is_some_and(|c| c < handshake),
+                "#{id}: {kinds:?}"
+            );
+        }
+        if let Some(read) = at("read") {
+            assert!(written < read, "#{id}: {kinds:?}");
+        }
+        if let Some(kept) = at("kept") {
+            assert_eq!(kept + 2, kinds.len(), "#{id}: {kinds:?}");
+        }
+    }
+    assert!(seen["reused"] > 0 && seen["handshake"] > 0, "{seen:?}");
+    assert_eq!(seen["stale"] > 0, drop_idle, "{seen:?}");
+}
