@@ -38,6 +38,11 @@ pub struct Spec {
     /// Close each connection right after its response, though the response says it is kept:
     /// the server letting an idle connection go, as the client reuses it.
     pub drop_idle: bool,
+    /// How long each response is held back, so that many fetches are in flight at once.
+    pub delay: Duration,
+    /// Hold every page's response back until this many pages have been asked for (at most
+    /// ten seconds): all the fetches of a crawl at that concurrency are in flight at once.
+    pub hold_until: Option<usize>,
 }
 
 impl Default for Spec {
@@ -47,6 +52,8 @@ impl Default for Spec {
             tls: false,
             max_requests: 1000,
             drop_idle: false,
+            delay: Duration::ZERO,
+            hold_until: None,
         }
     }
 }
@@ -59,6 +66,8 @@ pub struct Counts {
     pub requests: AtomicUsize,
     /// Requests that asked to keep the connection (HTTP/1.1).
     pub kept_alive: AtomicUsize,
+    /// Requests for pages (not the root nor robots.txt).
+    pub pages: AtomicUsize,
 }
 
 /// A running site.
@@ -67,6 +76,7 @@ pub struct Site {
     pub addr: SocketAddr,
     pub ca: Option<CertificateDer<'static>>,
     pub counts: Arc<Counts>,
+    server: Option<Arc<ServerConfig>>,
 }
 
 impl Site {
@@ -82,6 +92,7 @@ impl Site {
         };
         let counts = Arc::new(Counts::default());
         let shared = Arc::clone(&counts);
+        let config = server.clone();
         thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
@@ -101,7 +112,24 @@ impl Site {
             addr,
             ca,
             counts,
+            server: config,
         }
+    }
+
+    /// A site another process runs at `addr`, signed by `ca` (its counts are not known here).
+    pub fn remote(spec: Spec, addr: SocketAddr, ca: Option<CertificateDer<'static>>) -> Site {
+        Site {
+            spec,
+            addr,
+            ca,
+            counts: Arc::default(),
+            server: None,
+        }
+    }
+
+    /// The server side of its TLS.
+    pub fn server_config(&self) -> Option<Arc<ServerConfig>> {
+        self.server.clone()
     }
 
     /// A config for a crawl of the site at `concurrency`, trusting its CA.
@@ -216,6 +244,16 @@ fn answer(stream: &mut impl ReadWrite, spec: Spec, counts: &Counts) -> io::Resul
             .fetch_add(usize::from(keep), Ordering::SeqCst);
         let last = !keep || n >= spec.max_requests;
         let (status, body) = page(path, spec.pages);
+        thread::sleep(spec.delay);
+        if let Some(all) = spec.hold_until
+            && path.starts_with("/p/")
+        {
+            counts.pages.fetch_add(1, Ordering::SeqCst);
+            let until = Instant::now() + Duration::from_secs(10);
+            while counts.pages.load(Ordering::SeqCst) < all && Instant::now() < until {
+                thread::sleep(Duration::from_millis(1));
+            }
+        }
         let response = format!(
             "{} {status}\r\nContent-Type: text/html\r\nContent-Length: {}\r\n{}\r\n{body}",
             if keep { "HTTP/1.1" } else { "HTTP/1.0" },
