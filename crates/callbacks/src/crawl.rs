@@ -768,6 +768,14 @@ pub fn state_sizes() -> Vec<(&'static str, usize)> {
             "socket and timer callbacks, boxed (an Rc each)",
             2 * std::mem::size_of::<SharedFetcher>(),
         ),
+        (
+            "over https, the TLS state, boxed (rustls' buffers apart)",
+            std::mem::size_of::<Tls>(),
+        ),
+        (
+            "a kept connection, in its pool's queue",
+            std::mem::size_of::<(Kept, Instant)>(),
+        ),
     ]
 }
 

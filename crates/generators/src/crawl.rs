@@ -19,7 +19,7 @@ use slab::Slab;
 
 use crate::{
     clock::Clock,
-    connection::{Connection, Kept},
+    connection::{Connection, Kept, TlsSide},
     coroutine::{Coroutine, Step},
     fetch::{Chunk, FetchPage},
     future::Future,
@@ -483,6 +483,14 @@ pub fn state_sizes() -> Vec<(&'static str, usize)> {
         (
             "the future of each wait, in its Rc",
             rc + Future::<Wake>::inner_size(),
+        ),
+        (
+            "over https, the TLS state and its unsent bytes, boxed (rustls' buffers apart)",
+            std::mem::size_of::<TlsSide>(),
+        ),
+        (
+            "a kept connection, in its pool's queue",
+            std::mem::size_of::<(Kept, Instant)>(),
         ),
     ]
 }
