@@ -154,6 +154,10 @@
 //! read) plus the plain connection. A kept connection is its socket and TLS state in the
 //! pool's queue (32 B and the queue's spare room); over TLS, rustls' state is nearly all of
 //! it. The kernel's socket buffers are not in these figures.
+//!
+//! Resident memory says the same (`scripts/rss-per-connection.sh callbacks 200 2000`, and with
+//! `TLS=1 DELAY_MS=4000` over https, so that every handshake is done before the first
+//! response; two runs): 583–626 B per plain connection in flight, 9,655–9,835 B per TLS one.
 
 #![deny(missing_docs)]
 
