@@ -1,58 +1,8 @@
 //! https and keep-alive with callbacks, on one loop and on two: against a small site of this
-//! crate's tests (`support/site.rs`, shared with generators' tests).
-
-use c10k_callbacks::{Options, crawl};
-use c10k_core::{Config, Report};
+//! crate's tests (`support/site.rs`, shared with generators' tests), whose `connection_tests!`
+//! writes the tests.
 
 #[path = "support/site.rs"]
 mod site;
 
-fn callbacks(config: &Config, loops: usize) -> Report {
-    let options = Options {
-        loops,
-        ..Options::default()
-    };
-    crawl(config, &options).expect("the crawl runs")
-}
-
-#[test]
-fn https_one_connection_per_fetch() {
-    site::tls_close(callbacks, 1);
-    site::tls_close(callbacks, 2);
-}
-
-#[test]
-fn keep_alive() {
-    site::keep_alive(callbacks, 1, false);
-    site::keep_alive(callbacks, 2, false);
-}
-
-#[test]
-fn keep_alive_over_tls() {
-    site::keep_alive(callbacks, 1, true);
-    site::keep_alive(callbacks, 2, true);
-}
-
-#[test]
-fn a_kept_connection_the_server_closed_is_opened_again() {
-    site::stale(callbacks, 1, false);
-    site::stale(callbacks, 2, true);
-}
-
-#[test]
-fn a_connection_the_server_closes_is_not_kept() {
-    site::closed_by_the_server(callbacks, 1, false);
-    site::closed_by_the_server(callbacks, 2, true);
-}
-
-#[test]
-fn tls_failures_are_outcomes() {
-    site::tls_failures(callbacks, 1);
-    site::tls_failures(callbacks, 2);
-}
-
-#[test]
-fn the_trace_shows_handshakes_and_reuse_in_order() {
-    site::trace_order(callbacks, 1, false);
-    site::trace_order(callbacks, 2, true);
-}
+connection_tests!(c10k_callbacks);

@@ -39,23 +39,7 @@ impl Reactor {
         interest: Interest,
         callback: IoCallback,
     ) -> std::io::Result<Token> {
-        let token = self.insert(callback);
-        if let Err(err) = registry.register(source, token, interest) {
-            self.entries.remove(key(token));
-            return Err(err);
-        }
-        Ok(token)
-    }
-
-    /// A new entry, under a generation of its own.
-    fn insert(&mut self, callback: IoCallback) -> Token {
-        self.next_generation = self.next_generation.wrapping_add(1);
-        let generation = self.next_generation;
-        let key = self.entries.insert(Entry {
-            callback: Some(callback),
-            generation,
-        });
-        token(key, generation)
+        self.insert(callback, |token| registry.register(source, token, interest))
     }
 
     /// A new entry for a socket still in the epoll set under an older token (parked): the
@@ -67,9 +51,26 @@ impl Reactor {
         interest: Interest,
         callback: IoCallback,
     ) -> std::io::Result<Token> {
-        let token = self.insert(callback);
-        if let Err(err) = registry.reregister(source, token, interest) {
-            self.entries.remove(key(token));
+        self.insert(callback, |token| {
+            registry.reregister(source, token, interest)
+        })
+    }
+
+    /// A new entry, under a generation of its own, kept if `tell_kernel` takes its token.
+    fn insert(
+        &mut self,
+        callback: IoCallback,
+        tell_kernel: impl FnOnce(Token) -> std::io::Result<()>,
+    ) -> std::io::Result<Token> {
+        self.next_generation = self.next_generation.wrapping_add(1);
+        let generation = self.next_generation;
+        let key = self.entries.insert(Entry {
+            callback: Some(callback),
+            generation,
+        });
+        let token = token(key, generation);
+        if let Err(err) = tell_kernel(token) {
+            self.entries.remove(key);
             return Err(err);
         }
         Ok(token)

@@ -278,3 +278,28 @@ pub fn report(alloc: Counting, name: &str, crawl: crate::site::Crawl) {
         "{name}: a TLS connection costs {tls:.0} B, a plain one {plain:.0} B and rustls {bare:.0} B"
     );
 }
+
+/// The measuring test and the site's process, for the strategy crate `$strategy` named
+/// `$name`: what each event-driven crate's `tests/memory.rs` runs. Installs the counting
+/// allocator.
+#[macro_export]
+macro_rules! memory_tests {
+    ($strategy:ident, $name:literal) => {
+        crawl_with_loops!($strategy);
+
+        #[global_allocator]
+        static GLOBAL: memory::Counting = memory::COUNTING;
+
+        #[test]
+        fn heap_per_connection() {
+            memory::report(GLOBAL, $name, crawl);
+        }
+
+        /// The site, in a process of its own (see `support/memory.rs`).
+        #[test]
+        #[ignore = "run by heap_per_connection, in a child process"]
+        fn site_process() {
+            memory::serve();
+        }
+    };
+}

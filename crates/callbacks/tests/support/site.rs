@@ -1,10 +1,12 @@
 //! A small HTTPS and keep-alive site for the event-driven strategies' own tests (callbacks and
-//! generators include this file), until the shared test server speaks TLS and HTTP/1.1.
+//! generators include this file), and the tests themselves (`connection_tests!`).
 //!
 //! Blocking and plain: a thread per connection, rustls' `StreamOwned` for TLS with an rcgen
-//! CA, requests read up to their blank line, pages with `Content-Length`. It counts the
-//! connections it accepted and the ones still open, so a test can see that a crawl closed
-//! every connection it kept before it returned.
+//! CA, requests read up to their blank line, pages with `Content-Length`. Where the shared
+//! test server (`c10k serve --tls`) checks a crawl's outcomes, this one counts what these
+//! tests check of the connections: how many it accepted, how many requests came on them, and
+//! how many are still open, so that a test sees that a crawl closed every connection it kept
+//! before it returned.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -509,4 +511,70 @@ pub fn trace_order(crawl: Crawl, loops: usize, drop_idle: bool) {
     }
     assert!(seen["reused"] > 0 && seen["handshake"] > 0, "{seen:?}");
     assert_eq!(seen["stale"] > 0, drop_idle, "{seen:?}");
+}
+
+/// A strategy crate's crawl with `loops` event loops, as a [`Crawl`]: `$strategy::crawl` with
+/// `$strategy::Options { loops, .. }`.
+#[macro_export]
+macro_rules! crawl_with_loops {
+    ($strategy:ident) => {
+        fn crawl(config: &c10k_core::Config, loops: usize) -> c10k_core::Report {
+            let options = $strategy::Options {
+                loops,
+                ..$strategy::Options::default()
+            };
+            $strategy::crawl(config, &options).expect("the crawl runs")
+        }
+    };
+}
+
+/// The tests above, for the strategy crate `$strategy`, on one loop and on two: what each
+/// event-driven crate's `tests/connections.rs` runs.
+#[macro_export]
+macro_rules! connection_tests {
+    ($strategy:ident) => {
+        crawl_with_loops!($strategy);
+
+        #[test]
+        fn https_one_connection_per_fetch() {
+            site::tls_close(crawl, 1);
+            site::tls_close(crawl, 2);
+        }
+
+        #[test]
+        fn keep_alive() {
+            site::keep_alive(crawl, 1, false);
+            site::keep_alive(crawl, 2, false);
+        }
+
+        #[test]
+        fn keep_alive_over_tls() {
+            site::keep_alive(crawl, 1, true);
+            site::keep_alive(crawl, 2, true);
+        }
+
+        #[test]
+        fn a_kept_connection_the_server_closed_is_opened_again() {
+            site::stale(crawl, 1, false);
+            site::stale(crawl, 2, true);
+        }
+
+        #[test]
+        fn a_connection_the_server_closes_is_not_kept() {
+            site::closed_by_the_server(crawl, 1, false);
+            site::closed_by_the_server(crawl, 2, true);
+        }
+
+        #[test]
+        fn tls_failures_are_outcomes() {
+            site::tls_failures(crawl, 1);
+            site::tls_failures(crawl, 2);
+        }
+
+        #[test]
+        fn the_trace_shows_handshakes_and_reuse_in_order() {
+            site::trace_order(crawl, 1, false);
+            site::trace_order(crawl, 2, true);
+        }
+    };
 }
