@@ -320,11 +320,17 @@ impl Tls {
 /// crawler opens up to its concurrency's worth of connections to one origin at once, each
 /// wanting a ticket of its own, so with the crawl's connections closed after each fetch most
 /// handshakes found none left and were full ones. This store keeps up to
-/// [`Sessions::TICKETS`] per server, for [`Sessions::SERVERS`] servers.
+/// [`Sessions::TICKETS`] per server and [`Sessions::TOTAL`] in all, for up to
+/// [`Sessions::SERVERS`] servers: about 1.2 MB per shard at most, whatever the crawl.
 #[derive(Debug, Default)]
 struct Sessions(std::sync::Mutex<SessionMap>);
 
-type SessionMap = std::collections::HashMap<ServerName<'static>, ServerSessions>;
+#[derive(Debug, Default)]
+struct SessionMap {
+    servers: std::collections::HashMap<ServerName<'static>, ServerSessions>,
+    /// TLS 1.3 tickets held, over every server.
+    tickets: usize,
+}
 
 #[derive(Debug, Default)]
 struct ServerSessions {
@@ -338,18 +344,30 @@ impl Sessions {
     /// Tickets kept per server: more than any concurrency a crawl runs at per loop and origin
     /// is worth, and about 300 bytes each.
     const TICKETS: usize = 1024;
+    /// Tickets kept over every server: a ticket to a server beyond this takes the place of
+    /// that server's oldest, or, if it has none, every server's are forgotten.
+    const TOTAL: usize = 4096;
     /// Servers remembered (a shard forgets them all past this: a crawl of many origins).
     const SERVERS: usize = 4096;
 
-    fn with<T>(&self, name: &ServerName<'_>, f: impl FnOnce(&mut ServerSessions) -> T) -> T {
-        let mut map = self
-            .0
+    fn map(&self) -> std::sync::MutexGuard<'_, SessionMap> {
+        self.0
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if !map.contains_key(name) && map.len() >= Self::SERVERS {
-            map.clear();
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// `f` on `name`'s sessions, the count of tickets held kept up to date.
+    fn with<T>(&self, name: &ServerName<'_>, f: impl FnOnce(&mut ServerSessions) -> T) -> T {
+        let mut map = self.map();
+        if !map.servers.contains_key(name) && map.servers.len() >= Self::SERVERS {
+            *map = SessionMap::default();
         }
-        f(map.entry(name.to_owned()).or_default())
+        let server = map.servers.entry(name.to_owned()).or_default();
+        let before = server.tls13.len();
+        let result = f(server);
+        let after = server.tls13.len();
+        map.tickets = map.tickets + after - before;
+        result
     }
 }
 
@@ -386,8 +404,20 @@ impl rustls::client::ClientSessionStore for Sessions {
         name: ServerName<'static>,
         value: rustls::client::Tls13ClientSessionValue,
     ) {
+        let mut map = self.map();
+        let held = map
+            .servers
+            .get(&name)
+            .map_or(0, |server| server.tls13.len());
+        let full = map.tickets >= Self::TOTAL;
+        if full && held == 0 {
+            // Every server's tickets forgotten: a crawl of many origins starts over.
+            *map = SessionMap::default();
+        }
+        drop(map);
         self.with(&name, |server| {
-            if server.tls13.len() >= Self::TICKETS {
+            // Past the total, a server that holds tickets gives up its oldest.
+            if server.tls13.len() >= Self::TICKETS || full && held > 0 {
                 server.tls13.pop_front();
             }
             server.tls13.push_back(value);

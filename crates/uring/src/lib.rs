@@ -151,17 +151,18 @@
 //! Measured through the crawler, the heap one more connection holds (`cargo test -p c10k-uring
 //! --test bytes -- --nocapture`: a site in a child process, its pages held 400 ms; crawls at
 //! C = 10 and 60 against the same site, the heap's difference at the same moment of each, the
-//! receive pool's growth taken out, over the difference in connections; three runs):
+//! receive pool's growth taken out, over the difference in connections; sessions not resumed,
+//! so that the tickets the shard's store keeps are not counted as the connections'; two runs):
 //!
 //! | connection | in flight, B | kept, idle, B |
 //! |---|---:|---:|
-//! | uring, http | 282 | 115–117 |
-//! | uring, https | 8,358–8,380 | 8,273–8,274 |
-//! | a bare rustls `ClientConnection`, boxed, at the same two points | 8,376–8,378 | 8,474 |
+//! | uring, http | 282 | 115–116 |
+//! | uring, https | 8,355–8,356 | 8,274 |
+//! | a bare rustls `ClientConnection`, boxed, at the same two points | 8,060–8,061 | 8,156–8,157 |
 //!
 //! A connection in flight is counted beyond what its URL costs waiting in the frontier, where
 //! it waits at the lower concurrency; a kept one includes the ring's slab and queues grown for
-//! more connections. So over TLS a connection in flight costs the plain one's and 8,076–8,098
+//! more connections. So over TLS a connection in flight costs the plain one's and 8,073–8,074
 //! bytes more, no more than the bare `ClientConnection` (issue 25's target: rustls' own buffers
 //! plus the plain connection's cost), which the test asserts: the model adds no buffer of its
 //! own, as the receive buffer is the ring's shared one and the outgoing `Vec` lives only while

@@ -20,6 +20,10 @@
 //!   most fetches are in flight, nearly all that time past the handshake and waiting. A fetch
 //!   in flight is counted beyond what its URL cost while it waited in the frontier: at the
 //!   lower concurrency the difference waits there.
+//! - Sessions are not resumed in these crawls (`--no-resume`): the tickets each full
+//!   handshake leaves in the shard's store (two, some 600 bytes) belong to the shard, which
+//!   keeps up to a bound of them whatever the connections, and would count here as the
+//!   connections' own.
 //! - Kept: the root links first to a page held 2 s, then to pages answered at once. The others
 //!   end while it waits, and their connections go idle to the pool, `C - 1` of them; the heap
 //!   (the median) while that one fetch is in flight.
@@ -137,6 +141,7 @@ fn crawl(target: &Target, concurrency: usize, keep_alive: bool) -> Vec<(u64, isi
     let mut config = Config::new(target.root.clone(), target.addr);
     config.concurrency = concurrency;
     config.keep_alive = keep_alive;
+    config.tls.resume = false;
     if let Some(pem) = &target.ca {
         config.tls.add_pem(pem.as_bytes()).unwrap();
     }
@@ -215,10 +220,13 @@ fn per_connection(measure: impl Fn(usize) -> (u64, isize)) -> isize {
 
 /// A bare rustls `ClientConnection`, boxed as the crawler boxes its `Tls`, on a blocking
 /// socket to the held pages of `target`: its heap once the handshake is done and the request
-/// is sent, and once the response is read whole. The session store is warmed by a first
-/// connection, as the crawler's is by the first fetches.
+/// is sent, and once the response is read whole; without resumption, as the crawls, after a
+/// first connection that warms what rustls allocates once.
 fn bare(target: &Target) -> (isize, isize) {
-    let mut options = TlsOptions::default();
+    let mut options = TlsOptions {
+        resume: false,
+        ..TlsOptions::default()
+    };
     options
         .add_pem(target.ca.as_deref().unwrap_or_default().as_bytes())
         .unwrap();
@@ -232,10 +240,12 @@ fn bare(target: &Target) -> (isize, isize) {
         let before = live();
         let name = c10k_core::tls::server_name(&url).unwrap();
         let mut conn = Box::new(ClientConnection::new(Arc::clone(&client), name).unwrap());
+        // The request queued behind the handshake, as the crawler's `Tls::send` queues it
+        // (rustls holds it in a queue of its own until the handshake is done).
+        conn.writer().write_all(&request).unwrap();
         while conn.is_handshaking() {
             conn.complete_io(&mut tcp).unwrap();
         }
-        conn.writer().write_all(&request).unwrap();
         while conn.wants_write() {
             conn.complete_io(&mut tcp).unwrap();
         }
