@@ -70,6 +70,7 @@
 #![deny(missing_docs)]
 
 mod clock;
+mod conn;
 mod crawl;
 mod limits;
 
