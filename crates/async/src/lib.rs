@@ -101,6 +101,7 @@
 #![deny(missing_docs)]
 
 mod clock;
+mod conn;
 mod crawl;
 mod percore;
 
