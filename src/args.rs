@@ -134,7 +134,13 @@ pub(crate) struct CrawlArgs {
     pub(crate) ignore_robots: bool,
     /// One connection per fetch (`close`, HTTP/1.0: the lecture's crawler), or connections
     /// kept open and reused for the origin's next fetches (`keep-alive`, HTTP/1.1).
-    #[arg(help_heading = "Connections", long, value_enum, value_name = "MODE", default_value = "close")]
+    #[arg(
+        help_heading = "Connections",
+        long,
+        value_enum,
+        value_name = "MODE",
+        default_value = "close"
+    )]
     pub(crate) connections: Connections,
     /// With keep-alive: how long an idle connection is kept for reuse, in milliseconds.
     #[arg(help_heading = "Connections", long, value_name = "MS", default_value_t = 5_000, value_parser = at_least_1)]
@@ -294,7 +300,43 @@ pub(crate) struct ServeArgs {
     /// Run only on these CPUs (`0`, `0-3`, `0,2`).
     #[arg(long)]
     pub(crate) cpus: Option<harness::affinity::CpuList>,
+    /// Serve over TLS (https://), TLS 1.3 and 1.2, with session tickets: the certificate
+    /// names localhost, --name (and www.NAME) and the addresses, signed by a CA made at start.
+    #[arg(help_heading = SERVE_TLS, long)]
+    pub(crate) tls: bool,
+    /// Write the CA's certificate (PEM) to FILE, before the address is announced; give it to
+    /// the crawler (`--ca-file`) or `curl --cacert`.
+    #[arg(help_heading = SERVE_TLS, long, value_name = "FILE", requires = "tls")]
+    pub(crate) ca_out: Option<PathBuf>,
+    /// Also start one listener per TLS fault (expired, wrong name, untrusted issuer, stalled
+    /// handshake, garbage record), on free ports, with the same CA; each is announced after
+    /// the sites as `tls fault NAME on URL: OUTCOME (REASON)`.
+    #[arg(help_heading = SERVE_TLS, long, requires = "tls")]
+    pub(crate) tls_faults: bool,
+    /// Also serve the site over plain http at ADDR (port 0: a free one; with --sites, the
+    /// next ports), announced as `plain twin on URL`; with --faults, the TLS root links a
+    /// redirect to the twin and back (crawl both roots).
+    #[arg(help_heading = SERVE_TLS, long, value_name = "ADDR", requires = "tls")]
+    pub(crate) plain_twin: Option<SocketAddr>,
+    /// Close each connection after N responses, without a word: the client's next request
+    /// on it meets the end of the stream (the race of RFC 9112 section 9.3.1). Default: no
+    /// limit.
+    #[arg(help_heading = SERVE_KEEP_ALIVE, long, value_name = "N", value_parser = at_least_1)]
+    pub(crate) max_requests: Option<u64>,
+    /// With --max-requests: say `Connection: close` on the N-th response instead.
+    #[arg(help_heading = SERVE_KEEP_ALIVE, long, requires = "max_requests")]
+    pub(crate) announce_close: bool,
+    /// Close a kept connection that sends no request for this many milliseconds.
+    #[arg(help_heading = SERVE_KEEP_ALIVE, long, value_name = "MS",
+          default_value_t = c10k_testsite::DEFAULT_IDLE.as_millis() as u64, value_parser = at_least_1)]
+    pub(crate) idle_ms: u64,
 }
+
+/// The `serve --help` heading of the TLS flags.
+const SERVE_TLS: &str = "TLS";
+/// The `serve --help` heading of the connection flags. An HTTP/1.1 request keeps its
+/// connection; HTTP/1.0, or `Connection: close`, gets one response and the close.
+const SERVE_KEEP_ALIVE: &str = "Keep-alive (HTTP/1.1 requests keep their connection)";
 
 /// A count that must be positive, with a plain message when it is not.
 pub(crate) fn at_least_1(text: &str) -> Result<u64, String> {

@@ -1,11 +1,11 @@
 //! The other subcommands: `serve` the test site, `compare` (the sweep), `count` one crawl's
 //! instructions and system calls, `plot` a sweep again.
 
-use std::{fs, path::Path, process::ExitCode, time::Duration};
+use std::{fs, net::SocketAddr, path::Path, process::ExitCode, sync::Arc, time::Duration};
 
 use anyhow::{Context, anyhow, bail};
 use c10k_harness::{self as harness, raise_fd_limit};
-use c10k_testsite::{Server, ServerOptions, SiteSpec};
+use c10k_testsite::{Ca, KeepAlive, Server, ServerOptions, SiteSpec, Tls, TlsMode};
 
 use crate::{
     args::{CompareArgs, CountArgs, PlotArgs, PublishArgs, ServeArgs},
@@ -38,25 +38,53 @@ pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if spec.pages == 0 {
         bail!(usage("--pages must be at least 1"));
     }
+    // One CA for every listener, so that one --ca-out file is all a client needs.
+    let ca = if args.tls {
+        let ca = Ca::new().context("making the TLS certificate authority")?;
+        Some(Arc::new(ca))
+    } else {
+        None
+    };
+    let options = |addr: SocketAddr, tls: Option<Tls>| ServerOptions {
+        spec: spec.clone(),
+        addr,
+        threads: usize::try_from(args.threads).unwrap_or(1),
+        name: args.name.clone(),
+        log: false,
+        tls,
+        keep_alive: KeepAlive {
+            max_requests: args.max_requests,
+            announce_last: args.announce_close,
+            idle: Duration::from_millis(args.idle_ms),
+        },
+    };
     let mut servers = Vec::new();
     for n in 0..args.sites {
-        let mut addr = args.addr;
-        if addr.port() != 0 {
-            let port = u64::from(addr.port()) + n;
-            addr.set_port(
-                u16::try_from(port).map_err(|_| usage(format!("port {port} is out of range")))?,
-            );
-        }
-        let server = Server::start(ServerOptions {
-            spec: spec.clone(),
-            addr,
-            threads: usize::try_from(args.threads).unwrap_or(1),
-            name: args.name.clone(),
-            log: false,
-        })
-        .with_context(|| format!("cannot listen on {addr}"))?;
-        println!("listening on {}", server.url());
+        let addr = nth_port(args.addr, n)?;
+        let tls = match &ca {
+            Some(ca) => Some(Tls {
+                plain_twin: args.plain_twin.map(|twin| nth_port(twin, n)).transpose()?,
+                ..Tls::with_ca(TlsMode::Valid, Arc::clone(ca))
+            }),
+            None => None,
+        };
+        let server = Server::start(options(addr, tls))
+            .with_context(|| format!("cannot listen on {addr}"))?;
         servers.push(server);
+    }
+    let mut tls_faults = Vec::new();
+    if let (true, Some(ca)) = (args.tls_faults, &ca) {
+        for mode in TlsMode::FAULTS {
+            let addr = SocketAddr::new(args.addr.ip(), 0);
+            let tls = Tls::with_ca(mode, Arc::clone(ca));
+            let server = Server::start(options(addr, Some(tls)))
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            tls_faults.push(server);
+        }
+    }
+    // The files first: whoever reads the address may read them at once.
+    if let (Some(path), Some(ca)) = (&args.ca_out, &ca) {
+        fs::write(path, ca.pem()).with_context(|| format!("writing {}", path.display()))?;
     }
     if let Some(path) = &args.manifest {
         let manifests: Vec<_> = servers.iter().map(|s| s.manifest(&spec)).collect();
@@ -66,15 +94,43 @@ pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<()> {
         };
         fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
     }
+    for server in &servers {
+        println!("listening on {}", server.url());
+    }
+    for twin in servers.iter().filter_map(Server::twin_url) {
+        println!("plain twin on {twin}");
+    }
+    for server in &tls_faults {
+        if let Some(mode) = server.tls_mode() {
+            println!(
+                "tls fault {} on {}: {} ({})",
+                mode.name(),
+                server.url(),
+                mode.outcome(),
+                mode.reason()
+            );
+        }
+    }
     // Serves until killed: waiting on the first, which never stops, keeps the others (held
     // here) running beside it.
     let mut servers = servers.into_iter();
     let first = servers.next();
-    let _others: Vec<Server> = servers.collect();
+    let _others: Vec<Server> = servers.chain(tls_faults).collect();
     if let Some(first) = first {
         first.wait();
     }
     Ok(())
+}
+
+/// `addr` for the `n`-th site: the same, or with a port `n` above its own unless it is 0.
+fn nth_port(mut addr: SocketAddr, n: u64) -> anyhow::Result<SocketAddr> {
+    if addr.port() != 0 {
+        let port = u64::from(addr.port()) + n;
+        addr.set_port(
+            u16::try_from(port).map_err(|_| usage(format!("port {port} is out of range")))?,
+        );
+    }
+    Ok(addr)
 }
 
 /// The sweep (`--quick`, or the full plan), its data, the plots, the run beside the reference,

@@ -132,8 +132,8 @@ pub(crate) fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
     config.tls.insecure = args.insecure;
     config.tls.resume = !args.no_resume;
     if let Some(path) = &args.ca_file {
-        let pem = fs::read(path)
-            .map_err(|err| usage(format!("--ca-file {}: {err}", path.display())))?;
+        let pem =
+            fs::read(path).map_err(|err| usage(format!("--ca-file {}: {err}", path.display())))?;
         config
             .tls
             .add_pem(&pem)

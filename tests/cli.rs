@@ -14,22 +14,32 @@ fn c10k(args: &[&str]) -> Output {
 
 /// Starts `c10k serve` with `args`; returns the child and the URL it announced.
 fn serve(args: &[&str]) -> (std::process::Child, String) {
+    let (child, lines) = serve_lines(args, 1);
+    let line = &lines[0];
+    let url = line
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("the first line announces the URL: {line:?}"))
+        .to_owned();
+    (child, url)
+}
+
+/// Starts `c10k serve` with `args` and reads its first `n` lines.
+fn serve_lines(args: &[&str], n: usize) -> (std::process::Child, Vec<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_c10k"))
         .arg("serve")
         .args(args)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("the first line announces the URL: {line:?}"))
-        .to_owned();
-    (child, url)
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let lines = (0..n)
+        .map(|_| {
+            let mut line = String::new();
+            stdout.read_line(&mut line).unwrap();
+            line.trim_end().to_owned()
+        })
+        .collect();
+    (child, lines)
 }
 
 fn stderr(output: &Output) -> String {
@@ -90,7 +100,9 @@ fn assert_usage_error(args: &[&str], needle: &str) {
 #[test]
 fn bad_arguments_exit_2_with_a_reason() {
     assert_usage_error(&["crawl", "not a url"], "invalid url");
-    assert_usage_error(&["crawl", "https://127.0.0.1/"], "unsupported scheme");
+    assert_usage_error(&["crawl", "--ca-file", "/nonexistent/ca.pem"], "ca-file");
+    assert_usage_error(&["crawl", "--ca-file", "Cargo.toml"], "ca-file");
+    assert_usage_error(&["crawl", "--connections", "sometimes"], "connections");
     assert_usage_error(&["crawl", "ftp://127.0.0.1/"], "unsupported scheme");
     assert_usage_error(&["crawl", "--concurrency", "0"], "concurrency");
     assert_usage_error(&["crawl", "--concurrency", "-5"], "concurrency");
@@ -346,9 +358,14 @@ fn no_descriptor_for_connections_exits_2_with_one_line() {
 
 #[test]
 fn unreachable_root_exits_1_with_one_line() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/", closed.local_addr().unwrap());
-    drop(closed);
+    // Bound but not listening: it refuses, and no other test's server can take the port.
+    let refusing =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    refusing
+        .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    let addr = refusing.local_addr().unwrap().as_socket().unwrap();
+    let url = format!("http://{addr}/");
     let output = c10k(&["crawl", &url, "--max-tries", "1"]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let text = stderr(&output);
@@ -386,6 +403,198 @@ fn serve_announces_its_address_and_writes_the_manifest() {
         .map(|(url, outcome)| format!("{}\t{url}\n", outcome.as_str().unwrap()))
         .collect();
     assert_eq!(std::fs::read_to_string(&crawled).unwrap(), expected);
+}
+
+/// `host:port` of a `scheme://host:port/` URL.
+fn authority(url: &str) -> &str {
+    url.split_once("://")
+        .map_or(url, |(_, rest)| rest)
+        .trim_end_matches('/')
+}
+
+/// `GET path` over `stream` as `c10k crawl` asks today (HTTP/1.0, `Connection: close`), and
+/// the whole answer.
+fn get_close_mode(mut stream: impl std::io::Read + std::io::Write, path: &str) -> String {
+    let request = format!("GET {path} HTTP/1.0\r\nHost: test\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// `serve --tls --ca-out`: the CA is written before the address is announced, and a TLS
+/// client that trusts it (and nothing else) fetches the root at the https URL; the manifest
+/// is the site at https URLs.
+#[test]
+fn serve_tls_writes_its_ca_and_serves_https() {
+    use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
+
+    let dir = std::env::temp_dir();
+    let ca = dir.join(format!("c10k-cli-ca-{}.pem", std::process::id()));
+    let manifest = dir.join(format!("c10k-cli-tls-manifest-{}.json", std::process::id()));
+    let (mut child, lines) = serve_lines(
+        &[
+            "--tls",
+            "--pages",
+            "10",
+            "--ca-out",
+            ca.to_str().unwrap(),
+            "--manifest",
+            manifest.to_str().unwrap(),
+        ],
+        1,
+    );
+    let url = lines[0].strip_prefix("listening on ").unwrap().to_owned();
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(&ca).expect("--ca-out writes a PEM certificate"))
+        .unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(c10k_testsite::tls::provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = std::net::TcpStream::connect(authority(&url)).unwrap();
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let name = ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+    let answer = get_close_mode(rustls::StreamOwned::new(conn, tcp), "/");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(answer.starts_with("HTTP/1.0 200 OK\r\n"), "{answer}");
+    assert!(answer.contains("<title>Page 0</title>"), "{answer}");
+    assert_eq!(manifest["root"], url);
+    assert!(
+        manifest["urls"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|u| !u.contains("example.invalid") && !u.starts_with("mailto:"))
+            .all(|u| u.starts_with(&url)),
+        "{manifest}"
+    );
+}
+
+/// `serve --max-requests 2 --announce-close --idle-ms 300`: two requests on one connection,
+/// the second answered with `Connection: close` and then the close; a connection that asks
+/// once and then waits is closed after the idle time; HTTP/1.0 closes after one.
+#[test]
+fn serve_keep_alive_flags() {
+    use std::io::{Read, Write};
+
+    let (mut child, lines) = serve_lines(
+        &[
+            "--pages",
+            "10",
+            "--max-requests",
+            "2",
+            "--announce-close",
+            "--idle-ms",
+            "300",
+        ],
+        1,
+    );
+    let url = lines[0].strip_prefix("listening on ").unwrap().to_owned();
+    let connect = || {
+        let tcp = std::net::TcpStream::connect(authority(&url)).unwrap();
+        // Far beyond the idle time: a read that waits this long means no close came.
+        tcp.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        tcp
+    };
+    let read_all = |mut tcp: std::net::TcpStream| {
+        let mut answer = Vec::new();
+        let read = tcp.read_to_end(&mut answer);
+        (
+            read.map(|_| ()),
+            String::from_utf8_lossy(&answer).into_owned(),
+        )
+    };
+
+    let mut two = connect();
+    two.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\nGET /p/1 HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let (two_read, two) = read_all(two);
+
+    let mut idle = connect();
+    idle.write_all(b"GET /p/2 HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let (idle_read, idle) = read_all(idle);
+
+    let close = get_close_mode(connect(), "/p/3");
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    assert!(two_read.is_ok(), "{two_read:?}: {two}");
+    assert_eq!(two.matches("HTTP/1.1 200 OK\r\n").count(), 2, "{two}");
+    assert_eq!(two.matches("Connection: close\r\n").count(), 1, "{two}");
+    assert!(
+        two.rsplit_once("HTTP/1.1 200 OK\r\n")
+            .unwrap()
+            .1
+            .contains("Connection: close\r\n"),
+        "{two}"
+    );
+    assert!(idle_read.is_ok(), "closed when idle: {idle_read:?}");
+    assert_eq!(idle.matches("HTTP/1.1 200 OK\r\n").count(), 1, "{idle}");
+    assert!(!idle.contains("Connection: close"), "{idle}");
+    assert!(close.starts_with("HTTP/1.0 200 OK\r\n"), "{close}");
+    assert!(close.contains("Connection: close\r\n"), "{close}");
+}
+
+/// `serve --tls --plain-twin ADDR --tls-faults`: the site, its plain twin and one listener per
+/// TLS fault, each announced with its expected outcome.
+#[test]
+fn serve_announces_the_plain_twin_and_the_tls_faults() {
+    use c10k_testsite::TlsMode;
+
+    let (mut child, lines) = serve_lines(
+        &[
+            "--tls",
+            "--faults",
+            "--pages",
+            "10",
+            "--plain-twin",
+            "127.0.0.1:0",
+            "--tls-faults",
+        ],
+        2 + TlsMode::FAULTS.len(),
+    );
+    let twin = lines[1].strip_prefix("plain twin on ").map(str::to_owned);
+    let plain_root = twin
+        .as_deref()
+        .map(|twin| get_close_mode(std::net::TcpStream::connect(authority(twin)).unwrap(), "/"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    assert!(lines[0].starts_with("listening on https://"), "{lines:?}");
+    let twin = twin.unwrap_or_else(|| panic!("{lines:?}"));
+    assert!(twin.starts_with("http://127.0.0.1:"), "{twin}");
+    assert!(
+        plain_root.unwrap().starts_with("HTTP/1.0 200 OK\r\n"),
+        "the twin serves the site over plain http"
+    );
+    for (line, mode) in lines[2..].iter().zip(TlsMode::FAULTS) {
+        let prefix = format!("tls fault {} on https://127.0.0.1:", mode.name());
+        assert!(line.starts_with(&prefix), "{line}");
+        let suffix = format!("/: {} ({})", mode.outcome(), mode.reason());
+        assert!(line.ends_with(&suffix), "{line}");
+    }
+}
+
+#[test]
+fn serve_flags_that_need_another_exit_2() {
+    assert_usage_error(&["serve", "--ca-out", "ca.pem"], "--tls");
+    assert_usage_error(&["serve", "--tls-faults"], "--tls");
+    assert_usage_error(&["serve", "--plain-twin", "127.0.0.1:0"], "--tls");
+    assert_usage_error(&["serve", "--announce-close"], "--max-requests");
+    assert_usage_error(&["serve", "--max-requests", "0"], "max-requests");
+    assert_usage_error(&["serve", "--idle-ms", "0"], "idle-ms");
 }
 
 #[test]

@@ -108,9 +108,7 @@ pub fn excluded_root_ends_the_crawl(under: Under) {
 
 /// Nothing listens: the root fails to connect, after every try.
 pub fn refused_root_is_a_connect_error(under: Under) {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = closed.local_addr().unwrap();
-    drop(closed);
+    let (_refusing, addr) = common::refusing_port();
     let mut config = Config::new(parse_root(&format!("http://{addr}/")).unwrap(), addr);
     config.max_tries = 3;
     config.robots = false;
@@ -612,6 +610,35 @@ pub fn same_urls_out_as_threads(under: Under) {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `--report` through the CLI with `--max-pages` cutting a depth short: the same report as a
+/// crawl of one fetch at a time, line for line (but the line of the time it took), each page's
+/// new links included.
+pub fn same_report_as_one_at_a_time(under: Under) {
+    let server = start(&site());
+    let report = |strategy: Strategy, flags: &[&str], concurrency: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_c10k"))
+            .args(["crawl", &server.url(), "--report", "--max-pages", "37"])
+            .args(["--max-redirects", "0", "--strategy", strategy.name()])
+            .args(["--concurrency", concurrency])
+            .args(flags)
+            .output()
+            .expect("the c10k binary runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter(|line| !line.starts_with("Finished "))
+            .map(|line| format!("{line}\n"))
+            .collect::<String>()
+    };
+    let ours = report(under.strategy, under.flags, "50");
+    assert!(ours.contains(" new "), "{ours}");
+    assert_eq!(ours, report(Strategy::Threads, &[], "1"));
+}
+
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap()
 }
@@ -665,6 +692,11 @@ macro_rules! conformance {
             #[test]
             fn same_urls_out_as_threads() {
                 super::same_urls_out_as_threads($under);
+            }
+
+            #[test]
+            fn same_report_as_one_at_a_time() {
+                super::same_report_as_one_at_a_time($under);
             }
 
             #[test]

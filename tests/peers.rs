@@ -181,9 +181,8 @@ fn survives_the_fault_site(peer: Peer) {
 /// Exit status 1 with one line when the root cannot be fetched (after every try), 2 with one
 /// line on bad arguments, as `c10k crawl`.
 fn exits_as_c10k_crawl_does(peer: Peer) {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/", closed.local_addr().unwrap());
-    drop(closed);
+    let (_refusing, addr) = common::refusing_port();
+    let url = format!("http://{addr}/");
     let urls = out_file(peer, "refused");
     let Some(command) = peer_command(peer) else {
         return;

@@ -115,7 +115,15 @@ fn check(strategy: Strategy, options: StrategyOptions, steps: Option<&str>) {
         let context = || format!("{strategy}, fetch #{id}: {kinds:?}");
         assert_eq!(kinds.first(), Some(&"start"), "{}", context());
         assert_eq!(kinds.last(), Some(&"completed"), "{}", context());
-        for once in ["start", "connected", "completed", "handshake", "reused", "stale", "kept"] {
+        for once in [
+            "start",
+            "connected",
+            "completed",
+            "handshake",
+            "reused",
+            "stale",
+            "kept",
+        ] {
             let n = kinds.iter().filter(|&&k| k == once).count();
             assert!(n <= 1, "{}: {once} {n} times", context());
         }
@@ -132,10 +140,19 @@ fn check(strategy: Strategy, options: StrategyOptions, steps: Option<&str>) {
             assert!(open.is_some_and(|c| c < written), "{}", context());
         }
         if let Some(handshake) = at("handshake") {
-            assert!(at("connected").is_some_and(|c| c < handshake), "{}", context());
+            assert!(
+                at("connected").is_some_and(|c| c < handshake),
+                "{}",
+                context()
+            );
         }
         if let Some(kept) = at("kept") {
-            assert_eq!(kept + 2, kinds.len(), "{}: kept just before completed", context());
+            assert_eq!(
+                kept + 2,
+                kinds.len(),
+                "{}: kept just before completed",
+                context()
+            );
         }
         if let Some(read) = at("read") {
             assert!(at("written").is_some_and(|w| w < read), "{}", context());

@@ -5,6 +5,7 @@ use c10k_harness::StrategyOptions;
 use c10k_testsite::{Server, ServerOptions, SiteSpec};
 
 /// Starts an in-process test server for `spec` on a free port.
+#[allow(dead_code)] // Not every test binary that includes this module uses it.
 pub(crate) fn start(spec: &SiteSpec) -> Server {
     Server::start(ServerOptions {
         spec: spec.clone(),
@@ -83,3 +84,21 @@ macro_rules! or_skip {
 }
 #[allow(unused_imports)]
 pub(crate) use or_skip;
+
+/// A port on 127.0.0.1 that refuses connections for as long as the returned socket lives:
+/// bound but not listening, so no other test's server can take it meanwhile (a port freed by
+/// dropping a listener can be).
+#[allow(dead_code)] // Not every test binary that includes this module uses it.
+pub(crate) fn refusing_port() -> (socket2::Socket, std::net::SocketAddr) {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+        .expect("a TCP socket");
+    socket
+        .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .expect("bound to a free port");
+    let addr = socket
+        .local_addr()
+        .ok()
+        .and_then(|addr| addr.as_socket())
+        .expect("a bound address");
+    (socket, addr)
+}

@@ -158,7 +158,7 @@ pub fn tls_error(err: &rustls::Error) -> FetchError {
     let reason = match err {
         E::InvalidCertificate(C::UnknownIssuer) => "unknown issuer".to_owned(),
         E::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
-            "certificate not valid for this name".to_owned()
+            "name mismatch: the certificate is for other names".to_owned()
         }
         E::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => {
             "certificate expired".to_owned()

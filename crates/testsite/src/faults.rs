@@ -3,16 +3,36 @@
 //!
 //! The outcomes assume the crawler's defaults for redirects (`--max-redirects 10`), tries
 //! (`--max-tries 4`) and body size, and a `--timeout-ms` shorter than the drip (40 s).
+//!
+//! # Connections
+//!
+//! The faults of the first rows close their connection after their answer, whatever the
+//! request asked: an HTTP/1.0 answer or a body framed by the close ends the connection, and a
+//! crawler that keeps connections alive must see that. (Two of them, `chunk-ext-tab` and
+//! `chunk-leading-zeros`, answer `HTTP/1.1` without `Connection: close` and still close: for
+//! a crawler that keeps connections, each is also a close under a connection it may reuse.)
+//!
+//! The keep-alive faults (`/fault/ka/…`, at the end of [`FAULT_PAGES`]) depend on the
+//! connection living on. Each is also well defined for a crawler that closes every
+//! connection (an HTTP/1.0 request with `Connection: close`, today's crawler): it then gets
+//! an ordinary response that ends its connection, with the same outcome, `200`. They are
+//! text, not HTML, so they add no page to a crawl's page count.
+//!
+//! # TLS
+//!
+//! Served over TLS ([`crate::tls`]), the site keeps every page and outcome above: a reset is a
+//! TCP reset under TLS too, and a close is `close_notify` and then the TCP close. The TLS site
+//! adds [`TLS_PAGES`] (a body cut by a TCP close without `close_notify`), and with a plain
+//! twin ([`crate::Tls::plain_twin`]) the [`BOUNCE_PAGES`]: https to http and back.
 
 use std::{
     sync::atomic::{AtomicU32, Ordering},
     time::Duration,
 };
 
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
-};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+
+use crate::{Persist, Stream};
 
 /// One way to misbehave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +105,31 @@ pub enum Fault {
     Coded(Coding),
     /// `GZIP_BOMB_MIB` MiB of zeros, gzip-compressed to about 1 KiB per MiB, as HTML.
     GzipBomb,
+    /// Keep-alive: `Connection: close` on a response to a request that asked to keep the
+    /// connection, which then closes (in stages, as every close of a kept connection).
+    AnnouncedClose,
+    /// Keep-alive: a response framed by nothing but the close, to a request that asked to
+    /// keep the connection.
+    Unframed,
+    /// Keep-alive: a response followed, in the same write, by bytes that read as another
+    /// response (a 302 to `/trap/smuggled`); the connection then stays open.
+    Overlong,
+    /// Keep-alive: two interim responses (`100 Continue`, `103 Early Hints`) before the real
+    /// one; the connection then stays open.
+    Interim,
+    /// Keep-alive: a response that keeps the connection (no `Connection: close`), then a
+    /// silent close: the next request on it meets the end of the stream before any byte.
+    DropAfter,
+    /// TLS: a body cut by a TCP close without `close_notify`, short of its `Content-Length`.
+    CutBody,
+    /// TLS: a body framed by the close, cut by a TCP close without `close_notify`.
+    CutEof,
+    /// TLS: a body framed by the close, ended by `close_notify` and then the TCP close.
+    NotifyEof,
+    /// TLS with a plain twin: redirects to the twin's [`Fault::ToTls`].
+    ToPlain,
+    /// The plain twin: redirects back to the TLS site's `/fault/tls/back`.
+    ToTls,
 }
 
 /// How a [`Fault::Coded`] page is compressed.
@@ -432,6 +477,84 @@ pub const FAULT_PAGES: &[FaultPage] = &[
         outcome: "200",
         what: "links to one page as `pc~`, `pc%7e`, `pc%7E` and another as `pc%2fx`, `pc%2Fx`: each fetched once",
     },
+    FaultPage {
+        path: "/fault/ka/close",
+        fault: Fault::AnnouncedClose,
+        outcome: "200",
+        what: "keep-alive: `Connection: close` on whichever response of its connection it is (the n-th), then the close: not reused",
+    },
+    FaultPage {
+        path: "/fault/ka/unframed",
+        fault: Fault::Unframed,
+        outcome: "200",
+        what: "keep-alive: an HTTP/1.1 body framed by the close alone (the close ends it; not reused)",
+    },
+    FaultPage {
+        path: "/fault/ka/overlong",
+        fault: Fault::Overlong,
+        outcome: "200",
+        what: "keep-alive: more bytes than the `Content-Length`, reading as a 302 to `/trap/smuggled`: not read as the next response (closed)",
+    },
+    FaultPage {
+        path: "/fault/ka/interim",
+        fault: Fault::Interim,
+        outcome: "200",
+        what: "keep-alive: `100 Continue` and `103 Early Hints` before the response (skipped; the connection stays usable)",
+    },
+    FaultPage {
+        path: "/fault/ka/drop",
+        fault: Fault::DropAfter,
+        outcome: "200",
+        what: "keep-alive: a response that keeps the connection, then a silent close (the next request on it is sent again on a new one, not counted as a try)",
+    },
+];
+
+/// Pages only the TLS site has, linked from its root (a TCP close without `close_notify` is
+/// the point of each; over plain http there is no `close_notify` to leave out).
+pub const TLS_PAGES: &[FaultPage] = &[
+    FaultPage {
+        path: "/fault/tls/cut-body",
+        fault: Fault::CutBody,
+        outcome: "error:truncated",
+        what: "TLS: 100 of 1000 bytes of HTML, then a TCP close without `close_notify`",
+    },
+    FaultPage {
+        path: "/fault/tls/cut-eof",
+        fault: Fault::CutEof,
+        outcome: "error:truncated",
+        what: "TLS: HTML framed by the close, cut by a TCP close without `close_notify` (never a whole page)",
+    },
+    FaultPage {
+        path: "/fault/tls/notify-eof",
+        fault: Fault::NotifyEof,
+        outcome: "200",
+        what: "TLS: HTML framed by the close, ended by `close_notify`: whole",
+    },
+];
+
+/// The TLS site's trip through its plain twin ([`crate::Tls::plain_twin`]): the first is
+/// linked from the TLS root, redirects (301) to the second on the twin, which redirects (301)
+/// back to the third on the TLS site. A crawl given both roots (the TLS site's and the
+/// twin's) follows the whole trip.
+pub const BOUNCE_PAGES: &[FaultPage] = &[
+    FaultPage {
+        path: "/fault/tls/to-plain",
+        fault: Fault::ToPlain,
+        outcome: "301",
+        what: "TLS: a redirect to the plain twin (and from there back)",
+    },
+    FaultPage {
+        path: "/fault/tls/to-tls",
+        fault: Fault::ToTls,
+        outcome: "301",
+        what: "on the plain twin: a redirect back to the TLS site",
+    },
+    FaultPage {
+        path: "/fault/tls/back",
+        fault: Fault::Target,
+        outcome: "200",
+        what: "on the TLS site: where the bounce ends",
+    },
 ];
 
 /// A chunked body with a link split across two chunks, so that reading it with its framing
@@ -719,39 +842,134 @@ pub fn root_links() -> String {
     html
 }
 
+/// The pages a listener adds to the fault site beyond [`FAULT_PAGES`], by how it is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Extras {
+    /// A plain server: none.
+    None,
+    /// The TLS site: [`TLS_PAGES`], and with a plain twin the TLS ends of [`BOUNCE_PAGES`].
+    Tls {
+        /// Whether it has a plain twin.
+        twin: bool,
+    },
+    /// A TLS site's plain twin: the middle of the bounce.
+    Twin,
+}
+
+impl Extras {
+    /// The pages this listener adds.
+    fn pages(self) -> impl Iterator<Item = &'static FaultPage> {
+        let (tls, bounce): (&[FaultPage], &[FaultPage]) = match self {
+            Extras::None => (&[], &[]),
+            Extras::Tls { twin: false } => (TLS_PAGES, &[]),
+            Extras::Tls { twin: true } => (TLS_PAGES, BOUNCE_PAGES),
+            Extras::Twin => (&[], BOUNCE_PAGES),
+        };
+        let on_twin = self == Extras::Twin;
+        tls.iter().chain(
+            bounce
+                .iter()
+                .filter(move |page| (page.fault == Fault::ToTls) == on_twin),
+        )
+    }
+
+    /// The fault this listener adds at `path`, if any.
+    pub(crate) fn route(self, path: &str) -> Option<Fault> {
+        self.pages()
+            .find(|page| page.path == path)
+            .map(|page| page.fault)
+    }
+
+    /// The root's links to the pages this listener adds, as HTML: the TLS site links its own
+    /// and the start of the bounce, whose other steps are reached through it.
+    pub(crate) fn root_links(self) -> String {
+        let mut html = String::new();
+        let linked = |page: &&FaultPage| !matches!(page.fault, Fault::Target | Fault::ToTls);
+        for page in self.pages().filter(linked) {
+            html.push_str(&format!(
+                "<li><a href=\"{}\">{}</a></li>\n",
+                page.path, page.what
+            ));
+        }
+        if html.is_empty() {
+            return html;
+        }
+        format!("<h2>TLS faults</h2>\n<ul>\n{html}</ul>\n")
+    }
+}
+
+/// The manifest entries of the TLS site's own fault pages at `origin`, and with a plain twin
+/// at `twin`, of the bounce through it (`origin` and `twin` without a trailing slash).
+pub fn tls_manifest_entries(origin: &str, twin: Option<&str>) -> Vec<(String, String)> {
+    let mut entries: Vec<(String, String)> = TLS_PAGES
+        .iter()
+        .map(|page| (format!("{origin}{}", page.path), page.outcome.to_owned()))
+        .collect();
+    if let Some(twin) = twin {
+        entries.extend(BOUNCE_PAGES.iter().map(|page| {
+            let at = if page.fault == Fault::ToTls {
+                twin
+            } else {
+                origin
+            };
+            (format!("{at}{}", page.path), page.outcome.to_owned())
+        }));
+    }
+    entries
+}
+
 /// The longest any fault holds a connection, so the server always lets go by itself.
 const HOLD_LIMIT: Duration = Duration::from_secs(120);
 
-/// Misbehaves on `stream` (whose request has been read) as `fault` says. `origin` is the
-/// server's (`http://host:port`); `flaky_requests` counts the requests for the flaky page on
-/// this server.
-pub(crate) async fn serve(
-    mut stream: TcpStream,
+/// What a fault needs to know of the listener it misbehaves on.
+#[derive(Debug)]
+pub(crate) struct Context<'a> {
+    /// The listener's origin (`http://host:port` or `https://…`).
+    pub(crate) origin: &'a str,
+    /// The other end of a TLS site and its plain twin, if any: its origin.
+    pub(crate) twin: Option<&'a str>,
+    /// The requests for the flaky page so far, on this listener.
+    pub(crate) flaky_requests: &'a AtomicU32,
+}
+
+/// What is left of the connection after a fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// It may carry the next request.
+    Keep,
+    /// It is closed (or reset, or given up): drop it.
+    Closed,
+}
+
+/// Misbehaves on `stream` (whose request has been read) as `fault` says; `persist` is what
+/// the request and the server's limits allow the response to say about the connection, which
+/// the keep-alive faults follow (the others close whatever it says).
+pub(crate) async fn serve<S: Stream>(
+    stream: &mut S,
     fault: Fault,
-    origin: &str,
-    flaky_requests: &AtomicU32,
-) {
+    context: &Context<'_>,
+    persist: Persist,
+) -> Next {
     match fault {
         Fault::ResetBeforeResponse => reset(stream),
         Fault::ResetInHeaders => {
-            let _ = stream
-                .write_all(b"HTTP/1.0 200 OK\r\nContent-Type: text/ht")
-                .await;
-            pause_then_reset(stream).await;
+            let _ = send(stream, b"HTTP/1.0 200 OK\r\nContent-Type: text/ht").await;
+            pause_then_reset(stream).await
         }
         Fault::ResetInBody => {
             let head =
                 b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1000\r\n\r\n";
-            let _ = stream.write_all(head).await;
-            let _ = stream.write_all(&[b'x'; 100]).await;
-            pause_then_reset(stream).await;
+            let _ = send(stream, head).await;
+            let _ = send(stream, &[b'x'; 100]).await;
+            pause_then_reset(stream).await
         }
         Fault::Silent => hold(stream).await,
         Fault::HeadThenSilence => {
             let head = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100\r\n\r\n";
-            if stream.write_all(head).await.is_ok() {
+            if send(stream, head).await.is_ok() {
                 hold(stream).await;
             }
+            Next::Closed
         }
         Fault::Drip => {
             let body = "<p>".to_owned() + &"drip ".repeat(40) + "</p>";
@@ -760,26 +978,27 @@ pub(crate) async fn serve(
                 body.len()
             );
             for byte in response.bytes() {
-                if stream.write_all(&[byte]).await.is_err() {
-                    return;
+                if send(stream, &[byte]).await.is_err() {
+                    return Next::Closed;
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
+            Next::Closed
         }
         Fault::Garbage => {
             let mut garbage = b"\x00\xffSSH-2.0-OpenSSH_9.6\r\n".to_vec();
             garbage.extend((0..1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
-            send_and_close(stream, &garbage).await;
+            send_and_close(stream, &garbage).await
         }
         Fault::HugeHeader => {
-            let _ = stream.write_all(b"HTTP/1.0 200 OK\r\nX-Big: ").await;
+            let _ = send(stream, b"HTTP/1.0 200 OK\r\nX-Big: ").await;
             let chunk = [b'a'; 64 * 1024];
             for _ in 0..64 {
-                if stream.write_all(&chunk).await.is_err() {
-                    return;
+                if send(stream, &chunk).await.is_err() {
+                    return Next::Closed;
                 }
             }
-            send_and_close(stream, b"\r\n\r\n").await;
+            send_and_close(stream, b"\r\n\r\n").await
         }
         Fault::ManyHeaders => {
             let mut head = b"HTTP/1.0 200 OK\r\n".to_vec();
@@ -787,22 +1006,16 @@ pub(crate) async fn serve(
                 head.extend_from_slice(format!("X-Header-{i}: value\r\n").as_bytes());
             }
             head.extend_from_slice(b"Content-Length: 0\r\n\r\n");
-            send_and_close(stream, &head).await;
+            send_and_close(stream, &head).await
         }
         Fault::BadContentLength => {
-            send_and_close(stream, b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: twelve\r\n\r\nhello world!").await;
+            send_and_close(stream, b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: twelve\r\n\r\nhello world!").await
         }
-        Fault::ShortBody => {
-            let mut response =
-                b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1000\r\n\r\n"
-                    .to_vec();
-            response.extend_from_slice(&[b'x'; 100]);
-            send_and_close(stream, &response).await;
-        }
+        Fault::ShortBody => send_and_close(stream, &short_body()).await,
         Fault::BigBody => {
             let head =
                 b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1073741824\r\n\r\n";
-            stream_until_closed(stream, head, b"<p>big</p>").await;
+            stream_until_closed(stream, head, b"<p>big</p>").await
         }
         Fault::EndlessBody => {
             let head = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n";
@@ -811,7 +1024,7 @@ pub(crate) async fn serve(
                 head,
                 b"<p>endless <a href=\"/fault/endless\">again</a></p>\n",
             )
-            .await;
+            .await
         }
         Fault::LoopA => redirect(stream, "/fault/loop-b").await,
         Fault::LoopB => redirect(stream, "/fault/loop-a").await,
@@ -825,11 +1038,11 @@ pub(crate) async fn serve(
         Fault::LateLink => {
             tokio::time::sleep(LATE_LINK_DELAY).await;
             let body = format!("<a href=\"/fault/relinked/{RELINKED_STEP}\">a step</a>");
-            html(stream, &body).await;
+            html(stream, &body).await
         }
         Fault::Offsite => redirect(stream, OFFSITE_TARGET).await,
         Fault::NoLocation => {
-            send_and_close(stream, b"HTTP/1.0 302 Found\r\nContent-Length: 0\r\n\r\n").await;
+            send_and_close(stream, b"HTTP/1.0 302 Found\r\nContent-Length: 0\r\n\r\n").await
         }
         Fault::Binary => {
             let mut body = b"\x89PNG\r\n\x1a\n\x00\x00<a href=\"/trap/binary\">".to_vec();
@@ -840,13 +1053,13 @@ pub(crate) async fn serve(
             )
             .into_bytes();
             response.extend_from_slice(&body);
-            send_and_close(stream, &response).await;
+            send_and_close(stream, &response).await
         }
         Fault::BadUtf8 => {
             let body = b"<html><body>\xff\xfe\xc3\x28 invalid \xe2\x82 UTF-8 <a href=\"/fault/utf8-target\">\xf0\x9f</a></body></html>";
             let mut response = format!("HTTP/1.0 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
             response.extend_from_slice(body);
-            send_and_close(stream, &response).await;
+            send_and_close(stream, &response).await
         }
         Fault::Utf8Target | Fault::ChunkedTarget | Fault::Target => {
             html(stream, "<p>a target</p>").await
@@ -854,21 +1067,21 @@ pub(crate) async fn serve(
         Fault::Chunked => {
             let response = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
                             6\r\n<html>\r\n25\r\n<a href=\"/fault/chunked-target\">t</a>\r\n7\r\n</html>\r\n0\r\n\r\n";
-            send_and_close(stream, response.as_bytes()).await;
+            send_and_close(stream, response.as_bytes()).await
         }
         Fault::BadChunked => {
             let response = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
                             zz\r\nhello\r\n0\r\n\r\n";
-            send_and_close(stream, response.as_bytes()).await;
+            send_and_close(stream, response.as_bytes()).await
         }
         Fault::ServerError => {
-            send_and_close(stream, b"HTTP/1.0 500 Internal Server Error\r\nContent-Type: text/html\r\nContent-Length: 5\r\n\r\noops!").await;
+            send_and_close(stream, b"HTTP/1.0 500 Internal Server Error\r\nContent-Type: text/html\r\nContent-Length: 5\r\n\r\noops!").await
         }
         Fault::Flaky => {
-            if flaky_requests.fetch_add(1, Ordering::Relaxed) < 2 {
-                reset(stream);
+            if context.flaky_requests.fetch_add(1, Ordering::Relaxed) < 2 {
+                reset(stream)
             } else {
-                html(stream, "<p>third time lucky</p>").await;
+                html(stream, "<p>third time lucky</p>").await
             }
         }
         Fault::Raw(response) => send_and_close(stream, response).await,
@@ -891,7 +1104,7 @@ pub(crate) async fn serve(
             )
             .into_bytes();
             response.extend_from_slice(&body);
-            send_and_close(stream, &response).await;
+            send_and_close(stream, &response).await
         }
         Fault::GzipBomb => {
             // Delimited by the close, so no Content-Length gives the size away: the crawler
@@ -900,71 +1113,192 @@ pub(crate) async fn serve(
                 b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\n\r\n"
                     .to_vec();
             response.extend_from_slice(compress::gzip_bomb());
-            send_and_close(stream, &response).await;
+            send_and_close(stream, &response).await
         }
         Fault::UserInfo => {
-            let with_user = |user: &str| origin.replacen("://", &format!("://{user}@"), 1);
+            let with_user = |user: &str| {
+                context
+                    .origin
+                    .replacen("://", &format!("://{user}@"), 1)
+            };
             let body = format!(
                 "<a href=\"{}/\">the root</a><a href=\"{}/fault/userinfo-target\">a page</a>",
                 with_user("anon"),
                 with_user("anon:secret"),
             );
-            html(stream, &body).await;
+            html(stream, &body).await
+        }
+        Fault::AnnouncedClose => {
+            // The response of a kept connection that says it is the last: HTTP/1.1 (as the
+            // request kept the connection), `Connection: close`.
+            let last = match persist {
+                Persist::Close => Persist::Close,
+                Persist::Keep { .. } | Persist::Last => Persist::Last,
+            };
+            let response = crate::response(200, TEXT, b"the last response here\n", last);
+            if send(stream, &response).await.is_err() {
+                return Next::Closed;
+            }
+            crate::finish(stream, last).await
+        }
+        Fault::Unframed => {
+            let version = persist.version();
+            let response =
+                format!("{version} 200 OK\r\n{TEXT}\r\nframed by the close, and only by it\n");
+            send_and_close(stream, response.as_bytes()).await
+        }
+        Fault::Overlong => {
+            let mut response = crate::response(200, TEXT, b"hello\n", persist);
+            // One write: the extra bytes arrive with the body's last ones.
+            response.extend_from_slice(SMUGGLED);
+            if send(stream, &response).await.is_err() {
+                return Next::Closed;
+            }
+            crate::finish(stream, persist).await
+        }
+        Fault::Interim => {
+            let mut response = INTERIM.to_vec();
+            response.extend(crate::response(200, TEXT, b"after two interim responses\n", persist));
+            if send(stream, &response).await.is_err() {
+                return Next::Closed;
+            }
+            crate::finish(stream, persist).await
+        }
+        Fault::DropAfter => {
+            let response = crate::response(200, TEXT, b"and then the close\n", persist);
+            if send(stream, &response).await.is_err() {
+                return Next::Closed;
+            }
+            match persist {
+                Persist::Close => crate::finish(stream, persist).await,
+                // Said nothing, closes all the same.
+                Persist::Keep { .. } | Persist::Last => crate::finish(stream, Persist::Last).await,
+            }
+        }
+        Fault::CutBody => cut(stream, &short_body()).await,
+        Fault::CutEof => {
+            let response = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n\
+                            <p>framed by the close, which never comes whole</p>";
+            cut(stream, response.as_bytes()).await
+        }
+        Fault::NotifyEof => {
+            let response = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n\
+                            <p>framed by the close, and close_notify says it is whole</p>";
+            send_and_close(stream, response.as_bytes()).await
+        }
+        Fault::ToPlain | Fault::ToTls => {
+            let path = if fault == Fault::ToPlain {
+                "/fault/tls/to-tls"
+            } else {
+                "/fault/tls/back"
+            };
+            match context.twin {
+                Some(origin) => {
+                    let response = format!(
+                        "HTTP/1.0 301 Moved Permanently\r\nLocation: {origin}{path}\r\nContent-Length: 0\r\n\r\n"
+                    );
+                    send_and_close(stream, response.as_bytes()).await
+                }
+                // Routed only where there is a twin.
+                None => reset(stream),
+            }
         }
     }
 }
 
+/// 100 bytes of a body of 1000.
+fn short_body() -> Vec<u8> {
+    let mut response =
+        b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1000\r\n\r\n".to_vec();
+    response.extend_from_slice(&[b'x'; 100]);
+    response
+}
+
+/// The keep-alive faults' content type, as a header line.
+const TEXT: &str = "Content-Type: text/plain\r\n";
+
+/// What [`Fault::Overlong`] sends after its body: a response of its own, which a client that
+/// reads it as the answer to its next request records as a 302 and follows to a trap no
+/// manifest lists.
+const SMUGGLED: &[u8] =
+    b"HTTP/1.1 302 Found\r\nLocation: /trap/smuggled\r\nContent-Length: 0\r\n\r\n";
+
+/// What [`Fault::Interim`] sends before its response.
+const INTERIM: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n\
+    HTTP/1.1 103 Early Hints\r\nLink: </trap/hint>; rel=preload\r\n\r\n";
+
 /// Closes with a reset (RST) instead of a clean close: linger on, with a zero timeout (which
-/// never blocks, unlike a nonzero linger).
-fn reset(stream: TcpStream) {
-    let _ = stream.set_zero_linger();
-    drop(stream);
+/// never blocks, unlike a nonzero linger); the reset goes when the caller drops the stream.
+fn reset<S: Stream>(stream: &mut S) -> Next {
+    let _ = stream.tcp().set_zero_linger();
+    Next::Closed
 }
 
 /// Lets what was written leave first, so the reset comes mid-response.
-async fn pause_then_reset(stream: TcpStream) {
+async fn pause_then_reset<S: Stream>(stream: &mut S) -> Next {
     tokio::time::sleep(Duration::from_millis(20)).await;
-    reset(stream);
+    reset(stream)
 }
 
 /// Keeps the connection open without answering until the client leaves (or the hold limit).
-async fn hold(mut stream: TcpStream) {
+pub(crate) async fn hold<S: AsyncRead + Unpin>(stream: &mut S) -> Next {
     let mut buf = [0; 512];
     let _ = tokio::time::timeout(HOLD_LIMIT, async {
         while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {}
     })
     .await;
+    Next::Closed
 }
 
-async fn send_and_close(mut stream: TcpStream, bytes: &[u8]) {
-    if stream.write_all(bytes).await.is_ok() {
+/// Writes `bytes` and sends them on: over TLS, a write may leave records in the session
+/// until flushed.
+pub(crate) async fn send<S: Stream>(stream: &mut S, bytes: &[u8]) -> std::io::Result<()> {
+    stream.write_all(bytes).await?;
+    stream.flush().await
+}
+
+/// Writes `bytes`, then closes cleanly (over TLS: `close_notify`, then the TCP close).
+pub(crate) async fn send_and_close<S: Stream>(stream: &mut S, bytes: &[u8]) -> Next {
+    if send(stream, bytes).await.is_ok() {
         let _ = stream.shutdown().await;
     }
+    Next::Closed
+}
+
+/// Writes `bytes`, then ends the TCP stream without TLS's `close_notify` (over plain http,
+/// the same as [`send_and_close`]). A pause first, so the records leave before the end.
+async fn cut<S: Stream>(stream: &mut S, bytes: &[u8]) -> Next {
+    if send(stream, bytes).await.is_ok() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let _ = stream.tcp().shutdown().await;
+    }
+    Next::Closed
 }
 
 /// Writes `head`, then `chunk` again and again until the client goes away (or the hold limit).
-async fn stream_until_closed(mut stream: TcpStream, head: &[u8], chunk: &[u8]) {
-    if stream.write_all(head).await.is_err() {
-        return;
+async fn stream_until_closed<S: Stream>(stream: &mut S, head: &[u8], chunk: &[u8]) -> Next {
+    if send(stream, head).await.is_err() {
+        return Next::Closed;
     }
     let block = chunk.repeat((16 * 1024 / chunk.len()).max(1));
     let _ = tokio::time::timeout(HOLD_LIMIT, async {
-        while stream.write_all(&block).await.is_ok() {}
+        while send(stream, &block).await.is_ok() {}
     })
     .await;
+    Next::Closed
 }
 
-async fn redirect(stream: TcpStream, to: &str) {
+async fn redirect<S: Stream>(stream: &mut S, to: &str) -> Next {
     let response = format!("HTTP/1.0 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\n\r\n");
-    send_and_close(stream, response.as_bytes()).await;
+    send_and_close(stream, response.as_bytes()).await
 }
 
-async fn html(stream: TcpStream, body: &str) {
+async fn html<S: Stream>(stream: &mut S, body: &str) -> Next {
     let response = format!(
         "HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
-    send_and_close(stream, response.as_bytes()).await;
+    send_and_close(stream, response.as_bytes()).await
 }
 
 /// The compressed bodies of the coded pages.

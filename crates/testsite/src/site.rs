@@ -271,6 +271,12 @@ impl SiteSpec {
     /// The HTML of page `i`, with absolute links written against `origin`
     /// (`http://host:port`, no trailing slash).
     pub fn render_page(&self, i: usize, origin: &str) -> Vec<u8> {
+        self.render_page_with(i, origin, "")
+    }
+
+    /// [`SiteSpec::render_page`], with `extra` HTML after the root's fault links (the links a
+    /// listener adds: the TLS site's own faults).
+    pub(crate) fn render_page_with(&self, i: usize, origin: &str, extra: &str) -> Vec<u8> {
         let mut html = String::with_capacity(self.page_bytes + 512);
         html.push_str("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">");
         let _ = write!(html, "<title>Page {i}</title>");
@@ -284,6 +290,7 @@ impl SiteSpec {
         html.push_str("</ul>\n");
         if i == 0 && self.faults {
             html.push_str(&crate::faults::root_links());
+            html.push_str(extra);
         }
         // Links a crawler must not follow: in a comment, a script and a style sheet.
         let _ = writeln!(
