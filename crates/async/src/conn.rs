@@ -21,6 +21,7 @@
 
 use std::{
     io::{self, BufRead as _},
+    os::fd::AsRawFd as _,
     pin::Pin,
     sync::{Mutex, MutexGuard, PoisonError},
     task::{Context, Poll},
@@ -28,6 +29,10 @@ use std::{
 };
 
 use c10k_core::{Config, Pool};
+use nix::{
+    errno::Errno,
+    sys::socket::{MsgFlags, recv},
+};
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
     net::TcpStream,
@@ -55,8 +60,10 @@ impl Stream {
     /// Whether a kept connection is as its last response left it: nothing came on it while it
     /// sat idle. Stray bytes (more than a response's `Content-Length` said, plaintext still
     /// buffered by TLS) would be read as the next response, and a close means the server let
-    /// it go: either way it is closed rather than reused. A `try_read` of one byte, which
-    /// costs no system call when tokio already knows the socket has nothing.
+    /// it go: either way it is closed rather than reused. A non-blocking one-byte peek, one
+    /// system call, asked of the socket itself: tokio's readiness for it may not have caught
+    /// up yet (its reactor sees the event when the runtime next polls it), and its `try_read`
+    /// would then answer `WouldBlock` without looking.
     fn quiet(&mut self) -> bool {
         if let Stream::Tls(tls) = self {
             // `WouldBlock`: no plaintext buffered, and neither `close_notify` nor the end.
@@ -66,7 +73,8 @@ impl Stream {
                 return false;
             }
         }
-        matches!(self.tcp().try_read(&mut [0; 1]), Err(err) if err.kind() == io::ErrorKind::WouldBlock)
+        let flags = MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT;
+        recv(self.tcp().as_raw_fd(), &mut [0; 1], flags) == Err(Errno::EAGAIN)
     }
 }
 
