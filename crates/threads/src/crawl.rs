@@ -288,6 +288,11 @@ fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, FetchError>
 
 /// The TLS handshake over `tcp` (an `https:` URL), blocking until it is done: a rustls
 /// `StreamOwned`, which then reads and writes plaintext.
+///
+/// Never inlined: its frame holds a `ClientConnection` and what building one takes (over
+/// 3 KiB), and inlined into `fetch_page` it would push every fetch's reads that much deeper
+/// into the stack, a page more kept by every thread of an http crawl too.
+#[inline(never)]
 fn handshake(
     tcp: TcpStream,
     fetch: &mut Fetch,
