@@ -7,13 +7,14 @@
 #   scripts/rss-per-connection.sh async                  # C = 1000 against C = 10000
 #   scripts/rss-per-connection.sh threads 500 2000
 #   scripts/rss-per-connection.sh async 1000 10000 --threads 2 --runtime per-core
+#   TLS=1 scripts/rss-per-connection.sh async            # the same site over https
 #
 # Needs an open-file limit above HIGH (it raises the soft limit to the hard one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ $# -lt 1 ]; then
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 fi
 strategy=$1
@@ -25,8 +26,13 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 cargo build --release -q
 bin=target/release/c10k
 work=$(mktemp -d)
+# TLS=1: the server makes a CA and writes it for the crawler to trust.
+tls_serve=() tls_crawl=() over=http
+if [ "${TLS:-0}" = 1 ]; then
+    tls_serve=(--tls --ca-out "$work/ca.pem") tls_crawl=(--ca-file "$work/ca.pem") over=https
+fi
 "$bin" serve --pages $((high + 1)) --links "$high" --delay-ms 200 --page-bytes 2048 \
-    > "$work/serve.out" 2>&1 &
+    "${tls_serve[@]}" > "$work/serve.out" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 50); do
@@ -41,11 +47,11 @@ field() {
     sed -n "s/.*\"$2\": *\([0-9]*\).*/\1/p" "$1" | head -1
 }
 
-echo "$strategy $*: RSS at the widest moment, C = $low against C = $high"
+echo "$strategy $* over $over: RSS at the widest moment, C = $low against C = $high"
 for run in 1 2; do
     for c in "$low" "$high"; do
-        "$bin" crawl "$url" --strategy "$strategy" --concurrency "$c" "$@" --json \
-            > "$work/$c.json"
+        "$bin" crawl "$url" --strategy "$strategy" --concurrency "$c" "${tls_crawl[@]}" "$@" \
+            --json > "$work/$c.json"
     done
     lo_rss=$(field "$work/$low.json" rss_kib_at_widest)
     hi_rss=$(field "$work/$high.json" rss_kib_at_widest)
