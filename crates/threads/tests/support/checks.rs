@@ -184,3 +184,42 @@ pub(crate) fn a_tls_stream_cut_without_close_notify_is_truncated(variants: &[Var
         });
     }
 }
+
+/// Descriptors open in this process.
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("Linux: /proc/self/fd")
+        .count()
+}
+
+/// Every connection kept is closed before the crawl returns, over http and https: the
+/// process has no more descriptors after it than before. (Counted per process: call it from
+/// a test binary with no other test.)
+pub(crate) fn kept_connections_are_closed_before_the_crawl_returns(variants: &[Variant<'_>]) {
+    for tls in [false, true] {
+        let site = Site::start(Spec {
+            tls,
+            pages: 60,
+            ..Spec::default()
+        });
+        let mut config = site.config(8);
+        config.keep_alive = true;
+        for (name, crawl) in variants {
+            let before = open_fds();
+            let report = crawl(&config);
+            assert!(report.connections.kept > 0, "{name}, tls {tls}");
+            // The site closes its side of a connection on its own thread once the crawler
+            // has closed its own: give it a moment.
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            let mut after = open_fds();
+            while after > before && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+                after = open_fds();
+            }
+            assert!(
+                after <= before,
+                "{name}, tls {tls}: {before} descriptors before, {after} after"
+            );
+        }
+    }
+}
