@@ -137,7 +137,7 @@ impl Site {
 }
 
 /// A CA, and a server configuration with a leaf it signed for 127.0.0.1.
-fn certificates() -> (CertificateDer<'static>, Arc<ServerConfig>) {
+pub(crate) fn certificates() -> (CertificateDer<'static>, Arc<ServerConfig>) {
     let ca_key = KeyPair::generate().expect("a key");
     let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
