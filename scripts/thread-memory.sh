@@ -26,12 +26,13 @@ tmp=$(mktemp -d)
 pids=()
 trap 'kill "${pids[@]}" 2> /dev/null; rm -rf "$tmp"' EXIT
 
-# serve DELAY_MS: starts a server of 10,001 pages (the root links to all others), prints its URL.
+# serve DELAY_MS: starts a server of 10,001 pages (the root links to all others) and sets `url`
+# to its URL. Not in a `$(…)` subshell, so that its pid reaches the trap that kills it.
 serve() {
     "$bin" serve --pages 10001 --links 10000 --delay-ms "$1" --page-bytes 2048 > "$tmp/serve.$1" 2>&1 &
     pids+=($!)
     for _ in $(seq 50); do grep -q listening "$tmp/serve.$1" && break; sleep 0.1; done
-    grep -o 'http://[0-9.:]*/' "$tmp/serve.$1"
+    url=$(grep -o 'http://[0-9.:]*/' "$tmp/serve.$1")
 }
 
 # look URL C SECONDS [ENV]: crawls at C, and after SECONDS writes the crawl's smaps to
@@ -88,13 +89,13 @@ PY
 }
 
 echo "waiting for the first response (C = 1,000 against 10,000, responses held 3 s):"
-url=$(serve 3000)
+serve 3000
 look "$url" 1000 2.5
 look "$url" 10000 2.5
 compare 1000 10000
 
 echo "after reading pages (C = 500 against 2,000, responses held 200 ms, looked at mid-crawl):"
-url=$(serve 200)
+serve 200
 look "$url" 500 1.2
 look "$url" 2000 0.9
 compare 500 2000
@@ -145,7 +146,7 @@ C
 "$cc" -O2 -shared -fPIC -o "$tmp/count.so" "$tmp/count.c"
 export TMPDIR=$tmp
 echo "mallocs per thread (C = 1,000 against 10,000, waiting; the spawning thread, or the thread itself):"
-url=$(serve 3000)
+serve 3000
 look "$url" 1000 2.5 "$tmp/count.so"
 look "$url" 10000 2.5 "$tmp/count.so"
 python3 - "$tmp/mallocs.1000" "$tmp/mallocs.10000" << 'PY'

@@ -9,9 +9,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::clock::Clock;
+use crate::{
+    clock::Clock,
+    conn::{Kept, Stream},
+};
 use c10k_core::{
-    CHUNK_SIZE, Config, Event, Fetch, FetchError, FetchId, LAG_TICK, Message, Outcome, Phase,
+    CHUNK_SIZE, Config, Conn, Event, Fetch, FetchError, FetchId, LAG_TICK, Message, Outcome, Phase,
     Progress, Report, Response, ResponseReader, Shard,
 };
 use tokio::{
@@ -21,6 +24,7 @@ use tokio::{
     task::JoinSet,
     time,
 };
+use tokio_rustls::{TlsConnector, rustls::HandshakeKind};
 
 /// What only this strategy can be asked.
 #[derive(Debug, Clone, Default)]
@@ -45,11 +49,15 @@ pub(crate) struct Shared {
     peers: Vec<UnboundedSender<Message>>,
     /// Which idle task waits for the next retry or host's delay (`clock.rs`).
     clock: Clock,
+    /// The connections kept for their origin's next fetch (`--connections keep-alive`), for
+    /// every task of the runtime (`conn.rs`).
+    pool: Kept,
 }
 
 impl Shared {
     pub(crate) fn new(frontier: Shard, peers: Vec<UnboundedSender<Message>>) -> Shared {
         Shared {
+            pool: Kept::new(frontier.config()),
             frontier: Mutex::new(frontier),
             changed: Notify::new(),
             peers,
@@ -94,6 +102,16 @@ impl Shared {
             for _ in queued_before..queued {
                 self.changed.notify_one();
             }
+        }
+    }
+
+    /// Before a new connection is opened (keep-alive): closes the oldest idle ones while they
+    /// and the fetches in flight (each of which may hold a connection) would be more
+    /// descriptors than the concurrency.
+    fn make_room(&self) {
+        if self.pool.keeps() {
+            let in_flight = self.lock().in_flight();
+            self.pool.make_room(in_flight);
         }
     }
 }
@@ -143,6 +161,8 @@ pub(crate) async fn run(shared: &Arc<Shared>, offload: bool) -> io::Result<Vec<D
     while let Some(joined) = workers.join_next().await {
         joined.map_err(io::Error::other)?;
     }
+    // Every kept connection is closed before the runtime is dropped.
+    shared.pool.drain();
     ticker.abort();
     // Awaited, so that it pushes nothing more.
     let _ = ticker.await;
@@ -165,8 +185,8 @@ async fn ticker(lags: Arc<Mutex<Vec<Duration>>>) {
 
 /// One task of the pool: fetch pages until the crawl is done.
 async fn worker(shared: Arc<Shared>, config: Arc<Config>, offload: bool) {
-    while let Some(fetch) = next_fetch(&shared).await {
-        let result = fetch_page(&fetch, &config).await;
+    while let Some(mut fetch) = next_fetch(&shared).await {
+        let result = fetch_page(&mut fetch, &config, &shared).await;
         let outcome = if offload {
             on_the_pool(fetch, result).await
         } else {
@@ -236,48 +256,84 @@ fn complete(shared: &Shared, outcome: Outcome) {
     shared.change(|frontier| frontier.complete(outcome));
 }
 
-/// Connects, sends the request and reads until the response is complete, awaiting all along.
+/// Sends the request on a kept connection to the origin, or on a new one (connected, and for
+/// `https:` shaken hands with), and reads until the response is complete, awaiting all along;
+/// then keeps the connection for the origin's next fetch, or closes it.
 ///
 /// A timeout here is cancellation by dropping: past the deadline `timeout_at` drops the
 /// step's future (a write, a read) and returns, and leaving `fetch_page` drops the stream,
-/// which deregisters from tokio's reactor and closes. Nothing in the step checks for a
-/// timeout. A hand-written coroutine is never dropped mid-wait (its task lives in the
-/// done-callback of the future it waits on), so in `crates/generators` the deadline resolves
-/// that future with `Wake::TimedOut`, and every state checks for it and closes its socket.
-async fn fetch_page(fetch: &Fetch, config: &Config) -> Result<Response, FetchError> {
+/// which deregisters from tokio's reactor and closes (it is kept only after a whole
+/// response). Nothing in the step checks for a timeout. A hand-written coroutine is never
+/// dropped mid-wait (its task lives in the done-callback of the future it waits on), so in
+/// `crates/generators` the deadline resolves that future with `Wake::TimedOut`, and every
+/// state checks for it and closes its socket.
+async fn fetch_page(
+    fetch: &mut Fetch,
+    config: &Config,
+    shared: &Shared,
+) -> Result<Response, FetchError> {
     let deadline = time::Instant::now() + config.timeout;
-    let connecting = connect(fetch.addr, config.connect_timeout.min(config.timeout));
-    let mut stream = traced(config, fetch.id(), "connect", connecting).await?;
-    config.trace(fetch.id(), Event::Connected);
+    let mut fresh = false;
+    loop {
+        let kept = if fresh {
+            None
+        } else {
+            shared.pool.take(fetch.origin())
+        };
+        let reused = kept.is_some();
+        let mut stream = match kept {
+            Some(stream) => {
+                fetch.mark(config, Conn::Reused);
+                stream
+            }
+            None => {
+                shared.make_room();
+                let connecting = connect(fetch.addr, config.connect_timeout.min(config.timeout));
+                let tcp = traced(config, fetch.id(), "connect", connecting).await?;
+                config.trace(fetch.id(), Event::Connected);
+                if fetch.is_tls() {
+                    handshake(tcp, fetch, config, deadline).await?
+                } else {
+                    Stream::Plain(tcp)
+                }
+            }
+        };
 
-    {
-        // A block, so the request is not kept through the reads.
-        let request = fetch.request();
-        let writing = traced(config, fetch.id(), "write_all", stream.write_all(&request));
-        time::timeout_at(deadline, writing)
-            .await
-            .map_err(timed_out)?
-            .map_err(exchange)?;
-        config.trace(fetch.id(), Event::Written(request.len()));
+        let mut reader = fetch.reader(config.limits);
+        // The exchange, whose failure on a kept connection may send the request once more.
+        let result = 'exchange: {
+            if let Err(err) = send_request(&mut stream, fetch, config, deadline).await {
+                break 'exchange Err(err);
+            }
+            // Wait until the response begins (or the peer closes), then read it. The wait
+            // is here, and not in `read_response` with its read buffer, so a task waiting
+            // for a server holds no buffer: it is allocated once there is something to put
+            // in it. Over TLS the first bytes may be the server's session tickets.
+            let mut first = [0; 1];
+            let peeking = traced(config, fetch.id(), "peek", stream.tcp().peek(&mut first));
+            if let Err(err) = time::timeout_at(deadline, peeking)
+                .await
+                .map_err(timed_out)
+                .and_then(|peeked| peeked.map_err(exchange))
+            {
+                break 'exchange Err(err);
+            }
+            read_response(&mut stream, deadline, &mut reader, config, fetch.id()).await
+        };
+        match result {
+            Ok(response) => {
+                keep_or_close(stream, &response, fetch, config, &shared.pool);
+                return Ok(response);
+            }
+            // The server let the kept connection go while it sat idle: once more, on a new
+            // one (which is not reused, so this happens once at most).
+            Err(err) if reader.stale(reused, &err) => {
+                fetch.mark(config, Conn::Stale);
+                fresh = true;
+            }
+            Err(err) => return Err(err),
+        }
     }
-
-    // Wait until the response begins (or the peer closes), then read it. The wait is here,
-    // and not in `read_response` with its read buffer, so a task waiting for a server holds
-    // no buffer: it is allocated once there is something to put in it.
-    let mut first = [0; 1];
-    let peeking = traced(config, fetch.id(), "peek", stream.peek(&mut first));
-    time::timeout_at(deadline, peeking)
-        .await
-        .map_err(timed_out)?
-        .map_err(exchange)?;
-    read_response(
-        &mut stream,
-        deadline,
-        fetch.reader(config.limits),
-        config,
-        fetch.id(),
-    )
-    .await
 }
 
 /// Connects within `timeout`, awaiting.
@@ -288,11 +344,54 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, Fetch
     }
 }
 
+/// The TLS handshake over `tcp` (an `https:` URL), awaiting until it is done: tokio-rustls'
+/// `TlsStream`, which then reads and writes plaintext.
+async fn handshake(
+    tcp: TcpStream,
+    fetch: &mut Fetch,
+    config: &Config,
+    deadline: time::Instant,
+) -> Result<Stream, FetchError> {
+    let connector = TlsConnector::from(config.tls_client()?);
+    let name = c10k_core::tls::server_name(&fetch.url)?;
+    // Boxed: the handshake's future holds the whole `TlsStream` (over a kilobyte) while it
+    // runs, and unboxed every task's future would keep room for it, plain fetches' too.
+    let shaking = Box::pin(connector.connect(name, tcp));
+    let shaking = traced(config, fetch.id(), "handshake", shaking);
+    let tls = time::timeout_at(deadline, shaking)
+        .await
+        .map_err(timed_out)?
+        .map_err(exchange)?;
+    let resumed = tls.get_ref().1.handshake_kind() == Some(HandshakeKind::Resumed);
+    fetch.mark(config, Conn::Handshake { resumed });
+    Ok(Stream::Tls(Box::new(tls)))
+}
+
+/// Writes the request, awaiting.
+async fn send_request(
+    stream: &mut Stream,
+    fetch: &Fetch,
+    config: &Config,
+    deadline: time::Instant,
+) -> Result<(), FetchError> {
+    let request = fetch.request();
+    let writing = traced(config, fetch.id(), "write_all", async {
+        stream.write_all(&request).await?;
+        stream.flush().await
+    });
+    time::timeout_at(deadline, writing)
+        .await
+        .map_err(timed_out)?
+        .map_err(exchange)?;
+    config.trace(fetch.id(), Event::Written(request.len()));
+    Ok(())
+}
+
 /// Reads the response, which has begun to arrive, until it is complete.
 async fn read_response(
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     deadline: time::Instant,
-    mut reader: ResponseReader,
+    reader: &mut ResponseReader,
     config: &Config,
     id: FetchId,
 ) -> Result<Response, FetchError> {
@@ -301,10 +400,18 @@ async fn read_response(
     let mut chunk = vec![0; CHUNK_SIZE];
     loop {
         let reading = traced(config, id, "read", stream.read(&mut chunk));
-        let n = time::timeout_at(deadline, reading)
+        let n = match time::timeout_at(deadline, reading)
             .await
             .map_err(timed_out)?
-            .map_err(exchange)?;
+        {
+            Ok(n) => n,
+            // TLS: the stream ended without `close_notify`.
+            Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => {
+                config.trace(id, Event::Read(0));
+                return reader.eof_unclean();
+            }
+            Err(err) => return Err(exchange(err)),
+        };
         config.trace(id, Event::Read(n));
         if n == 0 {
             return reader.eof();
@@ -312,6 +419,20 @@ async fn read_response(
         if let Progress::Done(response) = reader.feed(&chunk[..n])? {
             return Ok(response);
         }
+    }
+}
+
+/// Keeps the connection for the origin's next fetch if the response was read whole and the
+/// server keeps it (`--connections keep-alive`); closes it otherwise.
+fn keep_or_close(
+    stream: Stream,
+    response: &Response,
+    fetch: &mut Fetch,
+    config: &Config,
+    pool: &Kept,
+) {
+    if config.keep_alive && response.reusable && pool.put(fetch.origin(), stream) {
+        fetch.mark(config, Conn::Kept);
     }
 }
 
@@ -379,15 +500,23 @@ pub fn state_sizes() -> Vec<(&'static str, usize)> {
         SocketAddr::from(([127, 0, 0, 1], 1)),
     );
     let shared = Arc::new(Shared::new(Shard::alone(config.clone()), Vec::new()));
-    let fetch = shared.lock().next_fetch(Instant::now());
+    let mut fetch = shared.lock().next_fetch(Instant::now());
     let config = Arc::new(config);
     let worker = std::mem::size_of_val(&worker(Arc::clone(&shared), Arc::clone(&config), false));
-    let fetch_page = fetch.as_ref().map_or(0, |fetch| {
-        std::mem::size_of_val(&fetch_page(fetch, &config))
+    let fetch_page = fetch.as_mut().map_or(0, |fetch| {
+        std::mem::size_of_val(&fetch_page(fetch, &config, &shared))
     });
     vec![
         ("worker future (the whole task state)", worker),
         ("  of which fetch_page future", fetch_page),
         ("  of which Fetch", std::mem::size_of::<Fetch>()),
+        (
+            "https: the TlsStream, boxed, while the connection lives",
+            std::mem::size_of::<tokio_rustls::client::TlsStream<TcpStream>>(),
+        ),
+        (
+            "https: the handshake's future, boxed, while it runs",
+            std::mem::size_of::<tokio_rustls::Connect<TcpStream>>(),
+        ),
     ]
 }

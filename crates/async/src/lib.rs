@@ -3,11 +3,12 @@
 //!
 //! `crawl.rs` is written as a tokio user would write it, and reads like
 //! `crates/threads/src/crawl.rs` on purpose: the steps both take (`crawl`, `run`, `worker`,
-//! `next_fetch`, `complete`, `fetch_page`, `connect`, `read_response`) have the same names, in
-//! the same order, with the same shape, so that a diff of the two is the concurrency model
-//! and little else. `scripts/compare.sh threads async` word-diffs each step against its
-//! namesake, then lists the helpers only one of them has (here `ticker`, `on_the_pool`,
-//! `timed_out`, `traced`; there `remaining`):
+//! `next_fetch`, `complete`, `fetch_page`, `connect`, `handshake`, `send_request`,
+//! `read_response`, `keep_or_close`) have the same names, in the same order, with the same
+//! shape, so that a diff of the two is the concurrency model and little else.
+//! `scripts/compare.sh threads async` word-diffs each step against its namesake, then lists
+//! the helpers only one of them has (here `ticker`, `on_the_pool`, `timed_out`, `traced`;
+//! there `peek`, `remaining`):
 //!
 //! | threads | async |
 //! |---|---|
@@ -16,6 +17,8 @@
 //! | `Condvar::wait_timeout` until a retry is due | `time::timeout_at(due, notified)` |
 //! | blocking `connect` (bounded by the send timeout), `write_all`, `peek`, `read` | `TcpStream::connect`, `write_all`, `peek`, `read`, each `.await` |
 //! | socket-option timeouts, set to what is left before each call | `time::timeout` around the connect, `time::timeout_at(deadline, …)` around each later step |
+//! | rustls' `StreamOwned` over the socket, the handshake driven by `complete_io` | tokio-rustls' `TlsStream`, the handshake `TlsConnector::connect(name, tcp).await` (boxed) |
+//! | one keep-alive pool for every thread, under a `Mutex` | one keep-alive pool per runtime, under a `std::sync::Mutex` never held across an `.await` |
 //!
 //! The time-keeping for retries and politeness (which idle task waits for a time) is in
 //! `clock.rs`, a second read, as it is in threads'.
@@ -41,6 +44,35 @@
 //! - *the reactor* (`crates/eventloop` there): tokio's I/O driver owns the epoll instance and
 //!   its timer wheel fires the `Sleep` of each fetch's deadline.
 //!
+//! **HTTPS.** An `https:` URL's connection is tokio-rustls' `TlsStream` over the tokio
+//! socket, as a tokio user writes it: `TlsConnector::connect(name, tcp).await` is the
+//! handshake, in `timeout_at` the fetch's deadline like every other step, and then
+//! `AsyncRead` and `AsyncWrite` on the stream encrypt and decrypt inside each poll. (The
+//! other event-driven crates drive the core's sans-IO `Tls` themselves, feeding it what each
+//! readiness gives; here tokio-rustls does that feeding, and the crate shows the model, not
+//! a second TLS driver: the same steps as threads' `StreamOwned`, with `.await`.) A TCP end
+//! without `close_notify` comes back as `UnexpectedEof`, and the core decides whether what
+//! came is whole (`eof_unclean`). Each runtime has one `ClientConfig`, so its tasks resume
+//! each other's sessions, and with a runtime per core each has its own store (no lock
+//! between cores on a handshake).
+//!
+//! **Keep-alive** (`--connections keep-alive`). One pool of idle connections per runtime, a
+//! `c10k_core::Pool` under a `std::sync::Mutex` never held across an `.await` (`conn.rs`),
+//! beside the frontier it serves: with a runtime per core, a pool per shard, so a connection
+//! stays with the runtime whose tasks fetch its origin's URLs. A connection kept per task
+//! needs no lock and reuses as much on a crawl of one site; but it cannot keep `--per-host`
+//! (with `--per-host 1` each task in turn would open its own connection to the host and keep
+//! it: C idle connections where one is allowed), a task whose next URL is on another origin
+//! could only close it or hold it for no one, and every task's future would carry the room.
+//! The pool keeps the core's caps (an origin's idle connections within `--per-host`; idle
+//! ones and fetches in flight within the runtime's share of the concurrency) and is drained
+//! on the runtime before it is dropped. A connection goes back only after a whole response the
+//! server keeps; a timed-out fetch's future is dropped with its connection, so it never
+//! does. One that anything came on while it sat idle (bytes no request asked for, the
+//! server's close) is closed when taken; a kept one that fails before any byte of its
+//! response is sent the request once more, on a new connection, without counting a try.
+//! Without keep-alive no lock is taken and nothing changes: a connection per fetch.
+//!
 //! **One fetch, drawn.** The compiler turned `worker` and `fetch_page` into one state
 //! machine (the task's future); tokio polls it when a waker says so (`c10k crawl --strategy
 //! async --trace` prints the right-hand column):
@@ -50,7 +82,10 @@
 //!  ───────────────────────────────  ──────────────────────────────  ───────────────────────
 //!  run queue: poll(task) ─────────▶ next_fetch: enable(), lock,     start
 //!                                   frontier.next_fetch
-//!                                   fetch_page: connect:
+//!                                   fetch_page: keep-alive:
+//!                                   pool.take (lock): a kept, quiet
+//!                                   connection to the origin?       connection reused
+//!                                   else connect:
 //!                                   TcpStream::connect → Pending;
 //!                                   the waker sits in the socket's
 //!  ◀── Pending (state saved) ────── slot (and the timeout's Sleep)
@@ -58,13 +93,25 @@
 //!  I/O driver: waker.wake() ──────▶ into the run queue
 //!  poll(task) ────────────────────▶ connect → Ready                 task woke in connect
 //!                                                                   connected
-//!                                   write_all → Ready at once       request written
+//!                                   https: handshake: connect(name,
+//!                                   tcp) (boxed) writes ClientHello
+//!  ◀── Pending ──────────────────── → Pending
+//!  … readable: wake, poll(task) ──▶ the server's flight read and
+//!                                   checked, Finished written       task woke in handshake
+//!                                   → Ready                         tls handshake done
+//!                                   send_request: write_all, flush
+//!                                   → Ready at once                 request written
 //!                                   peek → Pending
 //!  ◀── Pending ────────────────────
 //!  … readable: wake, poll(task) ──▶ peek → Ready                    task woke in peek
 //!                                   read_response: read → n bytes   read N bytes
 //!                                   feed … NeedMore; read → Pending
 //!  … readable: wake, poll(task) ──▶ read → Ready, feed → Done       task woke in read …
+//!                                   keep_or_close: whole, reusable
+//!                                   → pool.put (lock); else closed  connection kept
+//!                                   (a kept connection that failed
+//!                                   before any byte: the request    reused connection
+//!                                   once more, on a new one)        closed … a fresh one
 //!                                   fetch.finish (parse)
 //!                                   complete: frontier.complete,    completed 200
 //!                                   notify_one per URL queued
@@ -96,11 +143,31 @@
 //! task. So a fetch waits for its response to begin with a one-byte `peek`, as a thread does,
 //! and only then takes its read buffer, from the heap: a task waiting for a server holds no
 //! buffer. The future's size is in [`state_sizes`]; [`bytes`] measures what each further
-//! change would save.
+//! change would save, and its step 1 what `https:` and keep-alive cost every task, plain ones
+//! too, since a future keeps room for every path: 80 bytes of future (920 B, against 840 for
+//! the fetch of `http:` alone), and no more heap (a 1,024-byte task either way: `cargo test
+//! -p c10k-async --release --test bytes`). What keeps that small: the TLS stream is boxed
+//! (1,104 B) and so is the handshake's future (1,104 B while it runs), so a task holds a
+//! pointer where a TLS connection's state would be.
+//!
+//! **What a TLS connection costs here.** rustls' own state: a `ClientConnection` is 1,056 B,
+//! inside the boxed `TlsStream`, and keeps 7,251 B of heap after its handshake with the test
+//! site (the server's certificate among it: rustls keeps it with the connection), 7,347 B once
+//! a response is read, the same after ten (`cargo test -p c10k-async --release --test
+//! tls_bytes`); a connection kept in the pool holds that, tokio's registration of its socket,
+//! and its 56-byte slot. What the whole process pays per connection in flight, measured as
+//! the benchmark's memory site does (`scripts/rss-per-connection.sh async`, C = 1,000
+//! against 10,000, two runs): 1,297 and 1,318 B over http, as before https and keep-alive
+//! (1,311 and 1,269 B built from 4820240, the commit before them), and 8,782 and 7,854 B over
+//! https (`TLS=1`). So a TLS connection adds 6.5 to 7.5 KB of resident memory, a little less
+//! than the 8.4 KB the allocator counts for rustls' heap and the box (resident memory counts
+//! the pages written, and not every byte allocated is). The handshake runs inside a poll,
+//! on the runtime's one stack: unlike a thread, a task keeps no stack for it.
 
 #![deny(missing_docs)]
 
 mod clock;
+mod conn;
 mod crawl;
 mod percore;
 

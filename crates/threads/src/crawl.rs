@@ -11,12 +11,17 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::{clock::Clock, limits::check_thread_headroom};
+use crate::{
+    clock::Clock,
+    conn::{Kept, Stream},
+    limits::check_thread_headroom,
+};
 use c10k_core::{
-    CHUNK_SIZE, Config, Crawler, Event, Fetch, FetchError, FetchId, Outcome, Phase, Progress,
+    CHUNK_SIZE, Config, Conn, Crawler, Event, Fetch, FetchError, FetchId, Outcome, Phase, Progress,
     Report, Response, ResponseReader,
 };
 use nix::errno::Errno;
+use rustls::{HandshakeKind, StreamOwned};
 use socket2::{Domain, Protocol, Socket, Type};
 
 /// What only this strategy can be asked.
@@ -41,6 +46,9 @@ struct Shared {
     aborted: AtomicBool,
     /// Which idle thread waits for the next retry or host's delay (`clock.rs`).
     clock: Clock,
+    /// The connections kept for their origin's next fetch (`--connections keep-alive`), for
+    /// every thread (`conn.rs`).
+    pool: Kept,
 }
 
 impl Shared {
@@ -70,6 +78,16 @@ impl Shared {
             }
         }
     }
+
+    /// Before a new connection is opened (keep-alive): closes the oldest idle ones while they
+    /// and the fetches in flight (each of which may hold a connection) would be more
+    /// descriptors than the concurrency.
+    fn make_room(&self) {
+        if self.pool.keeps() {
+            let in_flight = self.lock().in_flight();
+            self.pool.make_room(in_flight);
+        }
+    }
 }
 
 /// Crawls `config`'s roots with `config.concurrency` threads.
@@ -86,6 +104,7 @@ pub fn crawl(config: &Config, options: &Options) -> io::Result<Report> {
         changed: Condvar::new(),
         aborted: AtomicBool::new(false),
         clock: Clock::new(),
+        pool: Kept::new(config),
     };
     run(&shared, config, options)?;
     let crawler = shared
@@ -128,6 +147,8 @@ fn run(shared: &Shared, config: &Config, options: &Options) -> io::Result<()> {
                 panicked.get_or_insert(panic);
             }
         }
+        // Every kept connection is closed before the crawl returns.
+        shared.pool.drain();
         // A worker's panic is a bug: passed on, as the scope would, once all are joined.
         if let Some(panic) = panicked {
             std::panic::resume_unwind(panic);
@@ -138,8 +159,8 @@ fn run(shared: &Shared, config: &Config, options: &Options) -> io::Result<()> {
 
 /// One thread of the pool: fetch pages until the crawl is done.
 fn worker(shared: &Shared, config: &Config) {
-    while let Some(fetch) = next_fetch(shared) {
-        let result = fetch_page(&fetch, config);
+    while let Some(mut fetch) = next_fetch(shared) {
+        let result = fetch_page(&mut fetch, config, shared);
         let outcome = fetch.finish(result, Instant::now());
         complete(shared, outcome);
     }
@@ -182,43 +203,66 @@ fn complete(shared: &Shared, outcome: Outcome) {
     shared.change(|frontier| frontier.complete(outcome));
 }
 
-/// Connects, sends the request and reads until the response is complete, blocking all along.
-fn fetch_page(fetch: &Fetch, config: &Config) -> Result<Response, FetchError> {
+/// Sends the request on a kept connection to the origin, or on a new one (connected, and for
+/// `https:` shaken hands with), and reads until the response is complete, blocking all along;
+/// then keeps the connection for the origin's next fetch, or closes it.
+fn fetch_page(fetch: &mut Fetch, config: &Config, shared: &Shared) -> Result<Response, FetchError> {
     let deadline = Instant::now() + config.timeout;
-    let mut stream = connect(fetch.addr, config.connect_timeout.min(config.timeout))?;
-    config.trace(fetch.id(), Event::Connected);
-
-    stream
-        .set_write_timeout(Some(remaining(deadline)?))
-        .map_err(exchange)?;
-    {
-        // A block, so the request is not kept through the reads.
-        let request = fetch.request();
-        stream.write_all(&request).map_err(exchange)?;
-        config.trace(fetch.id(), Event::Written(request.len()));
-    }
-
-    // Block until the response begins (or the peer closes), then read it. The wait is
-    // here, and not in `read_response` with its read buffer, so a thread waiting for a
-    // server holds no buffer: it is allocated once there is something to put in it (see
-    // "What one connection costs" in the README).
-    stream
-        .set_read_timeout(Some(remaining(deadline)?))
-        .map_err(exchange)?;
+    let mut fresh = false;
     loop {
-        match stream.peek(&mut [0; 1]) {
-            Ok(_) => break,
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(err) => return Err(exchange(err)),
+        let kept = if fresh {
+            None
+        } else {
+            shared.pool.take(fetch.origin())
+        };
+        let reused = kept.is_some();
+        let mut stream = match kept {
+            Some(stream) => {
+                fetch.mark(config, Conn::Reused);
+                stream
+            }
+            None => {
+                shared.make_room();
+                let tcp = connect(fetch.addr, config.connect_timeout.min(config.timeout))?;
+                config.trace(fetch.id(), Event::Connected);
+                if fetch.is_tls() {
+                    handshake(tcp, fetch, config, deadline)?
+                } else {
+                    Stream::Plain(tcp)
+                }
+            }
+        };
+
+        let mut reader = fetch.reader(config.limits);
+        // The exchange, whose failure on a kept connection may send the request once more.
+        let result = 'exchange: {
+            if let Err(err) = send_request(&mut stream, fetch, config, deadline) {
+                break 'exchange Err(err);
+            }
+            // Block until the response begins (or the peer closes), then read it. The wait
+            // is here, and not in `read_response` with its read buffer, so a thread waiting
+            // for a server holds no buffer: it is allocated once there is something to put
+            // in it (see "What one connection costs" in the README). Over TLS the first
+            // bytes may be the server's session tickets.
+            if let Err(err) = peek(stream.tcp(), deadline) {
+                break 'exchange Err(err);
+            }
+            read_response(&mut stream, deadline, &mut reader, config, fetch.id())
+        };
+        match result {
+            Ok(response) => {
+                keep_or_close(stream, &response, fetch, config, &shared.pool);
+                return Ok(response);
+            }
+            // The server let the kept connection go while it sat idle: once more, on a new
+            // one (which is not reused, so this happens once at most).
+            Err(err) if reader.stale(reused, &err) => {
+                fetch.mark(config, Conn::Stale);
+                fresh = true;
+            }
+            Err(err) => return Err(err),
         }
     }
-    read_response(
-        &mut stream,
-        deadline,
-        fetch.reader(config.limits),
-        config,
-        fetch.id(),
-    )
 }
 
 /// Connects within `timeout`, blocking.
@@ -242,11 +286,73 @@ fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, FetchError>
     Ok(socket.into())
 }
 
+/// The TLS handshake over `tcp` (an `https:` URL), blocking until it is done: a rustls
+/// `StreamOwned`, which then reads and writes plaintext.
+///
+/// Never inlined: its frame holds a `ClientConnection` and what building one takes (over
+/// 3 KiB), and inlined into `fetch_page` it would push every fetch's reads that much deeper
+/// into the stack, a page more kept by every thread of an http crawl too.
+#[inline(never)]
+fn handshake(
+    tcp: TcpStream,
+    fetch: &mut Fetch,
+    config: &Config,
+    deadline: Instant,
+) -> Result<Stream, FetchError> {
+    let client = config.tls_client()?;
+    let mut tls = StreamOwned::new(c10k_core::tls::connection(&client, &fetch.url)?, tcp);
+    // Each round writes what TLS has to send and reads what it waits for; a read or write
+    // that times out ends it with what is left of the deadline.
+    while tls.conn.is_handshaking() {
+        tls.sock
+            .set_write_timeout(Some(remaining(deadline)?))
+            .map_err(exchange)?;
+        tls.sock
+            .set_read_timeout(Some(remaining(deadline)?))
+            .map_err(exchange)?;
+        tls.conn.complete_io(&mut tls.sock).map_err(exchange)?;
+    }
+    let resumed = tls.conn.handshake_kind() == Some(HandshakeKind::Resumed);
+    fetch.mark(config, Conn::Handshake { resumed });
+    Ok(Stream::Tls(Box::new(tls)))
+}
+
+/// Writes the request, blocking.
+fn send_request(
+    stream: &mut Stream,
+    fetch: &Fetch,
+    config: &Config,
+    deadline: Instant,
+) -> Result<(), FetchError> {
+    stream
+        .tcp()
+        .set_write_timeout(Some(remaining(deadline)?))
+        .map_err(exchange)?;
+    let request = fetch.request();
+    stream.write_all(&request).map_err(exchange)?;
+    stream.flush().map_err(exchange)?;
+    config.trace(fetch.id(), Event::Written(request.len()));
+    Ok(())
+}
+
+/// Blocks until the socket has a byte to read (or the peer closed it), within the deadline.
+fn peek(tcp: &TcpStream, deadline: Instant) -> Result<(), FetchError> {
+    tcp.set_read_timeout(Some(remaining(deadline)?))
+        .map_err(exchange)?;
+    loop {
+        match tcp.peek(&mut [0; 1]) {
+            Ok(_) => return Ok(()),
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(exchange(err)),
+        }
+    }
+}
+
 /// Reads the response, which has begun to arrive, until it is complete.
 fn read_response(
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     deadline: Instant,
-    mut reader: ResponseReader,
+    reader: &mut ResponseReader,
     config: &Config,
     id: FetchId,
 ) -> Result<Response, FetchError> {
@@ -261,6 +367,11 @@ fn read_response(
         let n = match stream.read(&mut chunk) {
             Ok(n) => n,
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            // TLS: the stream ended without `close_notify`.
+            Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => {
+                config.trace(id, Event::Read(0));
+                return reader.eof_unclean();
+            }
             Err(err) => return Err(exchange(err)),
         };
         config.trace(id, Event::Read(n));
@@ -271,8 +382,23 @@ fn read_response(
             return Ok(response);
         }
         stream
+            .tcp()
             .set_read_timeout(Some(remaining(deadline)?))
             .map_err(exchange)?;
+    }
+}
+
+/// Keeps the connection for the origin's next fetch if the response was read whole and the
+/// server keeps it (`--connections keep-alive`); closes it otherwise.
+fn keep_or_close(
+    stream: Stream,
+    response: &Response,
+    fetch: &mut Fetch,
+    config: &Config,
+    pool: &Kept,
+) {
+    if config.keep_alive && response.reusable && pool.put(fetch.origin(), stream) {
+        fetch.mark(config, Conn::Kept);
     }
 }
 
@@ -302,6 +428,10 @@ pub fn state_sizes() -> Vec<(&'static str, usize)> {
         ),
         ("Fetch", std::mem::size_of::<Fetch>()),
         ("ResponseReader", std::mem::size_of::<ResponseReader>()),
+        (
+            "https: the StreamOwned, boxed, while the connection lives",
+            std::mem::size_of::<StreamOwned<rustls::ClientConnection, TcpStream>>(),
+        ),
         (
             "stack reserved per thread (virtual; only touched pages count)",
             Options::default().stack_kb * 1024,

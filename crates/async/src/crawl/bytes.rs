@@ -4,9 +4,12 @@
 //!
 //! A task's future is an enum of its `.await` points, each variant holding what lives across
 //! that point, so it is as large as its largest wait, and every task of the crawl carries it
-//! (tokio allocates it, with the task's header, once per task). The changes below each take
-//! room out of the largest wait. None changes what the crawler does; each makes the code say
-//! less plainly what it does, which is why `crawl.rs` makes none of them.
+//! (tokio allocates it, with the task's header, once per task). Step 1 takes out what the
+//! fetch needs for `https:` and keep-alive, which every task carries room for, plain ones
+//! too: it measures that room, and the steps after it are the fetch of `http:` alone, one
+//! connection per fetch. The changes from step 2 on each take room out of the largest wait.
+//! None changes what that crawler does; each makes the code say less plainly what it does,
+//! which is why `crawl.rs` makes none of them.
 //!
 //! `cargo test -p c10k-async --release --test bytes -- --nocapture` prints each step's worker
 //! future and its task's allocation ([`Lesson::spawn`], counted by an allocator), and fails
@@ -17,7 +20,7 @@ use std::{
     io,
     net::SocketAddr,
     pin::pin,
-    sync::Arc,
+    sync::{Arc, Mutex, PoisonError},
     task::Poll,
     time::{Duration, Instant},
 };
@@ -27,7 +30,7 @@ use c10k_core::{
     ResponseReader, Shard,
 };
 use tokio::{
-    io::AsyncWriteExt,
+    io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpSocket, TcpStream},
     sync::oneshot,
     task::JoinHandle,
@@ -40,8 +43,9 @@ use super::{
 };
 
 /// The steps, in the order they are applied: each is the one before it and one change.
-pub const STEPS: [&str; 7] = [
+pub const STEPS: [&str; 8] = [
     "the idiomatic task (crawl.rs)",
+    "http only, a connection per fetch: no TLS, no pool",
     "let-else, not while-let, for the next fetch",
     "readiness reads: poll_read_ready, then try_read into a stack buffer",
     "TcpSocket::connect, not TcpStream::connect",
@@ -54,8 +58,9 @@ pub const STEPS: [&str; 7] = [
 pub struct Lesson {
     shared: Arc<Shared>,
     config: Arc<Config>,
-    /// The frontier's first fetch, for sizing `fetch_page`'s futures.
-    fetch: Fetch,
+    /// The frontier's first fetch, for sizing `fetch_page`'s futures (`crawl.rs`'s takes it
+    /// `&mut`, to mark what became of its connection).
+    fetch: Mutex<Fetch>,
 }
 
 impl Default for Lesson {
@@ -72,7 +77,7 @@ impl Default for Lesson {
         Lesson {
             shared,
             config: Arc::new(config),
-            fetch,
+            fetch: Mutex::new(fetch),
         }
     }
 }
@@ -83,42 +88,49 @@ macro_rules! with_worker {
         let (shared, config) = (Arc::clone(&$lesson.shared), Arc::clone(&$lesson.config));
         match $step {
             0 => $use(worker(shared, config, false)),
-            1 => $use(worker_let_else(
+            1 => $use(worker_while_let(
                 shared,
                 config,
                 false,
-                fetch_page,
+                fetch_page_plain,
                 on_the_pool,
             )),
             2 => $use(worker_let_else(
                 shared,
                 config,
                 false,
-                fetch_page_when_ready::<Tokio>,
+                fetch_page_plain,
                 on_the_pool,
             )),
             3 => $use(worker_let_else(
                 shared,
                 config,
                 false,
-                fetch_page_when_ready::<Socket>,
+                fetch_page_when_ready::<Tokio>,
                 on_the_pool,
             )),
             4 => $use(worker_let_else(
                 shared,
                 config,
                 false,
-                fetch_page_when_ready::<ThreeSteps>,
+                fetch_page_when_ready::<Socket>,
                 on_the_pool,
             )),
             5 => $use(worker_let_else(
                 shared,
                 config,
                 false,
-                fetch_page_within,
+                fetch_page_when_ready::<ThreeSteps>,
                 on_the_pool,
             )),
             6 => $use(worker_let_else(
+                shared,
+                config,
+                false,
+                fetch_page_within,
+                on_the_pool,
+            )),
+            7 => $use(worker_let_else(
                 shared,
                 config,
                 false,
@@ -144,19 +156,100 @@ impl Lesson {
 
     /// The size of step `step`'s `fetch_page` future: the largest of a fetch's waits.
     pub fn fetch_page_size(&self, step: usize) -> usize {
-        let (fetch, config) = (&self.fetch, &*self.config);
+        let mut fetch = self.fetch.lock().unwrap_or_else(PoisonError::into_inner);
+        let (fetch, config) = (&mut *fetch, &*self.config);
         match step {
-            0 | 1 => std::mem::size_of_val(&fetch_page(fetch, config)),
-            2 => std::mem::size_of_val(&fetch_page_when_ready::<Tokio>(fetch, config)),
-            3 => std::mem::size_of_val(&fetch_page_when_ready::<Socket>(fetch, config)),
-            4 => std::mem::size_of_val(&fetch_page_when_ready::<ThreeSteps>(fetch, config)),
-            5 | 6 => std::mem::size_of_val(&fetch_page_within(fetch, config)),
+            0 => std::mem::size_of_val(&fetch_page(fetch, config, &self.shared)),
+            1 | 2 => std::mem::size_of_val(&fetch_page_plain(fetch, config)),
+            3 => std::mem::size_of_val(&fetch_page_when_ready::<Tokio>(fetch, config)),
+            4 => std::mem::size_of_val(&fetch_page_when_ready::<Socket>(fetch, config)),
+            5 => std::mem::size_of_val(&fetch_page_when_ready::<ThreeSteps>(fetch, config)),
+            6 | 7 => std::mem::size_of_val(&fetch_page_within(fetch, config)),
             step => panic!("no step {step}: there are {}", STEPS.len()),
         }
     }
 }
 
-/// Step 1: `crawl.rs`'s worker with `let … else` for `while let`. A `while let` keeps the
+/// Step 1: `crawl.rs`'s worker, fetching as it did before `https:` and keep-alive: a
+/// `TcpStream` rather than a [`Stream`](crate::conn::Stream) that may be TLS, no handshake
+/// to box, no pool to take a connection from or keep it in, no second try on a fresh
+/// connection. What that support costs every task, the plain fetches' too: a future's size
+/// is the same whatever path a fetch takes. (Generic over the step that step 2 changes.)
+async fn worker_while_let(
+    shared: Arc<Shared>,
+    config: Arc<Config>,
+    offload: bool,
+    fetch_page: impl AsyncFn(&Fetch, &Config) -> Result<Response, FetchError>,
+    on_the_pool: impl AsyncFn(Fetch, Result<Response, FetchError>) -> Outcome,
+) {
+    while let Some(fetch) = next_fetch(&shared).await {
+        let result = fetch_page(&fetch, &config).await;
+        let outcome = if offload {
+            on_the_pool(fetch, result).await
+        } else {
+            fetch.finish(result, Instant::now())
+        };
+        complete(&shared, outcome);
+    }
+}
+
+/// Step 1's fetch: connect, write, peek, read, as `crawl.rs` had them for `http:` alone.
+async fn fetch_page_plain(fetch: &Fetch, config: &Config) -> Result<Response, FetchError> {
+    let deadline = time::Instant::now() + config.timeout;
+    let connecting = connect(fetch.addr, config.connect_timeout.min(config.timeout));
+    let mut stream = traced(config, fetch.id(), "connect", connecting).await?;
+    config.trace(fetch.id(), Event::Connected);
+    {
+        let request = fetch.request();
+        let writing = traced(config, fetch.id(), "write_all", stream.write_all(&request));
+        time::timeout_at(deadline, writing)
+            .await
+            .map_err(timed_out)?
+            .map_err(exchange)?;
+        config.trace(fetch.id(), Event::Written(request.len()));
+    }
+    let mut first = [0; 1];
+    let peeking = traced(config, fetch.id(), "peek", stream.peek(&mut first));
+    time::timeout_at(deadline, peeking)
+        .await
+        .map_err(timed_out)?
+        .map_err(exchange)?;
+    read_response_plain(
+        &mut stream,
+        deadline,
+        fetch.reader(config.limits),
+        config,
+        fetch.id(),
+    )
+    .await
+}
+
+/// Step 1's `read_response`, on a `TcpStream`.
+async fn read_response_plain(
+    stream: &mut TcpStream,
+    deadline: time::Instant,
+    mut reader: ResponseReader,
+    config: &Config,
+    id: FetchId,
+) -> Result<Response, FetchError> {
+    let mut chunk = vec![0; CHUNK_SIZE];
+    loop {
+        let reading = traced(config, id, "read", stream.read(&mut chunk));
+        let n = time::timeout_at(deadline, reading)
+            .await
+            .map_err(timed_out)?
+            .map_err(exchange)?;
+        config.trace(id, Event::Read(n));
+        if n == 0 {
+            return reader.eof();
+        }
+        if let Progress::Done(response) = reader.feed(&chunk[..n])? {
+            return Ok(response);
+        }
+    }
+}
+
+/// Step 2: `crawl.rs`'s worker with `let … else` for `while let`. A `while let` keeps the
 /// temporaries of its condition to the end of its body: the finished `next_fetch` future
 /// keeps a place of its own in the task's state, beside the fetch and `fetch_page`'s future.
 /// A `let … else` drops it at its `;`. (Generic over the two steps that later steps change.)
@@ -201,7 +294,7 @@ impl Connect for Tokio {
     }
 }
 
-/// Step 3: a `TcpSocket` connects to one address; `TcpStream::connect` takes any
+/// Step 4: a `TcpSocket` connects to one address; `TcpStream::connect` takes any
 /// `ToSocketAddrs`, and its future has room for looking one up.
 struct Socket;
 
@@ -220,7 +313,7 @@ impl Connect for Socket {
     }
 }
 
-/// Step 4: what tokio does inside `TcpSocket::connect`, written out. mio starts the
+/// Step 5: what tokio does inside `TcpSocket::connect`, written out. mio starts the
 /// connection without waiting, the stream joins the runtime, and the wait is for it to be
 /// writable (then `SO_ERROR` says whether it failed): the wait holds a reference to the
 /// stream and no future of tokio's.
@@ -242,11 +335,11 @@ impl Connect for ThreeSteps {
     }
 }
 
-/// Step 2: readiness reads. No `peek` and no read buffer in the task: the wait is for
+/// Step 3: readiness reads. No `peek` and no read buffer in the task: the wait is for
 /// readiness (`poll_read_ready`, whose waker lives in the socket's slot, not in the future as
 /// the waiter node of `peek`, `read` or `readable()` does), and the buffer is a local of the
 /// loop body after it, on the stack of the poll that reads, never across an `.await`. With
-/// the connect of `C` (steps 3 and 4 change it).
+/// the connect of `C` (steps 4 and 5 change it).
 async fn fetch_page_when_ready<C: Connect>(
     fetch: &Fetch,
     config: &Config,
@@ -284,7 +377,7 @@ async fn fetch_page_when_ready<C: Connect>(
 
 /// Reads what the socket has into a buffer on the stack of this poll, not in the future, and
 /// feeds it to the reader: the response or its failure once there is one, `None` to wait
-/// for readiness again (steps 2 to 6).
+/// for readiness again (steps 3 to 7).
 fn read_when_ready(
     stream: &TcpStream,
     reader: &mut ResponseReader,
@@ -338,7 +431,7 @@ macro_rules! within {
     }};
 }
 
-/// Step 5: one timer per fetch. A `Sleep` set to the connect deadline, moved to the whole
+/// Step 6: one timer per fetch. A `Sleep` set to the connect deadline, moved to the whole
 /// fetch's deadline once connected, and raced against each step by `within!`, which also
 /// counts the polls for the trace: no `Timeout` around each step, no `traced` wrapper
 /// holding references, and the connect's wait written into this function, where the stream
@@ -387,7 +480,7 @@ async fn fetch_page_within(fetch: &Fetch, config: &Config) -> Result<Response, F
     }
 }
 
-/// Step 6: the offload as a plain `fn`. An `async fn` keeps its arguments in its future until
+/// Step 7: the offload as a plain `fn`. An `async fn` keeps its arguments in its future until
 /// first polled, and that future in the task's state, so every task keeps room for a fetch
 /// and a response. This one hands them to the pool before it returns, and its future holds
 /// only the receiver.

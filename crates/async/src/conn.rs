@@ -1,0 +1,237 @@
+//! *(Second read.)* The connection a task fetches on, and the pool that keeps connections
+//! between fetches.
+//!
+//! A [`Stream`] is tokio's `TcpStream`, or for `https:` tokio-rustls' `TlsStream` over one:
+//! `AsyncRead` and `AsyncWrite` on it do the TLS records' work inside each poll, so `crawl.rs`
+//! reads and writes the one way for both.
+//!
+//! [`Kept`] is the keep-alive pool (`--connections keep-alive`): one [`Pool`] per runtime,
+//! under a `std::sync::Mutex` never held across an `.await`, rather than a connection kept by
+//! each task. A task takes its origin's most recent connection, whichever task used it last,
+//! and the pool's caps hold over the runtime's share of the crawl: an origin's kept connections
+//! within `--per-host`, kept and busy ones together within the concurrency. A connection kept
+//! per task would need no lock, and reuses as much on a crawl of one site without
+//! `--per-host`; but with `--per-host 1` each task in turn would open its own connection to the
+//! host and keep it, C connections where one is asked for, and every task's future would keep
+//! room for it. On one thread the mutex is never contended; with a runtime per core each
+//! runtime has its own pool, as it has its own shard (connections stay with the loop that
+//! owns their URLs); with work stealing the pool is shared by the runtime's threads, as the
+//! frontier is. Without keep-alive no lock is taken: each fetch opens its own connection and
+//! closes it.
+
+use std::{
+    io::{self, BufRead as _},
+    os::fd::AsRawFd as _,
+    pin::Pin,
+    sync::{Mutex, MutexGuard, PoisonError},
+    task::{Context, Poll},
+    time::Instant,
+};
+
+use c10k_core::{Config, Pool};
+use nix::{
+    errno::Errno,
+    sys::socket::{MsgFlags, recv},
+};
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    net::TcpStream,
+};
+use tokio_rustls::client::TlsStream;
+
+/// One connection: TCP, or TLS over TCP.
+pub(crate) enum Stream {
+    /// `http:`.
+    Plain(TcpStream),
+    /// `https:`. Boxed: a `TlsStream` holds a `ClientConnection`, over a kilobyte
+    /// (`state_sizes`), and every task's future would otherwise keep room for it.
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    /// The socket under it (for the one-byte peek).
+    pub(crate) fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(tcp) => tcp,
+            Stream::Tls(tls) => tls.get_ref().0,
+        }
+    }
+
+    /// Whether a kept connection is as its last response left it: nothing came on it while it
+    /// sat idle. Stray bytes (more than a response's `Content-Length` said, plaintext still
+    /// buffered by TLS) would be read as the next response, and a close means the server let
+    /// it go: either way it is closed rather than reused. A non-blocking one-byte peek, one
+    /// system call, asked of the socket itself: tokio's readiness for it may not have caught
+    /// up yet (its reactor sees the event when the runtime next polls it), and its `try_read`
+    /// would then answer `WouldBlock` without looking.
+    fn quiet(&mut self) -> bool {
+        if let Stream::Tls(tls) = self {
+            // `WouldBlock`: no plaintext buffered, and neither `close_notify` nor the end.
+            let mut plaintext = tls.get_mut().1.reader();
+            if !matches!(plaintext.fill_buf(), Err(err) if err.kind() == io::ErrorKind::WouldBlock)
+            {
+                return false;
+            }
+        }
+        let flags = MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT;
+        recv(self.tcp().as_raw_fd(), &mut [0; 1], flags) == Err(Errno::EAGAIN)
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
+            Stream::Tls(tls) => Pin::new(tls).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(tcp) => Pin::new(tcp).poll_write(cx, buf),
+            Stream::Tls(tls) => Pin::new(tls).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(tcp) => Pin::new(tcp).poll_flush(cx),
+            Stream::Tls(tls) => Pin::new(tls).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(tcp) => Pin::new(tcp).poll_shutdown(cx),
+            Stream::Tls(tls) => Pin::new(tls).poll_shutdown(cx),
+        }
+    }
+}
+
+/// The connections kept between fetches, shared by every task of a runtime (the module's page
+/// says why one pool and not one connection per task).
+pub(crate) struct Kept {
+    idle: Mutex<Pool<Stream>>,
+    keep_alive: bool,
+}
+
+impl Kept {
+    /// The pool of `config`'s crawl (a shard's, with a runtime per core): within its
+    /// concurrency, `--per-host` and `--idle-ms`.
+    pub(crate) fn new(config: &Config) -> Kept {
+        Kept {
+            idle: Mutex::new(Pool::new(config)),
+            keep_alive: config.keep_alive,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Pool<Stream>> {
+        // The pool is consistent between any two calls: a panic leaves nothing half done.
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A kept connection to `origin` that nothing came on while it was idle, if there is one.
+    pub(crate) fn take(&self, origin: &str) -> Option<Stream> {
+        if !self.keep_alive {
+            return None;
+        }
+        loop {
+            let mut stream = self.lock().take(origin, Instant::now())?;
+            if stream.quiet() {
+                return Some(stream);
+            }
+            // Dropped here, out of the lock: closed.
+        }
+    }
+
+    /// Whether connections are kept at all (`--connections keep-alive`).
+    pub(crate) fn keeps(&self) -> bool {
+        self.keep_alive
+    }
+
+    /// Before a new connection is opened with `busy` fetches in flight (this one counted):
+    /// closes the oldest idle connections while they and the busy ones would be more than
+    /// the concurrency.
+    pub(crate) fn make_room(&self, busy: usize) {
+        self.lock().make_room(busy);
+    }
+
+    /// Keeps `stream`, whose response to `origin` was read whole on a connection the server
+    /// keeps; `false` if it was closed instead.
+    pub(crate) fn put(&self, origin: &str, stream: Stream) -> bool {
+        self.keep_alive && self.lock().put(origin, stream, Instant::now())
+    }
+
+    /// Closes every kept connection: the crawl is over. Called on the runtime, before it is
+    /// dropped, so that each socket leaves tokio's reactor as it closes.
+    pub(crate) fn drain(&self) {
+        let idle: Vec<Stream> = self.lock().drain().collect();
+        drop(idle);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::{io::AsyncWriteExt as _, net::TcpListener};
+
+    use super::*;
+
+    /// A connection: the crawler's end, and the server's.
+    async fn pair() -> (Stream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+        let crawler = TcpStream::connect(listener.local_addr().expect("its address"));
+        let (crawler, accepted) = tokio::join!(crawler, listener.accept());
+        let (server, _) = accepted.expect("the connection");
+        (Stream::Plain(crawler.expect("connected")), server)
+    }
+
+    #[tokio::test]
+    async fn a_kept_connection_is_taken_only_if_nothing_came_on_it_while_idle() {
+        let mut config = Config::new(
+            c10k_core::parse_root("http://127.0.0.1:1/").expect("a URL"),
+            "127.0.0.1:1".parse().expect("an address"),
+        );
+        config.keep_alive = true;
+        let pool = Kept::new(&config);
+        let origin = "http://127.0.0.1:1";
+
+        let (stream, _server) = pair().await;
+        assert!(pool.put(origin, stream));
+        assert!(pool.take(origin).is_some(), "quiet: taken");
+
+        let (stream, mut server) = pair().await;
+        server
+            .write_all(b"HTTP/1.1 302 Found\r\nLocation: /x\r\n\r\n")
+            .await
+            .expect("written");
+        stream.tcp().readable().await.expect("readable");
+        assert!(pool.put(origin, stream));
+        assert!(
+            pool.take(origin).is_none(),
+            "bytes no request asked for: closed"
+        );
+
+        let (stream, server) = pair().await;
+        drop(server);
+        stream.tcp().readable().await.expect("readable");
+        assert!(pool.put(origin, stream));
+        assert!(pool.take(origin).is_none(), "closed by the server: closed");
+
+        config.keep_alive = false;
+        let pool = Kept::new(&config);
+        assert!(
+            !pool.put(origin, pair().await.0),
+            "close mode keeps nothing"
+        );
+    }
+}
