@@ -242,8 +242,10 @@ impl Tls {
     ) -> Result<Progress, FetchError> {
         while !bytes.is_empty() {
             // Every plaintext byte is taken below before more is read, so rustls' buffer of
-            // unread plaintext never fills and it takes the bytes.
-            self.conn
+            // unread plaintext never fills and it takes the bytes; after a close_notify it
+            // takes none (`Ok(0)`), and what follows the close is not read.
+            let taken = self
+                .conn
                 .read_tls(&mut bytes)
                 .map_err(|err| FetchError::Tls(format!("protocol error: {err}")))?;
             self.conn
@@ -254,8 +256,17 @@ impl Tls {
                 response.reusable &= bytes.is_empty();
                 return Ok(Progress::Done(response));
             }
+            if taken == 0 {
+                break;
+            }
         }
         Ok(Progress::NeedMore)
+    }
+
+    /// Ends the connection cleanly: queues `close_notify`, for [`Tls::outgoing`] to give to a
+    /// last send before the socket is closed (when the model cares to send it).
+    pub fn close(&mut self) {
+        self.conn.send_close_notify();
     }
 
     /// Hands every plaintext byte TLS holds to `reader`.
@@ -552,6 +563,45 @@ mod tests {
         let insecure = self::client(&good, true);
         assert!(fetch(&insecure, &other, url, PAGE, End::Open).0.is_ok());
         assert!(fetch(&insecure, &expired, url, PAGE, End::Open).0.is_ok());
+    }
+
+    /// Records after a close_notify are not read, and do not keep the reader waiting.
+    #[test]
+    fn what_follows_a_close_notify_is_not_read() {
+        let site = site(&["localhost"], false);
+        let client = client(&site, false);
+        let url = Url::parse("https://localhost/").unwrap();
+        let mut tls = Tls::new(&client, &url).unwrap();
+        let mut server = ServerConnection::new(Arc::clone(&site.server)).unwrap();
+        let mut reader = ResponseReader::new(Limits::default());
+        tls.send(&crate::request::request(&url, true));
+        let mut wire = Vec::new();
+        for _ in 0..4 {
+            wire.clear();
+            tls.outgoing(&mut wire);
+            server.read_tls(&mut &wire[..]).unwrap();
+            server.process_new_packets().unwrap();
+            wire.clear();
+            while server.wants_write() {
+                server.write_tls(&mut wire).unwrap();
+            }
+            tls.received(&wire, &mut reader).unwrap();
+        }
+        server
+            .writer()
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\nunframed")
+            .unwrap();
+        server.send_close_notify();
+        wire.clear();
+        while server.wants_write() {
+            server.write_tls(&mut wire).unwrap();
+        }
+        assert_eq!(tls.received(&wire, &mut reader), Ok(Progress::NeedMore));
+        // A record after the close, in a later read.
+        let after = [23, 3, 3, 0, 5, 1, 2, 3, 4, 5];
+        assert_eq!(tls.received(&after, &mut reader), Ok(Progress::NeedMore));
+        let response = tls.eof(&mut reader).unwrap();
+        assert_eq!(response.body, b"unframed");
     }
 
     /// Bytes after the response (more than its `Content-Length` says) leave the connection in
