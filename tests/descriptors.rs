@@ -1,6 +1,8 @@
 //! Every socket a crawl opens is closed when it returns, for every strategy — with one loop or
 //! runtime and with several — on a good site and on the fault site, where connections end by
-//! resets, timeouts and oversized bodies. (Each loop's poller and waker are descriptors too.)
+//! resets, timeouts and oversized bodies, over plain http and over TLS with kept connections
+//! (whose pool is drained before the crawl returns). (Each loop's poller and waker are
+//! descriptors too.)
 //!
 //! Descriptors are counted per process, so this is its own test binary with a single test:
 //! nothing else runs beside it to open or close descriptors while it counts.
@@ -11,7 +13,10 @@ use std::{
 };
 
 use c10k_harness::{Strategy, StrategyOptions, open_fds};
-use c10k_testsite::SiteSpec;
+use c10k_testsite::{
+    Server, ServerOptions, SiteSpec,
+    tls::{Tls, TlsMode},
+};
 use common::{loops, per_core};
 
 mod common;
@@ -37,10 +42,29 @@ fn crawls_leave_no_descriptor_open() {
         variants.push((Strategy::Async, per_core(n)));
         variants.push((Strategy::Uring, loops(n)));
     }
-    for spec in [good, hostile] {
-        let server = common::start(&spec);
+    // Plain http with a connection per fetch, and TLS with kept connections (the pool is
+    // drained before the crawl returns).
+    let plain = |spec: &SiteSpec| common::start(spec);
+    let tls = |spec: &SiteSpec| {
+        Server::start(ServerOptions {
+            spec: spec.clone(),
+            tls: Some(Tls::new(TlsMode::Valid)),
+            ..ServerOptions::default()
+        })
+        .expect("the TLS server starts")
+    };
+    let servers: [&dyn Fn(&SiteSpec) -> Server; 2] = [&plain, &tls];
+    for (spec, start) in [&good, &hostile]
+        .into_iter()
+        .flat_map(|s| servers.map(|f| (s, f)))
+    {
+        let server = start(spec);
         for (strategy, options) in variants.iter().filter(|(s, _)| !common::skipped(*s)) {
             let mut config = common::config(&server, 50);
+            if let Some(ca) = server.ca() {
+                config.tls.extra_roots.push(ca.der());
+                config.keep_alive = true;
+            }
             config.timeout = Duration::from_millis(300);
             config.limits.max_body = 1024 * 1024;
             let before = open_fds().unwrap();
@@ -56,8 +80,9 @@ fn crawls_leave_no_descriptor_open() {
             }
             assert!(
                 after <= before,
-                "{strategy} {options:?} (faults: {}): {before} descriptors before the crawl, {after} after",
-                spec.faults
+                "{strategy} {options:?} (faults: {}, tls and keep-alive: {}): {before} descriptors before the crawl, {after} after",
+                spec.faults,
+                config.keep_alive
             );
         }
     }

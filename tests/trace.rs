@@ -13,7 +13,10 @@ use std::{
 
 use c10k_core::{Report, Tracer, trace::Memory};
 use c10k_harness::{Strategy, StrategyOptions};
-use c10k_testsite::SiteSpec;
+use c10k_testsite::{
+    Server, ServerOptions, SiteSpec,
+    tls::{Tls, TlsMode},
+};
 use common::{loops, per_core, start};
 
 mod common;
@@ -61,15 +64,29 @@ fn kind(event: &str) -> &str {
     }
 }
 
-/// Crawls the fault site with a trace; returns the report and the trace's lines.
-fn traced(strategy: Strategy, options: &StrategyOptions) -> (Report, Vec<Line>) {
+/// Crawls the fault site with a trace (over TLS with kept connections if `tls`); returns the
+/// report and the trace's lines.
+fn traced(strategy: Strategy, options: &StrategyOptions, tls: bool) -> (Report, Vec<Line>) {
     let spec = SiteSpec {
         pages: 30,
         faults: true,
         ..SiteSpec::default()
     };
-    let server = start(&spec);
+    let server = if tls {
+        Server::start(ServerOptions {
+            spec: spec.clone(),
+            tls: Some(Tls::new(TlsMode::Valid)),
+            ..ServerOptions::default()
+        })
+        .expect("the TLS server starts")
+    } else {
+        start(&spec)
+    };
     let mut config = common::config(&server, 3);
+    if let Some(ca) = server.ca() {
+        config.tls.extra_roots.push(ca.der());
+        config.keep_alive = true;
+    }
     config.timeout = Duration::from_millis(400);
     config.connect_timeout = config.timeout;
     config.limits.max_body = 1024 * 1024;
@@ -83,8 +100,8 @@ fn traced(strategy: Strategy, options: &StrategyOptions) -> (Report, Vec<Line>) 
 
 /// The checks every strategy's trace passes; `steps` is the kind of event that says which
 /// callback or task ran (`None` for threads, which have neither).
-fn check(strategy: Strategy, options: StrategyOptions, steps: Option<&str>) {
-    let (report, lines) = traced(strategy, &options);
+fn check(strategy: Strategy, options: StrategyOptions, steps: Option<&str>, tls: bool) {
+    let (report, lines) = traced(strategy, &options, tls);
     assert!(!lines.is_empty(), "{strategy}: a trace");
 
     // Times only grow down the trace: the clock is read under the sink's lock.
@@ -191,6 +208,10 @@ fn check(strategy: Strategy, options: StrategyOptions, steps: Option<&str>) {
     if let Some(step) = steps {
         assert!(kinds_seen.contains(step), "{strategy}: no {step} events");
     }
+    // Over TLS with kept connections: handshakes, connections kept and reused, all traced.
+    for kind in ["handshake", "kept", "reused"] {
+        assert_eq!(kinds_seen.contains(kind), tls, "{strategy}: {kind} events");
+    }
 
     // The origin's robots.txt is fetched first, once (by the origin's home shard), and is no
     // URL of the report.
@@ -220,9 +241,18 @@ fn check(strategy: Strategy, options: StrategyOptions, steps: Option<&str>) {
 
 macro_rules! traces {
     ($($name:ident => $strategy:expr, $options:expr, $steps:expr;)*) => {$(
-        #[test]
-        fn $name() {
-            check($strategy, $options, $steps);
+        mod $name {
+            use super::*;
+
+            #[test]
+            fn plain() {
+                check($strategy, $options, $steps, false);
+            }
+
+            #[test]
+            fn tls_keep_alive() {
+                check($strategy, $options, $steps, true);
+            }
         }
     )*};
 }
