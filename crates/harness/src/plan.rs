@@ -104,6 +104,22 @@ impl Site {
     }
 }
 
+/// The parts of a plan that can be run alone (`c10k compare --axes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Axis {
+    /// The CPU-bound, latency-bound and memory sites at every C, with the reference rows and
+    /// the server's ceiling.
+    Sites,
+    /// CPU work per page, inline and offloaded.
+    Work,
+    /// Instructions and system calls per page.
+    Counts,
+    /// The crawler on 1, 2, 4, … cores.
+    Cores,
+    /// http and https, closing and keeping connections (the TLS and connection axes).
+    Connections,
+}
+
 /// What a sweep runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
@@ -460,6 +476,31 @@ impl CoresAxis {
 }
 
 impl Plan {
+    /// This plan with only `axes` (all of them when empty); the limits probe runs whatever
+    /// the axes.
+    pub fn only(mut self, axes: &[Axis]) -> Plan {
+        if axes.is_empty() {
+            return self;
+        }
+        let keep = |axis| axes.contains(&axis);
+        if !keep(Axis::Sites) {
+            self.sites.clear();
+        }
+        if !keep(Axis::Work) {
+            self.work = None;
+        }
+        if !keep(Axis::Counts) {
+            self.counts = None;
+        }
+        if !keep(Axis::Cores) {
+            self.cores = None;
+        }
+        if !keep(Axis::Connections) {
+            self.connections = None;
+        }
+        self
+    }
+
     /// What `cargo bench` runs: C up to 10,000, 20,000 pages on the CPU-bound site.
     pub fn full() -> Plan {
         Plan {
@@ -574,6 +615,43 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_plan_keeps_only_the_axes_asked_for() {
+        let only = Plan::quick().only(&[Axis::Connections, Axis::Work]);
+        assert!(only.sites.is_empty());
+        assert!(only.counts.is_none() && only.cores.is_none());
+        assert_eq!(only.work, Plan::quick().work);
+        assert_eq!(only.connections, Plan::quick().connections);
+        assert_eq!(Plan::quick().only(&[]), Plan::quick());
+    }
+
+    #[test]
+    fn the_connection_axis_crawls_every_transport_on_its_cpu_bound_site() {
+        for plan in [
+            Plan::full(),
+            Plan::quick(),
+            Plan::smoke(),
+            Plan::criterion(),
+        ] {
+            let axis = plan.connections.expect("a connection axis");
+            assert_eq!(axis.transports, Transport::ALL);
+            assert_eq!(axis.cpu_site().map(|s| s.name.as_str()), Some(CONN_CPU));
+        }
+        assert_eq!(
+            Transport::HTTPS_CLOSE_NO_RESUME.suffix(),
+            "+https+no-resume"
+        );
+        assert_eq!(Transport::HTTP_CLOSE.suffix(), "");
+        assert_eq!(
+            Transport::HTTPS_KEEP_ALIVE.crawl_args(),
+            ["--connections", "keep-alive"]
+        );
+        assert_eq!(
+            Transport::HTTPS_CLOSE_NO_RESUME.name(),
+            "https close, no resumption"
+        );
+    }
 
     #[test]
     fn the_cores_axis_doubles_up_to_every_core() {
