@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     Strategy,
+    loadgen::WrkRow,
     plan::{CONN_CPU, Transport},
     results::{Results, Run},
 };
@@ -79,18 +80,6 @@ fn fastest<'a>(runs: impl Iterator<Item = &'a Run>) -> Option<&'a Run> {
     runs.max_by(|a, b| a.pages_per_s.total_cmp(&b.pages_per_s))
 }
 
-/// The run of `strategy`'s default form at C = `concurrency` over `transport` on the CPU-bound
-/// site.
-fn default_at<'a>(
-    results: &'a Results,
-    strategy: &str,
-    concurrency: usize,
-    transport: Transport,
-) -> Option<&'a Run> {
-    cpu_runs(results, transport)
-        .find(|r| r.strategy == strategy && r.concurrency == concurrency && default_form(r))
-}
-
 /// What TLS costs one model, on the CPU-bound site, in its default form at the C where its
 /// https crawl (sessions resumed) was fastest.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -129,6 +118,52 @@ impl TlsClaim {
     }
 }
 
+/// What TLS costs the crawl `https` (sessions resumed), beside the same form's crawls at the
+/// same C over http and over https without resumption (either may be missing).
+pub fn tls_split(https: &Run, http: Option<&Run>, no_resume: Option<&Run>) -> TlsClaim {
+    let full_handshake_us = (|| {
+        let (http, no_resume) = (http?, no_resume?);
+        let full = no_resume.handshakes_per_page().filter(|&h| h > 0.0)?;
+        Some((no_resume.cpu_us_per_page - http.cpu_us_per_page) / full)
+    })();
+    let resumed_handshake_us = (|| {
+        let resumed = https.resumed_per_page().filter(|&r| r > 0.0)?;
+        let full = https.handshakes_per_page()?;
+        let tls = https.cpu_us_per_page - http?.cpu_us_per_page;
+        Some((tls - full * full_handshake_us?) / resumed)
+    })();
+    let resumed_share = https.connections.and_then(|c| {
+        let all = c.handshakes + c.resumed;
+        (all > 0).then(|| c.resumed as f64 / all as f64)
+    });
+    TlsClaim {
+        concurrency: https.concurrency,
+        http_per_s: http.map(|r| r.pages_per_s),
+        https_per_s: https.pages_per_s,
+        no_resume_per_s: no_resume.map(|r| r.pages_per_s),
+        http_cpu_us: http.map(|r| r.cpu_us_per_page),
+        https_cpu_us: https.cpu_us_per_page,
+        no_resume_cpu_us: no_resume.map(|r| r.cpu_us_per_page),
+        resumed_share,
+        full_handshake_us,
+        resumed_handshake_us,
+    }
+}
+
+/// The run beside `run` on the same site, in the same form at the same C, over `transport`.
+pub fn beside<'a>(results: &'a Results, run: &Run, transport: Transport) -> Option<&'a Run> {
+    results.runs.iter().find(|r| {
+        r.site == run.site
+            && r.strategy == run.strategy
+            && r.parallel == run.parallel
+            && r.runtime == run.runtime
+            && r.cores == run.cores
+            && r.concurrency == run.concurrency
+            && r.transport == transport
+            && clean(r)
+    })
+}
+
 /// Per model: what TLS costs, split into the handshake and the rest.
 pub fn tls_claims(results: &Results) -> BTreeMap<String, TlsClaim> {
     let mut claims = BTreeMap::new();
@@ -140,39 +175,12 @@ pub fn tls_claims(results: &Results) -> BTreeMap<String, TlsClaim> {
         let Some(https) = best else {
             continue;
         };
-        let c = https.concurrency;
-        let http = default_at(results, strategy, c, Transport::HTTP_CLOSE);
-        let no_resume = default_at(results, strategy, c, Transport::HTTPS_CLOSE_NO_RESUME);
-        let full_handshake_us = (|| {
-            let (http, no_resume) = (http?, no_resume?);
-            let full = no_resume.handshakes_per_page().filter(|&h| h > 0.0)?;
-            Some((no_resume.cpu_us_per_page - http.cpu_us_per_page) / full)
-        })();
-        let resumed_handshake_us = (|| {
-            let resumed = https.resumed_per_page().filter(|&r| r > 0.0)?;
-            let full = https.handshakes_per_page()?;
-            let tls = https.cpu_us_per_page - http?.cpu_us_per_page;
-            Some((tls - full * full_handshake_us?) / resumed)
-        })();
-        let resumed_share = https.connections.and_then(|c| {
-            let all = c.handshakes + c.resumed;
-            (all > 0).then(|| c.resumed as f64 / all as f64)
-        });
-        claims.insert(
-            strategy.to_owned(),
-            TlsClaim {
-                concurrency: c,
-                http_per_s: http.map(|r| r.pages_per_s),
-                https_per_s: https.pages_per_s,
-                no_resume_per_s: no_resume.map(|r| r.pages_per_s),
-                http_cpu_us: http.map(|r| r.cpu_us_per_page),
-                https_cpu_us: https.cpu_us_per_page,
-                no_resume_cpu_us: no_resume.map(|r| r.cpu_us_per_page),
-                resumed_share,
-                full_handshake_us,
-                resumed_handshake_us,
-            },
+        let split = tls_split(
+            https,
+            beside(results, https, Transport::HTTP_CLOSE),
+            beside(results, https, Transport::HTTPS_CLOSE_NO_RESUME),
         );
+        claims.insert(strategy.to_owned(), split);
     }
     claims
 }
@@ -226,12 +234,12 @@ pub fn pool_claims(results: &Results) -> BTreeMap<String, PoolClaim> {
             continue;
         };
         let c = kept.concurrency;
-        let Some(close) = default_at(results, strategy, c, Transport::HTTP_CLOSE) else {
+        let Some(close) = beside(results, kept, Transport::HTTP_CLOSE) else {
             continue;
         };
         let https = (|| {
-            let close = default_at(results, strategy, c, Transport::HTTPS_CLOSE)?;
-            let kept = default_at(results, strategy, c, Transport::HTTPS_KEEP_ALIVE)?;
+            let close = beside(results, kept, Transport::HTTPS_CLOSE)?;
+            let kept = beside(results, kept, Transport::HTTPS_KEEP_ALIVE)?;
             Some((close.cpu_us_per_page, kept.cpu_us_per_page))
         })();
         let counted = |transport: Transport, at: Option<usize>| {
@@ -363,6 +371,432 @@ pub fn missing_line(results: &Results) -> Option<String> {
         })
         .collect();
     (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+/// A strategy's form in a few words, without its C: `one loop`, `2 loops`, `per-core, 2
+/// threads`, `threads` (a thread per connection).
+pub fn shape(run: &Run) -> String {
+    match (&run.runtime, run.parallel) {
+        (Some(runtime), Some(n)) => format!("{runtime}, {n} threads"),
+        (None, Some(n)) => format!("{n} loops"),
+        _ if run.strategy == Strategy::Threads.name() => "threads".to_owned(),
+        _ => "one loop".to_owned(),
+    }
+}
+
+/// `wrk`'s row on the CPU-bound site over `transport` with `threads` threads (`None`: the
+/// most it ran with, a thread per core).
+pub fn wrk(results: &Results, transport: Transport, threads: Option<usize>) -> Option<&WrkRow> {
+    let rows = results
+        .wrk
+        .iter()
+        .filter(|w| w.site == CONN_CPU && w.transport == transport);
+    match threads {
+        Some(n) => rows.clone().find(|w| w.threads == n),
+        None => rows.max_by_key(|w| w.threads),
+    }
+}
+
+/// One of the issues' targets, and how each model stands against it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    /// The issue that sets it (25: TLS, 26: keep-alive).
+    pub issue: u32,
+    /// The target, as the issue states it.
+    pub text: String,
+    /// Each model's figure against it.
+    pub rows: Vec<TargetRow>,
+    /// Why the sweep could not judge it at all (wrk not installed, no such runs), if so.
+    pub not_measured: Option<String>,
+}
+
+/// One model against a target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetRow {
+    /// The model (and, where a target has two parts, which).
+    pub model: String,
+    /// What was measured, with the figure it is held against.
+    pub measured: String,
+    /// The figure over what the target asks for, where it is a ratio or a bound.
+    pub ratio: Option<f64>,
+    /// Met, missed, or not judged (`None`).
+    pub met: Option<bool>,
+}
+
+/// Best form over https at least this share of wrk's https close rate (issue 25).
+pub const TLS_VS_WRK: f64 = 0.9;
+/// Keep-alive at least this many times the close rate (issue 26).
+pub const KEEP_ALIVE_VS_CLOSE: f64 = 3.0;
+/// Best form with keep-alive at least this share of wrk's keep-alive rate (issue 26).
+pub const KEEP_ALIVE_VS_WRK: f64 = 0.5;
+/// On one core, each event-driven model at least this many times threads (issue 26).
+pub const ONE_CORE_VS_THREADS: f64 = 1.5;
+/// System calls per page with keep-alive, at most, for the readiness models (issue 26).
+pub const READINESS_SYSCALLS: f64 = 3.0;
+/// … and for uring.
+pub const URING_SYSCALLS: f64 = 0.5;
+/// One loop at least this share of `wrk -t1`, closing and keeping connections (issue 26).
+pub const ONE_LOOP_VS_WRK_T1: f64 = 0.8;
+
+/// Each model's run against a target, or the reason it could not run.
+type Forms<'a> = Vec<(String, Result<&'a Run, String>)>;
+
+/// Each model's best run of the CPU-bound site over `transport` (any form, unpinned), or
+/// the reason its runs failed.
+fn best_forms(results: &Results, transport: Transport) -> Forms<'_> {
+    strategies(results)
+        .into_iter()
+        .filter_map(|strategy| {
+            let best = fastest(cpu_runs(results, transport).filter(|r| r.strategy == strategy));
+            let outcome = match best {
+                Some(run) => Ok(run),
+                None => Err(results
+                    .runs
+                    .iter()
+                    .filter(|r| r.site == CONN_CPU && r.strategy == strategy)
+                    .filter(|r| r.transport == transport)
+                    .find_map(|r| r.error.clone())?),
+            };
+            Some((strategy.to_owned(), outcome))
+        })
+        .collect()
+}
+
+/// A row for a model whose runs could not run.
+fn could_not_run(model: &str, reason: &str) -> TargetRow {
+    TargetRow {
+        model: model.to_owned(),
+        measured: format!("could not run: {reason}"),
+        ratio: None,
+        met: Some(false),
+    }
+}
+
+/// A model's rate against `reference` responses/s, met at `at_least` of it.
+fn against(model: &str, run: &Run, reference: f64, what: &str, at_least: f64) -> TargetRow {
+    let ratio = run.pages_per_s / reference.max(1e-9);
+    TargetRow {
+        model: model.to_owned(),
+        measured: format!(
+            "{:.0}/s ({}, C = {}) against {what} {reference:.0}/s",
+            run.pages_per_s,
+            shape(run),
+            run.concurrency
+        ),
+        ratio: Some(ratio),
+        met: Some(ratio >= at_least),
+    }
+}
+
+/// A target against `wrk`'s rate over `transport` with `threads` threads (`None`: on every
+/// core): each of `forms` at least `at_least` of it.
+fn versus_wrk(
+    results: &Results,
+    (issue, text): (u32, String),
+    transport: Transport,
+    threads: Option<usize>,
+    at_least: f64,
+    forms: Forms<'_>,
+) -> Target {
+    let mut target = Target {
+        issue,
+        text,
+        rows: Vec::new(),
+        not_measured: None,
+    };
+    let Some(reference) = wrk(results, transport, threads) else {
+        target.not_measured = Some(if results.wrk.is_empty() {
+            "wrk is not installed here".to_owned()
+        } else {
+            "wrk did not run over this transport".to_owned()
+        });
+        return target;
+    };
+    let what = format!("wrk -t{}", reference.threads);
+    for (model, outcome) in forms {
+        target.rows.push(match outcome {
+            Ok(run) => against(&model, run, reference.responses_per_s, &what, at_least),
+            Err(reason) => could_not_run(&model, &reason),
+        });
+    }
+    target
+}
+
+/// The issues' targets, each with every model's figure against it.
+pub fn targets(results: &Results) -> Vec<Target> {
+    let mut targets = Vec::new();
+    // Issue 25.
+    targets.push(versus_wrk(
+        results,
+        (
+            25,
+            format!(
+                "Every strategy's best form over TLS reaches at least {TLS_VS_WRK}× wrk's https \
+                 `Connection: close` rate against the same server"
+            ),
+        ),
+        Transport::HTTPS_CLOSE,
+        None,
+        TLS_VS_WRK,
+        best_forms(results, Transport::HTTPS_CLOSE),
+    ));
+    let mut memory = Target {
+        issue: 25,
+        text: "The TLS memory per in-flight connection of the event-driven models is no more \
+               than rustls' own buffers plus today's plain-connection cost"
+            .to_owned(),
+        rows: Vec::new(),
+        not_measured: None,
+    };
+    for (model, tls) in &results.claims.tls_memory_per_connection_b {
+        if model == Strategy::Threads.name() {
+            continue;
+        }
+        let plain = results.claims.memory_per_connection_b.get(model);
+        memory.rows.push(TargetRow {
+            model: model.clone(),
+            measured: match plain {
+                Some(plain) => format!(
+                    "{tls:.0} B per TLS connection, {plain:.0} B per plain one: TLS adds {:.0} B",
+                    tls - plain
+                ),
+                None => format!("{tls:.0} B per TLS connection"),
+            },
+            ratio: None,
+            // rustls' own buffers alone are not measured by the sweep.
+            met: None,
+        });
+    }
+    if memory.rows.is_empty() {
+        memory.not_measured = Some("no crawl of the memory site over https ran".to_owned());
+    }
+    targets.push(memory);
+    let mut resumption = Target {
+        issue: 25,
+        text: "Resumption's saving in CPU per page is shown".to_owned(),
+        rows: Vec::new(),
+        not_measured: None,
+    };
+    for (model, claim) in &results.claims.tls {
+        let saves = claim.resumption_saves_us();
+        resumption.rows.push(TargetRow {
+            model: model.clone(),
+            measured: match (saves, claim.no_resume_cpu_us) {
+                (Some(saves), Some(full)) => format!(
+                    "{full:.0} → {:.0} µs per page (C = {}): resumption saves {saves:.0} µs",
+                    claim.https_cpu_us, claim.concurrency
+                ),
+                _ => "no crawl without resumption beside it".to_owned(),
+            },
+            ratio: None,
+            met: Some(saves.is_some()),
+        });
+    }
+    if resumption.rows.is_empty() {
+        resumption.not_measured = Some("no crawl over https ran".to_owned());
+    }
+    targets.push(resumption);
+
+    // Issue 26.
+    let mut pool = Target {
+        issue: 26,
+        text: format!(
+            "On the CPU-bound site, keep-alive reaches at least {KEEP_ALIVE_VS_CLOSE}× the \
+             close rate for every strategy's best form"
+        ),
+        rows: Vec::new(),
+        not_measured: None,
+    };
+    let closing = best_forms(results, Transport::HTTP_CLOSE);
+    for (model, kept) in best_forms(results, Transport::HTTP_KEEP_ALIVE) {
+        let close = closing.iter().find(|(m, _)| *m == model).map(|(_, c)| c);
+        pool.rows.push(match (kept, close) {
+            (Ok(kept), Some(Ok(close))) => {
+                let ratio = kept.pages_per_s / close.pages_per_s.max(1e-9);
+                TargetRow {
+                    model,
+                    measured: format!(
+                        "{:.0}/s ({}, C = {}) against {:.0}/s closing ({}, C = {})",
+                        kept.pages_per_s,
+                        shape(kept),
+                        kept.concurrency,
+                        close.pages_per_s,
+                        shape(close),
+                        close.concurrency
+                    ),
+                    ratio: Some(ratio),
+                    met: Some(ratio >= KEEP_ALIVE_VS_CLOSE),
+                }
+            }
+            (Err(reason), _) => could_not_run(&model, &reason),
+            (_, Some(Err(reason))) => could_not_run(&model, reason),
+            (Ok(_), None) => could_not_run(&model, "no close crawl beside it"),
+        });
+    }
+    if pool.rows.is_empty() {
+        pool.not_measured = Some("no crawl of the connection axis ran".to_owned());
+    }
+    targets.push(pool);
+    targets.push(versus_wrk(
+        results,
+        (26, format!(
+            "Every strategy's best form reaches at least {KEEP_ALIVE_VS_WRK}× wrk's keep-alive rate"
+        )),
+        Transport::HTTP_KEEP_ALIVE,
+        None,
+        KEEP_ALIVE_VS_WRK,
+        best_forms(results, Transport::HTTP_KEEP_ALIVE),
+    ));
+    targets.push(one_core_target(results));
+    targets.push(syscalls_target(results));
+    for (transport, mode) in [
+        (Transport::HTTP_CLOSE, "closing"),
+        (Transport::HTTP_KEEP_ALIVE, "keeping connections"),
+    ] {
+        let one_loop: Forms<'_> = strategies(results)
+            .into_iter()
+            .filter(|s| *s != Strategy::Threads.name())
+            .filter_map(|strategy| {
+                let runs = cpu_runs(results, transport)
+                    .filter(|r| r.strategy == strategy && default_form(r));
+                let outcome = match fastest(runs) {
+                    Some(run) => Ok(run),
+                    None => Err(results
+                        .runs
+                        .iter()
+                        .filter(|r| r.site == CONN_CPU && r.strategy == strategy)
+                        .filter(|r| r.transport == transport && default_form(r))
+                        .find_map(|r| r.error.clone())?),
+                };
+                Some((strategy.to_owned(), outcome))
+            })
+            .collect();
+        targets.push(versus_wrk(
+            results,
+            (
+                26,
+                format!("One loop reaches at least {ONE_LOOP_VS_WRK_T1}× `wrk -t1`'s rate, {mode}"),
+            ),
+            transport,
+            Some(1),
+            ONE_LOOP_VS_WRK_T1,
+            one_loop,
+        ));
+    }
+    targets
+}
+
+/// Issue 26: on one core, the event-driven models at C = 1,000 against threads, keeping
+/// connections (the runs pinned to one CPU).
+fn one_core_target(results: &Results) -> Target {
+    let mut target = Target {
+        issue: 26,
+        text: format!(
+            "On one core, the event-driven models at C = 1,000 reach at least \
+             {ONE_CORE_VS_THREADS}× threads with keep-alive"
+        ),
+        rows: Vec::new(),
+        not_measured: None,
+    };
+    let pinned: Vec<&Run> = results
+        .runs
+        .iter()
+        .filter(|r| {
+            r.site == CONN_CPU && r.cores == Some(1) && r.transport == Transport::HTTP_KEEP_ALIVE
+        })
+        .collect();
+    let threads = pinned
+        .iter()
+        .find(|r| r.strategy == Strategy::Threads.name() && clean(r));
+    let Some(threads) = threads else {
+        target.not_measured = Some(match pinned.iter().find(|r| r.strategy == "threads") {
+            Some(run) => format!(
+                "threads could not run: {}",
+                run.error.as_deref().unwrap_or("URLs failed")
+            ),
+            None => {
+                "no crawl pinned to one core (this machine gave the crawler one CPU)".to_owned()
+            }
+        });
+        return target;
+    };
+    for run in pinned.iter().filter(|r| r.strategy != "threads") {
+        target.rows.push(if clean(run) {
+            against(
+                &run.strategy,
+                run,
+                threads.pages_per_s,
+                "threads",
+                ONE_CORE_VS_THREADS,
+            )
+        } else {
+            could_not_run(&run.strategy, run.error.as_deref().unwrap_or("URLs failed"))
+        });
+    }
+    target
+}
+
+/// Issue 26: system calls per page with keep-alive, from the counted runs.
+fn syscalls_target(results: &Results) -> Target {
+    let mut target = Target {
+        issue: 26,
+        text: format!(
+            "Keep-alive system calls per page: at most {READINESS_SYSCALLS} for the readiness \
+             models and at most {URING_SYSCALLS} for uring"
+        ),
+        rows: Vec::new(),
+        not_measured: None,
+    };
+    let counted = results
+        .runs
+        .iter()
+        .filter(|r| r.site == "counts" && r.transport == Transport::HTTP_KEEP_ALIVE);
+    for strategy in [
+        Strategy::Callbacks,
+        Strategy::Generators,
+        Strategy::Async,
+        Strategy::Uring,
+    ] {
+        let bound = if strategy == Strategy::Uring {
+            URING_SYSCALLS
+        } else {
+            READINESS_SYSCALLS
+        };
+        let runs: Vec<&Run> = counted
+            .clone()
+            .filter(|r| r.strategy == strategy.name())
+            .collect();
+        let Some(first) = runs.first() else {
+            continue;
+        };
+        // The worst of its counted C.
+        let worst = runs
+            .iter()
+            .filter(|r| r.error.is_none())
+            .filter_map(|r| Some((r, r.syscalls_per_page?)))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        target.rows.push(match worst {
+            Some((run, syscalls)) => TargetRow {
+                model: strategy.name().to_owned(),
+                measured: format!("{syscalls:.1} per page at C = {}", run.concurrency),
+                ratio: Some(syscalls / bound),
+                met: Some(syscalls <= bound),
+            },
+            None => match &first.error {
+                Some(reason) => could_not_run(strategy.name(), reason),
+                None => TargetRow {
+                    model: strategy.name().to_owned(),
+                    measured: "not counted (perf cannot count system calls here)".to_owned(),
+                    ratio: None,
+                    met: None,
+                },
+            },
+        });
+    }
+    if target.rows.is_empty() {
+        target.not_measured = Some("no keep-alive crawl was counted".to_owned());
+    }
+    target
 }
 
 #[cfg(test)]
