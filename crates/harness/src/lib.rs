@@ -47,4 +47,4 @@ pub mod summary;
 pub use limits::{FdLimit, open_fds, raise_fd_limit};
 pub use plan::Plan;
 pub use results::Results;
-pub use strategy::{Strategy, StrategyOptions, run, state_sizes, work_rounds};
+pub use strategy::{Strategy, StrategyOptions, root_unfetched, run, state_sizes, work_rounds};
