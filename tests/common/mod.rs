@@ -5,6 +5,7 @@ use c10k_harness::StrategyOptions;
 use c10k_testsite::{Server, ServerOptions, SiteSpec};
 
 /// Starts an in-process test server for `spec` on a free port.
+#[allow(dead_code)] // Not every test binary that includes this module uses it.
 pub(crate) fn start(spec: &SiteSpec) -> Server {
     Server::start(ServerOptions {
         spec: spec.clone(),

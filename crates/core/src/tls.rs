@@ -2,10 +2,9 @@
 //! bytes-out state machine the event-driven strategies drive themselves.
 //!
 //! rustls is sans-IO, as this core is: a [`rustls::ClientConnection`] holds no socket. Bytes
-//! read from the socket go in ([`ClientConnection::read_tls`], then
-//! [`ClientConnection::process_new_packets`]), plaintext comes out of its reader, and what it
-//! has to send (the handshake, the request's records, alerts) is taken with
-//! [`ClientConnection::write_tls`]. So one TLS layer sits between every model's socket and the
+//! read from the socket go in (`read_tls`, then `process_new_packets`), plaintext comes out of
+//! its reader, and what it has to send (the handshake, the request's records, alerts) is taken
+//! with `write_tls`. So one TLS layer sits between every model's socket and the
 //! same [`ResponseReader`], and each model only decides when to feed and when to drain:
 //!
 //! - threads wrap the blocking socket in a [`rustls::StreamOwned`], and async the tokio socket
@@ -158,7 +157,7 @@ pub fn tls_error(err: &rustls::Error) -> FetchError {
     let reason = match err {
         E::InvalidCertificate(C::UnknownIssuer) => "unknown issuer".to_owned(),
         E::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
-            "certificate not valid for this name".to_owned()
+            "name mismatch: the certificate is for other names".to_owned()
         }
         E::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => {
             "certificate expired".to_owned()
