@@ -293,6 +293,18 @@ pub struct ConnectionsAxis {
     /// failed (shorter than the plan's: a model that stalls on a transport it does not
     /// support yet costs this, not five minutes).
     pub run_timeout_s: u64,
+    /// The crawls with a TLS handshake per page (https, closing connections) stop after this
+    /// many pages (`--max-pages`): a handshake costs tens of times a plain page, and the
+    /// whole site at that price would be most of the sweep's time.
+    #[serde(default)]
+    pub handshake_pages: Option<usize>,
+}
+
+impl Transport {
+    /// Whether every page over it costs a TLS handshake (https, a connection per page).
+    pub fn handshake_per_page(self) -> bool {
+        self.tls && !self.keep_alive
+    }
 }
 
 impl ConnectionsAxis {
@@ -330,6 +342,7 @@ impl ConnectionsAxis {
             }),
             one_core: Some(one_core),
             run_timeout_s: 120,
+            handshake_pages: None,
         }
     }
 
@@ -519,14 +532,17 @@ impl Plan {
             work: Some(WorkAxis::standard(2000)),
             cores: Some(CoresAxis::standard(20_000, 100)),
             counts: Some(CountsAxis::new(2000, &[1, 100, 1000], &[100])),
-            connections: Some(ConnectionsAxis::standard(
-                10_000,
-                &[10, 100],
-                (100, 5000),
-                &[100, 1000],
-                (1000, 500, &[100, 1000]),
-                1000,
-            )),
+            connections: Some(ConnectionsAxis {
+                handshake_pages: Some(1000),
+                ..ConnectionsAxis::standard(
+                    10_000,
+                    &[10, 100],
+                    (100, 5000),
+                    &[100, 1000],
+                    (1000, 1000, &[200, 1000]),
+                    1000,
+                )
+            }),
         }
     }
 
@@ -549,6 +565,7 @@ impl Plan {
                 tls_memory: None,
                 one_core: None,
                 run_timeout_s: 120,
+                handshake_pages: Some(300),
             }),
             ..Plan::full()
         }
@@ -570,14 +587,17 @@ impl Plan {
             work: Some(WorkAxis::standard(500)),
             cores: Some(CoresAxis::standard(2000, 100)),
             counts: Some(CountsAxis::new(1000, &[1, 100], &[100])),
-            connections: Some(ConnectionsAxis::standard(
-                2000,
-                &[10, 100],
-                (100, 2000),
-                &[100],
-                (200, 300, &[10, 100]),
-                1000,
-            )),
+            connections: Some(ConnectionsAxis {
+                handshake_pages: Some(300),
+                ..ConnectionsAxis::standard(
+                    2000,
+                    &[10, 100],
+                    (100, 1000),
+                    &[100],
+                    (200, 300, &[50, 200]),
+                    1000,
+                )
+            }),
             ..Plan::full()
         }
     }

@@ -23,7 +23,8 @@ use crate::{
 pub struct Run {
     /// Site name.
     pub site: String,
-    /// Pages of the site.
+    /// Pages of the site, or the crawl's `--max-pages` when it stopped sooner (see
+    /// [`crate::plan::ConnectionsAxis::handshake_pages`]).
     pub pages: usize,
     /// Delay per response, ms.
     pub delay_ms: u64,

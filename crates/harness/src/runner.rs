@@ -116,7 +116,12 @@ pub fn sweep(bin: &Path, plan: &Plan) -> io::Result<Results> {
     let mut wrk_loaded: Vec<bool> = Vec::new();
     for job in &jobs {
         let tls = job.transport.tls;
-        let key = (job.site.name.clone(), job.pages, job.step.clone(), tls);
+        let key = (
+            job.site.name.clone(),
+            job.site_pages(),
+            job.step.clone(),
+            tls,
+        );
         if !servers.contains_key(&key) {
             // The previous site's, step's and transport's servers are done with: one server
             // runs at a time.
@@ -126,16 +131,17 @@ pub fn sweep(bin: &Path, plan: &Plan) -> io::Result<Results> {
             let (cpus, threads) = job.step.as_ref().map_or((None, 1), |step| {
                 (step.server_cpus.as_deref(), step.server_threads)
             });
-            let started = ServerProcess::start_on(bin, job.site, job.pages, cpus, threads, tls)
-                .map_err(|err| {
-                    let line = format!(
-                        "the test server for the {} site{} did not start: {err}",
-                        job.site.name,
-                        if tls { " over TLS" } else { "" }
-                    );
-                    note(&mut results, line.clone());
-                    line
-                });
+            let started =
+                ServerProcess::start_on(bin, job.site, job.site_pages(), cpus, threads, tls)
+                    .map_err(|err| {
+                        let line = format!(
+                            "the test server for the {} site{} did not start: {err}",
+                            job.site.name,
+                            if tls { " over TLS" } else { "" }
+                        );
+                        note(&mut results, line.clone());
+                        line
+                    });
             servers.insert(key.clone(), started);
         }
         let server = match &servers[&key] {
@@ -409,12 +415,16 @@ fn connection_jobs<'a>(
                 for &strategy in &plan.strategies {
                     for (parallel, runtime) in forms(strategy, cores) {
                         for &transport in &transports {
-                            jobs.push(Job {
+                            let job = Job {
                                 parallel,
                                 runtime,
                                 transport,
                                 timeout_s,
                                 ..Job::new(&at.site, strategy, concurrency)
+                            };
+                            jobs.push(match axis.handshake_pages {
+                                Some(most) if transport.handshake_per_page() => job.at_most(most),
+                                _ => job,
                             });
                         }
                     }
@@ -511,6 +521,8 @@ struct Job<'a> {
     transport: Transport,
     /// Killed after this many seconds instead of the plan's.
     timeout_s: Option<u64>,
+    /// `--max-pages`: the crawl stops after this many pages of the site's (then `pages`).
+    max_pages: Option<usize>,
 }
 
 impl<'a> Job<'a> {
@@ -530,7 +542,25 @@ impl<'a> Job<'a> {
             peer: None,
             transport: Transport::HTTP_CLOSE,
             timeout_s: None,
+            max_pages: None,
         }
+    }
+
+    /// This crawl, stopped after `pages` pages if the site has more.
+    fn at_most(self, pages: usize) -> Job<'a> {
+        if pages >= self.pages {
+            return self;
+        }
+        Job {
+            pages,
+            max_pages: Some(pages),
+            ..self
+        }
+    }
+
+    /// The pages the site is served with (a crawl may stop sooner).
+    fn site_pages(&self) -> usize {
+        self.site.pages_for(self.concurrency)
     }
 
     /// The crawler's name in the results: the strategy's, or the peer's.
@@ -563,6 +593,9 @@ impl<'a> Job<'a> {
         }
         if self.transport != Transport::HTTP_CLOSE {
             text.push_str(&format!(", {}", self.transport.name()));
+        }
+        if self.max_pages.is_some() {
+            text.push_str(&format!(", stopped after {} pages", self.pages));
         }
         text
     }
@@ -606,6 +639,9 @@ impl<'a> Job<'a> {
         ];
         args.extend(self.variant_args());
         args.extend(self.transport.crawl_args());
+        if let Some(pages) = self.max_pages {
+            args.extend(["--max-pages".to_owned(), pages.to_string()]);
+        }
         if let Some(ca) = &server.ca_file {
             args.extend(["--ca-file".to_owned(), ca.display().to_string()]);
         }
