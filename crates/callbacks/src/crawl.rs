@@ -8,8 +8,8 @@ use std::{
 };
 
 use c10k_core::{
-    CHUNK_SIZE, Config, Event, Fetch, FetchError, FetchId, LAG_TICK, Message, Outcome, Phase,
-    Progress, Report, Response, ResponseReader, Shard,
+    CHUNK_SIZE, Config, Conn, Event, Fetch, FetchError, FetchId, LAG_TICK, Message, Outcome, Phase,
+    Pool, Progress, Report, Response, ResponseReader, Shard, Tls,
 };
 use c10k_eventloop::{
     EventLoop, Interest, Mailbox, Peers, Ready, TimerId, Token, interrupted, would_block,
@@ -45,6 +45,9 @@ pub(crate) struct Crawl {
     wake: Cell<Option<(Instant, TimerId)>>,
     /// How late each tick ran.
     lags: RefCell<Vec<Duration>>,
+    /// Connections kept for their origin's next fetch (keep-alive): this loop's, as the
+    /// origins' fetches are this loop's shard's.
+    pool: RefCell<Pool<Kept>>,
 }
 
 /// Crawls `config`'s roots with callbacks on one event loop, on this thread (or with
@@ -68,6 +71,7 @@ impl Crawl {
     /// The crawl of `shard` on `lp`, not started yet.
     pub(crate) fn new(lp: &mut EventLoop, shard: Shard, options: &Options) -> Rc<Crawl> {
         let crawl = Rc::new(Crawl {
+            pool: RefCell::new(Pool::new(shard.config())),
             config: shard.config().clone(),
             frontier: RefCell::new(shard),
             chunk: RefCell::new(vec![0; CHUNK_SIZE].into_boxed_slice()),
@@ -96,6 +100,9 @@ pub(crate) fn run(mut lp: EventLoop, crawl: Rc<Crawl>) -> io::Result<(Shard, Vec
     // ticks at once, as no fetch will end to stop them.
     after_change(&mut lp, &crawl);
     lp.run()?;
+    // The kept connections, parked, did not keep the loop running: closed now, before the
+    // crawl returns.
+    crawl.pool.borrow_mut().drain().for_each(drop);
     // The loop owns the mailboxes' handlers, which share the crawl: drop it first.
     drop(lp);
     let crawl =
@@ -202,23 +209,38 @@ struct Fetcher {
     token: Token,
     timer: Option<TimerId>,
     started: Instant,
-    /// The request, emptied once written.
+    /// What is left to write: the request, or over TLS the records TLS has to send (the
+    /// handshake's, then the request's); emptied once written.
     request: Vec<u8>,
     written: usize,
     reader: ResponseReader,
+    /// https: TLS between the socket and the reader, bytes in, bytes out. Boxed: it is large,
+    /// and a plain fetch pays 8 bytes for it.
+    tls: Option<Box<Tls>>,
+    /// The connection was taken from the pool: failing before the response's first byte
+    /// means the server let it go while it sat idle.
+    reused: bool,
+}
+
+/// A connection kept for its origin's next fetch (`--connections keep-alive`): the socket,
+/// parked on the loop (still in the epoll set, with no callback, so nothing waits for it and
+/// no fetcher lives on through it), and its TLS state, so that reusing it needs no new
+/// handshake.
+struct Kept {
+    stream: TcpStream,
+    tls: Option<Box<Tls>>,
 }
 
 impl Fetcher {
-    /// Starts a non-blocking connect and registers `connected` for when it completes.
-    ///
-    /// The socket is registered once, for both directions: each later step only names the
-    /// callback its next readiness runs (`next_step`), where the lecture unregisters and
-    /// registers again — an `epoll_ctl` per step that tells the kernel nothing new. mio is
-    /// edge-triggered, so an edge that comes while a step waits for the other direction
-    /// costs at most one try that meets `WouldBlock`.
+    /// Takes a connection kept for the fetch's origin, if any (`reuse`); else opens one
+    /// (`connect`).
     fn fetch(lp: &mut EventLoop, crawl: Rc<Crawl>, fetch: Fetch) {
         let started = Instant::now();
-        let connect = TcpStream::connect(fetch.addr);
+        let kept = if crawl.config.keep_alive {
+            crawl.pool.borrow_mut().take(fetch.origin(), started)
+        } else {
+            None
+        };
         let fetcher = Rc::new(RefCell::new(Fetcher {
             request: fetch.request(),
             reader: fetch.reader(crawl.config.limits),
@@ -229,35 +251,94 @@ impl Fetcher {
             timer: None,
             started,
             written: 0,
+            tls: None,
+            reused: false,
         }));
-        let registered = connect.and_then(|mut stream| {
-            let on_writable = Rc::clone(&fetcher);
+        match kept {
+            Some(kept) => Fetcher::reuse(&fetcher, lp, kept),
+            None => Fetcher::connect(&fetcher, lp),
+        }
+    }
+
+    /// Starts a non-blocking connect and registers `connected` for when it completes.
+    ///
+    /// The socket is registered once, for both directions: each later step only names the
+    /// callback its next readiness runs (`next_step`), where the lecture unregisters and
+    /// registers again — an `epoll_ctl` per step that tells the kernel nothing new. mio is
+    /// edge-triggered, so an edge that comes while a step waits for the other direction
+    /// costs at most one try that meets `WouldBlock`.
+    fn connect(this: &SharedFetcher, lp: &mut EventLoop) {
+        let mut fetcher = this.borrow_mut();
+        let Some(addr) = fetcher.fetch.as_ref().map(|fetch| fetch.addr) else {
+            return;
+        };
+        // Kept and busy connections together stay within this loop's share of descriptors.
+        let busy = fetcher.crawl.frontier.borrow().in_flight();
+        fetcher.crawl.pool.borrow_mut().make_room(busy);
+        let registered = TcpStream::connect(addr).and_then(|mut stream| {
+            let on_writable = Rc::clone(this);
             let interest = Interest::READABLE | Interest::WRITABLE;
             let token = lp.register(&mut stream, interest, move |lp, ready| {
                 Fetcher::connected(&on_writable, lp, ready);
             })?;
             Ok((stream, token))
         });
-        let mut this = fetcher.borrow_mut();
         match registered {
             Ok((stream, token)) => {
-                this.stream = Some(stream);
-                this.token = token;
-                let config = &this.crawl.config;
-                let deadline = started + config.connect_timeout.min(config.timeout);
-                this.timer = Some(arm_timer(lp, &fetcher, deadline));
+                fetcher.stream = Some(stream);
+                fetcher.token = token;
+                let config = &fetcher.crawl.config;
+                let deadline = fetcher.started + config.connect_timeout.min(config.timeout);
+                fetcher.timer = Some(arm_timer(lp, this, deadline));
             }
             Err(err) => {
                 // Report the failure from the loop, not from inside our caller: finishing here
                 // would start the next fetcher, which could fail the same way, recursively.
                 let error = FetchError::from_io(&err, Phase::Connect);
-                let failed = Rc::clone(&fetcher);
+                let failed = Rc::clone(this);
                 lp.call_soon(move |lp| failed.borrow_mut().finish(lp, Err(error)));
             }
         }
     }
 
-    /// The socket became writable: the connect finished. If it succeeded, send the request.
+    /// A kept connection: no connect and no handshake. Its socket is watched again with
+    /// `send_request`, which runs as soon as the loop polls (the kernel looks at a socket
+    /// afresh when it is unparked, and it is writable); a kept TLS connection encrypts the
+    /// request at once.
+    fn reuse(this: &SharedFetcher, lp: &mut EventLoop, kept: Kept) {
+        let mut fetcher = this.borrow_mut();
+        fetcher.mark(Conn::Reused);
+        fetcher.reused = true;
+        let Kept { mut stream, tls } = kept;
+        if let Some(mut tls) = tls {
+            tls.send(&fetcher.request);
+            fetcher.request.clear();
+            tls.outgoing(&mut fetcher.request);
+            fetcher.tls = Some(tls);
+        }
+        let on_writable = Rc::clone(this);
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        match lp.unpark(&mut stream, interest, move |lp, ready| {
+            on_writable.borrow().trace(Event::Callback("send_request"));
+            Fetcher::send_request(&on_writable, lp, ready);
+        }) {
+            Ok(token) => {
+                fetcher.stream = Some(stream);
+                fetcher.token = token;
+                let deadline = fetcher.started + fetcher.crawl.config.timeout;
+                fetcher.timer = Some(arm_timer(lp, this, deadline));
+            }
+            Err(err) => {
+                // From the loop, as a failed connect is (`connect`).
+                let error = FetchError::from_io(&err, Phase::Exchange);
+                let failed = Rc::clone(this);
+                lp.call_soon(move |lp| failed.borrow_mut().finish(lp, Err(error)));
+            }
+        }
+    }
+
+    /// The socket became writable: the connect finished. If it succeeded, send the request
+    /// (https: start the TLS handshake, with the request queued behind it).
     fn connected(this: &SharedFetcher, lp: &mut EventLoop, ready: Ready) {
         let mut fetcher = this.borrow_mut();
         let Some(stream) = &fetcher.stream else {
@@ -284,15 +365,111 @@ impl Fetcher {
             }
             fetcher.timer = Some(arm_timer(lp, this, deadline));
         }
+        if fetcher.fetch.as_ref().is_some_and(Fetch::is_tls) {
+            if let Err(err) = fetcher.start_tls() {
+                return fetcher.finish(lp, Err(err));
+            }
+            drop(fetcher);
+            return Fetcher::handshake(this, lp, ready);
+        }
         // Ends this borrow of the `RefCell`: `send_request` borrows the fetcher again, and a
         // second `borrow_mut` while this one lives would panic.
         drop(fetcher);
         Fetcher::send_request(this, lp, ready);
     }
 
+    /// https: the client side of TLS for the fetch's URL, under the loop's own configuration
+    /// (and so its own session store), with the request queued behind the handshake.
+    fn start_tls(&mut self) -> Result<(), FetchError> {
+        let Some(fetch) = &self.fetch else {
+            return Ok(());
+        };
+        let mut tls = Tls::new(&self.crawl.config.tls_client()?, &fetch.url)?;
+        tls.send(&self.request);
+        self.request.clear();
+        self.tls = Some(Box::new(tls));
+        Ok(())
+    }
+
+    /// https, until the handshake is done: reads what the server sent until `WouldBlock`,
+    /// feeding TLS, and writes TLS's answer at once — reading is what makes TLS want to write,
+    /// and the writable edge after the connect will not come again. (The first time, from
+    /// `connected`, there is nothing to read and the answer is the ClientHello.) It is its own
+    /// next step until then; once done, `send_request` writes TLS's last message and the
+    /// request, which TLS held back until now, in one write.
+    fn handshake(this: &SharedFetcher, lp: &mut EventLoop, ready: Ready) {
+        let mut fetcher = this.borrow_mut();
+        let crawl = Rc::clone(&fetcher.crawl);
+        let done = {
+            let mut chunk = crawl.chunk.borrow_mut();
+            let Fetcher {
+                stream: Some(stream),
+                request,
+                written,
+                reader,
+                tls: Some(tls),
+                ..
+            } = &mut *fetcher
+            else {
+                return;
+            };
+            // Only if this readiness says the server sent something: each edge reports all
+            // the socket is ready for, so a writable-only one finds nothing to read.
+            let mut read = Ok(());
+            while has_input(ready) {
+                match stream.read(&mut chunk) {
+                    Ok(0) => {
+                        read = Err(tls.eof(reader).err().unwrap_or_else(closed_in_handshake));
+                        break;
+                    }
+                    Ok(n) => {
+                        if let Err(err) = tls.received(&chunk[..n], reader) {
+                            read = Err(err);
+                            break;
+                        }
+                    }
+                    Err(err) if would_block(&err) => break,
+                    Err(err) if interrupted(&err) => {}
+                    Err(err) => {
+                        read = Err(FetchError::from_io(&err, Phase::Exchange));
+                        break;
+                    }
+                }
+            }
+            read.and_then(|()| {
+                tls.outgoing(request);
+                if !tls.is_handshaking() {
+                    return Ok(true);
+                }
+                // The rest of what the socket does not take goes at its next readiness.
+                write_out(stream, request, written)
+                    .map(|_| false)
+                    .map_err(|err| FetchError::from_io(&err, Phase::Exchange))
+            })
+        };
+        match done {
+            Ok(true) => {
+                let resumed = fetcher.tls.as_ref().is_some_and(|tls| tls.resumed());
+                fetcher.mark(Conn::Handshake { resumed });
+                drop(fetcher);
+                // The socket was read until `WouldBlock`: nothing is waiting to be read.
+                Fetcher::send_request(this, lp, Ready::default());
+            }
+            Ok(false) => {
+                let token = fetcher.token;
+                let on_ready = Rc::clone(this);
+                fetcher.next_step(lp, token, move |lp, ready| {
+                    on_ready.borrow().trace(Event::Callback("handshake"));
+                    Fetcher::handshake(&on_ready, lp, ready);
+                });
+            }
+            Err(err) => fetcher.finish(lp, Err(err)),
+        }
+    }
+
     /// Writes as much of the request as the socket takes; once it is all out, the next step
     /// is `read_response`. On `WouldBlock`, it is itself again, to continue when writable.
-    fn send_request(this: &SharedFetcher, lp: &mut EventLoop, _ready: Ready) {
+    fn send_request(this: &SharedFetcher, lp: &mut EventLoop, ready: Ready) {
         let mut fetcher = this.borrow_mut();
         let Fetcher {
             stream: Some(stream),
@@ -303,34 +480,44 @@ impl Fetcher {
         else {
             return;
         };
-        while *written < request.len() {
-            match stream.write(&request[*written..]) {
-                Ok(n) => *written += n,
-                Err(err) if would_block(&err) => {
-                    let token = fetcher.token;
-                    let on_writable = Rc::clone(this);
-                    return fetcher.next_step(lp, token, move |lp, ready| {
-                        on_writable.borrow().trace(Event::Callback("send_request"));
-                        Fetcher::send_request(&on_writable, lp, ready);
-                    });
+        let len = request.len();
+        match write_out(stream, request, written) {
+            Ok(true) => {}
+            Ok(false) => {
+                let token = fetcher.token;
+                let on_writable = Rc::clone(this);
+                return fetcher.next_step(lp, token, move |lp, ready| {
+                    on_writable.borrow().trace(Event::Callback("send_request"));
+                    Fetcher::send_request(&on_writable, lp, ready);
+                });
+            }
+            Err(err) => {
+                let err = FetchError::from_io(&err, Phase::Exchange);
+                if fetcher.stale(&err) {
+                    drop(fetcher);
+                    return Fetcher::reconnect(this, lp);
                 }
-                Err(err) if interrupted(&err) => {}
-                Err(err) => {
-                    return fetcher.finish(lp, Err(FetchError::from_io(&err, Phase::Exchange)));
-                }
+                return fetcher.finish(lp, Err(err));
             }
         }
-        fetcher.trace(Event::Written(fetcher.request.len()));
+        fetcher.trace(Event::Written(len));
         fetcher.request = Vec::new();
         let token = fetcher.token;
         let on_readable = Rc::clone(this);
         fetcher.next_step(lp, token, move |lp, ready| {
             Fetcher::read_response(&on_readable, lp, ready);
         });
+        // The readiness that ran this step also said there is something to read (on a kept
+        // connection: the server closed it while it sat idle): no edge will say it again.
+        if has_input(ready) {
+            drop(fetcher);
+            Fetcher::read_response(this, lp, ready);
+        }
     }
 
-    /// Reads until `WouldBlock`, feeding the core's reader; finishes once the response is
-    /// complete, or failed, or the peer closed.
+    /// Reads until `WouldBlock`, feeding the core's reader (https: through TLS, whose answer,
+    /// if reading made it want to say something, is written before waiting); finishes once
+    /// the response is complete, or failed, or the peer closed.
     fn read_response(this: &SharedFetcher, lp: &mut EventLoop, _ready: Ready) {
         let mut fetcher = this.borrow_mut();
         let crawl = Rc::clone(&fetcher.crawl);
@@ -341,6 +528,9 @@ impl Fetcher {
             let Fetcher {
                 stream: Some(stream),
                 reader,
+                tls,
+                request,
+                written,
                 ..
             } = &mut *fetcher
             else {
@@ -351,8 +541,11 @@ impl Fetcher {
                     .read(&mut chunk)
                     .inspect(|&n| crawl.config.trace(id, Event::Read(n)))
                 {
-                    Ok(0) => break reader.eof(),
-                    Ok(n) => match reader.feed(&chunk[..n]) {
+                    Ok(0) => match tls {
+                        Some(tls) => break tls.eof(reader),
+                        None => break reader.eof(),
+                    },
+                    Ok(n) => match feed(tls, &chunk[..n], reader) {
                         Ok(Progress::NeedMore) => {}
                         Ok(Progress::Done(response)) => break Ok(response),
                         Err(err) => break Err(err),
@@ -360,12 +553,29 @@ impl Fetcher {
                     // Drained: the loop calls us again when more arrives. Not before: readiness
                     // is edge-triggered, so reading one chunk and returning (as the lecture's
                     // level-triggered `select` allows) could leave bytes no event announces.
-                    Err(err) if would_block(&err) => return,
+                    Err(err) if would_block(&err) => match tls {
+                        // What TLS has to say after reading (a key update, an alert): now,
+                        // and what the socket does not take at its next readiness.
+                        Some(tls) => {
+                            tls.outgoing(request);
+                            if let Err(err) = write_out(stream, request, written) {
+                                break Err(FetchError::from_io(&err, Phase::Exchange));
+                            }
+                            return;
+                        }
+                        None => return,
+                    },
                     Err(err) if interrupted(&err) => {}
                     Err(err) => break Err(FetchError::from_io(&err, Phase::Exchange)),
                 }
             }
         };
+        if let Err(err) = &result
+            && fetcher.stale(err)
+        {
+            drop(fetcher);
+            return Fetcher::reconnect(this, lp);
+        }
         fetcher.finish(lp, result);
     }
 
@@ -377,6 +587,37 @@ impl Fetcher {
         fetcher.finish(lp, Err(FetchError::Timeout));
     }
 
+    /// Whether `err` says only that the kept connection this fetch reused had been closed by
+    /// the server while it sat idle (before any byte of the response came).
+    fn stale(&self, err: &FetchError) -> bool {
+        self.reader.stale(self.reused, err)
+    }
+
+    /// A kept connection the server had let go: closes it and sends the request again, once,
+    /// on a fresh connection, without counting a try (RFC 9112, 9.3.1), under fresh deadlines.
+    fn reconnect(this: &SharedFetcher, lp: &mut EventLoop) {
+        let mut fetcher = this.borrow_mut();
+        fetcher.mark(Conn::Stale);
+        if let Some(stream) = fetcher.stream.take() {
+            lp.close(fetcher.token, stream);
+        }
+        if let Some(timer) = fetcher.timer.take() {
+            lp.cancel(timer);
+        }
+        let Some(fetch) = &fetcher.fetch else {
+            return;
+        };
+        let (request, reader) = (fetch.request(), fetch.reader(fetcher.crawl.config.limits));
+        fetcher.request = request;
+        fetcher.reader = reader;
+        fetcher.written = 0;
+        fetcher.tls = None;
+        fetcher.reused = false;
+        fetcher.started = Instant::now();
+        drop(fetcher);
+        Fetcher::connect(this, lp);
+    }
+
     /// This fetch's name in a trace.
     fn id(&self) -> FetchId {
         self.fetch.as_ref().map_or_else(FetchId::default, Fetch::id)
@@ -385,6 +626,13 @@ impl Fetcher {
     /// Writes `event` to the trace (`--trace`), if there is one.
     fn trace(&self, event: Event<'_>) {
         self.crawl.config.trace(self.id(), event);
+    }
+
+    /// Tells the core what became of the connection: traced, and counted in the report.
+    fn mark(&mut self, conn: Conn) {
+        if let Some(fetch) = &mut self.fetch {
+            fetch.mark(&self.crawl.config, conn);
+        }
     }
 
     /// Names the callback the socket's next readiness runs; a failure to do so (the socket
@@ -403,16 +651,41 @@ impl Fetcher {
         }
     }
 
-    /// Ends the fetch: closes the socket, cancels the timer, and has the page parsed — on the
-    /// loop, or with `--offload` on the rayon pool, whose outcome comes back through the
-    /// loop's mailbox — for [`complete`] to hand to the frontier.
+    /// Ends the fetch: keeps the connection for the origin's next fetch if the response was
+    /// read whole and the server keeps it (keep-alive), else closes it; cancels the timer;
+    /// and has the page parsed — on the loop, or with `--offload` on the rayon pool, whose
+    /// outcome comes back through the loop's mailbox — for [`complete`] to hand to the
+    /// frontier.
     fn finish(&mut self, lp: &mut EventLoop, result: Result<Response, FetchError>) {
-        let Some(fetch) = self.fetch.take() else {
+        let Some(mut fetch) = self.fetch.take() else {
             return;
         };
         if let Some(stream) = self.stream.take() {
-            // Drops the socket's callback and closes the socket.
-            lp.close(self.token, stream);
+            let config = &self.crawl.config;
+            // Nothing of TLS's left unwritten, either: it would be lost with the fetcher.
+            let reusable = result.as_ref().is_ok_and(|response| response.reusable);
+            if config.keep_alive && reusable && self.request.is_empty() {
+                // Drops the socket's callback, and with it this fetcher's last owner but the
+                // timer's; the socket stays open, in the pool.
+                lp.park(self.token);
+                let kept = Kept {
+                    stream,
+                    tls: self.tls.take(),
+                };
+                let now = Instant::now();
+                if self.crawl.pool.borrow_mut().put(fetch.origin(), kept, now) {
+                    fetch.mark(config, Conn::Kept);
+                }
+            } else {
+                if let (Some(tls), Err(FetchError::Tls(_))) = (&mut self.tls, &result) {
+                    // The alert TLS queued for its failure, if the socket takes it now.
+                    self.request.clear();
+                    tls.outgoing(&mut self.request);
+                    let _ = (&stream).write(&self.request);
+                }
+                // Drops the socket's callback and closes the socket.
+                lp.close(self.token, stream);
+            }
         }
         if let Some(timer) = self.timer.take() {
             lp.cancel(timer);
@@ -429,6 +702,45 @@ impl Fetcher {
             }
             None => complete(lp, &self.crawl, fetch.finish(result, now)),
         }
+    }
+}
+
+/// Writes `bytes` from `written` on, as far as the socket takes them: `Ok(true)` once all is
+/// out (and `bytes` emptied for what comes next), `Ok(false)` on `WouldBlock` (a normal
+/// event: the rest waits for writability).
+fn write_out(stream: &TcpStream, bytes: &mut Vec<u8>, written: &mut usize) -> io::Result<bool> {
+    let mut stream = stream;
+    while *written < bytes.len() {
+        match stream.write(&bytes[*written..]) {
+            Ok(n) => *written += n,
+            Err(err) if would_block(&err) => return Ok(false),
+            Err(err) if interrupted(&err) => {}
+            Err(err) => return Err(err),
+        }
+    }
+    bytes.clear();
+    *written = 0;
+    Ok(true)
+}
+
+/// Whether a readiness says there is something to read: bytes, the peer's close, an error.
+fn has_input(ready: Ready) -> bool {
+    ready.readable || ready.read_closed || ready.error
+}
+
+fn closed_in_handshake() -> FetchError {
+    FetchError::Reset("connection closed during the TLS handshake".to_owned())
+}
+
+/// Bytes just read, to the response reader: straight, or (https) through TLS.
+fn feed(
+    tls: &mut Option<Box<Tls>>,
+    bytes: &[u8],
+    reader: &mut ResponseReader,
+) -> Result<Progress, FetchError> {
+    match tls {
+        Some(tls) => tls.received(bytes, reader),
+        None => reader.feed(bytes),
     }
 }
 
@@ -455,6 +767,14 @@ pub fn state_sizes() -> Vec<(&'static str, usize)> {
         (
             "socket and timer callbacks, boxed (an Rc each)",
             2 * std::mem::size_of::<SharedFetcher>(),
+        ),
+        (
+            "over https, the TLS state, boxed (rustls' buffers apart)",
+            std::mem::size_of::<Tls>(),
+        ),
+        (
+            "a kept connection, in its pool's queue",
+            std::mem::size_of::<(Kept, Instant)>(),
         ),
     ]
 }

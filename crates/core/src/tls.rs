@@ -129,7 +129,7 @@ impl TlsOptions {
         };
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         config.resumption = if self.resume {
-            Resumption::in_memory_sessions(256)
+            Resumption::store(Arc::new(Sessions::default()))
         } else {
             Resumption::disabled()
         };
@@ -242,8 +242,10 @@ impl Tls {
     ) -> Result<Progress, FetchError> {
         while !bytes.is_empty() {
             // Every plaintext byte is taken below before more is read, so rustls' buffer of
-            // unread plaintext never fills and it takes the bytes.
-            self.conn
+            // unread plaintext never fills and it takes the bytes; after a close_notify it
+            // takes none (`Ok(0)`), and what follows the close is not read.
+            let taken = self
+                .conn
                 .read_tls(&mut bytes)
                 .map_err(|err| FetchError::Tls(format!("protocol error: {err}")))?;
             self.conn
@@ -254,8 +256,17 @@ impl Tls {
                 response.reusable &= bytes.is_empty();
                 return Ok(Progress::Done(response));
             }
+            if taken == 0 {
+                break;
+            }
         }
         Ok(Progress::NeedMore)
+    }
+
+    /// Ends the connection cleanly: queues `close_notify`, for [`Tls::outgoing`] to give to a
+    /// last send before the socket is closed (when the model cares to send it).
+    pub fn close(&mut self) {
+        self.conn.send_close_notify();
     }
 
     /// Hands every plaintext byte TLS holds to `reader`.
@@ -299,6 +310,96 @@ impl Tls {
         } else {
             reader.eof_unclean()
         }
+    }
+}
+
+/// A shard's TLS sessions, by server name: TLS 1.3 tickets (each used once), a TLS 1.2
+/// session, the key exchange group last chosen.
+///
+/// rustls' own in-memory store keeps 8 tickets per server, which is plenty for a browser; a
+/// crawler opens up to its concurrency's worth of connections to one origin at once, each
+/// wanting a ticket of its own, so with the crawl's connections closed after each fetch most
+/// handshakes found none left and were full ones. This store keeps up to
+/// [`Sessions::TICKETS`] per server, for [`Sessions::SERVERS`] servers.
+#[derive(Debug, Default)]
+struct Sessions(std::sync::Mutex<SessionMap>);
+
+type SessionMap = std::collections::HashMap<ServerName<'static>, ServerSessions>;
+
+#[derive(Debug, Default)]
+struct ServerSessions {
+    kx_hint: Option<rustls::NamedGroup>,
+    tls12: Option<rustls::client::Tls12ClientSessionValue>,
+    /// Oldest first.
+    tls13: std::collections::VecDeque<rustls::client::Tls13ClientSessionValue>,
+}
+
+impl Sessions {
+    /// Tickets kept per server: more than any concurrency a crawl runs at per loop and origin
+    /// is worth, and about 300 bytes each.
+    const TICKETS: usize = 1024;
+    /// Servers remembered (a shard forgets them all past this: a crawl of many origins).
+    const SERVERS: usize = 4096;
+
+    fn with<T>(&self, name: &ServerName<'_>, f: impl FnOnce(&mut ServerSessions) -> T) -> T {
+        let mut map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !map.contains_key(name) && map.len() >= Self::SERVERS {
+            map.clear();
+        }
+        f(map.entry(name.to_owned()).or_default())
+    }
+}
+
+impl rustls::client::ClientSessionStore for Sessions {
+    fn set_kx_hint(&self, name: ServerName<'static>, group: rustls::NamedGroup) {
+        self.with(&name, |server| server.kx_hint = Some(group));
+    }
+
+    fn kx_hint(&self, name: &ServerName<'_>) -> Option<rustls::NamedGroup> {
+        self.with(name, |server| server.kx_hint)
+    }
+
+    fn set_tls12_session(
+        &self,
+        name: ServerName<'static>,
+        value: rustls::client::Tls12ClientSessionValue,
+    ) {
+        self.with(&name, |server| server.tls12 = Some(value));
+    }
+
+    fn tls12_session(
+        &self,
+        name: &ServerName<'_>,
+    ) -> Option<rustls::client::Tls12ClientSessionValue> {
+        self.with(name, |server| server.tls12.clone())
+    }
+
+    fn remove_tls12_session(&self, name: &ServerName<'static>) {
+        self.with(name, |server| server.tls12 = None);
+    }
+
+    fn insert_tls13_ticket(
+        &self,
+        name: ServerName<'static>,
+        value: rustls::client::Tls13ClientSessionValue,
+    ) {
+        self.with(&name, |server| {
+            if server.tls13.len() >= Self::TICKETS {
+                server.tls13.pop_front();
+            }
+            server.tls13.push_back(value);
+        });
+    }
+
+    fn take_tls13_ticket(
+        &self,
+        name: &ServerName<'static>,
+    ) -> Option<rustls::client::Tls13ClientSessionValue> {
+        // The newest first: the least likely to have expired.
+        self.with(name, |server| server.tls13.pop_back())
     }
 }
 
@@ -434,13 +535,23 @@ mod tests {
         end: End,
     ) -> (Result<Response, FetchError>, bool) {
         let url = Url::parse(url).unwrap();
-        let mut tls = match Tls::new(client, &url) {
-            Ok(tls) => tls,
-            Err(err) => return (Err(err), false),
-        };
+        match Tls::new(client, &url) {
+            Ok(tls) => exchange(tls, site, &url, response, end),
+            Err(err) => (Err(err), false),
+        }
+    }
+
+    /// [`fetch`] on a client side already begun.
+    fn exchange(
+        mut tls: Tls,
+        site: &Site,
+        url: &Url,
+        response: &[u8],
+        end: End,
+    ) -> (Result<Response, FetchError>, bool) {
         let mut server = ServerConnection::new(Arc::clone(&site.server)).unwrap();
         let mut reader = ResponseReader::new(Limits::default());
-        tls.send(&crate::request::request(&url, true));
+        tls.send(&crate::request::request(url, true));
         let mut answered = false;
         for _ in 0..20 {
             let mut to_server = Vec::new();
@@ -510,6 +621,27 @@ mod tests {
         assert!(!resumed);
     }
 
+    /// A crawler opens many connections to one origin at once: each new one finds a ticket of
+    /// its own to resume with (rustls' own store keeps 8 per server).
+    #[test]
+    fn many_connections_at_once_each_resume() {
+        let site = site(&["localhost"], false);
+        let client = client(&site, false);
+        let url = "https://localhost/";
+        for _ in 0..20 {
+            assert!(fetch(&client, &site, url, PAGE, End::Open).0.is_ok());
+        }
+        // Twenty begun before any ends: each took its ticket with its ClientHello.
+        let url = Url::parse(url).unwrap();
+        let begun: Vec<Tls> = (0..20).map(|_| Tls::new(&client, &url).unwrap()).collect();
+        let resumed = begun
+            .into_iter()
+            .map(|tls| exchange(tls, &site, &url, PAGE, End::Open))
+            .filter(|(response, resumed)| response.is_ok() && *resumed)
+            .count();
+        assert_eq!(resumed, 20);
+    }
+
     /// A body the close delimits is whole only after `close_notify`; a framed one either way.
     #[test]
     fn the_end_of_a_tls_stream_is_whole_only_with_close_notify() {
@@ -552,6 +684,45 @@ mod tests {
         let insecure = self::client(&good, true);
         assert!(fetch(&insecure, &other, url, PAGE, End::Open).0.is_ok());
         assert!(fetch(&insecure, &expired, url, PAGE, End::Open).0.is_ok());
+    }
+
+    /// Records after a close_notify are not read, and do not keep the reader waiting.
+    #[test]
+    fn what_follows_a_close_notify_is_not_read() {
+        let site = site(&["localhost"], false);
+        let client = client(&site, false);
+        let url = Url::parse("https://localhost/").unwrap();
+        let mut tls = Tls::new(&client, &url).unwrap();
+        let mut server = ServerConnection::new(Arc::clone(&site.server)).unwrap();
+        let mut reader = ResponseReader::new(Limits::default());
+        tls.send(&crate::request::request(&url, true));
+        let mut wire = Vec::new();
+        for _ in 0..4 {
+            wire.clear();
+            tls.outgoing(&mut wire);
+            server.read_tls(&mut &wire[..]).unwrap();
+            server.process_new_packets().unwrap();
+            wire.clear();
+            while server.wants_write() {
+                server.write_tls(&mut wire).unwrap();
+            }
+            tls.received(&wire, &mut reader).unwrap();
+        }
+        server
+            .writer()
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\nunframed")
+            .unwrap();
+        server.send_close_notify();
+        wire.clear();
+        while server.wants_write() {
+            server.write_tls(&mut wire).unwrap();
+        }
+        assert_eq!(tls.received(&wire, &mut reader), Ok(Progress::NeedMore));
+        // A record after the close, in a later read.
+        let after = [23, 3, 3, 0, 5, 1, 2, 3, 4, 5];
+        assert_eq!(tls.received(&after, &mut reader), Ok(Progress::NeedMore));
+        let response = tls.eof(&mut reader).unwrap();
+        assert_eq!(response.body, b"unframed");
     }
 
     /// Bytes after the response (more than its `Content-Length` says) leave the connection in

@@ -15,7 +15,9 @@
 //!
 //! - **sockets** (`reactor.rs`): registered under a [`Token`] with the callback
 //!   to run when they become ready; a callback may re-register its socket with the next step,
-//!   deregister it, or [close](EventLoop::close) it (no system call but the `close`).
+//!   deregister it, or [close](EventLoop::close) it (no system call but the `close`); a
+//!   socket kept idle between two uses (a keep-alive connection) is [parked](EventLoop::park):
+//!   still in the epoll set, but no longer something the loop waits for.
 //!   mio is edge-triggered: epoll reports a socket when it *becomes* ready, not while it stays
 //!   ready, so a callback reads (or writes) until `WouldBlock` (see [`would_block`]) — bytes
 //!   left in the socket's buffer would never be reported again. The lecture's `select` is
@@ -287,6 +289,35 @@ impl EventLoop {
             self.reactor.forget(token);
         }
         drop(source);
+    }
+
+    /// Keeps `token`'s socket registered with the kernel, but forgets its callback: the loop
+    /// no longer waits for it, and drops whatever readiness the kernel reports for it. What a
+    /// kept (idle) connection does between two fetches: it must neither keep [`EventLoop::run`]
+    /// from returning nor keep its last fetch alive through that callback, and taking it out of
+    /// the epoll set (`EPOLL_CTL_DEL`) only to put it back at its next fetch would cost a system
+    /// call each way.
+    ///
+    /// Its owner holds it outside the loop now: [`EventLoop::unpark`] watches it again, and
+    /// dropping it closes it, which takes it out of the epoll set (as [`EventLoop::close`]
+    /// relies on).
+    pub fn park(&mut self, token: Token) {
+        self.reactor.forget(token);
+    }
+
+    /// Watches a socket that was [parked](EventLoop::park) again, under a new token, with
+    /// `callback` for its next readiness: one `EPOLL_CTL_MOD`, which also makes the kernel look
+    /// at the socket afresh. Readiness that came while it was parked (the peer's close, bytes
+    /// it sent) was dropped then, and edge-triggered epoll would not report it again; this
+    /// reports it now, as registering a socket that is already ready does.
+    pub fn unpark(
+        &mut self,
+        source: &mut impl Source,
+        interest: Interest,
+        callback: impl FnMut(&mut EventLoop, Ready) + 'static,
+    ) -> io::Result<Token> {
+        self.reactor
+            .unpark(self.poll.registry(), source, interest, Box::new(callback))
     }
 
     /// Runs `callback` once at `deadline` (or as soon after as the loop gets to it).

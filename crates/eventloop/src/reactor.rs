@@ -39,6 +39,29 @@ impl Reactor {
         interest: Interest,
         callback: IoCallback,
     ) -> std::io::Result<Token> {
+        self.insert(callback, |token| registry.register(source, token, interest))
+    }
+
+    /// A new entry for a socket still in the epoll set under an older token (parked): the
+    /// kernel is told the new token, which also has it report the socket's readiness afresh.
+    pub(crate) fn unpark(
+        &mut self,
+        registry: &Registry,
+        source: &mut impl Source,
+        interest: Interest,
+        callback: IoCallback,
+    ) -> std::io::Result<Token> {
+        self.insert(callback, |token| {
+            registry.reregister(source, token, interest)
+        })
+    }
+
+    /// A new entry, under a generation of its own, kept if `tell_kernel` takes its token.
+    fn insert(
+        &mut self,
+        callback: IoCallback,
+        tell_kernel: impl FnOnce(Token) -> std::io::Result<()>,
+    ) -> std::io::Result<Token> {
         self.next_generation = self.next_generation.wrapping_add(1);
         let generation = self.next_generation;
         let key = self.entries.insert(Entry {
@@ -46,7 +69,7 @@ impl Reactor {
             generation,
         });
         let token = token(key, generation);
-        if let Err(err) = registry.register(source, token, interest) {
+        if let Err(err) = tell_kernel(token) {
             self.entries.remove(key);
             return Err(err);
         }
@@ -89,7 +112,8 @@ impl Reactor {
     }
 
     /// Drops `token`'s entry without telling the kernel: its socket is about to be closed,
-    /// which takes it out of the epoll set by itself.
+    /// which takes it out of the epoll set by itself, or is parked, and the kernel's events
+    /// for its old token find no entry.
     pub(crate) fn forget(&mut self, token: Token) {
         if self.entry(token).is_some() {
             self.entries.remove(key(token));

@@ -415,3 +415,58 @@ fn a_closed_socket_is_forgotten_even_with_its_event_already_polled() {
     assert_eq!(calls.borrow().len(), 1, "calls: {:?}", calls.borrow());
     assert_eq!(lp.sources(), 0);
 }
+
+/// A parked socket keeps nothing alive: the loop ends with it still open, and its callback
+/// (with whatever it captured) is dropped. What the peer does meanwhile is not lost: once
+/// unparked, the socket reports it, though edge-triggered epoll had reported it while parked.
+#[test]
+fn a_parked_socket_keeps_the_loop_from_nothing_and_reports_what_came_meanwhile_once_unparked() {
+    let mut lp = EventLoop::new().unwrap();
+    let (mut ours, mut theirs) = UnixStream::pair().unwrap();
+    let captured = Rc::new(());
+    let calls = Rc::new(RefCell::new(Vec::new()));
+    let token = {
+        let (captured, calls) = (Rc::clone(&captured), Rc::clone(&calls));
+        lp.register(&mut ours, Interest::READABLE, move |_, _| {
+            let _ = &captured;
+            calls.borrow_mut().push("before");
+        })
+        .unwrap()
+    };
+    lp.park(token);
+    assert_eq!(Rc::strong_count(&captured), 1, "the callback is dropped");
+    assert_eq!(lp.sources(), 0);
+    // Readable while parked: the kernel reports it, the loop drops it.
+    theirs.write_all(b"x").unwrap();
+    lp.call_later(Duration::from_millis(30), |_| {});
+    lp.run().unwrap(); // returns: the parked socket is nothing to wait for
+    assert!(calls.borrow().is_empty());
+
+    let ours = Rc::new(RefCell::new(ours));
+    let new_token = Rc::new(RefCell::new(None));
+    let registered = {
+        let (ours2, calls, new_token) =
+            (Rc::clone(&ours), Rc::clone(&calls), Rc::clone(&new_token));
+        lp.unpark(
+            &mut *ours.borrow_mut(),
+            Interest::READABLE,
+            move |lp, ready| {
+                let mut buf = [0; 4];
+                let n = ours2.borrow_mut().read(&mut buf).unwrap();
+                assert!(ready.readable && n == 1);
+                calls.borrow_mut().push("after");
+                let token = new_token.borrow().expect("set before the loop runs");
+                lp.park(token);
+                lp.stop();
+            },
+        )
+        .unwrap()
+    };
+    assert_ne!(registered, token);
+    *new_token.borrow_mut() = Some(registered);
+    // Nothing new from the peer: the byte that came while parked is reported on unpark (were
+    // it lost, only this timer would end the run).
+    lp.call_later(Duration::from_secs(2), EventLoop::stop);
+    lp.run().unwrap();
+    assert_eq!(*calls.borrow(), ["after"]);
+}

@@ -11,13 +11,15 @@ use std::{
 };
 
 use c10k_core::{
-    CHUNK_SIZE, Config, Fetch, FetchError, LAG_TICK, Message, Outcome, Report, Response, Shard,
+    CHUNK_SIZE, Config, Conn, Fetch, FetchError, LAG_TICK, Message, Outcome, Pool, Report,
+    Response, Shard,
 };
 use c10k_eventloop::{EventLoop, Mailbox, Peers, TimerId};
 use slab::Slab;
 
 use crate::{
     clock::Clock,
+    connection::{Connection, Kept, TlsSide},
     coroutine::{Coroutine, Step},
     fetch::{Chunk, FetchPage},
     future::Future,
@@ -58,6 +60,9 @@ pub(crate) struct Crawl {
     pub(crate) clock: Clock,
     /// How late each tick ran.
     lags: RefCell<Vec<Duration>>,
+    /// Connections kept for their origin's next fetch (keep-alive): this loop's, as the
+    /// origins' fetches are this loop's shard's.
+    pool: RefCell<Pool<Kept>>,
 }
 
 impl Crawl {
@@ -120,6 +125,7 @@ impl Crawl {
     /// The crawl of `shard` on `lp`, not started yet.
     pub(crate) fn new(lp: &mut EventLoop, shard: Shard, options: &Options) -> Rc<Crawl> {
         let crawl = Rc::new(Crawl {
+            pool: RefCell::new(Pool::new(shard.config())),
             config: Rc::new(shard.config().clone()),
             frontier: RefCell::new(shard),
             getters: RefCell::new(VecDeque::new()),
@@ -163,6 +169,9 @@ pub(crate) fn run(mut lp: EventLoop, crawl: Rc<Crawl>) -> io::Result<(Shard, Vec
     // With several loops, the shard's first messages (the termination probe).
     crate::loops::send_messages(&crawl);
     lp.run()?;
+    // The kept connections, parked, did not keep the loop running: closed now, before the
+    // crawl returns.
+    crawl.pool.borrow_mut().drain().for_each(drop);
     // The loop owns the mailboxes' handlers, which share the crawl: drop it first.
     drop(lp);
     let crawl =
@@ -313,6 +322,34 @@ impl Coroutine for Get {
 }
 
 impl Crawl {
+    /// With keep-alive, a connection kept for `fetch`'s origin; else (or if there is none)
+    /// room for a new one: kept and busy connections together stay within this loop's share
+    /// of descriptors.
+    fn take_kept(&self, fetch: &Fetch) -> Option<Kept> {
+        if !self.config.keep_alive {
+            return None;
+        }
+        let mut pool = self.pool.borrow_mut();
+        let kept = pool.take(fetch.origin(), Instant::now());
+        if kept.is_none() {
+            pool.make_room(self.frontier.borrow().in_flight());
+        }
+        kept
+    }
+
+    /// Keeps `conn`, whose response to `fetch` was read whole on a connection the server
+    /// keeps, for the origin's next fetch: parked on the loop, bound to no fetch.
+    fn keep(&self, lp: &mut EventLoop, fetch: &mut Fetch, conn: Connection) {
+        let kept = conn.park(lp);
+        if self
+            .pool
+            .borrow_mut()
+            .put(fetch.origin(), kept, Instant::now())
+        {
+            fetch.mark(&self.config, Conn::Kept);
+        }
+    }
+
     /// Wakes the getter that has waited longest, if any.
     pub(crate) fn wake_one(&self, lp: &mut EventLoop) {
         let getter = self.getters.borrow_mut().pop_front();
@@ -327,7 +364,9 @@ impl Crawl {
 ///     loop:
 ///         fetch = yield from get(crawl)           # None once the crawl is done
 ///         if fetch is None: return
-///         result = yield from fetch_page(fetch)
+///         kept = crawl.pool.take(fetch.origin)    # keep-alive: a kept connection first
+///         result, conn = yield from fetch_page(fetch, kept)
+///         if conn: crawl.pool.put(fetch.origin, conn.park()); fetch.mark(Kept)
 ///         if offloading:
 ///             outcome = yield from offload(crawl, fetch, result)
 ///         else:
@@ -347,8 +386,8 @@ struct Worker {
 enum WorkerState {
     /// Inside `yield from get(crawl)`.
     Getting(Get),
-    /// Inside `yield from fetch_page(fetch)`.
-    Fetching { fetch: Fetch, page: FetchPage },
+    /// Inside `yield from fetch_page(fetch, kept)`, which holds the fetch meanwhile.
+    Fetching(FetchPage),
     /// Inside `yield from offload(...)`.
     Finishing(Offload),
     /// Returned.
@@ -376,25 +415,30 @@ impl Coroutine for Worker {
             let next = match &mut self.state {
                 WorkerState::Getting(get) => match yield_from!(get.resume(lp, wake)) {
                     Some(fetch) => {
-                        let page = FetchPage::new(
-                            &fetch,
+                        let kept = self.crawl.take_kept(&fetch);
+                        WorkerState::Fetching(FetchPage::new(
+                            fetch,
+                            kept,
                             Rc::clone(&self.crawl.config),
                             Rc::clone(&self.crawl.chunk),
-                        );
-                        WorkerState::Fetching { fetch, page }
+                        ))
                     }
                     None => {
                         self.state = WorkerState::Done;
                         return Step::Complete(());
                     }
                 },
-                WorkerState::Fetching { page, .. } => {
-                    let result = yield_from!(page.resume(lp, wake));
-                    let WorkerState::Fetching { fetch, .. } =
+                WorkerState::Fetching(page) => {
+                    let (result, conn) = yield_from!(page.resume(lp, wake));
+                    let WorkerState::Fetching(page) =
                         mem::replace(&mut self.state, WorkerState::Done)
                     else {
                         unreachable!("this arm matched `Fetching`");
                     };
+                    let mut fetch = page.into_fetch();
+                    if let Some(conn) = conn {
+                        self.crawl.keep(lp, &mut fetch, conn);
+                    }
                     let finished = Instant::now();
                     if self.crawl.offload.get().is_some() {
                         WorkerState::Finishing(Offload::Start {
@@ -439,6 +483,14 @@ pub fn state_sizes() -> Vec<(&'static str, usize)> {
         (
             "the future of each wait, in its Rc",
             rc + Future::<Wake>::inner_size(),
+        ),
+        (
+            "over https, the TLS state and its unsent bytes, boxed (rustls' buffers apart)",
+            std::mem::size_of::<TlsSide>(),
+        ),
+        (
+            "a kept connection, in its pool's queue",
+            std::mem::size_of::<(Kept, Instant)>(),
         ),
     ]
 }

@@ -15,7 +15,8 @@
 //! | `yield from sub_coroutine()` | [`yield_from!`] | `coroutine.rs` |
 //! | `class Task` and `Task.step` (the lecture) | [`Task`] | `task.rs` |
 //! | `on_connected` → `f.set_result(None)` (500 Lines) | `Socket` and its `Waiter` | `socket.rs` |
-//! | `fetch` as a coroutine: `connect`, send, `read_all` (500 Lines) | `FetchPage`, `Connect`, `WriteAll`, `ReadResponse` | `fetch.rs` |
+//! | `fetch` as a coroutine: `connect`, send, `read_all` (500 Lines) | `FetchPage`, `Connect`, `Handshake` (https), `WriteAll`, `ReadResponse` | `fetch.rs` |
+//! | (a socket, and TLS over it; kept between fetches) | `Connection`, `Kept` | `connection.rs` |
 //! | `asyncio.Queue` + N workers + `join` (500 Lines) | `Get`, `Worker`, the frontier's getters | `crawl.rs` |
 //! | `asyncio.sleep` | `Ticker` (which measures the loop lag) | `crawl.rs` |
 //! | `loop.run_in_executor(pool, ...)` (the lecture) | `Offload`, rayon and the loop's `Mailbox` | `crawl.rs` |
@@ -51,6 +52,30 @@
 //!
 //! Everything runs on one thread; the frontier is a `RefCell`, never locked.
 //!
+//! **https: the handshake as one more sub-coroutine.** TLS is the core's sans-IO `Tls`: bytes
+//! read from the socket go in, and what TLS has to send comes out, to be written by the
+//! coroutine that holds the connection (`connection.rs`: the socket and, boxed, since the
+//! worker's states are stored inline, the `Tls` and what of its output the socket did not take
+//! yet). After `connect`, `fetch_page` queues the request inside TLS and `yield from
+//! handshake(conn)`: write what TLS has (the ClientHello first), yield, read until
+//! `WouldBlock` into TLS, write its answer at once, and so on until TLS is through and all is
+//! out — its last write carries the request. A coroutine yields only when the socket said
+//! `WouldBlock` and nothing TLS has to send is left in its hands (or to wait for the socket to
+//! take the rest): readiness is edge-triggered, and the writable edge after the connect came
+//! once. `read_response` then feeds each chunk to TLS, and writes what TLS has to say before
+//! each wait.
+//!
+//! **Keep-alive** (`--connections keep-alive`): a `c10k_core::Pool` per loop. The worker, the
+//! pool's one user, takes a connection kept for the origin before `fetch_page` (or makes room
+//! for a new one), and keeps the one `fetch_page` hands back after a response read whole on a
+//! connection the server keeps: its socket *parked* on the loop (still in the epoll set, with
+//! no callback, so it keeps nothing alive and the loop need not wait for it), its TLS state
+//! beside it. A kept socket's `Waiter` belongs to the fetch that is over (its deadline may even
+//! have fired), so reusing it *rebinds* it: it is watched again (one `EPOLL_CTL_MOD`) with a
+//! callback that wakes the new fetch's waiter. A reused connection that fails before any byte
+//! of the response was closed by the server while it sat idle: `fetch_page` starts once more,
+//! on a fresh connection, without counting a try. The pool is drained when the loop ends.
+//!
 //! **One fetch, drawn.** Each arrow is one call; who calls whom when a socket becomes ready,
 //! hop by hop (`c10k crawl --strategy generators --trace` prints the `resumed` lines):
 //!
@@ -84,12 +109,59 @@
 //!    crawl.complete(outcome): one getter woken per URL                      completed 200
 //! ```
 //!
+//! Over https, and on a kept connection, the same fetch differs only in these steps:
+//!
+//! ```text
+//!  https, after connect:
+//!    FetchPage: Tls::new, tls.send(request): queued; Handshake::resume:
+//!      flush: write the ClientHello; socket.wait()
+//!    ◀── Step::Yielded(future)
+//!  ·········· readable: the same hops, to Handshake ··········            resumed in handshake
+//!    Handshake::resume: read → tls.received … → WouldBlock
+//!      flush: TLS's last message and the request, one write;
+//!      TLS through, all out → Step::Complete(conn)                        tls handshake done;
+//!    FetchPage: ReadResponse (reads through TLS)                          request written
+//!
+//!  keep-alive, the response read whole:
+//!    ReadResponse → Complete(response, Some(conn)): not closed
+//!    Worker: pool.put(origin, conn.park())                                connection kept …
+//!  the origin's next fetch:
+//!    Worker: fetch = get(); kept = pool.take(origin)                      start
+//!    FetchPage: kept.reuse(waiter): unpark, rebound to this fetch         connection reused
+//!    WriteAll::resume: write(request, or TLS's records) → all out         request written
+//!    ReadResponse::resume … (a read of 0 before any byte: Stale,          reused connection
+//!      FetchPage starts again from connect, once)                           closed …: a fresh one
+//! ```
+//!
 //! Ten hops from `epoll` to the line that reads, across six files (the event loop's `lib.rs`,
 //! then `socket.rs`, `future.rs`, `task.rs`, `crawl.rs` and `fetch.rs` here): the loop's
 //! dispatch, the socket's callback, `Waiter::wake`, `Future::set_result`, `call_soon`, the
 //! next turn, `Task::step`, `Worker::resume`, `FetchPage::resume`, the sub-coroutine's
 //! `resume` — and back up as `Step::Yielded`. `async fn` folds the same path into a waker and a poll
 //! (`crates/async`).
+//!
+//! **What a connection costs.** Heap per connection, counted by an allocator that wraps the
+//! system's (`cargo test -p c10k-generators --release --test memory -- --nocapture`: C = 20
+//! against C = 220, every response held back until all are asked for; two runs):
+//!
+//! | connection | in flight, waiting for its response | kept in the pool |
+//! |---|---:|---:|
+//! | plain | 1,769–1,777 B | 74–78 B |
+//! | TLS | 10,206–10,221 B | 8,160–8,164 B |
+//! | TLS minus plain | 8,437–8,444 B | 8,083–8,090 B |
+//! | a bare rustls `ClientConnection` at the same point | 10,525–10,526 B | |
+//!
+//! A TLS connection adds the boxed TLS state (the 1,056 B `Tls` and a `Vec` for what the
+//! socket did not take) and the buffers rustls keeps on the heap, and nothing else: the worker
+//! task is the same 368 B (its `FetchPage` now holds the `Fetch` that sat beside it). It stays
+//! under issue 25's bound, rustls' own (a bare client driven in memory to the same point,
+//! handshake done, request sent, tickets read) plus the plain connection. A kept connection is
+//! its socket and TLS state in the pool's queue (32 B and the queue's spare room); over TLS,
+//! rustls' state is nearly all of it. The kernel's socket buffers are not in these figures.
+//!
+//! Resident memory says the same (`scripts/rss-per-connection.sh generators 200 2000`, and
+//! with `TLS=1 DELAY_MS=4000` over https, so that every handshake is done before the first
+//! response; two runs): 628–642 B per plain connection in flight, 9,826–9,894 B per TLS one.
 //!
 //! **Every core: `--loops N`** (`loops.rs`). One loop is concurrency, not parallelism: it
 //! uses one core. With N loops, each on its own thread, the frontier is split into shards
@@ -100,6 +172,7 @@
 #![deny(missing_docs)]
 
 mod clock;
+mod connection;
 mod coroutine;
 mod crawl;
 mod fetch;

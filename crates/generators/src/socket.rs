@@ -22,7 +22,7 @@
 use std::{cell::RefCell, io, net::SocketAddr, rc::Rc};
 
 use c10k_core::FetchId;
-use c10k_eventloop::{EventLoop, Interest, Token};
+use c10k_eventloop::{EventLoop, Interest, Ready, Token};
 use mio::net::TcpStream;
 
 use crate::future::Future;
@@ -85,6 +85,12 @@ impl Waiter {
         future
     }
 
+    /// The socket's callback: any readiness resolves the pending wait.
+    fn on_ready(&self) -> impl FnMut(&mut EventLoop, Ready) + 'static {
+        let waiter = self.clone();
+        move |lp, _ready| waiter.wake(lp, Wake::Ready)
+    }
+
     /// Resolves the pending wait, if any.
     pub(crate) fn wake(&self, lp: &mut EventLoop, wake: Wake) {
         let pending = {
@@ -97,6 +103,10 @@ impl Waiter {
         }
     }
 }
+
+/// A socket is watched for both directions at once, for all its life: a coroutine tries its
+/// read or write first, and waits on whichever it met `WouldBlock` in.
+const BOTH_WAYS: Interest = Interest::READABLE.add(Interest::WRITABLE);
 
 /// A connecting or connected socket, registered with the loop until [`Socket::close`].
 pub(crate) struct Socket {
@@ -113,12 +123,24 @@ impl Socket {
         waiter: Waiter,
     ) -> io::Result<Socket> {
         let mut stream = TcpStream::connect(addr)?;
-        let on_ready = waiter.clone();
-        let token = lp.register(
-            &mut stream,
-            Interest::READABLE | Interest::WRITABLE,
-            move |lp, _ready| on_ready.wake(lp, Wake::Ready),
-        )?;
+        let token = lp.register(&mut stream, BOTH_WAYS, waiter.on_ready())?;
+        Ok(Socket {
+            stream,
+            token,
+            waiter,
+        })
+    }
+
+    /// A kept socket, parked since its last fetch, watched again for a new fetch: its
+    /// readiness now resolves `waiter`'s futures. (Rebinding is what makes it the new
+    /// fetch's: the old waiter belongs to a fetch that is over, and its deadline may have
+    /// fired.)
+    pub(crate) fn unpark(
+        lp: &mut EventLoop,
+        mut stream: TcpStream,
+        waiter: Waiter,
+    ) -> io::Result<Socket> {
+        let token = lp.unpark(&mut stream, BOTH_WAYS, waiter.on_ready())?;
         Ok(Socket {
             stream,
             token,
@@ -157,5 +179,12 @@ impl Socket {
     /// Closes the socket, and drops its callback.
     pub(crate) fn close(self, lp: &mut EventLoop) {
         lp.close(self.token, self.stream);
+    }
+
+    /// Keeps the socket open but parked on the loop, bound to no fetch: its callback (and
+    /// with it this fetch's waiter) is dropped, and the loop no longer waits for it.
+    pub(crate) fn park(self, lp: &mut EventLoop) -> TcpStream {
+        lp.park(self.token);
+        self.stream
     }
 }

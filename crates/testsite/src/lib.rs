@@ -500,6 +500,10 @@ async fn accept_loop(
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     Stats::add(&site.stats.accepted);
+                    // A response goes in several writes (TLS: session tickets, then the
+                    // answer; keep-alive: one answer after another): Nagle's algorithm would
+                    // hold the later ones for the client's delayed ack, some 40 ms each.
+                    let _ = stream.set_nodelay(true);
                     tokio::spawn(connection(stream, Arc::clone(&site), Arc::clone(&door)));
                 }
                 Err(_) => {

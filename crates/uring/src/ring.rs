@@ -61,7 +61,8 @@ const GROUP: u16 = 0;
 /// operations one `io_uring_enter` carries, not how many may be in flight.
 const SUBMISSION_ENTRIES: u32 = 1024;
 /// Completion-queue slots, at least. A fetch has at most two completions due at once (its
-/// operation and that operation's linked timeout), so [`Ring::new`] makes room for two per
+/// operation and that operation's linked timeout; over TLS too, one operation at a time), and
+/// a connection kept idle between fetches has none, so [`Ring::new`] makes room for two per
 /// connection; past it, the kernel keeps the overflow and the loop still sees every one.
 const MIN_COMPLETION_ENTRIES: u32 = 4096;
 /// Most receive buffers in the pool; see [`Ring::new`].
@@ -215,13 +216,21 @@ impl<T> Clone for Mailbox<T> {
 
 impl<T: Send> Mailbox<T> {
     /// Queues `value` for the handler and wakes the loop.
+    ///
+    /// Only a value that finds the queue empty bumps the eventfd (a system call): one already
+    /// waiting has its wake-up on the way, and the handler takes every value when it runs.
     pub fn send(&self, value: T) -> io::Result<()> {
-        self.shared
+        let mut values = self
+            .shared
             .values
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(value);
-        self.shared.wake.write(1)?;
+            .unwrap_or_else(PoisonError::into_inner);
+        let first = values.is_empty();
+        values.push(value);
+        drop(values);
+        if first {
+            self.shared.wake.write(1)?;
+        }
         Ok(())
     }
 }
@@ -276,11 +285,7 @@ impl Ring {
     /// Fails when io_uring cannot be used here, with a message that says why (see
     /// [`crate::unavailable`]).
     pub fn new(connections: usize) -> io::Result<Ring> {
-        let buffers = connections
-            .checked_next_power_of_two()
-            .and_then(|n| u16::try_from(n).ok())
-            .unwrap_or(MAX_BUFFERS)
-            .clamp(MIN_BUFFERS, MAX_BUFFERS);
+        let buffers = receive_buffers(connections);
         // The kernel clamps a larger request to its own maximum (`setup_clamp`).
         let completions = connections
             .saturating_mul(2)
@@ -289,6 +294,12 @@ impl Ring {
             .unwrap_or(u32::MAX)
             .max(MIN_COMPLETION_ENTRIES);
         Ring::with_sizes(completions, buffers)
+    }
+
+    /// Bytes of the receive pool of a loop sized for `connections` ([`Ring::new`]): shared by
+    /// its connections, a buffer each up to 256 of them, and no more beyond.
+    pub fn receive_pool_bytes(connections: usize) -> usize {
+        usize::from(receive_buffers(connections)) * c10k_core::CHUNK_SIZE
     }
 
     /// A loop whose completion queue has `completions` slots and whose pool has `buffers`
@@ -825,6 +836,15 @@ impl Drop for Ring {
         }
         let _ = self.ring.submitter().unregister_buf_ring(GROUP);
     }
+}
+
+/// Receive buffers for about `connections` in flight: see [`Ring::new`].
+fn receive_buffers(connections: usize) -> u16 {
+    connections
+        .checked_next_power_of_two()
+        .and_then(|n| u16::try_from(n).ok())
+        .unwrap_or(MAX_BUFFERS)
+        .clamp(MIN_BUFFERS, MAX_BUFFERS)
 }
 
 /// The ring, with the flags that let the kernel run completions only when the loop asks for
