@@ -17,18 +17,49 @@
 //! generators and uring with one loop per core; async per-core and work-stealing with a thread
 //! per core.
 //!
+//! Two more crawl the connection axis's CPU-bound site (2,000 pages at C = 100) in each
+//! strategy's default form: *tls* over https (the test server's own CA trusted), a
+//! connection per page with sessions resumed and with none (the first 300 pages: a handshake
+//! costs tens of times a plain page), and connections kept; and
+//! *keep-alive* over http, a connection per page against connections kept. A strategy that
+//! does not support a transport yet is skipped with its reason, as is a keep-alive crawl that
+//! reused no connection.
+//!
 //! `cargo bench -- --test` runs each bench once on tiny sites, so the benches never rot.
 
 use std::{cell::RefCell, path::Path, time::Duration};
 
 use c10k_core::{Config, parse_root};
 use c10k_harness::{
-    Plan, Strategy, StrategyOptions, plan::Site, raise_fd_limit, server::ServerProcess,
+    Plan, Strategy, StrategyOptions,
+    plan::{Site, Transport},
+    raise_fd_limit,
+    server::ServerProcess,
 };
 use criterion::{
     BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group,
     criterion_main, measurement::WallTime,
 };
+
+/// One configuration of a group: its name, the strategy and its options, how it connects.
+struct Variant {
+    name: String,
+    strategy: Strategy,
+    options: StrategyOptions,
+    transport: Transport,
+}
+
+impl Variant {
+    /// `strategy` with `options`, over http with a connection per page.
+    fn new(name: impl Into<String>, strategy: Strategy, options: StrategyOptions) -> Variant {
+        Variant {
+            name: name.into(),
+            strategy,
+            options,
+            transport: Transport::HTTP_CLOSE,
+        }
+    }
+}
 
 /// Configurations that could not be measured, one line each: said when they happen, listed
 /// again at the end, and written to `target/criterion/c10k-failed.txt`.
@@ -84,21 +115,19 @@ fn crawl(c: &mut Criterion) {
             .iter()
             .filter(|&&c| c >= site.min_concurrency)
         {
-            let variants: Vec<(String, Strategy, StrategyOptions)> = plan
+            let variants: Vec<Variant> = plan
                 .strategies
                 .iter()
-                .map(|&s| (s.name().to_owned(), s, StrategyOptions::default()))
+                .map(|&s| Variant::new(s.name(), s, StrategyOptions::default()))
                 .collect();
             let what = format!("crawl-{}/C = {concurrency}", site.name);
             bench_site(
                 &mut group,
                 &failures,
                 &what,
-                site,
-                concurrency,
-                0,
+                (site, concurrency, 0, None),
                 &variants,
-                |name| BenchmarkId::new(name, concurrency),
+                |name, _| BenchmarkId::new(name, concurrency),
             );
         }
         group.finish();
@@ -122,7 +151,7 @@ fn crawl(c: &mut Criterion) {
                     offload,
                     ..StrategyOptions::default()
                 };
-                variants.push((name, strategy, options));
+                variants.push(Variant::new(name, strategy, options));
             }
         }
         for &work_us in &axis.work_us {
@@ -131,11 +160,9 @@ fn crawl(c: &mut Criterion) {
                 &mut group,
                 &failures,
                 &what,
-                &axis.site,
-                axis.concurrency,
-                work_us,
+                (&axis.site, axis.concurrency, work_us, None),
                 &variants,
-                |name| BenchmarkId::new(name, work_us),
+                |name, _| BenchmarkId::new(name, work_us),
             );
         }
         group.finish();
@@ -150,17 +177,19 @@ fn crawl(c: &mut Criterion) {
         for &strategy in &plan.strategies {
             let options = StrategyOptions::default();
             match strategy {
-                Strategy::Callbacks | Strategy::Generators | Strategy::Uring => variants.push((
-                    strategy.name().to_owned(),
-                    strategy,
-                    StrategyOptions {
-                        loops: Some(cores),
-                        ..options
-                    },
-                )),
+                Strategy::Callbacks | Strategy::Generators | Strategy::Uring => {
+                    variants.push(Variant::new(
+                        strategy.name(),
+                        strategy,
+                        StrategyOptions {
+                            loops: Some(cores),
+                            ..options
+                        },
+                    ))
+                }
                 Strategy::Async => {
                     for (runtime, per_core) in [("per-core", true), ("stealing", false)] {
-                        variants.push((
+                        variants.push(Variant::new(
                             format!("async+{runtime}"),
                             strategy,
                             StrategyOptions {
@@ -171,7 +200,7 @@ fn crawl(c: &mut Criterion) {
                         ));
                     }
                 }
-                _ => variants.push((strategy.name().to_owned(), strategy, options)),
+                _ => variants.push(Variant::new(strategy.name(), strategy, options)),
             }
         }
         let what = format!("crawl-cores/{cores} cores");
@@ -179,15 +208,67 @@ fn crawl(c: &mut Criterion) {
             &mut group,
             &failures,
             &what,
-            &axis.site,
-            axis.concurrency,
-            0,
+            (&axis.site, axis.concurrency, 0, None),
             &variants,
-            |name| BenchmarkId::new(name, cores),
+            |name, _| BenchmarkId::new(name, cores),
+        );
+        group.finish();
+    }
+    // The connection axis's CPU-bound site at its first C, each strategy's default form.
+    let axis = plan.connections.as_ref();
+    let at = axis.and_then(|a| a.sites.iter().find(|at| at.site.delay_ms == 0));
+    if let (Some(axis), Some(at)) = (axis, at) {
+        let concurrency = at.concurrencies.first().copied().unwrap_or(1);
+        let over = |transports: &[Transport]| -> Vec<Variant> {
+            let mut variants = Vec::new();
+            for &strategy in &plan.strategies {
+                for &transport in transports.iter().filter(|t| axis.transports.contains(t)) {
+                    variants.push(Variant {
+                        transport,
+                        ..Variant::new(strategy.name(), strategy, StrategyOptions::default())
+                    });
+                }
+            }
+            variants
+        };
+        let mut tls_group = group(c, "crawl-tls");
+        let https = over(&[
+            Transport::HTTPS_CLOSE,
+            Transport::HTTPS_CLOSE_NO_RESUME,
+            Transport::HTTPS_KEEP_ALIVE,
+        ]);
+        bench_site(
+            &mut tls_group,
+            &failures,
+            &format!("crawl-tls/C = {concurrency}"),
+            (&at.site, concurrency, 0, axis.handshake_pages),
+            &https,
+            parameter,
+        );
+        tls_group.finish();
+        let mut group = group(c, "crawl-keep-alive");
+        let http = over(&[Transport::HTTP_CLOSE, Transport::HTTP_KEEP_ALIVE]);
+        bench_site(
+            &mut group,
+            &failures,
+            &format!("crawl-keep-alive/C = {concurrency}"),
+            (&at.site, concurrency, 0, axis.handshake_pages),
+            &http,
+            parameter,
         );
         group.finish();
     }
     failures.finish();
+}
+
+/// A connection bench's id: the strategy, and the transport without its scheme (one group
+/// is all https, the other all http): `threads/keep-alive`, `uring/close, no resumption`.
+fn parameter(name: &str, transport: Transport) -> BenchmarkId {
+    let name_of = transport.name();
+    let mode = name_of
+        .split_once(' ')
+        .map_or(name_of.as_str(), |(_, mode)| mode);
+    BenchmarkId::new(name, mode)
 }
 
 fn group<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
@@ -199,82 +280,133 @@ fn group<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
     group
 }
 
-/// Benches every variant crawling `site` at `concurrency`, in a server process of its own.
-/// A configuration that fails is recorded in `failures` and the others go on.
-#[allow(clippy::too_many_arguments)]
+/// Benches every variant crawling `site` at `concurrency` with `work_us` of work per page, in
+/// a server process of its own (over TLS when the variants are); a crawl with a TLS handshake
+/// per page stops after `handshake_pages`. A configuration that fails is recorded in
+/// `failures` and the others go on.
 fn bench_site(
     group: &mut BenchmarkGroup<'_, WallTime>,
     failures: &Failures,
     what: &str,
-    site: &Site,
-    concurrency: usize,
-    work_us: u64,
-    variants: &[(String, Strategy, StrategyOptions)],
-    id: impl Fn(&str) -> BenchmarkId,
+    (site, concurrency, work_us, handshake_pages): (&Site, usize, u64, Option<usize>),
+    variants: &[Variant],
+    id: impl Fn(&str, Transport) -> BenchmarkId,
 ) {
     let bin = Path::new(env!("CARGO_BIN_EXE_c10k"));
     let pages = site.pages_for(concurrency);
-    let server = match ServerProcess::start(bin, site, pages) {
+    let tls = variants.iter().any(|v| v.transport.tls);
+    let started = if tls {
+        ServerProcess::start_tls(bin, site, pages)
+    } else {
+        ServerProcess::start(bin, site, pages)
+    };
+    let server = match started {
         Ok(server) => server,
         Err(err) => {
             failures.add(format!("{what}: the test server did not start: {err}"));
             return;
         }
     };
-    let mut config = match parse_root(&server.url) {
+    let mut base = match parse_root(&server.url) {
         Ok(root) => Config::new(root, server.addr),
         Err(err) => {
             failures.add(format!("{what}: the server's URL {}: {err}", server.url));
             return;
         }
     };
-    config.concurrency = concurrency;
-    config.work_rounds = c10k_harness::work_rounds(work_us);
-    // One crawl first: how many responses a crawl gets (the throughput unit), and how long it
-    // takes, so that ten samples of one crawl each fit in the measurement time.
-    let Some(first) = variants.iter().find_map(|(_, strategy, options)| {
-        c10k_harness::run(*strategy, &config, options)
-            .ok()
-            .filter(|r| r.errors == 0)
-    }) else {
-        failures.add(format!("{what}: no strategy could crawl the site once"));
-        return;
-    };
-    group.throughput(Throughput::Elements(first.fetched as u64));
-    group.measurement_time(Duration::from_secs_f64((first.elapsed_s * 9.0).max(0.5)));
-    for (name, strategy, options) in variants {
-        // Tried once before it is timed: a configuration that cannot run (out of threads,
-        // say) is skipped with its reason rather than ending the whole benchmark.
-        match c10k_harness::run(*strategy, &config, options) {
-            Ok(report) if report.errors == 0 => {}
-            Ok(report) => {
-                failures.add(format!("{what}/{name}: {} URLs failed", report.errors));
-                continue;
-            }
-            Err(err) => {
-                failures.add(format!("{what}/{name}: {err}"));
-                continue;
-            }
+    if let Some(path) = &server.ca_file {
+        let added = std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|pem| base.tls.add_pem(&pem));
+        if let Err(err) = added {
+            failures.add(format!("{what}: the server's CA {}: {err}", path.display()));
+            return;
         }
+    }
+    base.concurrency = concurrency;
+    base.work_rounds = c10k_harness::work_rounds(work_us);
+    let config_of = |variant: &Variant| {
+        let mut config = base.clone();
+        config.keep_alive = variant.transport.keep_alive;
+        config.tls.resume = !variant.transport.no_resume;
+        if variant.transport.handshake_per_page() {
+            config.max_pages = handshake_pages.unwrap_or(usize::MAX);
+        }
+        config
+    };
+    // A crawl that ran but did not measure its variant: URLs failed, or keep-alive asked and
+    // no connection reused.
+    let unmet = |variant: &Variant, report: &c10k_core::Report| {
+        if report.errors > 0 {
+            return Some(format!("{} URLs failed", report.errors));
+        }
+        if let Some(why) = c10k_harness::root_unfetched(report) {
+            return Some(why);
+        }
+        c10k_harness::connections::unmet(
+            variant.transport,
+            report.fetched,
+            concurrency,
+            Some(report.connections),
+        )
+    };
+    let mut measured = 0;
+    for variant in variants {
+        let config = config_of(variant);
+        let label = match variant.transport {
+            Transport::HTTP_CLOSE => variant.name.clone(),
+            transport => format!("{} {}", variant.name, transport.name()),
+        };
+        // Tried once before it is timed: a configuration that cannot run (out of threads,
+        // a transport not supported yet) is skipped with its reason rather than ending the
+        // whole benchmark. The try also gives how many responses a crawl gets (the throughput
+        // unit: a crawl with a handshake per page stops sooner) and how long it takes, so
+        // that ten samples of one crawl each fit in the measurement time.
+        let tried = match c10k_harness::run(variant.strategy, &config, &variant.options) {
+            Ok(report) => match unmet(variant, &report) {
+                Some(why) => Err(why),
+                None => Ok(report),
+            },
+            Err(err) => Err(err.to_string()),
+        };
+        let tried = match tried {
+            Ok(report) => report,
+            Err(why) => {
+                failures.add(format!("{what}/{label}: {why}"));
+                continue;
+            }
+        };
+        measured += 1;
+        group.throughput(Throughput::Elements(tried.fetched as u64));
+        group.measurement_time(Duration::from_secs_f64((tried.elapsed_s * 9.0).max(0.5)));
         let failed = RefCell::new(None);
-        group.bench_with_input(id(name), &config, |b, config| {
-            b.iter(|| match c10k_harness::run(*strategy, config, options) {
-                Ok(report) if report.errors == 0 => report.fetched,
-                Ok(report) => {
-                    failed.replace(Some(format!("{} URLs failed", report.errors)));
-                    report.fetched
-                }
-                Err(err) => {
-                    failed.replace(Some(err.to_string()));
-                    0
-                }
-            });
-        });
+        let (strategy, options) = (variant.strategy, &variant.options);
+        group.bench_with_input(
+            id(&variant.name, variant.transport),
+            &config,
+            |b, config| {
+                b.iter(|| match c10k_harness::run(strategy, config, options) {
+                    Ok(report) => {
+                        if let Some(why) = unmet(variant, &report) {
+                            failed.replace(Some(why));
+                        }
+                        report.fetched
+                    }
+                    Err(err) => {
+                        failed.replace(Some(err.to_string()));
+                        0
+                    }
+                });
+            },
+        );
         if let Some(reason) = failed.into_inner() {
             failures.add(format!(
-                "{what}/{name}: a timed crawl failed ({reason}); its figure above is not valid"
+                "{what}/{label}: a timed crawl failed ({reason}); its figure above is not valid"
             ));
         }
+    }
+    if measured == 0 {
+        failures.add(format!("{what}: no strategy could crawl the site once"));
     }
 }
 

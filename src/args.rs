@@ -19,9 +19,13 @@ pub(crate) struct CompareArgs {
     /// Only these strategies (comma-separated).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub(crate) strategies: Vec<Strategy>,
-    /// Only these concurrencies (comma-separated).
+    /// Only these concurrencies on the CPU-bound, latency-bound and memory sites
+    /// (comma-separated).
     #[arg(long, value_delimiter = ',', value_parser = at_least_1)]
     pub(crate) concurrency: Vec<u64>,
+    /// Only these parts of the plan (comma-separated; default: all).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub(crate) axes: Vec<harness::plan::Axis>,
     /// Directory for the results (a new folder is made in it for this sweep).
     #[arg(long, default_value = "results")]
     pub(crate) out: PathBuf,

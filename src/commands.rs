@@ -146,7 +146,8 @@ pub(crate) fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
         harness::Plan::quick()
     } else {
         harness::Plan::full()
-    };
+    }
+    .only(&args.axes);
     if !args.strategies.is_empty() {
         plan.strategies = args.strategies;
     }

@@ -124,6 +124,7 @@ fn bad_arguments_exit_2_with_a_reason() {
     assert_usage_error(&["crawl", "--cpus", "3-1"], "cpu");
     assert_usage_error(&["serve", "--cpus", "x"], "cpu");
     assert_usage_error(&["plot", "Cargo.toml"], "not a sweep");
+    assert_usage_error(&["compare", "--axes", "sites,tls"], "axes");
     assert_usage_error(&["crawl", "--loops", "0"], "loops");
     assert_usage_error(&["crawl", "--loops", "many"], "loops");
     assert_usage_error(&["crawl", "--strategy", "threads", "--loops", "2"], "loops");

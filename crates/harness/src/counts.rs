@@ -13,6 +13,9 @@
 //! thousand pages that is a small share. Count against a separate `c10k serve`: the embedded
 //! site would count the server too. A tool that is missing skips its count, with a one-line
 //! note saying so.
+//!
+//! [`count_wrk`] counts `wrk` the same way, per request it completed: the reference for a
+//! crawl's counts, closing connections and keeping them.
 
 use std::{
     fs,
@@ -99,7 +102,13 @@ pub struct Count {
     pub kernel_instructions: Option<u64>,
     /// What counted the instructions: `perf` or `callgrind`.
     pub instructions_by: Option<String>,
+    /// A crawl's connections, from its report (none for `wrk`).
+    #[serde(default)]
+    pub connections: Option<c10k_core::Connections>,
 }
+
+/// What a counted command's output says it did: its responses, and a crawl's connections.
+type Done = (usize, Option<c10k_core::Connections>);
 
 impl Count {
     /// `value / responses`.
@@ -137,6 +146,34 @@ pub fn count(bin: &Path, crawl_args: &[String], counters: &Counters) -> Result<C
     let mut crawl: Vec<String> = vec![bin.display().to_string(), "crawl".to_owned()];
     crawl.extend(crawl_args.iter().cloned());
     crawl.push("--json".to_owned());
+    count_command(&crawl, &responses_of, counters)
+}
+
+/// Counts `wrk` with `wrk_args` ([`crate::loadgen::WrkLoad::args`]) the same way, per request
+/// it completed: the reference a crawl's counts are read against. Fails when wrk does.
+pub fn count_wrk(wrk_args: &[String], counters: &Counters) -> Result<Count, String> {
+    let mut command = vec!["wrk".to_owned()];
+    command.extend(wrk_args.iter().cloned());
+    count_command(&command, &wrk_requests, counters)
+}
+
+/// The requests a `wrk` run completed, from its report.
+fn wrk_requests(output: &std::process::Output) -> Result<Done, String> {
+    let report = String::from_utf8_lossy(&output.stdout);
+    crate::loadgen::parse_wrk(&report)
+        .and_then(|(_, requests)| requests)
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|&n| n > 0)
+        .map(|n| (n, None))
+        .ok_or_else(|| format!("wrk reported no requests ({})", output.status))
+}
+
+/// Counts `command`, whose responses `done` reads from its output.
+fn count_command(
+    command: &[String],
+    done: &dyn Fn(&std::process::Output) -> Result<Done, String>,
+    counters: &Counters,
+) -> Result<Count, String> {
     let mut count = Count::default();
 
     let mut events = Vec::new();
@@ -147,8 +184,8 @@ pub fn count(bin: &Path, crawl_args: &[String], counters: &Counters) -> Result<C
         events.extend(["instructions:u", "instructions:k"]);
     }
     if !events.is_empty() {
-        let (values, responses) = perf_crawl(&events, &crawl)?;
-        count.responses = responses;
+        let (values, output) = perf_run(&events, command)?;
+        (count.responses, count.connections) = done(&output)?;
         let mut values = values.into_iter();
         if counters.syscalls.is_ok() {
             count.syscalls = values.next().flatten();
@@ -160,11 +197,11 @@ pub fn count(bin: &Path, crawl_args: &[String], counters: &Counters) -> Result<C
         }
     }
     if counters.hardware.is_err() && counters.callgrind.is_ok() {
-        let (instructions, responses) = callgrind_crawl(&crawl)?;
+        let (instructions, (responses, connections)) = callgrind_run(command, done)?;
         count.user_instructions = Some(instructions);
         count.instructions_by = Some("callgrind".to_owned());
         if count.responses == 0 {
-            count.responses = responses;
+            (count.responses, count.connections) = (responses, connections);
         }
     }
     Ok(count)
@@ -227,14 +264,11 @@ fn parse_perf(text: &str, events: &[&str]) -> Result<Vec<Option<u64>>, String> {
         .collect()
 }
 
-/// The crawl under `perf stat`: the counts, and the responses from its report.
-fn perf_crawl(events: &[&str], crawl: &[String]) -> Result<(Vec<Option<u64>>, usize), String> {
-    let (values, output) = perf_run(events, crawl)?;
-    Ok((values, responses_of(&output)?))
-}
-
-/// The crawl under callgrind: its user-space instructions, and the responses.
-fn callgrind_crawl(crawl: &[String]) -> Result<(u64, usize), String> {
+/// `command` under callgrind: its user-space instructions, and what it did.
+fn callgrind_run(
+    command: &[String],
+    done: &dyn Fn(&std::process::Output) -> Result<Done, String>,
+) -> Result<(u64, Done), String> {
     let (log, profile) = (
         TempFile::new("callgrind-log"),
         TempFile::new("callgrind-out"),
@@ -243,13 +277,13 @@ fn callgrind_crawl(crawl: &[String]) -> Result<(u64, usize), String> {
         .arg("--tool=callgrind")
         .arg(format!("--log-file={}", log.0.display()))
         .arg(format!("--callgrind-out-file={}", profile.0.display()))
-        .args(crawl)
+        .args(command)
         .stdin(Stdio::null())
         .output()
         .map_err(|e| format!("valgrind: {e}"))?;
-    let responses = responses_of(&output)?;
+    let done = done(&output)?;
     let text = fs::read_to_string(&log.0).map_err(|e| format!("callgrind's log: {e}"))?;
-    Ok((parse_callgrind(&text)?, responses))
+    Ok((parse_callgrind(&text)?, done))
 }
 
 /// `==PID== Collected : 48512345` from callgrind's log.
@@ -266,11 +300,14 @@ fn parse_callgrind(text: &str) -> Result<u64, String> {
 /// The first line of a crawl's arguments that `c10k crawl` refused (it exits 2 for those).
 pub const BAD_ARGUMENTS: &str = "bad crawl arguments: ";
 
-/// The responses in a `c10k crawl --json` child's report, or why there is none.
-fn responses_of(output: &std::process::Output) -> Result<usize, String> {
+/// The responses and connections in a `c10k crawl --json` child's report, or why there is
+/// none.
+fn responses_of(output: &std::process::Output) -> Result<Done, String> {
     #[derive(Deserialize)]
     struct Fetched {
         fetched: usize,
+        #[serde(default)]
+        connections: c10k_core::Connections,
     }
     let failure = || {
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -286,7 +323,7 @@ fn responses_of(output: &std::process::Output) -> Result<usize, String> {
         return Err(failure());
     }
     serde_json::from_slice::<Fetched>(&output.stdout)
-        .map(|report| report.fetched)
+        .map(|report| (report.fetched, Some(report.connections)))
         .map_err(|_| failure())
 }
 

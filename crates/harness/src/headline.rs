@@ -4,14 +4,17 @@
 //! say*). Every figure comes from the sweep's runs; nothing here is typed by hand.
 //!
 //! A regime is one entry of [`REGIMES`]: a name and the function that draws its [`Verdict`]
-//! from a sweep. TLS and keep-alive are listed without one until the sweep measures them;
-//! adding a regime is adding its function there (see `docs/measuring.md`).
+//! from a sweep; adding a regime is adding its function there (see `docs/measuring.md`). A
+//! sweep without runs for a regime (TLS and keep-alive before the connection axis) lists it
+//! as not measured.
 
 use std::fmt::Write as _;
 
 use crate::{
     Strategy,
+    connections::{self, KEEP_ALIVE_VS_CLOSE, KEEP_ALIVE_VS_WRK, TLS_VS_WRK},
     peers::Peer,
+    plan::{CONN_CPU, Transport},
     results::{Results, Run, WORK_LOSS},
 };
 
@@ -209,6 +212,16 @@ pub fn latency_bound(results: &Results) -> Figure {
     rates(results, runs)
 }
 
+/// Responses/s on the connection axis's CPU-bound site over `transport`, each model in its
+/// best form: its best C, one loop or a loop (runtime thread) per core; unpinned.
+pub fn conn_cpu_bound(results: &Results, transport: Transport) -> Figure {
+    let runs = results
+        .runs
+        .iter()
+        .filter(move |r| r.site == CONN_CPU && r.transport == transport && r.cores.is_none());
+    rates(results, runs)
+}
+
 /// The concurrencies a site was crawled with.
 fn concurrencies<'a>(results: &'a Results, site: &'a str) -> impl Iterator<Item = usize> + 'a {
     results
@@ -311,6 +324,11 @@ pub fn table(results: &Results) -> String {
         latency_bound(results),
         memory_per_connection(results),
     );
+    let (https, kept) = (
+        conn_cpu_bound(results, Transport::HTTPS_CLOSE),
+        conn_cpu_bound(results, Transport::HTTP_KEEP_ALIVE),
+    );
+    let connections = !https.entries.is_empty() || !kept.entries.is_empty();
     let cell = |figure: &Figure, model: &str| {
         figure
             .entries
@@ -325,17 +343,25 @@ pub fn table(results: &Results) -> String {
             })
     };
     let mut md = String::from(
-        "| model | CPU-bound site: best responses/s | latency-bound site: best responses/s | memory per connection |\n\
-         |---|---:|---:|---:|\n",
+        "| model | CPU-bound site: best responses/s | latency-bound site: best responses/s | memory per connection |",
     );
+    md.push_str(if connections {
+        " over https: best responses/s | keep-alive: best responses/s |\n|---|---:|---:|---:|---:|---:|\n"
+    } else {
+        "\n|---|---:|---:|---:|\n"
+    });
     for model in models(results) {
-        let _ = writeln!(
+        let _ = write!(
             md,
             "| {model} | {} | {} | {} |",
             cell(&cpu, &model),
             cell(&latency, &model),
             cell(&memory, &model)
         );
+        if connections {
+            let _ = write!(md, " {} | {} |", cell(&https, &model), cell(&kept, &model));
+        }
+        md.push('\n');
     }
     let site = |name: &str| {
         results
@@ -357,7 +383,22 @@ pub fn table(results: &Results) -> String {
     if let (Some(from), Some(to)) = (memory_from, memory_cs.iter().max()) {
         let _ = write!(md, " from C = {from} to C = {to}");
     }
-    md.push_str(".\n");
+    md.push('.');
+    if connections {
+        let site = results
+            .plan
+            .as_ref()
+            .and_then(|p| p.connections.as_ref())
+            .and_then(|a| a.cpu_site())
+            .map_or(String::new(), |s| format!(" ({})", s.describe()));
+        let _ = write!(
+            md,
+            " Over https and keep-alive: the connection axis's CPU-bound site{site}, every C, one \
+             loop or a loop (or runtime thread) per core; over https a connection per page, \
+             sessions resumed; keep-alive over http."
+        );
+    }
+    md.push('\n');
     md
 }
 
@@ -411,13 +452,216 @@ pub const REGIMES: &[Regime] = &[
     },
     Regime {
         name: "TLS",
-        verdict: None,
+        verdict: Some(tls_verdict),
     },
     Regime {
         name: "Keep-alive",
-        verdict: None,
+        verdict: Some(keep_alive_verdict),
     },
 ];
+
+/// `min–max` of `values` with `digits` decimals (one figure when they are equal), or `None`.
+fn span(values: impl Iterator<Item = f64>, digits: usize) -> Option<String> {
+    let values: Vec<f64> = values.filter(|v| v.is_finite()).collect();
+    let min = values.iter().copied().reduce(f64::min)?;
+    let max = values.iter().copied().reduce(f64::max)?;
+    let (a, b) = (format!("{min:.digits$}"), format!("{max:.digits$}"));
+    Some(if a == b { a } else { format!("{a}–{b}") })
+}
+
+/// How many of a target's rows are met, as `met by N of M`, or why it was not judged.
+fn met(target: Option<&connections::Target>) -> String {
+    let Some(target) = target else {
+        return "not judged".to_owned();
+    };
+    if let Some(why) = &target.not_measured {
+        return format!("not measured: {why}");
+    }
+    let judged: Vec<bool> = target.rows.iter().filter_map(|r| r.met).collect();
+    let missed: Vec<&str> = target
+        .rows
+        .iter()
+        .filter(|r| r.met == Some(false))
+        .map(|r| r.model.as_str())
+        .collect();
+    let mut text = format!(
+        "met by {} of {}",
+        judged.iter().filter(|&&m| m).count(),
+        judged.len()
+    );
+    if !missed.is_empty() {
+        let _ = write!(text, ", missed by {}", missed.join(", "));
+    }
+    text
+}
+
+/// The target of `issue` whose text starts with `start`.
+fn target<'a>(
+    targets: &'a [connections::Target],
+    issue: u32,
+    start: &str,
+) -> Option<&'a connections::Target> {
+    targets
+        .iter()
+        .find(|t| t.issue == issue && t.text.starts_with(start))
+}
+
+fn tls_verdict(results: &Results, docs: &str) -> Option<Verdict> {
+    let figure = conn_cpu_bound(results, Transport::HTTPS_CLOSE);
+    if figure.entries.is_empty() && figure.missing.is_empty() {
+        return None;
+    }
+    let claims = &results.claims.tls;
+    let mut machine = String::new();
+    let full = span(claims.values().filter_map(|t| t.full_handshake_us), 0);
+    let resumed = span(claims.values().filter_map(|t| t.resumed_handshake_us), 0);
+    if let Some(full) = full {
+        let _ = write!(
+            machine,
+            "A full handshake cost the crawlers {full} µs of CPU here"
+        );
+        if let Some(resumed) = resumed {
+            let _ = write!(machine, " and a resumed one {resumed} µs");
+        }
+        machine.push_str(" (key exchange and, in full, checking the certificate)");
+    }
+    // What the handshake does to each model: the share of its page's CPU that TLS takes.
+    let shares: Vec<String> = claims
+        .iter()
+        .filter_map(|(model, t)| {
+            let tls = t.tls_us()?;
+            Some(format!(
+                "{model} {:.0}%",
+                tls / t.https_cpu_us.max(1e-9) * 100.0
+            ))
+        })
+        .collect();
+    if !shares.is_empty() {
+        let _ = write!(
+            machine,
+            "{}TLS took this share of each model's CPU per page, sessions resumed: {}; it is \
+             CPU work on the loop, so one loop is bound by it where threads and a loop per \
+             core spread it",
+            if machine.is_empty() { "" } else { "; " },
+            shares.join(", ")
+        );
+    }
+    if let Some(saves) = span(claims.values().filter_map(|t| t.resumption_saves_us()), 0) {
+        let _ = write!(machine, "; resumption saved {saves} µs per page");
+    }
+    if !machine.is_empty() {
+        machine.push_str(". ");
+    }
+    let targets = connections::targets(results);
+    match connections::wrk(results, Transport::HTTPS_CLOSE, None) {
+        Some(wrk) => {
+            let _ = write!(
+                machine,
+                "`wrk -t{}` closing every connection did {:.0} responses/s over https against the \
+                 same server (it resumes sessions and checks no certificate); the target, each \
+                 model's best form at {TLS_VS_WRK}× that or more, is {}. ",
+                wrk.threads,
+                wrk.responses_per_s,
+                met(target(&targets, 25, "Every strategy's best form over TLS"))
+            );
+        }
+        None => machine.push_str("wrk is not installed here: no TLS ceiling. "),
+    }
+    let _ = write!(
+        machine,
+        "Handshakes cost the same µs on any machine of the same CPU, but their share moves with \
+         the kernel's cost of a connection ([targets]({docs}/results.md#targets-of-issues-25-tls-and-26-keep-alive))."
+    );
+    Some(Verdict {
+        regime: "TLS",
+        context: "CPU-bound site over https, a connection per page, sessions resumed, each model \
+                  in its best form"
+            .to_owned(),
+        figure,
+        rests_on: "the *TLS on the conn-cpu site* table".to_owned(),
+        machine,
+    })
+}
+
+fn keep_alive_verdict(results: &Results, docs: &str) -> Option<Verdict> {
+    let figure = conn_cpu_bound(results, Transport::HTTP_KEEP_ALIVE);
+    if figure.entries.is_empty() && figure.missing.is_empty() {
+        return None;
+    }
+    let closing = conn_cpu_bound(results, Transport::HTTP_CLOSE);
+    let mut machine = String::new();
+    let times: Vec<String> = figure
+        .entries
+        .iter()
+        .filter_map(|e| {
+            let close = closing.value_of(&e.model)?;
+            Some(format!("{} {:.1}×", e.model, e.value / close.max(1e-9)))
+        })
+        .collect();
+    if !times.is_empty() {
+        let _ = write!(
+            machine,
+            "Keeping connections, each model's best form against its best closing them: {}",
+            times.join(", ")
+        );
+    }
+    let pool = &results.claims.pool;
+    if let Some(saves) = span(pool.values().map(|p| p.saves_us()), 0) {
+        let _ = write!(
+            machine,
+            "; the pool saved {saves} µs of CPU per page (the kernel's connect, accept and close)"
+        );
+    }
+    if !machine.is_empty() {
+        machine.push_str(". ");
+    }
+    let targets = connections::targets(results);
+    let _ = write!(
+        machine,
+        "Target {KEEP_ALIVE_VS_CLOSE}× the close rate: {}. ",
+        met(target(&targets, 26, "On the CPU-bound site, keep-alive"))
+    );
+    match connections::wrk(results, Transport::HTTP_KEEP_ALIVE, None) {
+        Some(wrk) => {
+            let _ = write!(
+                machine,
+                "`wrk -t{}` keeping its connections did {:.0} responses/s, spending {} µs of CPU \
+                 per response",
+                wrk.threads,
+                wrk.responses_per_s,
+                wrk.client
+                    .map_or("—".to_owned(), |c| format!("{:.1}", c.total_us()))
+            );
+            if let Some(crawlers) = span(figure.entries.iter().map(|e| e.run.cpu_us_per_page), 0) {
+                let _ = write!(
+                    machine,
+                    " where the crawlers spent {crawlers} µs per page: the difference is the \
+                     crawler's own work (parsing the page and its 50 links, the frontier), which \
+                     wrk does not do"
+                );
+            }
+            let _ = write!(
+                machine,
+                "; target {KEEP_ALIVE_VS_WRK}× wrk: {}. ",
+                met(target(&targets, 26, "Every strategy's best form reaches"))
+            );
+        }
+        None => machine.push_str("wrk is not installed here: no keep-alive ceiling. "),
+    }
+    let _ = write!(
+        machine,
+        "With the kernel's connection cost gone, what is left is each model's own overhead, \
+         which moves with the CPU more than with the kernel ([what the pool saves]({docs}/results.md#keep-alive-on-the-conn-cpu-site-what-the-pool-saves))."
+    );
+    Some(Verdict {
+        regime: "Keep-alive",
+        context: "CPU-bound site over http, connections kept, each model in its best form"
+            .to_owned(),
+        figure,
+        rests_on: "the *keep-alive on the conn-cpu site* table".to_owned(),
+        machine,
+    })
+}
 
 fn latency_verdict(results: &Results, docs: &str) -> Option<Verdict> {
     let (c, figure) = latency_at_widest(results)?;
@@ -634,7 +878,10 @@ fn memory_verdict(results: &Results, docs: &str) -> Option<Verdict> {
 pub fn standing(figure: &Figure) -> String {
     let ranked = figure.ranked();
     let Some(leader) = ranked.first() else {
-        return "no model ran".to_owned();
+        return match could_not_run(figure) {
+            Some(missing) => format!("no model ran. Could not run: {missing}."),
+            None => "no model ran".to_owned(),
+        };
     };
     let ratio = |e: &Entry| e.value / leader.value.max(1e-9);
     let (tied, behind): (Vec<&Entry>, Vec<&Entry>) = ranked[1..]
@@ -672,16 +919,28 @@ pub fn standing(figure: &Figure) -> String {
     if !behind.is_empty() {
         let _ = write!(text, ". Then {}", show(&behind));
     }
-    if !figure.missing.is_empty() {
-        let missing: Vec<String> = figure
-            .missing
-            .iter()
-            .map(|(model, reason)| format!("{model} ({reason})"))
-            .collect();
-        let _ = write!(text, ". Could not run: {}", missing.join(", "));
+    if let Some(missing) = could_not_run(figure) {
+        let _ = write!(text, ". Could not run: {missing}");
     }
     text.push('.');
     text
+}
+
+/// The models of `figure` that could not run, those with the same reason together:
+/// `threads, async (the reason), uring (another)`.
+fn could_not_run(figure: &Figure) -> Option<String> {
+    let mut groups: Vec<(Vec<&str>, &str)> = Vec::new();
+    for (model, reason) in &figure.missing {
+        match groups.iter_mut().find(|(_, r)| *r == reason) {
+            Some((models, _)) => models.push(model),
+            None => groups.push((vec![model], reason)),
+        }
+    }
+    let parts: Vec<String> = groups
+        .iter()
+        .map(|(models, reason)| format!("{} ({reason})", models.join(", ")))
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 /// The *what the numbers say* section: one line per regime the sweep measured, and the

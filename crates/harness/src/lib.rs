@@ -16,7 +16,10 @@
 //! | publish | [`publish`] | only when asked: the README's results section and `docs/results.md`; the reference run, and a sweep beside it |
 //!
 //! Around them: [`measure`] (process usage, the machine), [`counts`] (instructions and system
-//! calls per page), [`affinity`] (pinning to cores) and [`limits`] (open files).
+//! calls per page), [`affinity`] (pinning to cores), [`limits`] (open files) and
+//! [`connections`] (what the TLS and connection axes say: the handshake apart from the rest
+//! of a page, what resumption and the pool save, the issues' targets, the transports a
+//! strategy does not support yet).
 //!
 //! A sweep never loses what it measured to what comes after: [`Results::write_data`] puts the
 //! data on disk before [`plot::draw`] draws, and a chart that fails is reported on its own.
@@ -24,6 +27,7 @@
 #![deny(missing_docs)]
 
 pub mod affinity;
+pub mod connections;
 pub mod counts;
 pub mod headline;
 pub mod limits;
@@ -43,4 +47,4 @@ pub mod summary;
 pub use limits::{FdLimit, open_fds, raise_fd_limit};
 pub use plan::Plan;
 pub use results::Results;
-pub use strategy::{Strategy, StrategyOptions, run, state_sizes, work_rounds};
+pub use strategy::{Strategy, StrategyOptions, root_unfetched, run, state_sizes, work_rounds};

@@ -21,7 +21,10 @@ use tokio::{
     net::TcpStream,
 };
 
-use crate::measure::{ProcessUsage, usage_of};
+use crate::{
+    measure::{ProcessUsage, usage_of},
+    plan::Transport,
+};
 
 /// Responses per second with one request per connection, and what each response cost the
 /// client and the server in CPU time.
@@ -161,22 +164,57 @@ pub struct Wrk {
     pub client: Option<CpuPerResponse>,
 }
 
+/// How `wrk` loads a server.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WrkLoad {
+    /// `-t`: its threads (each an event loop of its own).
+    pub threads: usize,
+    /// `-c`: connections open at once.
+    pub connections: usize,
+    /// `-d`: how long (whole seconds, at least one).
+    pub duration: Duration,
+    /// `-H 'Connection: close'`: a new connection (over https, a new handshake) for every
+    /// request; without it wrk keeps its connections.
+    pub close: bool,
+}
+
+impl WrkLoad {
+    /// `wrk`'s arguments for this load of `url`.
+    pub fn args(&self, url: &str) -> Vec<String> {
+        let mut args = vec![
+            format!("-t{}", self.threads),
+            format!("-c{}", self.connections.max(self.threads)),
+            format!("-d{}s", self.duration.as_secs().max(1)),
+        ];
+        if self.close {
+            args.extend(["-H".to_owned(), "Connection: close".to_owned()]);
+        }
+        args.push(url.to_owned());
+        args
+    }
+}
+
 /// `wrk -tT -cN -dS -H 'Connection: close' URL` (T = the cores), when `wrk` is on the path.
+pub fn wrk(url: &str, connections: usize, duration: Duration) -> Option<Wrk> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    wrk_with(
+        url,
+        &WrkLoad {
+            threads,
+            connections,
+            duration,
+            close: true,
+        },
+    )
+}
+
+/// `wrk` loading `url` as `load` says, when it is on the path.
 ///
 /// Its CPU time is read as this process's children's, before and after: nothing else is
 /// waited for meanwhile.
-pub fn wrk(url: &str, connections: usize, duration: Duration) -> Option<Wrk> {
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+pub fn wrk_with(url: &str, load: &WrkLoad) -> Option<Wrk> {
     let usage = usage_of(UsageWho::RUSAGE_CHILDREN).ok()?;
-    let output = Command::new("wrk")
-        .args([
-            &format!("-t{threads}"),
-            &format!("-c{connections}"),
-            &format!("-d{}s", duration.as_secs().max(1)),
-        ])
-        .args(["-H", "Connection: close", url])
-        .output()
-        .ok()?;
+    let output = Command::new("wrk").args(load.args(url)).output().ok()?;
     let (responses_per_s, requests) = parse_wrk(&String::from_utf8_lossy(&output.stdout))?;
     Some(Wrk {
         responses_per_s,
@@ -185,8 +223,39 @@ pub fn wrk(url: &str, connections: usize, duration: Duration) -> Option<Wrk> {
     })
 }
 
+/// One `wrk` load of the connection axis's CPU-bound site: a ceiling of the TLS and
+/// keep-alive crawls.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WrkRow {
+    /// The site whose server it loaded (its root page, `/`, again and again).
+    pub site: String,
+    /// http or https; closing every connection after its response (`-H 'Connection:
+    /// close'`) or keeping them. Over https wrk resumes its session on each new connection
+    /// (it keeps its OpenSSL session across reconnects), and checks no certificate.
+    pub transport: Transport,
+    /// `-t`: its threads.
+    pub threads: usize,
+    /// `-c`: connections open at once.
+    pub connections: usize,
+    /// Its `Requests/sec`.
+    pub responses_per_s: f64,
+    /// What each response cost wrk, in CPU time.
+    pub client: Option<CpuPerResponse>,
+    /// What each response cost the server meanwhile, µs of CPU time.
+    pub server_cpu_us: Option<f64>,
+    /// System calls per response, from a run of its own under `perf stat` (one thread).
+    #[serde(default)]
+    pub syscalls_per_response: Option<f64>,
+    /// User-space instructions per response, from a run of its own.
+    #[serde(default)]
+    pub instructions_per_response: Option<f64>,
+    /// What counted the instructions, `perf` or `callgrind`.
+    #[serde(default)]
+    pub instructions_by: Option<String>,
+}
+
 /// `Requests/sec` and the count of `N requests in T` from `wrk`'s report.
-fn parse_wrk(text: &str) -> Option<(f64, Option<u64>)> {
+pub(crate) fn parse_wrk(text: &str) -> Option<(f64, Option<u64>)> {
     let per_s = text
         .lines()
         .find_map(|line| line.trim().strip_prefix("Requests/sec:"))
@@ -210,5 +279,34 @@ mod tests {
         assert_eq!(parse_wrk(report), Some((23084.17, Some(69208))));
         assert_eq!(parse_wrk("Requests/sec: 5\n"), Some((5.0, None)));
         assert_eq!(parse_wrk("wrk: command failed\n"), None);
+    }
+
+    #[test]
+    fn wrk_closes_connections_only_when_asked() {
+        let mut load = WrkLoad {
+            threads: 1,
+            connections: 100,
+            duration: Duration::from_millis(200),
+            close: true,
+        };
+        assert_eq!(
+            load.args("https://127.0.0.1:1/"),
+            [
+                "-t1",
+                "-c100",
+                "-d1s",
+                "-H",
+                "Connection: close",
+                "https://127.0.0.1:1/"
+            ]
+        );
+        load.close = false;
+        load.threads = 4;
+        load.connections = 2;
+        // wrk refuses fewer connections than threads.
+        assert_eq!(
+            load.args("http://127.0.0.1:1/"),
+            ["-t4", "-c4", "-d1s", "http://127.0.0.1:1/"]
+        );
     }
 }

@@ -104,6 +104,22 @@ impl Site {
     }
 }
 
+/// The parts of a plan that can be run alone (`c10k compare --axes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Axis {
+    /// The CPU-bound, latency-bound and memory sites at every C, with the reference rows and
+    /// the server's ceiling.
+    Sites,
+    /// CPU work per page, inline and offloaded.
+    Work,
+    /// Instructions and system calls per page.
+    Counts,
+    /// The crawler on 1, 2, 4, … cores.
+    Cores,
+    /// http and https, closing and keeping connections (the TLS and connection axes).
+    Connections,
+}
+
 /// What a sweep runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
@@ -131,6 +147,212 @@ pub struct Plan {
     /// Instructions and system calls per page, counted in runs of their own.
     #[serde(default)]
     pub counts: Option<CountsAxis>,
+    /// http and https, one connection per page or kept: the TLS axis and the connection
+    /// axis.
+    #[serde(default)]
+    pub connections: Option<ConnectionsAxis>,
+}
+
+/// How a crawl reaches the server: over TLS or not, one connection per page or connections
+/// kept for the origin's next pages, and (over TLS) whether sessions are resumed.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct Transport {
+    /// https, with the test server's own CA given to the crawler (`--ca-file`).
+    pub tls: bool,
+    /// `--connections keep-alive`: a pool per origin.
+    pub keep_alive: bool,
+    /// `--no-resume`: every TLS connection a full handshake.
+    pub no_resume: bool,
+}
+
+impl Transport {
+    /// What every crawl did before this axis: http, a connection per page.
+    pub const HTTP_CLOSE: Transport = Transport {
+        tls: false,
+        keep_alive: false,
+        no_resume: false,
+    };
+    /// http, connections kept.
+    pub const HTTP_KEEP_ALIVE: Transport = Transport {
+        keep_alive: true,
+        ..Transport::HTTP_CLOSE
+    };
+    /// https, a connection per page, sessions resumed (the crawler's default over https).
+    pub const HTTPS_CLOSE: Transport = Transport {
+        tls: true,
+        ..Transport::HTTP_CLOSE
+    };
+    /// https, a connection per page, each a full handshake.
+    pub const HTTPS_CLOSE_NO_RESUME: Transport = Transport {
+        no_resume: true,
+        ..Transport::HTTPS_CLOSE
+    };
+    /// https, connections kept: one handshake per connection, not per page.
+    pub const HTTPS_KEEP_ALIVE: Transport = Transport {
+        keep_alive: true,
+        ..Transport::HTTPS_CLOSE
+    };
+    /// Every transport, in the order the axis crawls them.
+    pub const ALL: [Transport; 5] = [
+        Transport::HTTP_CLOSE,
+        Transport::HTTP_KEEP_ALIVE,
+        Transport::HTTPS_CLOSE,
+        Transport::HTTPS_CLOSE_NO_RESUME,
+        Transport::HTTPS_KEEP_ALIVE,
+    ];
+
+    /// `http close`, `https keep-alive`, `https close, no resumption`.
+    pub fn name(self) -> String {
+        format!(
+            "{} {}{}",
+            if self.tls { "https" } else { "http" },
+            if self.keep_alive {
+                "keep-alive"
+            } else {
+                "close"
+            },
+            if self.no_resume {
+                ", no resumption"
+            } else {
+                ""
+            }
+        )
+    }
+
+    /// A short suffix for a variant's name: empty for http close, else `+https`,
+    /// `+keep-alive`, `+https+keep-alive`, `+https+no-resume`.
+    pub fn suffix(self) -> String {
+        let mut suffix = String::new();
+        if self.tls {
+            suffix.push_str("+https");
+        }
+        if self.keep_alive {
+            suffix.push_str("+keep-alive");
+        }
+        if self.no_resume {
+            suffix.push_str("+no-resume");
+        }
+        suffix
+    }
+
+    /// The `c10k crawl` flags that make it, besides the root's scheme and `--ca-file`.
+    pub fn crawl_args(self) -> Vec<String> {
+        let mut args = Vec::new();
+        if self.keep_alive {
+            args.extend(["--connections".to_owned(), "keep-alive".to_owned()]);
+        }
+        if self.no_resume {
+            args.push("--no-resume".to_owned());
+        }
+        args
+    }
+}
+
+/// The connection axis's CPU-bound site.
+pub const CONN_CPU: &str = "conn-cpu";
+/// The connection axis's latency-bound site.
+pub const CONN_LATENCY: &str = "conn-latency";
+/// The memory site over https.
+pub const TLS_MEMORY: &str = "tls-memory";
+
+/// A site of an axis, and the concurrencies it is crawled with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SiteAt {
+    /// The site.
+    pub site: Site,
+    /// Its concurrencies.
+    pub concurrencies: Vec<usize>,
+}
+
+/// The TLS axis (issue 25) and the connection axis (issue 26), crawled on the same sites so
+/// that every transport has the others beside it at the same C: each strategy, in its
+/// default form and its parallel forms (a loop or runtime thread per core, unpinned, as the
+/// cores axis's top step), crawls each site at each of its C over every [`Transport`].
+///
+/// Beside the crawls: the memory site over https (memory per in-flight TLS connection), a
+/// keep-alive crawl on one core (the crawler pinned apart from the server), and `wrk`'s
+/// rates over http and https, closing and keeping connections, with as many threads as cores
+/// and with one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionsAxis {
+    /// The CPU-bound site (`conn-cpu`, no delay; `wrk` loads its server too) and the
+    /// latency-bound one (`conn-latency`).
+    pub sites: Vec<SiteAt>,
+    /// The transports every site is crawled over.
+    pub transports: Vec<Transport>,
+    /// The memory site over https (`tls-memory`), crawled by each strategy's default form
+    /// with sessions resumed: the RSS each in-flight TLS connection adds.
+    pub tls_memory: Option<SiteAt>,
+    /// Keep-alive on one core: the CPU-bound site crawled over http keep-alive by each
+    /// strategy's default form at this C, pinned to one CPU and the server to the others
+    /// (when there are at least two).
+    pub one_core: Option<usize>,
+    /// A crawl of this axis still running after this many seconds is killed and recorded as
+    /// failed (shorter than the plan's: a model that stalls on a transport it does not
+    /// support yet costs this, not five minutes).
+    pub run_timeout_s: u64,
+    /// The crawls with a TLS handshake per page (https, closing connections) stop after this
+    /// many pages (`--max-pages`): a handshake costs tens of times a plain page, and the
+    /// whole site at that price would be most of the sweep's time.
+    #[serde(default)]
+    pub handshake_pages: Option<usize>,
+}
+
+impl Transport {
+    /// Whether every page over it costs a TLS handshake (https, a connection per page).
+    pub fn handshake_per_page(self) -> bool {
+        self.tls && !self.keep_alive
+    }
+}
+
+impl ConnectionsAxis {
+    /// The axis with `pages` pages on the CPU-bound site at `cpu_cs`, the latency-bound site
+    /// (50 ms per response, `latency_pages` within `[min, max]` as 10·C) at `latency_cs`, the
+    /// memory site over https `tls_memory` wide, and keep-alive on one core at `one_core`.
+    fn standard(
+        pages: usize,
+        cpu_cs: &[usize],
+        latency_pages: (usize, usize),
+        latency_cs: &[usize],
+        tls_memory: (usize, u64, &[usize]),
+        one_core: usize,
+    ) -> ConnectionsAxis {
+        let (width, delay_ms, memory_cs) = tls_memory;
+        let mut latency = Site::latency(50, latency_pages.0, latency_pages.1);
+        latency.name = CONN_LATENCY.into();
+        let mut memory = Site::memory(width, delay_ms, 1);
+        memory.name = TLS_MEMORY.into();
+        ConnectionsAxis {
+            sites: vec![
+                SiteAt {
+                    site: Site::fixed(CONN_CPU, pages, 0),
+                    concurrencies: cpu_cs.to_vec(),
+                },
+                SiteAt {
+                    site: latency,
+                    concurrencies: latency_cs.to_vec(),
+                },
+            ],
+            transports: Transport::ALL.to_vec(),
+            tls_memory: Some(SiteAt {
+                site: memory,
+                concurrencies: memory_cs.to_vec(),
+            }),
+            one_core: Some(one_core),
+            run_timeout_s: 120,
+            handshake_pages: None,
+        }
+    }
+
+    /// The CPU-bound site of the axis: the first without delay.
+    pub fn cpu_site(&self) -> Option<&Site> {
+        self.sites
+            .iter()
+            .map(|s| &s.site)
+            .find(|site| site.delay_ms == 0)
+    }
 }
 
 /// The counted runs: each strategy crawling a CPU-bound site at each concurrency, once under
@@ -141,13 +363,17 @@ pub struct CountsAxis {
     pub site: Site,
     /// Concurrency limits.
     pub concurrencies: Vec<usize>,
+    /// The concurrencies counted again with connections kept (`--connections keep-alive`).
+    #[serde(default)]
+    pub keep_alive: Vec<usize>,
 }
 
 impl CountsAxis {
-    fn new(pages: usize, concurrencies: &[usize]) -> CountsAxis {
+    fn new(pages: usize, concurrencies: &[usize], keep_alive: &[usize]) -> CountsAxis {
         CountsAxis {
             site: Site::fixed("counts", pages, 0),
             concurrencies: concurrencies.to_vec(),
+            keep_alive: keep_alive.to_vec(),
         }
     }
 }
@@ -263,6 +489,31 @@ impl CoresAxis {
 }
 
 impl Plan {
+    /// This plan with only `axes` (all of them when empty); the limits probe runs whatever
+    /// the axes.
+    pub fn only(mut self, axes: &[Axis]) -> Plan {
+        if axes.is_empty() {
+            return self;
+        }
+        let keep = |axis| axes.contains(&axis);
+        if !keep(Axis::Sites) {
+            self.sites.clear();
+        }
+        if !keep(Axis::Work) {
+            self.work = None;
+        }
+        if !keep(Axis::Counts) {
+            self.counts = None;
+        }
+        if !keep(Axis::Cores) {
+            self.cores = None;
+        }
+        if !keep(Axis::Connections) {
+            self.connections = None;
+        }
+        self
+    }
+
     /// What `cargo bench` runs: C up to 10,000, 20,000 pages on the CPU-bound site.
     pub fn full() -> Plan {
         Plan {
@@ -280,7 +531,18 @@ impl Plan {
             probe_cap: 40_000,
             work: Some(WorkAxis::standard(2000)),
             cores: Some(CoresAxis::standard(20_000, 100)),
-            counts: Some(CountsAxis::new(2000, &[1, 100, 1000])),
+            counts: Some(CountsAxis::new(2000, &[1, 100, 1000], &[100])),
+            connections: Some(ConnectionsAxis {
+                handshake_pages: Some(1000),
+                ..ConnectionsAxis::standard(
+                    10_000,
+                    &[10, 100],
+                    (100, 5000),
+                    &[100, 1000],
+                    (1000, 1000, &[200, 1000]),
+                    1000,
+                )
+            }),
         }
     }
 
@@ -293,6 +555,18 @@ impl Plan {
             work: Some(WorkAxis::standard(500)),
             cores: Some(CoresAxis::standard(5000, 100)),
             counts: None,
+            // The CPU-bound site alone, where the transports differ most.
+            connections: Some(ConnectionsAxis {
+                sites: vec![SiteAt {
+                    site: Site::fixed(CONN_CPU, 2000, 0),
+                    concurrencies: vec![100],
+                }],
+                transports: Transport::ALL.to_vec(),
+                tls_memory: None,
+                one_core: None,
+                run_timeout_s: 120,
+                handshake_pages: Some(300),
+            }),
             ..Plan::full()
         }
     }
@@ -312,7 +586,18 @@ impl Plan {
             run_timeout_s: 60,
             work: Some(WorkAxis::standard(500)),
             cores: Some(CoresAxis::standard(2000, 100)),
-            counts: Some(CountsAxis::new(1000, &[1, 100])),
+            counts: Some(CountsAxis::new(1000, &[1, 100], &[100])),
+            connections: Some(ConnectionsAxis {
+                handshake_pages: Some(300),
+                ..ConnectionsAxis::standard(
+                    2000,
+                    &[10, 100],
+                    (100, 1000),
+                    &[100],
+                    (200, 300, &[50, 200]),
+                    1000,
+                )
+            }),
             ..Plan::full()
         }
     }
@@ -337,7 +622,11 @@ impl Plan {
                 work_us: vec![0, 100],
             }),
             cores: Some(CoresAxis::standard(100, 10)),
-            counts: Some(CountsAxis::new(50, &[10])),
+            counts: Some(CountsAxis::new(50, &[10], &[10])),
+            connections: Some(ConnectionsAxis {
+                run_timeout_s: 60,
+                ..ConnectionsAxis::standard(100, &[10], (100, 100), &[10], (10, 20, &[1, 10]), 10)
+            }),
             ..Plan::full()
         }
     }
@@ -346,6 +635,43 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_plan_keeps_only_the_axes_asked_for() {
+        let only = Plan::quick().only(&[Axis::Connections, Axis::Work]);
+        assert!(only.sites.is_empty());
+        assert!(only.counts.is_none() && only.cores.is_none());
+        assert_eq!(only.work, Plan::quick().work);
+        assert_eq!(only.connections, Plan::quick().connections);
+        assert_eq!(Plan::quick().only(&[]), Plan::quick());
+    }
+
+    #[test]
+    fn the_connection_axis_crawls_every_transport_on_its_cpu_bound_site() {
+        for plan in [
+            Plan::full(),
+            Plan::quick(),
+            Plan::smoke(),
+            Plan::criterion(),
+        ] {
+            let axis = plan.connections.expect("a connection axis");
+            assert_eq!(axis.transports, Transport::ALL);
+            assert_eq!(axis.cpu_site().map(|s| s.name.as_str()), Some(CONN_CPU));
+        }
+        assert_eq!(
+            Transport::HTTPS_CLOSE_NO_RESUME.suffix(),
+            "+https+no-resume"
+        );
+        assert_eq!(Transport::HTTP_CLOSE.suffix(), "");
+        assert_eq!(
+            Transport::HTTPS_KEEP_ALIVE.crawl_args(),
+            ["--connections", "keep-alive"]
+        );
+        assert_eq!(
+            Transport::HTTPS_CLOSE_NO_RESUME.name(),
+            "https close, no resumption"
+        );
+    }
 
     #[test]
     fn the_cores_axis_doubles_up_to_every_core() {

@@ -17,6 +17,7 @@ use std::{
 use crate::{
     Results,
     headline::{self, Figure},
+    plan::Transport,
     summary,
 };
 
@@ -183,6 +184,19 @@ fn compared(results: &Results) -> Vec<(&'static str, String, Figure)> {
         "memory per connection".to_owned(),
         headline::memory_per_connection(results),
     ));
+    for (key, label, transport) in [
+        ("https", "over https, best form", Transport::HTTPS_CLOSE),
+        (
+            "keep-alive",
+            "keep-alive, best form",
+            Transport::HTTP_KEEP_ALIVE,
+        ),
+    ] {
+        let figure = headline::conn_cpu_bound(results, transport);
+        if !figure.entries.is_empty() {
+            figures.push((key, label.to_owned(), figure));
+        }
+    }
     figures
 }
 

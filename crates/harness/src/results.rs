@@ -11,14 +11,20 @@ use std::{
 use c10k_core::Latency;
 use serde::{Deserialize, Serialize};
 
-use crate::{loadgen::Ceiling, measure::Machine, plan::Plan, probe::Ceilings};
+use crate::{
+    loadgen::{Ceiling, WrkRow},
+    measure::Machine,
+    plan::{Plan, TLS_MEMORY, Transport},
+    probe::Ceilings,
+};
 
 /// One crawl of the sweep, measured from outside.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Run {
     /// Site name.
     pub site: String,
-    /// Pages of the site.
+    /// Pages of the site, or the crawl's `--max-pages` when it stopped sooner (see
+    /// [`crate::plan::ConnectionsAxis::handshake_pages`]).
     pub pages: usize,
     /// Delay per response, ms.
     pub delay_ms: u64,
@@ -99,11 +105,20 @@ pub struct Run {
     /// Counted runs: what counted the instructions, `perf` or `callgrind`.
     #[serde(default)]
     pub instructions_by: Option<String>,
+    /// http or https, a connection per page or kept (every run before the connection axis:
+    /// http, a connection per page).
+    #[serde(default)]
+    pub transport: Transport,
+    /// What became of the crawl's connections, from its report: reused, full and resumed
+    /// TLS handshakes, stale, kept.
+    #[serde(default)]
+    pub connections: Option<c10k_core::Connections>,
 }
 
 impl Run {
-    /// The strategy, with `+offload` when it offloaded and `+per-core` or `+stealing` for an
-    /// async runtime of several threads.
+    /// The strategy, with `+offload` when it offloaded, `+per-core` or `+stealing` for an
+    /// async runtime of several threads, and the transport when it is not http with a
+    /// connection per page (`+https`, `+keep-alive`, `+no-resume`).
     pub fn variant(&self) -> String {
         let mut name = self.strategy.clone();
         if self.offload {
@@ -113,7 +128,26 @@ impl Run {
             name.push('+');
             name.push_str(runtime);
         }
+        name.push_str(&self.transport.suffix());
         name
+    }
+
+    /// Full TLS handshakes per response, when the report counted connections.
+    pub fn handshakes_per_page(&self) -> Option<f64> {
+        let c = self.connections?;
+        (self.fetched > 0).then(|| c.handshakes as f64 / self.fetched as f64)
+    }
+
+    /// Resumed TLS handshakes per response.
+    pub fn resumed_per_page(&self) -> Option<f64> {
+        let c = self.connections?;
+        (self.fetched > 0).then(|| c.resumed as f64 / self.fetched as f64)
+    }
+
+    /// Share of the responses sent on a connection taken from the pool.
+    pub fn reused_share(&self) -> Option<f64> {
+        let c = self.connections?;
+        (self.fetched > 0).then(|| c.reused as f64 / self.fetched as f64)
     }
 }
 
@@ -137,6 +171,17 @@ pub struct Claims {
     /// peer did best: its responses/s, and the slowest and fastest Rust strategy's over it.
     #[serde(default)]
     pub peers: BTreeMap<String, PeerClaim>,
+    /// Per strategy: what TLS costs a page, the handshake apart from the rest, and what
+    /// resumption saves (the connection axis's CPU-bound site).
+    #[serde(default)]
+    pub tls: BTreeMap<String, crate::connections::TlsClaim>,
+    /// Per strategy: what a pool of kept connections saves per page.
+    #[serde(default)]
+    pub pool: BTreeMap<String, crate::connections::PoolClaim>,
+    /// Per strategy: bytes of RSS each extra in-flight TLS connection adds (the memory site
+    /// over https).
+    #[serde(default)]
+    pub tls_memory_per_connection_b: BTreeMap<String, f64>,
 }
 
 /// A reference row against the Rust strategies.
@@ -213,6 +258,11 @@ pub struct Results {
     /// server that did not start, a limit raised).
     #[serde(default)]
     pub notes: Vec<String>,
+    /// `wrk` against the connection axis's CPU-bound site, over http and https, closing and
+    /// keeping connections, on every core and on one thread: the ceilings of the TLS and
+    /// keep-alive crawls. Empty where wrk is not installed.
+    #[serde(default)]
+    pub wrk: Vec<WrkRow>,
 }
 
 /// Fills in what is computed across runs: memory per connection and the claims.
@@ -226,35 +276,9 @@ pub struct Results {
 pub fn derive(results: &mut Results) {
     let strategies: std::collections::BTreeSet<String> =
         results.runs.iter().map(|r| r.strategy.clone()).collect();
-    for strategy in &strategies {
-        let memory: Vec<usize> = (0..results.runs.len())
-            .filter(|&i| {
-                let r = &results.runs[i];
-                r.site == "memory" && r.strategy == *strategy && r.error.is_none() && r.errors == 0
-            })
-            .collect();
-        let narrowest = memory
-            .iter()
-            .copied()
-            .min_by_key(|&i| results.runs[i].sampled_in_flight);
-        let widest = memory
-            .iter()
-            .copied()
-            .max_by_key(|&i| results.runs[i].sampled_in_flight);
-        if let (Some(lo), Some(hi)) = (narrowest, widest) {
-            let (lo, hi) = (&results.runs[lo], &results.runs[hi]);
-            if hi.sampled_in_flight > lo.sampled_in_flight {
-                let bytes = (hi.rss_kib_at_widest as f64 - lo.rss_kib_at_widest as f64) * 1024.0;
-                let per_connection = bytes / (hi.sampled_in_flight - lo.sampled_in_flight) as f64;
-                let (site, c) = (hi.site.clone(), hi.concurrency);
-                if let Some(run) = results
-                    .runs
-                    .iter_mut()
-                    .find(|r| r.site == site && r.strategy == *strategy && r.concurrency == c)
-                {
-                    run.rss_per_connection_b = Some(per_connection);
-                }
-            }
+    for site in ["memory", TLS_MEMORY] {
+        for strategy in &strategies {
+            memory_slope(results, site, strategy);
         }
     }
 
@@ -278,17 +302,21 @@ pub fn derive(results: &mut Results) {
                 (seq.wall_s, conc.wall_s, conc.concurrency),
             );
         }
-        if let Some(largest) = results
-            .runs
-            .iter()
-            .filter(ok)
-            .filter(|r| r.rss_per_connection_b.is_some())
-            .max_by_key(|r| r.concurrency)
-        {
-            claims.memory_per_connection_b.insert(
-                strategy.clone(),
-                largest.rss_per_connection_b.unwrap_or_default(),
-            );
+        for (site, claim) in [
+            ("memory", &mut claims.memory_per_connection_b),
+            (TLS_MEMORY, &mut claims.tls_memory_per_connection_b),
+        ] {
+            if let Some(bytes) = results
+                .runs
+                .iter()
+                .filter(ok)
+                .filter(|r| r.site == site)
+                .filter(|r| r.rss_per_connection_b.is_some())
+                .max_by_key(|r| r.concurrency)
+                .and_then(|r| r.rss_per_connection_b)
+            {
+                claim.insert(strategy.clone(), bytes);
+            }
         }
     }
     if let Some(ceiling) = &results.ceiling
@@ -350,7 +378,39 @@ pub fn derive(results: &mut Results) {
     }
     derive_scaling(results, &mut claims);
     derive_peers(results, &mut claims);
+    claims.tls = crate::connections::tls_claims(results);
+    claims.pool = crate::connections::pool_claims(results);
     results.claims = claims;
+}
+
+/// On a memory site (`memory`, or `tls-memory` over https), where every run has the same URLs
+/// seen and queued when the crawl is at its widest: the RSS sampled then, between the
+/// narrowest and the widest run of `strategy`, over the difference in connections in flight,
+/// written into the widest run.
+fn memory_slope(results: &mut Results, site: &str, strategy: &str) {
+    let memory: Vec<usize> = (0..results.runs.len())
+        .filter(|&i| {
+            let r = &results.runs[i];
+            r.site == site && r.strategy == strategy && r.error.is_none() && r.errors == 0
+        })
+        .collect();
+    let narrowest = memory
+        .iter()
+        .copied()
+        .min_by_key(|&i| results.runs[i].sampled_in_flight);
+    let widest = memory
+        .iter()
+        .copied()
+        .max_by_key(|&i| results.runs[i].sampled_in_flight);
+    let (Some(lo), Some(hi)) = (narrowest, widest) else {
+        return;
+    };
+    let (lo_run, hi_run) = (&results.runs[lo], &results.runs[hi]);
+    if hi_run.sampled_in_flight > lo_run.sampled_in_flight {
+        let bytes = (hi_run.rss_kib_at_widest as f64 - lo_run.rss_kib_at_widest as f64) * 1024.0;
+        let per_connection = bytes / (hi_run.sampled_in_flight - lo_run.sampled_in_flight) as f64;
+        results.runs[hi].rss_per_connection_b = Some(per_connection);
+    }
 }
 
 /// The reference rows against the Rust strategies, on the CPU-bound site.
@@ -529,6 +589,7 @@ fn run_columns() -> Vec<String> {
         instructions_per_page: Some(0.0),
         kernel_instructions_per_page: Some(0.0),
         instructions_by: Some(String::new()),
+        connections: Some(c10k_core::Connections::default()),
         ..Run::default()
     };
     let value = serde_json::to_value(full).unwrap_or_default();

@@ -18,10 +18,10 @@ use serde::Deserialize;
 use crate::{
     Strategy,
     counts::Counters,
-    loadgen,
+    loadgen::{self, WrkLoad, WrkRow},
     measure::{ProcessUsage, cpu_seconds_of, machine},
     peers::Peer,
-    plan::{CoresAxis, CoresStep, Plan, Site},
+    plan::{CoresAxis, CoresStep, Plan, Site, Transport},
     probe::Ceilings,
     results::{Results, Run, derive},
     server::ServerProcess,
@@ -102,27 +102,46 @@ pub fn sweep(bin: &Path, plan: &Plan) -> io::Result<Results> {
     }
     overall.inc(1);
 
-    // One server per site, size and placement, started when first needed and kept for the
-    // runs after.
-    type Key = (String, usize, Option<CoresStep>);
+    // One server per site, size, placement and transport, started when first needed and
+    // kept for the runs after.
+    type Key = (String, usize, Option<CoresStep>, bool);
     let mut servers: BTreeMap<Key, Result<ServerProcess, String>> = BTreeMap::new();
+    // The connection axis's CPU-bound site, whose servers wrk loads (once over each of http
+    // and https).
+    let wrk_site = plan
+        .connections
+        .as_ref()
+        .and_then(|axis| axis.cpu_site())
+        .map(|site| site.name.clone());
+    let mut wrk_loaded: Vec<bool> = Vec::new();
     for job in &jobs {
-        let key = (job.site.name.clone(), job.pages, job.step.clone());
+        let tls = job.transport.tls;
+        let key = (
+            job.site.name.clone(),
+            job.site_pages(),
+            job.step.clone(),
+            tls,
+        );
         if !servers.contains_key(&key) {
-            // The previous site's and step's servers are done with: one server runs at a time.
-            servers.retain(|(site, _, step), _| *site == job.site.name && *step == job.step);
+            // The previous site's, step's and transport's servers are done with: one server
+            // runs at a time.
+            servers.retain(|(site, _, step, over_tls), _| {
+                *site == job.site.name && *step == job.step && *over_tls == tls
+            });
             let (cpus, threads) = job.step.as_ref().map_or((None, 1), |step| {
                 (step.server_cpus.as_deref(), step.server_threads)
             });
             let started =
-                ServerProcess::start_on(bin, job.site, job.pages, cpus, threads).map_err(|err| {
-                    let line = format!(
-                        "the test server for the {} site did not start: {err}",
-                        job.site.name
-                    );
-                    note(&mut results, line.clone());
-                    line
-                });
+                ServerProcess::start_on(bin, job.site, job.site_pages(), cpus, threads, tls)
+                    .map_err(|err| {
+                        let line = format!(
+                            "the test server for the {} site{} did not start: {err}",
+                            job.site.name,
+                            if tls { " over TLS" } else { "" }
+                        );
+                        note(&mut results, line.clone());
+                        line
+                    });
             servers.insert(key.clone(), started);
         }
         let server = match &servers[&key] {
@@ -133,42 +152,38 @@ pub fn sweep(bin: &Path, plan: &Plan) -> io::Result<Results> {
                 continue;
             }
         };
-        if job.site.delay_ms == 0 && results.ceiling.is_none() {
+        if job.site.delay_ms == 0 && results.ceiling.is_none() && !tls {
             overall.set_message("measuring the server's connection ceiling");
-            let duration = Duration::from_secs_f64(plan.ceiling_seconds);
-            // The server's CPU time per response while each client loads it.
-            let server_cpu = || cpu_seconds_of(server.pid()).ok();
-            let per_response = |before: Option<f64>, responses: u64| {
-                let spent = server_cpu()? - before?;
-                (responses > 0).then(|| spent * 1e6 / responses as f64)
-            };
-            let before = server_cpu();
-            match loadgen::measure(server.addr, "/", plan.ceiling_connections, duration) {
-                Ok(mut ceiling) => {
-                    ceiling.server_cpu_us = per_response(before, ceiling.responses);
-                    let before = server_cpu();
-                    if let Some(wrk) = loadgen::wrk(&server.url, plan.ceiling_connections, duration)
-                    {
-                        ceiling.wrk_responses_per_s = Some(wrk.responses_per_s);
-                        ceiling.wrk_client = wrk.client;
-                        ceiling.wrk_server_cpu_us =
-                            wrk.responses.and_then(|n| per_response(before, n));
-                    }
-                    if ceiling.wrk_responses_per_s.is_none() {
-                        note(&mut results, "wrk not installed: the ceiling is the harness's own load only (scripts/install-tools.sh installs wrk)".to_owned());
-                    }
-                    results.ceiling = Some(ceiling);
-                }
-                Err(err) => note(&mut results, format!("server ceiling not measured: {err}")),
-            }
+            measure_ceiling(server, plan, &mut results, &note);
             overall.inc(1);
+        }
+        if wrk_site.as_deref() == Some(job.site.name.as_str())
+            && job.step.is_none()
+            && !wrk_loaded.contains(&tls)
+        {
+            wrk_loaded.push(tls);
+            overall.set_message(format!(
+                "loading the {} server with wrk",
+                if tls { "https" } else { "http" }
+            ));
+            let rows = wrk_rows(server, &job.site.name, plan, &counters);
+            match rows {
+                Ok(rows) => results.wrk.extend(rows),
+                // Said once, for http and https alike.
+                Err(line) => {
+                    if !results.notes.contains(&line) {
+                        note(&mut results, line);
+                    }
+                }
+            }
         }
         overall.set_message(job.describe());
         let run = if job.count {
             job.count(bin, server, &counters)
         } else {
-            let command = job.command(bin, &server.url, &peers);
-            job.run(command, server, plan.run_timeout_s, &bars)
+            let command = job.command(bin, server, &peers);
+            let timeout_s = job.timeout_s.unwrap_or(plan.run_timeout_s);
+            job.run(command, server, timeout_s, &bars)
         };
         if let Some(err) = &run.error {
             let _ = bars.println(format!("could not run {}: {err}", job.describe()));
@@ -180,6 +195,111 @@ pub fn sweep(bin: &Path, plan: &Plan) -> io::Result<Results> {
     overall.finish_and_clear();
     derive(&mut results);
     Ok(results)
+}
+
+/// The server's ceiling on the CPU-bound site, one connection per request: the harness's own
+/// load, and `wrk`'s where it is installed (else a note saying so).
+fn measure_ceiling(
+    server: &ServerProcess,
+    plan: &Plan,
+    results: &mut Results,
+    note: &dyn Fn(&mut Results, String),
+) {
+    let duration = Duration::from_secs_f64(plan.ceiling_seconds);
+    let server_cpu = || cpu_seconds_of(server.pid()).ok();
+    let before = server_cpu();
+    match loadgen::measure(server.addr, "/", plan.ceiling_connections, duration) {
+        Ok(mut ceiling) => {
+            ceiling.server_cpu_us = per_response(server_cpu(), before, ceiling.responses);
+            let before = server_cpu();
+            if let Some(wrk) = loadgen::wrk(&server.url, plan.ceiling_connections, duration) {
+                ceiling.wrk_responses_per_s = Some(wrk.responses_per_s);
+                ceiling.wrk_client = wrk.client;
+                ceiling.wrk_server_cpu_us = wrk
+                    .responses
+                    .and_then(|n| per_response(server_cpu(), before, n));
+            }
+            if ceiling.wrk_responses_per_s.is_none() {
+                note(results, WRK_MISSING.to_owned());
+            }
+            results.ceiling = Some(ceiling);
+        }
+        Err(err) => note(results, format!("server ceiling not measured: {err}")),
+    }
+}
+
+/// Said when `wrk` is not found: the ceilings it gives are missing.
+const WRK_MISSING: &str = "wrk not installed: the ceiling is the harness's own load only, and \
+     the TLS and keep-alive ceilings are not measured (scripts/install-tools.sh installs wrk)";
+
+/// CPU seconds spent between `before` and `after`, per response, in µs.
+fn per_response(after: Option<f64>, before: Option<f64>, responses: u64) -> Option<f64> {
+    let spent = after? - before?;
+    (responses > 0).then(|| spent * 1e6 / responses as f64)
+}
+
+/// `wrk` against `server` (of the connection axis's CPU-bound `site`), closing connections
+/// and keeping them, with a thread per core and with one; with one thread it is also counted
+/// (system calls and instructions per request), where the counters allow. Fails, saying why,
+/// when wrk is not installed.
+fn wrk_rows(
+    server: &ServerProcess,
+    site: &str,
+    plan: &Plan,
+    counters: &Counters,
+) -> Result<Vec<WrkRow>, String> {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut threads = vec![cores];
+    if cores > 1 {
+        threads.push(1);
+    }
+    let tls = server.ca_file.is_some();
+    let mut rows = Vec::new();
+    for keep_alive in [false, true] {
+        for &threads in &threads {
+            let load = WrkLoad {
+                threads,
+                connections: plan.ceiling_connections,
+                duration: Duration::from_secs_f64(plan.ceiling_seconds),
+                close: !keep_alive,
+            };
+            let server_cpu = || cpu_seconds_of(server.pid()).ok();
+            let before = server_cpu();
+            let Some(wrk) = loadgen::wrk_with(&server.url, &load) else {
+                return Err(WRK_MISSING.to_owned());
+            };
+            let mut row = WrkRow {
+                site: site.to_owned(),
+                transport: Transport {
+                    tls,
+                    keep_alive,
+                    no_resume: false,
+                },
+                threads,
+                connections: plan.ceiling_connections,
+                responses_per_s: wrk.responses_per_s,
+                client: wrk.client,
+                server_cpu_us: wrk
+                    .responses
+                    .and_then(|n| per_response(server_cpu(), before, n)),
+                ..WrkRow::default()
+            };
+            // One thread, as one loop has: counted over http, where the crawls are counted.
+            if threads == 1 && !tls && plan.counts.is_some() {
+                let counted = WrkLoad {
+                    duration: Duration::from_secs(1),
+                    ..load
+                };
+                if let Ok(count) = crate::counts::count_wrk(&counted.args(&server.url), counters) {
+                    row.syscalls_per_response = count.per_response(count.syscalls);
+                    row.instructions_per_response = count.per_response(count.user_instructions);
+                    row.instructions_by = count.instructions_by;
+                }
+            }
+            rows.push(row);
+        }
+    }
+    Ok(rows)
 }
 
 /// Every crawl of `plan`, in the order they run: site by site, C by C, strategy by strategy
@@ -215,10 +335,20 @@ fn jobs<'a>(plan: &'a Plan, peers: &[(Peer, Command)]) -> Vec<Job<'a>> {
         }
     }
     if let Some(axis) = &plan.counts {
-        for &concurrency in &axis.concurrencies {
+        let counted = axis
+            .concurrencies
+            .iter()
+            .map(|&c| (c, Transport::HTTP_CLOSE))
+            .chain(
+                axis.keep_alive
+                    .iter()
+                    .map(|&c| (c, Transport::HTTP_KEEP_ALIVE)),
+            );
+        for (concurrency, transport) in counted {
             for &strategy in &plan.strategies {
                 jobs.push(Job {
                     count: true,
+                    transport,
                     ..Job::new(&axis.site, strategy, concurrency)
                 });
             }
@@ -256,7 +386,97 @@ fn jobs<'a>(plan: &'a Plan, peers: &[(Peer, Command)]) -> Vec<Job<'a>> {
             }
         }
     }
+    if let Some(axis) = &plan.connections {
+        connection_jobs(plan, axis, &mut jobs);
+    }
     jobs
+}
+
+/// The connection axis's crawls: site by site, http then https (one server each), C by C,
+/// each form of each strategy over each transport in turn (so that close and keep-alive, and
+/// resumption on and off, run side by side in time); then the memory site over https, and
+/// keep-alive on one core.
+fn connection_jobs<'a>(
+    plan: &'a Plan,
+    axis: &'a crate::plan::ConnectionsAxis,
+    jobs: &mut Vec<Job<'a>>,
+) {
+    let cores = crate::affinity::allowed_cpus().map_or(1, |cpus| cpus.len());
+    let timeout_s = Some(axis.run_timeout_s);
+    for at in &axis.sites {
+        for tls in [false, true] {
+            let transports: Vec<Transport> = axis
+                .transports
+                .iter()
+                .copied()
+                .filter(|t| t.tls == tls)
+                .collect();
+            for &concurrency in &at.concurrencies {
+                for &strategy in &plan.strategies {
+                    for (parallel, runtime) in forms(strategy, cores) {
+                        for &transport in &transports {
+                            let job = Job {
+                                parallel,
+                                runtime,
+                                transport,
+                                timeout_s,
+                                ..Job::new(&at.site, strategy, concurrency)
+                            };
+                            jobs.push(match axis.handshake_pages {
+                                Some(most) if transport.handshake_per_page() => job.at_most(most),
+                                _ => job,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if let Some(at) = &axis.tls_memory {
+        for &concurrency in &at.concurrencies {
+            for &strategy in &plan.strategies {
+                jobs.push(Job {
+                    transport: Transport::HTTPS_CLOSE,
+                    timeout_s,
+                    ..Job::new(&at.site, strategy, concurrency)
+                });
+            }
+        }
+    }
+    let allowed = crate::affinity::allowed_cpus().unwrap_or_else(|_| vec![0]);
+    if let (Some(concurrency), Some(site), true) =
+        (axis.one_core, axis.cpu_site(), allowed.len() > 1)
+    {
+        let step = CoresAxis::step(1, &allowed);
+        for &strategy in &plan.strategies {
+            jobs.push(Job {
+                transport: Transport::HTTP_KEEP_ALIVE,
+                step: Some(step.clone()),
+                timeout_s,
+                ..Job::new(site, strategy, concurrency)
+            });
+        }
+    }
+}
+
+/// A strategy's forms on `cores` cores: its default one (one loop, a current-thread runtime,
+/// threads as they are), and where it has them and there is more than one core, its parallel
+/// forms (a loop per core; async per-core and work-stealing with a thread per core).
+fn forms(strategy: Strategy, cores: usize) -> Vec<(Option<usize>, Option<&'static str>)> {
+    let mut forms = vec![(None, None)];
+    if cores > 1 {
+        match strategy {
+            Strategy::Threads => {}
+            Strategy::Async => {
+                forms.push((Some(cores), Some("per-core")));
+                forms.push((Some(cores), Some("stealing")));
+            }
+            Strategy::Callbacks | Strategy::Generators | Strategy::Uring => {
+                forms.push((Some(cores), None));
+            }
+        }
+    }
+    forms
 }
 
 /// A progress bar style from a template written here (a bad one falls back to the default).
@@ -297,6 +517,12 @@ struct Job<'a> {
     count: bool,
     /// A reference row: this peer crawls instead of `strategy`.
     peer: Option<Peer>,
+    /// http or https, closing or keeping connections.
+    transport: Transport,
+    /// Killed after this many seconds instead of the plan's.
+    timeout_s: Option<u64>,
+    /// `--max-pages`: the crawl stops after this many pages of the site's (then `pages`).
+    max_pages: Option<usize>,
 }
 
 impl<'a> Job<'a> {
@@ -314,7 +540,27 @@ impl<'a> Job<'a> {
             step: None,
             count: false,
             peer: None,
+            transport: Transport::HTTP_CLOSE,
+            timeout_s: None,
+            max_pages: None,
         }
+    }
+
+    /// This crawl, stopped after `pages` pages if the site has more.
+    fn at_most(self, pages: usize) -> Job<'a> {
+        if pages >= self.pages {
+            return self;
+        }
+        Job {
+            pages,
+            max_pages: Some(pages),
+            ..self
+        }
+    }
+
+    /// The pages the site is served with (a crawl may stop sooner).
+    fn site_pages(&self) -> usize {
+        self.site.pages_for(self.concurrency)
     }
 
     /// The crawler's name in the results: the strategy's, or the peer's.
@@ -341,6 +587,15 @@ impl<'a> Job<'a> {
         }
         if let Some(runtime) = self.runtime {
             text.push_str(&format!(", {runtime}"));
+        }
+        if let Some(parallel) = self.parallel.filter(|_| self.step.is_none()) {
+            text.push_str(&format!(", {parallel} loops or threads"));
+        }
+        if self.transport != Transport::HTTP_CLOSE {
+            text.push_str(&format!(", {}", self.transport.name()));
+        }
+        if self.max_pages.is_some() {
+            text.push_str(&format!(", stopped after {} pages", self.pages));
         }
         text
     }
@@ -372,22 +627,30 @@ impl<'a> Job<'a> {
         args
     }
 
-    /// What follows `c10k crawl`: the root URL, the strategy, C and the variant's flags.
-    fn crawl_args(&self, url: &str) -> Vec<String> {
+    /// What follows `c10k crawl`: the server's root URL, the strategy, C, the variant's
+    /// flags and the transport's (with the server's CA over https).
+    fn crawl_args(&self, server: &ServerProcess) -> Vec<String> {
         let mut args = vec![
-            url.to_owned(),
+            server.url.clone(),
             "--strategy".to_owned(),
             self.strategy.name().to_owned(),
             "--concurrency".to_owned(),
             self.concurrency.to_string(),
         ];
         args.extend(self.variant_args());
+        args.extend(self.transport.crawl_args());
+        if let Some(pages) = self.max_pages {
+            args.extend(["--max-pages".to_owned(), pages.to_string()]);
+        }
+        if let Some(ca) = &server.ca_file {
+            args.extend(["--ca-file".to_owned(), ca.display().to_string()]);
+        }
         args
     }
 
     /// The crawl's child: `bin crawl …`, or for a reference row its peer's own command (from
     /// `peers`, which holds every peer that [`jobs`] made rows for).
-    fn command(&self, bin: &Path, url: &str, peers: &[(Peer, Command)]) -> Command {
+    fn command(&self, bin: &Path, server: &ServerProcess, peers: &[(Peer, Command)]) -> Command {
         let template = self
             .peer
             .and_then(|peer| peers.iter().find(|(found, _)| *found == peer));
@@ -395,7 +658,7 @@ impl<'a> Job<'a> {
             Some((_, template)) => {
                 let mut command = Command::new(template.get_program());
                 command.args(template.get_args()).args([
-                    url,
+                    &server.url,
                     "--concurrency",
                     &self.concurrency.to_string(),
                 ]);
@@ -405,7 +668,7 @@ impl<'a> Job<'a> {
                 let mut command = Command::new(bin);
                 command
                     .arg("crawl")
-                    .args(self.crawl_args(url))
+                    .args(self.crawl_args(server))
                     .arg("--progress");
                 command
             }
@@ -430,15 +693,25 @@ impl<'a> Job<'a> {
 
     /// Counts the crawl's instructions and system calls (see [`crate::counts`]).
     fn count(&self, bin: &Path, server: &ServerProcess, counters: &Counters) -> Run {
-        match crate::counts::count(bin, &self.crawl_args(&server.url), counters) {
-            Ok(count) => Run {
-                fetched: count.responses,
-                syscalls_per_page: count.per_response(count.syscalls),
-                instructions_per_page: count.per_response(count.user_instructions),
-                kernel_instructions_per_page: count.per_response(count.kernel_instructions),
-                instructions_by: count.instructions_by,
-                ..self.record()
-            },
+        match crate::counts::count(bin, &self.crawl_args(server), counters) {
+            Ok(count) => {
+                let unmet = crate::connections::unmet(
+                    self.transport,
+                    count.responses,
+                    self.concurrency,
+                    count.connections,
+                );
+                Run {
+                    fetched: count.responses,
+                    syscalls_per_page: count.per_response(count.syscalls),
+                    instructions_per_page: count.per_response(count.user_instructions),
+                    kernel_instructions_per_page: count.per_response(count.kernel_instructions),
+                    instructions_by: count.instructions_by,
+                    connections: count.connections,
+                    error: unmet,
+                    ..self.record()
+                }
+            }
             Err(err) => self.failed(err),
         }
     }
@@ -457,6 +730,7 @@ impl<'a> Job<'a> {
             pinning: self.step.as_ref().map(CoresStep::pinning),
             parallel: self.parallel,
             runtime: self.runtime.map(str::to_owned),
+            transport: self.transport,
             ..Run::default()
         }
     }
@@ -553,8 +827,16 @@ fn crawl_in_child(
             run.rss_kib_at_widest = process.rss_kib_at_widest;
             run.voluntary_switches = process.voluntary_switches;
             run.involuntary_switches = process.involuntary_switches;
+            run.connections = Some(report.connections);
             if !status.success() {
                 run.error = Some(first_line(&stderr, "the root could not be fetched"));
+            } else if let Some(why) = crate::connections::unmet(
+                job.transport,
+                report.fetched,
+                job.concurrency,
+                Some(report.connections),
+            ) {
+                run.error = Some(why);
             }
         }
         Err(_) => {

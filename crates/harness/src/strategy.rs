@@ -124,6 +124,20 @@ pub fn run(strategy: Strategy, config: &Config, options: &StrategyOptions) -> io
     }
 }
 
+/// Why a crawl that returned a report measured nothing, if so: a root that got no HTTP
+/// response (a transport the strategy does not support, say, fails its robots.txt and
+/// disallows the root). `c10k crawl` exits 1 for it; a crawl run in this process must check.
+pub fn root_unfetched(report: &Report) -> Option<String> {
+    report.roots.iter().find_map(|root| {
+        let record = report.records.iter().find(|r| &r.url == root);
+        match record.map(|r| r.status) {
+            Some(c10k_core::Status::Http(_)) => None,
+            Some(status) => Some(format!("the root {root} could not be fetched ({status})")),
+            None => Some(format!("the root {root} was not crawled")),
+        }
+    })
+}
+
 /// What one connection holds in `strategy`'s model: the main structures and their sizes
 /// (`size_of`, heap excluded).
 pub fn state_sizes(strategy: Strategy) -> Vec<(&'static str, usize)> {

@@ -7,8 +7,10 @@ use std::path::Path;
 use c10k_core::Latency;
 
 use crate::{
+    connections::{self, shape},
     loadgen::CpuPerResponse,
     peers::Peer,
+    plan::{CONN_CPU, TLS_MEMORY, Transport},
     results::{Results, Run, WORK_LOSS},
 };
 
@@ -158,6 +160,7 @@ pub fn tables(results: &Results) -> String {
     }
     cores_table(results, &mut md);
     counts_table(results, &mut md);
+    connection_tables(results, &mut md);
     let gap = ceiling_table(results, &mut md);
     md.push_str("## The lecture's claims, measured\n\n");
     for (strategy, (seq, conc, c)) in &results.claims.overlap {
@@ -238,6 +241,8 @@ pub fn tables(results: &Results) -> String {
     if let Some(gap) = gap {
         md.push_str(&gap);
     }
+    connection_claims(results, &mut md);
+    targets_table(results, &mut md);
     md
 }
 
@@ -495,6 +500,475 @@ fn ceiling_table(results: &Results, md: &mut String) -> Option<String> {
             reference.per_s * t / 1e6
         )),
     ))
+}
+
+/// The connection axis: per site, every form's rate and CPU per page over each transport;
+/// on the CPU-bound site, TLS's cost split into handshakes and the rest, and what the pool
+/// saves; keep-alive on one core; the memory site over https; wrk's rates.
+fn connection_tables(results: &Results, md: &mut String) {
+    let Some(axis) = results.plan.as_ref().and_then(|p| p.connections.as_ref()) else {
+        return;
+    };
+    for at in &axis.sites {
+        let site = &at.site;
+        let runs: Vec<&Run> = results
+            .runs
+            .iter()
+            .filter(|r| r.site == site.name && r.cores.is_none())
+            .collect();
+        if runs.is_empty() {
+            continue;
+        }
+        md.push_str(&format!(
+            "## {} site: {}; http and https, a connection per page or kept\n\n\
+             Each cell: responses/s, and the crawler's CPU µs per page. ✗: could not run (the \
+             reasons follow the table).
+
+",
+            site.name,
+            site.describe()
+        ));
+        md.push_str("| strategy | form | C |");
+        for t in &axis.transports {
+            md.push_str(&format!(" {} |", t.name()));
+        }
+        md.push_str("\n|---|---|---:|");
+        md.push_str(&"---:|".repeat(axis.transports.len()));
+        md.push('\n');
+        let mut reasons: Vec<(String, String)> = Vec::new();
+        for key in row_keys(&runs) {
+            md.push_str(&format!(
+                "| {} | {} | {} |",
+                key.strategy,
+                shape(key),
+                key.concurrency
+            ));
+            for &t in &axis.transports {
+                let cell = runs.iter().find(|r| same_row(r, key) && r.transport == t);
+                md.push_str(&match cell {
+                    None => " |".to_owned(),
+                    Some(r) if r.error.is_some() => {
+                        let reason = r.error.clone().unwrap_or_default();
+                        let what = format!("{} {}", r.strategy, t.name());
+                        if !reasons.iter().any(|(w, _)| *w == what) {
+                            reasons.push((what, reason));
+                        }
+                        " ✗ |".to_owned()
+                    }
+                    Some(r) => format!(
+                        " {:.0}, {:.0} µs{} |",
+                        r.pages_per_s,
+                        r.cpu_us_per_page,
+                        if r.errors > 0 {
+                            format!(" ({} errors)", r.errors)
+                        } else {
+                            String::new()
+                        }
+                    ),
+                });
+            }
+            md.push('\n');
+        }
+        md.push('\n');
+        if !reasons.is_empty() {
+            md.push_str("Could not run:\n\n");
+            for (what, reason) in reasons {
+                md.push_str(&format!("- {what}: {reason}\n"));
+            }
+            md.push('\n');
+        }
+    }
+    tls_table(results, md);
+    pool_table(results, md);
+    one_core_table(results, md);
+    tls_memory_table(results, md);
+    wrk_table(results, md);
+}
+
+/// Whether two runs are the same row of a connection table: strategy, form and C.
+fn same_row(a: &Run, b: &Run) -> bool {
+    a.strategy == b.strategy
+        && a.parallel == b.parallel
+        && a.runtime == b.runtime
+        && a.concurrency == b.concurrency
+}
+
+/// One run per row (strategy, form, C), in the order the runs came.
+fn row_keys<'a>(runs: &[&'a Run]) -> Vec<&'a Run> {
+    let mut keys: Vec<&Run> = Vec::new();
+    for &run in runs {
+        if !keys.iter().any(|k| same_row(k, run)) {
+            keys.push(run);
+        }
+    }
+    keys
+}
+
+/// TLS on the CPU-bound site: each row's CPU per page over http, over https with and without
+/// resumption, and the split (see [`crate::connections`]).
+fn tls_table(results: &Results, md: &mut String) {
+    let https: Vec<&Run> = connections::cpu_runs(results, Transport::HTTPS_CLOSE).collect();
+    if https.is_empty() {
+        return;
+    }
+    md.push_str(
+        "## TLS on the conn-cpu site: the handshake apart from the rest of a page
+
+\
+         CPU µs per page of the crawler, in the same form at the same C: over http (the rest: \
+         connect, request, response, links), over https with sessions resumed and with none. \
+         A full handshake: (no resumption − http) over the full handshakes per page; a resumed \
+         one: what is left of (resumed − http) after its full handshakes, over its resumed \
+         ones. Both include the connection's records, a few µs for a 2 KiB page.\n\n\
+         | strategy | form | C | responses/s resumed / none | http µs | https µs, resumed | https µs, none | resumed share | full handshake µs | resumed handshake µs | loop lag p99 ms, resumed |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for run in https {
+        let split = connections::tls_split(
+            run,
+            connections::beside(results, run, Transport::HTTP_CLOSE),
+            connections::beside(results, run, Transport::HTTPS_CLOSE_NO_RESUME),
+        );
+        md.push_str(&format!(
+            "| {} | {} | {} | {:.0} / {} | {} | {:.0} | {} | {} | {} | {} | {} |\n",
+            run.strategy,
+            shape(run),
+            run.concurrency,
+            split.https_per_s,
+            or_dash(split.no_resume_per_s, 0),
+            or_dash(split.http_cpu_us, 0),
+            split.https_cpu_us,
+            or_dash(split.no_resume_cpu_us, 0),
+            split
+                .resumed_share
+                .map_or("—".to_owned(), |s| format!("{:.0}%", s * 100.0)),
+            or_dash(split.full_handshake_us, 0),
+            or_dash(split.resumed_handshake_us, 0),
+            or_dash(run.loop_lag_ms.map(|l| l.p99), 1),
+        ));
+    }
+    md.push('\n');
+}
+
+/// Keep-alive on the CPU-bound site: each row's rate and CPU per page closing and keeping
+/// connections, over http and https.
+fn pool_table(results: &Results, md: &mut String) {
+    let kept: Vec<&Run> = connections::cpu_runs(results, Transport::HTTP_KEEP_ALIVE)
+        .chain(connections::cpu_runs(results, Transport::HTTPS_KEEP_ALIVE))
+        .collect();
+    if kept.is_empty() {
+        return;
+    }
+    md.push_str(
+        "## keep-alive on the conn-cpu site: what the pool saves
+
+\
+         Each crawl keeping connections beside the same form at the same C closing them (over \
+         https, closing resumes sessions).\n\n\
+         | strategy | form | C | over | responses/s close → keep-alive | × | CPU µs/page close → keep-alive | saved µs/page | reused | stale | loop lag p99 ms |\n\
+         |---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for run in kept {
+        let close = Transport {
+            keep_alive: false,
+            ..run.transport
+        };
+        let Some(closed) = connections::beside(results, run, close) else {
+            continue;
+        };
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {:.0} → {:.0} | {:.2} | {:.0} → {:.0} | {:.0} | {} | {} | {} |\n",
+            run.strategy,
+            shape(run),
+            run.concurrency,
+            if run.transport.tls { "https" } else { "http" },
+            closed.pages_per_s,
+            run.pages_per_s,
+            run.pages_per_s / closed.pages_per_s.max(1e-9),
+            closed.cpu_us_per_page,
+            run.cpu_us_per_page,
+            closed.cpu_us_per_page - run.cpu_us_per_page,
+            run.reused_share()
+                .map_or("—".to_owned(), |s| format!("{:.0}%", s * 100.0)),
+            run.connections.map_or("—".to_owned(), |c| c.stale.to_string()),
+            or_dash(run.loop_lag_ms.map(|l| l.p99), 1),
+        ));
+    }
+    md.push('\n');
+}
+
+/// Keep-alive with the crawler on one CPU and the server on the others.
+fn one_core_table(results: &Results, md: &mut String) {
+    let pinned: Vec<&Run> = results
+        .runs
+        .iter()
+        .filter(|r| r.site == CONN_CPU && r.cores == Some(1))
+        .collect();
+    let Some(first) = pinned.first() else {
+        return;
+    };
+    let threads = pinned
+        .iter()
+        .find(|r| r.strategy == "threads" && r.error.is_none())
+        .map(|r| r.pages_per_s);
+    md.push_str(&format!(
+        "## keep-alive on one core: the conn-cpu site at C = {}, {}\n\n\
+         | strategy | responses/s | × threads | CPU µs/page | reused | p99 ms | errors |\n\
+         |---|---:|---:|---:|---:|---:|---|\n",
+        first.concurrency,
+        first.pinning.as_deref().unwrap_or("pinned")
+    ));
+    for r in pinned {
+        if let Some(err) = &r.error {
+            md.push_str(&format!(
+                "| {} | — | — | — | — | — | could not run: {err} |\n",
+                r.strategy
+            ));
+            continue;
+        }
+        md.push_str(&format!(
+            "| {} | {:.0} | {} | {:.0} | {} | {:.1} | {} |\n",
+            r.strategy,
+            r.pages_per_s,
+            or_dash(threads.map(|t| r.pages_per_s / t.max(1e-9)), 2),
+            r.cpu_us_per_page,
+            r.reused_share()
+                .map_or("—".to_owned(), |s| format!("{:.0}%", s * 100.0)),
+            r.latency_ms.p99,
+            r.errors
+        ));
+    }
+    md.push('\n');
+}
+
+/// The memory site over https: RSS per in-flight TLS connection, beside the plain one.
+fn tls_memory_table(results: &Results, md: &mut String) {
+    let Some(at) = results
+        .plan
+        .as_ref()
+        .and_then(|p| p.connections.as_ref())
+        .and_then(|a| a.tls_memory.as_ref())
+    else {
+        return;
+    };
+    let runs: Vec<&Run> = results
+        .runs
+        .iter()
+        .filter(|r| r.site == TLS_MEMORY)
+        .collect();
+    if runs.is_empty() {
+        return;
+    }
+    md.push_str(&format!(
+        "## {} site: {}, over https (sessions resumed)\n\n\
+         | strategy | C | sampled in flight | RSS at widest MiB | RSS/TLS conn B | RSS/plain conn B (memory site) | errors |\n\
+         |---|---:|---:|---:|---:|---:|---|\n",
+        at.site.name,
+        at.site.describe()
+    ));
+    for r in runs {
+        if let Some(err) = &r.error {
+            md.push_str(&format!(
+                "| {} | {} | — | — | — | — | could not run: {err} |\n",
+                r.strategy, r.concurrency
+            ));
+            continue;
+        }
+        let plain = r.rss_per_connection_b.and(
+            results
+                .claims
+                .memory_per_connection_b
+                .get(&r.strategy)
+                .copied(),
+        );
+        md.push_str(&format!(
+            "| {} | {} | {} | {:.1} | {} | {} | {} |\n",
+            r.strategy,
+            r.concurrency,
+            r.sampled_in_flight,
+            r.rss_kib_at_widest as f64 / 1024.0,
+            or_dash(r.rss_per_connection_b, 0),
+            or_dash(plain, 0),
+            r.errors
+        ));
+    }
+    md.push('\n');
+}
+
+/// wrk against the connection axis's CPU-bound site.
+fn wrk_table(results: &Results, md: &mut String) {
+    if results.wrk.is_empty() {
+        if results
+            .plan
+            .as_ref()
+            .is_some_and(|p| p.connections.is_some())
+        {
+            md.push_str(
+                "*wrk is not installed here: the TLS and keep-alive ceilings are not measured \
+                 (`scripts/install-tools.sh` installs it).*\n\n",
+            );
+        }
+        return;
+    }
+    md.push_str(
+        "## wrk against the conn-cpu site: the TLS and keep-alive ceilings\n\n\
+         `wrk` fetching the root page again and again, closing every connection (`-H \
+         'Connection: close'`) or keeping them, with a thread per core and with one (as one \
+         loop has). Over https wrk resumes its session on every new connection after the \
+         first, and checks no certificate. System calls and instructions per response come \
+         from a second run of one second, counted.\n\n\
+         | wrk | threads | connections | responses/s | client µs/response, user + kernel | server µs/response | system calls/response | user instructions/response |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for w in &results.wrk {
+        md.push_str(&format!(
+            "| {} | {} | {} | {:.0} | {} | {} | {} | {} |\n",
+            w.transport.name(),
+            w.threads,
+            w.connections,
+            w.responses_per_s,
+            w.client.map_or("—".to_owned(), |c| format!(
+                "{:.1} + {:.1}",
+                c.user_us, c.sys_us
+            )),
+            or_dash(w.server_cpu_us, 1),
+            or_dash(w.syscalls_per_response, 1),
+            or_dash(w.instructions_per_response, 0),
+        ));
+    }
+    md.push('\n');
+}
+
+/// The lecture's connection pool, the handshake's cost, and memory per TLS connection, as
+/// claims; and the transports strategies lack.
+fn connection_claims(results: &Results, md: &mut String) {
+    let claims = &results.claims;
+    if !claims.pool.is_empty() {
+        let list: Vec<String> = claims
+            .pool
+            .iter()
+            .map(|(model, p)| {
+                let mut text = format!(
+                    "**{model}** {:.0} → {:.0} µs (saves {:.0} µs, {:.0}%; {:.2}× the rate, C = {})",
+                    p.close_cpu_us,
+                    p.keep_alive_cpu_us,
+                    p.saves_us(),
+                    p.saves_us() / p.close_cpu_us.max(1e-9) * 100.0,
+                    p.keep_alive_per_s / p.close_per_s.max(1e-9),
+                    p.concurrency
+                );
+                if let Some((close, kept)) = p.https_cpu_us {
+                    text.push_str(&format!(", over https {close:.0} → {kept:.0} µs"));
+                }
+                if let Some((c, close, kept)) = p.syscalls {
+                    text.push_str(&format!(
+                        ", system calls {close:.1} → {kept:.1} per page (counted, C = {c})"
+                    ));
+                }
+                text
+            })
+            .collect();
+        md.push_str(&format!(
+            "- *A pool of connections* (\"the same is usually done with sockets, in a connection \
+             pool\"): the crawler's CPU per page on the conn-cpu site, closing → keeping \
+             connections, each model's default form at the C where keeping them was fastest: {}.\n",
+            list.join("; ")
+        ));
+    }
+    if !claims.tls.is_empty() {
+        let list: Vec<String> = claims
+            .tls
+            .iter()
+            .map(|(model, t)| {
+                let mut text = format!("**{model}** (C = {})", t.concurrency);
+                if let Some(http) = t.http_cpu_us {
+                    text.push_str(&format!(" {http:.0} µs over http"));
+                }
+                text.push_str(&format!(", {:.0} resumed", t.https_cpu_us));
+                if let Some(none) = t.no_resume_cpu_us {
+                    text.push_str(&format!(", {none:.0} without resumption"));
+                }
+                if let Some(full) = t.full_handshake_us {
+                    text.push_str(&format!("; a full handshake {full:.0} µs"));
+                }
+                if let Some(resumed) = t.resumed_handshake_us {
+                    text.push_str(&format!(", a resumed one {resumed:.0} µs"));
+                }
+                if let Some(saves) = t.resumption_saves_us() {
+                    text.push_str(&format!("; resumption saves {saves:.0} µs per page"));
+                }
+                text
+            })
+            .collect();
+        md.push_str(&format!(
+            "- *What the handshake costs* (the crawler's CPU per page on the conn-cpu site, each \
+             model's default form at the C where https was fastest): {}.\n",
+            list.join("; ")
+        ));
+    }
+    if !claims.tls_memory_per_connection_b.is_empty() {
+        let list: Vec<String> = claims
+            .tls_memory_per_connection_b
+            .iter()
+            .map(
+                |(model, bytes)| match claims.memory_per_connection_b.get(model) {
+                    Some(plain) => format!("{model} {bytes:.0} B (plain {plain:.0} B)"),
+                    None => format!("{model} {bytes:.0} B"),
+                },
+            )
+            .collect();
+        md.push_str(&format!(
+            "- *Memory per TLS connection* (RSS each extra in-flight connection adds, on the \
+             memory site over https): {}.\n",
+            list.join(", ")
+        ));
+    }
+    if let Some(line) = connections::missing_line(results) {
+        md.push_str(&format!(
+            "- *Not supported yet* (every crawl that needs it failed): {line}.\n"
+        ));
+    }
+}
+
+/// Issues 25 and 26's targets, with the figures that meet or miss them: one group of rows per
+/// target, its text in the first.
+fn targets_table(results: &Results, md: &mut String) {
+    if results
+        .plan
+        .as_ref()
+        .is_none_or(|p| p.connections.is_none())
+    {
+        return;
+    }
+    md.push_str(
+        "\n## Targets of issues 25 (TLS) and 26 (keep-alive)\n\n\
+         Each target as the issue sets it, and each model's figure against it (ratio: the \
+         figure over what it is held against).\n\n\
+         | issue | target | model | measured | ratio | met |\n\
+         |---:|---|---|---|---:|---|\n",
+    );
+    for target in connections::targets(results) {
+        let head = format!("| {} | {} |", target.issue, target.text);
+        if let Some(why) = &target.not_measured {
+            md.push_str(&format!("{head} — | not measured: {why} | — | — |\n"));
+            continue;
+        }
+        for (i, row) in target.rows.iter().enumerate() {
+            md.push_str(&format!(
+                "{} {} | {} | {} | {} |\n",
+                if i == 0 { head.as_str() } else { "| | |" },
+                row.model,
+                row.measured,
+                or_dash(row.ratio, 2),
+                match row.met {
+                    Some(true) => "yes",
+                    Some(false) => "**no**",
+                    None => "not judged",
+                }
+            ));
+        }
+    }
+    md.push('\n');
 }
 
 /// A figure with `digits` decimals, or a dash where there is none.

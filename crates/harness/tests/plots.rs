@@ -28,10 +28,20 @@ fn every_chart_kind_is_drawn_as_svg_and_png_in_the_strategies_colours() {
         .collect();
     assert_eq!(
         kinds,
-        BTreeSet::from(["cores", "counts", "cpu", "latency", "memory", "work"]),
+        BTreeSet::from([
+            "conn", "cores", "counts", "cpu", "latency", "memory", "tls", "work"
+        ]),
         "a chart of every site"
     );
-    assert_eq!(charts.len(), 4 + 4 + 1 + 3 + 2 + 2);
+    // The connection axis: its CPU-bound site over each of 5 transports, rate and CPU per
+    // page (the fixture has no runs of its latency-bound site: no chart), and the memory
+    // site over https.
+    assert_eq!(charts.len(), 4 + 4 + 1 + 3 + 2 + 2 + 5 * 2 + 1);
+    assert!(
+        charts
+            .iter()
+            .any(|(file, _)| file == "conn-cpu-https-close-no-resume-pages_per_s")
+    );
     assert_eq!(drawn.written.len(), 2 * charts.len());
 
     // The same colour for the same strategy in every chart (Okabe–Ito; see plot/style.rs).

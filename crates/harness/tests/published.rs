@@ -214,13 +214,12 @@ fn each_regime_names_its_leader_by_the_runs_and_by_how_much() {
         "Blocking work on the loop",
         "Every core",
         "Memory, many connections",
+        "TLS",
+        "Keep-alive",
     ] {
         assert!(verdict_line(&text, regime).contains("*Rests on*"));
     }
-    assert!(
-        text.contains("Not measured by this run: TLS, Keep-alive."),
-        "{text}"
-    );
+    assert!(!text.contains("Not measured by this run"), "{text}");
 }
 
 #[test]
@@ -258,10 +257,11 @@ fn a_regime_without_runs_is_listed_as_not_measured() {
     let mut results = fixture();
     results
         .runs
-        .retain(|r| r.site != "work" && r.site != "cores");
+        .retain(|r| r.site != "work" && r.site != "cores" && !r.site.starts_with("conn-"));
     let text = headline::what_the_numbers_say(&results, "docs");
     assert!(!text.contains("- **Blocking work"), "{text}");
     assert!(!text.contains("- **Every core"), "{text}");
+    assert!(!text.contains("- **TLS"), "{text}");
     assert!(
         text.contains(
             "Not measured by this run: Blocking work on the loop, Every core, TLS, Keep-alive."
@@ -492,4 +492,337 @@ fn close_models_tie_and_distant_ones_do_not() {
         "**callbacks** leads with 1000 responses/s (one loop, C = 1000), 2.00× the next. \
          Then threads 500 (0.50×)."
     );
+}
+
+/// A raw run over `transport` (`tls`, `keep_alive`, `no_resume`).
+fn over(run: &Value, tls: bool, keep_alive: bool, no_resume: bool) -> bool {
+    let t = &run["transport"];
+    t["tls"] == tls && t["keep_alive"] == keep_alive && t["no_resume"] == no_resume
+}
+
+/// A raw run of the connection axis's CPU-bound site, unpinned.
+fn conn_cpu(run: &Value) -> bool {
+    run["site"] == "conn-cpu" && run["cores"].is_null()
+}
+
+/// A raw run of a strategy's default form (one loop, one runtime thread, threads as they are).
+fn default_form(run: &Value) -> bool {
+    run["parallel"].is_null() && run["runtime"].is_null() && run["cores"].is_null()
+}
+
+/// `wrk`'s rate over the transport, on the most threads it ran with (or on `threads`).
+fn raw_wrk(tls: bool, keep_alive: bool, threads: Option<u64>) -> f64 {
+    let value: Value = serde_json::from_str(SWEEP).expect("JSON");
+    value["wrk"]
+        .as_array()
+        .expect("wrk rows")
+        .iter()
+        .filter(|w| w["transport"]["tls"] == tls && w["transport"]["keep_alive"] == keep_alive)
+        .filter(|w| threads.is_none_or(|t| w["threads"] == t))
+        .max_by_key(|w| w["threads"].as_u64())
+        .and_then(|w| w["responses_per_s"].as_f64())
+        .expect("a wrk row")
+}
+
+const RUST: [&str; 5] = ["threads", "callbacks", "generators", "async", "uring"];
+
+#[test]
+fn the_headline_table_gives_each_models_best_form_over_https_and_keeping_connections() {
+    let table = headline::table(&fixture());
+    for model in RUST {
+        let row = table
+            .lines()
+            .find(|line| line.starts_with(&format!("| {model} |")))
+            .unwrap_or_else(|| panic!("no row for {model}:\n{table}"));
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let https = best_rate(model, |r| conn_cpu(r) && over(r, true, false, false)).unwrap();
+        let kept = best_rate(model, |r| conn_cpu(r) && over(r, false, true, false)).unwrap();
+        assert!(cells[5].starts_with(&format!("{https:.0} (")), "{row}");
+        assert!(cells[6].starts_with(&format!("{kept:.0} (")), "{row}");
+    }
+    // The reference rows crawl neither.
+    let go = table.lines().find(|l| l.starts_with("| go |")).unwrap();
+    assert!(go.ends_with("| — | — |"), "{go}");
+}
+
+#[test]
+fn the_tls_and_keep_alive_regimes_rest_on_the_runs_and_wrk() {
+    let text = headline::what_the_numbers_say(&fixture(), "docs");
+    let best = |tls, keep_alive| -> Vec<(&str, f64)> {
+        let mut rates: Vec<(&str, f64)> = RUST
+            .iter()
+            .filter_map(|&m| {
+                Some((
+                    m,
+                    best_rate(m, |r| conn_cpu(r) && over(r, tls, keep_alive, false))?,
+                ))
+            })
+            .collect();
+        rates.sort_by(|a, b| b.1.total_cmp(&a.1));
+        rates
+    };
+    let tls = verdict_line(&text, "TLS");
+    let https = best(true, false);
+    assert!(
+        tls.contains(&format!(
+            "**{}** leads with {:.0} responses/s",
+            https[0].0, https[0].1
+        )),
+        "{tls}"
+    );
+    let wrk = raw_wrk(true, false, None);
+    assert!(
+        tls.contains(&format!("did {wrk:.0} responses/s over https")),
+        "{tls}"
+    );
+    let met = https.iter().filter(|(_, r)| r / wrk >= 0.9).count();
+    assert!(tls.contains(&format!("met by {met} of 5")), "{tls}");
+
+    let line = verdict_line(&text, "Keep-alive");
+    let kept = best(false, true);
+    let closed = best(false, false);
+    assert!(
+        line.contains(&format!(
+            "**{}** leads with {:.0} responses/s",
+            kept[0].0, kept[0].1
+        )),
+        "{line}"
+    );
+    for (model, rate) in &kept {
+        let close = closed.iter().find(|(m, _)| m == model).unwrap().1;
+        assert!(
+            line.contains(&format!("{model} {:.1}×", rate / close)),
+            "{model} in {line}"
+        );
+    }
+    let met = kept
+        .iter()
+        .filter(|(m, r)| r / closed.iter().find(|(c, _)| c == m).unwrap().1 >= 3.0)
+        .count();
+    assert!(
+        line.contains(&format!("Target 3× the close rate: met by {met} of 5")),
+        "{line}"
+    );
+}
+
+/// The rows of the targets table under the target whose text starts with `start`.
+fn target_rows(page: &str, start: &str) -> Vec<String> {
+    let mut rows = Vec::new();
+    let mut inside = false;
+    for line in page.lines() {
+        if line.starts_with("| 25 | ") || line.starts_with("| 26 | ") {
+            inside = line[7..].starts_with(start);
+        } else if !line.starts_with("| | |") {
+            inside = inside && line.starts_with("| | |");
+        }
+        if inside {
+            rows.push(line.to_owned());
+        }
+    }
+    rows
+}
+
+#[test]
+fn the_results_page_states_each_target_with_the_figures_that_meet_or_miss_it() {
+    let mut results = fixture();
+    let page = c10k_harness::summary::tables(&results);
+    assert!(page.contains("## Targets of issues 25 (TLS) and 26 (keep-alive)"));
+    let wrk = raw_wrk(true, false, None);
+    let rows = target_rows(&page, "Every strategy's best form over TLS");
+    assert_eq!(rows.len(), 5, "{page}");
+    for model in RUST {
+        let rate = best_rate(model, |r| conn_cpu(r) && over(r, true, false, false)).unwrap();
+        let row = rows
+            .iter()
+            .find(|r| r.contains(&format!("| {model} | {rate:.0}/s (")))
+            .unwrap_or_else(|| panic!("{model}: {rows:?}"));
+        let ratio = rate / wrk;
+        assert!(row.contains(&format!("| {ratio:.2} |")), "{row}");
+        assert!(
+            row.ends_with(if ratio >= 0.9 {
+                "| yes |"
+            } else {
+                "| **no** |"
+            }),
+            "{row}"
+        );
+    }
+    // One loop against wrk -t1, keeping connections: the event-driven models alone.
+    let rows = target_rows(
+        &page,
+        "One loop reaches at least 0.8× `wrk -t1`'s rate, keeping",
+    );
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    let t1 = raw_wrk(false, true, Some(1));
+    let uring = best_rate("uring", |r| {
+        conn_cpu(r) && default_form(r) && over(r, false, true, false)
+    })
+    .unwrap();
+    assert!(
+        rows.iter().any(
+            |r| r.contains(&format!("| uring | {uring:.0}/s (one loop, C = "))
+                && r.contains(&format!("against wrk -t1 {t1:.0}/s | {:.2} |", uring / t1))
+        ),
+        "{rows:?}"
+    );
+
+    // A slower wrk: every model meets the TLS target, and the verdict says so.
+    for row in &mut results.wrk {
+        if row.transport.tls && !row.transport.keep_alive {
+            row.responses_per_s = 10.0;
+        }
+    }
+    let page = c10k_harness::summary::tables(&results);
+    let rows = target_rows(&page, "Every strategy's best form over TLS");
+    assert!(rows.iter().all(|r| r.ends_with("| yes |")), "{rows:?}");
+    let tls = verdict_line(&headline::what_the_numbers_say(&results, "docs"), "TLS");
+    assert!(tls.contains("is met by 5 of 5."), "{tls}");
+
+    // Without wrk, the targets that need it are not measured, and say so.
+    results.wrk.clear();
+    let page = c10k_harness::summary::tables(&results);
+    let rows = target_rows(&page, "Every strategy's best form over TLS");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(
+        rows[0].contains("not measured: wrk is not installed here"),
+        "{rows:?}"
+    );
+    assert!(page.contains("*wrk is not installed here"), "{page}");
+}
+
+#[test]
+fn a_strategy_without_https_is_named_and_misses_the_targets_that_need_it() {
+    let mut results = fixture();
+    for run in &mut results.runs {
+        if run.strategy == "uring" && run.transport.tls {
+            run.error = Some("no TLS here".into());
+        }
+    }
+    let missing = c10k_harness::connections::missing(&results);
+    assert_eq!(missing.len(), 1, "{missing:?}");
+    assert_eq!(
+        (missing[0].strategy.as_str(), missing[0].feature),
+        ("uring", "https")
+    );
+    assert!(c10k_harness::connections::unexplained_failures(&results).is_empty());
+    let page = c10k_harness::summary::tables(&results);
+    assert!(
+        page.contains("- *Not supported yet* (every crawl that needs it failed): https: uring."),
+        "{page}"
+    );
+    assert!(page.contains("- uring https close: no TLS here"), "{page}");
+    let rows = target_rows(&page, "Every strategy's best form over TLS");
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("| uring | could not run: no TLS here | — | **no** |")),
+        "{rows:?}"
+    );
+    let tls = verdict_line(&headline::what_the_numbers_say(&results, "docs"), "TLS");
+    assert!(tls.contains("Could not run: uring (no TLS here)"), "{tls}");
+    // Keep-alive over http still ran: it is not missing, and a failure there would count.
+    results
+        .runs
+        .iter_mut()
+        .find(|r| r.strategy == "uring" && r.site == "conn-cpu" && r.transport.keep_alive)
+        .unwrap()
+        .error = Some("reset".into());
+    assert_eq!(
+        c10k_harness::connections::unexplained_failures(&results).len(),
+        1
+    );
+}
+
+/// Whether two JSON values are equal, their numbers to one part in 10¹².
+fn close_to(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            (x - y).abs() <= 1e-12 * x.abs().max(y.abs())
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| close_to(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| close_to(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+#[test]
+fn the_pool_and_the_handshake_claims_follow_the_runs() {
+    let results = fixture();
+    // The stored claims are what the code derives from the runs (to the last digit JSON
+    // keeps).
+    let pool = c10k_harness::connections::pool_claims(&results);
+    let tls = c10k_harness::connections::tls_claims(&results);
+    for (derived, stored) in [
+        (
+            serde_json::to_value(pool),
+            serde_json::to_value(&results.claims.pool),
+        ),
+        (
+            serde_json::to_value(tls),
+            serde_json::to_value(&results.claims.tls),
+        ),
+    ] {
+        assert!(close_to(&derived.unwrap(), &stored.unwrap()));
+    }
+    let page = c10k_harness::summary::tables(&results);
+    let runs = raw_runs();
+    let cpu = |run: &Value| run["cpu_us_per_page"].as_f64().unwrap();
+    for model in RUST {
+        let mine = |tls, keep_alive, no_resume| {
+            runs.iter()
+                .filter(move |r| r["strategy"] == model && clean(r) && conn_cpu(r))
+                .filter(move |r| default_form(r) && over(r, tls, keep_alive, no_resume))
+        };
+        let fastest = |a: &&Value, b: &&Value| {
+            a["pages_per_s"]
+                .as_f64()
+                .unwrap()
+                .total_cmp(&b["pages_per_s"].as_f64().unwrap())
+        };
+        // The pool: closing → keeping, at the C where keeping was fastest.
+        let kept = mine(false, true, false).max_by(fastest).unwrap();
+        let at = |tls, no_resume| {
+            mine(tls, false, no_resume)
+                .find(|r| r["concurrency"] == kept["concurrency"])
+                .unwrap()
+        };
+        let close = at(false, false);
+        assert!(
+            page.contains(&format!(
+                "**{model}** {:.0} → {:.0} µs (saves {:.0} µs",
+                cpu(close),
+                cpu(kept),
+                cpu(close) - cpu(kept)
+            )),
+            "{model}: {page}"
+        );
+        // The handshake: at the C where https (resumed) was fastest.
+        let https = mine(true, false, false).max_by(fastest).unwrap();
+        let at = |tls, no_resume| {
+            mine(tls, false, no_resume)
+                .find(|r| r["concurrency"] == https["concurrency"])
+                .unwrap()
+        };
+        let (http, none) = (at(false, false), at(true, true));
+        let full =
+            none["connections"]["handshakes"].as_f64().unwrap() / none["fetched"].as_f64().unwrap();
+        let handshake = (cpu(none) - cpu(http)) / full;
+        assert!(
+            page.contains(&format!("a full handshake {handshake:.0} µs")),
+            "{model}: {handshake}"
+        );
+        assert!(
+            page.contains(&format!(
+                "resumption saves {:.0} µs per page",
+                cpu(none) - cpu(https)
+            )),
+            "{model}"
+        );
+    }
 }

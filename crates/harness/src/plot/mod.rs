@@ -176,7 +176,86 @@ fn charts_of(results: &Results) -> Vec<Chart> {
             );
         }
     }
+    if let Some(axis) = &plan.connections {
+        connection_charts(results, axis, &mut charts);
+    }
     charts
+}
+
+/// The metrics plotted against C on the connection axis's sites, one chart per transport.
+const CONNECTION_METRICS: [Metric; 2] = [
+    ("pages_per_s", "responses per second", |r| r.pages_per_s),
+    ("cpu_per_page", "crawler CPU per response (µs)", |r| {
+        r.cpu_us_per_page
+    }),
+];
+
+/// The connection axis: for each site and transport, a line per strategy and form (`async+
+/// per-core`, `callbacks+2 loops`) against C; the memory site over https like the memory
+/// site.
+fn connection_charts(
+    results: &Results,
+    axis: &crate::plan::ConnectionsAxis,
+    charts: &mut Vec<Chart>,
+) {
+    let name = |r: &Run| match (&r.runtime, r.parallel) {
+        (Some(runtime), _) => format!("{}+{runtime}", r.strategy),
+        (None, Some(n)) => format!("{}+{n} loops", r.strategy),
+        _ => r.strategy.clone(),
+    };
+    let series_of = |runs: Vec<&Run>, metric: &Metric| {
+        let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+        for run in runs {
+            let point = (run.concurrency as f64, (metric.2)(run));
+            if !point.1.is_finite() {
+                continue;
+            }
+            match series.iter_mut().find(|(n, _)| *n == name(run)) {
+                Some((_, points)) => points.push(point),
+                None => series.push((name(run), vec![point])),
+            }
+        }
+        series
+    };
+    for at in &axis.sites {
+        for &transport in &axis.transports {
+            let slug = transport.name().replace(", no resumption", " no-resume");
+            let slug = slug.replace(' ', "-");
+            for metric in &CONNECTION_METRICS {
+                let runs = results
+                    .runs
+                    .iter()
+                    .filter(|r| r.site == at.site.name && r.transport == transport)
+                    .filter(|r| r.cores.is_none() && r.error.is_none())
+                    .collect();
+                charts.push(Chart {
+                    file: format!("{}-{slug}-{}", at.site.name, metric.0),
+                    caption: format!("{} site, {}: {}", at.site.name, transport.name(), metric.1),
+                    x_desc: "concurrency C (log scale)",
+                    log_x: true,
+                    y_desc: metric.1,
+                    series: series_of(runs, metric),
+                });
+            }
+        }
+    }
+    if let Some(at) = &axis.tls_memory {
+        for metric in &MEMORY_METRICS {
+            let runs = results
+                .runs
+                .iter()
+                .filter(|r| r.site == at.site.name && r.error.is_none())
+                .collect();
+            charts.push(Chart {
+                file: format!("{}-{}", at.site.name, metric.0),
+                caption: format!("{} site (https): {}", at.site.name, metric.1),
+                x_desc: "concurrency C (log scale)",
+                log_x: true,
+                y_desc: metric.1,
+                series: series_of(runs, metric),
+            });
+        }
+    }
 }
 
 /// The charts a sweep has: file stem and caption.
