@@ -385,6 +385,7 @@ fn ceiling_table(results: &Results, md: &mut String) -> Option<String> {
                 r.site == "counts"
                     && r.strategy == strategy
                     && r.runtime.is_none()
+                    && r.transport == Transport::HTTP_CLOSE
                     && r.error.is_none()
             })
             .min_by_key(|r| r.concurrency.abs_diff(best.concurrency));
