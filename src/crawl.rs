@@ -237,8 +237,14 @@ pub(crate) fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
                     .find(|note| robots_txt.as_ref().is_some_and(|r| note.starts_with(r)))
                     .map(|note| format!(": {note}"))
                     .unwrap_or_default();
+                // A certificate the crawler does not trust: say what would make it.
+                let hint = if format!("{}{why}", record.status).contains("unknown issuer") {
+                    "; to trust a private CA, --ca-file PEM"
+                } else {
+                    ""
+                };
                 bail!(
-                    "the root {} could not be fetched ({}{why})",
+                    "the root {} could not be fetched ({}{why}){hint}",
                     record.url,
                     record.status
                 )

@@ -379,6 +379,61 @@ fn unreachable_root_exits_1_with_one_line() {
     );
 }
 
+/// An https crawl of `serve --tls`: trusting the server's CA (`--ca-file`) and keeping
+/// connections, the summary counts the handshakes and the kept connections; without the CA,
+/// one line that names the reason and the flag, and exit 1.
+#[test]
+fn https_crawl_trusts_the_ca_file_and_counts_its_connections() {
+    let ca = std::env::temp_dir().join(format!("c10k-cli-https-ca-{}.pem", std::process::id()));
+    let (mut child, lines) = serve_lines(
+        &["--tls", "--pages", "30", "--ca-out", ca.to_str().unwrap()],
+        1,
+    );
+    let url = lines[0].strip_prefix("listening on ").unwrap().to_owned();
+    let trusted = c10k(&[
+        "crawl",
+        &url,
+        "--ca-file",
+        ca.to_str().unwrap(),
+        "--connections",
+        "keep-alive",
+        "--concurrency",
+        "4",
+    ]);
+    let untrusted = c10k(&["crawl", &url, "--max-tries", "1"]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(trusted.status.success(), "{}", stderr(&trusted));
+    let summary = String::from_utf8_lossy(&trusted.stdout);
+    let count = |prefix: &str, after: &str| -> u64 {
+        let line = summary
+            .lines()
+            .find(|line| line.starts_with(prefix))
+            .unwrap_or_else(|| panic!("a line {prefix:?}: {summary}"));
+        line[line.find(after).unwrap() + after.len()..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let full = count("tls:", "tls: ");
+    let reused = count("connections kept:", "kept: ");
+    assert!(
+        (1..=4).contains(&full),
+        "at most one per connection: {summary}"
+    );
+    assert!(reused > 0, "{summary}");
+
+    assert_eq!(untrusted.status.code(), Some(1), "{}", stderr(&untrusted));
+    let text = stderr(&untrusted);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.contains("unknown issuer") && text.contains("--ca-file"),
+        "{text}"
+    );
+}
+
 #[test]
 fn serve_announces_its_address_and_writes_the_manifest() {
     let manifest =

@@ -387,6 +387,28 @@ impl Report {
         if self.work_digest != 0 {
             let _ = writeln!(text, "work digest {:016x}", self.work_digest);
         }
+        let conns = &self.connections;
+        if self.keep_alive {
+            let _ = writeln!(
+                text,
+                "connections kept: {} fetches on a kept one, {} kept after their response, {} \
+                 found closed and sent again",
+                conns.reused, conns.kept, conns.stale
+            );
+        }
+        if conns.handshakes + conns.resumed > 0 {
+            let _ = writeln!(
+                text,
+                "tls: {} full handshakes, {} resumed{}",
+                conns.handshakes,
+                conns.resumed,
+                if self.insecure {
+                    "; certificates not checked (--insecure)"
+                } else {
+                    ""
+                }
+            );
+        }
         let _ = writeln!(text, "status: {}", counts(&self.status_counts));
         if !self.error_counts.is_empty() {
             let _ = writeln!(text, "errors: {}", counts(&self.error_counts));
