@@ -4,8 +4,8 @@
 use std::time::Instant;
 
 use c10k_core::{
-    Config, Crawler, FetchError, Limits, Progress, Response, ResponseReader, extract_links,
-    parse_root,
+    Config, Crawler, FetchError, Limits, Progress, Response, ResponseReader, Tls, TlsOptions, Url,
+    extract_links, parse_root,
 };
 use proptest::prelude::*;
 
@@ -99,6 +99,48 @@ proptest! {
         points in proptest::collection::vec(any::<usize>(), 0..12),
     ) {
         same_either_way(read(&[&bytes]), read(&cut(&bytes, &points)))?;
+    }
+
+    /// A peer that answers a TLS client with any bytes, cut anywhere, gives it no response (no
+    /// plaintext without a handshake it cannot complete) and no panic; the end is an error.
+    #[test]
+    fn tls_fed_any_bytes_gives_no_response(
+        bytes in proptest::collection::vec(any::<u8>(), 0..1500),
+        points in proptest::collection::vec(any::<usize>(), 0..12),
+        handshake_head in any::<bool>(),
+    ) {
+        use std::sync::{Arc, OnceLock};
+        static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+        let config = CONFIG.get_or_init(|| TlsOptions::default().client_config().unwrap());
+        let mut tls = Tls::new(config, &Url::parse("https://127.0.0.1/").unwrap()).unwrap();
+        tls.send(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+        let mut hello = Vec::new();
+        prop_assert!(tls.outgoing(&mut hello) > 0, "a ClientHello");
+        // Half the time the bytes follow a TLS handshake record's header, so that rustls reads
+        // further than its first check.
+        let mut answer = Vec::new();
+        if handshake_head {
+            answer.extend([0x16, 0x03, 0x03]);
+            answer.extend(u16::try_from(bytes.len()).unwrap().to_be_bytes());
+        }
+        answer.extend(&bytes);
+        let mut reader = ResponseReader::new(LIMITS);
+        let mut failed = false;
+        for piece in cut(&answer, &points) {
+            match tls.received(piece, &mut reader) {
+                Ok(Progress::NeedMore) => {}
+                Ok(Progress::Done(response)) => {
+                    prop_assert!(false, "a response without a handshake: {response:?}");
+                }
+                Err(_) => {
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        if !failed {
+            prop_assert!(tls.eof(&mut reader).is_err());
+        }
     }
 
     #[test]
