@@ -252,6 +252,22 @@ pub(crate) fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
             None => bail!("the root {root} was not crawled"),
         }
     }
+    // The site went away during the crawl (or some of it never answered): the crawl is not
+    // whole, and a script should know without reading the report.
+    if let Some(&unreachable) = report.error_counts.get(ErrorKind::Connect.as_str()) {
+        let tries = report
+            .records
+            .iter()
+            .filter(|record| record.status == Status::Error(ErrorKind::Connect))
+            .map(|record| record.tries)
+            .max()
+            .unwrap_or(1);
+        eprintln!(
+            "error: {unreachable} URLs could not be reached (error:connect, after {tries} \
+             tries); more --max-tries or a longer --max-wait-ms may outlast an outage"
+        );
+        return Ok(ExitCode::from(3));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -31,8 +31,9 @@ enum Command {
     #[command(
         allow_negative_numbers = true,
         after_help = "Exit status: 0 when the crawl ran, 1 when a root could not be fetched, 2 on \
-                      bad arguments; each failure with a one-line reason on stderr. What each \
-                      feature does: docs/crawler.md."
+                      bad arguments, 3 when the crawl ran but URLs could not be reached \
+                      (error:connect after their tries: the site went away); each failure with \
+                      a one-line reason on stderr. What each feature does: docs/crawler.md."
     )]
     Crawl(CrawlArgs),
     /// Serve the deterministic test site until killed.

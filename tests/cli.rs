@@ -448,6 +448,48 @@ fn https_crawl_trusts_the_ca_file_and_counts_its_connections() {
     );
 }
 
+/// The site goes away in the middle of a crawl that tries each URL once: the URLs it could
+/// not reach end as `error:connect`, and the exit status (3) and one line say so.
+#[test]
+fn a_site_that_goes_away_exits_3_with_one_line() {
+    use std::sync::atomic::Ordering;
+    let server = c10k_testsite::Server::start(c10k_testsite::ServerOptions {
+        spec: c10k_testsite::SiteSpec {
+            pages: 2000,
+            delay: std::time::Duration::from_millis(100),
+            ..c10k_testsite::SiteSpec::default()
+        },
+        ..c10k_testsite::ServerOptions::default()
+    })
+    .unwrap();
+    let crawl = Command::new(env!("CARGO_BIN_EXE_c10k"))
+        .args([
+            "crawl",
+            &server.url(),
+            "--max-tries",
+            "1",
+            "--concurrency",
+            "4",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while server.stats().served.load(Ordering::Relaxed) < 20 {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    drop(server);
+    let output = crawl.wait_with_output().unwrap();
+    let text = stderr(&output);
+    let summary = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(3), "{text}{summary}");
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.contains("could not be reached (error:connect, after 1 tries)"),
+        "{text}"
+    );
+}
+
 #[test]
 fn serve_announces_its_address_and_writes_the_manifest() {
     let manifest =
