@@ -13,7 +13,7 @@ use std::{
         atomic::{AtomicBool, Ordering},
     },
     thread,
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use anyhow::{Context, bail};
@@ -170,7 +170,7 @@ pub(crate) fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
     // Made last, so that its clock starts with the crawl.
     config.trace = args.trace.then(|| Arc::new(Tracer::new(std::io::stderr())));
     let report = harness::run(args.strategy, &config, &options);
-    let (widest, rss_at_widest) = watcher.stop();
+    let watched = watcher.stop();
     let report = report.with_context(|| {
         format!(
             "{} could not run at concurrency {}",
@@ -194,8 +194,9 @@ pub(crate) fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
         // The report, plus what the process used: the sweep reads both from here.
         let mut json = serde_json::to_value(&report)?;
         let mut usage = harness::measure::process_usage()?;
-        usage.sampled_in_flight = widest;
-        usage.rss_kib_at_widest = rss_at_widest;
+        usage.sampled_in_flight = watched.widest;
+        usage.rss_kib_at_widest = watched.rss_at_widest;
+        usage.waiting_cpu = watched.waiting_cpu;
         json["process"] = serde_json::to_value(usage)?;
         writeln!(stdout, "{}", serde_json::to_string_pretty(&json)?)?;
     } else {
@@ -398,7 +399,16 @@ fn runtime_threads(args: &CrawlArgs) -> anyhow::Result<Option<usize>> {
 /// lines for a parent process, or a spinner on a terminal.
 struct Watcher {
     stop: Arc<AtomicBool>,
-    thread: thread::JoinHandle<(u64, u64)>,
+    thread: thread::JoinHandle<Watched>,
+}
+
+/// What the watcher saw: the widest in-flight count sampled, the RSS then (KiB), and the CPU
+/// used while that many waited (`harness::measure::waiting_cpu`).
+#[derive(Default)]
+struct Watched {
+    widest: u64,
+    rss_at_widest: u64,
+    waiting_cpu: Option<f64>,
 }
 
 impl Watcher {
@@ -417,11 +427,19 @@ impl Watcher {
                 bar
             });
             let (mut widest, mut rss_at_widest) = (0, 0);
+            // (seconds since start, CPU seconds, in flight) every tick: 24 bytes per 10 ms.
+            let mut samples = Vec::new();
+            let start = Instant::now();
             for tick in 0u64.. {
                 if stopped.load(Ordering::Relaxed) {
                     break;
                 }
                 let in_flight = gauges.in_flight();
+                samples.push((
+                    start.elapsed().as_secs_f64(),
+                    harness::measure::cpu_seconds(),
+                    in_flight,
+                ));
                 if in_flight >= widest {
                     let rss = harness::measure::current_rss_kib().unwrap_or_default();
                     rss_at_widest = if in_flight > widest {
@@ -445,13 +463,17 @@ impl Watcher {
             if let Some(bar) = bar {
                 bar.finish_and_clear();
             }
-            (widest, rss_at_widest)
+            Watched {
+                widest,
+                rss_at_widest,
+                waiting_cpu: harness::measure::waiting_cpu(&samples, widest),
+            }
         });
         Watcher { stop, thread }
     }
 
-    /// Stops watching; returns the widest in-flight count sampled and the RSS then (KiB).
-    fn stop(self) -> (u64, u64) {
+    /// Stops watching; returns what it saw.
+    fn stop(self) -> Watched {
         self.stop.store(true, Ordering::Relaxed);
         self.thread.join().unwrap_or_default()
     }

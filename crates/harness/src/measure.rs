@@ -24,6 +24,66 @@ pub struct ProcessUsage {
     /// Resident memory when that many were in flight, KiB.
     #[serde(default)]
     pub rss_kib_at_widest: u64,
+    /// The CPU the process used while that many waited, as a share of one core: over the
+    /// second half of the longest stretch the sampler saw them all in flight (the first half
+    /// holds the last connects and sends), when it lasted at least
+    /// [`WAITING_STRETCH_MS`] ms. `None` when it was shorter. It includes the sampler's own
+    /// reads, one `getrusage` and one `/proc/self/statm` per 10 ms.
+    #[serde(default)]
+    pub waiting_cpu: Option<f64>,
+}
+
+/// The shortest stretch at the widest in-flight count over which
+/// [`ProcessUsage::waiting_cpu`] is taken.
+pub const WAITING_STRETCH_MS: u64 = 500;
+
+/// CPU seconds (user + system) this process has used so far, all threads.
+pub fn cpu_seconds() -> f64 {
+    process_usage().map_or(0.0, |usage| usage.user_s + usage.sys_s)
+}
+
+/// The share of one core used over the second half of the longest stretch of `samples`
+/// (`(seconds since start, CPU seconds, in flight)`, in order) at `widest` in flight, if that
+/// stretch lasted at least [`WAITING_STRETCH_MS`].
+pub fn waiting_cpu(samples: &[(f64, f64, u64)], widest: u64) -> Option<f64> {
+    let mut best: Option<(usize, usize)> = None;
+    let mut start = None;
+    for (i, &(_, _, in_flight)) in samples.iter().enumerate() {
+        match (in_flight == widest, start) {
+            (true, None) => start = Some(i),
+            (false, Some(from)) => {
+                best = longer(samples, best, (from, i - 1));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(from) = start {
+        best = longer(samples, best, (from, samples.len() - 1));
+    }
+    let (from, to) = best?;
+    let (t0, _, _) = samples[from];
+    let (t1, cpu1, _) = samples[to];
+    if (t1 - t0) * 1000.0 < WAITING_STRETCH_MS as f64 {
+        return None;
+    }
+    let middle = samples[from..=to]
+        .iter()
+        .find(|&&(t, _, _)| t >= (t0 + t1) / 2.0)?;
+    let (tm, cpum, _) = *middle;
+    (t1 > tm).then(|| (cpu1 - cpum) / (t1 - tm))
+}
+
+fn longer(
+    samples: &[(f64, f64, u64)],
+    best: Option<(usize, usize)>,
+    candidate: (usize, usize),
+) -> Option<(usize, usize)> {
+    let span = |(a, b): (usize, usize)| samples[b].0 - samples[a].0;
+    match best {
+        Some(best) if span(best) >= span(candidate) => Some(best),
+        _ => Some(candidate),
+    }
 }
 
 /// Reads this process's resource usage.
@@ -160,5 +220,48 @@ impl Machine {
             self.commit,
             self.date
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Samples every 10 ms: `in_flight(i)` fetches in flight, `cpu(i)` CPU seconds so far.
+    fn samples(
+        n: usize,
+        in_flight: impl Fn(usize) -> u64,
+        cpu: impl Fn(usize) -> f64,
+    ) -> Vec<(f64, f64, u64)> {
+        (0..n)
+            .map(|i| (i as f64 * 0.01, cpu(i), in_flight(i)))
+            .collect()
+    }
+
+    #[test]
+    fn waiting_cpu_is_taken_over_the_second_half_of_the_longest_stretch_at_the_widest() {
+        // A ramp (busy: a core), 1 s at 100 in flight (busy for its first 0.2 s, then 1% of a
+        // core), a dip, 0.3 s at 100 again (busy), the end.
+        let in_flight = |i: usize| match i {
+            0..10 => i as u64 * 10,
+            10..110 => 100,
+            110..115 => 90,
+            115..145 => 100,
+            _ => 0,
+        };
+        let mut cpu = vec![0.0];
+        for i in 1..160 {
+            let busy = !(30..110).contains(&i);
+            cpu.push(cpu[i - 1] + if busy { 0.01 } else { 0.0001 });
+        }
+        let share = waiting_cpu(&samples(160, in_flight, |i| cpu[i]), 100).unwrap();
+        assert!((share - 0.01).abs() < 1e-9, "{share}");
+    }
+
+    #[test]
+    fn a_short_stretch_gives_no_waiting_cpu() {
+        let s = samples(60, |i| if i < 40 { 100 } else { 0 }, |i| i as f64);
+        assert_eq!(waiting_cpu(&s, 100), None, "0.39 s at the widest");
+        assert_eq!(waiting_cpu(&[], 0), None);
     }
 }

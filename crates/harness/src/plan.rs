@@ -108,7 +108,7 @@ impl Site {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Axis {
     /// The CPU-bound, latency-bound and memory sites at every C, with the reference rows and
-    /// the server's ceiling.
+    /// the server's ceiling; and the stalled connections.
     Sites,
     /// CPU work per page, inline and offloaded.
     Work,
@@ -151,6 +151,27 @@ pub struct Plan {
     /// axis.
     #[serde(default)]
     pub connections: Option<ConnectionsAxis>,
+    /// C connections stalled at once (issue 27): the memory site with every page held long,
+    /// crawled by each strategy's default form at its one C, to take the CPU each model
+    /// spends while they all wait (timers, the reactor, the ring).
+    #[serde(default)]
+    pub stall: Option<SiteAt>,
+}
+
+/// The stalled-connections site.
+pub const STALL: &str = "stall";
+
+impl SiteAt {
+    /// The stalled-connections site: `width` pages held `delay_ms` each, crawled at C =
+    /// `width`, so all of them wait together for most of `delay_ms`.
+    pub fn stall(width: usize, delay_ms: u64) -> SiteAt {
+        let mut site = Site::memory(width, delay_ms, 1);
+        site.name = STALL.into();
+        SiteAt {
+            site,
+            concurrencies: vec![width],
+        }
+    }
 }
 
 /// How a crawl reaches the server: over TLS or not, one connection per page or connections
@@ -498,6 +519,7 @@ impl Plan {
         let keep = |axis| axes.contains(&axis);
         if !keep(Axis::Sites) {
             self.sites.clear();
+            self.stall = None;
         }
         if !keep(Axis::Work) {
             self.work = None;
@@ -543,6 +565,7 @@ impl Plan {
                     1000,
                 )
             }),
+            stall: Some(SiteAt::stall(10_000, 3000)),
         }
     }
 
@@ -567,6 +590,7 @@ impl Plan {
                 run_timeout_s: 120,
                 handshake_pages: Some(300),
             }),
+            stall: None,
             ..Plan::full()
         }
     }
@@ -598,6 +622,7 @@ impl Plan {
                     1000,
                 )
             }),
+            stall: Some(SiteAt::stall(1000, 1500)),
             ..Plan::full()
         }
     }
@@ -627,6 +652,8 @@ impl Plan {
                 run_timeout_s: 60,
                 ..ConnectionsAxis::standard(100, &[10], (100, 100), &[10], (10, 20, &[1, 10]), 10)
             }),
+            // Long enough for a figure (the stretch at the widest is at least 500 ms).
+            stall: Some(SiteAt::stall(10, 800)),
             ..Plan::full()
         }
     }

@@ -56,6 +56,10 @@ pub struct Run {
     pub sampled_in_flight: u64,
     /// RSS when that many were in flight, KiB.
     pub rss_kib_at_widest: u64,
+    /// The CPU used while that many waited, as a share of one core (see
+    /// [`crate::measure::ProcessUsage::waiting_cpu`]).
+    #[serde(default)]
+    pub waiting_cpu: Option<f64>,
     /// Memory site only: bytes of RSS each extra in-flight connection added, from this run and
     /// the narrowest run of the same strategy (see [`derive()`]).
     pub rss_per_connection_b: Option<f64>,

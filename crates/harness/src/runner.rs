@@ -323,6 +323,13 @@ fn jobs<'a>(plan: &'a Plan, peers: &[(Peer, Command)]) -> Vec<Job<'a>> {
             }
         }
     }
+    if let Some(at) = &plan.stall {
+        for &concurrency in &at.concurrencies {
+            for &strategy in &plan.strategies {
+                jobs.push(Job::new(&at.site, strategy, concurrency));
+            }
+        }
+    }
     if let Some(axis) = &plan.work {
         for &work_us in &axis.work_us {
             for (strategy, offload) in work_variants(&plan.strategies) {
@@ -825,6 +832,7 @@ fn crawl_in_child(
             run.max_rss_kib = process.max_rss_kib;
             run.sampled_in_flight = process.sampled_in_flight;
             run.rss_kib_at_widest = process.rss_kib_at_widest;
+            run.waiting_cpu = process.waiting_cpu;
             run.voluntary_switches = process.voluntary_switches;
             run.involuntary_switches = process.involuntary_switches;
             run.connections = Some(report.connections);

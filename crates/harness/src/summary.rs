@@ -10,7 +10,7 @@ use crate::{
     connections::{self, shape},
     loadgen::CpuPerResponse,
     peers::Peer,
-    plan::{CONN_CPU, TLS_MEMORY, Transport},
+    plan::{CONN_CPU, STALL, TLS_MEMORY, Transport},
     results::{Results, Run, WORK_LOSS},
 };
 
@@ -158,6 +158,7 @@ pub fn tables(results: &Results) -> String {
         }
         md.push('\n');
     }
+    stall_table(results, &mut md);
     cores_table(results, &mut md);
     counts_table(results, &mut md);
     connection_tables(results, &mut md);
@@ -975,6 +976,54 @@ fn targets_table(results: &Results, md: &mut String) {
 /// A figure with `digits` decimals, or a dash where there is none.
 fn or_dash(value: Option<f64>, digits: usize) -> String {
     value.map_or("—".to_owned(), |v| format!("{v:.digits$}"))
+}
+
+/// The idle cost of waiting connections: the CPU each model spends while C stalled fetches
+/// wait together, against issue 27's target (under 2% of one core).
+fn stall_table(results: &Results, md: &mut String) {
+    let Some(at) = results.plan.as_ref().and_then(|p| p.stall.as_ref()) else {
+        return;
+    };
+    let runs: Vec<&Run> = results.runs.iter().filter(|r| r.site == STALL).collect();
+    if runs.is_empty() {
+        return;
+    }
+    md.push_str(&format!(
+        "## {} site: {}; the CPU spent while every fetch waits\n\n\
+         The share of one core the crawler used over the second half of the time it held all \
+         its connections in flight (the first half holds the last connects and sends), sampled \
+         every 10 ms, its own sampling included. Target: under 2% of one core.\n\n\
+         | strategy | C | sampled in flight | CPU while waiting, % of a core | under 2% | errors |\n\
+         |---|---:|---:|---:|---|---|\n",
+        at.site.name,
+        at.site.describe()
+    ));
+    for r in runs {
+        if let Some(err) = &r.error {
+            md.push_str(&format!(
+                "| {} | {} | — | — | — | could not run: {err} |
+",
+                r.variant(),
+                r.concurrency
+            ));
+            continue;
+        }
+        let met = r
+            .waiting_cpu
+            .map_or("not measured (too short a wait)", |share| {
+                if share < 0.02 { "yes" } else { "no" }
+            });
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {met} | {} |
+",
+            r.variant(),
+            r.concurrency,
+            r.sampled_in_flight,
+            or_dash(r.waiting_cpu.map(|share| share * 100.0), 2),
+            r.errors
+        ));
+    }
+    md.push('\n');
 }
 
 /// The cores axis: one row per variant and core count.
