@@ -279,6 +279,10 @@ pub(crate) struct ServeArgs {
     /// Write the manifest (expected outcome of a full crawl) to this JSON file.
     #[arg(long)]
     pub(crate) manifest: Option<PathBuf>,
+    /// Write the manifest's URLs and outcomes as `c10k crawl --urls-out` writes a crawl's
+    /// (`STATUS<TAB>URL`, sorted), to compare with `diff`.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) expected_urls: Option<PathBuf>,
     /// Also serve pages that misbehave on purpose (resets, silence, garbage, huge headers, …),
     /// linked from the root.
     #[arg(long)]

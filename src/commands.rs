@@ -104,6 +104,13 @@ pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<()> {
         };
         fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
     }
+    if let Some(path) = &args.expected_urls {
+        let lines: String = servers
+            .iter()
+            .map(|s| s.manifest(&spec).urls_out())
+            .collect();
+        fs::write(path, lines).with_context(|| format!("writing {}", path.display()))?;
+    }
     for server in &servers {
         println!("listening on {}", server.url());
     }
