@@ -328,3 +328,21 @@ fn chaos_run() {
         report.elapsed_s
     );
 }
+
+/// The chaos table of `docs/faults.md` has a row for every fault: its name, what it does, its
+/// outcome, and whether it is tried again.
+#[test]
+fn the_docs_list_every_chaos_fault() {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/faults.md")).unwrap();
+    for fault in c10k_testsite::ChaosFault::ALL {
+        let again = if fault.retried() { "yes" } else { "no" };
+        let row = format!(
+            "| `{}` | {} | `{}` | {again} |",
+            fault.name(),
+            fault.what(),
+            fault.outcome()
+        );
+        assert!(doc.contains(&row), "docs/faults.md has no row {row}");
+    }
+}

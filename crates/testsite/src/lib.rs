@@ -4,6 +4,8 @@
 //! - [`site`] decides the pages, their links and the manifest (pure, no I/O);
 //! - [`faults`] holds the pages that misbehave on purpose, and what a crawler must record for
 //!   each;
+//! - [`chaos`] meets a seeded fraction of the site's requests with a fault, the same on every
+//!   run (the try of a request is counted per path), and says how each URL then ends;
 //! - [`tls`] makes the certificates and the handshake faults of the site over TLS;
 //! - [`Server`] serves it on a tokio runtime of its own thread(s), over plain TCP or TLS
 //!   ([`ServerOptions::tls`]).
