@@ -27,7 +27,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use c10k_core::{Config, urls_out};
+use c10k_core::{Config, Status, urls_out};
 use c10k_harness::{Strategy, StrategyOptions, open_fds, raise_fd_limit};
 use c10k_testsite::{Chaos, Server, ServerOptions, SiteSpec, Tls, TlsMode};
 use common::{loops, per_core};
@@ -75,17 +75,52 @@ fn variants() -> Vec<(&'static str, Strategy, StrategyOptions)> {
     ]
 }
 
-/// One run: a variant, a fault rate, and whether over TLS with kept connections.
+/// One run: a variant, a fault rate, and its connections: `http` (one per fetch),
+/// `keep-alive`, or `https-keep-alive`.
 #[derive(Debug, Clone, PartialEq)]
 struct Run {
     variant: String,
     rate: f64,
-    tls_keep_alive: bool,
+    transport: String,
+}
+
+/// The transports besides plain http, each for one variant of every strategy.
+const KEPT: [(&str, [&str; 5]); 2] = [
+    (
+        "https-keep-alive",
+        [
+            "threads",
+            "callbacks",
+            "generators",
+            "uring-2-loops",
+            "async-per-core-2",
+        ],
+    ),
+    (
+        "keep-alive",
+        [
+            "threads",
+            "callbacks-2-loops",
+            "generators-2-loops",
+            "uring",
+            "async-stealing-2",
+        ],
+    ),
+];
+
+impl Run {
+    fn tls(&self) -> bool {
+        self.transport.starts_with("https")
+    }
+
+    fn keep_alive(&self) -> bool {
+        self.transport.ends_with("keep-alive")
+    }
 }
 
 impl Run {
     fn encode(&self) -> String {
-        format!("{}:{}:{}", self.variant, self.rate, self.tls_keep_alive)
+        format!("{}:{}:{}", self.variant, self.rate, self.transport)
     }
 
     fn decode(text: &str) -> Run {
@@ -93,24 +128,23 @@ impl Run {
         let (Some(variant), Some(rate), Some(tls), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
-            panic!("{RUN}={text:?} is not VARIANT:RATE:TLS");
+            panic!("{RUN}={text:?} is not VARIANT:RATE:TRANSPORT");
         };
         Run {
             variant: variant.to_owned(),
             rate: rate.parse().expect("a rate"),
-            tls_keep_alive: tls.parse().expect("true or false"),
+            transport: tls.to_owned(),
         }
     }
 }
 
 impl std::fmt::Display for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let transport = if self.tls_keep_alive {
-            "https, keep-alive"
-        } else {
-            "http"
-        };
-        write!(f, "{} at P = {} ({transport})", self.variant, self.rate)
+        write!(
+            f,
+            "{} at P = {} ({})",
+            self.variant, self.rate, self.transport
+        )
     }
 }
 
@@ -127,30 +161,26 @@ fn every_variant_accounts_for_every_url_under_chaos() {
             runs.push(Run {
                 variant: name.to_owned(),
                 rate,
-                tls_keep_alive: false,
+                transport: "http".to_owned(),
             });
         }
     }
-    // One variant of each strategy over TLS with kept connections: a reset on a reused
-    // connection then looks like one the server let go, and must still count right.
-    for name in [
-        "threads",
-        "callbacks",
-        "generators",
-        "uring-2-loops",
-        "async-per-core-2",
-    ] {
-        let strategy = variants()
-            .into_iter()
-            .find(|(n, _, _)| *n == name)
-            .map(|(_, s, _)| s)
-            .expect("a variant of the list");
-        if strategy.unavailable().is_none() {
-            runs.push(Run {
-                variant: name.to_owned(),
-                rate: 0.5,
-                tls_keep_alive: true,
-            });
+    // One variant of each strategy with kept connections, over http and over https: a reset
+    // on a reused connection then looks like one the server let go, and must count right.
+    for (transport, names) in KEPT {
+        for name in names {
+            let strategy = variants()
+                .into_iter()
+                .find(|(n, _, _)| *n == name)
+                .map(|(_, s, _)| s)
+                .expect("a variant of the list");
+            if strategy.unavailable().is_none() {
+                runs.push(Run {
+                    variant: name.to_owned(),
+                    rate: 0.5,
+                    transport: transport.to_owned(),
+                });
+            }
         }
     }
     let queue = Arc::new(Mutex::new(runs.clone()));
@@ -233,7 +263,7 @@ fn chaos_run() {
     };
     let server = Server::start(ServerOptions {
         spec: spec.clone(),
-        tls: run.tls_keep_alive.then(|| Tls::new(TlsMode::Valid)),
+        tls: run.tls().then(|| Tls::new(TlsMode::Valid)),
         ..ServerOptions::default()
     })
     .expect("the test server starts");
@@ -250,8 +280,8 @@ fn chaos_run() {
     config.max_wait = Duration::from_millis(100);
     if let Some(ca) = server.ca() {
         config.tls.extra_roots.push(ca.der());
-        config.keep_alive = true;
     }
+    config.keep_alive = run.keep_alive();
 
     let before = open_fds().unwrap();
     let report = {
@@ -320,12 +350,22 @@ fn chaos_run() {
         "{run}: {before} descriptors before the crawl, {after} after"
     );
     assert_eq!(PANICS.load(Ordering::SeqCst), 0, "{run}: a panic");
+    // What the timeout's margin was: the slowest try that got a page (not asserted: a
+    // figure of this machine's load).
+    let slowest = report
+        .records
+        .iter()
+        .filter(|r| r.status == Status::Http(200))
+        .filter_map(|r| r.latency)
+        .max()
+        .unwrap_or_default();
     println!(
-        "{run}: {} URLs, {} retries, {} chaos faults served, {:.1} s",
+        "{run}: {} URLs, {} retries, {} chaos faults served, {:.1} s, slowest page {} ms",
         report.urls,
         report.retries,
         server.stats().chaos_faults.load(Ordering::Relaxed),
-        report.elapsed_s
+        report.elapsed_s,
+        slowest.as_millis()
     );
 }
 
