@@ -236,11 +236,14 @@ fn every_variant_accounts_for_every_url_under_chaos() {
 /// Panics anywhere in the process (a strategy's thread, a loop), counted by a hook.
 static PANICS: AtomicUsize = AtomicUsize::new(0);
 
-/// One run, in a child process of [`every_variant_accounts_for_every_url_under_chaos`].
+/// One run, in a child process of [`every_variant_accounts_for_every_url_under_chaos`] (which
+/// says which in [`RUN`]; without it, threads at P = 5% over http).
 #[test]
 #[ignore = "one run of the chaos suite: run by every_variant_accounts_for_every_url_under_chaos"]
 fn chaos_run() {
-    let run = Run::decode(&std::env::var(RUN).expect("the run, from the parent"));
+    // Run by hand (`cargo test --test chaos -- --ignored chaos_run`): threads at 5%.
+    let run = std::env::var(RUN).unwrap_or_else(|_| "threads:0.05:http".to_owned());
+    let run = Run::decode(&run);
     let (_, strategy, options) = variants()
         .into_iter()
         .find(|(name, _, _)| *name == run.variant)
