@@ -279,6 +279,10 @@ pub(crate) struct ServeArgs {
     /// Write the manifest (expected outcome of a full crawl) to this JSON file.
     #[arg(long)]
     pub(crate) manifest: Option<PathBuf>,
+    /// Write the manifest's URLs and outcomes as `c10k crawl --urls-out` writes a crawl's
+    /// (`STATUS<TAB>URL`, sorted), to compare with `diff`.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) expected_urls: Option<PathBuf>,
     /// Also serve pages that misbehave on purpose (resets, silence, garbage, huge headers, …),
     /// linked from the root.
     #[arg(long)]
@@ -334,8 +338,43 @@ pub(crate) struct ServeArgs {
     #[arg(help_heading = SERVE_KEEP_ALIVE, long, value_name = "MS",
           default_value_t = c10k_testsite::DEFAULT_IDLE.as_millis() as u64, value_parser = at_least_1)]
     pub(crate) idle_ms: u64,
+    /// A fraction P (0 to 1) of the requests for the site's pages meet a fault, drawn from
+    /// (--seed, the path, the request's try: the n-th request for a path is its try n).
+    /// robots.txt, the fault pages and the busy pages are left alone.
+    #[arg(help_heading = SERVE_CHAOS, long, value_name = "P", value_parser = rate)]
+    pub(crate) chaos: Option<f64>,
+    /// The faults chaos draws from (comma-separated; default: all): reset,
+    /// reset-in-headers, reset-in-body, stall, drip, close-in-headers, 503, 429,
+    /// wrong-length, unread.
+    #[arg(help_heading = SERVE_CHAOS, long, value_name = "LIST", requires = "chaos",
+          value_parser = chaos_faults)]
+    pub(crate) chaos_faults: Option<ChaosFaults>,
+    /// The crawler's --max-tries the manifest assumes: a URL ends with the page of its first
+    /// try without a fault, or else with its last try's fault.
+    #[arg(help_heading = SERVE_CHAOS, long, value_name = "N", requires = "chaos",
+          default_value_t = c10k_testsite::chaos::DEFAULT_MAX_TRIES, value_parser = at_least_1_u32)]
+    pub(crate) max_tries: u32,
 }
 
+/// The faults of `--chaos-faults`.
+#[derive(Debug, Clone)]
+pub(crate) struct ChaosFaults(pub(crate) Vec<c10k_testsite::ChaosFault>);
+
+fn chaos_faults(list: &str) -> Result<ChaosFaults, String> {
+    c10k_testsite::chaos::parse_faults(list).map(ChaosFaults)
+}
+
+/// A fraction from 0 to 1.
+fn rate(text: &str) -> Result<f64, String> {
+    let rate: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number"))?;
+    c10k_testsite::chaos::per_million(rate)?;
+    Ok(rate)
+}
+
+/// The `serve --help` heading of the chaos flags.
+const SERVE_CHAOS: &str = "Chaos (faults at random, the same on every run)";
 /// The `serve --help` heading of the TLS flags.
 const SERVE_TLS: &str = "TLS";
 /// The `serve --help` heading of the connection flags. An HTTP/1.1 request keeps its

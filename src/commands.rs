@@ -5,7 +5,9 @@ use std::{fs, net::SocketAddr, path::Path, process::ExitCode, sync::Arc, time::D
 
 use anyhow::{Context, anyhow, bail};
 use c10k_harness::{self as harness, raise_fd_limit};
-use c10k_testsite::{Ca, KeepAlive, Server, ServerOptions, SiteSpec, Tls, TlsMode};
+use c10k_testsite::{
+    Ca, Chaos, ChaosFault, KeepAlive, Server, ServerOptions, SiteSpec, Tls, TlsMode,
+};
 
 use crate::{
     args::{CompareArgs, CountArgs, PlotArgs, PublishArgs, ServeArgs},
@@ -34,6 +36,14 @@ pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<()> {
         robots_redirect: false,
         robots_elsewhere: None,
         www_link: args.www_link,
+        chaos: args.chaos.map(|rate| Chaos {
+            faults: args
+                .chaos_faults
+                .clone()
+                .map_or_else(|| ChaosFault::ALL.to_vec(), |list| list.0),
+            max_tries: args.max_tries,
+            ..Chaos::new(rate, args.seed)
+        }),
     };
     if spec.pages == 0 {
         bail!(usage("--pages must be at least 1"));
@@ -93,6 +103,13 @@ pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<()> {
             all => serde_json::to_string_pretty(all)?,
         };
         fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.expected_urls {
+        let lines: String = servers
+            .iter()
+            .map(|s| s.manifest(&spec).urls_out())
+            .collect();
+        fs::write(path, lines).with_context(|| format!("writing {}", path.display()))?;
     }
     for server in &servers {
         println!("listening on {}", server.url());

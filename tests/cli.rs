@@ -707,6 +707,59 @@ fn serve_flags_that_need_another_exit_2() {
     assert_usage_error(&["serve", "--announce-close"], "--max-requests");
     assert_usage_error(&["serve", "--max-requests", "0"], "max-requests");
     assert_usage_error(&["serve", "--idle-ms", "0"], "idle-ms");
+    assert_usage_error(&["serve", "--chaos", "1.5"], "between 0 and 1");
+    assert_usage_error(&["serve", "--chaos", "often"], "not a number");
+    assert_usage_error(&["serve", "--chaos-faults", "reset"], "--chaos");
+    assert_usage_error(&["serve", "--max-tries", "3"], "--chaos");
+    let unknown = ["serve", "--chaos", "0.1", "--chaos-faults", "reset,bogus"];
+    assert_usage_error(&unknown, "bogus");
+}
+
+/// `serve --chaos` writes, with `--expected-urls`, what a crawl's `--urls-out` then holds,
+/// line for line; a second crawl of the same server meets later tries (the server counts
+/// them), so each crawl takes a server of its own.
+#[test]
+fn serve_chaos_expects_what_a_crawl_gets() {
+    let dir = std::env::temp_dir().join(format!("c10k-cli-chaos-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let expected = dir.join("expected.txt");
+    let got = dir.join("got.txt");
+    let (mut child, url) = serve(&[
+        "--pages",
+        "200",
+        "--chaos",
+        "0.3",
+        "--seed",
+        "7",
+        "--chaos-faults",
+        "reset,reset-in-body,close-in-headers,503,429,wrong-length",
+        "--max-tries",
+        "3",
+        "--expected-urls",
+        expected.to_str().unwrap(),
+    ]);
+    let output = c10k(&[
+        "crawl",
+        &url,
+        "--max-tries",
+        "3",
+        "--max-wait-ms",
+        "50",
+        "--urls-out",
+        got.to_str().unwrap(),
+    ]);
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let expected = std::fs::read_to_string(&expected).unwrap();
+    assert_eq!(std::fs::read_to_string(&got).unwrap(), expected);
+    let faulted = |line: &str| {
+        ["error:reset", "error:truncated", "429", "503"]
+            .iter()
+            .any(|outcome| line.starts_with(&format!("{outcome}\t")))
+    };
+    assert!(expected.lines().any(faulted), "{expected}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -1229,13 +1229,13 @@ const INTERIM: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n\
 
 /// Closes with a reset (RST) instead of a clean close: linger on, with a zero timeout (which
 /// never blocks, unlike a nonzero linger); the reset goes when the caller drops the stream.
-fn reset<S: Stream>(stream: &mut S) -> Next {
+pub(crate) fn reset<S: Stream>(stream: &mut S) -> Next {
     let _ = stream.tcp().set_zero_linger();
     Next::Closed
 }
 
 /// Lets what was written leave first, so the reset comes mid-response.
-async fn pause_then_reset<S: Stream>(stream: &mut S) -> Next {
+pub(crate) async fn pause_then_reset<S: Stream>(stream: &mut S) -> Next {
     tokio::time::sleep(Duration::from_millis(20)).await;
     reset(stream)
 }

@@ -4,6 +4,8 @@
 //! - [`site`] decides the pages, their links and the manifest (pure, no I/O);
 //! - [`faults`] holds the pages that misbehave on purpose, and what a crawler must record for
 //!   each;
+//! - [`chaos`] meets a seeded fraction of the site's requests with a fault, the same on every
+//!   run (the try of a request is counted per path), and says how each URL then ends;
 //! - [`tls`] makes the certificates and the handshake faults of the site over TLS;
 //! - [`Server`] serves it on a tokio runtime of its own thread(s), over plain TCP or TLS
 //!   ([`ServerOptions::tls`]).
@@ -35,11 +37,13 @@
 
 #![deny(missing_docs)]
 
+pub mod chaos;
 pub mod faults;
 pub mod site;
 pub mod tls;
 
 use std::{
+    collections::HashMap,
     io,
     net::SocketAddr,
     sync::{
@@ -56,6 +60,7 @@ use tokio::{
     sync::watch,
 };
 
+pub use chaos::{Chaos, ChaosFault};
 use faults::{Extras, Next, send};
 pub use site::{BUSY, BusyWait, Manifest, Route, SiteSpec};
 pub use tls::{Ca, Tls, TlsMode};
@@ -167,6 +172,8 @@ pub struct Stats {
     /// TLS handshakes that did not complete: refused by the client (a certificate fault),
     /// timed out, or one of the handshake faults.
     pub handshake_failures: AtomicU64,
+    /// Requests that met a chaos fault ([`SiteSpec::chaos`]).
+    pub chaos_faults: AtomicU64,
     /// With [`ServerOptions::log`]: each request's path and when its head was read.
     log: Option<Mutex<Vec<(String, Instant)>>>,
 }
@@ -457,6 +464,9 @@ struct Door {
     flaky_requests: AtomicU32,
     /// Requests for each busy page so far.
     busy_requests: [AtomicU32; site::BUSY.len()],
+    /// With chaos: the tries of each path so far (the `n`-th request for a path is its try
+    /// `n`), by the request's target as sent.
+    tries: Mutex<HashMap<String, u32>>,
 }
 
 impl Door {
@@ -474,7 +484,22 @@ impl Door {
             root_links: extras.root_links(),
             flaky_requests: AtomicU32::new(0),
             busy_requests: Default::default(),
+            tries: Mutex::default(),
         }
+    }
+
+    /// The chaos fault, if any, that this request for `path` meets: its try is counted, and
+    /// drawn. A [`ChaosFault::Reset`] on a connection that carried a request before is not
+    /// counted (the crawler sends it again fresh, as the same try: see [`chaos`]).
+    fn chaos(&self, chaos: &Chaos, path: &str, reused: bool) -> Option<ChaosFault> {
+        let mut tries = self.tries.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = tries.entry(path.to_owned()).or_default();
+        *count += 1;
+        let fault = chaos.draw(path, *count);
+        if reused && fault == Some(ChaosFault::Reset) {
+            *count -= 1;
+        }
+        fault
     }
 
     /// What `path` answers here.
@@ -632,7 +657,26 @@ async fn serve_connection<S: Stream>(mut stream: S, site: &Site, door: &Door) {
             // Counted before the answer, which may linger before it returns.
             Stats::add(&stats.limit_closed);
         }
-        let next = match door.route(&site.spec, &request.path) {
+        let route = door.route(&site.spec, &request.path);
+        let chaos = match &site.spec.chaos {
+            Some(chaos) if chaos::applies(&route, &request.path) => {
+                door.chaos(chaos, &request.path, carried > 1)
+            }
+            _ => None,
+        };
+        if let Some(fault) = chaos {
+            Stats::add(&stats.chaos_faults);
+            // Boxed, as the fault pages are: only their connections pay for their state.
+            match Box::pin(chaos::serve(&mut stream, fault, persist)).await {
+                Next::Closed => return,
+                Next::Keep if at_limit => {
+                    finish(&mut stream, Persist::Last).await;
+                    return;
+                }
+                Next::Keep => continue,
+            }
+        }
+        let next = match route {
             Route::Fault(fault) => {
                 let context = faults::Context {
                     origin: &door.origin,

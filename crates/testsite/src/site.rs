@@ -9,6 +9,8 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
+use crate::chaos::{Chaos, ChaosFault};
+
 /// The shape of a site: every figure that decides its pages and their links.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SiteSpec {
@@ -42,6 +44,10 @@ pub struct SiteSpec {
     /// name (with a name, not an IP address: `--lenient` then fetches it, `--strict` skips it).
     #[serde(default)]
     pub www_link: bool,
+    /// Faults drawn at random for a fraction of the requests ([`crate::chaos`]), and the
+    /// crawler's tries the manifest assumes; `None`: every page behaves.
+    #[serde(default)]
+    pub chaos: Option<Chaos>,
 }
 
 /// How a busy page says when to come back.
@@ -79,6 +85,7 @@ impl Default for SiteSpec {
             robots_redirect: false,
             robots_elsewhere: None,
             www_link: false,
+            chaos: None,
         }
     }
 }
@@ -129,7 +136,7 @@ const BASE_EVERY: usize = 10;
 const SPECIAL_EVERY: usize = 50;
 
 /// splitmix64: a tiny, well-mixed, deterministic generator; quality is not the point.
-fn mix(mut x: u64) -> u64 {
+pub(crate) fn mix(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
@@ -333,10 +340,13 @@ impl SiteSpec {
     pub fn manifest(&self, origin: &str) -> Manifest {
         let mut urls = BTreeMap::new();
         let mut queue = VecDeque::from([page_path(0)]);
-        urls.insert(format!("{origin}/"), "200".to_owned());
+        let root = self.chaos_end(&page_path(0));
+        let root = root.map_or("200", ChaosFault::outcome);
+        urls.insert(format!("{origin}/"), root.to_owned());
         while let Some(path) = queue.pop_front() {
             let mut found = Vec::new();
-            if !self.robots_allow(&path) {
+            // A URL whose last try met a fault gave no page: its links are never seen.
+            if !self.robots_allow(&path) || self.chaos_end(&path).is_some() {
                 continue;
             }
             match self.route(&path) {
@@ -406,9 +416,21 @@ impl SiteSpec {
         best.is_none_or(|(_, allow)| allow)
     }
 
+    /// The fault of [`SiteSpec::chaos`] that ends `path`'s tries, if one does.
+    pub fn chaos_end(&self, path: &str) -> Option<ChaosFault> {
+        let chaos = self.chaos.as_ref()?;
+        if !crate::chaos::applies(&self.route(path), path) {
+            return None;
+        }
+        chaos.last_fault(path)
+    }
+
     fn outcome(&self, path: &str) -> String {
         if !self.robots_allow(path) {
             return "error:robots".to_owned();
+        }
+        if let Some(fault) = self.chaos_end(path) {
+            return fault.outcome().to_owned();
         }
         match self.route(path) {
             Route::Page(_) | Route::Text(_) => "200".to_owned(),
@@ -518,6 +540,68 @@ mod tests {
             manifest.urls["http://www.site.test:9/data/0.txt"],
             "error:skipped"
         );
+    }
+
+    #[test]
+    fn chaos_decides_outcomes_and_hides_the_links_of_failed_pages() {
+        let plain = SiteSpec::default();
+        let calm = SiteSpec {
+            chaos: Some(Chaos::new(0.0, 7)),
+            ..SiteSpec::default()
+        };
+        assert_eq!(calm.manifest(ORIGIN).urls, plain.manifest(ORIGIN).urls);
+        let spec = SiteSpec {
+            chaos: Some(Chaos {
+                max_tries: 2,
+                ..Chaos::new(0.5, 7)
+            }),
+            robots: Some("User-agent: *\nDisallow: /p/1\n".into()),
+            ..SiteSpec::default()
+        };
+        let manifest = spec.manifest(ORIGIN);
+        let calm = SiteSpec {
+            chaos: None,
+            ..spec.clone()
+        };
+        let mut ended = 0;
+        for (url, outcome) in &manifest.urls {
+            let Some(path) = url.strip_prefix(ORIGIN) else {
+                assert_eq!(outcome, "error:skipped");
+                continue;
+            };
+            match spec.chaos_end(path) {
+                Some(fault) if spec.robots_allow(path) => {
+                    ended += 1;
+                    assert_eq!(outcome, fault.outcome(), "{url}");
+                }
+                _ => assert_eq!(*outcome, calm.outcome(path), "{url}"),
+            }
+        }
+        assert!(ended > 20, "{ended} URLs ended by a fault");
+        // Fewer pages reached: the links of the pages that failed are never seen.
+        assert!(manifest.urls.len() < plain.manifest(ORIGIN).urls.len());
+        // Every URL but the root is linked from a page that got through.
+        let linked: std::collections::BTreeSet<String> = manifest
+            .urls
+            .keys()
+            .filter_map(|url| url.strip_prefix(ORIGIN))
+            .filter(|path| spec.robots_allow(path) && spec.chaos_end(path).is_none())
+            .flat_map(|path| match spec.route(path) {
+                Route::Page(i) => spec
+                    .links_of(i, ORIGIN)
+                    .into_iter()
+                    .map(|link| match link.target {
+                        Target::Local(path) => format!("{ORIGIN}{path}"),
+                        Target::Skipped(url) => url,
+                    })
+                    .collect(),
+                Route::Redirect(_, to) => vec![format!("{ORIGIN}{to}")],
+                _ => vec![],
+            })
+            .collect();
+        for url in manifest.urls.keys().filter(|u| *u != &format!("{ORIGIN}/")) {
+            assert!(linked.contains(url), "{url} is reached by no page");
+        }
     }
 
     #[test]
