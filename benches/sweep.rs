@@ -69,15 +69,16 @@ fn run(test_mode: bool) -> std::io::Result<ExitCode> {
             r.variant(),
             r.concurrency,
             r.site,
-            r.error
-                .clone()
-                .unwrap_or_else(|| format!("{} URLs failed", r.errors))
+            r.error.clone().unwrap_or_else(|| match r.mismatched {
+                Some(n) => format!("{n} lines of --urls-out not as the chaos server expected"),
+                None => format!("{} URLs failed", r.errors),
+            })
         )
     };
     let failed: Vec<String> = results
         .runs
         .iter()
-        .filter(|r| r.error.is_some() || r.errors > 0)
+        .filter(|r| r.failed())
         .map(|r| describe(&r))
         .collect();
     // A transport a strategy does not support yet fails every crawl that needs it: the

@@ -300,7 +300,7 @@ fn features(transport: Transport) -> Vec<&'static str> {
 }
 
 fn failed(run: &Run) -> bool {
-    run.error.is_some() || run.errors > 0
+    run.failed()
 }
 
 /// The transport features each strategy lacks in this sweep: those whose every run failed

@@ -118,6 +118,8 @@ pub enum Axis {
     Cores,
     /// http and https, closing and keeping connections (the TLS and connection axes).
     Connections,
+    /// Faults at load: sites whose server fails a share of its requests.
+    Chaos,
 }
 
 /// What a sweep runs.
@@ -156,6 +158,79 @@ pub struct Plan {
     /// spends while they all wait (timers, the reactor, the ring).
     #[serde(default)]
     pub stall: Option<SiteAt>,
+    /// Faults at load (issue 27): sites served by `c10k serve --chaos`.
+    #[serde(default)]
+    pub chaos: Option<ChaosAxis>,
+}
+
+/// Faults at load: each site of [`ChaosAxis::sets`] served with a share of its requests meeting
+/// a fault (`c10k serve --chaos P --seed S`), crawled at its C by each strategy in its
+/// default form and its parallel forms. Each crawl's `--urls-out` is checked against the
+/// server's expected outcomes (`serve --expected-urls`): nothing lost, nothing doubled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChaosAxis {
+    /// The sites, each at its C and fault rates.
+    pub sets: Vec<ChaosSet>,
+    /// The draw's seed: the same faults on the same URLs and tries, for every crawl.
+    pub seed: u64,
+    /// `--max-tries` of the crawls (and of the server's expected outcomes).
+    pub max_tries: u32,
+    /// `--timeout-ms` of the crawls: what a stalled or dripping page costs.
+    pub timeout_ms: u64,
+    /// `--backoff-ms` of the crawls.
+    pub backoff_ms: u64,
+}
+
+/// A site of the chaos axis, its C, and the shares of requests that meet a fault.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChaosSet {
+    /// The site.
+    pub site: Site,
+    /// The concurrency it is crawled at.
+    pub concurrency: usize,
+    /// The fault rates, each a share of requests in [0, 1] (0: the same server, no fault).
+    pub rates: Vec<f64>,
+}
+
+/// The chaos axis's sites' names begin with this.
+pub const CHAOS: &str = "chaos";
+
+impl ChaosAxis {
+    /// The CPU-bound site (`cpu_pages`, at `cpu_c`) and the latency-bound one (50 ms per
+    /// response, `latency_pages` at `latency_c`) at 0, 1% and 10%; and the load site
+    /// (`load_pages` at `load_c`) at 5% and 50%.
+    fn standard(
+        (cpu_pages, cpu_c): (usize, usize),
+        (latency_pages, latency_c): (usize, usize),
+        (load_pages, load_c): (usize, usize),
+    ) -> ChaosAxis {
+        let rates = vec![0.0, 0.01, 0.10];
+        ChaosAxis {
+            sets: vec![
+                ChaosSet {
+                    site: Site::fixed("chaos-cpu", cpu_pages, 0),
+                    concurrency: cpu_c,
+                    rates: rates.clone(),
+                },
+                ChaosSet {
+                    site: Site::fixed("chaos-latency", latency_pages, 50),
+                    concurrency: latency_c,
+                    rates,
+                },
+                ChaosSet {
+                    site: Site::fixed("chaos-load", load_pages, 0),
+                    concurrency: load_c,
+                    rates: vec![0.05, 0.5],
+                },
+            ],
+            // A seed whose draw leaves every site's root up at every rate (a crawl whose root
+            // failed would measure nothing).
+            seed: 7,
+            max_tries: 4,
+            timeout_ms: 1000,
+            backoff_ms: 50,
+        }
+    }
 }
 
 /// The stalled-connections site.
@@ -533,6 +608,9 @@ impl Plan {
         if !keep(Axis::Connections) {
             self.connections = None;
         }
+        if !keep(Axis::Chaos) {
+            self.chaos = None;
+        }
         self
     }
 
@@ -566,6 +644,11 @@ impl Plan {
                 )
             }),
             stall: Some(SiteAt::stall(10_000, 3000)),
+            chaos: Some(ChaosAxis::standard(
+                (20_000, 100),
+                (10_000, 1000),
+                (50_000, 10_000),
+            )),
         }
     }
 
@@ -591,6 +674,7 @@ impl Plan {
                 handshake_pages: Some(300),
             }),
             stall: None,
+            chaos: None,
             ..Plan::full()
         }
     }
@@ -623,6 +707,7 @@ impl Plan {
                 )
             }),
             stall: Some(SiteAt::stall(1000, 1500)),
+            chaos: Some(ChaosAxis::standard((2000, 100), (2000, 1000), (5000, 1000))),
             ..Plan::full()
         }
     }
@@ -654,6 +739,10 @@ impl Plan {
             }),
             // Long enough for a figure (the stretch at the widest is at least 500 ms).
             stall: Some(SiteAt::stall(10, 800)),
+            chaos: Some(ChaosAxis {
+                timeout_ms: 500,
+                ..ChaosAxis::standard((100, 10), (100, 10), (200, 50))
+            }),
             ..Plan::full()
         }
     }

@@ -60,6 +60,13 @@ pub struct Run {
     /// [`crate::measure::ProcessUsage::waiting_cpu`]).
     #[serde(default)]
     pub waiting_cpu: Option<f64>,
+    /// The chaos axis: the share of requests that met a fault.
+    #[serde(default)]
+    pub chaos: Option<f64>,
+    /// The chaos axis: lines of `--urls-out` not as the server expected (a URL lost,
+    /// doubled, or ended otherwise); 0 when the crawl was exact.
+    #[serde(default)]
+    pub mismatched: Option<usize>,
     /// Memory site only: bytes of RSS each extra in-flight connection added, from this run and
     /// the narrowest run of the same strategy (see [`derive()`]).
     pub rss_per_connection_b: Option<f64>,
@@ -120,6 +127,15 @@ pub struct Run {
 }
 
 impl Run {
+    /// Whether the crawl failed: it could not run, or URLs ended in errors; on the chaos axis,
+    /// where faults mean to cause errors, whether its URLs ended otherwise than expected.
+    pub fn failed(&self) -> bool {
+        match self.chaos {
+            Some(_) => self.error.is_some() || self.mismatched != Some(0),
+            None => self.error.is_some() || self.errors > 0,
+        }
+    }
+
     /// The strategy, with `+offload` when it offloaded, `+per-core` or `+stealing` for an
     /// async runtime of several threads, and the transport when it is not http with a
     /// connection per page (`+https`, `+keep-alive`, `+no-resume`).

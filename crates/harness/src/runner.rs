@@ -21,10 +21,10 @@ use crate::{
     loadgen::{self, WrkLoad, WrkRow},
     measure::{ProcessUsage, cpu_seconds_of, machine},
     peers::Peer,
-    plan::{CoresAxis, CoresStep, Plan, Site, Transport},
+    plan::{ChaosAxis, CoresAxis, CoresStep, Plan, Site, Transport},
     probe::Ceilings,
     results::{Results, Run, derive},
-    server::ServerProcess,
+    server::{Chaos, ServerProcess},
 };
 
 /// The JSON a `c10k crawl --json` child prints: the report plus its process usage.
@@ -104,7 +104,9 @@ pub fn sweep(bin: &Path, plan: &Plan) -> io::Result<Results> {
 
     // One server per site, size, placement and transport, started when first needed and
     // kept for the runs after.
-    type Key = (String, usize, Option<CoresStep>, bool);
+    // A chaos crawl has a server of its own: the server counts each path's tries, so a second
+    // crawl would meet other faults than the expected ones.
+    type Key = (String, usize, Option<CoresStep>, bool, Option<usize>);
     let mut servers: BTreeMap<Key, Result<ServerProcess, String>> = BTreeMap::new();
     // The connection axis's CPU-bound site, whose servers wrk loads (once over each of http
     // and https).
@@ -114,25 +116,34 @@ pub fn sweep(bin: &Path, plan: &Plan) -> io::Result<Results> {
         .and_then(|axis| axis.cpu_site())
         .map(|site| site.name.clone());
     let mut wrk_loaded: Vec<bool> = Vec::new();
-    for job in &jobs {
+    for (index, job) in jobs.iter().enumerate() {
         let tls = job.transport.tls;
+        let chaos = job.chaos.map(|(rate, axis)| Chaos {
+            rate,
+            seed: axis.seed,
+            max_tries: axis.max_tries,
+        });
         let key = (
             job.site.name.clone(),
             job.site_pages(),
             job.step.clone(),
             tls,
+            job.chaos.map(|_| index),
         );
         if !servers.contains_key(&key) {
             // The previous site's, step's and transport's servers are done with: one server
             // runs at a time.
-            servers.retain(|(site, _, step, over_tls), _| {
-                *site == job.site.name && *step == job.step && *over_tls == tls
+            servers.retain(|(site, _, step, over_tls, chaos), _| {
+                *site == job.site.name
+                    && *step == job.step
+                    && *over_tls == tls
+                    && *chaos == job.chaos.map(|_| index)
             });
             let (cpus, threads) = job.step.as_ref().map_or((None, 1), |step| {
                 (step.server_cpus.as_deref(), step.server_threads)
             });
             let started =
-                ServerProcess::start_on(bin, job.site, job.site_pages(), cpus, threads, tls)
+                ServerProcess::start_on(bin, job.site, job.site_pages(), cpus, threads, tls, chaos)
                     .map_err(|err| {
                         let line = format!(
                             "the test server for the {} site{} did not start: {err}",
@@ -396,6 +407,23 @@ fn jobs<'a>(plan: &'a Plan, peers: &[(Peer, Command)]) -> Vec<Job<'a>> {
     if let Some(axis) = &plan.connections {
         connection_jobs(plan, axis, &mut jobs);
     }
+    if let Some(axis) = &plan.chaos {
+        let cores = crate::affinity::allowed_cpus().map_or(1, |cpus| cpus.len());
+        for set in &axis.sets {
+            for &rate in &set.rates {
+                for &strategy in &plan.strategies {
+                    for (parallel, runtime) in forms(strategy, cores) {
+                        jobs.push(Job {
+                            parallel,
+                            runtime,
+                            chaos: Some((rate, axis)),
+                            ..Job::new(&set.site, strategy, set.concurrency)
+                        });
+                    }
+                }
+            }
+        }
+    }
     jobs
 }
 
@@ -530,6 +558,9 @@ struct Job<'a> {
     timeout_s: Option<u64>,
     /// `--max-pages`: the crawl stops after this many pages of the site's (then `pages`).
     max_pages: Option<usize>,
+    /// The chaos axis: the share of requests that meet a fault (its server's `--chaos`), and
+    /// the axis's settings.
+    chaos: Option<(f64, &'a ChaosAxis)>,
 }
 
 impl<'a> Job<'a> {
@@ -550,6 +581,7 @@ impl<'a> Job<'a> {
             transport: Transport::HTTP_CLOSE,
             timeout_s: None,
             max_pages: None,
+            chaos: None,
         }
     }
 
@@ -651,6 +683,18 @@ impl<'a> Job<'a> {
         }
         if let Some(ca) = &server.ca_file {
             args.extend(["--ca-file".to_owned(), ca.display().to_string()]);
+        }
+        if let (Some((_, axis)), Some(expected)) = (self.chaos, &server.expected_urls) {
+            args.extend([
+                "--urls-out".to_owned(),
+                crawled_urls(expected).display().to_string(),
+                "--max-tries".to_owned(),
+                axis.max_tries.to_string(),
+                "--timeout-ms".to_owned(),
+                axis.timeout_ms.to_string(),
+                "--backoff-ms".to_owned(),
+                axis.backoff_ms.to_string(),
+            ]);
         }
         args
     }
@@ -836,7 +880,15 @@ fn crawl_in_child(
             run.voluntary_switches = process.voluntary_switches;
             run.involuntary_switches = process.involuntary_switches;
             run.connections = Some(report.connections);
-            if !status.success() {
+            if let Some((rate, _)) = job.chaos {
+                // Its exit status says whether a root or URLs ended in errors, which chaos
+                // means to cause; what matters is whether they are the expected ones.
+                run.chaos = Some(rate);
+                match chaos_mismatches(server) {
+                    Ok(mismatched) => run.mismatched = Some(mismatched),
+                    Err(err) => run.error = Some(err),
+                }
+            } else if !status.success() {
                 run.error = Some(first_line(&stderr, "the root could not be fetched"));
             } else if let Some(why) = crate::connections::unmet(
                 job.transport,
@@ -852,6 +904,39 @@ fn crawl_in_child(
         }
     }
     run
+}
+
+/// A chaos crawl's `--urls-out` against the server's expected outcomes: the lines that are
+/// in one and not the other (a URL lost, doubled, or ended otherwise), counted with their
+/// repetitions.
+fn chaos_mismatches(server: &ServerProcess) -> Result<usize, String> {
+    let Some(expected) = &server.expected_urls else {
+        return Err("the chaos server wrote no expected outcomes".to_owned());
+    };
+    let read = |path: &Path| {
+        std::fs::read_to_string(path).map_err(|err| format!("reading {}: {err}", path.display()))
+    };
+    Ok(mismatches(
+        &read(expected)?,
+        &read(&crawled_urls(expected))?,
+    ))
+}
+
+/// The lines in one text and not in the other, counted with their repetitions.
+fn mismatches(expected: &str, crawled: &str) -> usize {
+    let mut lines: BTreeMap<&str, i64> = BTreeMap::new();
+    for line in expected.lines() {
+        *lines.entry(line).or_default() += 1;
+    }
+    for line in crawled.lines() {
+        *lines.entry(line).or_default() -= 1;
+    }
+    lines.values().map(|n| n.unsigned_abs() as usize).sum()
+}
+
+/// Where a chaos crawl writes its `--urls-out`, beside the server's expected outcomes.
+fn crawled_urls(expected: &Path) -> std::path::PathBuf {
+    expected.with_extension("crawled.txt")
 }
 
 fn first_line(text: &str, fallback: &str) -> String {
@@ -873,4 +958,28 @@ fn probe_limits(bin: &Path, cap: usize) -> io::Result<Ceilings> {
             String::from_utf8_lossy(&output.stderr)
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chaos_crawl_is_exact_only_with_every_expected_line_once() {
+        let expected = "200\thttp://a/\n200\thttp://a/1\nerror:reset\thttp://a/2\n";
+        assert_eq!(mismatches(expected, expected), 0);
+        // Lost, doubled, and ended otherwise.
+        assert_eq!(mismatches(expected, "200\thttp://a/\n200\thttp://a/1\n"), 1);
+        assert_eq!(
+            mismatches(expected, &format!("{expected}200\thttp://a/1\n")),
+            1
+        );
+        assert_eq!(
+            mismatches(
+                expected,
+                "200\thttp://a/\n200\thttp://a/1\nerror:timeout\thttp://a/2\n"
+            ),
+            2
+        );
+    }
 }

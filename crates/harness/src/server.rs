@@ -21,22 +21,36 @@ pub struct ServerProcess {
     /// Over TLS: the PEM file of the server's CA (`serve --ca-out`), for the crawler's
     /// `--ca-file`.
     pub ca_file: Option<PathBuf>,
+    /// With chaos: the file of the outcomes a crawl must end with, in `--urls-out`'s form
+    /// (`serve --expected-urls`).
+    pub expected_urls: Option<PathBuf>,
+}
+
+/// `serve --chaos`: a share of the requests meet a fault, drawn from the seed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Chaos {
+    /// The share of requests, in [0, 1].
+    pub rate: f64,
+    /// The draw's seed.
+    pub seed: u64,
+    /// The crawl's `--max-tries`, which the expected outcomes follow.
+    pub max_tries: u32,
 }
 
 impl ServerProcess {
     /// Starts `bin serve` for `site` at `pages` pages and waits for its address.
     pub fn start(bin: &Path, site: &Site, pages: usize) -> io::Result<ServerProcess> {
-        ServerProcess::start_on(bin, site, pages, None, 1, false)
+        ServerProcess::start_on(bin, site, pages, None, 1, false, None)
     }
 
     /// [`ServerProcess::start`] over TLS (`serve --tls`): its CA is written to a file of
     /// our own, [`ServerProcess::ca_file`].
     pub fn start_tls(bin: &Path, site: &Site, pages: usize) -> io::Result<ServerProcess> {
-        ServerProcess::start_on(bin, site, pages, None, 1, true)
+        ServerProcess::start_on(bin, site, pages, None, 1, true, None)
     }
 
     /// [`ServerProcess::start`] on `threads` runtime threads, pinned to `cpus` if given, over
-    /// TLS if `tls`.
+    /// TLS if `tls`, failing a share of its requests if `chaos`.
     pub fn start_on(
         bin: &Path,
         site: &Site,
@@ -44,6 +58,7 @@ impl ServerProcess {
         cpus: Option<&[usize]>,
         threads: usize,
         tls: bool,
+        chaos: Option<Chaos>,
     ) -> io::Result<ServerProcess> {
         let mut command = Command::new(bin);
         command.args(["serve", "--threads", &threads.to_string()]);
@@ -60,6 +75,19 @@ impl ServerProcess {
         if let Some(path) = &ca_file {
             command.arg("--tls").arg("--ca-out").arg(path);
         }
+        let expected_urls = chaos.map(|chaos| {
+            static NEXT: AtomicU64 = AtomicU64::new(0);
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let path =
+                std::env::temp_dir().join(format!("c10k-expected-{}-{n}.txt", std::process::id()));
+            command
+                .args(["--chaos", &chaos.rate.to_string()])
+                .args(["--seed", &chaos.seed.to_string()])
+                .args(["--max-tries", &chaos.max_tries.to_string()])
+                .arg("--expected-urls")
+                .arg(&path);
+            path
+        });
         let mut child = command
             .args([
                 "--pages",
@@ -85,6 +113,7 @@ impl ServerProcess {
             url: String::new(),
             addr: SocketAddr::from(([0, 0, 0, 0], 0)),
             ca_file,
+            expected_urls,
         };
         // From here on, a failure drops `server`: the child is killed, its CA file removed.
         let Some(url) = line.trim().strip_prefix("listening on ") else {
@@ -120,8 +149,12 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        if let Some(path) = &self.ca_file {
+        for path in [&self.ca_file, &self.expected_urls].into_iter().flatten() {
             let _ = fs::remove_file(path);
+        }
+        // A chaos crawl's --urls-out, beside the expected outcomes (see the runner).
+        if let Some(path) = &self.expected_urls {
+            let _ = fs::remove_file(path.with_extension("crawled.txt"));
         }
     }
 }
