@@ -183,6 +183,20 @@ fn every_variant_accounts_for_every_url_under_chaos() {
             }
         }
     }
+    // The https runs spread out among the others: each of them (the slowest pages, by the
+    // handshakes) beside three plain runs rather than beside each other.
+    let (mut tls, plain): (Vec<_>, Vec<_>) = runs.into_iter().partition(Run::tls);
+    let every = plain.len() / tls.len().max(1) + 1;
+    let mut runs = Vec::new();
+    for (i, run) in plain.into_iter().enumerate() {
+        if i % every == 0
+            && let Some(run) = tls.pop()
+        {
+            runs.push(run);
+        }
+        runs.push(run);
+    }
+    runs.append(&mut tls);
     let queue = Arc::new(Mutex::new(runs.clone()));
     let (done, results) = mpsc::channel();
     let workers: Vec<_> = (0..AT_ONCE)
