@@ -198,7 +198,7 @@ pub const CHAOS: &str = "chaos";
 impl ChaosAxis {
     /// The CPU-bound site (`cpu_pages`, at `cpu_c`) and the latency-bound one (50 ms per
     /// response, `latency_pages` at `latency_c`) at 0, 1% and 10%; and the load site
-    /// (`load_pages` at `load_c`) at 5% and 50%.
+    /// (`load_pages` at `load_c`) at 0, 5% and 50%.
     fn standard(
         (cpu_pages, cpu_c): (usize, usize),
         (latency_pages, latency_c): (usize, usize),
@@ -220,7 +220,7 @@ impl ChaosAxis {
                 ChaosSet {
                     site: Site::fixed("chaos-load", load_pages, 0),
                     concurrency: load_c,
-                    rates: vec![0.05, 0.5],
+                    rates: vec![0.0, 0.05, 0.5],
                 },
             ],
             // A seed whose draw leaves every site's root up at every rate (a crawl whose root

@@ -1028,8 +1028,8 @@ fn stall_table(results: &Results, md: &mut String) {
 }
 
 /// Faults at load: per chaos site, each variant's rate, p99 and exactness at each fault
-/// rate, and its rate at the lowest nonzero fault rate against none (issue 27's target: at
-/// least 0.9× at 1%).
+/// rate; its rate at the lowest nonzero fault rate against none (issue 27's target: at least
+/// 0.9× at 1%), and its peak RSS at the highest against none (at most 2×).
 fn chaos_tables(results: &Results, md: &mut String) {
     let Some(axis) = results.plan.as_ref().and_then(|p| p.chaos.as_ref()) else {
         return;
@@ -1070,15 +1070,25 @@ fn chaos_tables(results: &Results, md: &mut String) {
         for &rate in &set.rates {
             md.push_str(&format!(" {} |", pct(rate)));
         }
-        if let (true, Some(lowest)) = (baseline, lowest) {
-            md.push_str(&format!(" at {} against none |", pct(lowest)));
+        let highest = set
+            .rates
+            .iter()
+            .copied()
+            .reduce(f64::max)
+            .filter(|&r| r > 0.0);
+        if let (true, Some(lowest), Some(highest)) = (baseline, lowest, highest) {
+            md.push_str(&format!(
+                " rate at {} against none | peak RSS at {} against none |",
+                pct(lowest),
+                pct(highest)
+            ));
         }
         md.push_str("\n|---|---|");
         for _ in &set.rates {
             md.push_str("---:|");
         }
-        if baseline && lowest.is_some() {
-            md.push_str("---:|");
+        if baseline && lowest.is_some() && highest.is_some() {
+            md.push_str("---:|---:|");
         }
         md.push('\n');
         for key in row_keys(&runs) {
@@ -1101,14 +1111,18 @@ fn chaos_tables(results: &Results, md: &mut String) {
                 };
                 md.push_str(&format!(" {cell} |"));
             }
-            if let (true, Some(lowest)) = (baseline, lowest) {
-                let ratio = match (at(0.0), at(lowest)) {
-                    (Some(none), Some(low)) if none.error.is_none() && low.error.is_none() => {
-                        Some(low.pages_per_s / none.pages_per_s.max(1e-9))
+            if let (true, Some(lowest), Some(highest)) = (baseline, lowest, highest) {
+                let ratio = |rate: f64, of: fn(&Run) -> f64| match (at(0.0), at(rate)) {
+                    (Some(none), Some(with)) if none.error.is_none() && with.error.is_none() => {
+                        Some(of(with) / of(none).max(1e-9))
                     }
                     _ => None,
                 };
-                md.push_str(&format!(" {}× |", or_dash(ratio, 2)));
+                md.push_str(&format!(
+                    " {}× | {}× |",
+                    or_dash(ratio(lowest, |r| r.pages_per_s), 2),
+                    or_dash(ratio(highest, |r| r.max_rss_kib as f64), 2)
+                ));
             }
             md.push('\n');
         }
