@@ -113,7 +113,7 @@ fn a_known_url_costs_at_most_100_bytes() {
         per_url(held as usize)
     );
     println!(
-        "| peak during the crawl | {peak} | {:.1} |",
+        "| peak, sampled after each completion | {peak} | {:.1} |",
         per_url(peak as usize)
     );
     println!(
