@@ -751,9 +751,10 @@ impl Crawler {
     /// Ends the crawl: the report, for `strategy`, of a crawl that took `elapsed`.
     pub fn into_report(mut self, strategy: &str, elapsed: Duration) -> Report {
         let credits = std::mem::take(&mut self.credits);
-        let mut records = self.records();
-        // The compact form is not needed any more: freed before the report is summed up.
-        self.known = Known::default();
+        let redirects = std::mem::take(&mut self.redirects);
+        let redirect = |id| redirects.get(&id).map(|url: &Url| url.as_str().to_owned());
+        let mut records = std::mem::take(&mut self.known).into_records(redirect);
+        records.append(&mut self.strays);
         credit(&mut records, credits);
         let mut report = Report::new(strategy, &self.config, records, elapsed);
         report.connections = self.connections;

@@ -266,6 +266,29 @@ impl Known {
         })
     }
 
+    /// Every record, in the order the URLs were met, `redirect` saying where each pointed:
+    /// the chunks of text and entries are freed as the records are built, so the two forms
+    /// are not held whole at once (the report at the end of a crawl).
+    pub(crate) fn into_records(mut self, redirect: impl Fn(Id) -> Option<String>) -> Vec<Record> {
+        let mut records = Vec::with_capacity(self.ended);
+        // Text chunks before this one are done with: the URLs' text is in the order they were
+        // met.
+        let mut text_done = 0;
+        for id in self.ids() {
+            let index = id as usize;
+            if index % ENTRY_CHUNK == 0 && index > 0 {
+                self.entries[index / ENTRY_CHUNK - 1] = Vec::new();
+            }
+            let Loc(loc) = self.entry(id).loc;
+            while text_done < (loc >> 32) as usize {
+                self.text[text_done] = Vec::new();
+                text_done += 1;
+            }
+            records.extend(self.record(id, redirect(id)));
+        }
+        records
+    }
+
     /// Every index, in the order the URLs were met.
     pub(crate) fn ids(&self) -> impl Iterator<Item = Id> + use<> {
         0..self.len() as Id
@@ -395,6 +418,16 @@ mod tests {
             let back = known.record(id as Id, record.redirect.clone());
             assert_eq!(back.as_ref(), Some(record));
         }
+        let all = |known: &Known| {
+            let redirect = |id: Id| records[id as usize].redirect.clone();
+            let mut copy = Known::default();
+            for id in known.ids() {
+                copy.insert(known.url(id), known.redirects(id));
+                copy.end(id, &known.record(id, redirect(id)).expect("ended"));
+            }
+            copy.into_records(redirect)
+        };
+        assert_eq!(all(&known), records);
         known.unend(1);
         assert_eq!(known.ended(), 2);
         assert_eq!(known.status(1), None);
