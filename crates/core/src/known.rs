@@ -5,7 +5,8 @@
 //!   named by the place of its text ([`Loc`]) and, everywhere else, by its index, a `u32`.
 //! - The seen set is a hash table of those indices ([`hashbrown::HashTable`]): 4 B a slot,
 //!   and a lookup compares the full text, so it is exact: two URLs whose hashes collide are
-//!   two entries, never one.
+//!   two entries, never one (a test hashes every URL to 0). A hash only picks where to look;
+//!   no fingerprint stands for a URL, so there is no collision bound to state.
 //! - Each URL has one [`Entry`] of 48 B: its fewest redirects, and its record once it ended,
 //!   packed. Entries live in chunks of 4,096, so that growing never copies them nor leaves a
 //!   doubled vector half empty.
@@ -75,20 +76,22 @@ const KINDS: [ErrorKind; 12] = [
 pub(crate) type Id = u32;
 
 /// The URLs a crawler knows, and their records (see the module's doc).
+///
+/// `S` hashes the URLs (a test gives one under which every URL collides).
 #[derive(Debug, Default)]
-pub(crate) struct Known {
+pub(crate) struct Known<S = RandomState> {
     text: Vec<Vec<u8>>,
     entries: Vec<Vec<Entry>>,
     table: HashTable<Id>,
     /// Hashes a URL's bytes (as `[u8]`, everywhere: a `str` hashes differently).
-    hasher: RandomState,
+    hasher: S,
     /// How many URLs are known.
     count: usize,
     /// How many entries hold a record.
     ended: usize,
 }
 
-impl Known {
+impl<S: BuildHasher> Known<S> {
     /// How many URLs are known.
     pub(crate) fn len(&self) -> usize {
         self.count
@@ -290,7 +293,7 @@ impl Known {
     }
 
     /// Every index, in the order the URLs were met.
-    pub(crate) fn ids(&self) -> impl Iterator<Item = Id> + use<> {
+    pub(crate) fn ids(&self) -> std::ops::Range<Id> {
         0..self.len() as Id
     }
 
@@ -355,7 +358,7 @@ mod tests {
 
     #[test]
     fn urls_are_found_by_their_whole_text() {
-        let mut known = Known::default();
+        let mut known: Known = Known::default();
         let long = format!("http://h/{}", "x".repeat(70_000));
         let urls: Vec<String> = (0..10_000)
             .map(|i| format!("http://h/p/{i}"))
@@ -378,9 +381,34 @@ mod tests {
         assert_eq!(known.url(id), "http://h/again");
     }
 
+    /// A hasher under which every URL collides with every other.
+    #[derive(Default)]
+    struct Collide;
+
+    impl std::hash::Hasher for Collide {
+        fn finish(&self) -> u64 {
+            0
+        }
+        fn write(&mut self, _: &[u8]) {}
+    }
+
+    #[test]
+    fn urls_whose_hashes_collide_stay_apart() {
+        let mut known: Known<std::hash::BuildHasherDefault<Collide>> = Known::default();
+        let urls: Vec<String> = (0..300).map(|i| format!("http://h/p/{i}")).collect();
+        for (i, url) in urls.iter().enumerate() {
+            assert_eq!(known.get(url), None, "{url} is new");
+            assert_eq!(known.insert(url, 0) as usize, i);
+        }
+        for (i, url) in urls.iter().enumerate() {
+            assert_eq!(known.get(url), Some(i as Id));
+        }
+        assert_eq!(known.len(), urls.len());
+    }
+
     #[test]
     fn records_come_back_as_they_went_in() {
-        let mut known = Known::default();
+        let mut known: Known = Known::default();
         let records = [
             Record {
                 url: "http://h/a".into(),
@@ -420,7 +448,7 @@ mod tests {
         }
         let all = |known: &Known| {
             let redirect = |id: Id| records[id as usize].redirect.clone();
-            let mut copy = Known::default();
+            let mut copy: Known = Known::default();
             for id in known.ids() {
                 copy.insert(known.url(id), known.redirects(id));
                 copy.end(id, &known.record(id, redirect(id)).expect("ended"));
