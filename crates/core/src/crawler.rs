@@ -40,6 +40,7 @@ use crate::{
     charset,
     config::{Config, MAX_URL_LEN},
     error::{ErrorKind, FetchError, Limit},
+    known::{Id, Known},
     links::extract_links,
     politeness::Hosts,
     report::{Connections, Record, Report, Status},
@@ -113,6 +114,24 @@ impl Fetch {
     /// body, which is not HTML, and has its own cap).
     pub fn reader(&self, limits: crate::Limits) -> ResponseReader {
         ResponseReader::new(limits).for_robots_txt(self.robots)
+    }
+
+    /// The first try of the page at `url`.
+    fn page(url: Url, addr: SocketAddr) -> Fetch {
+        Fetch {
+            url,
+            addr,
+            tries: 1,
+            id: FetchId::default(),
+            robots: false,
+            hops: 0,
+            polite: false,
+            chain: 0,
+            keep_alive: false,
+            marks: 0,
+            work_rounds: 0,
+            started: None,
+        }
     }
 
     /// The fetch of a robots.txt at `url`, reached through `hops` redirects, for `chain`.
@@ -328,11 +347,19 @@ impl Ord for Waiting {
 #[derive(Debug)]
 pub struct Crawler {
     config: Config,
-    /// Every URL met, with the fewest redirects that led to it.
-    seen: HashMap<String, u32>,
-    /// Where each redirect fetched so far pointed, to pass a shorter count on.
-    redirects: HashMap<String, Url>,
+    /// Every URL met, with the fewest redirects that led to it, and the record of each that
+    /// ended (see [`crate::known`]).
+    known: Known,
+    /// Records of URLs the crawler does not know (none so far: kept rather than lost).
+    strays: Vec<Record>,
+    /// Where each redirect fetched so far pointed, to pass a shorter count on (and for its
+    /// record), by the redirect's index in `known`.
+    redirects: HashMap<Id, Url>,
+    /// Fetches to go first: retries whose time came, and robots.txt.
     queue: VecDeque<Fetch>,
+    /// New URLs to fetch, after `queue`, as their indices in `known` (4 B each, where a
+    /// [`Fetch`] is about 200 B with its URL): the fetch is made when it is handed out.
+    fresh: VecDeque<Id>,
     /// Fetches to try again, each not before its time; earliest on top.
     waiting: BinaryHeap<Reverse<Waiting>>,
     /// How many fetches were ever put in `waiting`: the tie-break of equal times.
@@ -358,7 +385,6 @@ pub struct Crawler {
     peak_in_flight: usize,
     /// Fetches handed out, retries excluded; bounded by `max_pages`.
     started: usize,
-    records: Vec<Record>,
     /// What became of the fetches' connections (reuse, TLS handshakes).
     connections: Connections,
     /// Pages credited with links that were new (their `new_links`) after their record was
@@ -396,9 +422,11 @@ impl Crawler {
         }
         Crawler {
             config,
-            seen: HashMap::new(),
+            known: Known::default(),
+            strays: Vec::new(),
             redirects: HashMap::new(),
             queue: VecDeque::new(),
+            fresh: VecDeque::new(),
             waiting: BinaryHeap::new(),
             waited: 0,
             resolved: HashMap::new(),
@@ -411,7 +439,6 @@ impl Crawler {
             in_flight: 0,
             peak_in_flight: 0,
             started: 0,
-            records: Vec::new(),
             connections: Connections::default(),
             credits: Vec::new(),
             ranks: HashMap::new(),
@@ -481,6 +508,7 @@ impl Crawler {
         }
         let mut fetch = match self.queue.pop_front() {
             Some(fetch) => fetch,
+            None if !self.fresh.is_empty() => self.fresh_fetch()?,
             None => {
                 let mut fetch = self.hosts.pop(now)?;
                 fetch.polite = true;
@@ -567,9 +595,11 @@ impl Crawler {
             }
         }
         if let Some(target) = &page.redirect {
-            let redirects = self.seen.get(fetch.url.as_str()).map_or(0, |&r| r + 1);
-            self.redirects
-                .insert(fetch.url.as_str().to_owned(), target.clone());
+            let id = self.known.get(fetch.url.as_str());
+            let redirects = id.map_or(0, |id| self.known.redirects(id) + 1);
+            if let Some(id) = id {
+                self.redirects.insert(id, target.clone());
+            }
             match &rank {
                 Some(rank) => {
                     let rank = budget::child(rank, links_found as usize);
@@ -631,6 +661,18 @@ impl Crawler {
         }
     }
 
+    /// The fetch of the first of the new URLs queued.
+    fn fresh_fetch(&mut self) -> Option<Fetch> {
+        let id = self.fresh.pop_front()?;
+        // The text is a `Url`'s serialization, which parses back to the same `Url`.
+        let url = Url::parse(self.known.url(id)).expect("a known URL's text parses again");
+        // Found when it was queued, so found again (given, or the resolver's, remembered).
+        let addr = self
+            .addr_of(&url)
+            .expect("a queued URL's address was found before");
+        Some(Fetch::page(url, addr))
+    }
+
     /// Nothing queued, nothing waiting and nothing in flight: the crawl is complete.
     pub fn is_done(&self) -> bool {
         self.is_idle() && self.pending.is_empty()
@@ -640,14 +682,16 @@ impl Crawler {
     /// anything, is a bounded crawl's next round.
     pub(crate) fn is_idle(&self) -> bool {
         self.queue.is_empty()
+            && self.fresh.is_empty()
             && self.waiting.is_empty()
             && self.hosts.queued() == 0
             && self.held == 0
             && self.in_flight == 0
     }
 
-    /// Queues `fetch` (at the front for a retry): in its host's queue if the host's
-    /// politeness applies, in the crawl's one queue otherwise.
+    /// Queues `fetch` (at the front for a retry or a robots.txt; only a new URL's first try
+    /// goes at the back): in its host's queue if the host's politeness applies, in the
+    /// crawl's queues otherwise.
     fn push(&mut self, fetch: Fetch, front: bool) {
         let origin = &fetch.url[..url::Position::BeforePath];
         if self.hosts.manages(origin) {
@@ -655,7 +699,14 @@ impl Crawler {
             self.hosts.push(&origin, fetch, front);
         } else if front {
             self.queue.push_front(fetch);
+        } else if let Some(id) = self.known.get(fetch.url.as_str())
+            && fetch.tries == 1
+            && !fetch.robots
+        {
+            // `fresh_fetch` makes the same fetch again when its turn comes.
+            self.fresh.push_back(id);
         } else {
+            // Not one of the crawler's URLs (never so: every page fetch's URL is known).
             self.queue.push_back(fetch);
         }
     }
@@ -669,19 +720,43 @@ impl Crawler {
     /// robots.txt: they join the count when the rules come, which is when a strategy that
     /// wakes a worker per URL queued must wake one.)
     pub fn queued(&self) -> usize {
-        self.queue.len() + self.waiting.len() + self.hosts.queued()
+        self.queue.len() + self.fresh.len() + self.waiting.len() + self.hosts.queued()
     }
 
-    /// The records so far, one per URL that ended.
-    pub fn records(&self) -> &[Record] {
-        &self.records
+    /// The records so far, one per URL that ended, in the order the URLs were met: built
+    /// from what the crawler keeps of each, so each call copies them all.
+    pub fn records(&self) -> Vec<Record> {
+        let mut records = Vec::with_capacity(self.known.ended() + self.strays.len());
+        for id in self.known.ids() {
+            let redirect = || self.redirects.get(&id).map(|url| url.as_str().to_owned());
+            if self.known.status(id).is_some() {
+                records.extend(self.known.record(id, redirect()));
+            }
+        }
+        records.extend(self.strays.iter().cloned());
+        records
+    }
+
+    /// Heap bytes the per-URL structures hold, by what holds them (their capacities): the
+    /// table the memory test (`crates/core/tests/frontier_bytes.rs`) prints.
+    pub fn footprint(&self) -> Vec<(&'static str, usize)> {
+        let mut parts = self.known.footprint();
+        parts.push((
+            "queues: retries' and robots.txt fetches, new URLs' indices",
+            self.queue.capacity() * size_of::<Fetch>() + self.fresh.capacity() * size_of::<Id>(),
+        ));
+        parts
     }
 
     /// Ends the crawl: the report, for `strategy`, of a crawl that took `elapsed`.
     pub fn into_report(mut self, strategy: &str, elapsed: Duration) -> Report {
         let credits = std::mem::take(&mut self.credits);
-        credit(&mut self.records, credits);
-        let mut report = Report::new(strategy, &self.config, self.records, elapsed);
+        let redirects = std::mem::take(&mut self.redirects);
+        let redirect = |id| redirects.get(&id).map(|url: &Url| url.as_str().to_owned());
+        let mut records = std::mem::take(&mut self.known).into_records(redirect);
+        records.append(&mut self.strays);
+        credit(&mut records, credits);
+        let mut report = Report::new(strategy, &self.config, records, elapsed);
         report.connections = self.connections;
         report.peak_in_flight = self.peak_in_flight;
         report.notes = self.notes;
@@ -703,7 +778,10 @@ impl Crawler {
         if let Some(sink) = &self.config.sink {
             (sink.0)(&record);
         }
-        self.records.push(record);
+        match self.known.get(&record.url) {
+            Some(id) => self.known.end(id, &record),
+            None => self.strays.push(record),
+        }
         if let Some(gauges) = &self.config.gauges {
             gauges.ended.fetch_add(1, Ordering::Relaxed);
         }
@@ -750,9 +828,10 @@ impl Crawler {
         let Some(Found { url, rank, .. }) = shard::keep(&mut self.route, found) else {
             return false;
         };
-        if let Some(fewest) = self.seen.get_mut(url.as_str()) {
-            if redirects < *fewest {
-                let before = std::mem::replace(fewest, redirects);
+        if let Some(id) = self.known.get(url.as_str()) {
+            let before = self.known.redirects(id);
+            if redirects < before {
+                self.known.set_redirects(id, redirects);
                 self.reached_sooner(url, before, redirects, rank);
             }
             return false;
@@ -764,7 +843,7 @@ impl Crawler {
             // Past the bound nothing new is even remembered: the frontier stops growing.
             return false;
         }
-        self.seen.insert(url.as_str().to_owned(), redirects);
+        let id = self.known.insert(url.as_str(), redirects);
         match self.verdict(&url, redirects) {
             Err(err) => self.record(Record {
                 url: url.into(),
@@ -774,7 +853,7 @@ impl Crawler {
             Ok(addr) if shard::take(&self.route) => self.queue_fetch(url, addr, rank),
             Ok(_) => {
                 // Another shard took the last of the shared budget meanwhile: past the bound.
-                self.seen.remove(url.as_str());
+                self.known.forget_last(id);
                 return false;
             }
         }
@@ -802,20 +881,7 @@ impl Crawler {
         if let Some(rank) = rank {
             self.ranks.insert(url.as_str().to_owned(), rank);
         }
-        let fetch = Fetch {
-            url,
-            addr,
-            tries: 1,
-            id: FetchId::default(),
-            robots: false,
-            hops: 0,
-            polite: false,
-            chain: 0,
-            keep_alive: false,
-            marks: 0,
-            work_rounds: 0,
-            started: None,
-        };
+        let fetch = Fetch::page(url, addr);
         if !self.config.robots {
             return self.push(fetch, false);
         }
@@ -1033,19 +1099,24 @@ impl Crawler {
         let max = self.config.max_redirects;
         if before > max && redirects <= max {
             // A fetch queued now takes its page from the budget like any other.
-            if let Some(index) = self.refused(url.as_str())
+            if let Some(id) = self.refused(url.as_str())
                 && let Some(addr) = self.addr_of(&url)
                 && !self.closed
                 && self.started < self.config.max_pages
                 && shard::take(&self.route)
             {
-                self.records.remove(index);
+                self.known.unend(id);
                 if let Some(gauges) = &self.config.gauges {
                     gauges.ended.fetch_sub(1, Ordering::Relaxed);
                 }
                 self.queue_fetch(url, addr, rank);
             }
-        } else if let Some(target) = self.redirects.get(url.as_str()).cloned() {
+        } else if let Some(target) = self
+            .known
+            .get(url.as_str())
+            .and_then(|id| self.redirects.get(&id))
+            .cloned()
+        {
             match rank {
                 Some(rank) => {
                     let rank = budget::child(&rank, u32::MAX as usize);
@@ -1058,11 +1129,11 @@ impl Crawler {
         }
     }
 
-    /// The index of the record of `url` refused for its redirect chain, if it was.
-    fn refused(&self, url: &str) -> Option<usize> {
-        self.records.iter().position(|record| {
-            record.url == url && record.status == Status::Error(ErrorKind::RedirectLimit)
-        })
+    /// The index of `url` if it was refused for its redirect chain.
+    fn refused(&self, url: &str) -> Option<Id> {
+        let id = self.known.get(url)?;
+        let refused = Status::Error(ErrorKind::RedirectLimit);
+        (self.known.status(id) == Some(refused)).then_some(id)
     }
 
     /// This crawler's index among the shards (0 alone).
@@ -1163,7 +1234,11 @@ impl Crawler {
             let known = overlay
                 .get(key)
                 .map(|&(fewest, refused)| (fewest, Some(refused)))
-                .or_else(|| self.seen.get(key).map(|&fewest| (fewest, None)));
+                .or_else(|| {
+                    self.known
+                        .get(key)
+                        .map(|id| (self.known.redirects(id), None))
+                });
             let takes = match known {
                 None => {
                     let verdict = self.verdict(url, candidate.redirects);

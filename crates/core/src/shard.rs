@@ -633,7 +633,7 @@ impl Shard {
 
     /// This shard's records so far (their `new_links` count only links this shard owns until
     /// the shards are merged).
-    pub fn records(&self) -> &[Record] {
+    pub fn records(&self) -> Vec<Record> {
         self.crawler.records()
     }
 
