@@ -21,7 +21,7 @@ use crate::{
     loadgen::{self, WrkLoad, WrkRow},
     measure::{ProcessUsage, cpu_seconds_of, machine},
     peers::Peer,
-    plan::{ChaosAxis, CoresAxis, CoresStep, Plan, Site, Transport},
+    plan::{ChaosAxis, ChaosSet, CoresAxis, CoresStep, Plan, Site, Transport},
     probe::Ceilings,
     results::{Results, Run, derive},
     server::{Chaos, ServerProcess},
@@ -118,7 +118,7 @@ pub fn sweep(bin: &Path, plan: &Plan) -> io::Result<Results> {
     let mut wrk_loaded: Vec<bool> = Vec::new();
     for (index, job) in jobs.iter().enumerate() {
         let tls = job.transport.tls;
-        let chaos = job.chaos.map(|(rate, axis)| Chaos {
+        let chaos = job.chaos.map(|(rate, axis, _)| Chaos {
             rate,
             seed: axis.seed,
             max_tries: axis.max_tries,
@@ -416,7 +416,7 @@ fn jobs<'a>(plan: &'a Plan, peers: &[(Peer, Command)]) -> Vec<Job<'a>> {
                         jobs.push(Job {
                             parallel,
                             runtime,
-                            chaos: Some((rate, axis)),
+                            chaos: Some((rate, axis, set)),
                             ..Job::new(&set.site, strategy, set.concurrency)
                         });
                     }
@@ -560,7 +560,7 @@ struct Job<'a> {
     max_pages: Option<usize>,
     /// The chaos axis: the share of requests that meet a fault (its server's `--chaos`), and
     /// the axis's settings.
-    chaos: Option<(f64, &'a ChaosAxis)>,
+    chaos: Option<(f64, &'a ChaosAxis, &'a ChaosSet)>,
 }
 
 impl<'a> Job<'a> {
@@ -684,14 +684,14 @@ impl<'a> Job<'a> {
         if let Some(ca) = &server.ca_file {
             args.extend(["--ca-file".to_owned(), ca.display().to_string()]);
         }
-        if let (Some((_, axis)), Some(expected)) = (self.chaos, &server.expected_urls) {
+        if let (Some((_, axis, set)), Some(expected)) = (self.chaos, &server.expected_urls) {
             args.extend([
                 "--urls-out".to_owned(),
                 crawled_urls(expected).display().to_string(),
                 "--max-tries".to_owned(),
                 axis.max_tries.to_string(),
                 "--timeout-ms".to_owned(),
-                axis.timeout_ms.to_string(),
+                set.timeout_ms(axis).to_string(),
                 "--backoff-ms".to_owned(),
                 axis.backoff_ms.to_string(),
             ]);
@@ -880,7 +880,7 @@ fn crawl_in_child(
             run.voluntary_switches = process.voluntary_switches;
             run.involuntary_switches = process.involuntary_switches;
             run.connections = Some(report.connections);
-            if let Some((rate, _)) = job.chaos {
+            if let Some((rate, _, _)) = job.chaos {
                 // Its exit status says whether a root or URLs ended in errors, which chaos
                 // means to cause; what matters is whether they are the expected ones.
                 run.chaos = Some(rate);

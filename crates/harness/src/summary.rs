@@ -1057,7 +1057,7 @@ fn chaos_tables(results: &Results, md: &mut String) {
             set.rates.iter().map(|&r| pct(r)).collect::<Vec<_>>().join(", "),
             axis.seed,
             axis.max_tries,
-            axis.timeout_ms,
+            set.timeout_ms(axis),
         ));
         let baseline = set.rates.contains(&0.0);
         let lowest = set
