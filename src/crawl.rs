@@ -437,7 +437,7 @@ impl Watcher {
                 let in_flight = gauges.in_flight();
                 samples.push((
                     start.elapsed().as_secs_f64(),
-                    harness::measure::cpu_seconds(),
+                    harness::measure::crawl_cpu_seconds(),
                     in_flight,
                 ));
                 if in_flight >= widest {

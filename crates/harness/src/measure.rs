@@ -27,8 +27,9 @@ pub struct ProcessUsage {
     /// The CPU the process used while that many waited, as a share of one core: over the
     /// second half of the longest stretch the sampler saw them all in flight (the first half
     /// holds the last connects and sends), when it lasted at least
-    /// [`WAITING_STRETCH_MS`] ms. `None` when it was shorter. It includes the sampler's own
-    /// reads, one `getrusage` and one `/proc/self/statm` per 10 ms.
+    /// [`WAITING_STRETCH_MS`] ms. `None` when it was shorter. The sampler's own thread is
+    /// left out ([`crawl_cpu_seconds`]): its `getrusage` walks every thread of the process,
+    /// which with 10,000 threads costs several percent of a core at 100 calls a second.
     #[serde(default)]
     pub waiting_cpu: Option<f64>,
 }
@@ -37,9 +38,14 @@ pub struct ProcessUsage {
 /// [`ProcessUsage::waiting_cpu`] is taken.
 pub const WAITING_STRETCH_MS: u64 = 500;
 
-/// CPU seconds (user + system) this process has used so far, all threads.
-pub fn cpu_seconds() -> f64 {
-    process_usage().map_or(0.0, |usage| usage.user_s + usage.sys_s)
+/// CPU seconds (user + system) this process has used so far, all threads but the calling
+/// one: called from a sampler thread, what the rest of the process (the crawl) has used.
+pub fn crawl_cpu_seconds() -> f64 {
+    use nix::time::{ClockId, clock_gettime};
+    let all = process_usage().map_or(0.0, |usage| usage.user_s + usage.sys_s);
+    let this_thread = clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID)
+        .map_or(0.0, |t| t.tv_sec() as f64 + t.tv_nsec() as f64 / 1e9);
+    all - this_thread
 }
 
 /// The share of one core used over the second half of the longest stretch of `samples`
@@ -71,7 +77,9 @@ pub fn waiting_cpu(samples: &[(f64, f64, u64)], widest: u64) -> Option<f64> {
         .iter()
         .find(|&&(t, _, _)| t >= (t0 + t1) / 2.0)?;
     let (tm, cpum, _) = *middle;
-    (t1 > tm).then(|| (cpu1 - cpum) / (t1 - tm))
+    // Two clocks of different grain (getrusage's and the thread's) can leave a few µs below
+    // zero on an idle process: none is none.
+    (t1 > tm).then(|| ((cpu1 - cpum) / (t1 - tm)).max(0.0))
 }
 
 fn longer(

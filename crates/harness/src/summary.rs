@@ -993,7 +993,7 @@ fn stall_table(results: &Results, md: &mut String) {
         "## {} site: {}; the CPU spent while every fetch waits\n\n\
          The share of one core the crawler used over the second half of the time it held all \
          its connections in flight (the first half holds the last connects and sends), sampled \
-         every 10 ms, its own sampling included. Target: under 2% of one core.\n\n\
+         every 10 ms, the sampler's own thread left out. Target: under 2% of one core.\n\n\
          | strategy | C | sampled in flight | CPU while waiting, % of a core | under 2% | errors |\n\
          |---|---:|---:|---:|---|---|\n",
         at.site.name,
