@@ -51,7 +51,12 @@ impl Gauges {
     }
 }
 
-use std::{collections::HashMap, fmt, sync::OnceLock, time::SystemTime};
+use std::{
+    collections::HashMap,
+    fmt,
+    sync::{OnceLock, atomic::AtomicBool},
+    time::SystemTime,
+};
 
 use rustls::ClientConfig;
 
@@ -60,6 +65,7 @@ use url::{Host, Url};
 
 use crate::{
     error::{FetchError, Skip},
+    journal::{Journal, Restore},
     report::Record,
     tls::TlsOptions,
     trace::{Event, FetchId, Tracer},
@@ -162,6 +168,13 @@ pub struct Config {
     pub gauges: Option<Arc<Gauges>>,
     /// If set, told of every record as it is made.
     pub sink: Option<RecordSink>,
+    /// If set, handed every change to the crawl's durable state ([`crate::journal`]).
+    pub journal: Option<Journal>,
+    /// If set, the crawl starts from what an earlier one left ([`crate::journal`]).
+    pub restore: Option<Arc<Restore>>,
+    /// Once set, no fetch is handed out: the crawl ends when those in flight have ended
+    /// (a strategy waiting only on a timer notices at its wake, within [`Config::max_wait`]).
+    pub stop: Option<Arc<AtomicBool>>,
     /// Fetch each origin's robots.txt first and obey it (see [`crate::robots`]).
     pub robots: bool,
     /// At most this many fetches in flight to one host (origin), over the whole crawl.
@@ -297,6 +310,9 @@ impl Config {
             limits: Limits::default(),
             gauges: None,
             sink: None,
+            journal: None,
+            restore: None,
+            stop: None,
             robots: true,
             per_host: None,
             delay: Duration::ZERO,

@@ -40,6 +40,7 @@ use crate::{
     charset,
     config::{Config, MAX_URL_LEN},
     error::{ErrorKind, FetchError, Limit},
+    journal::{Change, Restore},
     known::{Id, Known},
     links::extract_links,
     politeness::Hosts,
@@ -403,14 +404,71 @@ pub struct Crawler {
     /// Set when this crawler is one shard of several: where the URLs it does not own go, and
     /// the page budget the shards share (see [`crate::shard`]).
     pub(crate) route: Option<Route>,
+    /// With a [`crate::Journal`]: the changes of the step under way, handed over at its end.
+    changes: Vec<Change>,
+    /// URLs restored ([`crate::journal::Restore`]) that go again as a later try than the first.
+    restored_tries: HashMap<String, u32>,
 }
 
 impl Crawler {
     /// A crawl of `config`'s roots, with the roots queued.
     pub fn new(config: Config) -> Crawler {
         let mut crawler = Crawler::with_route(config, None);
+        crawler.restore();
         crawler.queue_roots(&Cutoff::All);
+        crawler.flush();
         crawler
+    }
+
+    /// Starts from what an earlier crawl left ([`Config::restore`]), if anything: the URLs
+    /// this crawler owns are known again, those that ended keep their records, and the others
+    /// are queued (as the try they had come to). Told to the journal already, so not again.
+    pub(crate) fn restore(&mut self) {
+        let Some(restore) = self.config.restore.clone() else {
+            return;
+        };
+        let Restore { seen, tries, ended } = &*restore;
+        let max = self.config.max_redirects;
+        let mut redirects_of = HashMap::new();
+        for (text, redirects) in seen {
+            if let Ok(url) = Url::parse(text)
+                && shard::owns(&self.route, &url)
+            {
+                redirects_of.insert(text.as_str(), *redirects);
+            }
+        }
+        let mut done = std::collections::HashSet::new();
+        for record in ended {
+            let Some(&redirects) = redirects_of.get(record.url.as_str()) else {
+                continue;
+            };
+            // Refused for a chain that a shorter path has since undercut: fetched after all.
+            if record.status == Status::Error(ErrorKind::RedirectLimit) && redirects <= max {
+                continue;
+            }
+            let id = self.known.insert(&record.url, redirects);
+            if let Some(target) = record.redirect.as_deref().and_then(|t| Url::parse(t).ok()) {
+                self.redirects.insert(id, target);
+            }
+            self.known.end(id, record);
+            if let Some(gauges) = &self.config.gauges {
+                gauges.ended.fetch_add(1, Ordering::Relaxed);
+            }
+            done.insert(record.url.as_str());
+        }
+        let tries: HashMap<&str, u32> = tries.iter().map(|(url, n)| (url.as_str(), *n)).collect();
+        for (text, redirects) in seen {
+            if done.contains(text.as_str()) || !redirects_of.contains_key(text.as_str()) {
+                continue;
+            }
+            let Ok(url) = Url::parse(text) else { continue };
+            if let Some(&n) = tries.get(text.as_str()) {
+                self.restored_tries.insert(text.clone(), n);
+            }
+            self.meet(url, *redirects, None, true);
+        }
+        // What went to other shards' outboxes is theirs to restore.
+        shard::clear_outbox(&mut self.route);
     }
 
     /// A crawl of `config`'s roots, alone or as one shard of several, with no root queued
@@ -446,6 +504,8 @@ impl Crawler {
             depth: 2,
             closed: false,
             route,
+            changes: Vec::new(),
+            restored_tries: HashMap::new(),
         }
     }
 
@@ -497,6 +557,9 @@ impl Crawler {
     /// The next URL to fetch, counted as in flight until its outcome is completed; `None`
     /// when nothing is due at `now` (see [`Crawler::next_wake`]).
     pub fn next_fetch(&mut self, now: Instant) -> Option<Fetch> {
+        if self.stopping() {
+            return None;
+        }
         // Retries whose time has come go first: they should not wait behind the frontier.
         while let Some(Reverse(first)) = self.waiting.peek()
             && first.due <= now
@@ -532,6 +595,12 @@ impl Crawler {
 
     /// Records a finished fetch and queues what it found.
     pub fn complete(&mut self, outcome: Outcome) {
+        self.take_outcome(outcome);
+        self.flush();
+    }
+
+    /// [`Crawler::complete`], but for handing the step's changes to the journal.
+    fn take_outcome(&mut self, outcome: Outcome) {
         self.in_flight -= 1;
         self.publish_in_flight();
         self.trace_completed(&outcome);
@@ -642,6 +711,13 @@ impl Crawler {
             |asked| asked.min(config.max_wait),
         );
         fetch.tries += 1;
+        if self.config.journal.is_some() {
+            self.changes.push(Change::Tried {
+                url: fetch.url.as_str().to_owned(),
+                tries: fetch.tries,
+                wait,
+            });
+        }
         self.waited += 1;
         self.waiting.push(Reverse(Waiting {
             due: at + wait,
@@ -654,6 +730,9 @@ impl Crawler {
     /// host's politeness allows); `None` when none waits for a time. A strategy that got
     /// `None` from [`Crawler::next_fetch`] waits until then, or until a fetch completes.
     pub fn next_wake(&self) -> Option<Instant> {
+        if self.stopping() {
+            return None;
+        }
         let retry = self.waiting.peek().map(|Reverse(first)| first.due);
         match (retry, self.hosts.next_wake()) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -678,9 +757,20 @@ impl Crawler {
         self.is_idle() && self.pending.is_empty()
     }
 
+    /// Whether [`Config::stop`] is set: nothing more is handed out.
+    fn stopping(&self) -> bool {
+        self.config
+            .stop
+            .as_ref()
+            .is_some_and(|stop| stop.load(Ordering::Relaxed))
+    }
+
     /// Nothing queued, waiting (for a time or for robots.txt) or in flight: what is left, if
     /// anything, is a bounded crawl's next round.
     pub(crate) fn is_idle(&self) -> bool {
+        if self.stopping() {
+            return self.in_flight == 0;
+        }
         self.queue.is_empty()
             && self.fresh.is_empty()
             && self.waiting.is_empty()
@@ -750,6 +840,7 @@ impl Crawler {
 
     /// Ends the crawl: the report, for `strategy`, of a crawl that took `elapsed`.
     pub fn into_report(mut self, strategy: &str, elapsed: Duration) -> Report {
+        self.flush();
         let credits = std::mem::take(&mut self.credits);
         let redirects = std::mem::take(&mut self.redirects);
         let redirect = |id| redirects.get(&id).map(|url: &Url| url.as_str().to_owned());
@@ -775,7 +866,10 @@ impl Crawler {
     }
 
     fn record(&mut self, record: Record) {
-        if let Some(sink) = &self.config.sink {
+        if self.config.journal.is_some() {
+            // The sink hears of it once the journal has it (`flush`).
+            self.changes.push(Change::Ended(record.clone()));
+        } else if let Some(sink) = &self.config.sink {
             (sink.0)(&record);
         }
         match self.known.get(&record.url) {
@@ -802,6 +896,25 @@ impl Crawler {
         })
     }
 
+    /// Hands the step's changes to the journal, then its records to the sink.
+    pub(crate) fn flush(&mut self) {
+        let Some(journal) = &self.config.journal else {
+            return;
+        };
+        if self.changes.is_empty() {
+            return;
+        }
+        (journal.0)(&self.changes);
+        if let Some(sink) = &self.config.sink {
+            for change in &self.changes {
+                if let Change::Ended(record) = change {
+                    (sink.0)(record);
+                }
+            }
+        }
+        self.changes.clear();
+    }
+
     fn publish_in_flight(&self) {
         if let Some(gauges) = &self.config.gauges {
             gauges
@@ -813,11 +926,24 @@ impl Crawler {
     /// Marks `url` seen, reached through `redirects` redirects; queues it if it is in scope,
     /// records why not otherwise. Returns whether the URL was new.
     pub(crate) fn enqueue(&mut self, url: Url, redirects: u32) -> bool {
-        self.enqueue_ranked(url, redirects, None)
+        self.meet(url, redirects, None, false)
     }
 
     /// [`Crawler::enqueue`], with the URL's rank in a bounded crawl.
     fn enqueue_ranked(&mut self, url: Url, redirects: u32, rank: Option<Rank>) -> bool {
+        self.meet(url, redirects, rank, false)
+    }
+
+    /// [`Crawler::enqueue_ranked`]; `told` when the journal has this URL at this count
+    /// already (another shard told it, or it is restored).
+    fn meet(&mut self, url: Url, redirects: u32, rank: Option<Rank>, told: bool) -> bool {
+        if !told && self.config.journal.is_some() && !shard::owns(&self.route, &url) {
+            // The owner may not have taken it in when the crawl dies: the finder tells it.
+            self.changes.push(Change::Seen {
+                url: url.as_str().to_owned(),
+                redirects,
+            });
+        }
         // One shard of several: a URL another shard owns is handed over, not looked at here.
         // (Its owner is a hash of the text the seen set keys on: `resolve` normalised it.)
         let found = Found {
@@ -832,6 +958,12 @@ impl Crawler {
             let before = self.known.redirects(id);
             if redirects < before {
                 self.known.set_redirects(id, redirects);
+                if !told && self.config.journal.is_some() {
+                    self.changes.push(Change::Seen {
+                        url: url.as_str().to_owned(),
+                        redirects,
+                    });
+                }
                 self.reached_sooner(url, before, redirects, rank);
             }
             return false;
@@ -844,6 +976,12 @@ impl Crawler {
             return false;
         }
         let id = self.known.insert(url.as_str(), redirects);
+        if !told && self.config.journal.is_some() {
+            self.changes.push(Change::Seen {
+                url: url.as_str().to_owned(),
+                redirects,
+            });
+        }
         match self.verdict(&url, redirects) {
             Err(err) => self.record(Record {
                 url: url.into(),
@@ -881,7 +1019,12 @@ impl Crawler {
         if let Some(rank) = rank {
             self.ranks.insert(url.as_str().to_owned(), rank);
         }
-        let fetch = Fetch::page(url, addr);
+        let mut fetch = Fetch::page(url, addr);
+        if !self.restored_tries.is_empty()
+            && let Some(tries) = self.restored_tries.remove(fetch.url.as_str())
+        {
+            fetch.tries = tries;
+        }
         if !self.config.robots {
             return self.push(fetch, false);
         }
@@ -1188,7 +1331,11 @@ impl Crawler {
                     from: from.clone().filter(|_| redirects == 0),
                 }),
                 // A redirect target (redirects > 0) is not one of the page's links.
-                None => new_links += u32::from(self.enqueue(url, redirects) && redirects == 0),
+                // The shard that found it told the journal.
+                None => {
+                    let new = self.meet(url, redirects, None, true);
+                    new_links += u32::from(new && redirects == 0);
+                }
             }
         }
         if let Some(from) = from
@@ -1869,5 +2016,28 @@ mod tests {
         let now = Instant::now();
         crawler.complete(fetch.finish(html(""), now));
         assert!(crawler.is_done());
+    }
+
+    /// Once stopped, nothing more is handed out, and the crawl is over when what was in
+    /// flight has ended, with URLs left queued.
+    #[test]
+    fn a_stopped_crawl_hands_out_nothing_and_ends_with_its_fetches() {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut config = config();
+        config.stop = Some(Arc::clone(&stop));
+        let mut crawler = Crawler::new(config);
+        step(&mut crawler, |_| {
+            html(r#"<a href="/a"></a><a href="/b"></a>"#)
+        });
+        let now = Instant::now();
+        let fetch = crawler.next_fetch(now).unwrap();
+        stop.store(true, Ordering::Relaxed);
+        assert!(crawler.next_fetch(now).is_none());
+        assert_eq!(crawler.next_wake(), None);
+        assert!(!crawler.is_done(), "a fetch is in flight");
+        crawler.complete(fetch.finish(html(""), now));
+        assert!(crawler.is_done());
+        assert_eq!(crawler.queued(), 1);
+        assert_eq!(crawler.records().len(), 2);
     }
 }

@@ -124,6 +124,22 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind, each at the index its `as usize` gives.
+    pub const ALL: [ErrorKind; 12] = [
+        ErrorKind::Connect,
+        ErrorKind::Timeout,
+        ErrorKind::Reset,
+        ErrorKind::Malformed,
+        ErrorKind::TooLarge,
+        ErrorKind::Truncated,
+        ErrorKind::Encoding,
+        ErrorKind::RedirectLimit,
+        ErrorKind::Skipped,
+        ErrorKind::Resolve,
+        ErrorKind::Robots,
+        ErrorKind::Tls,
+    ];
+
     /// The kebab-case name used in `--urls-out` and the report.
     pub fn as_str(self) -> &'static str {
         match self {

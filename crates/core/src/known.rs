@@ -56,22 +56,6 @@ const HTML: u32 = 1 << 30;
 const ERROR: u32 = 1 << 29;
 const NO_LATENCY: u64 = (1 << 48) - 1;
 
-/// Every [`ErrorKind`], at the index its `as u16` gives.
-const KINDS: [ErrorKind; 12] = [
-    ErrorKind::Connect,
-    ErrorKind::Timeout,
-    ErrorKind::Reset,
-    ErrorKind::Malformed,
-    ErrorKind::TooLarge,
-    ErrorKind::Truncated,
-    ErrorKind::Encoding,
-    ErrorKind::RedirectLimit,
-    ErrorKind::Skipped,
-    ErrorKind::Resolve,
-    ErrorKind::Robots,
-    ErrorKind::Tls,
-];
-
 /// The index of a known URL.
 pub(crate) type Id = u32;
 
@@ -239,7 +223,7 @@ impl<S: BuildHasher> Known<S> {
         if state & ENDED == 0 {
             None
         } else if state & ERROR != 0 {
-            Some(Status::Error(KINDS[(state & 0xFFFF) as usize]))
+            Some(Status::Error(ErrorKind::ALL[(state & 0xFFFF) as usize]))
         } else {
             Some(Status::Http((state & 0xFFFF) as u16))
         }
@@ -350,10 +334,10 @@ mod tests {
 
     #[test]
     fn every_error_kind_is_at_its_index() {
-        for (index, kind) in KINDS.iter().enumerate() {
+        for (index, kind) in ErrorKind::ALL.iter().enumerate() {
             assert_eq!(*kind as usize, index);
         }
-        assert_eq!(KINDS.len(), ErrorKind::Tls as usize + 1);
+        assert_eq!(ErrorKind::ALL.len(), ErrorKind::Tls as usize + 1);
     }
 
     #[test]

@@ -39,6 +39,7 @@ mod config;
 pub mod crawler;
 mod decode;
 mod error;
+pub mod journal;
 mod known;
 mod links;
 mod politeness;
@@ -60,6 +61,7 @@ pub use config::{
 };
 pub use crawler::{Crawler, Fetch, Outcome};
 pub use error::{ErrorKind, FetchError, Limit, Phase, Skip};
+pub use journal::{Change, Journal, Restore};
 pub use links::{Links, extract_links};
 pub use pool::Pool;
 pub use report::Connections;

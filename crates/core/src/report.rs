@@ -31,6 +31,24 @@ impl std::fmt::Display for Status {
     }
 }
 
+impl std::str::FromStr for Status {
+    type Err = String;
+
+    /// Reads back what [`Status`]'s `Display` wrote.
+    fn from_str(text: &str) -> Result<Status, String> {
+        let kind = |name| {
+            ErrorKind::ALL
+                .into_iter()
+                .find(|kind| kind.as_str() == name)
+        };
+        match text.strip_prefix("error:") {
+            Some(name) => kind(name).map(Status::Error),
+            None => text.parse().ok().map(Status::Http),
+        }
+        .ok_or_else(|| format!("not a status: {text:?}"))
+    }
+}
+
 /// What happened to one URL.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Record {

@@ -192,6 +192,15 @@ pub(crate) struct Route {
 }
 
 impl Route {
+    /// The shard that owns `url`.
+    fn owner(&self, url: &Url) -> usize {
+        if self.by_host {
+            host_owner(url, self.outbox.len())
+        } else {
+            owner(url, self.outbox.len())
+        }
+    }
+
     /// This shard's index.
     pub(crate) fn index(&self) -> usize {
         self.index
@@ -214,16 +223,26 @@ pub(crate) fn keep(route: &mut Option<Route>, found: Found) -> Option<Found> {
     let Some(route) = route else {
         return Some(found);
     };
-    let to = if route.by_host {
-        host_owner(&found.url, route.outbox.len())
-    } else {
-        owner(&found.url, route.outbox.len())
-    };
+    let to = route.owner(&found.url);
     if to == route.index {
         return Some(found);
     }
     route.outbox[to].push(found);
     None
+}
+
+/// Forgets the links found for other shards (those they find for themselves).
+pub(crate) fn clear_outbox(route: &mut Option<Route>) {
+    if let Some(route) = route {
+        route.outbox.iter_mut().for_each(Vec::clear);
+    }
+}
+
+/// Whether this crawler owns `url` (always, alone).
+pub(crate) fn owns(route: &Option<Route>, url: &Url) -> bool {
+    route
+        .as_ref()
+        .is_none_or(|route| route.owner(url) == route.index)
 }
 
 /// The home of `origin` if it is another shard than this one; `None` alone or at home.
@@ -392,12 +411,12 @@ impl Shard {
             .into_iter()
             .enumerate()
             .map(|(index, mut crawler)| {
+                crawler.restore();
                 crawler.queue_roots(&cutoff);
                 // Every shard offered itself the roots; only a root's owner keeps it. (Its
                 // robots.txt is asked for once a message can be sent.)
-                if let Some(route) = &mut crawler.route {
-                    route.outbox.iter_mut().for_each(Vec::clear);
-                }
+                clear_outbox(&mut crawler.route);
+                crawler.flush();
                 let mut shard = Shard::new(crawler, index, shards);
                 shard.hand_over(None);
                 shard
@@ -494,6 +513,7 @@ impl Shard {
             Kind::Admit(cutoff) => self.crawler.admit(&cutoff),
             Kind::Done => self.done = true,
         }
+        self.crawler.flush();
         self.hand_over(None);
     }
 

@@ -2,10 +2,15 @@
 //! number of shards and whatever order fetches end and messages arrive in, the shards find what
 //! one crawler finds, end only when nothing is left anywhere, and share `--max-pages` exactly.
 
-use std::time::Instant;
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex},
+    time::Instant,
+};
 
 use c10k_core::{
-    Config, ErrorKind, Fetch, FetchError, Message, Record, Response, Shard, Status, parse_root,
+    Change, Config, ErrorKind, Fetch, FetchError, Journal, Message, Record, Response, Restore,
+    Shard, Status, parse_root,
 };
 use proptest::prelude::*;
 
@@ -132,8 +137,21 @@ fn run(
     shards: usize,
     width: usize,
     seed: u64,
-    mut answer: impl FnMut(usize, &Fetch) -> Result<Response, FetchError>,
+    answer: impl FnMut(usize, &Fetch) -> Result<Response, FetchError>,
 ) -> Vec<Record> {
+    run_until(config, shards, width, seed, None, answer).expect("a crawl not killed ends")
+}
+
+/// [`run`], killed after `kill` steps if given: `None` then, with every fetch in flight and
+/// every message on its way lost.
+fn run_until(
+    config: Config,
+    shards: usize,
+    width: usize,
+    seed: u64,
+    kill: Option<usize>,
+    mut answer: impl FnMut(usize, &Fetch) -> Result<Response, FetchError>,
+) -> Option<Vec<Record>> {
     let mut rng = Rng(seed);
     let mut shards = Shard::split(config, shards);
     let mut fetches = Vec::new();
@@ -150,7 +168,10 @@ fn run(
     // Shards whose queued URLs cannot start until something happens (they wait for their
     // robots.txt, or for their host's politeness).
     let mut blocked = vec![false; shards.len()];
-    for _ in 0..100_000 {
+    for step in 0..100_000 {
+        if kill == Some(step) {
+            return None;
+        }
         let startable: Vec<usize> = (0..shards.len())
             .filter(|&s| !blocked[s] && shards[s].queued() > 0 && shards[s].in_flight() < width)
             .collect();
@@ -203,7 +224,7 @@ fn run(
         .into_iter()
         .map(|shard| (shard, Vec::new()))
         .collect();
-    Shard::merge(ran, "test", std::time::Duration::ZERO).records
+    Some(Shard::merge(ran, "test", std::time::Duration::ZERO).records)
 }
 
 /// The records with what depends on the order of events left out: which page found a URL
@@ -474,5 +495,104 @@ fn a_robots_redirect_is_fetched_by_the_home_of_the_origin_it_goes_to() {
             .iter()
             .filter(|(url, _)| url.ends_with("/rules.txt"));
         assert_eq!(rules.count(), 3, "{shards} shards");
+    }
+}
+
+/// What a store gives back from `changes` (see `c10k_core::journal`): each URL seen at its
+/// fewest redirects, the last try of those that had not ended, the last record of those that
+/// had.
+fn restore(changes: &[Change]) -> Restore {
+    let mut restore = Restore::default();
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut tries: HashMap<&str, u32> = HashMap::new();
+    let mut ended: HashMap<&str, &Record> = HashMap::new();
+    for change in changes {
+        match change {
+            Change::Seen { url, redirects } => match seen.get(url.as_str()) {
+                Some(&at) => {
+                    let fewest = &mut restore.seen[at].1;
+                    *fewest = (*fewest).min(*redirects);
+                }
+                None => {
+                    seen.insert(url, restore.seen.len());
+                    restore.seen.push((url.clone(), *redirects));
+                }
+            },
+            Change::Tried { url, tries: n, .. } => {
+                tries.insert(url, *n);
+            }
+            Change::Ended(record) => {
+                ended.insert(&record.url, record);
+            }
+        }
+    }
+    restore.tries = tries
+        .into_iter()
+        .filter(|(url, _)| !ended.contains_key(url))
+        .map(|(url, n)| (url.to_owned(), n))
+        .collect();
+    restore.ended = ended.into_values().cloned().collect();
+    restore
+}
+
+proptest! {
+    /// A crawl killed at random moments (its fetches in flight and its messages on their way
+    /// lost) and resumed each time from what its journal was told ends with the records of a
+    /// crawl that ran through, tries included; and no URL that had ended is fetched again.
+    #[test]
+    fn a_crawl_killed_and_resumed_ends_as_one_that_ran_through(
+        site in site(true),
+        shards in 1..4usize,
+        width in 1..4usize,
+        kills in proptest::collection::vec(0..80usize, 1..4),
+        seeds in any::<(u64, u64)>(),
+    ) {
+        // The site counts the requests it answers, as a server does: a flaky page fails its
+        // first ones whichever run asks.
+        let serve = |answered: &mut HashMap<String, u32>, fetch: &Fetch| {
+            let n = answered.entry(fetch.url.to_string()).or_default();
+            *n += 1;
+            respond(&site, fetch.url.as_str(), *n)
+        };
+        let mut answered = HashMap::new();
+        let one = run(config(None), 1, 1, seeds.0, |_, fetch| serve(&mut answered, fetch));
+        let mut answered = HashMap::new();
+        let changes: Arc<Mutex<Vec<Change>>> = Arc::default();
+        let mut run_once = |kill: Option<usize>, seed: u64| {
+            let mut config = config(None);
+            let told = Arc::clone(&changes);
+            config.journal = Some(Journal(Arc::new(move |step: &[Change]| {
+                told.lock().unwrap().extend_from_slice(step);
+            })));
+            let before = restore(&changes.lock().unwrap());
+            let ended: HashSet<String> = before.ended.iter().map(|r| r.url.clone()).collect();
+            config.restore = Some(Arc::new(before));
+            let mut again = Vec::new();
+            let records = run_until(config, shards, width, seed, kill, |_, fetch| {
+                if ended.contains(fetch.url.as_str()) {
+                    again.push(fetch.url.to_string());
+                }
+                serve(&mut answered, fetch)
+            });
+            (records, again)
+        };
+        let mut last = None;
+        for (n, &kill) in kills.iter().enumerate() {
+            let (records, again) = run_once(Some(kill), seeds.1.wrapping_add(n as u64));
+            prop_assert_eq!(again, Vec::<String>::new(), "a URL that had ended was fetched again");
+            if records.is_some() {
+                last = records;
+                break;
+            }
+        }
+        let records = match last {
+            Some(records) => records,
+            None => {
+                let (records, again) = run_once(None, seeds.1.wrapping_sub(1));
+                prop_assert_eq!(again, Vec::<String>::new(), "a URL that had ended was fetched again");
+                records.expect("a crawl not killed ends")
+            }
+        };
+        prop_assert_eq!(canonical(&records), canonical(&one));
     }
 }
