@@ -170,6 +170,12 @@ pub(crate) struct CrawlArgs {
     /// Write one sorted `STATUS<TAB>URL` line per URL to this file.
     #[arg(help_heading = "Output", long, value_name = "FILE")]
     pub(crate) urls_out: Option<PathBuf>,
+    /// Keep the crawl's state in this directory (made if missing): every URL seen, each
+    /// URL's tries, every record. Killed at any moment, the same command continues the crawl
+    /// and ends as one that ran through; SIGINT or SIGTERM stops it cleanly (a second stops at
+    /// once, still safely).
+    #[arg(help_heading = "Output", long, value_name = "DIR")]
+    pub(crate) state: Option<PathBuf>,
     /// Print one line per event of each fetch to stderr (started, connected, request written,
     /// bytes read, completed; on the event-driven strategies, which callback or task ran),
     /// with the fetch's id and the milliseconds since the crawl started.

@@ -26,7 +26,7 @@ use c10k_testsite::{Server, ServerOptions, SiteSpec};
 
 use crate::{
     args::{Connections, Count, CrawlArgs, Runtime, cores},
-    pin, usage,
+    pin, state, usage,
 };
 
 pub(crate) fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
@@ -148,6 +148,20 @@ pub(crate) fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
         .map_err(|err| usage(format!("--ca-file: {err}")))?;
     config.work_rounds = harness::work_rounds(args.work_us);
     config.exclude = exclude;
+    let kept = match &args.state {
+        Some(_) if server.is_some() => {
+            return Err(usage(
+                "--state needs root URLs: the embedded site listens on another port each run",
+            ));
+        }
+        Some(_) if args.max_pages.is_some() => {
+            return Err(usage(
+                "--state with --max-pages: a bounded crawl cannot be resumed yet; give one of them",
+            ));
+        }
+        Some(dir) => Some(state::open(dir, &mut config)?),
+        None => None,
+    };
     let options = StrategyOptions {
         threads: c10k_threads::Options {
             stack_kb: usize::try_from(args.thread_stack_kb).unwrap_or(usize::MAX),
@@ -177,6 +191,7 @@ pub(crate) fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
             args.strategy, config.concurrency
         )
     })?;
+    let state_line = kept.as_ref().map(|kept| kept.finish(&report)).transpose()?;
 
     if let Some(path) = &args.urls_out {
         fs::write(path, urls_out(&report.records))
@@ -207,6 +222,9 @@ pub(crate) fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
                 "open descriptors: {before} before the crawl, {after} after"
             )?;
         }
+        if let Some(line) = &state_line {
+            writeln!(stdout, "{line}")?;
+        }
         if let Some(server) = &server {
             let expected = server.manifest(&spec).urls_out();
             let verdict = if expected == urls_out(&report.records) {
@@ -220,6 +238,16 @@ pub(crate) fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
                 spec.manifest("").urls.len()
             )?;
         }
+    }
+    if let (Some(kept), Some(dir)) = (&kept, &args.state)
+        && kept.stopped()
+    {
+        eprintln!(
+            "stopped with {} URLs ended; to resume, run the same command again (--state {})",
+            report.records.len(),
+            dir.display()
+        );
+        return Ok(ExitCode::from(130));
     }
     for root in &report.roots {
         match report.records.iter().find(|record| &record.url == root) {

@@ -7,6 +7,7 @@
 mod args;
 mod commands;
 mod crawl;
+mod state;
 
 use std::process::ExitCode;
 

@@ -199,9 +199,12 @@ pub struct Report {
     pub retries: u64,
     /// Bytes of decoded bodies.
     pub bytes: u64,
+    /// Of `urls`, those that had ended before this run (a crawl resumed with `--state`).
+    #[serde(default)]
+    pub restored: usize,
     /// Wall time of the crawl, in seconds.
     pub elapsed_s: f64,
-    /// Responses per second: `fetched / elapsed_s`.
+    /// Responses per second: `fetched / elapsed_s`, of this run's responses.
     pub pages_per_s: f64,
     /// Count of responses per status code.
     pub status_counts: BTreeMap<String, usize>,
@@ -303,10 +306,16 @@ impl Report {
                 }
             }
         }
+        let restored = config.restore.as_ref().map_or(&[][..], |r| &r.ended[..]);
+        report.restored = restored.len();
+        let fetched_before = restored
+            .iter()
+            .filter(|r| matches!(r.status, Status::Http(_)))
+            .count();
         report.pages_per_s = if elapsed.is_zero() {
             0.0
         } else {
-            report.fetched as f64 / report.elapsed_s
+            report.fetched.saturating_sub(fetched_before) as f64 / report.elapsed_s
         };
         report.latency_ms = Latency::of(latencies);
         report.records = records;

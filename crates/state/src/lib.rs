@@ -1,0 +1,513 @@
+//! `c10k crawl --state DIR`: the crawl's durable state on disk, so that a crawl killed at any
+//! moment (SIGKILL, an out-of-memory, a reboot of the process) continues where it was when
+//! run again with the same directory (issue 28).
+//!
+//! The core says what changed ([`c10k_core::journal`]); this crate keeps it in
+//! [fjall](https://docs.rs/fjall), an embedded log-structured store, and reads it back as a
+//! [`Restore`] when a crawl starts. Why fjall: each step's changes are one write batch,
+//! appended to the store's journal and handed to the operating system before the step goes on
+//! ([`PersistMode::Buffer`]: a `write`, no `fsync`), which is what surviving a killed
+//! *process* takes, for the price of one system call per step. A B-tree store such as redb
+//! makes a commit durable only with an `fsync` (milliseconds on most disks), so its commits
+//! would have to be grouped, and a kill would lose the records of the last group. Power loss
+//! is not covered: [`State::finish`] syncs at the end, not at each step.
+//!
+//! The directory holds a `VERSION` file and the store in `store/`. Four keyspaces:
+//!
+//! | keyspace | key | value |
+//! |---|---|---|
+//! | `seen` | URL, `0`, redirects (u32 big-endian) | nothing |
+//! | `tries` | URL | the try it goes again as (u32), not before (Unix ms, u64) |
+//! | `ended` | URL | the record ([`encode`]) |
+//! | `meta` | `roots`, `complete` | the roots, one per line; `1` |
+//!
+//! A URL seen through several redirect counts has a key for each; the smallest sorts first,
+//! and it is the one that counts, so a write never needs to read first.
+
+use std::{
+    fs, io,
+    path::{Path, PathBuf},
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use c10k_core::{Change, Journal, Record, Restore, Status};
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
+
+/// What `VERSION` says of a directory this version writes and reads.
+pub const FORMAT: &str = "c10k-state 1";
+
+/// Why a state directory cannot be used. Each says what to do in one line.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The directory holds something else.
+    #[error(
+        "{0}: not a c10k state directory (no VERSION file, and not empty); give a new or empty directory"
+    )]
+    NotState(PathBuf),
+    /// Written by another version of c10k.
+    #[error("{path}: written as {found:?}, and this c10k reads {FORMAT:?}; give a new directory")]
+    Version {
+        /// The directory.
+        path: PathBuf,
+        /// What its `VERSION` says.
+        found: String,
+    },
+    /// Written by a crawl of other roots.
+    #[error(
+        "{path}: holds a crawl of {found}, not of {given}; give the same roots or a new directory"
+    )]
+    Roots {
+        /// The directory.
+        path: PathBuf,
+        /// Its roots.
+        found: String,
+        /// The roots given now.
+        given: String,
+    },
+    /// Something in the store cannot be read back.
+    #[error("{path}: corrupted ({what}); refusing to resume from it")]
+    Corrupt {
+        /// The directory.
+        path: PathBuf,
+        /// What could not be read.
+        what: String,
+    },
+    /// The store failed.
+    #[error("{path}: {err}")]
+    Store {
+        /// The directory.
+        path: PathBuf,
+        /// What failed.
+        err: String,
+    },
+}
+
+/// A crawl's state directory, open.
+pub struct State {
+    path: PathBuf,
+    db: Database,
+    seen: Keyspace,
+    tries: Keyspace,
+    ended: Keyspace,
+    meta: Keyspace,
+    /// The first write that failed: the crawl is stopped, and [`State::finish`] says why.
+    failed: Mutex<Option<String>>,
+    /// Set when a write fails, so that the crawl stops handing out fetches.
+    stop: Arc<AtomicBool>,
+    /// Bytes of keys and values written, and write batches.
+    written: AtomicU64,
+    batches: AtomicU64,
+}
+
+/// What the directory held when opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opened {
+    /// Nothing: a new crawl.
+    New,
+    /// A crawl that had not ended.
+    Unfinished,
+    /// A crawl that ended: nothing is left to fetch.
+    Complete,
+}
+
+impl State {
+    /// Opens (or makes) the state of a crawl of `roots` in `dir`, and reads back what it
+    /// holds. Refuses, with one line, a directory of something else, of another version, of
+    /// other roots, or one that cannot be read whole; nothing is half-read.
+    ///
+    /// `stop` is set if a write fails later.
+    pub fn open(
+        dir: &Path,
+        roots: &[String],
+        stop: Arc<AtomicBool>,
+    ) -> Result<(State, Restore, Opened), Error> {
+        let path = dir.to_path_buf();
+        let store_err = |err: &dyn std::fmt::Display| Error::Store {
+            path: path.clone(),
+            err: err.to_string(),
+        };
+        let version = dir.join("VERSION");
+        match fs::read_to_string(&version) {
+            Ok(found) if found.trim_end() == FORMAT => {}
+            Ok(found) => {
+                return Err(Error::Version {
+                    path,
+                    found: found.trim_end().to_owned(),
+                });
+            }
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                let empty = match fs::read_dir(dir) {
+                    Ok(mut entries) => entries.next().is_none(),
+                    Err(err) if err.kind() == io::ErrorKind::NotFound => true,
+                    Err(err) => return Err(store_err(&err)),
+                };
+                if !empty {
+                    return Err(Error::NotState(path));
+                }
+                fs::create_dir_all(dir).map_err(|err| store_err(&err))?;
+                fs::write(&version, format!("{FORMAT}\n")).map_err(|err| store_err(&err))?;
+            }
+            Err(err) => return Err(store_err(&err)),
+        }
+        let corrupt = |what: String| Error::Corrupt {
+            path: path.clone(),
+            what,
+        };
+        let db = Database::builder(dir.join("store"))
+            .open()
+            .map_err(|err| corrupt(format!("the store does not open: {err}")))?;
+        let keyspace = |name: &str| {
+            db.keyspace(name, KeyspaceCreateOptions::default)
+                .map_err(|err| corrupt(format!("keyspace {name}: {err}")))
+        };
+        let state = State {
+            seen: keyspace("seen")?,
+            tries: keyspace("tries")?,
+            ended: keyspace("ended")?,
+            meta: keyspace("meta")?,
+            path: path.clone(),
+            db,
+            failed: Mutex::new(None),
+            stop,
+            written: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
+        };
+        let given = roots.join("\n");
+        let read = |err: fjall::Error| corrupt(err.to_string());
+        match state.meta.get("roots").map_err(read)? {
+            None => {
+                state.meta.insert("roots", given.as_bytes()).map_err(read)?;
+                state.db.persist(PersistMode::SyncAll).map_err(read)?;
+            }
+            Some(found) if *found == *given.as_bytes() => {}
+            Some(found) => {
+                return Err(Error::Roots {
+                    path,
+                    found: String::from_utf8_lossy(&found).replace('\n', " "),
+                    given: given.replace('\n', " "),
+                });
+            }
+        }
+        let restore = state.read().map_err(corrupt)?;
+        let opened = if state.meta.get("complete").map_err(read)?.is_some() {
+            Opened::Complete
+        } else if restore.seen.is_empty() {
+            Opened::New
+        } else {
+            Opened::Unfinished
+        };
+        Ok((state, restore, opened))
+    }
+
+    /// Everything the store holds, checked whole before any of it is used.
+    fn read(&self) -> Result<Restore, String> {
+        let mut restore = Restore::default();
+        for item in self.seen.iter() {
+            let key = item.key().map_err(|err| err.to_string())?;
+            let (url, redirects) = seen_key(&key).ok_or("a seen URL's key")?;
+            match restore.seen.last() {
+                // The fewest redirects sort first.
+                Some((last, _)) if last == url => {}
+                _ => restore.seen.push((url.to_owned(), redirects)),
+            }
+        }
+        for item in self.ended.iter() {
+            let (key, value) = item.into_inner().map_err(|err| err.to_string())?;
+            let url = std::str::from_utf8(&key).map_err(|_| "an ended URL's key")?;
+            let record = decode(url, &value).ok_or_else(|| format!("the record of {url}"))?;
+            restore.ended.push(record);
+        }
+        for item in self.tries.iter() {
+            let (key, value) = item.into_inner().map_err(|err| err.to_string())?;
+            let url = std::str::from_utf8(&key).map_err(|_| "a retried URL's key")?;
+            let tries = value
+                .get(..4)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_le_bytes)
+                .ok_or_else(|| format!("the tries of {url}"))?;
+            restore.tries.push((url.to_owned(), tries));
+        }
+        Ok(restore)
+    }
+
+    /// The journal the core writes to: each step's changes one batch, handed to the
+    /// operating system before the step goes on.
+    pub fn journal(self: &Arc<Self>) -> Journal {
+        let state = Arc::clone(self);
+        Journal(Arc::new(move |changes| state.write(changes)))
+    }
+
+    fn write(&self, changes: &[Change]) {
+        let mut batch = self.db.batch().durability(Some(PersistMode::Buffer));
+        let mut bytes = 0;
+        for change in changes {
+            let (keyspace, key, value) = match change {
+                Change::Seen { url, redirects } => {
+                    let mut key = Vec::with_capacity(url.len() + 5);
+                    key.extend_from_slice(url.as_bytes());
+                    key.push(0);
+                    key.extend_from_slice(&redirects.to_be_bytes());
+                    (&self.seen, key, Vec::new())
+                }
+                Change::Tried { url, tries, wait } => {
+                    let due = SystemTime::now() + *wait;
+                    let due = due.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+                    let mut value = tries.to_le_bytes().to_vec();
+                    value.extend_from_slice(&(due.as_millis() as u64).to_le_bytes());
+                    (&self.tries, url.as_bytes().to_vec(), value)
+                }
+                Change::Ended(record) => {
+                    (&self.ended, record.url.as_bytes().to_vec(), encode(record))
+                }
+            };
+            bytes += key.len() + value.len();
+            batch.insert(keyspace, key, value);
+        }
+        if let Err(err) = batch.commit() {
+            self.fail(err.to_string());
+        }
+        self.written.fetch_add(bytes as u64, Ordering::Relaxed);
+        self.batches.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn fail(&self, err: String) {
+        let mut failed = self.failed.lock().unwrap_or_else(PoisonError::into_inner);
+        failed.get_or_insert(err);
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Ends this run: marks the crawl complete if it is, and syncs the store to disk. Says
+    /// why if a write failed on the way.
+    pub fn finish(&self, complete: bool) -> Result<(), Error> {
+        let store_err = |err: String| Error::Store {
+            path: self.path.clone(),
+            err,
+        };
+        if let Some(err) = self
+            .failed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            return Err(store_err(format!("a write failed: {err}")));
+        }
+        if complete {
+            self.meta
+                .insert("complete", "1")
+                .map_err(|err| store_err(err.to_string()))?;
+        }
+        self.db
+            .persist(PersistMode::SyncAll)
+            .map_err(|err| store_err(err.to_string()))
+    }
+
+    /// Bytes of keys and values written in this run, and in how many batches.
+    pub fn written(&self) -> (u64, u64) {
+        (
+            self.written.load(Ordering::Relaxed),
+            self.batches.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Bytes the store takes on disk.
+    pub fn disk_space(&self) -> u64 {
+        self.db.disk_space().unwrap_or(0)
+    }
+}
+
+/// A `seen` key's URL and redirects.
+fn seen_key(key: &[u8]) -> Option<(&str, u32)> {
+    let (url, rest) = key.split_at_checked(key.len().checked_sub(5)?)?;
+    let (zero, redirects) = rest.split_first()?;
+    (*zero == 0).then_some(())?;
+    Some((
+        std::str::from_utf8(url).ok()?,
+        u32::from_be_bytes(redirects.try_into().ok()?),
+    ))
+}
+
+/// A record's value in `ended`: bytes, work digest, latency in ns (all ones for none), as
+/// u64; links found, new links, tries, as u32; whether HTML, and the status's length, as a
+/// byte; the status as `--urls-out` writes it; then the redirect's target, if any (all
+/// little-endian).
+pub fn encode(record: &Record) -> Vec<u8> {
+    let status = record.status.to_string();
+    let redirect = record.redirect.as_deref().unwrap_or_default();
+    let mut value = Vec::with_capacity(38 + status.len() + redirect.len());
+    let latency = record
+        .latency
+        .map_or(u64::MAX, |latency| latency.as_nanos() as u64);
+    for n in [record.bytes, record.work_digest, latency] {
+        value.extend_from_slice(&n.to_le_bytes());
+    }
+    for n in [record.links_found, record.new_links, record.tries] {
+        value.extend_from_slice(&n.to_le_bytes());
+    }
+    value.push(u8::from(record.html));
+    value.push(status.len() as u8);
+    value.extend_from_slice(status.as_bytes());
+    value.extend_from_slice(redirect.as_bytes());
+    value
+}
+
+/// [`encode`] read back, for `url`; `None` if the value is not one.
+pub fn decode(url: &str, value: &[u8]) -> Option<Record> {
+    let u64_at = |at: usize| Some(u64::from_le_bytes(value.get(at..at + 8)?.try_into().ok()?));
+    let u32_at = |at: usize| Some(u32::from_le_bytes(value.get(at..at + 4)?.try_into().ok()?));
+    let html = match *value.get(36)? {
+        0 => false,
+        1 => true,
+        _ => return None,
+    };
+    let status_len = usize::from(*value.get(37)?);
+    let status = std::str::from_utf8(value.get(38..38 + status_len)?).ok()?;
+    let redirect = std::str::from_utf8(value.get(38 + status_len..)?).ok()?;
+    let latency = u64_at(16)?;
+    Some(Record {
+        url: url.to_owned(),
+        status: status.parse::<Status>().ok()?,
+        bytes: u64_at(0)?,
+        html,
+        work_digest: u64_at(8)?,
+        links_found: u32_at(24)?,
+        new_links: u32_at(28)?,
+        redirect: (!redirect.is_empty()).then(|| redirect.to_owned()),
+        tries: u32_at(32)?,
+        latency: (latency != u64::MAX).then(|| Duration::from_nanos(latency)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use c10k_core::ErrorKind;
+
+    use super::*;
+
+    fn record(url: &str) -> Record {
+        Record {
+            url: url.to_owned(),
+            status: Status::Http(301),
+            bytes: 1234,
+            html: true,
+            work_digest: 99,
+            links_found: 50,
+            new_links: 7,
+            redirect: Some("http://127.0.0.1:1/b".to_owned()),
+            tries: 2,
+            latency: Some(Duration::from_micros(1500)),
+        }
+    }
+
+    fn open(dir: &Path, roots: &[&str]) -> Result<(State, Restore, Opened), Error> {
+        let roots: Vec<String> = roots.iter().map(|r| (*r).to_owned()).collect();
+        State::open(dir, &roots, Arc::default())
+    }
+
+    #[test]
+    fn records_read_back_as_written() {
+        let mut other = record("http://127.0.0.1:1/c");
+        other.status = Status::Error(ErrorKind::RedirectLimit);
+        other.redirect = None;
+        other.latency = None;
+        for record in [record("http://127.0.0.1:1/a"), other] {
+            assert_eq!(decode(&record.url, &encode(&record)), Some(record.clone()));
+            let value = encode(&record);
+            for cut in 0..value.len() - record.redirect.as_deref().map_or(0, str::len) {
+                assert_eq!(decode(&record.url, &value[..cut]), None, "cut at {cut}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_state_reopened_gives_back_what_it_was_told() {
+        let dir = tempfile::tempdir().unwrap();
+        let roots = ["http://127.0.0.1:1/"];
+        let (state, restore, opened) = open(dir.path(), &roots).unwrap();
+        assert_eq!((restore, opened), (Restore::default(), Opened::New));
+        let state = Arc::new(state);
+        let journal = state.journal();
+        let seen = |url: &str, redirects| Change::Seen {
+            url: url.to_owned(),
+            redirects,
+        };
+        (journal.0)(&[
+            seen("http://127.0.0.1:1/a", 2),
+            seen("http://127.0.0.1:1/b", 0),
+            seen("http://127.0.0.1:1/a", 1),
+            seen("http://127.0.0.1:1/a", 3),
+            Change::Tried {
+                url: "http://127.0.0.1:1/b".to_owned(),
+                tries: 3,
+                wait: Duration::from_secs(1),
+            },
+            Change::Ended(record("http://127.0.0.1:1/a")),
+        ]);
+        drop(journal);
+        // Dropped without `finish`, as a killed crawl leaves it.
+        drop(state);
+        let (_, restore, opened) = open(dir.path(), &roots).unwrap();
+        assert_eq!(opened, Opened::Unfinished);
+        assert_eq!(
+            restore.seen,
+            [
+                ("http://127.0.0.1:1/a".to_owned(), 1),
+                ("http://127.0.0.1:1/b".to_owned(), 0)
+            ]
+        );
+        assert_eq!(restore.tries, [("http://127.0.0.1:1/b".to_owned(), 3)]);
+        assert_eq!(restore.ended, [record("http://127.0.0.1:1/a")]);
+    }
+
+    #[test]
+    fn other_roots_other_versions_and_other_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (state, ..) = open(dir.path(), &["http://127.0.0.1:1/"]).unwrap();
+        state.finish(true).unwrap();
+        drop(state);
+        let (.., opened) = open(dir.path(), &["http://127.0.0.1:1/"]).unwrap();
+        assert_eq!(opened, Opened::Complete);
+        let err = open(dir.path(), &["http://127.0.0.1:2/"]).err().unwrap();
+        assert!(matches!(err, Error::Roots { .. }), "{err}");
+
+        fs::write(dir.path().join("VERSION"), "c10k-state 0\n").unwrap();
+        let err = open(dir.path(), &["http://127.0.0.1:1/"]).err().unwrap();
+        assert!(matches!(err, Error::Version { .. }), "{err}");
+
+        let other = tempfile::tempdir().unwrap();
+        fs::write(other.path().join("notes.txt"), "mine").unwrap();
+        let err = open(other.path(), &["http://127.0.0.1:1/"]).err().unwrap();
+        assert!(matches!(err, Error::NotState(_)), "{err}");
+        assert_eq!(
+            fs::read_dir(other.path()).unwrap().count(),
+            1,
+            "nothing written"
+        );
+    }
+
+    #[test]
+    fn a_damaged_store_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let roots = ["http://127.0.0.1:1/"];
+        let (state, ..) = open(dir.path(), &roots).unwrap();
+        let state = Arc::new(state);
+        (state.journal().0)(&[Change::Ended(record("http://127.0.0.1:1/a"))]);
+        state.finish(false).unwrap();
+        drop(state);
+        // A record's value cut short, as a bug or another program could leave it.
+        {
+            let db = Database::builder(dir.path().join("store")).open().unwrap();
+            let ended = db
+                .keyspace("ended", KeyspaceCreateOptions::default)
+                .unwrap();
+            ended.insert("http://127.0.0.1:1/a", [1u8, 2, 3]).unwrap();
+            db.persist(PersistMode::SyncAll).unwrap();
+        }
+        let err = open(dir.path(), &roots).err().unwrap();
+        assert!(matches!(err, Error::Corrupt { .. }), "{err}");
+        assert!(err.to_string().contains("http://127.0.0.1:1/a"), "{err}");
+    }
+}
