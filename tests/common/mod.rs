@@ -28,6 +28,7 @@ pub(crate) fn start_logged(spec: &SiteSpec, name: Option<&str>) -> Server {
 }
 
 /// A crawl of `server`'s site at `concurrency`, with default limits.
+#[allow(dead_code)] // Not every test binary that includes this module uses it.
 pub(crate) fn config(server: &Server, concurrency: usize) -> Config {
     let mut config = Config::new(
         parse_root(&server.url()).expect("the server's URL"),
