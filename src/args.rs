@@ -176,6 +176,10 @@ pub(crate) struct CrawlArgs {
     /// once, still safely).
     #[arg(help_heading = "Output", long, value_name = "DIR")]
     pub(crate) state: Option<PathBuf>,
+    /// Print the count and checksum of the crawl's URLs and outcomes (`N URLs, checksum HEX`),
+    /// as `c10k serve --expected-digest` writes a site's: for a site too large to list.
+    #[arg(help_heading = "Output", long)]
+    pub(crate) urls_digest: bool,
     /// Print one line per event of each fetch to stderr (started, connected, request written,
     /// bytes read, completed; on the event-driven strategies, which callback or task ran),
     /// with the fetch's id and the milliseconds since the crawl started.
@@ -289,6 +293,11 @@ pub(crate) struct ServeArgs {
     /// (`STATUS<TAB>URL`, sorted), to compare with `diff`.
     #[arg(long, value_name = "FILE")]
     pub(crate) expected_urls: Option<PathBuf>,
+    /// Write the manifest's count and checksum (`N URLs, checksum HEX`, one line per site), as
+    /// `c10k crawl --urls-digest` prints a crawl's: for a site too large to list (a plain site's
+    /// is computed from its page numbers, without the manifest in memory).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) expected_digest: Option<PathBuf>,
     /// Also serve pages that misbehave on purpose (resets, silence, garbage, huge headers, …),
     /// linked from the root.
     #[arg(long)]

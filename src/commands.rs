@@ -104,6 +104,13 @@ pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<()> {
         };
         fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
     }
+    if let Some(path) = &args.expected_digest {
+        let lines: String = servers
+            .iter()
+            .map(|s| format!("{}\n", s.digest(&spec)))
+            .collect();
+        fs::write(path, lines).with_context(|| format!("writing {}", path.display()))?;
+    }
     if let Some(path) = &args.expected_urls {
         let lines: String = servers
             .iter()

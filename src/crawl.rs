@@ -22,7 +22,7 @@ use c10k_core::{
     urls_out,
 };
 use c10k_harness::{self as harness, Strategy, StrategyOptions, raise_fd_limit};
-use c10k_testsite::{Server, ServerOptions, SiteSpec};
+use c10k_testsite::{Digest, Server, ServerOptions, SiteSpec};
 
 use crate::{
     args::{Connections, Count, CrawlArgs, Runtime, cores},
@@ -192,6 +192,13 @@ pub(crate) fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
         )
     })?;
     let state_line = kept.as_ref().map(|kept| kept.finish(&report)).transpose()?;
+    let digest = args.urls_digest.then(|| {
+        let mut digest = Digest::default();
+        for record in &report.records {
+            digest.add(&record.status.to_string(), &record.url);
+        }
+        digest
+    });
 
     if let Some(path) = &args.urls_out {
         fs::write(path, urls_out(&report.records))
@@ -213,6 +220,12 @@ pub(crate) fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
         usage.rss_kib_at_widest = watched.rss_at_widest;
         usage.waiting_cpu = watched.waiting_cpu;
         json["process"] = serde_json::to_value(usage)?;
+        if let Some(kept) = &kept {
+            json["state"] = kept.figures();
+        }
+        if let Some(digest) = &digest {
+            json["urls_digest"] = serde_json::to_value(digest)?;
+        }
         writeln!(stdout, "{}", serde_json::to_string_pretty(&json)?)?;
     } else {
         write!(stdout, "{}", report.summary())?;
@@ -224,6 +237,9 @@ pub(crate) fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
         }
         if let Some(line) = &state_line {
             writeln!(stdout, "{line}")?;
+        }
+        if let Some(digest) = &digest {
+            writeln!(stdout, "urls: {digest}")?;
         }
         if let Some(server) = &server {
             let expected = server.manifest(&spec).urls_out();

@@ -19,7 +19,7 @@ use crate::usage;
 /// An open state directory, told every change of the crawl.
 pub(crate) struct Kept {
     dir: PathBuf,
-    state: Arc<State>,
+    state: State,
     opened: Opened,
     /// Set by the first SIGINT or SIGTERM, or by a write that failed.
     stop: Arc<AtomicBool>,
@@ -34,7 +34,9 @@ pub(crate) struct Kept {
 pub(crate) fn open(dir: &Path, config: &mut Config) -> anyhow::Result<Kept> {
     let roots: Vec<String> = config.roots().map(ToString::to_string).collect();
     let stop = Arc::new(AtomicBool::new(false));
-    let (state, restore, opened) = State::open(dir, &roots, Arc::clone(&stop))
+    // A record reaches `--jsonl` once the state keeps it: the state tells the sink.
+    let sink = config.sink.take();
+    let (state, restore, opened) = State::open(dir, &roots, Arc::clone(&stop), sink)
         .map_err(|err| usage(format!("--state {err}")))?;
     for signal in [SIGINT, SIGTERM] {
         // Registered first, so that it sees the flag as the first signal left it.
@@ -56,7 +58,6 @@ pub(crate) fn open(dir: &Path, config: &mut Config) -> anyhow::Result<Kept> {
             dir.display()
         ),
     }
-    let state = Arc::new(state);
     config.journal = Some(state.journal());
     config.restore = Some(Arc::new(restore));
     config.stop = Some(Arc::clone(&stop));
@@ -73,6 +74,18 @@ impl Kept {
     /// Whether the crawl was stopped before its end (a signal, or a write that failed).
     pub(crate) fn stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
+    }
+
+    /// What this run wrote, for `--json`: bytes of keys and values, steps (write batches),
+    /// the store's size on disk, and the URLs that had ended before the run.
+    pub(crate) fn figures(&self) -> serde_json::Value {
+        let (bytes, steps) = self.state.written();
+        serde_json::json!({
+            "written_bytes": bytes,
+            "steps": steps,
+            "disk_bytes": self.state.disk_space(),
+            "restored": self.restored,
+        })
     }
 
     /// Ends this run: the state synced, and marked complete if the crawl is. Returns the line

@@ -166,7 +166,8 @@ pub struct Config {
     pub limits: Limits,
     /// If set, kept up to date as the crawl goes.
     pub gauges: Option<Arc<Gauges>>,
-    /// If set, told of every record as it is made.
+    /// If set, told of every record as it is made (unless there is a journal, which tells
+    /// its own sink once the record is kept).
     pub sink: Option<RecordSink>,
     /// If set, handed every change to the crawl's durable state ([`crate::journal`]).
     pub journal: Option<Journal>,

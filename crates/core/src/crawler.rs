@@ -867,7 +867,7 @@ impl Crawler {
 
     fn record(&mut self, record: Record) {
         if self.config.journal.is_some() {
-            // The sink hears of it once the journal has it (`flush`).
+            // The journal tells the sink once the record is kept.
             self.changes.push(Change::Ended(record.clone()));
         } else if let Some(sink) = &self.config.sink {
             (sink.0)(&record);
@@ -896,23 +896,14 @@ impl Crawler {
         })
     }
 
-    /// Hands the step's changes to the journal, then its records to the sink.
+    /// Hands the step's changes to the journal.
     pub(crate) fn flush(&mut self) {
-        let Some(journal) = &self.config.journal else {
-            return;
-        };
-        if self.changes.is_empty() {
-            return;
+        if let Some(journal) = &self.config.journal
+            && !self.changes.is_empty()
+        {
+            (journal.0)(&mut self.changes);
+            self.changes.clear();
         }
-        (journal.0)(&self.changes);
-        if let Some(sink) = &self.config.sink {
-            for change in &self.changes {
-                if let Change::Ended(record) = change {
-                    (sink.0)(record);
-                }
-            }
-        }
-        self.changes.clear();
     }
 
     fn publish_in_flight(&self) {

@@ -44,14 +44,18 @@ pub enum Change {
     Ended(Record),
 }
 
-/// Where the core writes its [`Change`]s: called with each step's changes, from whichever
-/// thread made the step, before the step's records reach the [`crate::RecordSink`]. When it
-/// returns, the changes must survive the process being killed.
+/// Where the core writes its [`Change`]s: called with each step's changes (to take, leaving
+/// the vector empty or not), from whichever thread made the step, in the order of the steps.
+///
+/// With a journal, the core tells no [`crate::RecordSink`] itself: a record is finished once
+/// the journal keeps it, so the journal tells the sink then. A journal may keep changes in
+/// groups (a store's commit costs the same for one change or a thousand); the steps of a group
+/// not yet kept when the process dies are lost together, and their fetches are made again.
 #[derive(Clone)]
 pub struct Journal(pub Arc<Write>);
 
 /// What a [`Journal`] calls.
-pub type Write = dyn Fn(&[Change]) + Send + Sync;
+pub type Write = dyn Fn(&mut Vec<Change>) + Send + Sync;
 
 impl fmt::Debug for Journal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

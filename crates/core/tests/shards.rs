@@ -561,8 +561,8 @@ proptest! {
         let mut run_once = |kill: Option<usize>, seed: u64| {
             let mut config = config(None);
             let told = Arc::clone(&changes);
-            config.journal = Some(Journal(Arc::new(move |step: &[Change]| {
-                told.lock().unwrap().extend_from_slice(step);
+            config.journal = Some(Journal(Arc::new(move |step: &mut Vec<Change>| {
+                told.lock().unwrap().append(step);
             })));
             let before = restore(&changes.lock().unwrap());
             let ended: HashSet<String> = before.ended.iter().map(|r| r.url.clone()).collect();

@@ -4,13 +4,17 @@
 //!
 //! The core says what changed ([`c10k_core::journal`]); this crate keeps it in
 //! [fjall](https://docs.rs/fjall), an embedded log-structured store, and reads it back as a
-//! [`Restore`] when a crawl starts. Why fjall: each step's changes are one write batch,
-//! appended to the store's journal and handed to the operating system before the step goes on
-//! ([`PersistMode::Buffer`]: a `write`, no `fsync`), which is what surviving a killed
-//! *process* takes, for the price of one system call per step. A B-tree store such as redb
-//! makes a commit durable only with an `fsync` (milliseconds on most disks), so its commits
-//! would have to be grouped, and a kill would lose the records of the last group. Power loss
-//! is not covered: [`State::finish`] syncs at the end, not at each step.
+//! [`Restore`] when a crawl starts.
+//!
+//! Changes are kept in groups: the steps' changes gather in memory, and every [`GROUP`] a
+//! thread of this crate's commits what gathered as one write batch, appended to the store's
+//! journal and handed to the operating system ([`PersistMode::Buffer`]: one `write`, no
+//! `fsync`), which is what surviving a killed *process* takes; then it tells the
+//! [`RecordSink`] (`--jsonl`) of the group's records. A record is finished once committed: a
+//! kill loses at most the last group's steps, whose fetches are made again, and never a
+//! record anyone was told of. Why fjall: its commit is that `write`; a B-tree store such as
+//! redb makes a commit durable only with an `fsync` (milliseconds on most disks). Power loss
+//! is not covered: [`State::finish`] syncs at the end, not at each group.
 //!
 //! The directory holds a `VERSION` file and the store in `store/`. Four keyspaces:
 //!
@@ -34,11 +38,14 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use c10k_core::{Change, Journal, Record, Restore, Status};
+use c10k_core::{Change, Journal, Record, RecordSink, Restore, Status};
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 
 /// What `VERSION` says of a directory this version writes and reads.
 pub const FORMAT: &str = "c10k-state 1";
+
+/// How often the changes gathered are committed.
+pub const GROUP: Duration = Duration::from_millis(2);
 
 /// Why a state directory cannot be used. Each says what to do in one line.
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +95,16 @@ pub enum Error {
 
 /// A crawl's state directory, open.
 pub struct State {
+    store: Arc<Store>,
+    /// The steps' changes not committed yet.
+    gathered: Arc<Mutex<Vec<Change>>>,
+    /// Set when the crawl has ended: the committer commits what is left, and stops.
+    closing: Arc<AtomicBool>,
+    committer: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// The store, and what was written to it.
+struct Store {
     path: PathBuf,
     db: Database,
     seen: Keyspace,
@@ -119,12 +136,139 @@ impl State {
     /// holds. Refuses, with one line, a directory of something else, of another version, of
     /// other roots, or one that cannot be read whole; nothing is half-read.
     ///
-    /// `stop` is set if a write fails later.
+    /// `stop` is set if a write fails later. `sink` is told of each record once committed.
     pub fn open(
         dir: &Path,
         roots: &[String],
         stop: Arc<AtomicBool>,
+        sink: Option<RecordSink>,
     ) -> Result<(State, Restore, Opened), Error> {
+        let (store, restore, opened) = Store::open(dir, roots, stop)?;
+        let store = Arc::new(store);
+        let gathered: Arc<Mutex<Vec<Change>>> = Arc::default();
+        let closing = Arc::new(AtomicBool::new(false));
+        let committer = {
+            let (store, gathered, closing) = (
+                Arc::clone(&store),
+                Arc::clone(&gathered),
+                Arc::clone(&closing),
+            );
+            std::thread::Builder::new()
+                .name("state".to_owned())
+                .spawn(move || commit_in_groups(&store, &gathered, &closing, sink.as_ref()))
+                .map_err(|err| Error::Store {
+                    path: dir.to_path_buf(),
+                    err: err.to_string(),
+                })?
+        };
+        let state = State {
+            store,
+            gathered,
+            closing,
+            committer: Mutex::new(Some(committer)),
+        };
+        Ok((state, restore, opened))
+    }
+
+    /// The journal the core writes to: each step's changes join the group to commit next.
+    pub fn journal(&self) -> Journal {
+        let gathered = Arc::clone(&self.gathered);
+        Journal(Arc::new(move |changes| {
+            gathered
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .append(changes);
+        }))
+    }
+
+    /// Ends this run: what is gathered committed, the crawl marked complete if it is, and the
+    /// store synced to disk. Says why if a write failed on the way.
+    pub fn finish(&self, complete: bool) -> Result<(), Error> {
+        self.closing.store(true, Ordering::Relaxed);
+        let committer = self
+            .committer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(committer) = committer
+            && committer.join().is_err()
+        {
+            self.store.fail("the committing thread panicked".to_owned());
+        }
+        self.store.finish(complete)
+    }
+
+    /// Bytes of keys and values written in this run, and in how many commits.
+    pub fn written(&self) -> (u64, u64) {
+        self.store.written()
+    }
+
+    /// Bytes the store takes on disk.
+    pub fn disk_space(&self) -> u64 {
+        self.store.disk_space()
+    }
+}
+
+impl Drop for State {
+    /// A state dropped without [`State::finish`] (a test's, a crawl that failed) still commits
+    /// what it gathered.
+    fn drop(&mut self) {
+        self.closing.store(true, Ordering::Relaxed);
+        let committer = self
+            .committer
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(committer) = committer {
+            let _ = committer.join();
+        }
+    }
+}
+
+/// The committing thread: every [`GROUP`], what the steps gathered is one commit, then its
+/// records go to `sink`. Ends, having committed the rest, once `closing` is set.
+fn commit_in_groups(
+    store: &Store,
+    gathered: &Mutex<Vec<Change>>,
+    closing: &AtomicBool,
+    sink: Option<&RecordSink>,
+) {
+    let mut group = Vec::new();
+    loop {
+        let last = closing.load(Ordering::Relaxed);
+        std::mem::swap(
+            &mut group,
+            &mut gathered.lock().unwrap_or_else(PoisonError::into_inner),
+        );
+        if !group.is_empty() {
+            store.write(&group);
+            if let Some(sink) = sink {
+                for change in &group {
+                    if let Change::Ended(record) = change {
+                        (sink.0)(record);
+                    }
+                }
+            }
+            group.clear();
+        }
+        if last {
+            return;
+        }
+        std::thread::sleep(GROUP);
+    }
+}
+
+impl Store {
+    /// Opens (or makes) the state of a crawl of `roots` in `dir`, and reads back what it
+    /// holds. Refuses, with one line, a directory of something else, of another version, of
+    /// other roots, or one that cannot be read whole; nothing is half-read.
+    ///
+    /// `stop` is set if a write fails later.
+    fn open(
+        dir: &Path,
+        roots: &[String],
+        stop: Arc<AtomicBool>,
+    ) -> Result<(Store, Restore, Opened), Error> {
         let path = dir.to_path_buf();
         let store_err = |err: &dyn std::fmt::Display| Error::Store {
             path: path.clone(),
@@ -164,7 +308,7 @@ impl State {
             db.keyspace(name, KeyspaceCreateOptions::default)
                 .map_err(|err| corrupt(format!("keyspace {name}: {err}")))
         };
-        let state = State {
+        let state = Store {
             seen: keyspace("seen")?,
             tries: keyspace("tries")?,
             ended: keyspace("ended")?,
@@ -234,13 +378,7 @@ impl State {
         Ok(restore)
     }
 
-    /// The journal the core writes to: each step's changes one batch, handed to the
-    /// operating system before the step goes on.
-    pub fn journal(self: &Arc<Self>) -> Journal {
-        let state = Arc::clone(self);
-        Journal(Arc::new(move |changes| state.write(changes)))
-    }
-
+    /// Commits `changes` as one batch, handed to the operating system before it returns.
     fn write(&self, changes: &[Change]) {
         let mut batch = self.db.batch().durability(Some(PersistMode::Buffer));
         let mut bytes = 0;
@@ -280,9 +418,9 @@ impl State {
         self.stop.store(true, Ordering::Relaxed);
     }
 
-    /// Ends this run: marks the crawl complete if it is, and syncs the store to disk. Says
-    /// why if a write failed on the way.
-    pub fn finish(&self, complete: bool) -> Result<(), Error> {
+    /// Marks the crawl complete if it is, and syncs the store to disk. Says why if a write
+    /// failed on the way.
+    fn finish(&self, complete: bool) -> Result<(), Error> {
         let store_err = |err: String| Error::Store {
             path: self.path.clone(),
             err,
@@ -305,16 +443,14 @@ impl State {
             .map_err(|err| store_err(err.to_string()))
     }
 
-    /// Bytes of keys and values written in this run, and in how many batches.
-    pub fn written(&self) -> (u64, u64) {
+    fn written(&self) -> (u64, u64) {
         (
             self.written.load(Ordering::Relaxed),
             self.batches.load(Ordering::Relaxed),
         )
     }
 
-    /// Bytes the store takes on disk.
-    pub fn disk_space(&self) -> u64 {
+    fn disk_space(&self) -> u64 {
         self.db.disk_space().unwrap_or(0)
     }
 }
@@ -404,7 +540,7 @@ mod tests {
 
     fn open(dir: &Path, roots: &[&str]) -> Result<(State, Restore, Opened), Error> {
         let roots: Vec<String> = roots.iter().map(|r| (*r).to_owned()).collect();
-        State::open(dir, &roots, Arc::default())
+        State::open(dir, &roots, Arc::default(), None)
     }
 
     #[test]
@@ -428,13 +564,12 @@ mod tests {
         let roots = ["http://127.0.0.1:1/"];
         let (state, restore, opened) = open(dir.path(), &roots).unwrap();
         assert_eq!((restore, opened), (Restore::default(), Opened::New));
-        let state = Arc::new(state);
         let journal = state.journal();
         let seen = |url: &str, redirects| Change::Seen {
             url: url.to_owned(),
             redirects,
         };
-        (journal.0)(&[
+        (journal.0)(&mut vec![
             seen("http://127.0.0.1:1/a", 2),
             seen("http://127.0.0.1:1/b", 0),
             seen("http://127.0.0.1:1/a", 1),
@@ -493,8 +628,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let roots = ["http://127.0.0.1:1/"];
         let (state, ..) = open(dir.path(), &roots).unwrap();
-        let state = Arc::new(state);
-        (state.journal().0)(&[Change::Ended(record("http://127.0.0.1:1/a"))]);
+        (state.journal().0)(&mut vec![Change::Ended(record("http://127.0.0.1:1/a"))]);
         state.finish(false).unwrap();
         drop(state);
         // A record's value cut short, as a bug or another program could leave it.
@@ -509,5 +643,43 @@ mod tests {
         let err = open(dir.path(), &roots).err().unwrap();
         assert!(matches!(err, Error::Corrupt { .. }), "{err}");
         assert!(err.to_string().contains("http://127.0.0.1:1/a"), "{err}");
+    }
+
+    /// The sink hears of a record once it is committed, and every record it heard of is read
+    /// back.
+    #[test]
+    fn the_sink_hears_of_records_once_they_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let roots = vec!["http://127.0.0.1:1/".to_owned()];
+        let told: Arc<Mutex<Vec<String>>> = Arc::default();
+        let sink = {
+            let told = Arc::clone(&told);
+            RecordSink(Arc::new(move |record: &Record| {
+                told.lock().unwrap().push(record.url.clone());
+            }))
+        };
+        let (state, ..) = State::open(dir.path(), &roots, Arc::default(), Some(sink)).unwrap();
+        let journal = state.journal();
+        for n in 0..50 {
+            (journal.0)(&mut vec![Change::Ended(record(&format!(
+                "http://127.0.0.1:1/{n}"
+            )))]);
+        }
+        let started = std::time::Instant::now();
+        while told.lock().unwrap().len() < 50 {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the group is committed"
+            );
+            std::thread::sleep(GROUP);
+        }
+        state.finish(false).unwrap();
+        drop(state);
+        let (_, restore, _) = open(dir.path(), &["http://127.0.0.1:1/"]).unwrap();
+        let kept: std::collections::HashSet<String> =
+            restore.ended.into_iter().map(|r| r.url).collect();
+        for url in told.lock().unwrap().iter() {
+            assert!(kept.contains(url), "{url}");
+        }
     }
 }

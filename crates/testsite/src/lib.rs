@@ -62,7 +62,7 @@ use tokio::{
 
 pub use chaos::{Chaos, ChaosFault};
 use faults::{Extras, Next, send};
-pub use site::{BUSY, BusyWait, Manifest, Route, SiteSpec};
+pub use site::{BUSY, BusyWait, Digest, Manifest, Route, SiteSpec};
 pub use tls::{Ca, Tls, TlsMode};
 use tls::{Handshake, Names};
 
@@ -346,6 +346,15 @@ impl Server {
     /// of the site.
     pub fn url(&self) -> String {
         format!("{}/", self.origin)
+    }
+
+    /// The count and checksum of [`Server::manifest`]; for a plain site over plain http,
+    /// computed without the manifest ([`SiteSpec::digest`]).
+    pub fn digest(&self, spec: &SiteSpec) -> Digest {
+        match self.tls_mode() {
+            None => spec.digest(&self.origin),
+            Some(_) => self.manifest(spec).digest(),
+        }
     }
 
     /// Over TLS, the mode: the site itself ([`TlsMode::Valid`]) or a handshake fault.

@@ -384,6 +384,50 @@ impl SiteSpec {
         }
     }
 
+    /// The [`Digest`] of [`SiteSpec::manifest`], without holding the manifest when the site is
+    /// a plain one (no faults, busy pages, robots.txt, chaos or `www.` link: every page then
+    /// is reached through the tree, and the URLs follow from the page numbers alone), so a
+    /// site of ten million pages takes no memory to check.
+    pub fn digest(&self, origin: &str) -> Digest {
+        let plain = !self.faults
+            && !self.busy
+            && self.robots.is_none()
+            && self.robots_elsewhere.is_none()
+            && !self.www_link
+            && self.chaos.is_none()
+            && self.links > 0;
+        if !plain {
+            return self.manifest(origin).digest();
+        }
+        let mut digest = Digest::default();
+        let mut url = String::new();
+        let mut add = |path: &str, outcome: &str| {
+            url.clear();
+            url.push_str(origin);
+            url.push_str(path);
+            digest.add(outcome, &url);
+        };
+        for i in 0..self.pages {
+            add(&page_path(i), "200");
+            // The special links of `links_of`, each a URL of its own.
+            match i % SPECIAL_EVERY {
+                7 => add(&format!("/missing/{i}"), "404"),
+                13 => add(&format!("/r/{i}"), &self.outcome(&format!("/r/{i}"))),
+                21 => add(&format!("/data/{i}.txt"), "200"),
+                _ => {}
+            }
+        }
+        // The root's own: a redirect, and two URLs out of scope.
+        add("/r/0", &self.outcome("/r/0"));
+        for url in [
+            "http://example.invalid/elsewhere",
+            "mailto:crawler@example.invalid",
+        ] {
+            digest.add("error:skipped", url);
+        }
+        digest
+    }
+
     /// Whether the site's robots.txt lets a crawler fetch `path`, as the site itself reads it:
     /// its `Allow` and `Disallow` lines as path prefixes (whatever group they are in: the test
     /// site writes one), the longest match winning and `Allow` on a tie. Enough for the files
@@ -464,9 +508,51 @@ impl Manifest {
             .collect()
     }
 
+    /// Its count and checksum.
+    pub fn digest(&self) -> Digest {
+        let mut digest = Digest::default();
+        for (url, outcome) in &self.urls {
+            digest.add(outcome, url);
+        }
+        digest
+    }
+
     /// How many URLs end with `outcome`.
     pub fn count(&self, outcome: &str) -> usize {
         self.urls.values().filter(|o| *o == outcome).count()
+    }
+}
+
+/// A crawl's URLs and outcomes as a count and a checksum, for a site too large to list: the
+/// wrapping sum of a 64-bit hash of each `--urls-out` line (`STATUS<TAB>URL`), so the order the
+/// lines come in does not matter, and a URL missing, doubled or with another outcome changes
+/// it (but for a chance of about 2^-64).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Digest {
+    /// How many URLs.
+    pub urls: u64,
+    /// The sum of their lines' hashes.
+    pub checksum: u64,
+}
+
+impl Digest {
+    /// Counts the URL `url`, ended with `outcome` (`200`, `error:timeout`, …).
+    pub fn add(&mut self, outcome: &str, url: &str) {
+        // FNV-1a over the line, then mixed: stable across builds and platforms.
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in outcome.bytes().chain([b'\t']).chain(url.bytes()) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.urls += 1;
+        self.checksum = self.checksum.wrapping_add(mix(hash));
+    }
+}
+
+impl std::fmt::Display for Digest {
+    /// `N URLs, checksum 0123456789abcdef`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} URLs, checksum {:016x}", self.urls, self.checksum)
     }
 }
 
@@ -610,5 +696,43 @@ mod tests {
         let page = spec.render_page(3, ORIGIN);
         assert_eq!(page, spec.render_page(3, ORIGIN));
         assert!(page.len() >= spec.page_bytes - 20 && page.len() <= spec.page_bytes + 1024);
+    }
+
+    /// The digest of a plain site, computed from the page numbers alone, is the manifest's;
+    /// and any other site's is its manifest's too.
+    #[test]
+    fn a_digest_without_the_manifest_is_the_manifests() {
+        let origin = "http://127.0.0.1:8080";
+        for pages in [1, 2, 7, 14, 51, 300, 1234] {
+            for links in [1, 2, 4, 7] {
+                for seed in [1, 9] {
+                    let spec = SiteSpec {
+                        pages,
+                        links,
+                        seed,
+                        ..SiteSpec::default()
+                    };
+                    let what = format!("{pages} pages, {links} links, seed {seed}");
+                    assert_eq!(
+                        spec.digest(origin),
+                        spec.manifest(origin).digest(),
+                        "{what}"
+                    );
+                }
+            }
+        }
+        let faulty = SiteSpec {
+            faults: true,
+            ..SiteSpec::default()
+        };
+        assert_eq!(faulty.digest(origin), faulty.manifest(origin).digest());
+        // One outcome changed, one URL dropped: the digest says so.
+        let spec = SiteSpec::default();
+        let mut manifest = spec.manifest(origin);
+        let url = format!("{origin}/p/3");
+        manifest.urls.insert(url.clone(), "404".to_owned());
+        assert_ne!(manifest.digest(), spec.digest(origin));
+        manifest.urls.remove(&url);
+        assert_ne!(manifest.digest(), spec.digest(origin));
     }
 }
