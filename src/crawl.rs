@@ -19,7 +19,7 @@ use std::{
 use anyhow::{Context, bail};
 use c10k_core::{
     Config, ErrorKind, Gauges, HostMatch, RecordSink, Resolver, Status, Tracer, parse_root,
-    urls_out,
+    urls_out, write_urls_out,
 };
 use c10k_harness::{self as harness, Strategy, StrategyOptions, raise_fd_limit};
 use c10k_testsite::{Digest, Server, ServerOptions, SiteSpec};
@@ -201,7 +201,11 @@ pub(crate) fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
     });
 
     if let Some(path) = &args.urls_out {
-        fs::write(path, urls_out(&report.records))
+        let mut file = std::io::BufWriter::new(
+            fs::File::create(path).with_context(|| format!("writing {}", path.display()))?,
+        );
+        write_urls_out(&report.records, &mut file)
+            .and_then(|()| file.flush())
             .with_context(|| format!("writing {}", path.display()))?;
     }
     if let (Some(jsonl), Some(path)) = (jsonl, &args.jsonl) {

@@ -65,7 +65,7 @@ pub use journal::{Change, Journal, Restore};
 pub use links::{Links, extract_links};
 pub use pool::Pool;
 pub use report::Connections;
-pub use report::{Latency, Record, Report, Status, urls_out};
+pub use report::{Latency, Record, Report, Status, urls_out, write_urls_out};
 pub use request::{USER_AGENT, request};
 pub use response::{MAX_HEADERS, Progress, Response, ResponseReader};
 pub use shard::{Message, Shard};

@@ -127,14 +127,21 @@ impl Record {
 
 /// All records as `--urls-out` writes them: one line per URL, sorted by URL.
 pub fn urls_out(records: &[Record]) -> String {
+    let mut text = Vec::new();
+    // Writing to a Vec cannot fail, and every line is UTF-8.
+    let _ = write_urls_out(records, &mut text);
+    String::from_utf8(text).unwrap_or_default()
+}
+
+/// [`urls_out`], written line by line to `out` (a crawl of millions of URLs need not hold the
+/// text whole).
+pub fn write_urls_out(records: &[Record], out: &mut impl std::io::Write) -> std::io::Result<()> {
     let mut sorted: Vec<&Record> = records.iter().collect();
     sorted.sort_by(|a, b| a.url.cmp(&b.url));
-    let mut text = String::new();
     for record in sorted {
-        // Writing to a String cannot fail.
-        let _ = writeln!(text, "{}", record.line());
+        writeln!(out, "{}\t{}", record.status, record.url)?;
     }
-    text
+    Ok(())
 }
 
 /// Latency percentiles over the fetched URLs, in milliseconds.

@@ -44,6 +44,11 @@ use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 /// What `VERSION` says of a directory this version writes and reads.
 pub const FORMAT: &str = "c10k-state 1";
 
+/// Bytes of one keyspace's write buffer (fjall's memtable; its default is 64 MiB).
+const MEMTABLE: u64 = 16 * 1024 * 1024;
+/// Bytes of the store's block cache.
+const CACHE: u64 = 8 * 1024 * 1024;
+
 /// How often the changes gathered are committed.
 pub const GROUP: Duration = Duration::from_millis(2);
 
@@ -301,12 +306,18 @@ impl Store {
             path: path.clone(),
             what,
         };
+        // The store's memory is a constant beside the frontier's, which grows with the crawl:
+        // small write buffers and cache, since a crawl writes and reads back only at start.
         let db = Database::builder(dir.join("store"))
+            .cache_size(CACHE)
+            .max_journaling_size(4 * MEMTABLE)
             .open()
             .map_err(|err| corrupt(format!("the store does not open: {err}")))?;
         let keyspace = |name: &str| {
-            db.keyspace(name, KeyspaceCreateOptions::default)
-                .map_err(|err| corrupt(format!("keyspace {name}: {err}")))
+            db.keyspace(name, || {
+                KeyspaceCreateOptions::default().max_memtable_size(MEMTABLE)
+            })
+            .map_err(|err| corrupt(format!("keyspace {name}: {err}")))
         };
         let state = Store {
             seen: keyspace("seen")?,
