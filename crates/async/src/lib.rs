@@ -151,8 +151,8 @@
 //! pointer where a TLS connection's state would be.
 //!
 //! **What a TLS connection costs here.** rustls' own state: a `ClientConnection` is 1,056 B,
-//! inside the boxed `TlsStream`, and keeps 7,251 B of heap after its handshake with the test
-//! site (the server's certificate among it: rustls keeps it with the connection), 7,347 B once
+//! inside the boxed `TlsStream`, and keeps 7,344 B of heap after its handshake with the test
+//! site (the server's certificate among it: rustls keeps it with the connection), 7,440 B once
 //! a response is read, the same after ten (`cargo test -p c10k-async --release --test
 //! tls_bytes`); a connection kept in the pool holds that, tokio's registration of its socket,
 //! and its 56-byte slot. What the whole process pays per connection in flight, measured as
@@ -160,7 +160,7 @@
 //! against 10,000, two runs): 1,297 and 1,318 B over http, as before https and keep-alive
 //! (1,311 and 1,269 B built from 4820240, the commit before them), and 8,782 and 7,854 B over
 //! https (`TLS=1`). So a TLS connection adds 6.5 to 7.5 KB of resident memory, a little less
-//! than the 8.4 KB the allocator counts for rustls' heap and the box (resident memory counts
+//! than the 8.5 KB the allocator counts for rustls' heap and the box (resident memory counts
 //! the pages written, and not every byte allocated is). The handshake runs inside a poll,
 //! on the runtime's one stack: unlike a thread, a task keeps no stack for it.
 

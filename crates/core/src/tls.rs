@@ -505,52 +505,22 @@ impl ServerCertVerifier for NoVerification {
 mod tests {
     use std::io::{Read as _, Write as _};
 
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
-    use rustls::{
-        ServerConfig, ServerConnection, client::ClientSessionStore as _, pki_types::PrivateKeyDer,
-    };
+    use rustls::{ServerConfig, ServerConnection, client::ClientSessionStore as _};
 
     use super::*;
     use crate::Limits;
 
-    /// A CA, and a server whose leaf certificate it signed for `names`.
+    /// A CA, and a server whose leaf certificate it signed for `names` (expired, or valid).
     struct Site {
         ca: CertificateDer<'static>,
         server: Arc<ServerConfig>,
     }
 
     fn site(names: &[&str], expired: bool) -> Site {
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        // A name of its own: a CA is found by its name before its signature is checked.
-        static CAS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = CAS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        ca.distinguished_name
-            .push(rcgen::DnType::CommonName, format!("test CA {n}"));
-        let ca = ca.self_signed(&ca_key).unwrap();
-        let key = KeyPair::generate().unwrap();
-        let names: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
-        let mut leaf = CertificateParams::new(names).unwrap();
-        if expired {
-            leaf.not_before = rcgen::date_time_ymd(2019, 1, 1);
-            leaf.not_after = rcgen::date_time_ymd(2020, 1, 1);
-        }
-        let leaf = leaf.signed_by(&key, &ca, &ca_key).unwrap();
-        #[allow(deprecated)]
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let server = ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![leaf.der().clone()],
-                PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-            )
-            .unwrap();
+        let fixture = c10k_testsite::tls_fixture(names, expired).unwrap();
         Site {
-            ca: ca.der().clone(),
-            server: Arc::new(server),
+            ca: fixture.ca.der(),
+            server: fixture.server,
         }
     }
 
