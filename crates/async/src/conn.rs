@@ -5,9 +5,10 @@
 //! `AsyncRead` and `AsyncWrite` on it do the TLS records' work inside each poll, so `crawl.rs`
 //! reads and writes the one way for both.
 //!
-//! [`Kept`] is the keep-alive pool (`--connections keep-alive`): one [`Pool`] per runtime,
-//! under a `std::sync::Mutex` never held across an `.await`, rather than a connection kept by
-//! each task. A task takes its origin's most recent connection, whichever task used it last,
+//! [`Kept`] is the keep-alive pool (`--connections keep-alive`): one core [`Shared`] pool per
+//! runtime, a `Pool` under a `std::sync::Mutex` never held across an `.await`, rather than a
+//! connection kept by each task; what is this model's own is the look at a kept socket before
+//! it is reused ([`Stream::quiet`]). A task takes its origin's most recent connection, whichever task used it last,
 //! and the pool's caps hold over the runtime's share of the crawl: an origin's kept connections
 //! within `--per-host`, kept and busy ones together within the concurrency. A connection kept
 //! per task would need no lock, and reuses as much on a crawl of one site without
@@ -23,12 +24,10 @@ use std::{
     io::{self, BufRead as _},
     os::fd::AsRawFd as _,
     pin::Pin,
-    sync::{Mutex, MutexGuard, PoisonError},
     task::{Context, Poll},
-    time::Instant,
 };
 
-use c10k_core::{Config, Pool};
+use c10k_core::pool::Shared;
 use nix::{
     errno::Errno,
     sys::socket::{MsgFlags, recv},
@@ -64,7 +63,7 @@ impl Stream {
     /// system call, asked of the socket itself: tokio's readiness for it may not have caught
     /// up yet (its reactor sees the event when the runtime next polls it), and its `try_read`
     /// would then answer `WouldBlock` without looking.
-    fn quiet(&mut self) -> bool {
+    pub(crate) fn quiet(&mut self) -> bool {
         if let Stream::Tls(tls) = self {
             // `WouldBlock`: no plaintext buffered, and neither `close_notify` nor the end.
             let mut plaintext = tls.get_mut().1.reader();
@@ -119,69 +118,15 @@ impl AsyncWrite for Stream {
 }
 
 /// The connections kept between fetches, shared by every task of a runtime (the module's page
-/// says why one pool and not one connection per task).
-pub(crate) struct Kept {
-    idle: Mutex<Pool<Stream>>,
-    keep_alive: bool,
-}
-
-impl Kept {
-    /// The pool of `config`'s crawl (a shard's, with a runtime per core): within its
-    /// concurrency, `--per-host` and `--idle-ms`.
-    pub(crate) fn new(config: &Config) -> Kept {
-        Kept {
-            idle: Mutex::new(Pool::new(config)),
-            keep_alive: config.keep_alive,
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Pool<Stream>> {
-        // The pool is consistent between any two calls: a panic leaves nothing half done.
-        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// A kept connection to `origin` that nothing came on while it was idle, if there is one.
-    pub(crate) fn take(&self, origin: &str) -> Option<Stream> {
-        if !self.keep_alive {
-            return None;
-        }
-        loop {
-            let mut stream = self.lock().take(origin, Instant::now())?;
-            if stream.quiet() {
-                return Some(stream);
-            }
-            // Dropped here, out of the lock: closed.
-        }
-    }
-
-    /// Whether connections are kept at all (`--connections keep-alive`).
-    pub(crate) fn keeps(&self) -> bool {
-        self.keep_alive
-    }
-
-    /// Before a new connection is opened with `busy` fetches in flight (this one counted):
-    /// closes the oldest idle connections while they and the busy ones would be more than
-    /// the concurrency.
-    pub(crate) fn make_room(&self, busy: usize) {
-        self.lock().make_room(busy);
-    }
-
-    /// Keeps `stream`, whose response to `origin` was read whole on a connection the server
-    /// keeps; `false` if it was closed instead.
-    pub(crate) fn put(&self, origin: &str, stream: Stream) -> bool {
-        self.keep_alive && self.lock().put(origin, stream, Instant::now())
-    }
-
-    /// Closes every kept connection: the crawl is over. Called on the runtime, before it is
-    /// dropped, so that each socket leaves tokio's reactor as it closes.
-    pub(crate) fn drain(&self) {
-        let idle: Vec<Stream> = self.lock().drain().collect();
-        drop(idle);
-    }
-}
+/// says why one pool and not one connection per task); a kept one is handed out only if it
+/// is [`Stream::quiet`].
+pub(crate) type Kept = Shared<Stream>;
 
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
+    use c10k_core::Config;
     use tokio::{io::AsyncWriteExt as _, net::TcpListener};
 
     use super::*;
@@ -206,8 +151,11 @@ mod tests {
         let origin = "http://127.0.0.1:1";
 
         let (stream, _server) = pair().await;
-        assert!(pool.put(origin, stream));
-        assert!(pool.take(origin).is_some(), "quiet: taken");
+        assert!(pool.put(origin, stream, Instant::now()));
+        assert!(
+            pool.take(origin, Instant::now(), Stream::quiet).is_some(),
+            "quiet: taken"
+        );
 
         let (stream, mut server) = pair().await;
         server
@@ -215,23 +163,19 @@ mod tests {
             .await
             .expect("written");
         stream.tcp().readable().await.expect("readable");
-        assert!(pool.put(origin, stream));
+        assert!(pool.put(origin, stream, Instant::now()));
         assert!(
-            pool.take(origin).is_none(),
+            pool.take(origin, Instant::now(), Stream::quiet).is_none(),
             "bytes no request asked for: closed"
         );
 
         let (stream, server) = pair().await;
         drop(server);
         stream.tcp().readable().await.expect("readable");
-        assert!(pool.put(origin, stream));
-        assert!(pool.take(origin).is_none(), "closed by the server: closed");
-
-        config.keep_alive = false;
-        let pool = Kept::new(&config);
+        assert!(pool.put(origin, stream, Instant::now()));
         assert!(
-            !pool.put(origin, pair().await.0),
-            "close mode keeps nothing"
+            pool.take(origin, Instant::now(), Stream::quiet).is_none(),
+            "closed by the server: closed"
         );
     }
 }

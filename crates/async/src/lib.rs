@@ -13,6 +13,7 @@
 //! | threads | async |
 //! |---|---|
 //! | `thread::Builder::spawn_scoped` × C | `JoinSet::spawn` × C tasks |
+//! | `while let Some(fetch) = next_fetch(…)` | `let Some(fetch) = next_fetch(…).await else { break }` in a `loop`: a `while let` would keep the finished `next_fetch` future in every task's state |
 //! | `Condvar::wait` / `notify_one` / `notify_all` | `Notify::notified().await` / `notify_one` / `notify_waiters` |
 //! | `Condvar::wait_timeout` until a retry is due | `time::timeout_at(due, notified)` |
 //! | blocking `connect` (bounded by the send timeout), `write_all`, `peek`, `read` | `TcpStream::connect`, `write_all`, `peek`, `read`, each `.await` |
@@ -25,9 +26,10 @@
 //!
 //! This is the idiomatic form, not the smallest. Every task's future keeps room for the
 //! largest of its waits; `docs/async-bytes.md` and [`bytes`] take the worker here, one
-//! measured change at a time (`let … else`, readiness reads, a connect written out, one timer
-//! per fetch, …), down to the smallest this crate has run, and say what each change costs
-//! the reader.
+//! measured change at a time (readiness reads, a connect written out, one timer per fetch,
+//! …), down to the smallest this crate has run, and say what each change costs the reader.
+//! The one change of theirs worth making in ordinary code is made here: the worker takes its
+//! next fetch with `let … else`, not `while let` ([`bytes`], steps 0 and 1).
 //!
 //! Why C workers on a shared frontier rather than a coordinator spawning a task per URL into a
 //! `JoinSet`: it is the shape of the lecture's crawler (that of "A Web Crawler With asyncio
@@ -143,24 +145,27 @@
 //! task. So a fetch waits for its response to begin with a one-byte `peek`, as a thread does,
 //! and only then takes its read buffer, from the heap: a task waiting for a server holds no
 //! buffer. The future's size is in [`state_sizes`]; [`bytes`] measures what each further
-//! change would save, and its step 1 what `https:` and keep-alive cost every task, plain ones
-//! too, since a future keeps room for every path: 80 bytes of future (920 B, against 840 for
-//! the fetch of `http:` alone), and no more heap (a 1,024-byte task either way: `cargo test
-//! -p c10k-async --release --test bytes`). What keeps that small: the TLS stream is boxed
+//! change would save, and its step 2 what `https:` and keep-alive cost every task, plain ones
+//! too, since a future keeps room for every path: 80 bytes of future (752 B, against 672 for
+//! the fetch of `http:` alone), and no more heap (an 896-byte task either way: `cargo test
+//! -p c10k-async --release --test bytes`; with `while let`, step 0, the worker was 920 B in
+//! a 1,024-byte task). What keeps that small: the TLS stream is boxed
 //! (1,104 B) and so is the handshake's future (1,104 B while it runs), so a task holds a
 //! pointer where a TLS connection's state would be.
 //!
 //! **What a TLS connection costs here.** rustls' own state: a `ClientConnection` is 1,056 B,
-//! inside the boxed `TlsStream`, and keeps 7,251 B of heap after its handshake with the test
-//! site (the server's certificate among it: rustls keeps it with the connection), 7,347 B once
+//! inside the boxed `TlsStream`, and keeps 7,344 B of heap after its handshake with the test
+//! site (the server's certificate among it: rustls keeps it with the connection), 7,440 B once
 //! a response is read, the same after ten (`cargo test -p c10k-async --release --test
 //! tls_bytes`); a connection kept in the pool holds that, tokio's registration of its socket,
 //! and its 56-byte slot. What the whole process pays per connection in flight, measured as
 //! the benchmark's memory site does (`scripts/rss-per-connection.sh async`, C = 1,000
-//! against 10,000, two runs): 1,297 and 1,318 B over http, as before https and keep-alive
-//! (1,311 and 1,269 B built from 4820240, the commit before them), and 8,782 and 7,854 B over
+//! against 10,000, two runs): 1,503 and 1,474 B over http, then 1,506 and 1,486, with the
+//! worker's `let … else` (1,550 and 1,562 B with its `while let`, on the same machine the
+//! same day; 1,297 and 1,318 B when https and keep-alive came, 1,311 and 1,269 B built from
+//! 4820240, the commit before them), and, measured when https came, 8,782 and 7,854 B over
 //! https (`TLS=1`). So a TLS connection adds 6.5 to 7.5 KB of resident memory, a little less
-//! than the 8.4 KB the allocator counts for rustls' heap and the box (resident memory counts
+//! than the 8.5 KB the allocator counts for rustls' heap and the box (resident memory counts
 //! the pages written, and not every byte allocated is). The handshake runs inside a poll,
 //! on the runtime's one stack: unlike a thread, a task keeps no stack for it.
 

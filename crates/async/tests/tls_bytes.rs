@@ -22,10 +22,6 @@ use rustls::{ClientConnection, ServerConnection};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use std::alloc::System;
 
-// The certificates of the connection tests' site (the threads crate's).
-#[path = "../../threads/tests/support/mod.rs"]
-mod support;
-
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
@@ -93,9 +89,11 @@ fn pump(
 /// Keep this the only test of the binary (see the module's doc).
 #[test]
 fn a_tls_connection_keeps_rustls_buffers_that_do_not_grow_with_each_response() {
-    let (ca, server_config) = support::certificates();
+    let fixture =
+        c10k_testsite::tls_fixture(&["127.0.0.1"], false).expect("a CA and a certificate");
+    let server_config = fixture.server;
     let options = TlsOptions {
-        extra_roots: vec![ca],
+        extra_roots: vec![fixture.ca.der()],
         ..TlsOptions::default()
     };
     let resuming = options.client_config().expect("a client configuration");

@@ -23,9 +23,15 @@
 //!   is opened, [`Pool::make_room`] closes the oldest idle ones beyond that;
 //! - at the end of the crawl the pool is drained: every socket is closed before the crawl
 //!   returns.
+//!
+//! Where the threads or tasks of one crawl share a pool (threads, and async's runtime), it is a
+//! [`Shared`]: the same [`Pool`] behind a `Mutex`, which also says whether the crawl keeps
+//! connections at all, and checks a kept connection with the model's own look at its socket
+//! before handing it out.
 
 use std::{
     collections::{HashMap, VecDeque},
+    sync::{Mutex, MutexGuard, PoisonError},
     time::{Duration, Instant},
 };
 
@@ -145,12 +151,83 @@ impl<S> Pool<S> {
     }
 }
 
+/// A [`Pool`] shared by the threads (or tasks) of a crawl, under a `Mutex` that is taken only
+/// for the pool's own bookkeeping: never while a socket is looked at, and never across a
+/// wait, so a thread that blocks (or a task that awaits) holds no one else up. Without
+/// keep-alive it keeps nothing and takes no lock.
+#[derive(Debug)]
+pub struct Shared<S> {
+    idle: Mutex<Pool<S>>,
+    keep_alive: bool,
+}
+
+impl<S> Shared<S> {
+    /// The pool of `config`'s crawl (or shard): within its concurrency, `--per-host` and
+    /// `--idle-ms`, keeping connections only with `--connections keep-alive`.
+    pub fn new(config: &Config) -> Shared<S> {
+        Shared {
+            idle: Mutex::new(Pool::new(config)),
+            keep_alive: config.keep_alive,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Pool<S>> {
+        // The pool is consistent between any two calls: a panic leaves nothing half done.
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether connections are kept at all (`--connections keep-alive`).
+    pub fn keeps(&self) -> bool {
+        self.keep_alive
+    }
+
+    /// A kept connection to `origin` ([`Pool::take`]) for which `quiet` says that nothing
+    /// came on it while it was idle, if there is one. One that is not quiet (stray bytes, or
+    /// closed by the server) is dropped, and so closed, out of the lock, and the next is
+    /// tried. `quiet` is the model's look at its socket (the core does no I/O).
+    pub fn take(
+        &self,
+        origin: &str,
+        now: Instant,
+        mut quiet: impl FnMut(&mut S) -> bool,
+    ) -> Option<S> {
+        if !self.keep_alive {
+            return None;
+        }
+        loop {
+            let mut socket = self.lock().take(origin, now)?;
+            if quiet(&mut socket) {
+                return Some(socket);
+            }
+        }
+    }
+
+    /// Before a new connection is opened with `busy` fetches in flight (this one counted):
+    /// closes the oldest idle connections while they and the busy ones would be more than the
+    /// concurrency ([`Pool::make_room`]).
+    pub fn make_room(&self, busy: usize) {
+        self.lock().make_room(busy);
+    }
+
+    /// Keeps `socket`, whose response to `origin` was read whole on a connection the server
+    /// keeps; `false` if it was closed instead (close mode, or the origin's share is full).
+    pub fn put(&self, origin: &str, socket: S, now: Instant) -> bool {
+        self.keep_alive && self.lock().put(origin, socket, now)
+    }
+
+    /// Closes every kept connection, out of the lock: the crawl is over.
+    pub fn drain(&self) {
+        let idle: Vec<S> = self.lock().drain().collect();
+        drop(idle);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::parse_root;
 
-    fn pool(concurrency: usize, per_host: Option<usize>) -> Pool<u32> {
+    fn config(concurrency: usize, per_host: Option<usize>) -> Config {
         let mut config = Config::new(
             parse_root("http://127.0.0.1:8000/").unwrap(),
             "127.0.0.1:8000".parse().unwrap(),
@@ -158,7 +235,11 @@ mod tests {
         config.concurrency = concurrency;
         config.per_host = per_host;
         config.idle = Duration::from_millis(100);
-        Pool::new(&config)
+        config
+    }
+
+    fn pool(concurrency: usize, per_host: Option<usize>) -> Pool<u32> {
+        Pool::new(&config(concurrency, per_host))
     }
 
     #[test]
@@ -208,5 +289,37 @@ mod tests {
         pool.make_room(2);
         assert_eq!(pool.len(), 1);
         assert_eq!(pool.take("http://b", ms(4)), Some(4));
+    }
+
+    #[test]
+    fn a_shared_pool_hands_out_only_quiet_connections() {
+        let mut config = config(4, None);
+        config.keep_alive = true;
+        let shared = Shared::new(&config);
+        let t0 = Instant::now();
+        assert!(shared.keeps());
+        assert!(shared.put("http://a", 1, t0));
+        assert!(shared.put("http://a", 2, t0));
+        assert!(shared.put("http://a", 3, t0));
+        // The most recent (3) is not quiet: closed, and the next most recent is looked at.
+        let mut looked = Vec::new();
+        let taken = shared.take("http://a", t0, |socket| {
+            looked.push(*socket);
+            *socket != 3
+        });
+        assert_eq!(taken, Some(2));
+        assert_eq!(looked, [3, 2]);
+        assert_eq!(shared.take("http://a", t0, |_| false), None, "1 not quiet");
+        assert_eq!(shared.take("http://a", t0, |_| true), None, "none left");
+        shared.make_room(1);
+        shared.put("http://b", 4, t0);
+        shared.drain();
+        assert_eq!(shared.take("http://b", t0, |_| true), None, "drained");
+
+        config.keep_alive = false;
+        let shared = Shared::new(&config);
+        assert!(!shared.keeps());
+        assert!(!shared.put("http://a", 1, t0), "close mode keeps nothing");
+        assert_eq!(shared.take("http://a", t0, |_| true), None);
     }
 }

@@ -356,18 +356,50 @@ impl Sessions {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// `f` on `name`'s sessions, the count of tickets held kept up to date.
+    /// `f` on `name`'s sessions, under the lock.
     fn with<T>(&self, name: &ServerName<'_>, f: impl FnOnce(&mut ServerSessions) -> T) -> T {
-        let mut map = self.map();
-        if !map.servers.contains_key(name) && map.servers.len() >= Self::SERVERS {
-            *map = SessionMap::default();
+        self.map().with(name, f)
+    }
+}
+
+impl SessionMap {
+    /// `f` on `name`'s sessions, the count of tickets held kept up to date.
+    fn with<T>(&mut self, name: &ServerName<'_>, f: impl FnOnce(&mut ServerSessions) -> T) -> T {
+        if !self.servers.contains_key(name) && self.servers.len() >= Sessions::SERVERS {
+            *self = SessionMap::default();
         }
-        let server = map.servers.entry(name.to_owned()).or_default();
+        let server = self.servers.entry(name.to_owned()).or_default();
         let before = server.tls13.len();
         let result = f(server);
         let after = server.tls13.len();
-        map.tickets = map.tickets + after - before;
+        self.tickets = self.tickets + after - before;
         result
+    }
+
+    /// Keeps a TLS 1.3 ticket for `name`: past [`Sessions::TICKETS`] for the server, or
+    /// past [`Sessions::TOTAL`] in all if the server holds some, in place of its oldest;
+    /// past the total if it holds none, in a store that forgets every other server first.
+    fn insert_tls13_ticket(
+        &mut self,
+        name: ServerName<'static>,
+        value: rustls::client::Tls13ClientSessionValue,
+    ) {
+        let held = self
+            .servers
+            .get(&name)
+            .map_or(0, |server| server.tls13.len());
+        let full = self.tickets >= Sessions::TOTAL;
+        if full && held == 0 {
+            // Every server's tickets forgotten: a crawl of many origins starts over.
+            *self = SessionMap::default();
+        }
+        self.with(&name, |server| {
+            // Past the total, a server that holds tickets gives up its oldest.
+            if server.tls13.len() >= Sessions::TICKETS || full && held > 0 {
+                server.tls13.pop_front();
+            }
+            server.tls13.push_back(value);
+        });
     }
 }
 
@@ -404,24 +436,10 @@ impl rustls::client::ClientSessionStore for Sessions {
         name: ServerName<'static>,
         value: rustls::client::Tls13ClientSessionValue,
     ) {
-        let mut map = self.map();
-        let held = map
-            .servers
-            .get(&name)
-            .map_or(0, |server| server.tls13.len());
-        let full = map.tickets >= Self::TOTAL;
-        if full && held == 0 {
-            // Every server's tickets forgotten: a crawl of many origins starts over.
-            *map = SessionMap::default();
-        }
-        drop(map);
-        self.with(&name, |server| {
-            // Past the total, a server that holds tickets gives up its oldest.
-            if server.tls13.len() >= Self::TICKETS || full && held > 0 {
-                server.tls13.pop_front();
-            }
-            server.tls13.push_back(value);
-        });
+        // One guard for the whole insertion: what is held, and the room made for the ticket,
+        // are as the ticket finds them, whatever other connections of the shard insert or take
+        // meanwhile (a work-stealing runtime's threads share a store).
+        self.map().insert_tls13_ticket(name, value);
     }
 
     fn take_tls13_ticket(
@@ -487,50 +505,22 @@ impl ServerCertVerifier for NoVerification {
 mod tests {
     use std::io::{Read as _, Write as _};
 
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
-    use rustls::{ServerConfig, ServerConnection, pki_types::PrivateKeyDer};
+    use rustls::{ServerConfig, ServerConnection, client::ClientSessionStore as _};
 
     use super::*;
     use crate::Limits;
 
-    /// A CA, and a server whose leaf certificate it signed for `names`.
+    /// A CA, and a server whose leaf certificate it signed for `names` (expired, or valid).
     struct Site {
         ca: CertificateDer<'static>,
         server: Arc<ServerConfig>,
     }
 
     fn site(names: &[&str], expired: bool) -> Site {
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        // A name of its own: a CA is found by its name before its signature is checked.
-        static CAS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = CAS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        ca.distinguished_name
-            .push(rcgen::DnType::CommonName, format!("test CA {n}"));
-        let ca = ca.self_signed(&ca_key).unwrap();
-        let key = KeyPair::generate().unwrap();
-        let names: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
-        let mut leaf = CertificateParams::new(names).unwrap();
-        if expired {
-            leaf.not_before = rcgen::date_time_ymd(2019, 1, 1);
-            leaf.not_after = rcgen::date_time_ymd(2020, 1, 1);
-        }
-        let leaf = leaf.signed_by(&key, &ca, &ca_key).unwrap();
-        #[allow(deprecated)]
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let server = ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![leaf.der().clone()],
-                PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-            )
-            .unwrap();
+        let fixture = c10k_testsite::tls_fixture(names, expired).unwrap();
         Site {
-            ca: ca.der().clone(),
-            server: Arc::new(server),
+            ca: fixture.ca.der(),
+            server: fixture.server,
         }
     }
 
@@ -670,6 +660,64 @@ mod tests {
             .filter(|(response, resumed)| response.is_ok() && *resumed)
             .count();
         assert_eq!(resumed, 20);
+    }
+
+    /// `n` TLS 1.3 tickets, from handshakes with a server that sends many (rustls' tickets
+    /// are not `Clone`, and only a handshake makes them).
+    fn tickets(n: usize) -> Vec<rustls::client::Tls13ClientSessionValue> {
+        let mut site = site(&["localhost"], false);
+        let mut server = Arc::unwrap_or_clone(site.server);
+        server.send_tls13_tickets = 200;
+        site.server = Arc::new(server);
+        let sessions = Arc::new(Sessions::default());
+        let mut config = Arc::unwrap_or_clone(client(&site, false));
+        config.resumption = Resumption::store(Arc::clone(&sessions) as _);
+        let config = Arc::new(config);
+        let localhost = ServerName::try_from("localhost").unwrap();
+        let mut tickets = Vec::new();
+        while tickets.len() < n {
+            assert!(
+                fetch(&config, &site, "https://localhost/", PAGE, End::Open)
+                    .0
+                    .is_ok()
+            );
+            let before = tickets.len();
+            tickets.extend(std::iter::from_fn(|| {
+                sessions.take_tls13_ticket(&localhost)
+            }));
+            assert!(tickets.len() > before, "the handshake left tickets");
+        }
+        tickets.truncate(n);
+        tickets
+    }
+
+    /// The store's caps, per server and in all: a server's oldest ticket makes room for its
+    /// newest, and a server with none, past the total, makes the store forget every other.
+    #[test]
+    fn tickets_stay_within_the_caps() {
+        let name = |n: usize| ServerName::try_from(format!("s{n}.test")).unwrap();
+        let servers = Sessions::TOTAL / Sessions::TICKETS;
+        let mut tickets = tickets(Sessions::TOTAL + 3).into_iter();
+        let mut map = SessionMap::default();
+        let held = |map: &SessionMap, n| map.servers.get(&name(n)).map_or(0, |s| s.tls13.len());
+        for server in 0..servers {
+            for ticket in tickets.by_ref().take(Sessions::TICKETS) {
+                map.insert_tls13_ticket(name(server), ticket);
+            }
+        }
+        assert_eq!(map.tickets, Sessions::TOTAL);
+        // A server at its cap, the store full: its oldest goes.
+        map.insert_tls13_ticket(name(0), tickets.next().unwrap());
+        assert_eq!(
+            (held(&map, 0), map.tickets),
+            (Sessions::TICKETS, Sessions::TOTAL)
+        );
+        // A server with none, the store full: the others are forgotten.
+        map.insert_tls13_ticket(name(servers), tickets.next().unwrap());
+        assert_eq!((held(&map, servers), held(&map, 0), map.tickets), (1, 0, 1));
+        map.insert_tls13_ticket(name(0), tickets.next().unwrap());
+        let counted: usize = map.servers.values().map(|s| s.tls13.len()).sum();
+        assert_eq!(map.tickets, counted);
     }
 
     /// A body the close delimits is whole only after `close_notify`; a framed one either way.

@@ -63,7 +63,7 @@ use tokio::{
 pub use chaos::{Chaos, ChaosFault};
 use faults::{Extras, Next, send};
 pub use site::{BUSY, BusyWait, Digest, Manifest, Route, SiteSpec};
-pub use tls::{Ca, Tls, TlsMode};
+pub use tls::{Ca, Tls, TlsFixture, TlsMode, tls_fixture};
 use tls::{Handshake, Names};
 
 /// The accept queue asked of the kernel (it is capped by `net.core.somaxconn`).

@@ -363,6 +363,44 @@ fn server_config(leaf: Leaf) -> io::Result<Arc<ServerConfig>> {
     Ok(Arc::new(config))
 }
 
+/// A test's own TLS server: an authority made for it, and the rustls configuration of a
+/// server whose certificate it signed (as the site's: TLS 1.3 and 1.2, ring, stateless
+/// tickets, ALPN `http/1.1`). For tests that run a server of their own, a blocking one with
+/// rustls' `StreamOwned` or a `ServerConnection` pumped in memory, rather than a
+/// [`crate::Server`].
+#[derive(Debug)]
+pub struct TlsFixture {
+    /// What a client is given to trust ([`Ca::der`], [`Ca::pem`]).
+    pub ca: Ca,
+    /// The server's side, for a `rustls::ServerConnection`.
+    pub server: Arc<ServerConfig>,
+}
+
+/// A [`TlsFixture`] whose certificate names `names` (an address as an IP name, anything else
+/// as a host name), valid from 1975 to 4096, or if `expired` only in 2000.
+///
+/// Each fixture's authority has a name of its own: a client given one test's authority that
+/// meets another's certificate then reports an unknown issuer, as a client that does not
+/// trust the issuer should, not a bad signature (a CA is found by its name before its
+/// signature is checked).
+pub fn tls_fixture(names: &[&str], expired: bool) -> io::Result<TlsFixture> {
+    static MADE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let ca = Ca::named(&format!("{CA_NAME} {n} of process {}", std::process::id()))?;
+    let (addrs, hosts): (Vec<&str>, Vec<&str>) = names
+        .iter()
+        .partition(|name| name.parse::<IpAddr>().is_ok());
+    let names = Names {
+        hosts: hosts.into_iter().map(str::to_owned).collect(),
+        addrs: addrs.iter().filter_map(|addr| addr.parse().ok()).collect(),
+    };
+    let leaf = ca.leaf(&names, expired.then_some((2000, 2001)))?;
+    Ok(TlsFixture {
+        ca,
+        server: server_config(leaf)?,
+    })
+}
+
 /// The crypto provider of the server (and of the tests' clients): ring's.
 ///
 /// rustls 0.23.48 deprecates it because ring has no post-quantum key exchange, nudging users

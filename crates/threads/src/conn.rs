@@ -5,11 +5,12 @@
 //! `Read` and `Write` on it do the TLS records' work inside the calls, so `crawl.rs` reads
 //! and writes the one way for both.
 //!
-//! [`Kept`] is the keep-alive pool (`--connections keep-alive`): one [`Pool`] for every
-//! thread, under a mutex, rather than a connection kept by each thread. A thread takes its
-//! origin's most recent connection, whichever thread used it last, and the pool's caps hold
-//! over the whole crawl: an origin's kept connections within `--per-host`, kept ones and fetches in
-//! flight together within the concurrency. A connection kept per thread would need no lock, and
+//! [`Kept`] is the keep-alive pool (`--connections keep-alive`): one core [`Shared`] pool for
+//! every thread, a `Pool` under a mutex, rather than a connection kept by each thread; what
+//! is this model's own is the look at a kept socket before it is reused ([`Stream::quiet`]).
+//! A thread takes its origin's most recent connection, whichever thread used it last, and the
+//! pool's caps hold over the whole crawl: an origin's kept connections within `--per-host`,
+//! kept ones and fetches in flight together within the concurrency. A connection kept per thread would need no lock, and
 //! reuses as much on a crawl of one site without `--per-host`; but with `--per-host 1` each
 //! thread in turn would open its own connection to the host and keep it, C connections where
 //! one is asked for, and a thread whose next URL is on another origin would have to close
@@ -22,11 +23,9 @@ use std::{
     io::{self, BufRead as _, Read, Write},
     net::TcpStream,
     os::fd::AsRawFd as _,
-    sync::{Mutex, MutexGuard, PoisonError},
-    time::Instant,
 };
 
-use c10k_core::{Config, Pool};
+use c10k_core::pool::Shared;
 use nix::{
     errno::Errno,
     sys::socket::{MsgFlags, recv},
@@ -57,7 +56,7 @@ impl Stream {
     /// buffered by TLS) would be read as the next response, and a close means the server let
     /// it go: either way it is closed rather than reused. A non-blocking one-byte peek, one
     /// system call.
-    fn quiet(&mut self) -> bool {
+    pub(crate) fn quiet(&mut self) -> bool {
         if let Stream::Tls(tls) = self {
             // `WouldBlock`: no plaintext buffered, and neither `close_notify` nor the end.
             let mut plaintext = tls.conn.reader();
@@ -97,68 +96,18 @@ impl Write for Stream {
 }
 
 /// The connections kept between fetches, shared by every thread (the module's page
-/// says why one pool and not one connection per thread).
-pub(crate) struct Kept {
-    idle: Mutex<Pool<Stream>>,
-    keep_alive: bool,
-}
-
-impl Kept {
-    /// The pool of `config`'s crawl: within its concurrency, `--per-host` and `--idle-ms`.
-    pub(crate) fn new(config: &Config) -> Kept {
-        Kept {
-            idle: Mutex::new(Pool::new(config)),
-            keep_alive: config.keep_alive,
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Pool<Stream>> {
-        // The pool is consistent between any two calls: a panic leaves nothing half done.
-        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// A kept connection to `origin` that nothing came on while it was idle, if there is one.
-    pub(crate) fn take(&self, origin: &str) -> Option<Stream> {
-        if !self.keep_alive {
-            return None;
-        }
-        loop {
-            let mut stream = self.lock().take(origin, Instant::now())?;
-            if stream.quiet() {
-                return Some(stream);
-            }
-            // Dropped here, out of the lock: closed.
-        }
-    }
-
-    /// Whether connections are kept at all (`--connections keep-alive`).
-    pub(crate) fn keeps(&self) -> bool {
-        self.keep_alive
-    }
-
-    /// Before a new connection is opened with `busy` fetches in flight (this one counted):
-    /// closes the oldest idle connections while they and the busy ones would be more than
-    /// the concurrency.
-    pub(crate) fn make_room(&self, busy: usize) {
-        self.lock().make_room(busy);
-    }
-
-    /// Keeps `stream`, whose response to `origin` was read whole on a connection the server
-    /// keeps; `false` if it was closed instead.
-    pub(crate) fn put(&self, origin: &str, stream: Stream) -> bool {
-        self.keep_alive && self.lock().put(origin, stream, Instant::now())
-    }
-
-    /// Closes every kept connection: the crawl is over.
-    pub(crate) fn drain(&self) {
-        let idle: Vec<Stream> = self.lock().drain().collect();
-        drop(idle);
-    }
-}
+/// says why one pool and not one connection per thread); a kept one is handed out only if it
+/// is [`Stream::quiet`].
+pub(crate) type Kept = Shared<Stream>;
 
 #[cfg(test)]
 mod tests {
-    use std::{net::TcpListener, time::Duration};
+    use std::{
+        net::TcpListener,
+        time::{Duration, Instant},
+    };
+
+    use c10k_core::Config;
 
     use super::*;
 
@@ -189,28 +138,30 @@ mod tests {
         let origin = "http://127.0.0.1:1";
 
         let (stream, _server) = pair();
-        assert!(pool.put(origin, stream));
-        assert!(pool.take(origin).is_some(), "quiet: taken");
+        assert!(pool.put(origin, stream, Instant::now()));
+        assert!(
+            pool.take(origin, Instant::now(), Stream::quiet).is_some(),
+            "quiet: taken"
+        );
 
         let (stream, mut server) = pair();
         server
             .write_all(b"HTTP/1.1 302 Found\r\nLocation: /x\r\n\r\n")
             .expect("written");
         until_readable(&stream);
-        assert!(pool.put(origin, stream));
+        assert!(pool.put(origin, stream, Instant::now()));
         assert!(
-            pool.take(origin).is_none(),
+            pool.take(origin, Instant::now(), Stream::quiet).is_none(),
             "bytes no request asked for: closed"
         );
 
         let (stream, server) = pair();
         drop(server);
         until_readable(&stream);
-        assert!(pool.put(origin, stream));
-        assert!(pool.take(origin).is_none(), "closed by the server: closed");
-
-        config.keep_alive = false;
-        let pool = Kept::new(&config);
-        assert!(!pool.put(origin, pair().0), "close mode keeps nothing");
+        assert!(pool.put(origin, stream, Instant::now()));
+        assert!(
+            pool.take(origin, Instant::now(), Stream::quiet).is_none(),
+            "closed by the server: closed"
+        );
     }
 }

@@ -213,7 +213,9 @@ fn fetch_page(fetch: &mut Fetch, config: &Config, shared: &Shared) -> Result<Res
         let kept = if fresh {
             None
         } else {
-            shared.pool.take(fetch.origin())
+            shared
+                .pool
+                .take(fetch.origin(), Instant::now(), Stream::quiet)
         };
         let reused = kept.is_some();
         let mut stream = match kept {
@@ -397,7 +399,7 @@ fn keep_or_close(
     config: &Config,
     pool: &Kept,
 ) {
-    if config.keep_alive && response.reusable && pool.put(fetch.origin(), stream) {
+    if config.keep_alive && response.reusable && pool.put(fetch.origin(), stream, Instant::now()) {
         fetch.mark(config, Conn::Kept);
     }
 }

@@ -100,14 +100,14 @@
 //! kernel, returning from the blocking call.
 //!
 //! **What a TLS connection costs here.** rustls' own state: a `ClientConnection` is 1,056 B,
-//! boxed with the socket in the `StreamOwned` (1,064 B), and keeps 7,251 B of heap after its
+//! boxed with the socket in the `StreamOwned` (1,064 B), and keeps 7,344 B of heap after its
 //! handshake with the test site (the server's certificate among it: rustls keeps it with the
-//! connection), 7,347 B once a response is read, the same after ten (`cargo test -p
+//! connection), 7,440 B once a response is read, the same after ten (`cargo test -p
 //! c10k-async --release --test tls_bytes`); a connection kept in the pool holds that and its
 //! 32-byte slot. What the whole process pays per connection in flight, measured as the
 //! benchmark's memory site does (`scripts/rss-per-connection.sh threads 500 2000`, two runs
 //! each, twice): 7.8 to 8.2 KB over http, 24.5 to 25.3 KB over https (`TLS=1`; one run of six
-//! gave 9.4 KB, one 22.4). Of the 17 KB more, 8.3 are rustls' state and its box; the rest is
+//! gave 9.4 KB, one 22.4). Of the 17 KB more, 8.4 are rustls' state and its box; the rest is
 //! stack: the handshake's code (key exchange, certificate checks) runs on the thread's stack,
 //! which keeps every page it touched. `handshake` is never inlined, so that an http crawl's threads do not pay for its
 //! frame (they touch 12 KiB of stack with it apart, 16 with it inlined into `fetch_page`:

@@ -4,12 +4,15 @@
 //!
 //! A task's future is an enum of its `.await` points, each variant holding what lives across
 //! that point, so it is as large as its largest wait, and every task of the crawl carries it
-//! (tokio allocates it, with the task's header, once per task). Step 1 takes out what the
-//! fetch needs for `https:` and keep-alive, which every task carries room for, plain ones
-//! too: it measures that room, and the steps after it are the fetch of `http:` alone, one
-//! connection per fetch. The changes from step 2 on each take room out of the largest wait.
-//! None changes what that crawler does; each makes the code say less plainly what it does,
-//! which is why `crawl.rs` makes none of them.
+//! (tokio allocates it, with the task's header, once per task). Step 0 is `crawl.rs`'s worker
+//! as first written, with a `while let` whose finished `next_fetch` future outlives its use;
+//! step 1 is `crawl.rs`'s, which takes its next fetch with `let … else`, the one change here
+//! worth making in ordinary code. Step 2 takes out what the fetch needs for `https:` and
+//! keep-alive, which every task carries room for, plain ones too: it measures that room, and
+//! the steps after it are the fetch of `http:` alone, one connection per fetch. The changes
+//! from step 3 on each take room out of the largest wait. None changes what that crawler
+//! does; each makes the code say less plainly what it does, which is why `crawl.rs` makes
+//! none of them.
 //!
 //! `cargo test -p c10k-async --release --test bytes -- --nocapture` prints each step's worker
 //! future and its task's allocation ([`Lesson::spawn`], counted by an allocator), and fails
@@ -44,9 +47,9 @@ use super::{
 
 /// The steps, in the order they are applied: each is the one before it and one change.
 pub const STEPS: [&str; 8] = [
-    "the idiomatic task (crawl.rs)",
+    "crawl.rs's task as first written: while-let for the next fetch",
+    "the idiomatic task (crawl.rs): let-else, not while-let",
     "http only, a connection per fetch: no TLS, no pool",
-    "let-else, not while-let, for the next fetch",
     "readiness reads: poll_read_ready, then try_read into a stack buffer",
     "TcpSocket::connect, not TcpStream::connect",
     "the connect in three steps: mio, join the runtime, await writable",
@@ -87,14 +90,8 @@ macro_rules! with_worker {
     ($lesson:expr, $step:expr, $use:expr) => {{
         let (shared, config) = (Arc::clone(&$lesson.shared), Arc::clone(&$lesson.config));
         match $step {
-            0 => $use(worker(shared, config, false)),
-            1 => $use(worker_while_let(
-                shared,
-                config,
-                false,
-                fetch_page_plain,
-                on_the_pool,
-            )),
+            0 => $use(worker_while_let(shared, config, false)),
+            1 => $use(worker(shared, config, false)),
             2 => $use(worker_let_else(
                 shared,
                 config,
@@ -159,8 +156,8 @@ impl Lesson {
         let mut fetch = self.fetch.lock().unwrap_or_else(PoisonError::into_inner);
         let (fetch, config) = (&mut *fetch, &*self.config);
         match step {
-            0 => std::mem::size_of_val(&fetch_page(fetch, config, &self.shared)),
-            1 | 2 => std::mem::size_of_val(&fetch_page_plain(fetch, config)),
+            0 | 1 => std::mem::size_of_val(&fetch_page(fetch, config, &self.shared)),
+            2 => std::mem::size_of_val(&fetch_page_plain(fetch, config)),
             3 => std::mem::size_of_val(&fetch_page_when_ready::<Tokio>(fetch, config)),
             4 => std::mem::size_of_val(&fetch_page_when_ready::<Socket>(fetch, config)),
             5 => std::mem::size_of_val(&fetch_page_when_ready::<ThreeSteps>(fetch, config)),
@@ -170,20 +167,13 @@ impl Lesson {
     }
 }
 
-/// Step 1: `crawl.rs`'s worker, fetching as it did before `https:` and keep-alive: a
-/// `TcpStream` rather than a [`Stream`](crate::conn::Stream) that may be TLS, no handshake
-/// to box, no pool to take a connection from or keep it in, no second try on a fresh
-/// connection. What that support costs every task, the plain fetches' too: a future's size
-/// is the same whatever path a fetch takes. (Generic over the step that step 2 changes.)
-async fn worker_while_let(
-    shared: Arc<Shared>,
-    config: Arc<Config>,
-    offload: bool,
-    fetch_page: impl AsyncFn(&Fetch, &Config) -> Result<Response, FetchError>,
-    on_the_pool: impl AsyncFn(Fetch, Result<Response, FetchError>) -> Outcome,
-) {
-    while let Some(fetch) = next_fetch(&shared).await {
-        let result = fetch_page(&fetch, &config).await;
+/// Step 0: `crawl.rs`'s worker as it was first written, with `while let`. A `while let` keeps
+/// the temporaries of its condition to the end of its body: the finished `next_fetch` future
+/// keeps a place of its own in the task's state, beside the fetch and `fetch_page`'s future.
+/// Step 1, `crawl.rs`'s `let … else`, drops it at its `;`.
+async fn worker_while_let(shared: Arc<Shared>, config: Arc<Config>, offload: bool) {
+    while let Some(mut fetch) = next_fetch(&shared).await {
+        let result = fetch_page(&mut fetch, &config, &shared).await;
         let outcome = if offload {
             on_the_pool(fetch, result).await
         } else {
@@ -193,7 +183,11 @@ async fn worker_while_let(
     }
 }
 
-/// Step 1's fetch: connect, write, peek, read, as `crawl.rs` had them for `http:` alone.
+/// Step 2: `crawl.rs`'s fetch as it was before `https:` and keep-alive: a `TcpStream` rather
+/// than a [`Stream`](crate::conn::Stream) that may be TLS, no handshake to box, no pool to
+/// take a connection from or keep it in, no second try on a fresh connection. What that
+/// support costs every task, the plain fetches' too: a future's size is the same whatever
+/// path a fetch takes. Connect, write, peek, read, as `crawl.rs` had them for `http:` alone.
 async fn fetch_page_plain(fetch: &Fetch, config: &Config) -> Result<Response, FetchError> {
     let deadline = time::Instant::now() + config.timeout;
     let connecting = connect(fetch.addr, config.connect_timeout.min(config.timeout));
@@ -224,7 +218,7 @@ async fn fetch_page_plain(fetch: &Fetch, config: &Config) -> Result<Response, Fe
     .await
 }
 
-/// Step 1's `read_response`, on a `TcpStream`.
+/// Step 2's `read_response`, on a `TcpStream`.
 async fn read_response_plain(
     stream: &mut TcpStream,
     deadline: time::Instant,
@@ -249,10 +243,8 @@ async fn read_response_plain(
     }
 }
 
-/// Step 2: `crawl.rs`'s worker with `let … else` for `while let`. A `while let` keeps the
-/// temporaries of its condition to the end of its body: the finished `next_fetch` future
-/// keeps a place of its own in the task's state, beside the fetch and `fetch_page`'s future.
-/// A `let … else` drops it at its `;`. (Generic over the two steps that later steps change.)
+/// `crawl.rs`'s worker, generic over the two steps that the steps from 2 on change: the
+/// fetch, and the offload.
 async fn worker_let_else(
     shared: Arc<Shared>,
     config: Arc<Config>,

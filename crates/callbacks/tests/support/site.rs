@@ -1,12 +1,12 @@
 //! A small HTTPS and keep-alive site for the event-driven strategies' own tests (callbacks and
 //! generators include this file), and the tests themselves (`connection_tests!`).
 //!
-//! Blocking and plain: a thread per connection, rustls' `StreamOwned` for TLS with an rcgen
-//! CA, requests read up to their blank line, pages with `Content-Length`. Where the shared
-//! test server (`c10k serve --tls`) checks a crawl's outcomes, this one counts what these
-//! tests check of the connections: how many it accepted, how many requests came on them, and
-//! how many are still open, so that a test sees that a crawl closed every connection it kept
-//! before it returned.
+//! Blocking and plain: a thread per connection, rustls' `StreamOwned` for TLS with a CA and
+//! certificate of the test site's (`c10k_testsite::tls_fixture`), requests read up to their
+//! blank line, pages with `Content-Length`. Where the shared test server (`c10k serve --tls`)
+//! checks a crawl's outcomes, this one counts what these tests check of the connections: how
+//! many it accepted, how many requests came on them, and how many are still open, so that a
+//! test sees that a crawl closed every connection it kept before it returned.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -22,11 +22,7 @@ use std::{
 };
 
 use c10k_core::{Config, Report, Status, parse_root};
-use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
-use rustls::{
-    ServerConfig, ServerConnection, StreamOwned,
-    pki_types::{CertificateDer, PrivateKeyDer},
-};
+use rustls::{ServerConfig, ServerConnection, StreamOwned, pki_types::CertificateDer};
 
 /// How the site answers.
 #[derive(Debug, Clone, Copy)]
@@ -87,8 +83,9 @@ impl Site {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let (ca, server) = if spec.tls {
-            let (ca, server) = certificates();
-            (Some(ca), Some(server))
+            let fixture =
+                c10k_testsite::tls_fixture(&["127.0.0.1"], false).expect("a CA and a certificate");
+            (Some(fixture.ca.der()), Some(fixture.server))
         } else {
             (None, None)
         };
@@ -174,33 +171,6 @@ impl Site {
     pub fn requests(&self) -> usize {
         self.counts.requests.load(Ordering::SeqCst)
     }
-}
-
-/// A CA, and a server configuration whose certificate it signed for 127.0.0.1.
-fn certificates() -> (CertificateDer<'static>, Arc<ServerConfig>) {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(rcgen::DnType::CommonName, "c10k test CA");
-    let ca = ca.self_signed(&ca_key).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()])
-        .unwrap()
-        .signed_by(&key, &ca, &ca_key)
-        .unwrap();
-    #[allow(deprecated)]
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let server = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![leaf.der().clone()],
-            PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-        )
-        .unwrap();
-    (ca.der().clone(), Arc::new(server))
 }
 
 fn serve(

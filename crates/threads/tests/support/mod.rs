@@ -1,7 +1,7 @@
 //! A small HTTP/1.1 site for the connection tests of threads and async (which includes this
-//! module by path), and the checks both run against it (`checks.rs`): plain or TLS (an
-//! rcgen CA and a leaf for 127.0.0.1), one connection per response or kept alive, with the
-//! faults a kept connection meets. A thread per connection, blocking: it only has to be
+//! module by path), and the checks both run against it (`checks.rs`): plain or TLS (a CA
+//! and a leaf for 127.0.0.1 from `c10k_testsite::tls_fixture`), one connection per response
+//! or kept alive, with the faults a kept connection meets. A thread per connection, blocking: it only has to be
 //! right, and to count the connections it accepted.
 
 // Each test binary that includes this module uses its own part of it.
@@ -21,11 +21,7 @@ use std::{
 };
 
 use c10k_core::{Config, parse_root};
-use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
-use rustls::{
-    ServerConfig, ServerConnection, StreamOwned,
-    pki_types::{CertificateDer, PrivateKeyDer},
-};
+use rustls::{ServerConnection, StreamOwned, pki_types::CertificateDer};
 
 /// What a connection of the site does besides answering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,8 +81,9 @@ impl Site {
             .local_addr()
             .expect("a bound listener has an address");
         let (ca, tls) = if spec.tls {
-            let (ca, server) = certificates();
-            (Some(ca), Some(server))
+            let fixture =
+                c10k_testsite::tls_fixture(&["127.0.0.1"], false).expect("a CA and a certificate");
+            (Some(fixture.ca.der()), Some(fixture.server))
         } else {
             (None, None)
         };
@@ -134,33 +131,6 @@ impl Site {
     pub(crate) fn accepted(&self) -> usize {
         self.accepted.load(Ordering::Relaxed)
     }
-}
-
-/// A CA, and a server configuration with a leaf it signed for 127.0.0.1.
-pub(crate) fn certificates() -> (CertificateDer<'static>, Arc<ServerConfig>) {
-    let ca_key = KeyPair::generate().expect("a key");
-    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(rcgen::DnType::CommonName, "c10k connection tests CA");
-    let ca = ca.self_signed(&ca_key).expect("a CA certificate");
-    let key = KeyPair::generate().expect("a key");
-    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()])
-        .expect("leaf parameters")
-        .signed_by(&key, &ca, &ca_key)
-        .expect("a leaf certificate");
-    #[allow(deprecated)] // ring's provider, as the crawler's (see c10k_core::tls).
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let server = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("TLS versions")
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![leaf.der().clone()],
-            PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-        )
-        .expect("a server configuration");
-    (ca.der().clone(), Arc::new(server))
 }
 
 /// A connection the site answers on, plain or TLS.

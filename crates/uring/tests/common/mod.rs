@@ -1,6 +1,7 @@
 //! What the crate's integration tests share: a small site on loopback, HTTP/1.1 with
-//! keep-alive, over TLS or not (the project's test server speaks neither yet), and the check
-//! that io_uring can be used here.
+//! keep-alive, over TLS or not (the project's test server speaks neither yet; the certificate
+//! and its CA are the test site's, `c10k_testsite::tls_fixture`), and the check that io_uring
+//! can be used here.
 
 // Not every test binary that includes this module uses all of it.
 #![allow(dead_code)]
@@ -17,11 +18,7 @@ use std::{
 };
 
 use c10k_core::{Config, parse_root};
-use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
-use rustls::{
-    ServerConfig, ServerConnection, StreamOwned,
-    pki_types::{CertificateDer, PrivateKeyDer},
-};
+use rustls::{ServerConnection, StreamOwned, pki_types::CertificateDer};
 
 /// How the test site behaves.
 #[derive(Debug, Clone, Copy)]
@@ -74,8 +71,12 @@ impl Site {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let (tls, ca) = if behaviour.tls {
-            let (server, ca, pem) = certificates();
-            (Some(server), Some((ca, pem)))
+            let fixture = c10k_testsite::tls_fixture(&["localhost", "127.0.0.1"], false)
+                .expect("a CA and a certificate");
+            (
+                Some(fixture.server),
+                Some((fixture.ca.der(), fixture.ca.pem())),
+            )
         } else {
             (None, None)
         };
@@ -143,37 +144,6 @@ impl Site {
         }
         false
     }
-}
-
-/// A server configuration for `localhost` and `127.0.0.1`, and the CA that signed it (in DER
-/// and in PEM).
-pub(crate) fn certificates() -> (Arc<ServerConfig>, CertificateDer<'static>, String) {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    // A name of its own: a CA is found by its name before its signature is checked.
-    ca.distinguished_name.push(
-        rcgen::DnType::CommonName,
-        format!("uring test CA {:?}", Instant::now()),
-    );
-    let ca = ca.self_signed(&ca_key).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-        .unwrap()
-        .signed_by(&key, &ca, &ca_key)
-        .unwrap();
-    #[allow(deprecated)]
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let server = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![leaf.der().clone()],
-            PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-        )
-        .unwrap();
-    (Arc::new(server), ca.der().clone(), ca.pem())
 }
 
 /// Answers the requests of one connection until the client or the behaviour ends it.
