@@ -71,8 +71,8 @@
 //! connection the server keeps: its socket *parked* on the loop (still in the epoll set, with
 //! no callback, so it keeps nothing alive and the loop need not wait for it), its TLS state
 //! beside it. A kept socket's `Waiter` belongs to the fetch that is over (its deadline may even
-//! have fired), so reusing it *rebinds* it: it is watched again (one `EPOLL_CTL_MOD`) with a
-//! callback that wakes the new fetch's waiter. A reused connection that fails before any byte
+//! have fired), so reusing it *rebinds* it: it is taken up again with a callback that wakes the
+//! new fetch's waiter, under the token it had (no system call: epoll is told nothing). A reused connection that fails before any byte
 //! of the response was closed by the server while it sat idle: `fetch_page` starts once more,
 //! on a fresh connection, without counting a try. The pool is drained when the loop ends.
 //!

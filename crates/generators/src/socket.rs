@@ -22,7 +22,7 @@
 use std::{cell::RefCell, io, net::SocketAddr, rc::Rc};
 
 use c10k_core::FetchId;
-use c10k_eventloop::{EventLoop, Interest, Ready, Token};
+use c10k_eventloop::{EventLoop, Interest, Parked, Ready, Token};
 use mio::net::TcpStream;
 
 use crate::future::Future;
@@ -131,16 +131,17 @@ impl Socket {
         })
     }
 
-    /// A kept socket, parked since its last fetch, watched again for a new fetch: its
-    /// readiness now resolves `waiter`'s futures. (Rebinding is what makes it the new
-    /// fetch's: the old waiter belongs to a fetch that is over, and its deadline may have
-    /// fired.)
+    /// A kept socket, parked since its last fetch, taken up again for a new fetch (no system
+    /// call): its readiness now resolves `waiter`'s futures. What it reported while it was
+    /// parked (the server's close) needs no telling: the fetch tries its read right after its
+    /// request, and finds it. (Rebinding is what makes it the new fetch's: the old waiter
+    /// belongs to a fetch that is over, and its deadline may have fired.)
     pub(crate) fn unpark(
         lp: &mut EventLoop,
-        mut stream: TcpStream,
+        parked: Parked<TcpStream>,
         waiter: Waiter,
     ) -> io::Result<Socket> {
-        let token = lp.unpark(&mut stream, BOTH_WAYS, waiter.on_ready())?;
+        let (stream, token, _) = lp.unpark(parked, waiter.on_ready())?;
         Ok(Socket {
             stream,
             token,
@@ -183,8 +184,7 @@ impl Socket {
 
     /// Keeps the socket open but parked on the loop, bound to no fetch: its callback (and
     /// with it this fetch's waiter) is dropped, and the loop no longer waits for it.
-    pub(crate) fn park(self, lp: &mut EventLoop) -> TcpStream {
-        lp.park(self.token);
-        self.stream
+    pub(crate) fn park(self, lp: &mut EventLoop) -> Parked<TcpStream> {
+        lp.park(self.token, self.stream, Ready::default())
     }
 }
