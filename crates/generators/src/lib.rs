@@ -91,14 +91,15 @@
 //!  Task::step: future.add_done_callback(Task::step)        (the task sleeps)
 //!  ···················· the socket becomes writable ····················
 //!  EventLoop::run: poll() → reactor.take(token)            the loop
-//!    on_ready → Waiter::wake(Ready) → Future::set_result
+//!    on_ready: notes the readiness; Waiter::wake(Ready)
+//!      → Future::set_result
 //!      → lp.call_soon(Task::step)    (scheduled, not called: no recursion)
 //!  next turn: Task::step → Worker::resume                  the loop         resumed in connect
 //!    → FetchPage::resume → Connect::resume
 //!        connect_result() → Ok(socket)                                      connected
 //!    WriteAll::resume: write(request) → all out                             request written
-//!    ReadResponse::resume: read → WouldBlock
-//!        socket.wait() parks a new Future in the Waiter
+//!    ReadResponse::resume: nothing reported to read yet, so
+//!        no read: socket.wait() parks a new Future in the Waiter
 //!    ◀── Step::Yielded(future)
 //!  ·············· readable: the same hops, to ReadResponse ··············
 //!    ReadResponse::resume: read → feed → … Done            Task::step       resumed in
@@ -129,8 +130,9 @@
 //!    Worker: fetch = get(); kept = pool.take(origin)                      start
 //!    FetchPage: kept.reuse(waiter): unpark, rebound to this fetch         connection reused
 //!    WriteAll::resume: write(request, or TLS's records) → all out         request written
-//!    ReadResponse::resume … (a read of 0 before any byte: Stale,          reused connection
-//!      FetchPage starts again from connect, once)                           closed …: a fresh one
+//!    ReadResponse::resume … (it reads at once if the server's close       reused connection
+//!      came while the socket was parked; a read of 0 before any byte:       closed …: a fresh one
+//!      Stale, FetchPage starts again from connect, once)
 //! ```
 //!
 //! Ten hops from `epoll` to the line that reads, across six files (the event loop's `lib.rs`,
