@@ -12,7 +12,7 @@ use c10k_core::{
     Pool, Progress, Report, Response, ResponseReader, Shard, Tls,
 };
 use c10k_eventloop::{
-    EventLoop, Interest, Mailbox, Peers, Ready, TimerId, Token, interrupted, would_block,
+    EventLoop, Interest, Mailbox, Parked, Peers, Ready, TimerId, Token, interrupted, would_block,
 };
 use mio::net::TcpStream;
 
@@ -220,14 +220,18 @@ struct Fetcher {
     /// The connection was taken from the pool: failing before the response's first byte
     /// means the server let it go while it sat idle.
     reused: bool,
+    /// The readiness `read_response` last ran on: if the connection is kept, what of it is
+    /// news to the next fetch (the server's close, come with the response's end) goes to
+    /// the pool with the socket.
+    ready: Ready,
 }
 
 /// A connection kept for its origin's next fetch (`--connections keep-alive`): the socket,
-/// parked on the loop (still in the epoll set, with no callback, so nothing waits for it and
-/// no fetcher lives on through it), and its TLS state, so that reusing it needs no new
-/// handshake.
+/// parked on the loop (still in the epoll set under its token, with no callback, so nothing
+/// waits for it and no fetcher lives on through it), and its TLS state, so that reusing it
+/// needs no new handshake.
 struct Kept {
-    stream: TcpStream,
+    socket: Parked<TcpStream>,
     tls: Option<Box<Tls>>,
 }
 
@@ -253,6 +257,7 @@ impl Fetcher {
             written: 0,
             tls: None,
             reused: false,
+            ready: Ready::default(),
         }));
         match kept {
             Some(kept) => Fetcher::reuse(&fetcher, lp, kept),
@@ -301,32 +306,38 @@ impl Fetcher {
         }
     }
 
-    /// A kept connection: no connect and no handshake. Its socket is watched again with
-    /// `send_request`, which runs as soon as the loop polls (the kernel looks at a socket
-    /// afresh when it is unparked, and it is writable); a kept TLS connection encrypts the
-    /// request at once.
+    /// A kept connection: no connect and no handshake. Its socket is taken up again with
+    /// `send_request` as its callback, under the token it had (no system call: it never left
+    /// the epoll set), and the loop runs `send_request` at its next turn, without waiting for
+    /// a writable edge, which would not come (a kept socket has room to write): with what the
+    /// kernel reported while the socket was parked, so that a close that came meanwhile is
+    /// read at once. A kept TLS connection encrypts the request now.
+    ///
+    /// Not run from here: sending may end the fetch (a kept connection the server closed),
+    /// and ending it inside our caller would start the next fetcher from there, as a failed
+    /// connect would (`connect`).
     fn reuse(this: &SharedFetcher, lp: &mut EventLoop, kept: Kept) {
         let mut fetcher = this.borrow_mut();
         fetcher.mark(Conn::Reused);
         fetcher.reused = true;
-        let Kept { mut stream, tls } = kept;
+        let Kept { socket, tls } = kept;
         if let Some(mut tls) = tls {
             tls.send(&fetcher.request);
             fetcher.request.clear();
             tls.outgoing(&mut fetcher.request);
             fetcher.tls = Some(tls);
         }
-        let on_writable = Rc::clone(this);
-        let interest = Interest::READABLE | Interest::WRITABLE;
-        match lp.unpark(&mut stream, interest, move |lp, ready| {
-            on_writable.borrow().trace(Event::Callback("send_request"));
-            Fetcher::send_request(&on_writable, lp, ready);
+        let on_ready = Rc::clone(this);
+        match lp.unpark(socket, move |lp, ready| {
+            on_ready.borrow().trace(Event::Callback("send_request"));
+            Fetcher::send_request(&on_ready, lp, ready);
         }) {
-            Ok(token) => {
+            Ok((stream, token, seen)) => {
                 fetcher.stream = Some(stream);
                 fetcher.token = token;
                 let deadline = fetcher.started + fetcher.crawl.config.timeout;
                 fetcher.timer = Some(arm_timer(lp, this, deadline));
+                lp.report(token, seen);
             }
             Err(err) => {
                 // From the loop, as a failed connect is (`connect`).
@@ -416,7 +427,7 @@ impl Fetcher {
             // Only if this readiness says the server sent something: each edge reports all
             // the socket is ready for, so a writable-only one finds nothing to read.
             let mut read = Ok(());
-            while has_input(ready) {
+            while ready.has_input() {
                 match stream.read(&mut chunk) {
                     Ok(0) => {
                         read = Err(tls.eof(reader).err().unwrap_or_else(closed_in_handshake));
@@ -509,7 +520,7 @@ impl Fetcher {
         });
         // The readiness that ran this step also said there is something to read (on a kept
         // connection: the server closed it while it sat idle): no edge will say it again.
-        if has_input(ready) {
+        if ready.has_input() {
             drop(fetcher);
             Fetcher::read_response(this, lp, ready);
         }
@@ -518,8 +529,9 @@ impl Fetcher {
     /// Reads until `WouldBlock`, feeding the core's reader (https: through TLS, whose answer,
     /// if reading made it want to say something, is written before waiting); finishes once
     /// the response is complete, or failed, or the peer closed.
-    fn read_response(this: &SharedFetcher, lp: &mut EventLoop, _ready: Ready) {
+    fn read_response(this: &SharedFetcher, lp: &mut EventLoop, ready: Ready) {
         let mut fetcher = this.borrow_mut();
+        fetcher.ready = ready;
         let crawl = Rc::clone(&fetcher.crawl);
         let id = fetcher.id();
         crawl.config.trace(id, Event::Callback("read_response"));
@@ -667,9 +679,8 @@ impl Fetcher {
             if config.keep_alive && reusable && self.request.is_empty() {
                 // Drops the socket's callback, and with it this fetcher's last owner but the
                 // timer's; the socket stays open, in the pool.
-                lp.park(self.token);
                 let kept = Kept {
-                    stream,
+                    socket: lp.park(self.token, stream, self.ready),
                     tls: self.tls.take(),
                 };
                 let now = Instant::now();
@@ -721,11 +732,6 @@ fn write_out(stream: &TcpStream, bytes: &mut Vec<u8>, written: &mut usize) -> io
     bytes.clear();
     *written = 0;
     Ok(true)
-}
-
-/// Whether a readiness says there is something to read: bytes, the peer's close, an error.
-fn has_input(ready: Ready) -> bool {
-    ready.readable || ready.read_closed || ready.error
 }
 
 fn closed_in_handshake() -> FetchError {

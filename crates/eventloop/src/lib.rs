@@ -17,7 +17,9 @@
 //!   to run when they become ready; a callback may re-register its socket with the next step,
 //!   deregister it, or [close](EventLoop::close) it (no system call but the `close`); a
 //!   socket kept idle between two uses (a keep-alive connection) is [parked](EventLoop::park):
-//!   still in the epoll set, but no longer something the loop waits for.
+//!   still in the epoll set under its token, but no longer something the loop waits for, and
+//!   what the kernel reports for it meanwhile is kept for its next user, so that neither
+//!   parking nor taking it up again is a system call.
 //!   mio is edge-triggered: epoll reports a socket when it *becomes* ready, not while it stays
 //!   ready, so a callback reads (or writes) until `WouldBlock` (see [`would_block`]) — bytes
 //!   left in the socket's buffer would never be reported again. The lecture's `select` is
@@ -48,9 +50,12 @@ mod timers;
 
 use std::{
     any::Any,
+    cell::RefCell,
     collections::VecDeque,
     io,
     marker::PhantomData,
+    ops::{BitOr, BitOrAssign},
+    rc::Rc,
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -95,6 +100,32 @@ impl Ready {
             read_closed: event.is_read_closed(),
         }
     }
+
+    /// Whether there is something to read: bytes, the peer's close, an error (a read says
+    /// which).
+    pub fn has_input(self) -> bool {
+        self.readable || self.read_closed || self.error
+    }
+}
+
+impl BitOr for Ready {
+    type Output = Ready;
+
+    /// Everything either readiness says.
+    fn bitor(self, other: Ready) -> Ready {
+        Ready {
+            readable: self.readable || other.readable,
+            writable: self.writable || other.writable,
+            error: self.error || other.error,
+            read_closed: self.read_closed || other.read_closed,
+        }
+    }
+}
+
+impl BitOrAssign for Ready {
+    fn bitor_assign(&mut self, other: Ready) {
+        *self = *self | other;
+    }
 }
 
 /// `WouldBlock`: the socket has nothing more for now. A normal event, not a failure.
@@ -129,6 +160,40 @@ pub struct EventLoop {
     /// Outstanding [`EventLoop::hold`]s: work elsewhere that will come back to the loop.
     holds: usize,
     stopped: bool,
+    /// Tokens of parked sockets their owners closed (dropped their [`Parked`]): their entries
+    /// are dropped at the loop's next turn.
+    released: Released,
+}
+
+/// Where a dropped [`Parked`] leaves its token for the loop; shared, as the loop is not
+/// there when a pool drops what it kept.
+type Released = Rc<RefCell<Vec<Token>>>;
+
+/// A socket kept idle between two uses (a keep-alive connection), [parked](EventLoop::park)
+/// on the loop: still in the epoll set under its token, so that taking it up again
+/// ([`EventLoop::unpark`]) needs no system call, but nothing the loop waits for.
+///
+/// Dropping it closes the socket, which takes it out of the epoll set, and gives its token
+/// back to the loop.
+pub struct Parked<S> {
+    source: S,
+    claim: Claim,
+}
+
+/// A parked socket's hold on its token: given back to the loop when dropped, unless the
+/// socket was taken up again.
+struct Claim {
+    token: Token,
+    /// `None` once the socket was taken up again.
+    released: Option<Released>,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if let Some(released) = self.released.take() {
+            released.borrow_mut().push(self.token);
+        }
+    }
 }
 
 /// The part of the loop other threads can reach.
@@ -223,6 +288,7 @@ impl EventLoop {
             mailboxes: Slab::new(),
             holds: 0,
             stopped: false,
+            released: Rc::default(),
         })
     }
 
@@ -291,33 +357,71 @@ impl EventLoop {
         drop(source);
     }
 
-    /// Keeps `token`'s socket registered with the kernel, but forgets its callback: the loop
-    /// no longer waits for it, and drops whatever readiness the kernel reports for it. What a
-    /// kept (idle) connection does between two fetches: it must neither keep [`EventLoop::run`]
-    /// from returning nor keep its last fetch alive through that callback, and taking it out of
-    /// the epoll set (`EPOLL_CTL_DEL`) only to put it back at its next fetch would cost a system
+    /// Parks `token`'s socket, `source`: it stays registered with the kernel under its token,
+    /// but its callback is dropped (after it returns, if it is the one running), and the loop
+    /// no longer waits for it. What a kept (idle) connection does between two fetches: it must
+    /// neither keep [`EventLoop::run`] from returning nor keep its last fetch alive through
+    /// that callback; and taking it out of the epoll set (`EPOLL_CTL_DEL`), or changing what
+    /// it waits for (`EPOLL_CTL_MOD`), only to undo it at its next fetch would cost a system
     /// call each way.
     ///
-    /// Its owner holds it outside the loop now: [`EventLoop::unpark`] watches it again, and
-    /// dropping it closes it, which takes it out of the epoll set (as [`EventLoop::close`]
-    /// relies on).
-    pub fn park(&mut self, token: Token) {
-        self.reactor.forget(token);
+    /// Edge-triggered, the kernel reports a parked socket once for each change (the peer's
+    /// close, bytes it should not have sent) and never again: the loop keeps what it reports,
+    /// for [`EventLoop::unpark`] to hand over. `last` is the readiness the socket's last user
+    /// was woken with; of it, what is still news to the next user is kept too — the peer's
+    /// close, an error — but not `readable`: the last user read what it wanted, a response, up
+    /// to its end, and a `readable` handed on would cost the next one a read that finds
+    /// nothing. (Bytes past that end, a fault, are read by the next user with its response,
+    /// whose arrival the kernel reports.)
+    ///
+    /// A socket not registered under `token` is parked all the same, but cannot be taken up
+    /// again ([`EventLoop::unpark`] fails).
+    pub fn park<S: Source>(&mut self, token: Token, source: S, last: Ready) -> Parked<S> {
+        let left = Ready {
+            read_closed: last.read_closed,
+            error: last.error,
+            ..Ready::default()
+        };
+        self.reactor.park(token, left);
+        Parked {
+            source,
+            claim: Claim {
+                token,
+                released: Some(Rc::clone(&self.released)),
+            },
+        }
     }
 
-    /// Watches a socket that was [parked](EventLoop::park) again, under a new token, with
-    /// `callback` for its next readiness: one `EPOLL_CTL_MOD`, which also makes the kernel look
-    /// at the socket afresh. Readiness that came while it was parked (the peer's close, bytes
-    /// it sent) was dropped then, and edge-triggered epoll would not report it again; this
-    /// reports it now, as registering a socket that is already ready does.
-    pub fn unpark(
+    /// Takes a [parked](EventLoop::park) socket up again, with `callback` for its next
+    /// readiness, under the token it had: no system call. Returns the socket, its token, and
+    /// what the kernel reported for it while it was parked (with what its last user left,
+    /// see [`EventLoop::park`]): no edge will report that again, so whoever takes it acts on
+    /// it — [`Ready::has_input`] says to read.
+    ///
+    /// Fails (closing the socket) if it was not registered with this loop.
+    pub fn unpark<S: Source>(
         &mut self,
-        source: &mut impl Source,
-        interest: Interest,
+        parked: Parked<S>,
         callback: impl FnMut(&mut EventLoop, Ready) + 'static,
-    ) -> io::Result<Token> {
-        self.reactor
-            .unpark(self.poll.registry(), source, interest, Box::new(callback))
+    ) -> io::Result<(S, Token, Ready)> {
+        let Parked { source, mut claim } = parked;
+        let seen = self
+            .reactor
+            .unpark(claim.token, Box::new(callback))
+            .ok_or_else(|| {
+                io::Error::new(io::ErrorKind::NotFound, "no parked socket has this token")
+            })?;
+        claim.released = None;
+        Ok((source, claim.token, seen))
+    }
+
+    /// Has `token`'s callback run with `readiness` at the loop's next turn, as if the kernel
+    /// had reported it: for readiness the kernel will not report again, such as what a
+    /// socket taken up again ([`EventLoop::unpark`]) was told while it was parked. It runs
+    /// whatever callback the token names by then, as an event would (after an event of this
+    /// turn that named the next step, that step), and nothing if the socket is gone.
+    pub fn report(&mut self, token: Token, readiness: Ready) {
+        self.call_soon(move |lp| lp.dispatch(token, readiness));
     }
 
     /// Runs `callback` once at `deadline` (or as soon after as the loop gets to it).
@@ -403,7 +507,7 @@ impl EventLoop {
         self.stopped = true;
     }
 
-    /// Registered sockets.
+    /// Registered sockets the loop waits for (parked ones aside).
     pub fn sources(&self) -> usize {
         self.reactor.len()
     }
@@ -421,11 +525,29 @@ impl EventLoop {
             && self.holds == 0
     }
 
+    /// Hands `readiness` to `token`'s callback; a parked socket's is kept for whoever takes it
+    /// up again, and a forgotten socket's dropped.
+    fn dispatch(&mut self, token: Token, readiness: Ready) {
+        if self.reactor.note(token, readiness) {
+            return;
+        }
+        if let Some(mut callback) = self.reactor.take(token) {
+            // Taken out of the reactor while it runs: it needs the whole loop, reactor
+            // included (see `Reactor::take`).
+            callback(self, readiness);
+            self.reactor.put_back(token, callback);
+        }
+    }
+
     /// Runs callbacks as their sockets, timers and wake-ups come due, until nothing is left to
     /// wait for or a callback calls [`EventLoop::stop`].
     pub fn run(&mut self) -> io::Result<()> {
         self.stopped = false;
         loop {
+            // Parked sockets closed since the last turn: their entries go.
+            for token in self.released.take() {
+                self.reactor.release(token);
+            }
             // Callbacks queued by the previous turn; those they queue wait for the next one,
             // so a callback that re-queues itself cannot starve the sockets.
             for _ in 0..self.soon.len() {
@@ -473,11 +595,8 @@ impl EventLoop {
                     for callback in self.inbox.try_iter() {
                         self.soon.push_back(callback);
                     }
-                } else if let Some(mut callback) = self.reactor.take(token) {
-                    // Taken out of the reactor while it runs: it needs the whole loop,
-                    // reactor included (see `Reactor::take`).
-                    callback(self, readiness);
-                    self.reactor.put_back(token, callback);
+                } else {
+                    self.dispatch(token, readiness);
                 }
                 if self.stopped {
                     return Ok(());

@@ -12,12 +12,17 @@ use crate::{EventLoop, Ready};
 /// deregister its socket.
 pub(crate) type IoCallback = Box<dyn FnMut(&mut EventLoop, Ready)>;
 
-/// A registered socket, as the loop knows it: only its callback.
+/// A registered socket, as the loop knows it: its callback, or while it is parked what the
+/// kernel said of it since.
 struct Entry {
-    /// `None` while the callback is running (it is out of the slab, being called).
+    /// `None` while the callback is running (it is out of the slab, being called), and while
+    /// the socket is parked.
     callback: Option<IoCallback>,
     /// Tells this registration apart from an earlier one that used the same slab slot.
     generation: u32,
+    /// `Some` while the socket is parked: the readiness its next user must be told of, the
+    /// kernel's reports since it was parked included (edge-triggered, it will not repeat them).
+    parked: Option<Ready>,
 }
 
 /// The registry of sockets and their callbacks, keyed by token.
@@ -29,6 +34,8 @@ struct Entry {
 pub(crate) struct Reactor {
     entries: Slab<Entry>,
     next_generation: u32,
+    /// Entries parked: still in the epoll set, but nothing the loop waits for.
+    parked: usize,
 }
 
 impl Reactor {
@@ -42,20 +49,6 @@ impl Reactor {
         self.insert(callback, |token| registry.register(source, token, interest))
     }
 
-    /// A new entry for a socket still in the epoll set under an older token (parked): the
-    /// kernel is told the new token, which also has it report the socket's readiness afresh.
-    pub(crate) fn unpark(
-        &mut self,
-        registry: &Registry,
-        source: &mut impl Source,
-        interest: Interest,
-        callback: IoCallback,
-    ) -> std::io::Result<Token> {
-        self.insert(callback, |token| {
-            registry.reregister(source, token, interest)
-        })
-    }
-
     /// A new entry, under a generation of its own, kept if `tell_kernel` takes its token.
     fn insert(
         &mut self,
@@ -67,6 +60,7 @@ impl Reactor {
         let key = self.entries.insert(Entry {
             callback: Some(callback),
             generation,
+            parked: None,
         });
         let token = token(key, generation);
         if let Err(err) = tell_kernel(token) {
@@ -112,11 +106,58 @@ impl Reactor {
     }
 
     /// Drops `token`'s entry without telling the kernel: its socket is about to be closed,
-    /// which takes it out of the epoll set by itself, or is parked, and the kernel's events
-    /// for its old token find no entry.
+    /// which takes it out of the epoll set by itself.
     pub(crate) fn forget(&mut self, token: Token) {
         if self.entry(token).is_some() {
             self.entries.remove(key(token));
+        }
+    }
+
+    /// Parks `token`'s socket: its callback is dropped (after it returns, if it is the one
+    /// running), and `left` is what its next user will be told. `false` if no socket is
+    /// registered under `token`.
+    pub(crate) fn park(&mut self, token: Token, left: Ready) -> bool {
+        let Some(entry) = self.entry(token) else {
+            return false;
+        };
+        entry.callback = None;
+        entry.parked = Some(left);
+        self.parked += 1;
+        true
+    }
+
+    /// Readiness the kernel reported for `token`: kept if its socket is parked (`true`).
+    pub(crate) fn note(&mut self, token: Token, ready: Ready) -> bool {
+        match self
+            .any_entry(token)
+            .and_then(|entry| entry.parked.as_mut())
+        {
+            Some(parked) => {
+                *parked |= ready;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Watches a parked socket again, with `callback`; returns what came for it while it was
+    /// parked, or `None` if `token` is no parked socket's.
+    pub(crate) fn unpark(&mut self, token: Token, callback: IoCallback) -> Option<Ready> {
+        let entry = self.any_entry(token)?;
+        let seen = entry.parked.take()?;
+        entry.callback = Some(callback);
+        self.parked -= 1;
+        Some(seen)
+    }
+
+    /// Drops a parked socket's entry: its owner closed it, which took it out of the epoll set.
+    pub(crate) fn release(&mut self, token: Token) {
+        if self
+            .any_entry(token)
+            .is_some_and(|entry| entry.parked.is_some())
+        {
+            self.entries.remove(key(token));
+            self.parked -= 1;
         }
     }
 
@@ -140,11 +181,24 @@ impl Reactor {
         }
     }
 
+    /// Sockets the loop waits for: the registered ones but those parked.
     pub(crate) fn len(&self) -> usize {
+        self.entries.len() - self.parked
+    }
+
+    /// Entries, parked ones and those given back but not yet dropped included.
+    #[cfg(test)]
+    pub(crate) fn entries(&self) -> usize {
         self.entries.len()
     }
 
+    /// The entry of a socket registered under `token` and not parked.
     fn entry(&mut self, token: Token) -> Option<&mut Entry> {
+        self.any_entry(token).filter(|entry| entry.parked.is_none())
+    }
+
+    /// The entry of `token`, parked or not.
+    fn any_entry(&mut self, token: Token) -> Option<&mut Entry> {
         let generation = (token.0 >> 32) as u32;
         self.entries
             .get_mut(key(token))

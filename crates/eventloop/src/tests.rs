@@ -417,10 +417,11 @@ fn a_closed_socket_is_forgotten_even_with_its_event_already_polled() {
 }
 
 /// A parked socket keeps nothing alive: the loop ends with it still open, and its callback
-/// (with whatever it captured) is dropped. What the peer does meanwhile is not lost: once
-/// unparked, the socket reports it, though edge-triggered epoll had reported it while parked.
+/// (with whatever it captured) is dropped. What the peer does meanwhile is not lost: though
+/// edge-triggered epoll reported it while the socket was parked, taking the socket up again
+/// hands it over, under the same token.
 #[test]
-fn a_parked_socket_keeps_the_loop_from_nothing_and_reports_what_came_meanwhile_once_unparked() {
+fn a_parked_socket_keeps_the_loop_from_nothing_and_hands_over_what_came_meanwhile() {
     let mut lp = EventLoop::new().unwrap();
     let (mut ours, mut theirs) = UnixStream::pair().unwrap();
     let captured = Rc::new(());
@@ -433,40 +434,54 @@ fn a_parked_socket_keeps_the_loop_from_nothing_and_reports_what_came_meanwhile_o
         })
         .unwrap()
     };
-    lp.park(token);
+    let parked = lp.park(token, ours, Ready::default());
     assert_eq!(Rc::strong_count(&captured), 1, "the callback is dropped");
     assert_eq!(lp.sources(), 0);
-    // Readable while parked: the kernel reports it, the loop drops it.
+    // Readable while parked: the kernel reports it, the loop keeps it.
     theirs.write_all(b"x").unwrap();
     lp.call_later(Duration::from_millis(30), |_| {});
     lp.run().unwrap(); // returns: the parked socket is nothing to wait for
     assert!(calls.borrow().is_empty());
 
-    let ours = Rc::new(RefCell::new(ours));
-    let new_token = Rc::new(RefCell::new(None));
-    let registered = {
-        let (ours2, calls, new_token) =
-            (Rc::clone(&ours), Rc::clone(&calls), Rc::clone(&new_token));
-        lp.unpark(
-            &mut *ours.borrow_mut(),
-            Interest::READABLE,
-            move |lp, ready| {
-                let mut buf = [0; 4];
-                let n = ours2.borrow_mut().read(&mut buf).unwrap();
-                assert!(ready.readable && n == 1);
+    let (ours, again, seen) = lp
+        .unpark(parked, {
+            let calls = Rc::clone(&calls);
+            move |lp, _| {
                 calls.borrow_mut().push("after");
-                let token = new_token.borrow().expect("set before the loop runs");
-                lp.park(token);
                 lp.stop();
-            },
-        )
-        .unwrap()
-    };
-    assert_ne!(registered, token);
-    *new_token.borrow_mut() = Some(registered);
-    // Nothing new from the peer: the byte that came while parked is reported on unpark (were
-    // it lost, only this timer would end the run).
-    lp.call_later(Duration::from_secs(2), EventLoop::stop);
+            }
+        })
+        .unwrap();
+    assert_eq!(again, token, "no new token: the kernel was told nothing");
+    assert!(seen.readable && !seen.writable, "{seen:?}");
+    assert_eq!(lp.sources(), 1);
+    // Nothing new from the peer: no edge, no callback (the byte is for its new user to read).
+    lp.call_later(Duration::from_millis(30), EventLoop::stop);
     lp.run().unwrap();
+    assert!(calls.borrow().is_empty());
+    // Something new: reported as for any registered socket.
+    theirs.write_all(b"y").unwrap();
+    let fallback = lp.call_later(Duration::from_secs(2), EventLoop::stop);
+    lp.run().unwrap();
+    lp.cancel(fallback);
     assert_eq!(*calls.borrow(), ["after"]);
+
+    // Parked again, after a callback woken by the peer's close: the close is handed over.
+    drop(theirs);
+    let parked = lp.park(
+        token,
+        ours,
+        Ready {
+            readable: true,
+            read_closed: true,
+            ..Ready::default()
+        },
+    );
+    let (ours, _, seen) = lp.unpark(parked, |_, _| {}).unwrap();
+    assert!(seen.read_closed && !seen.readable, "{seen:?}");
+    // Dropped while parked: the socket is closed, and its entry goes at the next turn.
+    drop(lp.park(token, ours, Ready::default()));
+    assert_eq!(lp.reactor.entries(), 1);
+    lp.run().unwrap(); // returns at once: nothing to wait for
+    assert_eq!(lp.reactor.entries(), 0);
 }

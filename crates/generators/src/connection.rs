@@ -8,7 +8,7 @@
 use std::io::{self, Write};
 
 use c10k_core::{FetchError, Progress, Response, ResponseReader, Tls};
-use c10k_eventloop::{EventLoop, interrupted, would_block};
+use c10k_eventloop::{EventLoop, Parked, interrupted, would_block};
 use mio::net::TcpStream;
 
 use crate::socket::{Socket, Waiter};
@@ -30,7 +30,7 @@ pub(crate) struct TlsSide {
 /// A connection kept for its origin's next fetch (keep-alive): the socket parked on the loop,
 /// bound to no fetch, and its TLS state, so that reusing it needs no new handshake.
 pub(crate) struct Kept {
-    stream: TcpStream,
+    socket: Parked<TcpStream>,
     tls: Option<Box<TlsSide>>,
 }
 
@@ -137,7 +137,7 @@ impl Connection {
     /// Parks the socket on the loop, for the origin's next fetch.
     pub(crate) fn park(self, lp: &mut EventLoop) -> Kept {
         Kept {
-            stream: self.socket.park(lp),
+            socket: self.socket.park(lp),
             tls: self.tls,
         }
     }
@@ -147,7 +147,7 @@ impl Kept {
     /// The kept connection, for a new fetch whose waits `waiter` ends.
     pub(crate) fn reuse(self, lp: &mut EventLoop, waiter: Waiter) -> io::Result<Connection> {
         Ok(Connection {
-            socket: Socket::unpark(lp, self.stream, waiter)?,
+            socket: Socket::unpark(lp, self.socket, waiter)?,
             tls: self.tls,
         })
     }

@@ -160,7 +160,7 @@ impl Coroutine for WriteAll {
 ///             match conn.socket.read(chunk):
 ///                 Ok(0)       => conn.close(); return Err(tls.eof())
 ///                 Ok(n)       => tls.received(chunk[:n])?
-///                 WouldBlock  => break
+///                 WouldBlock  => conn.socket.drained(); break
 ///                 Interrupted => continue
 ///                 Err(err)    => conn.close(); return Err(Reset(err))
 /// ```
@@ -205,7 +205,10 @@ impl Coroutine for Handshake {
                                 break Some(err);
                             }
                         }
-                        Err(err) if would_block(&err) => break None,
+                        Err(err) if would_block(&err) => {
+                            conn.socket.drained();
+                            break None;
+                        }
                         Err(err) if interrupted(&err) => {}
                         Err(err) => break Some(FetchError::from_io(&err, Phase::Exchange)),
                     }
@@ -236,15 +239,20 @@ impl Coroutine for Handshake {
 /// ```text
 /// fn read_response(conn, reader, reused) -> Answer:
 ///     loop:
+///         # Nothing reported to read since the last WouldBlock (right after the request, its
+///         # answer cannot be there before the socket says so): wait, not a try that meets it.
+///         if not conn.socket.has_input():
+///             conn.flush()?                   # what TLS has to say after reading (rare)
+///             if (yield conn.socket.wait()) == TimedOut:
+///                 result = Err(Timeout); break
+///             continue
 ///         match conn.socket.read(chunk):
 ///             Ok(0)       => result = conn.eof(reader); break     # TLS: close_notify or not
 ///             Ok(n)       => match conn.received(chunk[:n], reader):     # through TLS if https
 ///                                NeedMore => continue
 ///                                Done(response) => result = Ok(response); break
 ///                                Err(err) => result = Err(err); break
-///             WouldBlock  => conn.flush()?        # what TLS has to say after reading (rare)
-///                            if (yield conn.socket.wait()) == TimedOut:
-///                                result = Err(Timeout); break
+///             WouldBlock  => conn.socket.drained()   # the next edge says when to read again
 ///             Interrupted => continue
 ///             Err(err)    => result = Err(Reset(err)); break
 ///     if result is Err(err) and reader.stale(reused, err):
@@ -300,6 +308,21 @@ impl Coroutine for ReadResponse {
         } else {
             let mut buf = chunk.borrow_mut();
             loop {
+                if !conn.socket.has_input() {
+                    drop(buf);
+                    if let Err(err) = conn.flush() {
+                        break Err(FetchError::from_io(&err, Phase::Exchange));
+                    }
+                    let future = conn.socket.wait();
+                    *self = ReadResponse::Reading {
+                        conn,
+                        reader,
+                        chunk,
+                        config,
+                        reused,
+                    };
+                    return Step::Yielded(future);
+                }
                 match (conn.socket.stream().read(&mut buf))
                     .inspect(|&n| config.trace(conn.socket.id(), Event::Read(n)))
                 {
@@ -309,21 +332,7 @@ impl Coroutine for ReadResponse {
                         Ok(Progress::Done(response)) => break Ok(response),
                         Err(err) => break Err(err),
                     },
-                    Err(err) if would_block(&err) => {
-                        drop(buf);
-                        if let Err(err) = conn.flush() {
-                            break Err(FetchError::from_io(&err, Phase::Exchange));
-                        }
-                        let future = conn.socket.wait();
-                        *self = ReadResponse::Reading {
-                            conn,
-                            reader,
-                            chunk,
-                            config,
-                            reused,
-                        };
-                        return Step::Yielded(future);
-                    }
+                    Err(err) if would_block(&err) => conn.socket.drained(),
                     Err(err) if interrupted(&err) => {}
                     Err(err) => break Err(FetchError::from_io(&err, Phase::Exchange)),
                 }

@@ -15,14 +15,19 @@
 //! ```
 //!
 //! Here the socket is registered once, for both directions, with a callback that resolves
-//! whatever future is parked in its [`Waiter`]. A coroutine always *tries* its read or write
-//! first and only waits on `WouldBlock`, so a readiness event that arrives while nobody waits
-//! is harmless: the next try finds the data. (This is also how tokio's `TcpStream` works.)
+//! whatever future is parked in its [`Waiter`], and notes what the socket reported: readiness
+//! is edge-triggered, and an edge that comes while nobody waits would otherwise be lost. A
+//! coroutine *tries* its write first and only waits on `WouldBlock`; it reads when the socket
+//! has reported something to read since its last read met `WouldBlock`, and otherwise waits
+//! (right after a request, its answer cannot be there before the socket says so, and a try
+//! would be a system call that meets `WouldBlock`). This is also how tokio's `TcpStream`
+//! works: its reactor keeps each socket's readiness, which a read that meets `WouldBlock`
+//! clears.
 
 use std::{cell::RefCell, io, net::SocketAddr, rc::Rc};
 
 use c10k_core::FetchId;
-use c10k_eventloop::{EventLoop, Interest, Ready, Token};
+use c10k_eventloop::{EventLoop, Interest, Parked, Ready, Token};
 use mio::net::TcpStream;
 
 use crate::future::Future;
@@ -53,6 +58,9 @@ pub(crate) struct Waiter(Rc<RefCell<WaiterState>>);
 #[derive(Default)]
 struct WaiterState {
     pending: Option<Future<Wake>>,
+    /// What the fetch's socket reported that its coroutines have not used up: each report
+    /// adds to it, a read that meets `WouldBlock` clears its input.
+    ready: Ready,
     /// Once the deadline passes, every later wait ends at once.
     timed_out: bool,
     /// The fetch's name in a trace: here, in what would be padding, so that the fetch's
@@ -85,10 +93,13 @@ impl Waiter {
         future
     }
 
-    /// The socket's callback: any readiness resolves the pending wait.
+    /// The socket's callback: any readiness is noted, and resolves the pending wait.
     fn on_ready(&self) -> impl FnMut(&mut EventLoop, Ready) + 'static {
         let waiter = self.clone();
-        move |lp, _ready| waiter.wake(lp, Wake::Ready)
+        move |lp, ready| {
+            waiter.0.borrow_mut().ready |= ready;
+            waiter.wake(lp, Wake::Ready);
+        }
     }
 
     /// Resolves the pending wait, if any.
@@ -105,7 +116,8 @@ impl Waiter {
 }
 
 /// A socket is watched for both directions at once, for all its life: a coroutine tries its
-/// read or write first, and waits on whichever it met `WouldBlock` in.
+/// write first (its read once the socket reported something to read), and waits on whichever
+/// it met `WouldBlock` in (or had nothing reported for).
 const BOTH_WAYS: Interest = Interest::READABLE.add(Interest::WRITABLE);
 
 /// A connecting or connected socket, registered with the loop until [`Socket::close`].
@@ -124,6 +136,8 @@ impl Socket {
     ) -> io::Result<Socket> {
         let mut stream = TcpStream::connect(addr)?;
         let token = lp.register(&mut stream, BOTH_WAYS, waiter.on_ready())?;
+        // A fresh socket has reported nothing (the waiter may have watched a stale one).
+        waiter.0.borrow_mut().ready = Ready::default();
         Ok(Socket {
             stream,
             token,
@@ -131,21 +145,38 @@ impl Socket {
         })
     }
 
-    /// A kept socket, parked since its last fetch, watched again for a new fetch: its
-    /// readiness now resolves `waiter`'s futures. (Rebinding is what makes it the new
-    /// fetch's: the old waiter belongs to a fetch that is over, and its deadline may have
-    /// fired.)
+    /// A kept socket, parked since its last fetch, taken up again for a new fetch (no system
+    /// call): its readiness now resolves `waiter`'s futures, and what it reported while it
+    /// was parked (the server's close) is the waiter's to act on. (Rebinding is what makes it
+    /// the new fetch's: the old waiter belongs to a fetch that is over, and its deadline may
+    /// have fired.)
     pub(crate) fn unpark(
         lp: &mut EventLoop,
-        mut stream: TcpStream,
+        parked: Parked<TcpStream>,
         waiter: Waiter,
     ) -> io::Result<Socket> {
-        let token = lp.unpark(&mut stream, BOTH_WAYS, waiter.on_ready())?;
+        let (stream, token, seen) = lp.unpark(parked, waiter.on_ready())?;
+        waiter.0.borrow_mut().ready = seen;
         Ok(Socket {
             stream,
             token,
             waiter,
         })
+    }
+
+    /// Whether the socket reported something to read (bytes, the peer's close, an error)
+    /// since the last read that met `WouldBlock`.
+    pub(crate) fn has_input(&self) -> bool {
+        self.waiter.0.borrow().ready.has_input()
+    }
+
+    /// A read met `WouldBlock`: nothing more to read until the socket reports it.
+    pub(crate) fn drained(&self) {
+        let ready = &mut self.waiter.0.borrow_mut().ready;
+        *ready = Ready {
+            writable: ready.writable,
+            ..Ready::default()
+        };
     }
 
     /// The fetch's name in a trace.
@@ -182,9 +213,11 @@ impl Socket {
     }
 
     /// Keeps the socket open but parked on the loop, bound to no fetch: its callback (and
-    /// with it this fetch's waiter) is dropped, and the loop no longer waits for it.
-    pub(crate) fn park(self, lp: &mut EventLoop) -> TcpStream {
-        lp.park(self.token);
-        self.stream
+    /// with it this fetch's waiter) is dropped, and the loop no longer waits for it. What the
+    /// socket reported and the fetch left unused goes with it (the loop keeps of it what is
+    /// news to the next fetch: the server's close).
+    pub(crate) fn park(self, lp: &mut EventLoop) -> Parked<TcpStream> {
+        let ready = self.waiter.0.borrow().ready;
+        lp.park(self.token, self.stream, ready)
     }
 }
