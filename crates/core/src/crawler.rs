@@ -407,7 +407,7 @@ pub struct Crawler {
     /// With a [`crate::Journal`]: the changes of the step under way, handed over at its end.
     changes: Vec<Change>,
     /// URLs restored ([`crate::journal::Restore`]) that go again as a later try than the first.
-    restored_tries: HashMap<String, u32>,
+    restored_tries: HashMap<String, (u32, Instant)>,
 }
 
 impl Crawler {
@@ -456,14 +456,17 @@ impl Crawler {
             }
             done.insert(record.url.as_str());
         }
-        let tries: HashMap<&str, u32> = tries.iter().map(|(url, n)| (url.as_str(), *n)).collect();
+        let tries: HashMap<&str, (u32, Instant)> = tries
+            .iter()
+            .map(|retry| (retry.url.as_str(), (retry.tries, retry.due)))
+            .collect();
         for (text, redirects) in seen {
             if done.contains(text.as_str()) || !redirects_of.contains_key(text.as_str()) {
                 continue;
             }
             let Ok(url) = Url::parse(text) else { continue };
-            if let Some(&n) = tries.get(text.as_str()) {
-                self.restored_tries.insert(text.clone(), n);
+            if let Some(&retry) = tries.get(text.as_str()) {
+                self.restored_tries.insert(text.clone(), retry);
             }
             self.meet(url, *redirects, None, true);
         }
@@ -783,6 +786,14 @@ impl Crawler {
     /// goes at the back): in its host's queue if the host's politeness applies, in the
     /// crawl's queues otherwise.
     fn push(&mut self, fetch: Fetch, front: bool) {
+        // A restored retry waits for the time it had, once its origin's rules let it go.
+        if !self.restored_tries.is_empty()
+            && let Some((_, due)) = self.restored_tries.remove(fetch.url.as_str())
+        {
+            self.waited += 1;
+            let order = self.waited;
+            return self.waiting.push(Reverse(Waiting { due, order, fetch }));
+        }
         let origin = &fetch.url[..url::Position::BeforePath];
         if self.hosts.manages(origin) {
             let origin = origin.to_owned();
@@ -1011,9 +1022,7 @@ impl Crawler {
             self.ranks.insert(url.as_str().to_owned(), rank);
         }
         let mut fetch = Fetch::page(url, addr);
-        if !self.restored_tries.is_empty()
-            && let Some(tries) = self.restored_tries.remove(fetch.url.as_str())
-        {
+        if let Some(&(tries, _)) = self.restored_tries.get(fetch.url.as_str()) {
             fetch.tries = tries;
         }
         if !self.config.robots {
@@ -2030,5 +2039,38 @@ mod tests {
         assert!(crawler.is_done());
         assert_eq!(crawler.queued(), 1);
         assert_eq!(crawler.records().len(), 2);
+    }
+
+    /// A restored URL that waited for its next try goes as that try, not before its time;
+    /// a restored record is kept and its URL not fetched again.
+    #[test]
+    fn a_restored_retry_waits_for_its_time() {
+        let root = "http://127.0.0.1:8000/";
+        let page = "http://127.0.0.1:8000/a";
+        let start = Instant::now();
+        let due = start + Duration::from_secs(1);
+        let mut config = config();
+        config.restore = Some(Arc::new(Restore {
+            seen: vec![(root.to_owned(), 0), (page.to_owned(), 0)],
+            tries: vec![crate::journal::Retry {
+                url: page.to_owned(),
+                tries: 3,
+                due,
+            }],
+            ended: vec![Record {
+                url: root.to_owned(),
+                status: Status::Http(200),
+                tries: 1,
+                ..Record::default()
+            }],
+        }));
+        let mut crawler = Crawler::new(config);
+        assert!(crawler.next_fetch(start).is_none());
+        assert_eq!(crawler.next_wake(), Some(due));
+        let fetch = crawler.next_fetch(due).expect("due now");
+        assert_eq!((fetch.url.as_str(), fetch.tries), (page, 3));
+        crawler.complete(fetch.finish(html(""), due));
+        assert!(crawler.is_done());
+        assert_eq!(lines(&crawler), [format!("200\t{root}"), format!("200\t{page}")]);
     }
 }

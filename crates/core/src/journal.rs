@@ -16,7 +16,11 @@
 //! again only the URLs that had not ended: those in flight or queued when it stopped.
 //! Everything else (robots.txt rules, politeness, connections) is learnt again.
 
-use std::{fmt, sync::Arc, time::Duration};
+use std::{
+    fmt,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use crate::report::Record;
 
@@ -63,6 +67,18 @@ impl fmt::Debug for Journal {
     }
 }
 
+/// A URL that failed a try and had not ended, as a crawl resumes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retry {
+    /// The URL, normalised.
+    pub url: String,
+    /// The try it goes again as.
+    pub tries: u32,
+    /// Not before this (the caller's clock: its wall-clock time, when the store keeps one,
+    /// turned into an `Instant`).
+    pub due: Instant,
+}
+
 /// What a crawl resumes with: every URL seen and every record kept, as a store read them back
 /// from the [`Change`]s of the runs before. A crawl split into shards gives each shard the
 /// part it owns.
@@ -70,8 +86,8 @@ impl fmt::Debug for Journal {
 pub struct Restore {
     /// Every URL seen, with the fewest redirects it was reached through.
     pub seen: Vec<(String, u32)>,
-    /// The URLs that failed a try and had not ended, with the try they go again as.
-    pub tries: Vec<(String, u32)>,
+    /// The URLs that failed a try and had not ended.
+    pub tries: Vec<Retry>,
     /// Every record of a URL that ended.
     pub ended: Vec<Record>,
 }

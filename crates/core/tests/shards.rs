@@ -10,7 +10,7 @@ use std::{
 
 use c10k_core::{
     Change, Config, ErrorKind, Fetch, FetchError, Journal, Message, Record, Response, Restore,
-    Shard, Status, parse_root,
+    Retry, Shard, Status, parse_root,
 };
 use proptest::prelude::*;
 
@@ -529,7 +529,12 @@ fn restore(changes: &[Change]) -> Restore {
     restore.tries = tries
         .into_iter()
         .filter(|(url, _)| !ended.contains_key(url))
-        .map(|(url, n)| (url.to_owned(), n))
+        .map(|(url, tries)| Retry {
+            url: url.to_owned(),
+            tries,
+            // Backoff is zero here: every retry is due at once.
+            due: Instant::now(),
+        })
         .collect();
     restore.ended = ended.into_values().cloned().collect();
     restore

@@ -38,7 +38,7 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use c10k_core::{Change, Journal, Record, RecordSink, Restore, Status};
+use c10k_core::{Change, Journal, Record, RecordSink, Restore, Retry, Status};
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 
 /// What `VERSION` says of a directory this version writes and reads.
@@ -382,9 +382,24 @@ impl Store {
             let tries = value
                 .get(..4)
                 .and_then(|b| b.try_into().ok())
-                .map(u32::from_le_bytes)
-                .ok_or_else(|| format!("the tries of {url}"))?;
-            restore.tries.push((url.to_owned(), tries));
+                .map(u32::from_le_bytes);
+            let not_before = value
+                .get(4..12)
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_le_bytes);
+            let (Some(tries), Some(not_before), 12) = (tries, not_before, value.len()) else {
+                return Err(format!("the tries of {url}"));
+            };
+            // The wall clock's not-before, as the time still to wait from now.
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or(Duration::ZERO);
+            let wait = Duration::from_millis(not_before).saturating_sub(now);
+            restore.tries.push(Retry {
+                url: url.to_owned(),
+                tries,
+                due: std::time::Instant::now() + wait,
+            });
         }
         Ok(restore)
     }
@@ -604,7 +619,21 @@ mod tests {
                 ("http://127.0.0.1:1/b".to_owned(), 0)
             ]
         );
-        assert_eq!(restore.tries, [("http://127.0.0.1:1/b".to_owned(), 3)]);
+        let [retry] = &restore.tries[..] else {
+            panic!("one retry: {:?}", restore.tries);
+        };
+        assert_eq!(
+            (retry.url.as_str(), retry.tries),
+            ("http://127.0.0.1:1/b", 3)
+        );
+        // Told to wait a second from its writing: it waits what is left of it.
+        let wait = retry
+            .due
+            .saturating_duration_since(std::time::Instant::now());
+        assert!(
+            wait > Duration::from_millis(500) && wait <= Duration::from_secs(1),
+            "{wait:?}"
+        );
         assert_eq!(restore.ended, [record("http://127.0.0.1:1/a")]);
     }
 
