@@ -2071,6 +2071,9 @@ mod tests {
         assert_eq!((fetch.url.as_str(), fetch.tries), (page, 3));
         crawler.complete(fetch.finish(html(""), due));
         assert!(crawler.is_done());
-        assert_eq!(lines(&crawler), [format!("200\t{root}"), format!("200\t{page}")]);
+        assert_eq!(
+            lines(&crawler),
+            [format!("200\t{root}"), format!("200\t{page}")]
+        );
     }
 }
