@@ -28,12 +28,9 @@ use std::{
 };
 
 use c10k_core::pool::Shared;
-use nix::{
-    errno::Errno,
-    sys::socket::{MsgFlags, recv},
-};
+use nix::sys::socket::{MsgFlags, recv};
 use tokio::{
-    io::{AsyncRead, AsyncWrite, ReadBuf},
+    io::{AsyncRead, AsyncWrite, Interest, ReadBuf},
     net::TcpStream,
 };
 use tokio_rustls::client::TlsStream;
@@ -48,7 +45,7 @@ pub(crate) enum Stream {
 }
 
 impl Stream {
-    /// The socket under it (for the one-byte peek).
+    /// The socket under it (to wait for readiness, and to look at a kept one).
     pub(crate) fn tcp(&self) -> &TcpStream {
         match self {
             Stream::Plain(tcp) => tcp,
@@ -59,10 +56,18 @@ impl Stream {
     /// Whether a kept connection is as its last response left it: nothing came on it while it
     /// sat idle. Stray bytes (more than a response's `Content-Length` said, plaintext still
     /// buffered by TLS) would be read as the next response, and a close means the server let
-    /// it go: either way it is closed rather than reused. A non-blocking one-byte peek, one
-    /// system call, asked of the socket itself: tokio's readiness for it may not have caught
-    /// up yet (its reactor sees the event when the runtime next polls it), and its `try_read`
-    /// would then answer `WouldBlock` without looking.
+    /// it go: either way it is closed rather than reused.
+    ///
+    /// Asked of tokio first: `try_io` runs the one-byte peek (`MSG_PEEK`, non-blocking) only
+    /// if the runtime's reactor has seen the socket readable since its last read met
+    /// `WouldBlock` or came back short (tokio clears the readiness then). Otherwise the answer
+    /// is `WouldBlock` with no system call: on almost every reuse, so a kept connection costs
+    /// no system call of its own. What the kernel has and the reactor has not yet seen (it
+    /// sees events when the runtime next polls it) goes unnoticed here, as it would a moment
+    /// before the peek: a close is then found by the request's read (nothing came before the
+    /// end: sent again on a new connection). Bytes that follow a response in the same write
+    /// are not missed: they come in the read that ends it, where the core sees them (not
+    /// reusable), or that read filled its buffer, which leaves the readiness set for the peek.
     pub(crate) fn quiet(&mut self) -> bool {
         if let Stream::Tls(tls) = self {
             // `WouldBlock`: no plaintext buffered, and neither `close_notify` nor the end.
@@ -72,8 +77,13 @@ impl Stream {
                 return false;
             }
         }
-        let flags = MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT;
-        recv(self.tcp().as_raw_fd(), &mut [0; 1], flags) == Err(Errno::EAGAIN)
+        let tcp = self.tcp();
+        let peeked = tcp.try_io(Interest::READABLE, || {
+            let flags = MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT;
+            Ok(recv(tcp.as_raw_fd(), &mut [0; 1], flags)?)
+        });
+        // `WouldBlock` from the peek also clears tokio's readiness, as a read's would.
+        matches!(peeked, Err(err) if err.kind() == io::ErrorKind::WouldBlock)
     }
 }
 
@@ -176,6 +186,19 @@ mod tests {
         assert!(
             pool.take(origin, Instant::now(), Stream::quiet).is_none(),
             "closed by the server: closed"
+        );
+
+        // Readable to tokio, but read to the end: a read that fills its buffer leaves tokio's
+        // readiness set, so the peek runs, meets `WouldBlock`, and the connection is quiet.
+        let (stream, mut server) = pair().await;
+        server.write_all(b"abc").await.expect("written");
+        stream.tcp().readable().await.expect("readable");
+        let read = stream.tcp().try_read(&mut [0; 3]).expect("the three bytes");
+        assert_eq!(read, 3);
+        assert!(pool.put(origin, stream, Instant::now()));
+        assert!(
+            pool.take(origin, Instant::now(), Stream::quiet).is_some(),
+            "read whole: taken"
         );
     }
 }

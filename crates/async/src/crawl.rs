@@ -318,13 +318,14 @@ async fn fetch_page(
             // Wait until the response begins (or the peer closes), then read it. The wait
             // is here, and not in `read_response` with its read buffer, so a task waiting
             // for a server holds no buffer: it is allocated once there is something to put
-            // in it. Over TLS the first bytes may be the server's session tickets.
-            let mut first = [0; 1];
-            let peeking = traced(config, fetch.id(), "peek", stream.tcp().peek(&mut first));
-            if let Err(err) = time::timeout_at(deadline, peeking)
+            // in it. `readable` waits for tokio's readiness and reads nothing (a peek would
+            // be one more system call per page). Over TLS the first bytes may be the
+            // server's session tickets.
+            let waiting = traced(config, fetch.id(), "readable", stream.tcp().readable());
+            if let Err(err) = time::timeout_at(deadline, waiting)
                 .await
                 .map_err(timed_out)
-                .and_then(|peeked| peeked.map_err(exchange))
+                .and_then(|ready| ready.map_err(exchange))
             {
                 break 'exchange Err(err);
             }

@@ -16,7 +16,7 @@
 //! | `while let Some(fetch) = next_fetch(…)` | `let Some(fetch) = next_fetch(…).await else { break }` in a `loop`: a `while let` would keep the finished `next_fetch` future in every task's state |
 //! | `Condvar::wait` / `notify_one` / `notify_all` | `Notify::notified().await` / `notify_one` / `notify_waiters` |
 //! | `Condvar::wait_timeout` until a retry is due | `time::timeout_at(due, notified)` |
-//! | blocking `connect` (bounded by the send timeout), `write_all`, `peek`, `read` | `TcpStream::connect`, `write_all`, `peek`, `read`, each `.await` |
+//! | blocking `connect` (bounded by the send timeout), `write_all`, `peek`, `read` | `TcpStream::connect`, `write_all`, `readable`, `read`, each `.await` |
 //! | socket-option timeouts, set to what is left before each call | `time::timeout` around the connect, `time::timeout_at(deadline, …)` around each later step |
 //! | rustls' `StreamOwned` over the socket, the handshake driven by `complete_io` | tokio-rustls' `TlsStream`, the handshake `TlsConnector::connect(name, tcp).await` (boxed) |
 //! | one keep-alive pool for every thread, under a `Mutex` | one keep-alive pool per runtime, under a `std::sync::Mutex` never held across an `.await` |
@@ -71,8 +71,15 @@
 //! on the runtime before it is dropped. A connection goes back only after a whole response the
 //! server keeps; a timed-out fetch's future is dropped with its connection, so it never
 //! does. One that anything came on while it sat idle (bytes no request asked for, the
-//! server's close) is closed when taken; a kept one that fails before any byte of its
-//! response is sent the request once more, on a new connection, without counting a try.
+//! server's close) is closed when taken, if tokio's reactor has seen it come: the look asks
+//! tokio's readiness first and peeks only when the socket is readable to tokio (`try_io`),
+//! so reusing a connection costs no system call of its own. A kept one that fails before any
+//! byte of its response (a close the reactor had not yet seen among them) is sent the
+//! request once more, on a new connection, without counting a try. With keep-alive a page
+//! then costs a `sendto` and a `recvfrom`, and about 2.4 system calls in all at C = 100
+//! (`c10k count URL --strategy async --concurrency 100 --connections keep-alive`, against
+//! `c10k serve --threads 1 --pages 2000 --links 50 --page-bytes 2048 --delay-ms 0`; 4.3 to
+//! 4.4 when the look was always a peek and the wait for the response one more).
 //! Without keep-alive no lock is taken and nothing changes: a connection per fetch.
 //!
 //! **One fetch, drawn.** The compiler turned `worker` and `fetch_page` into one state
@@ -103,9 +110,9 @@
 //!                                   → Ready                         tls handshake done
 //!                                   send_request: write_all, flush
 //!                                   → Ready at once                 request written
-//!                                   peek → Pending
+//!                                   readable → Pending
 //!  ◀── Pending ────────────────────
-//!  … readable: wake, poll(task) ──▶ peek → Ready                    task woke in peek
+//!  … readable: wake, poll(task) ──▶ readable → Ready                task woke in readable
 //!                                   read_response: read → n bytes   read N bytes
 //!                                   feed … NeedMore; read → Pending
 //!  … readable: wake, poll(task) ──▶ read → Ready, feed → Done       task woke in read …
@@ -142,13 +149,14 @@
 //! goes to the rayon pool and the task awaits a `oneshot` channel for the outcome.
 //!
 //! **Memory.** Whatever lives across an `.await` is stored in the task's future, for every
-//! task. So a fetch waits for its response to begin with a one-byte `peek`, as a thread does,
-//! and only then takes its read buffer, from the heap: a task waiting for a server holds no
-//! buffer. The future's size is in [`state_sizes`]; [`bytes`] measures what each further
-//! change would save, and its step 2 what `https:` and keep-alive cost every task, plain ones
-//! too, since a future keeps room for every path: 80 bytes of future (752 B, against 672 for
-//! the fetch of `http:` alone), and no more heap (an 896-byte task either way: `cargo test
-//! -p c10k-async --release --test bytes`; with `while let`, step 0, the worker was 920 B in
+//! task. So a fetch waits for its response to begin with `readable` (where a thread peeks a
+//! byte: `readable` reads nothing, one system call fewer per page), and only then takes its
+//! read buffer, from the heap: a task waiting for a server holds no buffer. The future's
+//! size is in [`state_sizes`]; [`bytes`] measures what each further change would save, and
+//! its step 2 what `https:` and keep-alive cost every task, plain ones too, since a future
+//! keeps room for every path: 80 bytes of future (744 B, against 664 for the fetch of
+//! `http:` alone), and one step of tokio's cell (an 896-byte task, against 768: `cargo test
+//! -p c10k-async --release --test bytes`; with `while let`, step 0, the worker was 912 B in
 //! a 1,024-byte task). What keeps that small: the TLS stream is boxed
 //! (1,104 B) and so is the handshake's future (1,104 B while it runs), so a task holds a
 //! pointer where a TLS connection's state would be.

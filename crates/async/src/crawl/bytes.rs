@@ -50,8 +50,8 @@ pub const STEPS: [&str; 8] = [
     "crawl.rs's task as first written: while-let for the next fetch",
     "the idiomatic task (crawl.rs): let-else, not while-let",
     "http only, a connection per fetch: no TLS, no pool",
-    "readiness reads: poll_read_ready, then try_read into a stack buffer",
     "TcpSocket::connect, not TcpStream::connect",
+    "readiness reads: poll_read_ready, then try_read into a stack buffer",
     "the connect in three steps: mio, join the runtime, await writable",
     "within!: one Sleep per fetch, and a poll counter for the trace",
     "the offload as a plain fn",
@@ -96,14 +96,14 @@ macro_rules! with_worker {
                 shared,
                 config,
                 false,
-                fetch_page_plain,
+                fetch_page_plain::<Tokio>,
                 on_the_pool,
             )),
             3 => $use(worker_let_else(
                 shared,
                 config,
                 false,
-                fetch_page_when_ready::<Tokio>,
+                fetch_page_plain::<Socket>,
                 on_the_pool,
             )),
             4 => $use(worker_let_else(
@@ -157,8 +157,8 @@ impl Lesson {
         let (fetch, config) = (&mut *fetch, &*self.config);
         match step {
             0 | 1 => std::mem::size_of_val(&fetch_page(fetch, config, &self.shared)),
-            2 => std::mem::size_of_val(&fetch_page_plain(fetch, config)),
-            3 => std::mem::size_of_val(&fetch_page_when_ready::<Tokio>(fetch, config)),
+            2 => std::mem::size_of_val(&fetch_page_plain::<Tokio>(fetch, config)),
+            3 => std::mem::size_of_val(&fetch_page_plain::<Socket>(fetch, config)),
             4 => std::mem::size_of_val(&fetch_page_when_ready::<Socket>(fetch, config)),
             5 => std::mem::size_of_val(&fetch_page_when_ready::<ThreeSteps>(fetch, config)),
             6 | 7 => std::mem::size_of_val(&fetch_page_within(fetch, config)),
@@ -187,10 +187,15 @@ async fn worker_while_let(shared: Arc<Shared>, config: Arc<Config>, offload: boo
 /// than a [`Stream`](crate::conn::Stream) that may be TLS, no handshake to box, no pool to
 /// take a connection from or keep it in, no second try on a fresh connection. What that
 /// support costs every task, the plain fetches' too: a future's size is the same whatever
-/// path a fetch takes. Connect, write, peek, read, as `crawl.rs` had them for `http:` alone.
-async fn fetch_page_plain(fetch: &Fetch, config: &Config) -> Result<Response, FetchError> {
+/// path a fetch takes. Connect, write, wait until readable, read, as `crawl.rs` has them, for
+/// `http:` alone.
+/// With the connect of `C` (step 3 changes it).
+async fn fetch_page_plain<C: Connect>(
+    fetch: &Fetch,
+    config: &Config,
+) -> Result<Response, FetchError> {
     let deadline = time::Instant::now() + config.timeout;
-    let connecting = connect(fetch.addr, config.connect_timeout.min(config.timeout));
+    let connecting = C::connect(fetch.addr, config.connect_timeout.min(config.timeout));
     let mut stream = traced(config, fetch.id(), "connect", connecting).await?;
     config.trace(fetch.id(), Event::Connected);
     {
@@ -202,9 +207,8 @@ async fn fetch_page_plain(fetch: &Fetch, config: &Config) -> Result<Response, Fe
             .map_err(exchange)?;
         config.trace(fetch.id(), Event::Written(request.len()));
     }
-    let mut first = [0; 1];
-    let peeking = traced(config, fetch.id(), "peek", stream.peek(&mut first));
-    time::timeout_at(deadline, peeking)
+    let waiting = traced(config, fetch.id(), "readable", stream.readable());
+    time::timeout_at(deadline, waiting)
         .await
         .map_err(timed_out)?
         .map_err(exchange)?;
@@ -286,7 +290,7 @@ impl Connect for Tokio {
     }
 }
 
-/// Step 4: a `TcpSocket` connects to one address; `TcpStream::connect` takes any
+/// Step 3: a `TcpSocket` connects to one address; `TcpStream::connect` takes any
 /// `ToSocketAddrs`, and its future has room for looking one up.
 struct Socket;
 
@@ -327,11 +331,11 @@ impl Connect for ThreeSteps {
     }
 }
 
-/// Step 3: readiness reads. No `peek` and no read buffer in the task: the wait is for
-/// readiness (`poll_read_ready`, whose waker lives in the socket's slot, not in the future as
-/// the waiter node of `peek`, `read` or `readable()` does), and the buffer is a local of the
-/// loop body after it, on the stack of the poll that reads, never across an `.await`. With
-/// the connect of `C` (steps 4 and 5 change it).
+/// Step 4: readiness reads. No read buffer in the task: the wait is for readiness
+/// (`poll_read_ready`, whose waker lives in the socket's slot, not in the future as the
+/// waiter node of `readable()` or `read` does), and the buffer is a local of the loop body
+/// after it, on the stack of the poll that reads, never across an `.await`. With the connect
+/// of `C` (step 5 changes it).
 async fn fetch_page_when_ready<C: Connect>(
     fetch: &Fetch,
     config: &Config,
@@ -369,7 +373,7 @@ async fn fetch_page_when_ready<C: Connect>(
 
 /// Reads what the socket has into a buffer on the stack of this poll, not in the future, and
 /// feeds it to the reader: the response or its failure once there is one, `None` to wait
-/// for readiness again (steps 3 to 7).
+/// for readiness again (steps 4 to 7).
 fn read_when_ready(
     stream: &TcpStream,
     reader: &mut ResponseReader,
