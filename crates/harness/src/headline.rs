@@ -570,8 +570,22 @@ fn tls_verdict(results: &Results, docs: &str) -> Option<Verdict> {
     let _ = write!(
         machine,
         "Handshakes cost the same µs on any machine of the same CPU, but their share moves with \
-         the kernel's cost of a connection ([targets]({docs}/results.md#targets-of-issues-25-tls-and-26-keep-alive))."
+         the kernel's cost of a connection"
     );
+    match results
+        .plan
+        .as_ref()
+        .and_then(crate::summary::targets_heading)
+    {
+        Some(heading) => {
+            let _ = write!(
+                machine,
+                " ([targets]({docs}/results.md#{})).",
+                crate::summary::anchor(&heading)
+            );
+        }
+        None => machine.push('.'),
+    }
     Some(Verdict {
         regime: "TLS",
         context: "CPU-bound site over https, a connection per page, sessions resumed, each model \
