@@ -956,6 +956,31 @@ fn the_state_axis_sets_each_form_with_state_beside_itself_in_memory() {
             "{row}"
         );
     }
+    // What the numbers say with --state: the model whose best form's median leads, and the
+    // target met by as many as the rows say.
+    let leader = RUST
+        .iter()
+        .max_by(|a, b| best(&kept, a).total_cmp(&best(&kept, b)))
+        .expect("models");
+    let met = RUST
+        .iter()
+        .filter(|m| best(&kept, m) / best(&memory, m) >= 0.8)
+        .count();
+    let state = verdict_line(
+        &headline::what_the_numbers_say(&results, "docs"),
+        "State on disk",
+    );
+    assert!(
+        state.contains(&format!(
+            "**{leader}** leads with {:.0} responses/s (",
+            best(&kept, leader)
+        )),
+        "{state}"
+    );
+    assert!(
+        state.contains(&format!("Target 0.8×: met by {met} of 5")),
+        "{state}"
+    );
     // The TLS verdict links to the targets by the heading they have now.
     let tls = verdict_line(&headline::what_the_numbers_say(&results, "docs"), "TLS");
     assert!(
