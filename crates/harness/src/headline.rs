@@ -734,8 +734,9 @@ fn state_verdict(results: &Results, docs: &str) -> Option<Verdict> {
         );
     }
     machine.push_str(
-        "the steps' writes reach the page cache, and the store is synced once, at the end, \
-         so the rate follows the CPU more than the disk under `TMPDIR`",
+        "each step's batch is handed to the operating system without a sync, and the store is \
+         synced once, at the end, outside the crawl's time, so the disk under `TMPDIR` weighs \
+         less here than the CPU",
     );
     machine.push_str(&targets_link(results, docs));
     let at = results
@@ -1043,7 +1044,8 @@ pub fn what_the_numbers_say(results: &Results, docs: &str) -> String {
     let mut md = format!(
         "Drawn from this run by `crates/harness/src/headline.rs`, never typed: for each regime, the \
          model that leads and by how much (× is the ratio to the leader; models within {:.0}% of \
-         it are a tie, since each crawl ran once). Ratios between models carry across machines \
+         it are a tie, since each crawl ran once, or on the state axis a few times for their \
+         median). Ratios between models carry across machines \
          better than rates do.\n\n",
         TIE * 100.0
     );
