@@ -15,7 +15,8 @@
 //! goes on, and a plot that fails is one line on stderr and a failing exit code at the end.
 //!
 //! The sweep includes the connection axis: http and https, a connection per page or kept, on
-//! a CPU-bound and a latency-bound site, with wrk's rates over each as the ceilings (see
+//! a CPU-bound and a latency-bound site, with wrk's rates over each as the ceilings; and the
+//! state axis: the CPU-bound site crawled in memory and with `--state DIR` side by side (see
 //! `docs/measuring.md`).
 //!
 //! `cargo bench -- --test` runs a tiny sweep into a temporary folder instead, so this never

@@ -13,6 +13,7 @@ use std::fmt::Write as _;
 use crate::{
     Strategy,
     connections::{self, KEEP_ALIVE_VS_CLOSE, KEEP_ALIVE_VS_WRK, TLS_VS_WRK},
+    durable::{self, STATE_VS_MEMORY},
     peers::Peer,
     plan::{CONN_CPU, Transport},
     results::{Results, Run, WORK_LOSS},
@@ -220,6 +221,20 @@ pub fn conn_cpu_bound(results: &Results, transport: Transport) -> Figure {
         .iter()
         .filter(move |r| r.site == CONN_CPU && r.transport == transport && r.cores.is_none());
     rates(results, runs)
+}
+
+/// Responses/s on the state axis's site with `--state DIR`, each model in its best form by
+/// its median crawl (see [`crate::durable`]).
+pub fn with_state(results: &Results) -> Figure {
+    let pairs = durable::pairs(results);
+    // The medians, and the crawls that could not run: a model none of whose forms has a
+    // median is missing, with the reason.
+    let runs: Vec<&Run> = pairs
+        .iter()
+        .filter_map(|p| p.kept_median())
+        .chain(durable::runs(results).filter(|r| r.state_axis == Some(true) && r.error.is_some()))
+        .collect();
+    rates(results, runs.into_iter())
 }
 
 /// The concurrencies a site was crawled with.
@@ -458,6 +473,10 @@ pub const REGIMES: &[Regime] = &[
         name: "Keep-alive",
         verdict: Some(keep_alive_verdict),
     },
+    Regime {
+        name: "State on disk",
+        verdict: Some(state_verdict),
+    },
 ];
 
 /// `min–max` of `values` with `digits` decimals (one figure when they are equal), or `None`.
@@ -504,6 +523,21 @@ fn target<'a>(
     targets
         .iter()
         .find(|t| t.issue == issue && t.text.starts_with(start))
+}
+
+/// A link to the targets table, under the heading it has in this sweep, ending a sentence.
+fn targets_link(results: &Results, docs: &str) -> String {
+    match results
+        .plan
+        .as_ref()
+        .and_then(crate::summary::targets_heading)
+    {
+        Some(heading) => format!(
+            " ([targets]({docs}/results.md#{})).",
+            crate::summary::anchor(&heading)
+        ),
+        None => ".".to_owned(),
+    }
 }
 
 fn tls_verdict(results: &Results, docs: &str) -> Option<Verdict> {
@@ -570,8 +604,9 @@ fn tls_verdict(results: &Results, docs: &str) -> Option<Verdict> {
     let _ = write!(
         machine,
         "Handshakes cost the same µs on any machine of the same CPU, but their share moves with \
-         the kernel's cost of a connection ([targets]({docs}/results.md#targets-of-issues-25-tls-and-26-keep-alive))."
+         the kernel's cost of a connection"
     );
+    machine.push_str(&targets_link(results, docs));
     Some(Verdict {
         regime: "TLS",
         context: "CPU-bound site over https, a connection per page, sessions resumed, each model \
@@ -659,6 +694,66 @@ fn keep_alive_verdict(results: &Results, docs: &str) -> Option<Verdict> {
             .to_owned(),
         figure,
         rests_on: "the *keep-alive on the conn-cpu site* table".to_owned(),
+        machine,
+    })
+}
+
+fn state_verdict(results: &Results, docs: &str) -> Option<Verdict> {
+    let figure = with_state(results);
+    if figure.entries.is_empty() && figure.missing.is_empty() {
+        return None;
+    }
+    let target = durable::target(results);
+    let mut machine = String::new();
+    let ratios: Vec<String> = target
+        .rows
+        .iter()
+        .filter_map(|row| Some(format!("{} {:.2}×", row.model, row.ratio?)))
+        .collect();
+    if !ratios.is_empty() {
+        let _ = write!(
+            machine,
+            "Each model's best form with `--state` against its best in memory: {}. ",
+            ratios.join(", ")
+        );
+    }
+    let _ = write!(
+        machine,
+        "Target {STATE_VS_MEMORY}×: {}. ",
+        met(Some(&target))
+    );
+    let pairs = durable::pairs(results);
+    let added = pairs.iter().filter_map(|p| {
+        Some(p.kept_median()?.cpu_us_per_page - p.memory_median()?.cpu_us_per_page)
+    });
+    if let Some(added) = span(added, 0) {
+        let _ = write!(
+            machine,
+            "`--state` added {added} µs of CPU per page to the median crawls here (a write \
+             batch per step into the store's journal); "
+        );
+    }
+    machine.push_str(
+        "each step's batch is handed to the operating system without a sync, and the store is \
+         synced once, at the end, outside the crawl's time, so the disk under `TMPDIR` weighs \
+         less here than the CPU",
+    );
+    machine.push_str(&targets_link(results, docs));
+    let at = results
+        .plan
+        .as_ref()
+        .and_then(|p| p.state.as_ref())
+        .map_or(String::new(), |axis| {
+            format!(
+                " at C = {}, the median of {} crawls",
+                axis.concurrency, axis.repeats
+            )
+        });
+    Some(Verdict {
+        regime: "State on disk",
+        context: format!("CPU-bound site with `--state DIR`{at}, each model in its best form"),
+        figure,
+        rests_on: "the *state-cpu site* table".to_owned(),
         machine,
     })
 }
@@ -949,7 +1044,8 @@ pub fn what_the_numbers_say(results: &Results, docs: &str) -> String {
     let mut md = format!(
         "Drawn from this run by `crates/harness/src/headline.rs`, never typed: for each regime, the \
          model that leads and by how much (× is the ratio to the leader; models within {:.0}% of \
-         it are a tie, since each crawl ran once). Ratios between models carry across machines \
+         it are a tie, since each crawl ran once, or on the state axis a few times for their \
+         median). Ratios between models carry across machines \
          better than rates do.\n\n",
         TIE * 100.0
     );

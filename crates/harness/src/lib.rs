@@ -19,7 +19,8 @@
 //! calls per page), [`affinity`] (pinning to cores), [`limits`] (open files) and
 //! [`connections`] (what the TLS and connection axes say: the handshake apart from the rest
 //! of a page, what resumption and the pool save, the issues' targets, the transports a
-//! strategy does not support yet).
+//! strategy does not support yet) and [`durable`] (what the state axis says: a crawl with
+//! `--state DIR` against the same crawl in memory, and issue 28's target).
 //!
 //! A sweep never loses what it measured to what comes after: [`Results::write_data`] puts the
 //! data on disk before [`plot::draw`] draws, and a chart that fails is reported on its own.
@@ -29,6 +30,7 @@
 pub mod affinity;
 pub mod connections;
 pub mod counts;
+pub mod durable;
 pub mod headline;
 pub mod limits;
 pub mod loadgen;

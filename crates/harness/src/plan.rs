@@ -120,6 +120,8 @@ pub enum Axis {
     Connections,
     /// Faults at load: sites whose server fails a share of its requests.
     Chaos,
+    /// The crawl's state on disk (`--state DIR`) beside the same crawl in memory.
+    State,
 }
 
 /// What a sweep runs.
@@ -161,6 +163,46 @@ pub struct Plan {
     /// Faults at load (issue 27): sites served by `c10k serve --chaos`.
     #[serde(default)]
     pub chaos: Option<ChaosAxis>,
+    /// The crawl's state on disk (issue 28): the CPU-bound site crawled in memory and with
+    /// `--state DIR`, side by side.
+    #[serde(default)]
+    pub state: Option<StateAxis>,
+}
+
+/// The state axis's site: the CPU-bound site's shape under a name of its own, so that its
+/// runs stay apart from the `cpu` site's.
+pub const STATE_CPU: &str = "state-cpu";
+
+/// The crawl's state on disk (issue 28): each strategy, in its default form and its parallel
+/// forms, crawls [`StateAxis::site`] at its C twice in turn, in memory and with `--state DIR`
+/// (a fresh directory for each crawl, removed after it), so that what keeping the state costs
+/// is the ratio of the two rates. Nothing else differs: the same server, the same flags.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateAxis {
+    /// The site: no delay, so that the store's cost per page is not hidden behind waits.
+    pub site: Site,
+    /// The concurrency both crawls run at.
+    pub concurrency: usize,
+    /// Rounds: every form's two crawls, once per round; each side's figure is its median
+    /// crawl.
+    #[serde(default = "one")]
+    pub repeats: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+impl StateAxis {
+    /// A CPU-bound site of `pages` pages at C = `concurrency`, crawled `repeats` times each
+    /// way.
+    fn new(pages: usize, concurrency: usize, repeats: usize) -> StateAxis {
+        StateAxis {
+            site: Site::fixed(STATE_CPU, pages, 0),
+            concurrency,
+            repeats,
+        }
+    }
 }
 
 /// Faults at load: each site of [`ChaosAxis::sets`] served with a share of its requests meeting
@@ -638,6 +680,9 @@ impl Plan {
         if !keep(Axis::Chaos) {
             self.chaos = None;
         }
+        if !keep(Axis::State) {
+            self.state = None;
+        }
         self
     }
 
@@ -676,6 +721,8 @@ impl Plan {
                 (10_000, 1000),
                 (50_000, 10_000),
             )),
+            // The CPU-bound site's size.
+            state: Some(StateAxis::new(20_000, 100, 3)),
         }
     }
 
@@ -702,6 +749,7 @@ impl Plan {
             }),
             stall: None,
             chaos: None,
+            state: None,
             ..Plan::full()
         }
     }
@@ -736,6 +784,7 @@ impl Plan {
             stall: Some(SiteAt::stall(1000, 1500)),
             // At C = 1,000 a good page stays far below the axis's timeout.
             chaos: Some(ChaosAxis::standard((2000, 100), (2000, 1000), (5000, 1000)).one_timeout()),
+            state: Some(StateAxis::new(5000, 100, 3)),
             ..Plan::full()
         }
     }
@@ -774,6 +823,7 @@ impl Plan {
                 }
                 .one_timeout(),
             ),
+            state: Some(StateAxis::new(100, 10, 1)),
             ..Plan::full()
         }
     }
@@ -818,6 +868,23 @@ mod tests {
             Transport::HTTPS_CLOSE_NO_RESUME.name(),
             "https close, no resumption"
         );
+    }
+
+    #[test]
+    fn every_plan_but_criterions_crawls_the_state_axis_on_a_site_of_its_own() {
+        for plan in [Plan::full(), Plan::quick(), Plan::smoke()] {
+            let axis = plan.state.expect("a state axis");
+            assert_eq!(
+                (axis.site.name.as_str(), axis.site.delay_ms),
+                (STATE_CPU, 0)
+            );
+            assert!(plan.sites.iter().all(|s| s.name != STATE_CPU));
+        }
+        assert_eq!(Plan::full().state.map(|a| a.concurrency), Some(100));
+        assert!(Plan::criterion().state.is_none());
+        let only = Plan::quick().only(&[Axis::State]);
+        assert!(only.sites.is_empty() && only.chaos.is_none() && only.connections.is_none());
+        assert_eq!(only.state, Plan::quick().state);
     }
 
     #[test]

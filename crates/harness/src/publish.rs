@@ -197,6 +197,10 @@ fn compared(results: &Results) -> Vec<(&'static str, String, Figure)> {
             figures.push((key, label.to_owned(), figure));
         }
     }
+    let figure = headline::with_state(results);
+    if !figure.entries.is_empty() {
+        figures.push(("state", "with --state, best form".to_owned(), figure));
+    }
     figures
 }
 

@@ -67,6 +67,13 @@ pub struct Run {
     /// doubled, or ended otherwise); 0 when the crawl was exact.
     #[serde(default)]
     pub mismatched: Option<usize>,
+    /// The state axis: `Some(true)` for the crawl with `--state DIR`, `Some(false)` for the
+    /// same crawl in memory beside it; `None` off the axis.
+    #[serde(default)]
+    pub state_axis: Option<bool>,
+    /// The state axis, with `--state`: what the crawl kept on disk.
+    #[serde(default)]
+    pub kept: Option<Kept>,
     /// Memory site only: bytes of RSS each extra in-flight connection added, from this run and
     /// the narrowest run of the same strategy (see [`derive()`]).
     pub rss_per_connection_b: Option<f64>,
@@ -126,6 +133,34 @@ pub struct Run {
     pub connections: Option<c10k_core::Connections>,
 }
 
+/// What a crawl with `--state DIR` kept on disk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Kept {
+    /// URLs that ended in this run (the report's `urls` less `restored`): what the bytes below
+    /// are per.
+    pub urls: usize,
+    /// Bytes the directory held after the crawl: the blocks the file system allocated to its
+    /// files (`st_blocks`), summed by the harness.
+    pub disk_b: u64,
+    /// The same directory's files by their length, which counts the store's journal at the
+    /// length it was made (a sparse file, most of it never written).
+    pub apparent_b: u64,
+    /// Bytes of keys and values the crawl wrote to its store, where `c10k crawl --json` reports
+    /// them (`state.written_b`).
+    #[serde(default)]
+    pub written_b: Option<u64>,
+    /// The write batches (steps) they went in, where reported (`state.steps`).
+    #[serde(default)]
+    pub steps: Option<u64>,
+}
+
+impl Kept {
+    /// `bytes` per URL that ended, if any did.
+    pub fn per_url(&self, bytes: u64) -> Option<f64> {
+        (self.urls > 0).then(|| bytes as f64 / self.urls as f64)
+    }
+}
+
 impl Run {
     /// Whether the crawl failed: it could not run, or URLs ended in errors; on the chaos axis,
     /// where faults mean to cause errors, whether its URLs ended otherwise than expected.
@@ -137,8 +172,9 @@ impl Run {
     }
 
     /// The strategy, with `+offload` when it offloaded, `+per-core` or `+stealing` for an
-    /// async runtime of several threads, and the transport when it is not http with a
-    /// connection per page (`+https`, `+keep-alive`, `+no-resume`).
+    /// async runtime of several threads, the transport when it is not http with a
+    /// connection per page (`+https`, `+keep-alive`, `+no-resume`), and `+state` for a crawl
+    /// that kept its state on disk.
     pub fn variant(&self) -> String {
         let mut name = self.strategy.clone();
         if self.offload {
@@ -149,6 +185,9 @@ impl Run {
             name.push_str(runtime);
         }
         name.push_str(&self.transport.suffix());
+        if self.state_axis == Some(true) {
+            name.push_str("+state");
+        }
         name
     }
 
@@ -610,6 +649,11 @@ fn run_columns() -> Vec<String> {
         kernel_instructions_per_page: Some(0.0),
         instructions_by: Some(String::new()),
         connections: Some(c10k_core::Connections::default()),
+        kept: Some(Kept {
+            written_b: Some(0),
+            steps: Some(0),
+            ..Kept::default()
+        }),
         ..Run::default()
     };
     let value = serde_json::to_value(full).unwrap_or_default();

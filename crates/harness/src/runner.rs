@@ -23,7 +23,7 @@ use crate::{
     peers::Peer,
     plan::{ChaosAxis, ChaosSet, CoresAxis, CoresStep, Plan, Site, Transport},
     probe::Ceilings,
-    results::{Results, Run, derive},
+    results::{Kept, Results, Run, derive},
     server::{Chaos, ServerProcess},
 };
 
@@ -33,6 +33,20 @@ struct ChildReport {
     #[serde(flatten)]
     report: c10k_core::Report,
     process: ProcessUsage,
+    /// With `--state DIR`, what the crawl wrote to its store, where the report says it.
+    #[serde(default)]
+    state: Option<StateWritten>,
+}
+
+/// The `state` object of `c10k crawl --json --state DIR`: bytes of keys and values written to
+/// the store, and in how many steps. Each field is read only if present, so a report that
+/// names them otherwise costs those two figures, not the run.
+#[derive(Deserialize)]
+struct StateWritten {
+    #[serde(default)]
+    written_b: Option<u64>,
+    #[serde(default)]
+    steps: Option<u64>,
 }
 
 /// Runs a sweep with the `c10k` binary at `bin`, drawing progress bars on a terminal.
@@ -194,7 +208,11 @@ pub fn sweep(bin: &Path, plan: &Plan) -> io::Result<Results> {
         } else {
             let command = job.command(bin, server, &peers);
             let timeout_s = job.timeout_s.unwrap_or(plan.run_timeout_s);
-            job.run(command, server, timeout_s, &bars)
+            if job.state_axis == Some(true) {
+                job.run_kept(command, server, timeout_s, &bars)
+            } else {
+                job.run(command, server, timeout_s, &bars)
+            }
         };
         if let Some(err) = &run.error {
             let _ = bars.println(format!("could not run {}: {err}", job.describe()));
@@ -424,6 +442,35 @@ fn jobs<'a>(plan: &'a Plan, peers: &[(Peer, Command)]) -> Vec<Job<'a>> {
             }
         }
     }
+    if let Some(axis) = &plan.state {
+        let cores = crate::affinity::allowed_cpus().map_or(1, |cpus| cpus.len());
+        let every_form: Vec<_> = plan
+            .strategies
+            .iter()
+            .flat_map(|&strategy| {
+                forms(strategy, cores)
+                    .into_iter()
+                    .map(move |f| (strategy, f))
+            })
+            .collect();
+        // Each form in memory and with --state in turn; which of the two goes first
+        // alternates from form to form and from round to round, so that neither always
+        // meets the machine first. The rounds go over every form, so that a busy moment of
+        // the machine falls on different forms rather than on every crawl of one.
+        for round in 0..axis.repeats.max(1) {
+            for (turn, &(strategy, (parallel, runtime))) in every_form.iter().enumerate() {
+                let kept_first = (round + turn) % 2 == 1;
+                for kept in [kept_first, !kept_first] {
+                    jobs.push(Job {
+                        parallel,
+                        runtime,
+                        state_axis: Some(kept),
+                        ..Job::new(&axis.site, strategy, axis.concurrency)
+                    });
+                }
+            }
+        }
+    }
     jobs
 }
 
@@ -561,6 +608,8 @@ struct Job<'a> {
     /// The chaos axis: the share of requests that meet a fault (its server's `--chaos`), and
     /// the axis's settings.
     chaos: Option<(f64, &'a ChaosAxis, &'a ChaosSet)>,
+    /// The state axis: with `--state DIR` (`Some(true)`) or in memory beside it.
+    state_axis: Option<bool>,
 }
 
 impl<'a> Job<'a> {
@@ -582,6 +631,7 @@ impl<'a> Job<'a> {
             timeout_s: None,
             max_pages: None,
             chaos: None,
+            state_axis: None,
         }
     }
 
@@ -635,6 +685,11 @@ impl<'a> Job<'a> {
         }
         if self.max_pages.is_some() {
             text.push_str(&format!(", stopped after {} pages", self.pages));
+        }
+        match self.state_axis {
+            Some(true) => text.push_str(", with --state"),
+            Some(false) => text.push_str(", in memory (beside --state)"),
+            None => {}
         }
         text
     }
@@ -742,6 +797,41 @@ impl<'a> Job<'a> {
         run
     }
 
+    /// Runs the crawl with `--state DIR`, DIR a directory made empty for it under the
+    /// system's temporary one (`TMPDIR`), whose size is taken after the crawl and which is
+    /// removed then.
+    fn run_kept(
+        &self,
+        mut command: Command,
+        server: &ServerProcess,
+        timeout_s: u64,
+        bars: &MultiProgress,
+    ) -> Run {
+        let dir = match tempfile::Builder::new().prefix("c10k-state-").tempdir() {
+            Ok(dir) => dir,
+            Err(err) => return self.failed(format!("could not make a --state directory: {err}")),
+        };
+        command.arg("--state").arg(dir.path());
+        let mut run = self.run(command, server, timeout_s, bars);
+        // Set from the crawl's report when it ran.
+        if let Some(kept) = &mut run.kept {
+            match dir_size(dir.path()) {
+                Ok((disk_b, apparent_b)) => {
+                    kept.disk_b = disk_b;
+                    kept.apparent_b = apparent_b;
+                }
+                Err(err) => {
+                    run.error = Some(format!("measuring {}: {err}", dir.path().display()));
+                }
+            }
+        }
+        let path = dir.path().to_path_buf();
+        if let Err(err) = dir.close() {
+            let _ = bars.println(format!("note: could not remove {}: {err}", path.display()));
+        }
+        run
+    }
+
     /// Counts the crawl's instructions and system calls (see [`crate::counts`]).
     fn count(&self, bin: &Path, server: &ServerProcess, counters: &Counters) -> Run {
         match crate::counts::count(bin, &self.crawl_args(server), counters) {
@@ -782,6 +872,7 @@ impl<'a> Job<'a> {
             parallel: self.parallel,
             runtime: self.runtime.map(str::to_owned),
             transport: self.transport,
+            state_axis: self.state_axis,
             ..Run::default()
         }
     }
@@ -861,7 +952,11 @@ fn crawl_in_child(
         return run;
     };
     match serde_json::from_str::<ChildReport>(&stdout) {
-        Ok(ChildReport { report, process }) => {
+        Ok(ChildReport {
+            report,
+            process,
+            state,
+        }) => {
             run.wall_s = report.elapsed_s;
             run.pages_per_s = report.pages_per_s;
             run.fetched = report.fetched;
@@ -880,6 +975,14 @@ fn crawl_in_child(
             run.voluntary_switches = process.voluntary_switches;
             run.involuntary_switches = process.involuntary_switches;
             run.connections = Some(report.connections);
+            if job.state_axis == Some(true) {
+                run.kept = Some(Kept {
+                    urls: report.urls.saturating_sub(report.restored),
+                    written_b: state.as_ref().and_then(|s| s.written_b),
+                    steps: state.as_ref().and_then(|s| s.steps),
+                    ..Kept::default()
+                });
+            }
             if let Some((rate, _, _)) = job.chaos {
                 // Its exit status says whether a root or URLs ended in errors, which chaos
                 // means to cause; what matters is whether they are the expected ones.
@@ -904,6 +1007,26 @@ fn crawl_in_child(
         }
     }
     run
+}
+
+/// The bytes a directory's files hold, walked through its subdirectories: as the file
+/// system allocated them (`st_blocks`, in 512-byte units), and by their lengths.
+fn dir_size(dir: &Path) -> io::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let (mut allocated, mut apparent) = (0, 0);
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        if meta.is_dir() {
+            let (a, b) = dir_size(&entry.path())?;
+            allocated += a;
+            apparent += b;
+        } else {
+            allocated += meta.blocks() * 512;
+            apparent += meta.len();
+        }
+    }
+    Ok((allocated, apparent))
 }
 
 /// A chaos crawl's `--urls-out` against the server's expected outcomes: the lines that are
@@ -963,6 +1086,54 @@ fn probe_limits(bin: &Path, cap: usize) -> io::Result<Ceilings> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_state_axis_crawls_each_form_both_ways_side_by_side_in_every_round() {
+        let plan = Plan::quick().only(&[crate::plan::Axis::State]);
+        let axis = plan.state.clone().expect("a state axis");
+        let jobs = jobs(&plan, &[]);
+        let forms = jobs.len() / 2 / axis.repeats;
+        assert_eq!(jobs.len(), forms * 2 * axis.repeats);
+        assert!(forms >= plan.strategies.len());
+        let mut kept_first = 0;
+        for pair in jobs.chunks(2) {
+            let (a, b) = (&pair[0], &pair[1]);
+            assert_eq!(a.site.name, crate::plan::STATE_CPU);
+            assert_eq!(
+                (a.strategy, a.parallel, a.runtime),
+                (b.strategy, b.parallel, b.runtime)
+            );
+            assert_eq!((a.concurrency, b.concurrency), (100, 100));
+            assert_eq!(a.state_axis.map(|k| !k), b.state_axis);
+            kept_first += usize::from(a.state_axis == Some(true));
+        }
+        // Each way first about as often as the other.
+        assert!(kept_first.abs_diff(forms * axis.repeats - kept_first) <= 1);
+        // Every form once in each round, in the same order.
+        let round = |r: usize| {
+            jobs[r * 2 * forms..(r + 1) * 2 * forms]
+                .chunks(2)
+                .map(|p| (p[0].strategy, p[0].parallel, p[0].runtime))
+                .collect::<Vec<_>>()
+        };
+        assert!((1..axis.repeats).all(|r| round(r) == round(0)));
+    }
+
+    #[test]
+    fn a_directory_is_measured_through_its_subdirectories() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        std::fs::create_dir_all(dir.path().join("a/b")).expect("subdirectories");
+        std::fs::write(dir.path().join("one"), [7; 10]).expect("a file");
+        std::fs::write(dir.path().join("a/b/two"), [7; 5000]).expect("a file");
+        // A sparse file: long, with nothing written.
+        std::fs::File::create(dir.path().join("a/sparse"))
+            .and_then(|f| f.set_len(1 << 20))
+            .expect("a sparse file");
+        let (allocated, apparent) = dir_size(dir.path()).expect("measured");
+        assert_eq!(apparent, 10 + 5000 + (1 << 20));
+        // Blocks for what was written, far from the sparse file's length.
+        assert!((5000..(1 << 19)).contains(&allocated), "{allocated}");
+    }
 
     #[test]
     fn a_chaos_crawl_is_exact_only_with_every_expected_line_once() {

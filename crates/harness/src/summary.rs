@@ -8,9 +8,10 @@ use c10k_core::Latency;
 
 use crate::{
     connections::{self, shape},
+    durable::{self, STATE_VS_MEMORY},
     loadgen::CpuPerResponse,
     peers::Peer,
-    plan::{CONN_CPU, STALL, TLS_MEMORY, Transport},
+    plan::{CONN_CPU, Plan, STALL, TLS_MEMORY, Transport},
     results::{Results, Run, WORK_LOSS},
 };
 
@@ -160,6 +161,7 @@ pub fn tables(results: &Results) -> String {
     }
     stall_table(results, &mut md);
     chaos_tables(results, &mut md);
+    state_table(results, &mut md);
     cores_table(results, &mut md);
     counts_table(results, &mut md);
     connection_tables(results, &mut md);
@@ -933,24 +935,56 @@ fn connection_claims(results: &Results, md: &mut String) {
     }
 }
 
-/// Issues 25 and 26's targets, with the figures that meet or miss them: one group of rows per
-/// target, its text in the first.
-fn targets_table(results: &Results, md: &mut String) {
-    if results
-        .plan
-        .as_ref()
-        .is_none_or(|p| p.connections.is_none())
-    {
-        return;
+/// The heading of the targets table: the issues whose axes `plan` runs (25 and 26: the
+/// connection axis; 28: the state axis), or `None` when it runs neither.
+pub fn targets_heading(plan: &Plan) -> Option<String> {
+    match (plan.connections.is_some(), plan.state.is_some()) {
+        (true, true) => {
+            Some("Targets of issues 25 (TLS), 26 (keep-alive) and 28 (state on disk)".to_owned())
+        }
+        (true, false) => Some("Targets of issues 25 (TLS) and 26 (keep-alive)".to_owned()),
+        (false, true) => Some("Targets of issue 28 (state on disk)".to_owned()),
+        (false, false) => None,
     }
-    md.push_str(
-        "\n## Targets of issues 25 (TLS) and 26 (keep-alive)\n\n\
+}
+
+/// The anchor a link to a heading takes on GitHub: lower case, spaces as hyphens, and
+/// nothing else but letters, digits, hyphens and underscores.
+pub fn anchor(heading: &str) -> String {
+    heading
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c.to_ascii_lowercase()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Issues 25, 26 and 28's targets, those whose axes ran, with the figures that meet or miss
+/// them: one group of rows per target, its text in the first.
+fn targets_table(results: &Results, md: &mut String) {
+    let Some(plan) = results.plan.as_ref() else {
+        return;
+    };
+    let Some(heading) = targets_heading(plan) else {
+        return;
+    };
+    let mut targets = Vec::new();
+    if plan.connections.is_some() {
+        targets.extend(connections::targets(results));
+    }
+    if plan.state.is_some() {
+        targets.push(durable::target(results));
+    }
+    md.push_str(&format!(
+        "\n## {heading}\n\n\
          Each target as the issue sets it, and each model's figure against it (ratio: the \
          figure over what it is held against).\n\n\
          | issue | target | model | measured | ratio | met |\n\
          |---:|---|---|---|---:|---|\n",
-    );
-    for target in connections::targets(results) {
+    ));
+    for target in targets {
         let head = format!("| {} | {} |", target.issue, target.text);
         if let Some(why) = &target.not_measured {
             md.push_str(&format!("{head} — | not measured: {why} | — | — |\n"));
@@ -1025,6 +1059,119 @@ fn stall_table(results: &Results, md: &mut String) {
         ));
     }
     md.push('\n');
+}
+
+/// The state axis: each form's rate in memory and with `--state DIR` (the median crawl of
+/// each side, and the range of its crawls), their ratio against issue 28's target, CPU per
+/// page and peak RSS both ways, and what the state cost in bytes per URL.
+fn state_table(results: &Results, md: &mut String) {
+    let Some(axis) = results.plan.as_ref().and_then(|p| p.state.as_ref()) else {
+        return;
+    };
+    let pairs = durable::pairs(results);
+    if pairs.is_empty() {
+        return;
+    }
+    let repeats = if axis.repeats > 1 {
+        format!(
+            ", {} times each way; each figure is the median crawl's (responses/s: the median, \
+             and the slowest and fastest crawl in brackets)",
+            axis.repeats
+        )
+    } else {
+        String::new()
+    };
+    md.push_str(&format!(
+        "## {} site: {}, at C = {}; in memory and with `--state DIR`\n\n\
+         Each form crawled the site in memory and with `--state`, one crawl after the \
+         other{repeats}. With `--state`, each crawl had a directory made empty for it (under \
+         `TMPDIR`), removed after it. Responses/s is over the crawl's own time (the store is \
+         opened before it and synced after it); CPU per page and peak RSS are the whole \
+         process's. Bytes are per URL that ended: *written*, the keys and values the crawl gave \
+         its store (— where `c10k crawl --json` does not report them); *on disk*, the blocks \
+         the directory's files held after the crawl. Target (issue 28): with `--state` at \
+         least {STATE_VS_MEMORY}× the rate in memory. ✗: no crawl ran clean (the reasons \
+         follow the table).\n\n\
+         | strategy | form | responses/s in memory | responses/s with `--state` | ratio | CPU µs/page, in memory → `--state` | peak RSS MiB, in memory → `--state` | written B/URL | on disk B/URL | errors, in memory / `--state` |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        axis.site.name,
+        axis.site.describe(),
+        axis.concurrency,
+    ));
+    let mut reasons: Vec<(String, String)> = Vec::new();
+    for pair in &pairs {
+        let Some(form) = pair.form() else {
+            continue;
+        };
+        for (runs, how) in [
+            (&pair.in_memory, "in memory"),
+            (&pair.kept, "with `--state`"),
+        ] {
+            for run in runs.iter() {
+                let why = match (&run.error, run.errors) {
+                    (Some(err), _) => err.clone(),
+                    (None, 0) => continue,
+                    (None, n) => format!("{n} URLs failed"),
+                };
+                let what = format!("{} ({}), {how}", run.strategy, shape(run));
+                if !reasons.iter().any(|(w, r)| *w == what && *r == why) {
+                    reasons.push((what, why));
+                }
+            }
+        }
+        let (memory, kept) = (pair.memory_median(), pair.kept_median());
+        let rate = |median: Option<&Run>, runs: &[&Run]| {
+            let Some(median) = median else {
+                return if runs.is_empty() { "—" } else { "✗" }.to_owned();
+            };
+            let rates = runs
+                .iter()
+                .filter(|r| r.error.is_none() && r.errors == 0)
+                .map(|r| r.pages_per_s);
+            let (low, high) = (
+                rates.clone().fold(f64::INFINITY, f64::min),
+                rates.fold(f64::NEG_INFINITY, f64::max),
+            );
+            if runs.len() > 1 {
+                format!("{:.0} ({low:.0}–{high:.0})", median.pages_per_s)
+            } else {
+                format!("{:.0}", median.pages_per_s)
+            }
+        };
+        let both = |of: &dyn Fn(&Run) -> String| {
+            format!(
+                "{} → {}",
+                memory.map_or("—".to_owned(), of),
+                kept.map_or("—".to_owned(), of)
+            )
+        };
+        let stored = kept.and_then(|r| r.kept);
+        let per_url =
+            |bytes: Option<u64>| or_dash(stored.zip(bytes).and_then(|(k, b)| k.per_url(b)), 0);
+        let errors = |runs: &[&Run]| runs.iter().map(|r| r.errors).sum::<usize>().to_string();
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {} |\n",
+            form.strategy,
+            shape(form),
+            rate(memory, &pair.in_memory),
+            rate(kept, &pair.kept),
+            or_dash(pair.ratio(), 2),
+            both(&|r| format!("{:.0}", r.cpu_us_per_page)),
+            both(&|r| format!("{:.1}", r.max_rss_kib as f64 / 1024.0)),
+            per_url(stored.and_then(|k| k.written_b)),
+            per_url(stored.map(|k| k.disk_b)),
+            errors(&pair.in_memory),
+            errors(&pair.kept),
+        ));
+    }
+    md.push('\n');
+    if !reasons.is_empty() {
+        md.push_str("Could not run clean:\n\n");
+        for (what, reason) in reasons {
+            md.push_str(&format!("- {what}: {reason}\n"));
+        }
+        md.push('\n');
+    }
 }
 
 /// Faults at load: per chaos site, each variant's rate, p99 and exactness at each fault

@@ -610,7 +610,10 @@ fn target_rows(page: &str, start: &str) -> Vec<String> {
     let mut rows = Vec::new();
     let mut inside = false;
     for line in page.lines() {
-        if line.starts_with("| 25 | ") || line.starts_with("| 26 | ") {
+        if ["| 25 | ", "| 26 | ", "| 28 | "]
+            .iter()
+            .any(|issue| line.starts_with(issue))
+        {
             inside = line[7..].starts_with(start);
         } else if !line.starts_with("| | |") {
             inside = inside && line.starts_with("| | |");
@@ -626,7 +629,7 @@ fn target_rows(page: &str, start: &str) -> Vec<String> {
 fn the_results_page_states_each_target_with_the_figures_that_meet_or_miss_it() {
     let mut results = fixture();
     let page = c10k_harness::summary::tables(&results);
-    assert!(page.contains("## Targets of issues 25 (TLS) and 26 (keep-alive)"));
+    assert!(page.contains("## Targets of issues 25 (TLS), 26 (keep-alive) and 28 (state on disk)"));
     let wrk = raw_wrk(true, false, None);
     let rows = target_rows(&page, "Every strategy's best form over TLS");
     assert_eq!(rows.len(), 5, "{page}");
@@ -825,4 +828,204 @@ fn the_pool_and_the_handshake_claims_follow_the_runs() {
             "{model}"
         );
     }
+}
+
+/// The raw runs of the state axis of one `strategy`'s form, with `--state` or in memory.
+fn state_runs(kept: bool) -> Vec<Value> {
+    raw_runs()
+        .into_iter()
+        .filter(|r| r["site"] == "state-cpu" && r["state_axis"] == kept)
+        .collect()
+}
+
+/// A raw run's form: strategy, loops or runtime threads, runtime.
+fn raw_form(run: &Value) -> (String, Value, Value) {
+    (
+        run["strategy"].as_str().expect("a strategy").to_owned(),
+        run["parallel"].clone(),
+        run["runtime"].clone(),
+    )
+}
+
+/// The median clean run of `runs` by responses/s (the lower middle one of an even number).
+fn raw_median(mut runs: Vec<Value>) -> Option<Value> {
+    runs.retain(clean);
+    runs.sort_by(|a, b| {
+        a["pages_per_s"]
+            .as_f64()
+            .unwrap()
+            .total_cmp(&b["pages_per_s"].as_f64().unwrap())
+    });
+    let middle = runs.len().checked_sub(1)? / 2;
+    runs.get(middle).cloned()
+}
+
+/// Each form's median run with `--state` or in memory.
+fn state_medians(kept: bool) -> Vec<((String, Value, Value), Value)> {
+    let runs = state_runs(kept);
+    let mut forms: Vec<(String, Value, Value)> = Vec::new();
+    for run in &runs {
+        if !forms.contains(&raw_form(run)) {
+            forms.push(raw_form(run));
+        }
+    }
+    forms
+        .into_iter()
+        .filter_map(|form| {
+            let of_form: Vec<Value> = runs
+                .iter()
+                .filter(|r| raw_form(r) == form)
+                .cloned()
+                .collect();
+            Some((form, raw_median(of_form)?))
+        })
+        .collect()
+}
+
+fn rate(run: &Value) -> f64 {
+    run["pages_per_s"].as_f64().expect("a rate")
+}
+
+#[test]
+fn the_state_axis_sets_each_form_with_state_beside_itself_in_memory() {
+    let mut results = fixture();
+    let page = c10k_harness::summary::tables(&results);
+    assert!(page.contains("## state-cpu site: "), "{page}");
+    let memory = state_medians(false);
+    let kept = state_medians(true);
+    assert!(kept.len() >= 5, "the fixture has the state axis: {kept:?}");
+    // Each form's row: its medians both ways, their ratio, and the --state crawl's bytes on
+    // disk per URL.
+    for (form, run) in &kept {
+        let (_, in_memory) = memory.iter().find(|(f, _)| f == form).expect("both ways");
+        let shape = match (&form.1, &form.2) {
+            (Value::Number(n), Value::String(runtime)) => format!("{runtime}, {n} threads"),
+            (Value::Number(n), _) => format!("{n} loops"),
+            _ if form.0 == "threads" => "threads".to_owned(),
+            _ => "one loop".to_owned(),
+        };
+        let disk = run["kept"]["disk_b"].as_f64().unwrap() / run["kept"]["urls"].as_f64().unwrap();
+        let row = page
+            .lines()
+            .find(|l| l.starts_with(&format!("| {} | {shape} | ", form.0)))
+            .unwrap_or_else(|| panic!("{form:?} in {page}"));
+        assert!(
+            row.contains(&format!("| {:.0} (", rate(in_memory)))
+                && row.contains(&format!("| {:.0} (", rate(run))),
+            "{row}"
+        );
+        assert!(
+            row.contains(&format!("| {:.2} |", rate(run) / rate(in_memory))),
+            "{row}"
+        );
+        assert!(row.contains(&format!("| {disk:.0} |")), "{row}");
+    }
+
+    // The target: each strategy's best form with --state against its best in memory.
+    let best = |medians: &[((String, Value, Value), Value)], model: &str| {
+        medians
+            .iter()
+            .filter(|(f, _)| f.0 == model)
+            .map(|(_, r)| rate(r))
+            .reduce(f64::max)
+            .expect("a form")
+    };
+    let rows = target_rows(
+        &page,
+        "`--state` costs at most 20% of the in-memory rate at C = 100",
+    );
+    assert_eq!(rows.len(), 5, "{page}");
+    for model in RUST {
+        let (with, without) = (best(&kept, model), best(&memory, model));
+        let ratio = with / without;
+        let row = rows
+            .iter()
+            .find(|r| r.contains(&format!("| {model} | {with:.0}/s with `--state` (")))
+            .unwrap_or_else(|| panic!("{model}: {rows:?}"));
+        assert!(
+            row.contains(&format!("against {without:.0}/s in memory (")),
+            "{row}"
+        );
+        assert!(row.contains(&format!("| {ratio:.2} |")), "{row}");
+        assert!(
+            row.ends_with(if ratio >= 0.8 {
+                "| yes |"
+            } else {
+                "| **no** |"
+            }),
+            "{row}"
+        );
+    }
+    // What the numbers say with --state: the model whose best form's median leads, and the
+    // target met by as many as the rows say.
+    let leader = RUST
+        .iter()
+        .max_by(|a, b| best(&kept, a).total_cmp(&best(&kept, b)))
+        .expect("models");
+    let met = RUST
+        .iter()
+        .filter(|m| best(&kept, m) / best(&memory, m) >= 0.8)
+        .count();
+    let state = verdict_line(
+        &headline::what_the_numbers_say(&results, "docs"),
+        "State on disk",
+    );
+    assert!(
+        state.contains(&format!(
+            "**{leader}** leads with {:.0} responses/s (",
+            best(&kept, leader)
+        )),
+        "{state}"
+    );
+    assert!(
+        state.contains(&format!("Target 0.8×: met by {met} of 5")),
+        "{state}"
+    );
+    // The TLS verdict links to the targets by the heading they have now.
+    let tls = verdict_line(&headline::what_the_numbers_say(&results, "docs"), "TLS");
+    assert!(
+        tls.contains(
+            "(docs/results.md#targets-of-issues-25-tls-26-keep-alive-and-28-state-on-disk)"
+        ),
+        "{tls}"
+    );
+
+    // Every --state crawl of generators failed: the table marks it and says why, and the
+    // target counts it as missed.
+    for run in &mut results.runs {
+        if run.strategy == "generators" && run.state_axis == Some(true) {
+            run.error = Some("--state: a write failed".to_owned());
+        }
+    }
+    let page = c10k_harness::summary::tables(&results);
+    assert!(
+        page.contains("- generators (one loop), with `--state`: --state: a write failed"),
+        "{page}"
+    );
+    let row = page
+        .lines()
+        .find(|l| l.starts_with("| generators | one loop | "))
+        .expect("a row");
+    assert!(row.contains(" | ✗ | — |"), "{row}");
+    let rows = target_rows(&page, "`--state` costs at most 20%");
+    assert!(
+        rows.iter().any(|r| r.contains(
+            "| generators | could not run with `--state`: --state: a write failed | — | **no** |"
+        )),
+        "{rows:?}"
+    );
+
+    // Without the state axis in the plan, the targets are issues 25 and 26's alone, and the
+    // link follows.
+    if let Some(plan) = &mut results.plan {
+        plan.state = None;
+    }
+    let page = c10k_harness::summary::tables(&results);
+    assert!(page.contains("## Targets of issues 25 (TLS) and 26 (keep-alive)\n"));
+    assert!(!page.contains("state-cpu site"));
+    let tls = verdict_line(&headline::what_the_numbers_say(&results, "docs"), "TLS");
+    assert!(
+        tls.contains("(docs/results.md#targets-of-issues-25-tls-and-26-keep-alive)"),
+        "{tls}"
+    );
 }
