@@ -146,7 +146,7 @@ pub struct Kept {
     /// length it was made (a sparse file, most of it never written).
     pub apparent_b: u64,
     /// Bytes of keys and values the crawl wrote to its store, where `c10k crawl --json` reports
-    /// them (`state.written_b`).
+    /// them (`state.written_bytes`).
     #[serde(default)]
     pub written_b: Option<u64>,
     /// The write batches (steps) they went in, where reported (`state.steps`).

@@ -43,7 +43,7 @@ struct ChildReport {
 /// names them otherwise costs those two figures, not the run.
 #[derive(Deserialize)]
 struct StateWritten {
-    #[serde(default)]
+    #[serde(default, rename = "written_bytes")]
     written_b: Option<u64>,
     #[serde(default)]
     steps: Option<u64>,

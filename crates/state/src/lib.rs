@@ -476,8 +476,24 @@ impl Store {
         )
     }
 
+    /// The blocks the file system allocated to the directory's files: not their lengths,
+    /// since fjall makes its journal at full length, sparse, and fills it as it goes.
     fn disk_space(&self) -> u64 {
-        self.db.disk_space().unwrap_or(0)
+        fn allocated(dir: &Path) -> u64 {
+            use std::os::unix::fs::MetadataExt as _;
+            let Ok(entries) = fs::read_dir(dir) else {
+                return 0;
+            };
+            entries
+                .flatten()
+                .map(|entry| match entry.metadata() {
+                    Ok(meta) if meta.is_dir() => allocated(&entry.path()),
+                    Ok(meta) => meta.blocks() * 512,
+                    Err(_) => 0,
+                })
+                .sum()
+        }
+        allocated(&self.path)
     }
 }
 
