@@ -107,6 +107,19 @@ fn random(seed: &mut u64, below: u64) -> u64 {
     (x ^ (x >> 31)) % below
 }
 
+/// Returns once the server's log has stayed as it is for 100 ms.
+fn settle(server: &Server) {
+    let mut before = server.stats().requests().len();
+    loop {
+        thread::sleep(Duration::from_millis(100));
+        let now = server.stats().requests().len();
+        if now == before {
+            return;
+        }
+        before = now;
+    }
+}
+
 /// The paths requested from `from` on (robots.txt left out: each run asks for it again).
 fn paths(server: &Server, from: usize) -> Vec<String> {
     server.stats().requests()[from..]
@@ -166,6 +179,9 @@ fn killed_three_times(flags: &[&'static str]) {
             }
             child.kill().expect("SIGKILL");
             child.wait().unwrap();
+            // Requests the killed run sent may still wait in the server's sockets: the server
+            // reads (and logs) them after the kill. They are the killed run's.
+            settle(&server);
             let finished: HashSet<String> = fs::read_to_string(&jsonl)
                 .unwrap()
                 .lines()
