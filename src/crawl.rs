@@ -191,7 +191,7 @@ pub(crate) fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
             args.strategy, config.concurrency
         )
     })?;
-    let state_line = kept.as_ref().map(|kept| kept.finish(&report)).transpose()?;
+    let state = kept.as_ref().map(|kept| kept.finish(&report)).transpose()?;
     let digest = args.urls_digest.then(|| {
         let mut digest = Digest::default();
         for record in &report.records {
@@ -224,8 +224,8 @@ pub(crate) fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
         usage.rss_kib_at_widest = watched.rss_at_widest;
         usage.waiting_cpu = watched.waiting_cpu;
         json["process"] = serde_json::to_value(usage)?;
-        if let Some(kept) = &kept {
-            json["state"] = kept.figures();
+        if let Some(state) = &state {
+            json["state"] = state.json.clone();
         }
         if let Some(digest) = &digest {
             json["urls_digest"] = serde_json::to_value(digest)?;
@@ -239,8 +239,8 @@ pub(crate) fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
                 "open descriptors: {before} before the crawl, {after} after"
             )?;
         }
-        if let Some(line) = &state_line {
-            writeln!(stdout, "{line}")?;
+        if let Some(state) = &state {
+            writeln!(stdout, "{}", state.line)?;
         }
         if let Some(digest) = &digest {
             writeln!(stdout, "urls: {digest}")?;
@@ -259,14 +259,10 @@ pub(crate) fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
             )?;
         }
     }
-    if let (Some(kept), Some(dir)) = (&kept, &args.state)
+    if let Some(kept) = &kept
         && kept.stopped()
     {
-        eprintln!(
-            "stopped with {} URLs ended; to resume, run the same command again (--state {})",
-            report.records.len(),
-            dir.display()
-        );
+        eprintln!("{}", kept.resume_line(&report));
         return Ok(ExitCode::from(130));
     }
     for root in &report.roots {

@@ -23,8 +23,12 @@ pub(crate) struct Kept {
     opened: Opened,
     /// Set by the first SIGINT or SIGTERM, or by a write that failed.
     stop: Arc<AtomicBool>,
-    /// Records read back from the directory.
-    restored: usize,
+}
+
+/// What a run did to its state directory: the summary's line and `--json`'s `state`.
+pub(crate) struct Ended {
+    pub(crate) line: String,
+    pub(crate) json: serde_json::Value,
 }
 
 /// Opens `dir` for the crawl of `config`'s roots (refusing, as a usage error, one that cannot
@@ -66,7 +70,6 @@ pub(crate) fn open(dir: &Path, config: &mut Config) -> anyhow::Result<Kept> {
         state,
         opened,
         stop,
-        restored,
     })
 }
 
@@ -76,27 +79,27 @@ impl Kept {
         self.stop.load(Ordering::Relaxed)
     }
 
-    /// What this run wrote, for `--json`: bytes of keys and values, steps (write batches),
-    /// the store's size on disk, and the URLs that had ended before the run.
-    pub(crate) fn figures(&self) -> serde_json::Value {
-        let (bytes, steps) = self.state.written();
-        serde_json::json!({
-            "written_bytes": bytes,
-            "steps": steps,
-            "disk_bytes": self.state.disk_space(),
-            "restored": self.restored,
-        })
+    /// The line that says how to resume a crawl that was stopped.
+    pub(crate) fn resume_line(&self, report: &Report) -> String {
+        format!(
+            "stopped with {} URLs ended; to resume, run the same command again (--state {})",
+            report.records.len(),
+            self.dir.display()
+        )
     }
 
-    /// Ends this run: the state synced, and marked complete if the crawl is. Returns the line
-    /// the summary gets.
-    pub(crate) fn finish(&self, report: &Report) -> anyhow::Result<String> {
+    /// Ends this run: the state synced, and marked complete if the crawl is. Returns what it
+    /// wrote: bytes of keys and values, steps (write batches), the store's size on disk, and
+    /// the URLs that had ended before the run.
+    pub(crate) fn finish(&self, report: &Report) -> anyhow::Result<Ended> {
         let complete = !self.stopped();
         self.state
             .finish(complete)
             .with_context(|| "--state".to_owned())?;
-        let (bytes, batches) = self.state.written();
-        let fetched = report.records.len().saturating_sub(self.restored);
+        let (bytes, steps) = self.state.written();
+        let disk = self.state.disk_space();
+        let restored = report.restored;
+        let fetched = report.records.len().saturating_sub(restored);
         let per_page = if fetched > 0 {
             format!(" ({} B per URL ended)", bytes / fetched as u64)
         } else {
@@ -104,12 +107,19 @@ impl Kept {
         };
         let from = match self.opened {
             Opened::New => String::new(),
-            _ => format!("; {} URLs had ended before this run", self.restored),
+            _ => format!("; {restored} URLs had ended before this run"),
         };
-        Ok(format!(
-            "state: {}: {bytes} B written in {batches} steps{per_page}, {} B on disk{from}",
-            self.dir.display(),
-            self.state.disk_space()
-        ))
+        Ok(Ended {
+            line: format!(
+                "state: {}: {bytes} B written in {steps} steps{per_page}, {disk} B on disk{from}",
+                self.dir.display(),
+            ),
+            json: serde_json::json!({
+                "written_bytes": bytes,
+                "steps": steps,
+                "disk_bytes": disk,
+                "restored": restored,
+            }),
+        })
     }
 }

@@ -429,14 +429,16 @@ impl Crawler {
         };
         let Restore { seen, tries, ended } = &*restore;
         let max = self.config.max_redirects;
-        let mut redirects_of = HashMap::new();
-        for (text, redirects) in seen {
-            if let Ok(url) = Url::parse(text)
-                && shard::owns(&self.route, &url)
-            {
-                redirects_of.insert(text.as_str(), *redirects);
-            }
-        }
+        // The URLs this crawler owns, parsed once, in the order they were seen.
+        let owned: Vec<(Url, u32)> = seen
+            .iter()
+            .filter_map(|(text, redirects)| Some((Url::parse(text).ok()?, *redirects)))
+            .filter(|(url, _)| shard::owns(&self.route, url))
+            .collect();
+        let redirects_of: HashMap<&str, u32> = owned
+            .iter()
+            .map(|(url, redirects)| (url.as_str(), *redirects))
+            .collect();
         let mut done = std::collections::HashSet::new();
         for record in ended {
             let Some(&redirects) = redirects_of.get(record.url.as_str()) else {
@@ -460,15 +462,14 @@ impl Crawler {
             .iter()
             .map(|retry| (retry.url.as_str(), (retry.tries, retry.due)))
             .collect();
-        for (text, redirects) in seen {
-            if done.contains(text.as_str()) || !redirects_of.contains_key(text.as_str()) {
+        for (url, redirects) in owned {
+            if done.contains(url.as_str()) {
                 continue;
             }
-            let Ok(url) = Url::parse(text) else { continue };
-            if let Some(&retry) = tries.get(text.as_str()) {
-                self.restored_tries.insert(text.clone(), retry);
+            if let Some(&retry) = tries.get(url.as_str()) {
+                self.restored_tries.insert(url.as_str().to_owned(), retry);
             }
-            self.meet(url, *redirects, None, true);
+            self.meet(url, redirects, None, true);
         }
         // What went to other shards' outboxes is theirs to restore.
         shard::clear_outbox(&mut self.route);
@@ -1022,7 +1023,9 @@ impl Crawler {
             self.ranks.insert(url.as_str().to_owned(), rank);
         }
         let mut fetch = Fetch::page(url, addr);
-        if let Some(&(tries, _)) = self.restored_tries.get(fetch.url.as_str()) {
+        if !self.restored_tries.is_empty()
+            && let Some(&(tries, _)) = self.restored_tries.get(fetch.url.as_str())
+        {
             fetch.tries = tries;
         }
         if !self.config.robots {

@@ -139,7 +139,7 @@ pub fn write_urls_out(records: &[Record], out: &mut impl std::io::Write) -> std:
     let mut sorted: Vec<&Record> = records.iter().collect();
     sorted.sort_by(|a, b| a.url.cmp(&b.url));
     for record in sorted {
-        writeln!(out, "{}\t{}", record.status, record.url)?;
+        writeln!(out, "{}", record.line())?;
     }
     Ok(())
 }

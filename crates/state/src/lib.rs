@@ -189,18 +189,22 @@ impl State {
     /// Ends this run: what is gathered committed, the crawl marked complete if it is, and the
     /// store synced to disk. Says why if a write failed on the way.
     pub fn finish(&self, complete: bool) -> Result<(), Error> {
+        if self.end_committer().is_err() {
+            self.store.fail("the committing thread panicked".to_owned());
+        }
+        self.store.finish(complete)
+    }
+
+    /// Tells the committing thread to commit what is left and stop, and waits for it (once;
+    /// at once after the first time). `Err` if it panicked.
+    fn end_committer(&self) -> std::thread::Result<()> {
         self.closing.store(true, Ordering::Relaxed);
         let committer = self
             .committer
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        if let Some(committer) = committer
-            && committer.join().is_err()
-        {
-            self.store.fail("the committing thread panicked".to_owned());
-        }
-        self.store.finish(complete)
+        committer.map_or(Ok(()), std::thread::JoinHandle::join)
     }
 
     /// Bytes of keys and values written in this run, and in how many commits.
@@ -218,15 +222,7 @@ impl Drop for State {
     /// A state dropped without [`State::finish`] (a test's, a crawl that failed) still commits
     /// what it gathered.
     fn drop(&mut self) {
-        self.closing.store(true, Ordering::Relaxed);
-        let committer = self
-            .committer
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(committer) = committer {
-            let _ = committer.join();
-        }
+        let _ = self.end_committer();
     }
 }
 
