@@ -61,7 +61,7 @@ fn run(test_mode: bool) -> Result<bool, Box<dyn std::error::Error>> {
     )
     .parse()?;
     let strategy = env_or("C10K_SCALE_STRATEGY", "--strategy callbacks");
-    let budget_mib: u64 = env_or("C10K_SCALE_BUDGET_MIB", "8192").parse()?;
+    let budget_mib: u64 = env_or("C10K_SCALE_BUDGET_MIB", "384").parse()?;
     let work = root
         .join("target")
         .join(format!("scale-{}", std::process::id()));
@@ -104,6 +104,7 @@ fn run(test_mode: bool) -> Result<bool, Box<dyn std::error::Error>> {
     let rss = need("/process/max_rss_kib")? * 1024.0;
     let written = need("/state/written_bytes")?;
     let disk = need("/state/disk_bytes")?;
+    let spooled = need("/state/spooled_bytes")?;
     let digest = format!(
         "{} URLs, checksum {:016x}",
         need("/urls_digest/urls")?,
@@ -127,21 +128,24 @@ fn run(test_mode: bool) -> Result<bool, Box<dyn std::error::Error>> {
         "written_per_url": written / urls,
         "disk_bytes": disk,
         "disk_per_url": disk / urls,
+        "spooled_bytes": spooled,
+        "spooled_per_url": spooled / urls,
         "budget_mib": budget_mib,
         "within_budget": rss <= (budget_mib * 1024 * 1024) as f64,
         "machine": c10k_harness::measure::machine(),
         "process": json.pointer("/process").cloned(),
     });
     let table = format!(
-        "| pages | URLs | exact | responses/s | peak RSS | RSS per URL (target 32 B) | written per URL | on disk per URL | budget |\n\
-         |---|---|---|---|---|---|---|---|---|\n\
-         | {pages} | {urls} | {} | {:.0} | {:.0} MiB | {:.0} B | {:.0} B | {:.0} B | {} MiB: {} |\n",
+        "| pages | URLs | exact | responses/s | peak RSS | RSS per URL (target 32 B) | written per URL | on disk per URL | queue spooled per URL | budget |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n\
+         | {pages} | {urls} | {} | {:.0} | {:.0} MiB | {:.0} B | {:.0} B | {:.0} B | {:.0} B | {} MiB: {} |\n",
         if exact { "yes" } else { "NO" },
         need("/pages_per_s")?,
         rss / (1024.0 * 1024.0),
         rss / urls,
         written / urls,
         disk / urls,
+        spooled / urls,
         budget_mib,
         if rss <= (budget_mib * 1024 * 1024) as f64 {
             "within"

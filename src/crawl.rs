@@ -18,7 +18,7 @@ use std::{
 
 use anyhow::{Context, bail};
 use c10k_core::{
-    Config, ErrorKind, Gauges, HostMatch, RecordSink, Resolver, Status, Tracer, parse_root,
+    Config, ErrorKind, Gauges, HostMatch, Record, RecordSink, Resolver, Status, Tracer, parse_root,
     urls_out, write_urls_out,
 };
 use c10k_harness::{self as harness, Strategy, StrategyOptions, raise_fd_limit};
@@ -191,20 +191,48 @@ pub(crate) fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
             args.strategy, config.concurrency
         )
     })?;
-    let state = kept.as_ref().map(|kept| kept.finish(&report)).transpose()?;
-    let digest = args.urls_digest.then(|| {
-        let mut digest = Digest::default();
-        for record in &report.records {
-            digest.add(&record.status.to_string(), &record.url);
+    // With --state, the records are the state's (read back a few times, one at a time,
+    // rather than held: a crawl of millions), unless the report lists them.
+    let (report, state) = match &kept {
+        Some(kept) => {
+            let (report, ended) = kept.finish(report, &config, args.report)?;
+            (report, Some(ended))
         }
-        digest
-    });
+        None => (report, None),
+    };
+    let each_record = |f: &mut dyn FnMut(&Record)| match &kept {
+        Some(kept) if !args.report => kept.each_record(f),
+        _ => {
+            report.records.iter().for_each(f);
+            Ok(())
+        }
+    };
+    let digest = if args.urls_digest {
+        let mut digest = Digest::default();
+        each_record(&mut |record| digest.add(&record.status.to_string(), &record.url))?;
+        Some(digest)
+    } else {
+        None
+    };
 
     if let Some(path) = &args.urls_out {
         let mut file = std::io::BufWriter::new(
             fs::File::create(path).with_context(|| format!("writing {}", path.display()))?,
         );
-        write_urls_out(&report.records, &mut file)
+        let written = match &kept {
+            // The state's records come sorted by URL already.
+            Some(_) => {
+                let mut result = Ok(());
+                each_record(&mut |record| {
+                    if result.is_ok() {
+                        result = writeln!(file, "{}", record.line());
+                    }
+                })?;
+                result
+            }
+            None => write_urls_out(&report.records, &mut file),
+        };
+        written
             .and_then(|()| file.flush())
             .with_context(|| format!("writing {}", path.display()))?;
     }
@@ -266,7 +294,15 @@ pub(crate) fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(130));
     }
     for root in &report.roots {
-        match report.records.iter().find(|record| &record.url == root) {
+        let found = match &kept {
+            Some(kept) => kept.record(root)?,
+            None => report
+                .records
+                .iter()
+                .find(|record| &record.url == root)
+                .cloned(),
+        };
+        match found {
             Some(record) if matches!(record.status, Status::Http(_)) => {}
             Some(record) => {
                 // Disallowed: say what its robots.txt met, when that is why (unreachable, 5xx).
@@ -300,13 +336,12 @@ pub(crate) fn crawl(args: CrawlArgs) -> anyhow::Result<ExitCode> {
     // The site went away during the crawl (or some of it never answered): the crawl is not
     // whole, and a script should know without reading the report.
     if let Some(&unreachable) = report.error_counts.get(ErrorKind::Connect.as_str()) {
-        let tries = report
-            .records
-            .iter()
-            .filter(|record| record.status == Status::Error(ErrorKind::Connect))
-            .map(|record| record.tries)
-            .max()
-            .unwrap_or(1);
+        let mut tries = 1;
+        each_record(&mut |record| {
+            if record.status == Status::Error(ErrorKind::Connect) {
+                tries = tries.max(record.tries);
+            }
+        })?;
         eprintln!(
             "error: {unreachable} URLs could not be reached (error:connect, after {tries} \
              tries); more --max-tries or a longer --max-wait-ms may outlast an outage"

@@ -10,7 +10,7 @@ use std::{
 };
 
 use anyhow::Context as _;
-use c10k_core::{Config, Report};
+use c10k_core::{Config, Record, Report, Resume as _};
 use c10k_state::{Opened, State};
 use signal_hook::consts::{SIGINT, SIGTERM};
 
@@ -49,13 +49,13 @@ pub(crate) fn open(dir: &Path, config: &mut Config) -> anyhow::Result<Kept> {
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .context("catching SIGINT and SIGTERM")?;
     }
-    let restored = restore.ended.len();
+    let (restored, _) = restore.ended();
     match opened {
         Opened::New => {}
         Opened::Unfinished => eprintln!(
             "resuming from {}: {} URLs known, {restored} ended",
             dir.display(),
-            restore.seen.len()
+            restore.seen()
         ),
         Opened::Complete => eprintln!(
             "{} holds a complete crawl ({restored} URLs ended): nothing left to fetch",
@@ -63,6 +63,7 @@ pub(crate) fn open(dir: &Path, config: &mut Config) -> anyhow::Result<Kept> {
         ),
     }
     config.journal = Some(state.journal());
+    config.spools = Some(state.spools());
     config.restore = Some(Arc::new(restore));
     config.stop = Some(Arc::clone(&stop));
     Ok(Kept {
@@ -83,23 +84,56 @@ impl Kept {
     pub(crate) fn resume_line(&self, report: &Report) -> String {
         format!(
             "stopped with {} URLs ended; to resume, run the same command again (--state {})",
-            report.records.len(),
+            report.urls,
             self.dir.display()
         )
     }
 
-    /// Ends this run: the state synced, and marked complete if the crawl is. Returns what it
-    /// wrote: bytes of keys and values, steps (write batches), the store's size on disk, and
-    /// the URLs that had ended before the run.
-    pub(crate) fn finish(&self, report: &Report) -> anyhow::Result<Ended> {
+    /// Ends this run: the state synced, and marked complete if the crawl is; then the report
+    /// summed up again from the records the state keeps, which are all of them (the crawler
+    /// kept none: its seen set was fingerprints), with them in `report.records` only if
+    /// `keep` (else read them with [`Kept::each_record`]). Returns it, and what the run wrote:
+    /// bytes of keys and values, steps (write batches), the store's size on disk, the URLs
+    /// that had ended before the run, and bytes spooled.
+    pub(crate) fn finish(
+        &self,
+        report: Report,
+        config: &Config,
+        keep: bool,
+    ) -> anyhow::Result<(Report, Ended)> {
         let complete = !self.stopped();
         self.state
             .finish(complete)
             .with_context(|| "--state".to_owned())?;
+        let mut records = Vec::new();
+        let mut failed = None;
+        let elapsed = std::time::Duration::from_secs_f64(report.elapsed_s);
+        let read = self.state.records().map_while(|record| {
+            record
+                .map_err(|err| failed = Some(err))
+                .ok()
+                .inspect(|record| {
+                    if keep {
+                        records.push(record.clone());
+                    }
+                })
+        });
+        let mut sum = Report::sum(&report.strategy, config, read, elapsed);
+        if let Some(err) = failed {
+            return Err(err).context("--state");
+        }
+        // What the records do not say, the crawl does.
+        sum.concurrency = report.concurrency;
+        sum.peak_in_flight = report.peak_in_flight;
+        sum.loop_lag_ms = report.loop_lag_ms;
+        sum.notes = report.notes;
+        sum.connections = report.connections;
+        sum.records = records;
         let (bytes, steps) = self.state.written();
         let disk = self.state.disk_space();
-        let restored = report.restored;
-        let fetched = report.records.len().saturating_sub(restored);
+        let spooled = self.state.spooled();
+        let restored = sum.restored;
+        let fetched = sum.urls.saturating_sub(restored);
         let per_page = if fetched > 0 {
             format!(" ({} B per URL ended)", bytes / fetched as u64)
         } else {
@@ -109,17 +143,33 @@ impl Kept {
             Opened::New => String::new(),
             _ => format!("; {restored} URLs had ended before this run"),
         };
-        Ok(Ended {
+        let ended = Ended {
             line: format!(
-                "state: {}: {bytes} B written in {steps} steps{per_page}, {disk} B on disk{from}",
+                "state: {}: {bytes} B written in {steps} steps{per_page}, {disk} B on disk, \
+                 {spooled} B of queued URLs spooled{from}",
                 self.dir.display(),
             ),
             json: serde_json::json!({
                 "written_bytes": bytes,
                 "steps": steps,
                 "disk_bytes": disk,
+                "spooled_bytes": spooled,
                 "restored": restored,
             }),
-        })
+        };
+        Ok((sum, ended))
+    }
+
+    /// Calls `f` with every record the state keeps, sorted by URL. After [`Kept::finish`].
+    pub(crate) fn each_record(&self, mut f: impl FnMut(&Record)) -> anyhow::Result<()> {
+        for record in self.state.records() {
+            f(&record.context("--state")?);
+        }
+        Ok(())
+    }
+
+    /// The record of `url`, if it ended. After [`Kept::finish`].
+    pub(crate) fn record(&self, url: &str) -> anyhow::Result<Option<Record>> {
+        self.state.record(url).context("--state")
     }
 }

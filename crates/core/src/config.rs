@@ -65,7 +65,7 @@ use url::{Host, Url};
 
 use crate::{
     error::{FetchError, Skip},
-    journal::{Journal, Restore},
+    journal::{Journal, Resume, Spools},
     report::Record,
     tls::TlsOptions,
     trace::{Event, FetchId, Tracer},
@@ -172,7 +172,10 @@ pub struct Config {
     /// If set, handed every change to the crawl's durable state ([`crate::journal`]).
     pub journal: Option<Journal>,
     /// If set, the crawl starts from what an earlier one left ([`crate::journal`]).
-    pub restore: Option<Arc<Restore>>,
+    pub restore: Option<Arc<dyn Resume>>,
+    /// If set (with a [`Config::journal`]), the crawl keeps fingerprints rather than URLs and
+    /// spools the URLs it queues ([`crate::journal::Spools`]); its report holds no records.
+    pub spools: Option<Spools>,
     /// Once set, no fetch is handed out: the crawl ends when those in flight have ended
     /// (a strategy waiting only on a timer notices at its wake, within [`Config::max_wait`]).
     pub stop: Option<Arc<AtomicBool>>,
@@ -313,6 +316,7 @@ impl Config {
             sink: None,
             journal: None,
             restore: None,
+            spools: None,
             stop: None,
             robots: true,
             per_host: None,

@@ -40,7 +40,7 @@ use crate::{
     charset,
     config::{Config, MAX_URL_LEN},
     error::{ErrorKind, FetchError, Limit},
-    journal::{Change, Restore},
+    journal::{Change, Spool},
     known::{Id, Known},
     links::extract_links,
     politeness::Hosts,
@@ -338,6 +338,44 @@ impl Ord for Waiting {
     }
 }
 
+/// The new URLs waiting for their first fetch: their indices in the seen set (4 B each, where
+/// a [`Fetch`] is about 200 B with its URL), or, when the seen set keeps no text, their text in
+/// the caller's [`Spool`] (on disk).
+enum Fresh {
+    Ids(VecDeque<Id>),
+    Spooled(Box<dyn Spool>),
+}
+
+impl Fresh {
+    fn len(&self) -> usize {
+        match self {
+            Fresh::Ids(ids) => ids.len(),
+            Fresh::Spooled(spool) => spool.len(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Heap bytes it holds.
+    fn footprint(&self) -> usize {
+        match self {
+            Fresh::Ids(ids) => ids.capacity() * size_of::<Id>(),
+            Fresh::Spooled(spool) => spool.footprint(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Fresh {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fresh::Ids(ids) => write!(f, "Fresh::Ids({} queued)", ids.len()),
+            Fresh::Spooled(spool) => write!(f, "Fresh::Spooled({} queued)", spool.len()),
+        }
+    }
+}
+
 /// The frontier (seen set, queue, in-flight count) and the records of a crawl.
 ///
 /// Whether a URL is fetched does not depend on the order in which the paths to it are found:
@@ -358,9 +396,8 @@ pub struct Crawler {
     redirects: HashMap<Id, Url>,
     /// Fetches to go first: retries whose time came, and robots.txt.
     queue: VecDeque<Fetch>,
-    /// New URLs to fetch, after `queue`, as their indices in `known` (4 B each, where a
-    /// [`Fetch`] is about 200 B with its URL): the fetch is made when it is handed out.
-    fresh: VecDeque<Id>,
+    /// New URLs to fetch, after `queue`: the fetch is made when it is handed out.
+    fresh: Fresh,
     /// Fetches to try again, each not before its time; earliest on top.
     waiting: BinaryHeap<Reverse<Waiting>>,
     /// How many fetches were ever put in `waiting`: the tie-break of equal times.
@@ -427,50 +464,40 @@ impl Crawler {
         let Some(restore) = self.config.restore.clone() else {
             return;
         };
-        let Restore { seen, tries, ended } = &*restore;
         let max = self.config.max_redirects;
-        // The URLs this crawler owns, parsed once, in the order they were seen.
-        let owned: Vec<(Url, u32)> = seen
-            .iter()
-            .filter_map(|(text, redirects)| Some((Url::parse(text).ok()?, *redirects)))
-            .filter(|(url, _)| shard::owns(&self.route, url))
-            .collect();
-        let redirects_of: HashMap<&str, u32> = owned
-            .iter()
-            .map(|(url, redirects)| (url.as_str(), *redirects))
-            .collect();
-        let mut done = std::collections::HashSet::new();
-        for record in ended {
-            let Some(&redirects) = redirects_of.get(record.url.as_str()) else {
-                continue;
+        restore.each(&mut |saved| {
+            let Ok(url) = Url::parse(saved.url) else {
+                return;
             };
-            // Refused for a chain that a shorter path has since undercut: fetched after all.
-            if record.status == Status::Error(ErrorKind::RedirectLimit) && redirects <= max {
-                continue;
+            if !shard::owns(&self.route, &url) {
+                return;
             }
-            let id = self.known.insert(&record.url, redirects);
-            if let Some(target) = record.redirect.as_deref().and_then(|t| Url::parse(t).ok()) {
-                self.redirects.insert(id, target);
+            match saved.ended {
+                // Refused for a chain that a shorter path has since undercut: fetched after
+                // all.
+                Some(record)
+                    if record.status == Status::Error(ErrorKind::RedirectLimit)
+                        && saved.redirects <= max => {}
+                Some(record) => {
+                    let id = self.known.insert(saved.url, saved.redirects);
+                    if let Some(target) =
+                        record.redirect.as_deref().and_then(|t| Url::parse(t).ok())
+                    {
+                        self.redirects.insert(id, target);
+                    }
+                    self.known.end(id, record);
+                    if let Some(gauges) = &self.config.gauges {
+                        gauges.ended.fetch_add(1, Ordering::Relaxed);
+                    }
+                    return;
+                }
+                None => {}
             }
-            self.known.end(id, record);
-            if let Some(gauges) = &self.config.gauges {
-                gauges.ended.fetch_add(1, Ordering::Relaxed);
-            }
-            done.insert(record.url.as_str());
-        }
-        let tries: HashMap<&str, (u32, Instant)> = tries
-            .iter()
-            .map(|retry| (retry.url.as_str(), (retry.tries, retry.due)))
-            .collect();
-        for (url, redirects) in owned {
-            if done.contains(url.as_str()) {
-                continue;
-            }
-            if let Some(&retry) = tries.get(url.as_str()) {
+            if let Some(retry) = saved.retry {
                 self.restored_tries.insert(url.as_str().to_owned(), retry);
             }
-            self.meet(url, redirects, None, true);
-        }
+            self.meet(url, saved.redirects, None, true);
+        });
         // What went to other shards' outboxes is theirs to restore.
         shard::clear_outbox(&mut self.route);
     }
@@ -479,16 +506,25 @@ impl Crawler {
     /// yet ([`Crawler::queue_roots`]).
     pub(crate) fn with_route(config: Config, route: Option<Route>) -> Crawler {
         let mut hosts = Hosts::new(config.per_host, config.delay);
+        let fresh = match &config.spools {
+            Some(spools) if config.journal.is_some() => Fresh::Spooled((spools.0)()),
+            _ => Fresh::Ids(VecDeque::new()),
+        };
+        let lean = matches!(fresh, Fresh::Spooled(_));
         if let Some(stride) = route.as_ref().and_then(Route::stride) {
             hosts.set_stride(stride);
         }
         Crawler {
             config,
-            known: Known::default(),
+            known: if lean {
+                Known::lean()
+            } else {
+                Known::default()
+            },
             strays: Vec::new(),
             redirects: HashMap::new(),
             queue: VecDeque::new(),
-            fresh: VecDeque::new(),
+            fresh,
             waiting: BinaryHeap::new(),
             waited: 0,
             resolved: HashMap::new(),
@@ -746,9 +782,12 @@ impl Crawler {
 
     /// The fetch of the first of the new URLs queued.
     fn fresh_fetch(&mut self) -> Option<Fetch> {
-        let id = self.fresh.pop_front()?;
         // The text is a `Url`'s serialization, which parses back to the same `Url`.
-        let url = Url::parse(self.known.url(id)).expect("a known URL's text parses again");
+        let url = match &mut self.fresh {
+            Fresh::Ids(ids) => Url::parse(self.known.url(ids.pop_front()?)),
+            Fresh::Spooled(spool) => Url::parse(&spool.pop()?),
+        }
+        .expect("a queued URL's text parses again");
         // Found when it was queued, so found again (given, or the resolver's, remembered).
         let addr = self
             .addr_of(&url)
@@ -801,12 +840,15 @@ impl Crawler {
             self.hosts.push(&origin, fetch, front);
         } else if front {
             self.queue.push_front(fetch);
-        } else if let Some(id) = self.known.get(fetch.url.as_str())
-            && fetch.tries == 1
+        } else if fetch.tries == 1
             && !fetch.robots
+            && let Some(id) = self.known.get(fetch.url.as_str())
         {
             // `fresh_fetch` makes the same fetch again when its turn comes.
-            self.fresh.push_back(id);
+            match &mut self.fresh {
+                Fresh::Ids(ids) => ids.push_back(id),
+                Fresh::Spooled(spool) => spool.push(fetch.url.as_str()),
+            }
         } else {
             // Not one of the crawler's URLs (never so: every page fetch's URL is known).
             self.queue.push_back(fetch);
@@ -844,8 +886,8 @@ impl Crawler {
     pub fn footprint(&self) -> Vec<(&'static str, usize)> {
         let mut parts = self.known.footprint();
         parts.push((
-            "queues: retries' and robots.txt fetches, new URLs' indices",
-            self.queue.capacity() * size_of::<Fetch>() + self.fresh.capacity() * size_of::<Id>(),
+            "queues: retries' and robots.txt fetches, new URLs' indices (or spool)",
+            self.queue.capacity() * size_of::<Fetch>() + self.fresh.footprint(),
         ));
         parts
     }
@@ -1477,7 +1519,7 @@ pub(crate) fn credit(records: &mut [Record], credits: Vec<(Source, u32)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{config::parse_root, error::ErrorKind};
+    use crate::{config::parse_root, error::ErrorKind, journal::Restore};
 
     /// One root, robots.txt not fetched (the tests that want it turn it on).
     fn config() -> Config {

@@ -15,6 +15,11 @@
 //! A crawl resumed from a [`Restore`] knows every URL seen, keeps every record, and fetches
 //! again only the URLs that had not ended: those in flight or queued when it stopped.
 //! Everything else (robots.txt rules, politeness, connections) is learnt again.
+//!
+//! With [`Spools`] as well, the crawl keeps the least it can in memory: the seen set as 64-bit
+//! fingerprints, and the URLs waiting for their first fetch in a [`Spool`] the caller keeps
+//! (on disk); records are the journal's alone, read back by the caller at the end (the report
+//! the core returns then holds none). See `crates/core/src/known.rs`.
 
 use std::{
     fmt,
@@ -79,9 +84,31 @@ pub struct Retry {
     pub due: Instant,
 }
 
-/// What a crawl resumes with: every URL seen and every record kept, as a store read them back
-/// from the [`Change`]s of the runs before. A crawl split into shards gives each shard the
-/// part it owns.
+/// One URL a crawl resumes with ([`Resume::each`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Saved<'a> {
+    /// The URL, normalised.
+    pub url: &'a str,
+    /// The fewest redirects it was reached through.
+    pub redirects: u32,
+    /// Its record, if it ended.
+    pub ended: Option<&'a Record>,
+    /// If it failed a try and had not ended: the try it goes again as, and not before when.
+    pub retry: Option<(u32, Instant)>,
+}
+
+/// What a crawl resumes from, as a store reads it back from the [`Change`]s of the runs
+/// before, one URL at a time, so that resuming a crawl of millions of URLs holds none of them
+/// whole. Each shard of a crawl reads it through and takes the part it owns.
+pub trait Resume: Send + Sync + fmt::Debug {
+    /// Calls `f` with every URL seen, once each, with what became of it.
+    fn each(&self, f: &mut dyn FnMut(Saved<'_>));
+    /// How many URLs had ended, and how many of those with a response.
+    fn ended(&self) -> (usize, usize);
+}
+
+/// A [`Resume`] held in memory: every URL seen and every record kept. A store reads back
+/// the same, one URL at a time.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Restore {
     /// Every URL seen, with the fewest redirects it was reached through.
@@ -90,4 +117,68 @@ pub struct Restore {
     pub tries: Vec<Retry>,
     /// Every record of a URL that ended.
     pub ended: Vec<Record>,
+}
+
+/// A first-in first-out queue of URLs that the caller keeps out of the crawler's memory (on
+/// disk): the URLs met and not yet fetched, which on a wide site are most of them for most of
+/// the crawl.
+pub trait Spool: Send {
+    /// Queues `url` last.
+    fn push(&mut self, url: &str);
+    /// Takes the first URL queued. `None` when empty, and also when the spool failed (its
+    /// owner then stops the crawl through [`crate::Config::stop`]: what was lost is in the
+    /// journal as seen and not ended, so a resumed crawl fetches it).
+    fn pop(&mut self) -> Option<String>;
+    /// How many URLs are queued.
+    fn len(&self) -> usize;
+    /// Whether none is.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Bytes of memory it holds (its buffers).
+    fn footprint(&self) -> usize;
+}
+
+/// Makes each crawler's [`Spool`] (a crawl split into shards has one per shard). Setting it in
+/// the [`crate::Config`] makes the crawl keep fingerprints rather than URLs (see the module's
+/// doc); it goes with a [`Journal`], which keeps what the fingerprints cannot tell back.
+#[derive(Clone)]
+pub struct Spools(pub Arc<dyn Fn() -> Box<dyn Spool> + Send + Sync>);
+
+impl fmt::Debug for Spools {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Spools(..)")
+    }
+}
+
+impl Resume for Restore {
+    fn each(&self, f: &mut dyn FnMut(Saved<'_>)) {
+        let ended: std::collections::HashMap<&str, &Record> = self
+            .ended
+            .iter()
+            .map(|record| (record.url.as_str(), record))
+            .collect();
+        let tries: std::collections::HashMap<&str, (u32, Instant)> = self
+            .tries
+            .iter()
+            .map(|retry| (retry.url.as_str(), (retry.tries, retry.due)))
+            .collect();
+        for (url, redirects) in &self.seen {
+            f(Saved {
+                url,
+                redirects: *redirects,
+                ended: ended.get(url.as_str()).copied(),
+                retry: tries.get(url.as_str()).copied(),
+            });
+        }
+    }
+
+    fn ended(&self) -> (usize, usize) {
+        let fetched = self
+            .ended
+            .iter()
+            .filter(|record| matches!(record.status, crate::report::Status::Http(_)))
+            .count();
+        (self.ended.len(), fetched)
+    }
 }

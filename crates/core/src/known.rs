@@ -12,8 +12,20 @@
 //!   doubled vector half empty.
 //!
 //! A [`Record`] with its own `String` is built only when asked for (the report, the sink).
+//!
+//! With `--state` ([`Known::lean`], issue 28's 32 B per URL) the text and the records live on
+//! disk, and a URL is known here by its fingerprint alone: 64 bits of a keyed SipHash of its
+//! text, 8 B an index beside a table of 4 B indices (about 16 B a URL in all). No text
+//! is compared, so two URLs with one fingerprint would be taken for one, and the second never
+//! fetched: among n URLs the chance that any two share one is at most n²/2⁶⁵, 3·10⁻⁶ at ten
+//! million (the scale run checks its crawl of ten million against the site's count and
+//! checksum). Beside the fingerprints: the fewest redirects of the few URLs a redirect
+//! reached, and which URLs ended refused for their chain, since a shorter one may still come.
 
-use std::hash::{BuildHasher, RandomState};
+use std::{
+    collections::{HashMap, HashSet},
+    hash::{BuildHasher, RandomState},
+};
 
 use hashbrown::HashTable;
 
@@ -73,12 +85,113 @@ pub(crate) struct Known<S = RandomState> {
     count: usize,
     /// How many entries hold a record.
     ended: usize,
+    /// Set for a crawl that keeps fingerprints instead ([`Known::lean`]); the fields above
+    /// then stay empty.
+    lean: Option<Box<Fingerprints>>,
+}
+
+/// The seen set of a crawl whose URLs and records are on disk (see the module's doc).
+#[derive(Debug, Default)]
+struct Fingerprints {
+    /// Each URL's fingerprint, by index, in chunks of [`FP_CHUNK`].
+    fps: Vec<Vec<u64>>,
+    /// The indices, found by fingerprint.
+    table: HashTable<Id>,
+    /// The fewest redirects of URLs a redirect reached (0 for every other).
+    redirects: HashMap<Id, u32>,
+    /// URLs that ended refused for their chain of redirects.
+    refused: HashSet<Id>,
+    count: usize,
+}
+
+/// Fingerprints per chunk.
+const FP_CHUNK: usize = 64 * 1024;
+
+impl Fingerprints {
+    fn fp(&self, id: Id) -> u64 {
+        let id = id as usize;
+        self.fps[id / FP_CHUNK][id % FP_CHUNK]
+    }
+
+    fn get(&self, fp: u64) -> Option<Id> {
+        self.table.find(fp, |&id| self.fp(id) == fp).copied()
+    }
+
+    fn insert(&mut self, fp: u64, redirects: u32) -> Id {
+        let id = Id::try_from(self.count).expect("at most 4,294,967,295 URLs per crawler");
+        if self.fps.last().is_none_or(|chunk| chunk.len() == FP_CHUNK) {
+            self.fps.push(Vec::with_capacity(FP_CHUNK));
+        }
+        if let Some(chunk) = self.fps.last_mut() {
+            chunk.push(fp);
+        }
+        self.count += 1;
+        if redirects > 0 {
+            self.redirects.insert(id, redirects);
+        }
+        let fps = &self.fps;
+        self.table.insert_unique(fp, id, |&id| {
+            fps[id as usize / FP_CHUNK][id as usize % FP_CHUNK]
+        });
+        id
+    }
+
+    fn forget_last(&mut self, id: Id) {
+        let fp = self.fp(id);
+        if let Ok(slot) = self.table.find_entry(fp, |&other| other == id) {
+            slot.remove();
+        }
+        if let Some(chunk) = self.fps.last_mut() {
+            chunk.pop();
+        }
+        self.redirects.remove(&id);
+        self.count -= 1;
+    }
+
+    fn footprint(&self) -> Vec<(&'static str, usize)> {
+        let fps = self.fps.iter().map(|c| c.capacity() * 8).sum::<usize>()
+            + self.fps.capacity() * size_of::<Vec<u64>>();
+        let others = self.redirects.capacity() * (size_of::<(Id, u32)>() + 1)
+            + self.refused.capacity() * (size_of::<Id>() + 1);
+        vec![
+            ("fingerprints, 8 B each", fps),
+            (
+                "seen set: a hash table of u32 indices",
+                table_bytes(&self.table),
+            ),
+            ("redirected and refused URLs", others),
+        ]
+    }
+}
+
+/// Heap bytes of a hashbrown table of indices: one slot and one control byte a bucket, and a
+/// group's worth of control bytes more.
+fn table_bytes(table: &HashTable<Id>) -> usize {
+    if table.capacity() == 0 {
+        return 0;
+    }
+    let buckets = (table.capacity() * 8 / 7).next_power_of_two();
+    buckets * (size_of::<Id>() + 1) + 16
+}
+
+impl Known {
+    /// A seen set of fingerprints, for a crawl whose URLs and records are on disk (see the
+    /// module's doc): [`Known::url`] and [`Known::record`] have nothing to give.
+    pub(crate) fn lean() -> Known {
+        Known {
+            lean: Some(Box::default()),
+            ..Known::default()
+        }
+    }
 }
 
 impl<S: BuildHasher> Known<S> {
     /// How many URLs are known.
     pub(crate) fn len(&self) -> usize {
-        self.count
+        match &self.lean {
+            Some(lean) => lean.count,
+            None => self.count,
+        }
     }
 
     fn entry(&self, id: Id) -> &Entry {
@@ -101,21 +214,37 @@ impl<S: BuildHasher> Known<S> {
     /// The index of `url`, if it is known.
     pub(crate) fn get(&self, url: &str) -> Option<Id> {
         let hash = self.hasher.hash_one(url.as_bytes());
+        if let Some(lean) = &self.lean {
+            return lean.get(hash);
+        }
         self.table.find(hash, |&id| self.url(id) == url).copied()
     }
 
     /// The fewest redirects that led to URL `id`.
     pub(crate) fn redirects(&self, id: Id) -> u32 {
-        self.entry(id).redirects
+        match &self.lean {
+            Some(lean) => lean.redirects.get(&id).copied().unwrap_or(0),
+            None => self.entry(id).redirects,
+        }
     }
 
     /// Sets the fewest redirects that led to URL `id`.
     pub(crate) fn set_redirects(&mut self, id: Id, redirects: u32) {
+        if let Some(lean) = &mut self.lean {
+            match redirects {
+                0 => lean.redirects.remove(&id),
+                _ => lean.redirects.insert(id, redirects),
+            };
+            return;
+        }
         self.entry_mut(id).redirects = redirects;
     }
 
     /// Adds `url`, not known yet, reached through `redirects` redirects: its index.
     pub(crate) fn insert(&mut self, url: &str, redirects: u32) -> Id {
+        if let Some(lean) = &mut self.lean {
+            return lean.insert(self.hasher.hash_one(url.as_bytes()), redirects);
+        }
         let id = Id::try_from(self.len()).expect("at most 4,294,967,295 URLs per crawler");
         let loc = self.store(url);
         if self
@@ -170,6 +299,9 @@ impl<S: BuildHasher> Known<S> {
 
     /// Forgets the URL added last, `id` (another shard took the budget it was to use).
     pub(crate) fn forget_last(&mut self, id: Id) {
+        if let Some(lean) = &mut self.lean {
+            return lean.forget_last(id);
+        }
         let url = self.url(id);
         let hash = self.hasher.hash_one(url.as_bytes());
         if let Ok(slot) = self.table.find_entry(hash, |&other| other == id) {
@@ -189,6 +321,15 @@ impl<S: BuildHasher> Known<S> {
 
     /// Keeps `record`, the end of URL `id`.
     pub(crate) fn end(&mut self, id: Id, record: &Record) {
+        if let Some(lean) = &mut self.lean {
+            // The record is the journal's; only a refusal for the chain matters here.
+            if record.status == Status::Error(ErrorKind::RedirectLimit) {
+                lean.refused.insert(id);
+            } else {
+                lean.refused.remove(&id);
+            }
+            return;
+        }
         let (html, value) = match record.status {
             Status::Http(code) => (record.html, u32::from(code)),
             Status::Error(kind) => (false, ERROR | kind as u32),
@@ -210,6 +351,10 @@ impl<S: BuildHasher> Known<S> {
 
     /// Drops the record of URL `id` (refused for its chain, now reached by a shorter one).
     pub(crate) fn unend(&mut self, id: Id) {
+        if let Some(lean) = &mut self.lean {
+            lean.refused.remove(&id);
+            return;
+        }
         let entry = self.entry_mut(id);
         if entry.state & ENDED != 0 {
             entry.state = 0;
@@ -218,7 +363,14 @@ impl<S: BuildHasher> Known<S> {
     }
 
     /// How URL `id` ended, if it did.
+    /// (Of a lean one: only whether it ended refused for its chain.)
     pub(crate) fn status(&self, id: Id) -> Option<Status> {
+        if let Some(lean) = &self.lean {
+            return lean
+                .refused
+                .contains(&id)
+                .then_some(Status::Error(ErrorKind::RedirectLimit));
+        }
         let state = self.entry(id).state;
         if state & ENDED == 0 {
             None
@@ -235,7 +387,11 @@ impl<S: BuildHasher> Known<S> {
     }
 
     /// The record of URL `id`, if it ended, with `redirect` where it pointed.
+    /// (None of a lean one: its records are on disk.)
     pub(crate) fn record(&self, id: Id, redirect: Option<String>) -> Option<Record> {
+        if self.lean.is_some() {
+            return None;
+        }
         let status = self.status(id)?;
         let entry = self.entry(id);
         let latency = entry.latency_tries & NO_LATENCY;
@@ -257,6 +413,9 @@ impl<S: BuildHasher> Known<S> {
     /// the chunks of text and entries are freed as the records are built, so the two forms
     /// are not held whole at once (the report at the end of a crawl).
     pub(crate) fn into_records(mut self, redirect: impl Fn(Id) -> Option<String>) -> Vec<Record> {
+        if self.lean.is_some() {
+            return Vec::new();
+        }
         let mut records = Vec::with_capacity(self.ended);
         // Text chunks before this one are done with: the URLs' text is in the order they were
         // met.
@@ -277,12 +436,16 @@ impl<S: BuildHasher> Known<S> {
     }
 
     /// Every index, in the order the URLs were met.
+    /// (None of a lean one.)
     pub(crate) fn ids(&self) -> std::ops::Range<Id> {
-        0..self.len() as Id
+        0..self.count as Id
     }
 
     /// Bytes on the heap, by what holds them: capacities, for the memory test's table.
     pub(crate) fn footprint(&self) -> Vec<(&'static str, usize)> {
+        if let Some(lean) = &self.lean {
+            return lean.footprint();
+        }
         let text: usize = self.text.iter().map(Vec::capacity).sum();
         let entries: usize = self
             .entries
@@ -290,14 +453,7 @@ impl<S: BuildHasher> Known<S> {
             .map(|chunk| chunk.capacity() * size_of::<Entry>())
             .sum::<usize>()
             + self.entries.capacity() * size_of::<Vec<Entry>>();
-        // hashbrown's table: one slot and one control byte a bucket, and a group's worth of
-        // control bytes more.
-        let buckets = if self.table.capacity() == 0 {
-            0
-        } else {
-            (self.table.capacity() * 8 / 7).next_power_of_two()
-        };
-        let table = buckets * (size_of::<Id>() + 1) + if buckets > 0 { 16 } else { 0 };
+        let table = table_bytes(&self.table);
         vec![
             (
                 "URL text, once (64 KiB chunks)",

@@ -61,7 +61,7 @@ pub use config::{
 };
 pub use crawler::{Crawler, Fetch, Outcome};
 pub use error::{ErrorKind, FetchError, Limit, Phase, Skip};
-pub use journal::{Change, Journal, Restore, Retry};
+pub use journal::{Change, Journal, Restore, Resume, Retry, Saved, Spool, Spools};
 pub use links::{Links, extract_links};
 pub use pool::Pool;
 pub use report::Connections;

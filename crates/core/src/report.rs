@@ -159,14 +159,20 @@ pub struct Latency {
 
 impl Latency {
     /// Percentiles (nearest rank) of `samples`; all zero when there are none.
-    pub fn of(mut samples: Vec<Duration>) -> Latency {
+    pub fn of(samples: Vec<Duration>) -> Latency {
+        Latency::of_nanos(samples.iter().map(|d| nanos(*d)).collect())
+    }
+
+    /// [`Latency::of`] samples in nanoseconds (8 B each rather than a `Duration`'s 16: a
+    /// crawl of ten million URLs sums up its latencies at the end).
+    fn of_nanos(mut samples: Vec<u64>) -> Latency {
         if samples.is_empty() {
             return Latency::default();
         }
         samples.sort_unstable();
         let rank = |p: f64| {
             let index = ((p * samples.len() as f64).ceil() as usize).clamp(1, samples.len()) - 1;
-            samples[index].as_secs_f64() * 1e3
+            samples[index] as f64 / 1e6
         };
         Latency {
             p50: rank(0.50),
@@ -175,6 +181,11 @@ impl Latency {
             max: rank(1.0),
         }
     }
+}
+
+/// `duration` in nanoseconds (at most 584 years).
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// The summary of a crawl, as `--json` prints it.
@@ -278,8 +289,21 @@ impl Connections {
 }
 
 impl Report {
-    /// Sums up `records`.
+    /// Sums up `records`, and keeps them.
     pub fn new(strategy: &str, config: &Config, records: Vec<Record>, elapsed: Duration) -> Report {
+        let mut report = Report::sum(strategy, config, &records, elapsed);
+        report.records = records;
+        report
+    }
+
+    /// Sums up `records` without keeping them (a crawl whose records are on disk reads them
+    /// back one at a time).
+    pub fn sum<R: std::borrow::Borrow<Record>>(
+        strategy: &str,
+        config: &Config,
+        records: impl IntoIterator<Item = R>,
+        elapsed: Duration,
+    ) -> Report {
         let mut report = Report {
             strategy: strategy.to_owned(),
             root: config.root.to_string(),
@@ -287,16 +311,17 @@ impl Report {
             concurrency: config.concurrency,
             keep_alive: config.keep_alive,
             insecure: config.tls.insecure,
-            urls: records.len(),
             elapsed_s: elapsed.as_secs_f64(),
             ..Report::default()
         };
-        let mut latencies = Vec::with_capacity(records.len());
-        for record in &records {
+        let mut latencies = Vec::new();
+        for record in records {
+            let record = record.borrow();
+            report.urls += 1;
             report.bytes += record.bytes;
             report.work_digest ^= record.work_digest;
             report.retries += u64::from(record.tries.saturating_sub(1));
-            latencies.extend(record.latency);
+            latencies.extend(record.latency.map(nanos));
             match record.status {
                 Status::Http(code) => {
                     report.fetched += 1;
@@ -313,19 +338,17 @@ impl Report {
                 }
             }
         }
-        let restored = config.restore.as_ref().map_or(&[][..], |r| &r.ended[..]);
-        report.restored = restored.len();
-        let fetched_before = restored
-            .iter()
-            .filter(|r| matches!(r.status, Status::Http(_)))
-            .count();
+        let (restored, fetched_before) = config
+            .restore
+            .as_ref()
+            .map_or((0, 0), |restore| restore.ended());
+        report.restored = restored;
         report.pages_per_s = if elapsed.is_zero() {
             0.0
         } else {
             report.fetched.saturating_sub(fetched_before) as f64 / report.elapsed_s
         };
-        report.latency_ms = Latency::of(latencies);
-        report.records = records;
+        report.latency_ms = Latency::of_nanos(latencies);
         report
     }
 

@@ -5,15 +5,29 @@
 //! The site is the test server's shape: page 0 is `/`, page `i` is `/p/i`, and page `i`
 //! links to pages `2i + 1` and `2i + 2` (while they exist) and back to `/`. Every URL ends
 //! fetched, with its record; the crawl's heap, less what it held before the crawler existed,
-//! over the URLs known, must be at most 100 B (issue 28). The count is per process, so this
-//! is the only test of its binary.
+//! over the URLs known, must be at most 100 B (issue 28). Then the same crawl as `--state`
+//! makes it, with a journal (here one that keeps nothing) and the queued URLs spooled to a
+//! file: the seen set is fingerprints, and a known URL may cost at most 32 B, at the end and
+//! at the peak. The count is per process, so this is the only test of its binary, and the
+//! two crawls run one after the other.
 //!
 //! Run it with `cargo test -p c10k-core --test frontier_bytes -- --nocapture` to see the
 //! table.
 
-use std::{alloc::System, time::Instant};
+use std::{
+    alloc::System,
+    fs::File,
+    os::unix::fs::FileExt as _,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Instant,
+};
 
-use c10k_core::{Config, Crawler, FetchError, Response, Status, Url, parse_root};
+use c10k_core::{
+    Change, Config, Crawler, FetchError, Journal, Response, Spool, Spools, Status, Url, parse_root,
+};
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
 
 #[global_allocator]
@@ -23,6 +37,8 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 const PAGES: usize = 200_000;
 /// The most heap a known URL may cost, finished and recorded (issue 28).
 const BUDGET: f64 = 100.0;
+/// The same with `--state`: fingerprints in memory, the URLs and records on disk.
+const LEAN_BUDGET: f64 = 32.0;
 const ROOT: &str = "http://127.0.0.1:40000/";
 
 /// Heap bytes the process holds now.
@@ -62,13 +78,73 @@ fn respond(url: &Url) -> Result<Response, FetchError> {
     })
 }
 
-/// Keep this the only test of the binary (see the module's doc).
-#[test]
-fn a_known_url_costs_at_most_100_bytes() {
-    let config = Config::new(
-        parse_root(ROOT).expect("a valid root"),
-        "127.0.0.1:40000".parse().expect("a valid address"),
-    );
+/// The queued URLs in a file (unlinked at once), each as its length and its bytes, written
+/// and read one at a time: nothing on the heap.
+struct DiskSpool {
+    file: File,
+    read: u64,
+    written: u64,
+    len: usize,
+}
+
+impl DiskSpool {
+    fn new() -> DiskSpool {
+        let path = std::env::temp_dir().join(format!("c10k-frontier-bytes-{}", std::process::id()));
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .expect("a spool file");
+        std::fs::remove_file(&path).expect("the spool file unlinked");
+        DiskSpool {
+            file,
+            read: 0,
+            written: 0,
+            len: 0,
+        }
+    }
+}
+
+impl Spool for DiskSpool {
+    fn push(&mut self, url: &str) {
+        let len = (url.len() as u32).to_le_bytes();
+        self.file.write_all_at(&len, self.written).expect("written");
+        self.file
+            .write_all_at(url.as_bytes(), self.written + 4)
+            .expect("written");
+        self.written += 4 + url.len() as u64;
+        self.len += 1;
+    }
+
+    fn pop(&mut self) -> Option<String> {
+        if self.len == 0 {
+            return None;
+        }
+        let mut len = [0; 4];
+        self.file.read_exact_at(&mut len, self.read).expect("read");
+        let mut url = vec![0; u32::from_le_bytes(len) as usize];
+        self.file
+            .read_exact_at(&mut url, self.read + 4)
+            .expect("read");
+        self.read += 4 + url.len() as u64;
+        self.len -= 1;
+        Some(String::from_utf8(url).expect("a URL"))
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn footprint(&self) -> usize {
+        0
+    }
+}
+
+/// Crawls the site with `config`: the heap it held at the end and at its peak (less what was
+/// held before), and the crawler, done.
+fn crawl(config: Config) -> (isize, isize, Crawler) {
     let before = live();
     let mut crawler = Crawler::new(config);
     let mut peak = 0;
@@ -79,22 +155,12 @@ fn a_known_url_costs_at_most_100_bytes() {
         peak = peak.max(live() - before);
     }
     assert!(crawler.is_done());
-    let held = live() - before;
+    (live() - before, peak, crawler)
+}
 
-    let records = crawler.records();
-    let urls = records.len();
-    let pages = records
-        .iter()
-        .filter(|record| record.status == Status::Http(200))
-        .count();
-    assert_eq!(pages, PAGES, "every page fetched");
-    let text: usize = records.iter().map(|record| record.url.len()).sum();
-    drop(records);
+/// The table of what `crawler` holds, for `urls` known.
+fn table(crawler: &Crawler, urls: usize, held: isize, peak: isize) {
     let per_url = |bytes: usize| bytes as f64 / urls as f64;
-
-    println!(
-        "{urls} URLs known, all finished with a record (robots.txt, a 404, is no URL of the frontier)"
-    );
     println!();
     println!("| what | bytes | B per URL |");
     println!("|---|---:|---:|");
@@ -116,13 +182,73 @@ fn a_known_url_costs_at_most_100_bytes() {
         "| peak, sampled after each completion | {peak} | {:.1} |",
         per_url(peak as usize)
     );
+}
+
+/// Keep this the only test of the binary (see the module's doc).
+#[test]
+fn a_known_url_costs_at_most_100_bytes_and_32_with_state() {
+    let config = || {
+        Config::new(
+            parse_root(ROOT).expect("a valid root"),
+            "127.0.0.1:40000".parse().expect("a valid address"),
+        )
+    };
+    let (held, peak, crawler) = crawl(config());
+    let records = crawler.records();
+    let urls = records.len();
+    let pages = records
+        .iter()
+        .filter(|record| record.status == Status::Http(200))
+        .count();
+    assert_eq!(pages, PAGES, "every page fetched");
+    let text: usize = records.iter().map(|record| record.url.len()).sum();
+    drop(records);
+    let per_url = |bytes: isize| bytes as f64 / urls as f64;
+
+    println!(
+        "{urls} URLs known, all finished with a record (robots.txt, a 404, is no URL of the frontier)"
+    );
+    table(&crawler, urls, held, peak);
     println!(
         "| (of the total: the URLs' text, once) | {text} | {:.1} |",
-        per_url(text)
+        per_url(text as isize)
     );
     assert!(
-        per_url(held as usize) <= BUDGET,
+        per_url(held) <= BUDGET,
         "{:.1} B per known URL, more than {BUDGET}",
-        per_url(held as usize)
+        per_url(held)
     );
+    drop(crawler);
+
+    // As with --state: the journal counts what it is told, and keeps nothing.
+    let (seen, ended) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let mut lean = config();
+    let (s, e) = (Arc::clone(&seen), Arc::clone(&ended));
+    lean.journal = Some(Journal(Arc::new(move |changes: &mut Vec<Change>| {
+        for change in changes.drain(..) {
+            match change {
+                Change::Seen { .. } => s.fetch_add(1, Ordering::Relaxed),
+                Change::Ended(record) => e.fetch_add(
+                    usize::from(record.status == Status::Http(200)),
+                    Ordering::Relaxed,
+                ),
+                Change::Tried { .. } => 0,
+            };
+        }
+    })));
+    lean.spools = Some(Spools(Arc::new(|| Box::new(DiskSpool::new()))));
+    let (held, peak, crawler) = crawl(lean);
+    assert_eq!(ended.load(Ordering::Relaxed), PAGES, "every page fetched");
+    assert_eq!(seen.load(Ordering::Relaxed), urls, "every URL seen once");
+    assert_eq!(crawler.records(), [], "the records are the journal's");
+    println!();
+    println!("With --state: {urls} URLs known, the seen set as fingerprints");
+    table(&crawler, urls, held, peak);
+    for (what, bytes) in [("finished", held), ("at the peak", peak)] {
+        assert!(
+            per_url(bytes) <= LEAN_BUDGET,
+            "with --state, {:.1} B per known URL {what}, more than {LEAN_BUDGET}",
+            per_url(bytes)
+        );
+    }
 }

@@ -4,7 +4,7 @@
 //!
 //! The core says what changed ([`c10k_core::journal`]); this crate keeps it in
 //! [fjall](https://docs.rs/fjall), an embedded log-structured store, and reads it back as a
-//! [`Restore`] when a crawl starts.
+//! [`Resume`] when a crawl starts, one URL at a time.
 //!
 //! Changes are kept in groups: the steps' changes gather in memory, and every [`GROUP`] a
 //! thread of this crate's commits what gathered as one write batch, appended to the store's
@@ -38,14 +38,21 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use c10k_core::{Change, Journal, Record, RecordSink, Restore, Retry, Status};
-use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
+mod spool;
+
+use c10k_core::{Change, Journal, Record, RecordSink, Resume, Retry, Saved, Spool, Spools, Status};
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode, compaction::Leveled};
 
 /// What `VERSION` says of a directory this version writes and reads.
 pub const FORMAT: &str = "c10k-state 1";
 
 /// Bytes of one keyspace's write buffer (fjall's memtable; its default is 64 MiB).
-const MEMTABLE: u64 = 16 * 1024 * 1024;
+const MEMTABLE: u64 = 4 * 1024 * 1024;
+/// Bytes of one table (a file of the store) that compaction writes; its default is 64 MiB.
+/// A compaction holds memory in proportion (the input blocks the new table's index points
+/// into, its filter's key hashes): about 44 MiB at the default, in a crawl of three million
+/// URLs, against the frontier's 16 B per URL.
+const TABLE: u64 = 8 * 1024 * 1024;
 /// Bytes of the store's block cache.
 const CACHE: u64 = 8 * 1024 * 1024;
 
@@ -106,6 +113,8 @@ pub struct State {
     /// Set when the crawl has ended: the committer commits what is left, and stops.
     closing: Arc<AtomicBool>,
     committer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Bytes written to the spools of queued URLs.
+    spooled: Arc<AtomicU64>,
 }
 
 /// The store, and what was written to it.
@@ -123,6 +132,50 @@ struct Store {
     /// Bytes of keys and values written, and write batches.
     written: AtomicU64,
     batches: AtomicU64,
+}
+
+/// What an earlier run left, for the crawl to resume from ([`Resume`]): read from the store
+/// one URL at a time, by each shard as it starts (checked whole when the state was opened).
+pub struct Left {
+    store: Arc<Store>,
+    counts: Counts,
+}
+
+/// What a store holds: URLs seen, records, and records of a response.
+#[derive(Debug, Clone, Copy)]
+struct Counts {
+    seen: usize,
+    ended: usize,
+    fetched: usize,
+}
+
+impl Left {
+    /// How many URLs had been seen.
+    pub fn seen(&self) -> usize {
+        self.counts.seen
+    }
+}
+
+impl std::fmt::Debug for Left {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Left")
+            .field("counts", &self.counts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Resume for Left {
+    fn each(&self, f: &mut dyn FnMut(Saved<'_>)) {
+        // Read whole once already: a failure now is the disk's, and stops the crawl; what was
+        // not read stays in the store for the next run.
+        if let Err(err) = self.store.walk(f) {
+            self.store.fail(format!("reading the state back: {err}"));
+        }
+    }
+
+    fn ended(&self) -> (usize, usize) {
+        (self.counts.ended, self.counts.fetched)
+    }
 }
 
 /// What the directory held when opened.
@@ -147,9 +200,13 @@ impl State {
         roots: &[String],
         stop: Arc<AtomicBool>,
         sink: Option<RecordSink>,
-    ) -> Result<(State, Restore, Opened), Error> {
-        let (store, restore, opened) = Store::open(dir, roots, stop)?;
+    ) -> Result<(State, Left, Opened), Error> {
+        let (store, counts, opened) = Store::open(dir, roots, stop)?;
         let store = Arc::new(store);
+        let left = Left {
+            store: Arc::clone(&store),
+            counts,
+        };
         let gathered: Arc<Mutex<Vec<Change>>> = Arc::default();
         let closing = Arc::new(AtomicBool::new(false));
         let committer = {
@@ -171,8 +228,9 @@ impl State {
             gathered,
             closing,
             committer: Mutex::new(Some(committer)),
+            spooled: Arc::default(),
         };
-        Ok((state, restore, opened))
+        Ok((state, left, opened))
     }
 
     /// The journal the core writes to: each step's changes join the group to commit next.
@@ -184,6 +242,56 @@ impl State {
                 .unwrap_or_else(PoisonError::into_inner)
                 .append(changes);
         }))
+    }
+
+    /// The spools the core queues new URLs in ([`Spools`]): a file each, in the directory.
+    /// One that cannot be made stops the crawl, as a failed write does, and holds nothing.
+    pub fn spools(&self) -> Spools {
+        let (store, spooled) = (Arc::clone(&self.store), Arc::clone(&self.spooled));
+        Spools(Arc::new(move || -> Box<dyn Spool> {
+            match spool::FileSpool::new(&store.path, Arc::clone(&store), Arc::clone(&spooled)) {
+                Ok(spool) => Box::new(spool),
+                Err(err) => {
+                    store.fail(format!("the spool of queued URLs: {err}"));
+                    Box::new(Failed)
+                }
+            }
+        }))
+    }
+
+    /// Every record kept, sorted by URL (as `--urls-out` lists them), read back one at a
+    /// time. After [`State::finish`]. An `Err` says why one cannot be read.
+    pub fn records(&self) -> impl Iterator<Item = Result<Record, Error>> + '_ {
+        let corrupt = |what: String| Error::Corrupt {
+            path: self.store.path.clone(),
+            what,
+        };
+        self.store.ended.iter().map(move |item| {
+            let (key, value) = item.into_inner().map_err(|err| corrupt(err.to_string()))?;
+            let url =
+                std::str::from_utf8(&key).map_err(|_| corrupt("an ended URL's key".into()))?;
+            decode(url, &value).ok_or_else(|| corrupt(format!("the record of {url}")))
+        })
+    }
+
+    /// The record of `url`, if it ended. After [`State::finish`].
+    pub fn record(&self, url: &str) -> Result<Option<Record>, Error> {
+        let corrupt = |what: String| Error::Corrupt {
+            path: self.store.path.clone(),
+            what,
+        };
+        match self.store.ended.get(url) {
+            Ok(None) => Ok(None),
+            Ok(Some(value)) => decode(url, &value)
+                .map(Some)
+                .ok_or_else(|| corrupt(format!("the record of {url}"))),
+            Err(err) => Err(corrupt(err.to_string())),
+        }
+    }
+
+    /// Bytes written to the spools of queued URLs in this run.
+    pub fn spooled(&self) -> u64 {
+        self.spooled.load(Ordering::Relaxed)
     }
 
     /// Ends this run: what is gathered committed, the crawl marked complete if it is, and the
@@ -223,6 +331,23 @@ impl Drop for State {
     /// what it gathered.
     fn drop(&mut self) {
         let _ = self.end_committer();
+    }
+}
+
+/// The spool of a crawler whose file could not be made: it keeps nothing, and the crawl is
+/// stopped already (what it is given is in the journal as seen, for the next run).
+struct Failed;
+
+impl Spool for Failed {
+    fn push(&mut self, _: &str) {}
+    fn pop(&mut self) -> Option<String> {
+        None
+    }
+    fn len(&self) -> usize {
+        0
+    }
+    fn footprint(&self) -> usize {
+        0
     }
 }
 
@@ -269,7 +394,7 @@ impl Store {
         dir: &Path,
         roots: &[String],
         stop: Arc<AtomicBool>,
-    ) -> Result<(Store, Restore, Opened), Error> {
+    ) -> Result<(Store, Counts, Opened), Error> {
         let path = dir.to_path_buf();
         let store_err = |err: &dyn std::fmt::Display| Error::Store {
             path: path.clone(),
@@ -306,12 +431,14 @@ impl Store {
         // small write buffers and cache, since a crawl writes and reads back only at start.
         let db = Database::builder(dir.join("store"))
             .cache_size(CACHE)
-            .max_journaling_size(4 * MEMTABLE)
+            .max_journaling_size(64 * 1024 * 1024)
             .open()
             .map_err(|err| corrupt(format!("the store does not open: {err}")))?;
         let keyspace = |name: &str| {
             db.keyspace(name, || {
-                KeyspaceCreateOptions::default().max_memtable_size(MEMTABLE)
+                KeyspaceCreateOptions::default()
+                    .max_memtable_size(MEMTABLE)
+                    .compaction_strategy(Arc::new(Leveled::default().with_table_target_size(TABLE)))
             })
             .map_err(|err| corrupt(format!("keyspace {name}: {err}")))
         };
@@ -343,61 +470,87 @@ impl Store {
                 });
             }
         }
-        let restore = state.read().map_err(corrupt)?;
+        // Checked whole before any of it is used; read again by each shard as it starts.
+        let counts = state.walk(&mut |_| {}).map_err(corrupt)?;
         let opened = if state.meta.get("complete").map_err(read)?.is_some() {
             Opened::Complete
-        } else if restore.seen.is_empty() {
+        } else if counts.seen == 0 {
             Opened::New
         } else {
             Opened::Unfinished
         };
-        Ok((state, restore, opened))
+        Ok((state, counts, opened))
     }
 
-    /// Everything the store holds, checked whole before any of it is used.
-    fn read(&self) -> Result<Restore, String> {
-        let mut restore = Restore::default();
+    /// Reads the store through, calling `f` with every URL seen (once, with the fewest
+    /// redirects), its record if it ended, and its retry if it failed a try and had not
+    /// ended: the three keyspaces are sorted by URL, so they are read side by side, one
+    /// entry at a time. Then the records and retries of URLs not seen (none, as the core
+    /// journals) are read too, so that all of it is checked. Returns the URLs seen, the
+    /// records, and those with a response; `Err` says what does not read back.
+    fn walk(&self, f: &mut dyn FnMut(Saved<'_>)) -> Result<Counts, String> {
+        let mut ended = self.ended.iter().map(|item| {
+            let (key, value) = item.into_inner().map_err(|err| err.to_string())?;
+            let url = std::str::from_utf8(&key).map_err(|_| "an ended URL's key")?;
+            decode(url, &value).ok_or_else(|| format!("the record of {url}"))
+        });
+        let mut tries = self.tries.iter().map(|item| {
+            let (key, value) = item.into_inner().map_err(|err| err.to_string())?;
+            let url = std::str::from_utf8(&key).map_err(|_| "a retried URL's key")?;
+            retry_of(url, &value).ok_or_else(|| format!("the tries of {url}"))
+        });
+        let (mut next_ended, mut next_try) = (ended.next().transpose()?, tries.next().transpose()?);
+        let (mut seen, mut records, mut fetched) = (0, 0, 0);
+        let mut count = |record: &Record| {
+            records += 1;
+            fetched += usize::from(matches!(record.status, Status::Http(_)));
+        };
+        let mut last = Vec::new();
         for item in self.seen.iter() {
             let key = item.key().map_err(|err| err.to_string())?;
             let (url, redirects) = seen_key(&key).ok_or("a seen URL's key")?;
-            match restore.seen.last() {
-                // The fewest redirects sort first.
-                Some((last, _)) if last == url => {}
-                _ => restore.seen.push((url.to_owned(), redirects)),
+            // The fewest redirects sort first.
+            if last == url.as_bytes() {
+                continue;
+            }
+            last.clear();
+            last.extend_from_slice(url.as_bytes());
+            seen += 1;
+            while let Some(record) = next_ended.take_if(|record| record.url.as_str() < url) {
+                count(&record);
+                next_ended = ended.next().transpose()?;
+            }
+            while next_try.take_if(|retry| retry.url.as_str() < url).is_some() {
+                next_try = tries.next().transpose()?;
+            }
+            let record = next_ended.take_if(|record| record.url == url);
+            let retry = next_try.take_if(|retry| retry.url == url);
+            f(Saved {
+                url,
+                redirects,
+                ended: record.as_ref(),
+                retry: retry.as_ref().map(|retry| (retry.tries, retry.due)),
+            });
+            if let Some(record) = record {
+                count(&record);
+                next_ended = ended.next().transpose()?;
+            }
+            if retry.is_some() {
+                next_try = tries.next().transpose()?;
             }
         }
-        for item in self.ended.iter() {
-            let (key, value) = item.into_inner().map_err(|err| err.to_string())?;
-            let url = std::str::from_utf8(&key).map_err(|_| "an ended URL's key")?;
-            let record = decode(url, &value).ok_or_else(|| format!("the record of {url}"))?;
-            restore.ended.push(record);
+        while let Some(record) = next_ended {
+            count(&record);
+            next_ended = ended.next().transpose()?;
         }
-        for item in self.tries.iter() {
-            let (key, value) = item.into_inner().map_err(|err| err.to_string())?;
-            let url = std::str::from_utf8(&key).map_err(|_| "a retried URL's key")?;
-            let tries = value
-                .get(..4)
-                .and_then(|b| b.try_into().ok())
-                .map(u32::from_le_bytes);
-            let not_before = value
-                .get(4..12)
-                .and_then(|b| b.try_into().ok())
-                .map(u64::from_le_bytes);
-            let (Some(tries), Some(not_before), 12) = (tries, not_before, value.len()) else {
-                return Err(format!("the tries of {url}"));
-            };
-            // The wall clock's not-before, as the time still to wait from now.
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or(Duration::ZERO);
-            let wait = Duration::from_millis(not_before).saturating_sub(now);
-            restore.tries.push(Retry {
-                url: url.to_owned(),
-                tries,
-                due: std::time::Instant::now() + wait,
-            });
+        while next_try.is_some() {
+            next_try = tries.next().transpose()?;
         }
-        Ok(restore)
+        Ok(Counts {
+            seen,
+            ended: records,
+            fetched,
+        })
     }
 
     /// Commits `changes` as one batch, handed to the operating system before it returns.
@@ -493,6 +646,23 @@ impl Store {
     }
 }
 
+/// A `tries` value read back, for `url`: the try it goes again as, and the wall clock's
+/// not-before (Unix ms) as the time still to wait from now.
+fn retry_of(url: &str, value: &[u8]) -> Option<Retry> {
+    let tries = u32::from_le_bytes(value.get(..4)?.try_into().ok()?);
+    let not_before = u64::from_le_bytes(value.get(4..12)?.try_into().ok()?);
+    (value.len() == 12).then_some(())?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    let wait = Duration::from_millis(not_before).saturating_sub(now);
+    Some(Retry {
+        url: url.to_owned(),
+        tries,
+        due: std::time::Instant::now() + wait,
+    })
+}
+
 /// A `seen` key's URL and redirects.
 fn seen_key(key: &[u8]) -> Option<(&str, u32)> {
     let (url, rest) = key.split_at_checked(key.len().checked_sub(5)?)?;
@@ -557,7 +727,7 @@ pub fn decode(url: &str, value: &[u8]) -> Option<Record> {
 
 #[cfg(test)]
 mod tests {
-    use c10k_core::ErrorKind;
+    use c10k_core::{ErrorKind, Restore};
 
     use super::*;
 
@@ -576,9 +746,24 @@ mod tests {
         }
     }
 
+    /// Opens the state, and reads back what it holds as a [`Restore`].
     fn open(dir: &Path, roots: &[&str]) -> Result<(State, Restore, Opened), Error> {
         let roots: Vec<String> = roots.iter().map(|r| (*r).to_owned()).collect();
-        State::open(dir, &roots, Arc::default(), None)
+        let (state, left, opened) = State::open(dir, &roots, Arc::default(), None)?;
+        let mut restore = Restore::default();
+        left.each(&mut |saved| {
+            restore.seen.push((saved.url.to_owned(), saved.redirects));
+            restore.ended.extend(saved.ended.cloned());
+            if let Some((tries, due)) = saved.retry {
+                restore.tries.push(Retry {
+                    url: saved.url.to_owned(),
+                    tries,
+                    due,
+                });
+            }
+        });
+        assert_eq!(left.seen(), restore.seen.len());
+        Ok((state, restore, opened))
     }
 
     #[test]
@@ -727,9 +912,9 @@ mod tests {
         }
         state.finish(false).unwrap();
         drop(state);
-        let (_, restore, _) = open(dir.path(), &["http://127.0.0.1:1/"]).unwrap();
+        let (state, ..) = open(dir.path(), &["http://127.0.0.1:1/"]).unwrap();
         let kept: std::collections::HashSet<String> =
-            restore.ended.into_iter().map(|r| r.url).collect();
+            state.records().map(|r| r.unwrap().url).collect();
         for url in told.lock().unwrap().iter() {
             assert!(kept.contains(url), "{url}");
         }
