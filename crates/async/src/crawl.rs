@@ -105,14 +105,21 @@ impl Shared {
         }
     }
 
-    /// Before a new connection is opened (keep-alive): closes the oldest idle ones while they
-    /// and the fetches in flight (each of which may hold a connection) would be more
-    /// descriptors than the concurrency.
-    fn make_room(&self) {
-        if self.pool.keeps() {
-            let in_flight = self.lock().in_flight();
-            self.pool.make_room(in_flight);
+    /// A kept connection to `origin` (keep-alive), unless `fresh` asks for a new one; else,
+    /// before a new one is opened, room for it: the oldest idle ones closed while they and the
+    /// fetches in flight (each of which may hold a connection) would be more descriptors than
+    /// the concurrency.
+    fn kept_or_room(&self, origin: &str, fresh: bool) -> Option<Stream> {
+        if !self.pool.keeps() {
+            return None;
         }
+        let in_flight = self.lock().in_flight();
+        if fresh {
+            self.pool.make_room(in_flight);
+            return None;
+        }
+        self.pool
+            .take_or_make_room(origin, Instant::now(), Stream::quiet, in_flight)
     }
 }
 
@@ -283,13 +290,7 @@ async fn fetch_page(
     let deadline = time::Instant::now() + config.timeout;
     let mut fresh = false;
     loop {
-        let kept = if fresh {
-            None
-        } else {
-            shared
-                .pool
-                .take(fetch.origin(), Instant::now(), Stream::quiet)
-        };
+        let kept = shared.kept_or_room(fetch.origin(), fresh);
         let reused = kept.is_some();
         let mut stream = match kept {
             Some(stream) => {
@@ -297,7 +298,6 @@ async fn fetch_page(
                 stream
             }
             None => {
-                shared.make_room();
                 let connecting = connect(fetch.addr, config.connect_timeout.min(config.timeout));
                 let tcp = traced(config, fetch.id(), "connect", connecting).await?;
                 config.trace(fetch.id(), Event::Connected);

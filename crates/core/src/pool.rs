@@ -202,6 +202,32 @@ impl<S> Shared<S> {
         }
     }
 
+    /// [`Shared::take`]; when there is none to take, [`Shared::make_room`] for a new one in the
+    /// same hold of the lock, so that a connection put back in between is taken, rather than
+    /// closed to make room for a new one (which would open one more than can be busy).
+    pub fn take_or_make_room(
+        &self,
+        origin: &str,
+        now: Instant,
+        mut quiet: impl FnMut(&mut S) -> bool,
+        busy: usize,
+    ) -> Option<S> {
+        if !self.keep_alive {
+            return None;
+        }
+        loop {
+            let mut pool = self.lock();
+            let Some(mut socket) = pool.take(origin, now) else {
+                pool.make_room(busy);
+                return None;
+            };
+            drop(pool);
+            if quiet(&mut socket) {
+                return Some(socket);
+            }
+        }
+    }
+
     /// Before a new connection is opened with `busy` fetches in flight (this one counted):
     /// closes the oldest idle connections while they and the busy ones would be more than the
     /// concurrency ([`Pool::make_room`]).

@@ -79,14 +79,21 @@ impl Shared {
         }
     }
 
-    /// Before a new connection is opened (keep-alive): closes the oldest idle ones while they
-    /// and the fetches in flight (each of which may hold a connection) would be more
-    /// descriptors than the concurrency.
-    fn make_room(&self) {
-        if self.pool.keeps() {
-            let in_flight = self.lock().in_flight();
-            self.pool.make_room(in_flight);
+    /// A kept connection to `origin` (keep-alive), unless `fresh` asks for a new one; else,
+    /// before a new one is opened, room for it: the oldest idle ones closed while they and the
+    /// fetches in flight (each of which may hold a connection) would be more descriptors than
+    /// the concurrency.
+    fn kept_or_room(&self, origin: &str, fresh: bool) -> Option<Stream> {
+        if !self.pool.keeps() {
+            return None;
         }
+        let in_flight = self.lock().in_flight();
+        if fresh {
+            self.pool.make_room(in_flight);
+            return None;
+        }
+        self.pool
+            .take_or_make_room(origin, Instant::now(), Stream::quiet, in_flight)
     }
 }
 
@@ -210,13 +217,7 @@ fn fetch_page(fetch: &mut Fetch, config: &Config, shared: &Shared) -> Result<Res
     let deadline = Instant::now() + config.timeout;
     let mut fresh = false;
     loop {
-        let kept = if fresh {
-            None
-        } else {
-            shared
-                .pool
-                .take(fetch.origin(), Instant::now(), Stream::quiet)
-        };
+        let kept = shared.kept_or_room(fetch.origin(), fresh);
         let reused = kept.is_some();
         let mut stream = match kept {
             Some(stream) => {
@@ -224,7 +225,6 @@ fn fetch_page(fetch: &mut Fetch, config: &Config, shared: &Shared) -> Result<Res
                 stream
             }
             None => {
-                shared.make_room();
                 let tcp = connect(fetch.addr, config.connect_timeout.min(config.timeout))?;
                 config.trace(fetch.id(), Event::Connected);
                 if fetch.is_tls() {
