@@ -185,21 +185,8 @@ impl<S> Shared<S> {
     /// came on it while it was idle, if there is one. One that is not quiet (stray bytes, or
     /// closed by the server) is dropped, and so closed, out of the lock, and the next is
     /// tried. `quiet` is the model's look at its socket (the core does no I/O).
-    pub fn take(
-        &self,
-        origin: &str,
-        now: Instant,
-        mut quiet: impl FnMut(&mut S) -> bool,
-    ) -> Option<S> {
-        if !self.keep_alive {
-            return None;
-        }
-        loop {
-            let mut socket = self.lock().take(origin, now)?;
-            if quiet(&mut socket) {
-                return Some(socket);
-            }
-        }
+    pub fn take(&self, origin: &str, now: Instant, quiet: impl FnMut(&mut S) -> bool) -> Option<S> {
+        self.take_else(origin, now, quiet, None)
     }
 
     /// [`Shared::take`]; when there is none to take, [`Shared::make_room`] for a new one in the
@@ -209,8 +196,20 @@ impl<S> Shared<S> {
         &self,
         origin: &str,
         now: Instant,
-        mut quiet: impl FnMut(&mut S) -> bool,
+        quiet: impl FnMut(&mut S) -> bool,
         busy: usize,
+    ) -> Option<S> {
+        self.take_else(origin, now, quiet, Some(busy))
+    }
+
+    /// [`Shared::take`], and when there is none to take, with `room` (the fetches busy), room
+    /// made for a new one under the same lock.
+    fn take_else(
+        &self,
+        origin: &str,
+        now: Instant,
+        mut quiet: impl FnMut(&mut S) -> bool,
+        room: Option<usize>,
     ) -> Option<S> {
         if !self.keep_alive {
             return None;
@@ -218,7 +217,9 @@ impl<S> Shared<S> {
         loop {
             let mut pool = self.lock();
             let Some(mut socket) = pool.take(origin, now) else {
-                pool.make_room(busy);
+                if let Some(busy) = room {
+                    pool.make_room(busy);
+                }
                 return None;
             };
             drop(pool);

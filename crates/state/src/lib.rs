@@ -262,31 +262,25 @@ impl State {
     /// Every record kept, sorted by URL (as `--urls-out` lists them), read back one at a
     /// time. After [`State::finish`]. An `Err` says why one cannot be read.
     pub fn records(&self) -> impl Iterator<Item = Result<Record, Error>> + '_ {
-        let corrupt = |what: String| Error::Corrupt {
-            path: self.store.path.clone(),
-            what,
-        };
-        self.store.ended.iter().map(move |item| {
-            let (key, value) = item.into_inner().map_err(|err| corrupt(err.to_string()))?;
-            let url =
-                std::str::from_utf8(&key).map_err(|_| corrupt("an ended URL's key".into()))?;
-            decode(url, &value).ok_or_else(|| corrupt(format!("the record of {url}")))
+        self.store.ended.iter().map(|item| {
+            let (key, value) = item
+                .into_inner()
+                .map_err(|err| self.store.corrupt(err.to_string()))?;
+            ended_record(&key, &value).map_err(|what| self.store.corrupt(what))
         })
     }
 
     /// The record of `url`, if it ended. After [`State::finish`].
     pub fn record(&self, url: &str) -> Result<Option<Record>, Error> {
-        let corrupt = |what: String| Error::Corrupt {
-            path: self.store.path.clone(),
-            what,
-        };
-        match self.store.ended.get(url) {
-            Ok(None) => Ok(None),
-            Ok(Some(value)) => decode(url, &value)
-                .map(Some)
-                .ok_or_else(|| corrupt(format!("the record of {url}"))),
-            Err(err) => Err(corrupt(err.to_string())),
-        }
+        let value = self
+            .store
+            .ended
+            .get(url)
+            .map_err(|err| self.store.corrupt(err.to_string()))?;
+        value
+            .map(|value| ended_record(url.as_bytes(), &value))
+            .transpose()
+            .map_err(|what| self.store.corrupt(what))
     }
 
     /// Bytes written to the spools of queued URLs in this run.
@@ -491,8 +485,7 @@ impl Store {
     fn walk(&self, f: &mut dyn FnMut(Saved<'_>)) -> Result<Counts, String> {
         let mut ended = self.ended.iter().map(|item| {
             let (key, value) = item.into_inner().map_err(|err| err.to_string())?;
-            let url = std::str::from_utf8(&key).map_err(|_| "an ended URL's key")?;
-            decode(url, &value).ok_or_else(|| format!("the record of {url}"))
+            ended_record(&key, &value)
         });
         let mut tries = self.tries.iter().map(|item| {
             let (key, value) = item.into_inner().map_err(|err| err.to_string())?;
@@ -587,6 +580,14 @@ impl Store {
         self.batches.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// The store does not read back whole: `what` says where.
+    fn corrupt(&self, what: String) -> Error {
+        Error::Corrupt {
+            path: self.path.clone(),
+            what,
+        }
+    }
+
     fn fail(&self, err: String) {
         let mut failed = self.failed.lock().unwrap_or_else(PoisonError::into_inner);
         failed.get_or_insert(err);
@@ -644,6 +645,12 @@ impl Store {
         }
         allocated(&self.path)
     }
+}
+
+/// An `ended` key and value read back as the record; `Err` says what does not read back.
+fn ended_record(key: &[u8], value: &[u8]) -> Result<Record, String> {
+    let url = std::str::from_utf8(key).map_err(|_| "an ended URL's key".to_owned())?;
+    decode(url, value).ok_or_else(|| format!("the record of {url}"))
 }
 
 /// A `tries` value read back, for `url`: the try it goes again as, and the wall clock's
