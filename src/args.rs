@@ -71,6 +71,16 @@ pub(crate) struct ProbeArgs {
     pub(crate) stack_kb: usize,
 }
 
+#[derive(Debug, Args)]
+pub(crate) struct ProbeTlsArgs {
+    /// Connections held at the first measure of RSS.
+    #[arg(long, default_value_t = 200)]
+    pub(crate) narrow: usize,
+    /// Connections held at the second.
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) wide: usize,
+}
+
 /// The `crawl --help` heading of the embedded test site's flags.
 const SITE: &str = "Embedded test site (crawled when no URL is given)";
 

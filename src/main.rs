@@ -14,7 +14,9 @@ use std::process::ExitCode;
 use c10k_harness as harness;
 use clap::{Parser, Subcommand};
 
-use args::{CompareArgs, CountArgs, CrawlArgs, PlotArgs, ProbeArgs, PublishArgs, ServeArgs};
+use args::{
+    CompareArgs, CountArgs, CrawlArgs, PlotArgs, ProbeArgs, ProbeTlsArgs, PublishArgs, ServeArgs,
+};
 use commands::{compare, count, plot, publish, serve};
 use crawl::crawl;
 
@@ -54,6 +56,9 @@ enum Command {
     /// Spawn threads, then open sockets, until the OS refuses (or the cap); print JSON.
     #[command(hide = true)]
     ProbeLimits(ProbeArgs),
+    /// Hold bare rustls client connections, as in-flight crawls hold theirs; print JSON.
+    #[command(hide = true)]
+    ProbeTls(ProbeTlsArgs),
 }
 
 /// An error in what the user asked: exit code 2.
@@ -74,6 +79,12 @@ fn main() -> ExitCode {
             println!("{}", serde_json::to_string(&ceilings).unwrap_or_default());
             Ok(ExitCode::SUCCESS)
         }
+        Command::ProbeTls(args) => harness::probe::bare_tls((args.narrow, args.wide))
+            .map(|bare| {
+                println!("{}", serde_json::to_string(&bare).unwrap_or_default());
+                ExitCode::SUCCESS
+            })
+            .map_err(anyhow::Error::from),
     };
     match result {
         Ok(code) => code,

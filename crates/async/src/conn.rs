@@ -30,7 +30,7 @@ use std::{
 use c10k_core::pool::Shared;
 use nix::sys::socket::{MsgFlags, recv};
 use tokio::{
-    io::{AsyncRead, AsyncWrite, Interest, ReadBuf},
+    io::{AsyncRead, AsyncReadExt as _, AsyncWrite, Interest, ReadBuf},
     net::TcpStream,
 };
 use tokio_rustls::client::TlsStream;
@@ -50,6 +50,21 @@ impl Stream {
         match self {
             Stream::Plain(tcp) => tcp,
             Stream::Tls(tls) => tls.get_ref().0,
+        }
+    }
+
+    /// Waits until the response begins (or the peer closes), holding no read buffer: over TCP
+    /// until the socket is readable, reading nothing (`None`); over TLS until plaintext is
+    /// decrypted, reading one byte of it into `first` (`Some(0)` at the end). The session
+    /// tickets a TLS server sends first make the socket readable too; rustls reads them and
+    /// keeps them, and the read waits on.
+    pub(crate) async fn response_begins(
+        &mut self,
+        first: &mut [u8; 1],
+    ) -> io::Result<Option<usize>> {
+        match self {
+            Stream::Plain(tcp) => tcp.readable().await.map(|()| None),
+            Stream::Tls(tls) => tls.read(first).await.map(Some),
         }
     }
 

@@ -315,20 +315,6 @@ async fn fetch_page(
             if let Err(err) = send_request(&mut stream, fetch, config, deadline).await {
                 break 'exchange Err(err);
             }
-            // Wait until the response begins (or the peer closes), then read it. The wait
-            // is here, and not in `read_response` with its read buffer, so a task waiting
-            // for a server holds no buffer: it is allocated once there is something to put
-            // in it. `readable` waits for tokio's readiness and reads nothing (a peek would
-            // be one more system call per page). Over TLS the first bytes may be the
-            // server's session tickets.
-            let waiting = traced(config, fetch.id(), "readable", stream.tcp().readable());
-            if let Err(err) = time::timeout_at(deadline, waiting)
-                .await
-                .map_err(timed_out)
-                .and_then(|ready| ready.map_err(exchange))
-            {
-                break 'exchange Err(err);
-            }
             read_response(&mut stream, deadline, &mut reader, config, fetch.id()).await
         };
         match result {
@@ -398,7 +384,7 @@ async fn send_request(
     Ok(())
 }
 
-/// Reads the response, which has begun to arrive, until it is complete.
+/// Waits until the response begins (or the peer closes), then reads it until it is complete.
 async fn read_response(
     stream: &mut Stream,
     deadline: time::Instant,
@@ -406,30 +392,61 @@ async fn read_response(
     config: &Config,
     id: FetchId,
 ) -> Result<Response, FetchError> {
+    // A task waiting for its server holds no read buffer: it is made once there is something
+    // to put in it. Over TCP the wait is tokio's `readable`, which reads nothing (a peek would
+    // be one more system call per page). Over TLS the server's session tickets come first and
+    // wake the task; rustls reads and keeps them, so the wait is a read of one byte, which
+    // returns once the response's first byte is decrypted.
+    let mut first = [0; 1];
+    let waiting = traced(config, id, "readable", stream.response_begins(&mut first));
+    let began = time::timeout_at(deadline, waiting)
+        .await
+        .map_err(timed_out)?;
+    // Over TLS the byte read, or the end; over TCP nothing read yet.
+    if let Some(read) = began.transpose()
+        && let Some(response) = take(reader, read, &first, config, id)?
+    {
+        return Ok(response);
+    }
     // On the heap: whatever lives across an `.await` is kept in the task's future, so an
     // array here would be 4 KiB in every task, reading or not. Freed when the response is read.
     let mut chunk = vec![0; CHUNK_SIZE];
     loop {
         let reading = traced(config, id, "read", stream.read(&mut chunk));
-        let n = match time::timeout_at(deadline, reading)
+        let read = time::timeout_at(deadline, reading)
             .await
-            .map_err(timed_out)?
-        {
-            Ok(n) => n,
-            // TLS: the stream ended without `close_notify`.
-            Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => {
-                config.trace(id, Event::Read(0));
-                return reader.eof_unclean();
-            }
-            Err(err) => return Err(exchange(err)),
-        };
-        config.trace(id, Event::Read(n));
-        if n == 0 {
-            return reader.eof();
-        }
-        if let Progress::Done(response) = reader.feed(&chunk[..n])? {
+            .map_err(timed_out)?;
+        if let Some(response) = take(reader, read, &chunk, config, id)? {
             return Ok(response);
         }
+    }
+}
+
+/// Gives `reader` what one read put in `buf`: the response once it is complete (or ended by
+/// the stream's end), `None` while more is to come.
+fn take(
+    reader: &mut ResponseReader,
+    read: io::Result<usize>,
+    buf: &[u8],
+    config: &Config,
+    id: FetchId,
+) -> Result<Option<Response>, FetchError> {
+    let n = match read {
+        Ok(n) => n,
+        // TLS: the stream ended without `close_notify`.
+        Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => {
+            config.trace(id, Event::Read(0));
+            return reader.eof_unclean().map(Some);
+        }
+        Err(err) => return Err(exchange(err)),
+    };
+    config.trace(id, Event::Read(n));
+    if n == 0 {
+        return reader.eof().map(Some);
+    }
+    match reader.feed(&buf[..n])? {
+        Progress::Done(response) => Ok(Some(response)),
+        Progress::NeedMore => Ok(None),
     }
 }
 

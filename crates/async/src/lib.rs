@@ -110,10 +110,13 @@
 //!                                   → Ready                         tls handshake done
 //!                                   send_request: write_all, flush
 //!                                   → Ready at once                 request written
-//!                                   readable → Pending
+//!                                   read_response: readable (https:
+//!                                   read one byte) → Pending
 //!  ◀── Pending ────────────────────
-//!  … readable: wake, poll(task) ──▶ readable → Ready                task woke in readable
-//!                                   read_response: read → n bytes   read N bytes
+//!  … readable: wake, poll(task) ──▶ readable → Ready (https: the    task woke in readable
+//!                                   session tickets kept by rustls,
+//!                                   Pending until the first byte)
+//!                                   read → n bytes                  read N bytes
 //!                                   feed … NeedMore; read → Pending
 //!  … readable: wake, poll(task) ──▶ read → Ready, feed → Done       task woke in read …
 //!                                   keep_or_close: whole, reusable
@@ -151,7 +154,11 @@
 //! **Memory.** Whatever lives across an `.await` is stored in the task's future, for every
 //! task. So a fetch waits for its response to begin with `readable` (where a thread peeks a
 //! byte: `readable` reads nothing, one system call fewer per page), and only then takes its
-//! read buffer, from the heap: a task waiting for a server holds no buffer. The future's
+//! read buffer, from the heap: a task waiting for a server holds no buffer. Over `https:`
+//! the server's session tickets come first and make the socket readable with no response
+//! yet, so there the wait is a read of one byte: tokio-rustls hands rustls the tickets and
+//! stays pending until plaintext comes (waiting on `readable` instead held a 4 KiB buffer
+//! through every wait, 13.9 KB per connection where it is 9.8 KB now). The future's
 //! size is in [`state_sizes`]; [`bytes`] measures what each further change would save, and
 //! its step 2 what `https:` and keep-alive cost every task, plain ones too, since a future
 //! keeps room for every path: 80 bytes of future (744 B, against 664 for the fetch of
@@ -171,10 +178,13 @@
 //! against 10,000, two runs): 1,503 and 1,474 B over http, then 1,506 and 1,486, with the
 //! worker's `let … else` (1,550 and 1,562 B with its `while let`, on the same machine the
 //! same day; 1,297 and 1,318 B when https and keep-alive came, 1,311 and 1,269 B built from
-//! 4820240, the commit before them), and, measured when https came, 8,782 and 7,854 B over
-//! https (`TLS=1`). So a TLS connection adds 6.5 to 7.5 KB of resident memory, a little less
-//! than the 8.5 KB the allocator counts for rustls' heap and the box (resident memory counts
-//! the pages written, and not every byte allocated is). The handshake runs inside a poll,
+//! 4820240, the commit before them), and 10,170 and 10,191 B over https (`TLS=1
+//! DELAY_MS=3000`, the wait of one byte; the benchmark's TLS memory site, C = 200 against
+//! 1,000: 9,789 and 9,825 B, where waiting on `readable` gave 13,829 and 13,967 B). So a
+//! TLS connection adds 8.3 to 8.7 KB of resident memory, about what bare rustls client
+//! connections held the same way take (`c10k probe-tls`: 8,985 B each at 200 against 1,000),
+//! and a little less than the allocator counts for rustls' heap and the box (resident memory
+//! counts the pages written, and not every byte allocated is). The handshake runs inside a poll,
 //! on the runtime's one stack: unlike a thread, a task keeps no stack for it.
 
 #![deny(missing_docs)]

@@ -548,23 +548,45 @@ pub fn targets(results: &Results) -> Vec<Target> {
         rows: Vec::new(),
         not_measured: None,
     };
+    let bare = results.bare_tls.as_ref().and_then(|b| b.per_connection_b());
     for (model, tls) in &results.claims.tls_memory_per_connection_b {
         if model == Strategy::Threads.name() {
             continue;
         }
         let plain = results.claims.memory_per_connection_b.get(model);
-        memory.rows.push(TargetRow {
-            model: model.clone(),
-            measured: match plain {
-                Some(plain) => format!(
-                    "{tls:.0} B per TLS connection, {plain:.0} B per plain one: TLS adds {:.0} B",
+        memory.rows.push(match (plain, bare) {
+            (Some(plain), Some(bare)) => {
+                let ratio = tls / (bare + plain);
+                TargetRow {
+                    model: model.clone(),
+                    measured: format!(
+                        "{tls:.0} B per TLS connection against {:.0} B: a bare ClientConnection's \
+                         {bare:.0} B and {plain:.0} B per plain connection (TLS adds {:.0} B)",
+                        bare + plain,
+                        tls - plain
+                    ),
+                    ratio: Some(ratio),
+                    met: Some(ratio <= 1.0),
+                }
+            }
+            (Some(plain), None) => TargetRow {
+                model: model.clone(),
+                measured: format!(
+                    "{tls:.0} B per TLS connection, {plain:.0} B per plain one: TLS adds {:.0} \
+                     B (bare connections not measured)",
                     tls - plain
                 ),
-                None => format!("{tls:.0} B per TLS connection"),
+                ratio: None,
+                met: None,
             },
-            ratio: None,
-            // rustls' own buffers alone are not measured by the sweep.
-            met: None,
+            (None, _) => TargetRow {
+                model: model.clone(),
+                measured: format!(
+                    "{tls:.0} B per TLS connection (the plain memory site did not run)"
+                ),
+                ratio: None,
+                met: None,
+            },
         });
     }
     if memory.rows.is_empty() {
@@ -917,6 +939,53 @@ mod tests {
         assert_eq!(claim.reused_share, Some(0.99));
         assert_eq!(claim.syscalls, Some((100, 9.0, 0.4)));
         assert_eq!(claim.https_cpu_us, None);
+    }
+
+    #[test]
+    fn tls_memory_is_judged_against_a_bare_client_connection_and_the_plain_cost() {
+        let mut results = Results::default();
+        for (model, plain, tls) in [
+            ("callbacks", 800.0, 9_700.0),
+            ("async", 1_400.0, 13_900.0),
+            ("threads", 14_000.0, 42_000.0),
+        ] {
+            results
+                .claims
+                .memory_per_connection_b
+                .insert(model.into(), plain);
+            results
+                .claims
+                .tls_memory_per_connection_b
+                .insert(model.into(), tls);
+        }
+        let memory = |results: &Results| {
+            targets(results)
+                .into_iter()
+                .find(|t| t.text.contains("TLS memory"))
+                .expect("the memory target")
+        };
+        // Without the bare connections, nothing is judged.
+        let rows = memory(&results).rows;
+        assert!(rows.iter().all(|r| r.met.is_none()), "{rows:?}");
+        // 200 connections at 10,000 KiB, 1,000 at 17,000: 8,960 B each.
+        results.bare_tls = Some(crate::probe::BareTls {
+            connections: (200, 1000),
+            rss_kib: (10_000, 17_000),
+            ..crate::probe::BareTls::default()
+        });
+        let judged: Vec<(String, Option<bool>)> = memory(&results)
+            .rows
+            .into_iter()
+            .map(|r| (r.model, r.met))
+            .collect();
+        // Threads (blocking) are not held to it; async's 13,900 B is over 8,960 + 1,400.
+        assert_eq!(
+            judged,
+            [
+                ("async".to_owned(), Some(false)),
+                ("callbacks".to_owned(), Some(true))
+            ]
+        );
     }
 
     #[test]

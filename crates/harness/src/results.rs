@@ -306,6 +306,10 @@ pub struct Results {
     pub ceiling: Option<Ceiling>,
     /// How many threads and sockets one process could hold.
     pub limits: Option<Ceilings>,
+    /// Bare rustls client connections, held as in-flight crawls hold theirs, at the TLS memory
+    /// site's narrowest and widest C: what TLS costs a connection before any model's own.
+    #[serde(default)]
+    pub bare_tls: Option<crate::probe::BareTls>,
     /// Every crawl.
     pub runs: Vec<Run>,
     /// The lecture's claims, derived from the runs.

@@ -115,6 +115,19 @@ pub fn sweep(bin: &Path, plan: &Plan) -> io::Result<Results> {
         Err(err) => note(&mut results, format!("limits probe skipped: {err}")),
     }
     overall.inc(1);
+    if let Some(at) = plan
+        .connections
+        .as_ref()
+        .and_then(|a| a.tls_memory.as_ref())
+        && let (Some(&narrow), Some(&wide)) =
+            (at.concurrencies.iter().min(), at.concurrencies.iter().max())
+    {
+        overall.set_message("holding bare TLS client connections");
+        match probe_tls(bin, (narrow, wide)) {
+            Ok(bare) => results.bare_tls = Some(bare),
+            Err(err) => note(&mut results, format!("bare TLS probe skipped: {err}")),
+        }
+    }
 
     // One server per site, size, placement and transport, started when first needed and
     // kept for the runs after.
@@ -1079,6 +1092,20 @@ fn probe_limits(bin: &Path, cap: usize) -> io::Result<Ceilings> {
         io::Error::other(format!(
             "probe-limits: {e}: {}",
             String::from_utf8_lossy(&output.stderr)
+        ))
+    })
+}
+
+/// Runs `bin probe-tls` in a child, so that its RSS holds nothing but bare connections.
+fn probe_tls(bin: &Path, (narrow, wide): (usize, usize)) -> io::Result<crate::probe::BareTls> {
+    let output = Command::new(bin)
+        .args(["probe-tls", "--narrow", &narrow.to_string()])
+        .args(["--wide", &wide.to_string()])
+        .output()?;
+    serde_json::from_slice(&output.stdout).map_err(|e| {
+        io::Error::other(format!(
+            "probe-tls: {e}: {}",
+            first_line(&String::from_utf8_lossy(&output.stderr), "no output")
         ))
     })
 }

@@ -798,6 +798,26 @@ fn tls_memory_table(results: &Results, md: &mut String) {
         ));
     }
     md.push('\n');
+    if let Some(bare) = &results.bare_tls
+        && let Some(per_connection) = bare.per_connection_b()
+    {
+        md.push_str(&format!(
+            "Bare rustls client connections, held the same way in a process of their own \
+             (`c10k probe-tls`: each boxed, its handshake done against the same certificate, \
+             {} of {} resumed, the session tickets read, the request written; no socket): \
+             {:.1} MiB at {} and {:.1} MiB at {}, **{per_connection:.0} B per connection** \
+             (`size_of` {} B, the rest on the heap). That is what TLS costs a connection \
+             before any model's own; the target holds each event-driven model's RSS per TLS \
+             connection to it plus the model's per plain connection.\n\n",
+            bare.resumed,
+            bare.connections.1,
+            bare.rss_kib.0 as f64 / 1024.0,
+            bare.connections.0,
+            bare.rss_kib.1 as f64 / 1024.0,
+            bare.connections.1,
+            bare.size_of_b,
+        ));
+    }
 }
 
 /// wrk against the connection axis's CPU-bound site.
@@ -922,9 +942,15 @@ fn connection_claims(results: &Results, md: &mut String) {
                 },
             )
             .collect();
+        let bare = match results.bare_tls.as_ref().and_then(|b| b.per_connection_b()) {
+            Some(bytes) => {
+                format!("; a bare rustls ClientConnection held the same way {bytes:.0} B")
+            }
+            None => String::new(),
+        };
         md.push_str(&format!(
             "- *Memory per TLS connection* (RSS each extra in-flight connection adds, on the \
-             memory site over https): {}.\n",
+             memory site over https): {}{bare}.\n",
             list.join(", ")
         ));
     }
