@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     Strategy,
     loadgen::WrkRow,
-    plan::{CONN_CPU, Transport},
+    plan::{CONN_CPU, CONN_ONE_CORE, Transport},
     results::{Results, Run},
 };
 
@@ -708,6 +708,17 @@ pub fn targets(results: &Results) -> Vec<Target> {
     targets
 }
 
+/// The keep-alive crawls pinned to one core, on the one-core site (or, in a sweep before it,
+/// the CPU-bound one).
+pub fn one_core_runs(results: &Results) -> Vec<&Run> {
+    results
+        .runs
+        .iter()
+        .filter(|r| r.site == CONN_ONE_CORE || r.site == CONN_CPU)
+        .filter(|r| r.cores == Some(1) && r.transport == Transport::HTTP_KEEP_ALIVE)
+        .collect()
+}
+
 /// Issue 26: on one core, the event-driven models at C = 1,000 against threads, keeping
 /// connections (the runs pinned to one CPU).
 fn one_core_target(results: &Results) -> Target {
@@ -720,13 +731,7 @@ fn one_core_target(results: &Results) -> Target {
         rows: Vec::new(),
         not_measured: None,
     };
-    let pinned: Vec<&Run> = results
-        .runs
-        .iter()
-        .filter(|r| {
-            r.site == CONN_CPU && r.cores == Some(1) && r.transport == Transport::HTTP_KEEP_ALIVE
-        })
-        .collect();
+    let pinned = one_core_runs(results);
     let threads = pinned
         .iter()
         .find(|r| r.strategy == Strategy::Threads.name() && clean(r));
@@ -939,6 +944,40 @@ mod tests {
         assert_eq!(claim.reused_share, Some(0.99));
         assert_eq!(claim.syscalls, Some((100, 9.0, 0.4)));
         assert_eq!(claim.https_cpu_us, None);
+    }
+
+    #[test]
+    fn the_one_core_target_reads_the_one_core_site_or_an_older_sweeps_cpu_site() {
+        for site in [CONN_ONE_CORE, CONN_CPU] {
+            let pinned = |strategy: &str, per_s: f64| Run {
+                site: site.into(),
+                cores: Some(1),
+                ..run(strategy, Transport::HTTP_KEEP_ALIVE, 1000, per_s, 10.0)
+            };
+            let results = Results {
+                runs: vec![
+                    pinned("threads", 60_000.0),
+                    pinned("callbacks", 96_000.0),
+                    pinned("uring", 84_000.0),
+                    // Not pinned: not one of them.
+                    run("async", Transport::HTTP_KEEP_ALIVE, 1000, 200_000.0, 5.0),
+                ],
+                ..Results::default()
+            };
+            let judged: Vec<(String, Option<bool>)> = one_core_target(&results)
+                .rows
+                .into_iter()
+                .map(|r| (r.model, r.met))
+                .collect();
+            assert_eq!(
+                judged,
+                [
+                    ("callbacks".to_owned(), Some(true)),
+                    ("uring".to_owned(), Some(false))
+                ],
+                "{site}"
+            );
+        }
     }
 
     #[test]

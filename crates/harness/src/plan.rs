@@ -421,6 +421,11 @@ pub const CONN_CPU: &str = "conn-cpu";
 pub const CONN_LATENCY: &str = "conn-latency";
 /// The memory site over https.
 pub const TLS_MEMORY: &str = "tls-memory";
+/// The site of keep-alive on one core.
+pub const CONN_ONE_CORE: &str = "conn-one-core";
+/// Pages of the one-core site per connection at its C: enough that the crawl is the C kept
+/// connections at work, not their opening, the breadth-first ramp from the root or the tail.
+pub const ONE_CORE_PAGES_PER_CONNECTION: usize = 100;
 
 /// A site of an axis, and the concurrencies it is crawled with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -450,10 +455,16 @@ pub struct ConnectionsAxis {
     /// The memory site over https (`tls-memory`), crawled by each strategy's default form
     /// with sessions resumed: the RSS each in-flight TLS connection adds.
     pub tls_memory: Option<SiteAt>,
-    /// Keep-alive on one core: the CPU-bound site crawled over http keep-alive by each
-    /// strategy's default form at this C, pinned to one CPU and the server to the others
-    /// (when there are at least two).
+    /// Keep-alive on one core: [`ConnectionsAxis::one_core_site`] crawled over http
+    /// keep-alive by each strategy's default form at this C, pinned to one CPU and the server
+    /// to the others (when there are at least two).
     pub one_core: Option<usize>,
+    /// The site of the one-core crawls: CPU-bound, [`ONE_CORE_PAGES_PER_CONNECTION`] pages per
+    /// connection. Plans written before it (`None`) crawled the CPU-bound site there, 10
+    /// pages per connection at C = 1,000, so that a tenth of the requests opened a connection
+    /// and the breadth-first ramp from the root and the tail weighed on the rate.
+    #[serde(default)]
+    pub one_core_site: Option<Site>,
     /// A crawl of this axis still running after this many seconds is killed and recorded as
     /// failed (shorter than the plan's: a model that stalls on a transport it does not
     /// support yet costs this, not five minutes).
@@ -506,6 +517,11 @@ impl ConnectionsAxis {
                 concurrencies: memory_cs.to_vec(),
             }),
             one_core: Some(one_core),
+            one_core_site: Some(Site::fixed(
+                CONN_ONE_CORE,
+                one_core * ONE_CORE_PAGES_PER_CONNECTION,
+                0,
+            )),
             run_timeout_s: 120,
             handshake_pages: None,
         }
@@ -517,6 +533,11 @@ impl ConnectionsAxis {
             .iter()
             .map(|s| &s.site)
             .find(|site| site.delay_ms == 0)
+    }
+
+    /// The site crawled on one core: its own, or in older plans the CPU-bound site.
+    pub fn one_core_site(&self) -> Option<&Site> {
+        self.one_core_site.as_ref().or_else(|| self.cpu_site())
     }
 }
 
@@ -744,6 +765,7 @@ impl Plan {
                 transports: Transport::ALL.to_vec(),
                 tls_memory: None,
                 one_core: None,
+                one_core_site: None,
                 run_timeout_s: 120,
                 handshake_pages: Some(300),
             }),
@@ -854,6 +876,11 @@ mod tests {
             let axis = plan.connections.expect("a connection axis");
             assert_eq!(axis.transports, Transport::ALL);
             assert_eq!(axis.cpu_site().map(|s| s.name.as_str()), Some(CONN_CPU));
+            if let Some(c) = axis.one_core {
+                let site = axis.one_core_site().expect("a one-core site");
+                assert_eq!(site.name, CONN_ONE_CORE);
+                assert_eq!(site.pages_for(c), c * ONE_CORE_PAGES_PER_CONNECTION);
+            }
         }
         assert_eq!(
             Transport::HTTPS_CLOSE_NO_RESUME.suffix(),

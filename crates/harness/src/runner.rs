@@ -540,7 +540,7 @@ fn connection_jobs<'a>(
     }
     let allowed = crate::affinity::allowed_cpus().unwrap_or_else(|_| vec![0]);
     if let (Some(concurrency), Some(site), true) =
-        (axis.one_core, axis.cpu_site(), allowed.len() > 1)
+        (axis.one_core, axis.one_core_site(), allowed.len() > 1)
     {
         let step = CoresAxis::step(1, &allowed);
         for &strategy in &plan.strategies {

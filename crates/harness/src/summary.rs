@@ -11,7 +11,7 @@ use crate::{
     durable::{self, STATE_VS_MEMORY},
     loadgen::CpuPerResponse,
     peers::Peer,
-    plan::{CONN_CPU, Plan, STALL, TLS_MEMORY, Transport},
+    plan::{Plan, STALL, TLS_MEMORY, Transport},
     results::{Results, Run, WORK_LOSS},
 };
 
@@ -704,22 +704,26 @@ fn pool_table(results: &Results, md: &mut String) {
 
 /// Keep-alive with the crawler on one CPU and the server on the others.
 fn one_core_table(results: &Results, md: &mut String) {
-    let pinned: Vec<&Run> = results
-        .runs
-        .iter()
-        .filter(|r| r.site == CONN_CPU && r.cores == Some(1))
-        .collect();
+    let pinned = connections::one_core_runs(results);
     let Some(first) = pinned.first() else {
         return;
     };
+    let pages = results
+        .plan
+        .as_ref()
+        .and_then(|p| p.connections.as_ref())
+        .and_then(|a| a.one_core_site())
+        .filter(|site| site.name == first.site)
+        .map_or(String::new(), |site| format!(" ({})", site.describe()));
     let threads = pinned
         .iter()
         .find(|r| r.strategy == "threads" && r.error.is_none())
         .map(|r| r.pages_per_s);
     md.push_str(&format!(
-        "## keep-alive on one core: the conn-cpu site at C = {}, {}\n\n\
+        "## keep-alive on one core: the {} site{pages} at C = {}, {}\n\n\
          | strategy | responses/s | × threads | CPU µs/page | reused | p99 ms | errors |\n\
          |---|---:|---:|---:|---:|---:|---|\n",
+        first.site,
         first.concurrency,
         first.pinning.as_deref().unwrap_or("pinned")
     ));
