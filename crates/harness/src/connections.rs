@@ -946,6 +946,11 @@ mod tests {
         assert_eq!(claim.https_cpu_us, None);
     }
 
+    /// Each row of `target`: its model, and whether it is met.
+    fn judged(target: Target) -> Vec<(String, Option<bool>)> {
+        target.rows.into_iter().map(|r| (r.model, r.met)).collect()
+    }
+
     #[test]
     fn the_one_core_target_reads_the_one_core_site_or_an_older_sweeps_cpu_site() {
         for site in [CONN_ONE_CORE, CONN_CPU] {
@@ -964,13 +969,8 @@ mod tests {
                 ],
                 ..Results::default()
             };
-            let judged: Vec<(String, Option<bool>)> = one_core_target(&results)
-                .rows
-                .into_iter()
-                .map(|r| (r.model, r.met))
-                .collect();
             assert_eq!(
-                judged,
+                judged(one_core_target(&results)),
                 [
                     ("callbacks".to_owned(), Some(true)),
                     ("uring".to_owned(), Some(false))
@@ -1012,14 +1012,9 @@ mod tests {
             rss_kib: (10_000, 17_000),
             ..crate::probe::BareTls::default()
         });
-        let judged: Vec<(String, Option<bool>)> = memory(&results)
-            .rows
-            .into_iter()
-            .map(|r| (r.model, r.met))
-            .collect();
         // Threads (blocking) are not held to it; async's 13,900 B is over 8,960 + 1,400.
         assert_eq!(
-            judged,
+            judged(memory(&results)),
             [
                 ("async".to_owned(), Some(false)),
                 ("callbacks".to_owned(), Some(true))
