@@ -311,11 +311,9 @@ async fn fetch_page(
 
         let mut reader = fetch.reader(config.limits);
         // The exchange, whose failure on a kept connection may send the request once more.
-        let result = 'exchange: {
-            if let Err(err) = send_request(&mut stream, fetch, config, deadline).await {
-                break 'exchange Err(err);
-            }
-            read_response(&mut stream, deadline, &mut reader, config, fetch.id()).await
+        let result = match send_request(&mut stream, fetch, config, deadline).await {
+            Ok(()) => read_response(&mut stream, deadline, &mut reader, config, fetch.id()).await,
+            Err(err) => Err(err),
         };
         match result {
             Ok(response) => {
