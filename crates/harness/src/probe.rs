@@ -207,10 +207,7 @@ pub fn bare_tls(connections: (usize, usize)) -> io::Result<BareTls> {
         );
         ask(ToServer::Open)?;
         for _ in 0..10 {
-            records.clear();
-            while client.wants_write() {
-                client.write_tls(&mut records)?;
-            }
+            outgoing(&mut client, &mut records)?;
             let sent = !records.is_empty();
             let answer = ask(ToServer::Records(records.clone()))?;
             let mut answer = &answer[..];
@@ -229,10 +226,7 @@ pub fn bare_tls(connections: (usize, usize)) -> io::Result<BareTls> {
             return Err(io::Error::other("the handshake did not end"));
         }
         client.writer().write_all(&request)?;
-        records.clear();
-        while client.wants_write() {
-            client.write_tls(&mut records)?;
-        }
+        outgoing(&mut client, &mut records)?;
         ask(ToServer::Records(records.clone()))?;
         bare.resumed += usize::from(client.handshake_kind() == Some(HandshakeKind::Resumed));
         held.push(client);
@@ -247,6 +241,15 @@ pub fn bare_tls(connections: (usize, usize)) -> io::Result<BareTls> {
     Ok(bare)
 }
 
+/// What `side` (the client or the server) has to send, in `records` (emptied first).
+fn outgoing<D>(side: &mut rustls::ConnectionCommon<D>, records: &mut Vec<u8>) -> io::Result<()> {
+    records.clear();
+    while side.wants_write() {
+        side.write_tls(records)?;
+    }
+    Ok(())
+}
+
 /// The server's side of one step: reads the client's `records`, answers with its own.
 fn exchange(server: &mut rustls::ServerConnection, mut records: &[u8]) -> io::Result<Vec<u8>> {
     while !records.is_empty() {
@@ -259,9 +262,7 @@ fn exchange(server: &mut rustls::ServerConnection, mut records: &[u8]) -> io::Re
     let mut plain = Vec::new();
     let _ = io::Read::read_to_end(&mut server.reader(), &mut plain);
     let mut answer = Vec::new();
-    while server.wants_write() {
-        server.write_tls(&mut answer)?;
-    }
+    outgoing(server, &mut answer)?;
     Ok(answer)
 }
 

@@ -1085,26 +1085,24 @@ fn first_line(text: &str, fallback: &str) -> String {
 
 /// Runs `bin probe-limits` in a child, so the probe's threads and sockets are not ours.
 fn probe_limits(bin: &Path, cap: usize) -> io::Result<Ceilings> {
-    let output = Command::new(bin)
-        .args(["probe-limits", "--cap", &cap.to_string()])
-        .output()?;
-    serde_json::from_slice(&output.stdout).map_err(|e| {
-        io::Error::other(format!(
-            "probe-limits: {e}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        ))
-    })
+    probe_child(bin, &["probe-limits", "--cap", &cap.to_string()])
 }
 
 /// Runs `bin probe-tls` in a child, so that its RSS holds nothing but bare connections.
 fn probe_tls(bin: &Path, (narrow, wide): (usize, usize)) -> io::Result<crate::probe::BareTls> {
-    let output = Command::new(bin)
-        .args(["probe-tls", "--narrow", &narrow.to_string()])
-        .args(["--wide", &wide.to_string()])
-        .output()?;
+    let (narrow, wide) = (narrow.to_string(), wide.to_string());
+    probe_child(bin, &["probe-tls", "--narrow", &narrow, "--wide", &wide])
+}
+
+/// Runs `bin ARGS` (one of the hidden probes) and reads the JSON it prints; if it printed
+/// none, the error says so with the first line of its stderr (the sweep's notes are one line
+/// each).
+fn probe_child<T: serde::de::DeserializeOwned>(bin: &Path, args: &[&str]) -> io::Result<T> {
+    let output = Command::new(bin).args(args).output()?;
     serde_json::from_slice(&output.stdout).map_err(|e| {
         io::Error::other(format!(
-            "probe-tls: {e}: {}",
+            "{}: {e}: {}",
+            args[0],
             first_line(&String::from_utf8_lossy(&output.stderr), "no output")
         ))
     })
