@@ -60,7 +60,9 @@ impl FileSpool {
         store: Arc<Store>,
         spooled: Arc<AtomicU64>,
     ) -> io::Result<FileSpool> {
-        let file = tempfile_in(dir)?;
+        // Unlinked at once (`O_TMPFILE` where the file system has it): it lives as long as
+        // its descriptor.
+        let file = tempfile::tempfile_in(dir)?;
         Ok(FileSpool {
             file,
             tail: Vec::new(),
@@ -153,30 +155,6 @@ impl Spool for FileSpool {
     fn footprint(&self) -> usize {
         self.tail.capacity() + self.head.capacity() + self.blocks.capacity() * 8
     }
-}
-
-/// A file made in `dir` and unlinked at once: it lives as long as its descriptor.
-fn tempfile_in(dir: &Path) -> io::Result<File> {
-    for n in 0..1000 {
-        let path = dir.join(format!("spool-{}-{n}", std::process::id()));
-        match File::options()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
-            Ok(file) => {
-                std::fs::remove_file(&path)?;
-                return Ok(file);
-            }
-            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(err) => return Err(err),
-        }
-    }
-    Err(io::Error::new(
-        io::ErrorKind::AlreadyExists,
-        "a thousand spool files of this process",
-    ))
 }
 
 #[cfg(test)]
