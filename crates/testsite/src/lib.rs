@@ -44,7 +44,7 @@ pub mod tls;
 
 use std::{
     collections::HashMap,
-    io,
+    io::{self, Write as _},
     net::SocketAddr,
     sync::{
         Arc, Mutex, PoisonError,
@@ -81,6 +81,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const LINGER: Duration = Duration::from_millis(500);
 /// The request buffer a connection keeps between requests.
 const REQUEST_BUFFER: usize = 512;
+/// Room for a response's status line and the headers every response has (the length, the
+/// connection), beyond the headers it is given.
+const HEAD_BYTES: usize = 96;
 
 /// How long a kept connection may wait for its next request by default.
 pub const DEFAULT_IDLE: Duration = Duration::from_secs(5);
@@ -949,14 +952,16 @@ fn simple(code: u16, body: &str, persist: Persist) -> Vec<u8> {
 /// A whole response framed by `Content-Length`: the status line, `headers` (each line ending
 /// in CRLF), the length, what `persist` says about the connection, and the body.
 pub(crate) fn response(code: u16, headers: &str, body: &[u8], persist: Persist) -> Vec<u8> {
-    let mut response = format!(
+    // One allocation: the head is written in place, then the body after it.
+    let mut response = Vec::with_capacity(HEAD_BYTES + headers.len() + body.len());
+    let _ = write!(
+        response,
         "{} {code} {}\r\n{headers}Content-Length: {}\r\n{}\r\n",
         persist.version(),
         reason(code),
         body.len(),
         persist.connection()
-    )
-    .into_bytes();
+    );
     response.extend_from_slice(body);
     response
 }

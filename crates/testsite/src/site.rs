@@ -118,11 +118,100 @@ enum Target {
     Skipped(String),
 }
 
-/// One link on a page: the `href` as written, and where it leads.
-#[derive(Debug, Clone)]
-struct Link {
-    href: String,
-    target: Target,
+/// One link on a page: written as [`Link::write_to`] writes it, it leads to [`Link::target`].
+/// Numbers, not strings, so that the server writes a page without an allocation or a
+/// formatter for each of its links.
+#[derive(Debug, Clone, Copy)]
+enum Link<'a> {
+    /// Page `n` by its path: `/p/n`, or `/` for the root.
+    Page(usize),
+    /// Page `n` by its number alone, read against the page's `<base href="/p/">`.
+    Relative(usize),
+    /// Page `n` as `../p/n`.
+    Up(usize),
+    /// Page `page`'s path with the fragment `#section-{from}`, `from` the linking page.
+    Section { page: usize, from: usize },
+    /// Page `n` as an absolute URL, its origin (the first field) in upper case.
+    Shouting(&'a str, usize),
+    /// Page `n`'s path with each `/` written as the character reference `&#x2F;`.
+    Escaped(usize),
+    /// `/missing/i`: a 404.
+    Missing(usize),
+    /// `/r/i`: a redirect.
+    Redirect(usize),
+    /// `/data/i.txt`: a text file.
+    Text(usize),
+    /// `/busy/n`: busy page `n`.
+    Busy(usize),
+    /// A URL out of scope, recorded as skipped.
+    Skipped(&'static str),
+    /// `/data/0.txt` on the `www.` subdomain of the origin (the field): out of scope.
+    Www(&'a str),
+}
+
+impl Link<'_> {
+    /// Where the link leads, in the canonical form a correct crawler records.
+    fn target(self) -> Target {
+        let written = || {
+            let mut href = String::new();
+            self.write_to(&mut href);
+            href
+        };
+        match self {
+            Link::Page(n)
+            | Link::Relative(n)
+            | Link::Up(n)
+            | Link::Section { page: n, .. }
+            | Link::Shouting(_, n)
+            | Link::Escaped(n) => Target::Local(page_path(n)),
+            Link::Missing(_) | Link::Redirect(_) | Link::Text(_) | Link::Busy(_) => {
+                Target::Local(written())
+            }
+            Link::Skipped(url) => Target::Skipped(url.to_owned()),
+            Link::Www(_) => Target::Skipped(written()),
+        }
+    }
+
+    /// Appends the link as the page writes it (its `href`).
+    fn write_to(self, out: &mut String) {
+        let number = |out: &mut String, prefix: &str, n: usize, suffix: &str| {
+            out.push_str(prefix);
+            out.push_str(itoa::Buffer::new().format(n));
+            out.push_str(suffix);
+        };
+        match self {
+            Link::Page(0) => out.push('/'),
+            Link::Page(n) => number(out, "/p/", n, ""),
+            Link::Relative(n) => number(out, "", n, ""),
+            Link::Up(n) => number(out, "../p/", n, ""),
+            Link::Section { page, from } => {
+                Link::Page(page).write_to(out);
+                number(out, "#section-", from, "");
+            }
+            Link::Shouting(origin, n) => {
+                out.extend(origin.chars().flat_map(char::to_uppercase));
+                Link::Page(n).write_to(out);
+            }
+            Link::Escaped(0) => out.push_str("&#x2F;"),
+            Link::Escaped(n) => number(out, "&#x2F;p&#x2F;", n, ""),
+            Link::Missing(i) => number(out, "/missing/", i, ""),
+            Link::Redirect(i) => number(out, "/r/", i, ""),
+            Link::Text(i) => number(out, "/data/", i, ".txt"),
+            Link::Busy(n) => number(out, "/busy/", n, ""),
+            Link::Skipped(url) => out.push_str(url),
+            Link::Www(origin) => {
+                match origin.split_once("://") {
+                    Some((scheme, rest)) => {
+                        out.push_str(scheme);
+                        out.push_str("://www.");
+                        out.push_str(rest);
+                    }
+                    None => out.push_str(origin),
+                }
+                out.push_str("/data/0.txt");
+            }
+        }
+    }
 }
 
 const REDIRECT_CODES: [u16; 5] = [301, 302, 303, 307, 308];
@@ -212,64 +301,42 @@ impl SiteSpec {
     }
 
     /// The links of page `i`, in document order.
-    fn links_of(&self, i: usize, origin: &str) -> Vec<Link> {
-        let mut links = Vec::new();
-        let local = |href: String, path: String| Link {
-            href,
-            target: Target::Local(path),
-        };
-        let with_base = i % BASE_EVERY == 3;
-        for child in (i * self.links + 1..=i * self.links + self.links).filter(|&c| c < self.pages)
-        {
-            let href = if with_base {
-                child.to_string()
-            } else {
-                page_path(child)
-            };
-            links.push(local(href, page_path(child)));
+    fn links_of<'a>(&self, i: usize, origin: &'a str) -> Vec<Link<'a>> {
+        let mut links = Vec::with_capacity(self.links + 12);
+        let children =
+            (i * self.links + 1..=i * self.links + self.links).filter(|&c| c < self.pages);
+        if i % BASE_EVERY == 3 {
+            links.extend(children.map(Link::Relative));
+        } else {
+            links.extend(children.map(Link::Page));
         }
         // One extra link to a random page, written in one of several equivalent ways.
         let r = (self.random(i, 1) % self.pages as u64) as usize;
-        let path = page_path(r);
-        let href = match self.random(i, 2) % 5 {
-            0 => path.clone(),
-            1 if r > 0 => format!("../p/{r}"),
-            2 => format!("{path}#section-{i}"),
-            3 => format!("{}{path}", origin.to_uppercase()),
-            _ => path.replace('/', "&#x2F;"),
-        };
-        links.push(local(href, path));
+        links.push(match self.random(i, 2) % 5 {
+            0 => Link::Page(r),
+            1 if r > 0 => Link::Up(r),
+            2 => Link::Section { page: r, from: i },
+            3 => Link::Shouting(origin, r),
+            _ => Link::Escaped(r),
+        });
         if i % SPECIAL_EVERY == 7 {
-            links.push(local(format!("/missing/{i}"), format!("/missing/{i}")));
+            links.push(Link::Missing(i));
         }
         if i % SPECIAL_EVERY == 13 {
-            links.push(local(format!("/r/{i}"), format!("/r/{i}")));
+            links.push(Link::Redirect(i));
         }
         if i % SPECIAL_EVERY == 21 {
-            links.push(local(format!("/data/{i}.txt"), format!("/data/{i}.txt")));
+            links.push(Link::Text(i));
         }
         if i == 0 {
-            for url in [
-                "http://example.invalid/elsewhere",
-                "mailto:crawler@example.invalid",
-            ] {
-                links.push(Link {
-                    href: url.to_owned(),
-                    target: Target::Skipped(url.to_owned()),
-                });
-            }
-            links.push(local("/r/0".to_owned(), "/r/0".to_owned()));
+            links.push(Link::Skipped("http://example.invalid/elsewhere"));
+            links.push(Link::Skipped("mailto:crawler@example.invalid"));
+            links.push(Link::Redirect(0));
             if self.busy {
-                for n in 0..BUSY.len() {
-                    links.push(local(format!("/busy/{n}"), format!("/busy/{n}")));
-                }
+                links.extend((0..BUSY.len()).map(Link::Busy));
             }
             if self.www_link {
-                let url = format!("{}/data/0.txt", origin.replacen("://", "://www.", 1));
-                links.push(Link {
-                    href: url.clone(),
-                    target: Target::Skipped(url),
-                });
+                links.push(Link::Www(origin));
             }
         }
         links
@@ -292,7 +359,9 @@ impl SiteSpec {
         }
         let _ = write!(html, "</head>\n<body><h1>Page {i}</h1>\n<ul>\n");
         for link in self.links_of(i, origin) {
-            let _ = writeln!(html, "<li><a href=\"{}\">link</a></li>", link.href);
+            html.push_str("<li><a href=\"");
+            link.write_to(&mut html);
+            html.push_str("\">link</a></li>\n");
         }
         html.push_str("</ul>\n");
         if i == 0 && self.faults {
@@ -351,7 +420,7 @@ impl SiteSpec {
             }
             match self.route(&path) {
                 Route::Page(i) => {
-                    found.extend(self.links_of(i, origin).into_iter().map(|l| l.target))
+                    found.extend(self.links_of(i, origin).into_iter().map(Link::target))
                 }
                 Route::Redirect(_, to) => found.push(Target::Local(to)),
                 Route::Text(_) | Route::NotFound | Route::Fault(_) | Route::Busy(_) => {}
@@ -405,7 +474,7 @@ impl SiteSpec {
             // What the page links to that is not a page (a page's special links, the root's
             // URLs out of scope): on a plain site, each is linked from this page alone.
             for link in self.links_of(i, origin) {
-                match link.target {
+                match link.target() {
                     Target::Local(path) if matches!(self.route(&path), Route::Page(_)) => {}
                     Target::Local(path) => {
                         digest.add(&self.outcome(&path), &format!("{origin}{path}"));
@@ -665,7 +734,7 @@ mod tests {
                 Route::Page(i) => spec
                     .links_of(i, ORIGIN)
                     .into_iter()
-                    .map(|link| match link.target {
+                    .map(|link| match link.target() {
                         Target::Local(path) => format!("{ORIGIN}{path}"),
                         Target::Skipped(url) => url,
                     })
