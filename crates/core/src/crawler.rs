@@ -27,11 +27,13 @@
 
 use std::{
     cmp::{Ordering as Order, Reverse},
-    collections::{BinaryHeap, HashMap, VecDeque},
+    collections::{BinaryHeap, VecDeque},
     net::SocketAddr,
     sync::{Arc, atomic::Ordering},
     time::{Duration, Instant},
 };
+
+use foldhash::HashMap;
 
 use url::Url;
 
@@ -522,15 +524,15 @@ impl Crawler {
                 Known::default()
             },
             strays: Vec::new(),
-            redirects: HashMap::new(),
+            redirects: HashMap::default(),
             queue: VecDeque::new(),
             fresh,
             waiting: BinaryHeap::new(),
             waited: 0,
-            resolved: HashMap::new(),
-            robots: HashMap::new(),
+            resolved: HashMap::default(),
+            robots: HashMap::default(),
             held: 0,
-            chains: HashMap::new(),
+            chains: HashMap::default(),
             last_chain: 0,
             notes: Vec::new(),
             hosts,
@@ -539,13 +541,13 @@ impl Crawler {
             started: 0,
             connections: Connections::default(),
             credits: Vec::new(),
-            ranks: HashMap::new(),
+            ranks: HashMap::default(),
             pending: Vec::new(),
             depth: 2,
             closed: false,
             route,
             changes: Vec::new(),
-            restored_tries: HashMap::new(),
+            restored_tries: HashMap::default(),
         }
     }
 
@@ -1414,7 +1416,7 @@ impl Crawler {
         pending.sort_by(|a, b| a.rank.cmp(&b.rank));
         let max = self.config.max_redirects;
         // What the round would change of the seen set: fewest redirects, and refused.
-        let mut overlay: HashMap<&str, (u32, bool)> = HashMap::new();
+        let mut overlay: HashMap<&str, (u32, bool)> = HashMap::default();
         let mut chargeable = Vec::new();
         let depth = self.depth;
         for candidate in pending.iter().filter(|c| c.rank.len() == depth) {

@@ -6,7 +6,10 @@
 //! - The seen set is a hash table of those indices ([`hashbrown::HashTable`]): 4 B a slot,
 //!   and a lookup compares the full text, so it is exact: two URLs whose hashes collide are
 //!   two entries, never one (a test hashes every URL to 0). A hash only picks where to look;
-//!   no fingerprint stands for a URL, so there is no collision bound to state.
+//!   no fingerprint stands for a URL, so there is no collision bound to state, and the hash
+//!   can be a fast one: foldhash, seeded at random for each process (SipHash, std's, took
+//!   about 5% of a kept page's user-space instructions). A page whose URLs collide under a
+//!   seed it cannot know costs lookups time, never a wrong answer.
 //! - Each URL has one [`Entry`] of 48 B: its fewest redirects, and its record once it ended,
 //!   packed. Entries live in chunks of 4,096, so that growing never copies them nor leaves a
 //!   doubled vector half empty.
@@ -15,7 +18,7 @@
 //!
 //! With `--state` ([`Known::lean`], issue 28's 32 B per URL) the text and the records live on
 //! disk, and a URL is known here by its fingerprint alone: 64 bits of a keyed SipHash of its
-//! text, 8 B an index beside a table of 4 B indices (about 16 B a URL in all). No text
+//! text (std's `RandomState`: a fingerprint must be as good as random, a bucket need not), 8 B an index beside a table of 4 B indices (about 16 B a URL in all). No text
 //! is compared, so two URLs with one fingerprint would be taken for one, and the second never
 //! fetched: among n URLs the chance that any two share one is at most n²/2⁶⁵, 3·10⁻⁶ at ten
 //! million (the scale run checks its crawl of ten million against the site's count and
@@ -26,6 +29,8 @@ use std::{
     collections::{HashMap, HashSet},
     hash::{BuildHasher, RandomState},
 };
+
+use foldhash::fast::RandomState as FastState;
 
 use hashbrown::HashTable;
 
@@ -73,13 +78,14 @@ pub(crate) type Id = u32;
 
 /// The URLs a crawler knows, and their records (see the module's doc).
 ///
-/// `S` hashes the URLs (a test gives one under which every URL collides).
+/// `S` hashes the URLs for the seen set (a test gives one under which every URL collides).
 #[derive(Debug, Default)]
-pub(crate) struct Known<S = RandomState> {
+pub(crate) struct Known<S = FastState> {
     text: Vec<Vec<u8>>,
     entries: Vec<Vec<Entry>>,
     table: HashTable<Id>,
-    /// Hashes a URL's bytes (as `[u8]`, everywhere: a `str` hashes differently).
+    /// Hashes a URL's bytes for the seen set (as `[u8]`, everywhere: a `str` hashes
+    /// differently).
     hasher: S,
     /// How many URLs are known.
     count: usize,
@@ -93,6 +99,8 @@ pub(crate) struct Known<S = RandomState> {
 /// The seen set of a crawl whose URLs and records are on disk (see the module's doc).
 #[derive(Debug, Default)]
 struct Fingerprints {
+    /// The key of the fingerprints: SipHash's, drawn for this process.
+    keys: RandomState,
     /// Each URL's fingerprint, by index, in chunks of [`FP_CHUNK`].
     fps: Vec<Vec<u64>>,
     /// The indices, found by fingerprint.
@@ -108,6 +116,11 @@ struct Fingerprints {
 const FP_CHUNK: usize = 64 * 1024;
 
 impl Fingerprints {
+    /// The fingerprint of `url`.
+    fn of(&self, url: &str) -> u64 {
+        self.keys.hash_one(url.as_bytes())
+    }
+
     fn fp(&self, id: Id) -> u64 {
         let id = id as usize;
         self.fps[id / FP_CHUNK][id % FP_CHUNK]
@@ -213,10 +226,10 @@ impl<S: BuildHasher> Known<S> {
 
     /// The index of `url`, if it is known.
     pub(crate) fn get(&self, url: &str) -> Option<Id> {
-        let hash = self.hasher.hash_one(url.as_bytes());
         if let Some(lean) = &self.lean {
-            return lean.get(hash);
+            return lean.get(lean.of(url));
         }
+        let hash = self.hasher.hash_one(url.as_bytes());
         self.table.find(hash, |&id| self.url(id) == url).copied()
     }
 
@@ -243,7 +256,7 @@ impl<S: BuildHasher> Known<S> {
     /// Adds `url`, not known yet, reached through `redirects` redirects: its index.
     pub(crate) fn insert(&mut self, url: &str, redirects: u32) -> Id {
         if let Some(lean) = &mut self.lean {
-            return lean.insert(self.hasher.hash_one(url.as_bytes()), redirects);
+            return lean.insert(lean.of(url), redirects);
         }
         let id = Id::try_from(self.len()).expect("at most 4,294,967,295 URLs per crawler");
         let loc = self.store(url);

@@ -25,10 +25,12 @@
 //! one request per two delays at best, which a host that asks for a delay accepts.
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::VecDeque,
     sync::{Arc, OnceLock},
     time::{Duration, Instant},
 };
+
+use foldhash::HashMap;
 
 /// This shard's share of time for delayed hosts, when URLs are spread by URL over `shards`
 /// shards (see the module documentation).
@@ -97,7 +99,7 @@ impl<T> Hosts<T> {
         Hosts {
             per_host,
             delay,
-            hosts: HashMap::new(),
+            hosts: HashMap::default(),
             order: VecDeque::new(),
             queued: 0,
             stride: None,

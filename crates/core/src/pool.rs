@@ -30,10 +30,12 @@
 //! before handing it out.
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::VecDeque,
     sync::{Mutex, MutexGuard, PoisonError},
     time::{Duration, Instant},
 };
+
+use foldhash::HashMap;
 
 use crate::Config;
 
@@ -57,7 +59,7 @@ impl<S> Pool<S> {
     pub fn new(config: &Config) -> Pool<S> {
         let cap = config.concurrency.max(1);
         Pool {
-            idle: HashMap::new(),
+            idle: HashMap::default(),
             count: 0,
             cap,
             per_origin: config.per_host.unwrap_or(cap).min(cap),
