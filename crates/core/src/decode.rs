@@ -28,11 +28,19 @@ pub(crate) struct Body {
     max: u64,
 }
 
+/// The most a body's buffer is given before its bytes come: a `Content-Length` is the
+/// server's word, and a connection that announces a large body and sends it slowly should not
+/// hold the room for all of it.
+const RESERVE_AT_MOST: u64 = 64 * 1024;
+
 impl Body {
-    /// A body of at most `max` bytes, kept if `keep` (otherwise only counted).
-    pub(crate) fn new(max: u64, keep: bool) -> Body {
+    /// A body of at most `max` bytes, kept if `keep` (otherwise only counted), with room for
+    /// the `expected` bytes (a `Content-Length`, 0 if none) up to [`RESERVE_AT_MOST`], so that
+    /// a page is read into one allocation.
+    pub(crate) fn new(max: u64, keep: bool, expected: u64) -> Body {
+        let room = expected.min(max).min(RESERVE_AT_MOST) as usize;
         Body {
-            bytes: keep.then(Vec::new),
+            bytes: keep.then(|| Vec::with_capacity(room)),
             len: 0,
             max,
         }
@@ -256,7 +264,7 @@ mod tests {
             .iter()
             .map(|c| if *c == "raw" { "deflate" } else { c }.to_owned())
             .collect();
-        let mut decoder = Decoder::new(&codings, Body::new(max, true))?;
+        let mut decoder = Decoder::new(&codings, Body::new(max, true, 0))?;
         for piece in data.chunks(step) {
             decoder.write_body(piece)?;
         }

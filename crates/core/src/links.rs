@@ -159,7 +159,13 @@ impl Emitter for &mut LinkEmitter {
         }
         self.last_start_tag.clone_from(&self.tag);
         let attributes = mem::take(&mut self.attributes);
-        let text = |value: Vec<u8>| String::from_utf8_lossy(&value).into_owned();
+        // The page was decoded to UTF-8, so the value's own buffer becomes the `String`;
+        // entities the tokenizer decoded cannot make it invalid, but should anything, the
+        // bytes are read lossily.
+        let text = |value: Vec<u8>| {
+            String::from_utf8(value)
+                .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned())
+        };
         match self.tag.as_slice() {
             // An SVG `<a>` may link with `xlink:href`; `href` wins where both are given.
             b"a" => {

@@ -332,7 +332,12 @@ impl Parser {
             )?;
             // Only a page whose links are followed is kept, and so decoded (or a robots.txt).
             let keep = (200..300).contains(&status) && (self.robots || self.response.is_html());
-            let body = Body::new(self.limits.max_body, keep);
+            // Decoded as it comes, the body is the length the server announced.
+            let expected = match self.state {
+                State::Length(length) if codings.is_empty() => length,
+                _ => 0,
+            };
+            let body = Body::new(self.limits.max_body, keep, expected);
             self.body = if keep {
                 Decoder::new(&codings, body)?
             } else {
