@@ -104,23 +104,6 @@ impl Shared {
             }
         }
     }
-
-    /// A kept connection to `origin` (keep-alive), unless `fresh` asks for a new one; else,
-    /// before a new one is opened, room for it: the oldest idle ones closed while they and the
-    /// fetches in flight (each of which may hold a connection) would be more descriptors than
-    /// the concurrency.
-    fn kept_or_room(&self, origin: &str, fresh: bool) -> Option<Stream> {
-        if !self.pool.keeps() {
-            return None;
-        }
-        let in_flight = self.lock().in_flight();
-        if fresh {
-            self.pool.make_room(in_flight);
-            return None;
-        }
-        self.pool
-            .take_or_make_room(origin, Instant::now(), Stream::quiet, in_flight)
-    }
 }
 
 /// Crawls `config`'s roots with `config.concurrency` tasks.
@@ -290,7 +273,14 @@ async fn fetch_page(
     let deadline = time::Instant::now() + config.timeout;
     let mut fresh = false;
     loop {
-        let kept = shared.kept_or_room(fetch.origin(), fresh);
+        // A kept connection to the origin, or room for a new one (see the pool).
+        let kept = shared.pool.take_or_make_room(
+            fetch.origin(),
+            Instant::now(),
+            Stream::quiet,
+            fresh,
+            || shared.lock().in_flight(),
+        );
         let reused = kept.is_some();
         let mut stream = match kept {
             Some(stream) => {

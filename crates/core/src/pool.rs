@@ -178,11 +178,6 @@ impl<S> Shared<S> {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Whether connections are kept at all (`--connections keep-alive`).
-    pub fn keeps(&self) -> bool {
-        self.keep_alive
-    }
-
     /// A kept connection to `origin` ([`Pool::take`]) for which `quiet` says that nothing
     /// came on it while it was idle, if there is one. One that is not quiet (stray bytes, or
     /// closed by the server) is dropped, and so closed, out of the lock, and the next is
@@ -191,16 +186,30 @@ impl<S> Shared<S> {
         self.take_else(origin, now, quiet, None)
     }
 
-    /// [`Shared::take`]; when there is none to take, [`Shared::make_room`] for a new one in the
-    /// same hold of the lock, so that a connection put back in between is taken, rather than
-    /// closed to make room for a new one (which would open one more than can be busy).
+    /// For a fetch to `origin` about to connect: a kept connection that `quiet` passes, unless
+    /// the fetch is `fresh` (the retry of a request a stale connection lost, which goes on a
+    /// new one); else, before a new one is opened, room for it: the oldest idle connections
+    /// closed while they and the fetches in flight (each of which may hold one) would be more
+    /// descriptors than the concurrency. Taking and making room are one hold of the lock, so
+    /// that a connection put back in between is taken rather than closed to make room (which
+    /// would open one more than can be busy). `busy` counts the fetches in flight, this one
+    /// among them; it is asked only when connections are kept.
     pub fn take_or_make_room(
         &self,
         origin: &str,
         now: Instant,
         quiet: impl FnMut(&mut S) -> bool,
-        busy: usize,
+        fresh: bool,
+        busy: impl FnOnce() -> usize,
     ) -> Option<S> {
+        if !self.keep_alive {
+            return None;
+        }
+        let busy = busy();
+        if fresh {
+            self.lock().make_room(busy);
+            return None;
+        }
         self.take_else(origin, now, quiet, Some(busy))
     }
 
@@ -229,13 +238,6 @@ impl<S> Shared<S> {
                 return Some(socket);
             }
         }
-    }
-
-    /// Before a new connection is opened with `busy` fetches in flight (this one counted):
-    /// closes the oldest idle connections while they and the busy ones would be more than the
-    /// concurrency ([`Pool::make_room`]).
-    pub fn make_room(&self, busy: usize) {
-        self.lock().make_room(busy);
     }
 
     /// Keeps `socket`, whose response to `origin` was read whole on a connection the server
@@ -326,7 +328,6 @@ mod tests {
         config.keep_alive = true;
         let shared = Shared::new(&config);
         let t0 = Instant::now();
-        assert!(shared.keeps());
         assert!(shared.put("http://a", 1, t0));
         assert!(shared.put("http://a", 2, t0));
         assert!(shared.put("http://a", 3, t0));
@@ -340,14 +341,26 @@ mod tests {
         assert_eq!(looked, [3, 2]);
         assert_eq!(shared.take("http://a", t0, |_| false), None, "1 not quiet");
         assert_eq!(shared.take("http://a", t0, |_| true), None, "none left");
-        shared.make_room(1);
+        // A fresh fetch takes nothing; without a kept one, another takes nothing either.
+        assert!(shared.put("http://a", 5, t0));
+        assert_eq!(
+            shared.take_or_make_room("http://a", t0, |_| true, true, || 1),
+            None
+        );
+        assert_eq!(
+            shared.take_or_make_room("http://a", t0, |_| true, false, || 1),
+            Some(5)
+        );
+        assert_eq!(
+            shared.take_or_make_room("http://b", t0, |_| true, false, || 1),
+            None
+        );
         shared.put("http://b", 4, t0);
         shared.drain();
         assert_eq!(shared.take("http://b", t0, |_| true), None, "drained");
 
         config.keep_alive = false;
         let shared = Shared::new(&config);
-        assert!(!shared.keeps());
         assert!(!shared.put("http://a", 1, t0), "close mode keeps nothing");
         assert_eq!(shared.take("http://a", t0, |_| true), None);
     }
