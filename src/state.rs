@@ -105,20 +105,22 @@ impl Kept {
         self.state
             .finish(complete)
             .with_context(|| "--state".to_owned())?;
-        let mut records = Vec::new();
         let mut failed = None;
         let elapsed = std::time::Duration::from_secs_f64(report.elapsed_s);
-        let read = self.state.records().map_while(|record| {
-            record
-                .map_err(|err| failed = Some(err))
-                .ok()
-                .inspect(|record| {
-                    if keep {
-                        records.push(record.clone());
-                    }
-                })
-        });
-        let mut sum = Report::sum(&report.strategy, config, read, elapsed);
+        let read = self
+            .state
+            .records()
+            .map_while(|record| record.map_err(|err| failed = Some(err)).ok());
+        // Kept, the records are read into memory and summed where they lie; else summed as
+        // they are read, so that ten million of them take no memory.
+        let (mut sum, records) = if keep {
+            let records: Vec<Record> = read.collect();
+            let sum = Report::sum(&report.strategy, config, &records, elapsed);
+            (sum, records)
+        } else {
+            let sum = Report::sum(&report.strategy, config, read, elapsed);
+            (sum, Vec::new())
+        };
         if let Some(err) = failed {
             return Err(err).context("--state");
         }
