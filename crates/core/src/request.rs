@@ -13,8 +13,8 @@ pub const USER_AGENT: &str = concat!("c10k-crawler/", env!("CARGO_PKG_VERSION"))
 pub fn request(url: &Url, keep_alive: bool) -> Vec<u8> {
     let host = url.host_str().unwrap_or_default();
     let target = &url[url::Position::BeforePath..url::Position::AfterQuery];
-    // The fixed lines, the port and the user agent fit in the 160 bytes beyond the target,
-    // the host and the agent: the request is built in one allocation.
+    // The fixed lines and the port take under 160 bytes: with the target, the host and the
+    // agent beside them, the request is built in one allocation.
     let mut request = Vec::with_capacity(160 + target.len() + host.len() + USER_AGENT.len());
     request.extend_from_slice(b"GET ");
     request.extend_from_slice(target.as_bytes());

@@ -332,7 +332,8 @@ impl Parser {
             )?;
             // Only a page whose links are followed is kept, and so decoded (or a robots.txt).
             let keep = (200..300).contains(&status) && (self.robots || self.response.is_html());
-            // Decoded as it comes, the body is the length the server announced.
+            // With no coding to undo, the body is as long as its `Content-Length` says: room
+            // for it now, rather than as it grows.
             let expected = match self.state {
                 State::Length(length) if codings.is_empty() => length,
                 _ => 0,
