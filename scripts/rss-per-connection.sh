@@ -25,8 +25,6 @@ high=${3:-10000}
 shift $(($# < 3 ? $# : 3))
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-cargo build --release -q
-bin=target/release/c10k
 work=$(mktemp -d)
 tls=()
 crawl_tls=()
@@ -34,16 +32,9 @@ if [ -n "${TLS:-}" ]; then
     tls=(--tls --ca-out "$work/ca.pem")
     crawl_tls=(--ca-file "$work/ca.pem")
 fi
-"$bin" serve --pages $((high + 1)) --links "$high" --delay-ms "${DELAY_MS:-200}" \
-    --page-bytes 2048 "${tls[@]}" > "$work/serve.out" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 50); do
-    grep -q '^listening on ' "$work/serve.out" && break
-    sleep 0.1
-done
-url=$(sed -n 's/^listening on //p' "$work/serve.out")
-[ -n "$url" ] || { cat "$work/serve.out" >&2; exit 1; }
+. scripts/serve.sh
+serve --pages $((high + 1)) --links "$high" --delay-ms "${DELAY_MS:-200}" --page-bytes 2048 \
+    "${tls[@]}"
 
 # Field NAME of the crawl's JSON report in FILE.
 field() {
