@@ -7,9 +7,10 @@
 //!   and a lookup compares the full text, so it is exact: two URLs whose hashes collide are
 //!   two entries, never one (a test hashes every URL to 0). A hash only picks where to look;
 //!   no fingerprint stands for a URL, so there is no collision bound to state, and the hash
-//!   can be a fast one: foldhash, seeded at random for each process (SipHash, std's, took
-//!   about 5% of a kept page's user-space instructions). A page whose URLs collide under a
-//!   seed it cannot know costs lookups time, never a wrong answer.
+//!   can be a fast one: foldhash, seeded at random for each process (std's SipHash, here
+//!   and in the crawl's other maps, was about 5% of a kept page's user-space instructions).
+//!   A page whose URLs collide under a seed it cannot know costs lookups time, never a wrong
+//!   answer.
 //! - Each URL has one [`Entry`] of 48 B: its fewest redirects, and its record once it ended,
 //!   packed. Entries live in chunks of 4,096, so that growing never copies them nor leaves a
 //!   doubled vector half empty.
@@ -18,8 +19,9 @@
 //!
 //! With `--state` ([`Known::lean`], issue 28's 32 B per URL) the text and the records live on
 //! disk, and a URL is known here by its fingerprint alone: 64 bits of a keyed SipHash of its
-//! text (std's `RandomState`: a fingerprint must be as good as random, a bucket need not), 8 B an index beside a table of 4 B indices (about 16 B a URL in all). No text
-//! is compared, so two URLs with one fingerprint would be taken for one, and the second never
+//! text (std's `RandomState`: a fingerprint must be as good as random, a bucket need not),
+//! 8 B an index beside a table of 4 B indices (about 16 B a URL in all). No text is
+//! compared, so two URLs with one fingerprint would be taken for one, and the second never
 //! fetched: among n URLs the chance that any two share one is at most n²/2⁶⁵, 3·10⁻⁶ at ten
 //! million (the scale run checks its crawl of ten million against the site's count and
 //! checksum). Beside the fingerprints: the fewest redirects of the few URLs a redirect

@@ -302,6 +302,7 @@ impl SiteSpec {
 
     /// The links of page `i`, in document order.
     fn links_of<'a>(&self, i: usize, origin: &'a str) -> Vec<Link<'a>> {
+        // The tree's links, then at most 12 more: the random one, a special one, the root's.
         let mut links = Vec::with_capacity(self.links + 12);
         let children =
             (i * self.links + 1..=i * self.links + self.links).filter(|&c| c < self.pages);
