@@ -62,7 +62,7 @@ pub use config::{
 pub use crawler::{Crawler, Fetch, Outcome};
 pub use error::{ErrorKind, FetchError, Limit, Phase, Skip};
 pub use journal::{Change, Journal, Restore, Resume, Retry, Saved, Spool, Spools};
-pub use links::{Links, extract_links};
+pub use links::{Links, extract_links, reference::extract_links_html5gum};
 pub use pool::Pool;
 pub use report::Connections;
 pub use report::{Latency, Record, Report, Status, urls_out, write_urls_out};

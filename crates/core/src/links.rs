@@ -1,22 +1,35 @@
-//! Link extraction from HTML, with a real tokenizer rather than a regular expression.
+//! Link extraction from HTML, by the tokenizer's rules rather than a regular expression.
 //!
-//! The WHATWG tokenizer in `html5gum` decodes entities in attribute values and never reports
-//! tags inside comments. `<script>` and `<style>` are raw text only if the tokenizer is told
-//! so after their start tag; a tree builder would do that, and `naive_next_state` does the
-//! same from the tag name, which is all a crawler needs.
+//! A crawler needs few of the WHATWG tokenizer's answers: where each tag starts and ends, the
+//! names of start tags, and the values of a handful of attributes (`href`, SVG's `xlink:href`,
+//! and `<meta>`'s charset). It needs them exactly, though: `<a href="/x">` inside a comment, a
+//! `<script>` or a quoted attribute value is no link, and `>` inside quotes ends no tag. So
+//! [`extract_links`] follows the standard's states, but only as far as they decide those
+//! answers. Text, comments and doctypes are skipped to the byte that ends them (`memchr`
+//! finds it), attribute values are borrowed from the page, and nothing is allocated but the
+//! links themselves. What the states do beyond that (character references in text, errors,
+//! the exact text of a comment) changes nothing a crawler reads, and is not done.
 //!
-//! The tokenizer reports what it reads to an [`Emitter`]; ours keeps only the tag name and the
-//! few attributes that matter (`href`, SVG's `xlink:href`, and `<meta>`'s charset), ignores
-//! text, comments and doctypes, and asks for no error reporting, which spares the tokenizer
-//! its per-character validation.
+//! One thing a link needs and the states above do not give: a value with a character
+//! reference in it (`&amp;`), a NUL or a carriage return is rewritten by the tokenizer
+//! (decoded, U+FFFD, a line feed). For those rare tags the tag alone is handed to `html5gum`'s
+//! full tokenizer, which holds the table of 2,231 named references ([`reference`]).
 //!
-//! The crawler hands it the page already decoded to UTF-8 (see [`crate::charset`]), so that
-//! entities and raw bytes end up in one encoding. `<noscript>` is read as markup, as a
-//! browser without scripts reads it.
+//! `<script>`, `<style>`, `<title>` and the other raw-text elements are raw text only if the
+//! tokenizer is told so after their start tag; a tree builder would do that, and [`Content::of`]
+//! does the same from the tag name, which is all a crawler needs. `<noscript>` is read as
+//! markup, as a browser without scripts reads it.
+//!
+//! [`reference::extract_links_html5gum`] reads a whole page with `html5gum` and the same
+//! rules. It is the slow and obvious answer, and the tests and the fuzz target hold this one
+//! to it on arbitrary input.
+//!
+//! The crawler hands the page already decoded to UTF-8 (see [`crate::charset`]), so that
+//! entities and raw bytes end up in one encoding.
 
-use std::{convert::Infallible, mem};
+pub(crate) mod reference;
 
-use html5gum::{Emitter, Error, State, Tokenizer, naive_next_state};
+use memchr::{memchr, memchr2, memmem};
 
 /// What a page links to, before resolution against the page's URL.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -34,293 +47,508 @@ pub struct Links {
 ///
 /// Bytes that are not UTF-8 are decoded lossily, as a browser does with a wrong charset.
 pub fn extract_links(html: &[u8]) -> Links {
-    let mut emitter = LinkEmitter::default();
-    // The emitter collects everything, so running the tokenizer to its end is all that is
-    // left. Its items are uninhabited: a slice cannot fail to read, the emitter yields nothing.
-    Tokenizer::new_with_emitter(html, &mut emitter).for_each(drop);
-    emitter.links
+    let mut scanner = Scanner {
+        html,
+        at: 0,
+        links: Links::default(),
+    };
+    // `None` is the end of the input, wherever it came: nothing is left to read.
+    let _ = scanner.data();
+    scanner.links
 }
 
-/// Collects the `href` of `<a>`, `<area>` and `<base>` start tags, and the charset of
-/// `<meta>`, as the tokenizer reads them.
-#[derive(Default)]
-struct LinkEmitter {
-    links: Links,
-    /// Name of the tag being read.
-    tag: Vec<u8>,
-    /// Whether it is an end tag.
-    end_tag: bool,
-    /// Name of the last start tag, to recognise the end of `<script>`, `<style>`, ….
-    last_start_tag: Vec<u8>,
-    /// The attributes of the tag being read that matter, each the first of its name.
-    attributes: Attributes,
-    attribute_name: Vec<u8>,
-    attribute_value: Vec<u8>,
-    in_attribute: bool,
+/// How the tokenizer reads what follows a start tag: the tree builder's choice for the
+/// element, made from its name alone (WHATWG HTML, "parsing elements that contain only text").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Content {
+    /// Markup: tags, comments, text (the data state).
+    Markup,
+    /// Text up to the element's own end tag (`<title>` and `<textarea>` decode character
+    /// references in it, which changes nothing here).
+    RawText,
+    /// `<script>`: raw text, except that `<!--` … `<script>` may hide a `</script>`.
+    Script,
+    /// `<plaintext>`: the rest of the page is text.
+    PlainText,
 }
 
-/// The attributes a crawler reads; the first of each name counts, as in a browser.
-#[derive(Default)]
-struct Attributes {
-    href: Option<Vec<u8>>,
-    /// SVG 1.1's link attribute, which `href` replaces in SVG 2.
-    xlink_href: Option<Vec<u8>>,
-    charset: Option<Vec<u8>>,
-    http_equiv: Option<Vec<u8>>,
-    content: Option<Vec<u8>>,
-}
-
-impl LinkEmitter {
-    /// The attribute being read is complete: keep it if it matters and is the first of its
-    /// name.
-    fn end_attribute(&mut self) {
-        if !mem::take(&mut self.in_attribute) || self.end_tag {
-            return;
+impl Content {
+    /// How the content of a start tag of this name is read (the name as written; ASCII case is
+    /// ignored, as the tokenizer lowers it).
+    pub(crate) fn of(name: &[u8]) -> Content {
+        const RAW_TEXT: [&[u8]; 7] = [
+            b"title",
+            b"textarea",
+            b"style",
+            b"xmp",
+            b"iframe",
+            b"noembed",
+            b"noframes",
+        ];
+        if name.eq_ignore_ascii_case(b"script") {
+            Content::Script
+        } else if name.eq_ignore_ascii_case(b"plaintext") {
+            Content::PlainText
+        } else if RAW_TEXT.iter().any(|raw| name.eq_ignore_ascii_case(raw)) {
+            Content::RawText
+        } else {
+            // `<noscript>` too: a crawler runs no scripts.
+            Content::Markup
         }
-        let attributes = &mut self.attributes;
-        let slot = match self.attribute_name.as_slice() {
-            b"href" => &mut attributes.href,
-            b"xlink:href" => &mut attributes.xlink_href,
-            b"charset" => &mut attributes.charset,
-            b"http-equiv" => &mut attributes.http_equiv,
-            b"content" => &mut attributes.content,
-            _ => return,
+    }
+}
+
+/// Whitespace between a tag's parts: tab, line feed, form feed, space, and carriage return,
+/// which the input stream turns into a line feed.
+fn is_space(byte: u8) -> bool {
+    matches!(byte, b'\t' | b'\n' | b'\x0c' | b'\r' | b' ')
+}
+
+/// What ends a tag's name, or an attribute's name without a value.
+fn ends_name(byte: u8) -> bool {
+    is_space(byte) || byte == b'/' || byte == b'>'
+}
+
+/// The attributes of a start tag that a crawler reads, borrowed from the page; the first of
+/// each name counts, as in a browser.
+#[derive(Default)]
+struct Attributes<'a> {
+    href: Option<&'a [u8]>,
+    /// SVG 1.1's link attribute, which `href` replaces in SVG 2.
+    xlink_href: Option<&'a [u8]>,
+    charset: Option<&'a [u8]>,
+    http_equiv: Option<&'a [u8]>,
+    content: Option<&'a [u8]>,
+    /// Whether a value kept above is not its own text: it holds a character reference, a NUL
+    /// or a carriage return, which the tokenizer rewrites.
+    rewritten: bool,
+}
+
+impl<'a> Attributes<'a> {
+    /// Keeps the attribute if its name is one of ours and the first of that name.
+    fn keep(&mut self, name: &[u8], value: &'a [u8]) {
+        let slot = if name.eq_ignore_ascii_case(b"href") {
+            &mut self.href
+        } else if name.eq_ignore_ascii_case(b"xlink:href") {
+            &mut self.xlink_href
+        } else if name.eq_ignore_ascii_case(b"charset") {
+            &mut self.charset
+        } else if name.eq_ignore_ascii_case(b"http-equiv") {
+            &mut self.http_equiv
+        } else if name.eq_ignore_ascii_case(b"content") {
+            &mut self.content
+        } else {
+            return;
         };
         if slot.is_none() {
-            *slot = Some(mem::take(&mut self.attribute_value));
+            *slot = Some(value);
+            self.rewritten |= memchr::memchr3(b'&', b'\0', b'\r', value).is_some();
         }
-    }
-
-    /// A `<meta>` start tag: the first one that declares an encoding is the page's.
-    fn meta(&mut self, attributes: Attributes) {
-        if self.links.charset.is_some() {
-            return;
-        }
-        let text = |value: &[u8]| String::from_utf8_lossy(value).trim().to_owned();
-        let charset = match attributes {
-            Attributes {
-                charset: Some(charset),
-                ..
-            } => Some(text(&charset)),
-            Attributes {
-                http_equiv: Some(http_equiv),
-                content: Some(content),
-                ..
-            } if text(&http_equiv).eq_ignore_ascii_case("content-type") => {
-                crate::charset::from_meta_content(&text(&content)).map(str::to_owned)
-            }
-            _ => None,
-        };
-        self.links.charset = charset.filter(|label| !label.is_empty());
     }
 }
 
-impl Emitter for &mut LinkEmitter {
-    type Token = Infallible;
+/// The start tags whose attributes a crawler reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Linking {
+    A,
+    Area,
+    Base,
+    Meta,
+}
 
-    fn set_last_start_tag(&mut self, last_start_tag: Option<&[u8]>) {
-        self.last_start_tag.clear();
-        self.last_start_tag
-            .extend_from_slice(last_start_tag.unwrap_or_default());
+impl Linking {
+    fn of(name: &[u8]) -> Option<Linking> {
+        [
+            (&b"a"[..], Linking::A),
+            (b"area", Linking::Area),
+            (b"base", Linking::Base),
+            (b"meta", Linking::Meta),
+        ]
+        .into_iter()
+        .find_map(|(tag, linking)| name.eq_ignore_ascii_case(tag).then_some(linking))
+    }
+}
+
+/// The tokenizer's states that matter, over a page held whole. Each method starts where its
+/// state starts and returns `None` where the input ends, which ends the page's reading: a tag
+/// cut by the end is dropped, as the tokenizer drops it.
+struct Scanner<'a> {
+    html: &'a [u8],
+    /// The next byte to read.
+    at: usize,
+    links: Links,
+}
+
+impl<'a> Scanner<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.html.get(self.at).copied()
     }
 
-    fn emit_eof(&mut self) {}
-
-    fn emit_error(&mut self, _: Error) {}
-
-    fn should_emit_errors(&mut self) -> bool {
-        false
+    /// Moves past the next `byte`.
+    fn skip_past(&mut self, byte: u8) -> Option<()> {
+        self.at += memchr(byte, &self.html[self.at..])? + 1;
+        Some(())
     }
 
-    fn pop_token(&mut self) -> Option<Infallible> {
-        None
-    }
-
-    fn emit_string(&mut self, _: &[u8]) {}
-
-    fn init_start_tag(&mut self) {
-        self.tag.clear();
-        self.end_tag = false;
-        self.attributes = Attributes::default();
-        self.in_attribute = false;
-    }
-
-    fn init_end_tag(&mut self) {
-        self.init_start_tag();
-        self.end_tag = true;
-    }
-
-    fn init_comment(&mut self) {}
-
-    fn emit_current_tag(&mut self) -> Option<State> {
-        self.end_attribute();
-        if self.end_tag {
-            return None;
+    /// Moves past bytes while `more` holds; the end of input ends the tag being read.
+    fn skip_while(&mut self, more: impl Fn(u8) -> bool) -> Option<&'a [u8]> {
+        let html = self.html;
+        let start = self.at;
+        while more(*html.get(self.at)?) {
+            self.at += 1;
         }
-        self.last_start_tag.clone_from(&self.tag);
-        let attributes = mem::take(&mut self.attributes);
-        // The page was decoded to UTF-8, so the value's own buffer becomes the `String`;
-        // entities the tokenizer decoded cannot make it invalid, but should anything, the
-        // bytes are read lossily.
-        let text = |value: Vec<u8>| {
-            String::from_utf8(value)
-                .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned())
-        };
-        match self.tag.as_slice() {
+        Some(&html[start..self.at])
+    }
+
+    /// Moves past ASCII letters, and returns them (a tag name in raw text or script data).
+    fn letters(&mut self) -> &'a [u8] {
+        let html = self.html;
+        let start = self.at;
+        let len = html[start..]
+            .iter()
+            .take_while(|byte| byte.is_ascii_alphabetic())
+            .count();
+        self.at += len;
+        &html[start..self.at]
+    }
+
+    /// The data state: text up to a `<`, then what the `<` opens.
+    fn data(&mut self) -> Option<()> {
+        loop {
+            self.skip_past(b'<')?;
+            let lt = self.at - 1;
+            match self.peek()? {
+                b'!' => {
+                    self.at += 1;
+                    self.markup_declaration()?;
+                }
+                b'/' => {
+                    self.at += 1;
+                    self.end_tag_open()?;
+                }
+                byte if byte.is_ascii_alphabetic() => self.start_tag(lt)?,
+                // `<?xml …>`: a bogus comment, to the next `>`.
+                b'?' => self.skip_past(b'>')?,
+                // A `<` that opens nothing is text.
+                _ => {}
+            }
+        }
+    }
+
+    /// After `<!`: a comment, or else a doctype, a CDATA section outside foreign content or
+    /// a bogus comment, all of which end at the next `>`.
+    fn markup_declaration(&mut self) -> Option<()> {
+        if !self.html[self.at..].starts_with(b"--") {
+            return self.skip_past(b'>');
+        }
+        self.at += 2;
+        // `<!-->` and `<!--->` end where they start.
+        for empty in [&b">"[..], b"->"] {
+            if self.html[self.at..].starts_with(empty) {
+                self.at += empty.len();
+                return Some(());
+            }
+        }
+        // Otherwise the first `-->` or `--!>`, any number of dashes before the `>` or `!>`.
+        loop {
+            self.at += memmem::find(&self.html[self.at..], b"--")? + 2;
+            self.skip_while(|byte| byte == b'-')?;
+            match self.html[self.at..] {
+                [b'>', ..] => {
+                    self.at += 1;
+                    return Some(());
+                }
+                [b'!', b'>', ..] => {
+                    self.at += 2;
+                    return Some(());
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// After `</`: an end tag, nothing (`</>`), or a bogus comment.
+    fn end_tag_open(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'>' => {
+                self.at += 1;
+                Some(())
+            }
+            byte if byte.is_ascii_alphabetic() => {
+                self.skip_while(|byte| !ends_name(byte))?;
+                self.attributes(None)
+            }
+            _ => self.skip_past(b'>'),
+        }
+    }
+
+    /// A start tag from its name (`lt` is its `<`), then its content.
+    fn start_tag(&mut self, lt: usize) -> Option<()> {
+        let name = self.skip_while(|byte| !ends_name(byte))?;
+        let linking = Linking::of(name);
+        let mut attributes = Attributes::default();
+        self.attributes(linking.is_some().then_some(&mut attributes))?;
+        if let Some(linking) = linking {
+            if attributes.rewritten {
+                let html = self.html;
+                self.rewritten(&html[lt..self.at]);
+            } else {
+                self.keep(linking, &attributes);
+            }
+        }
+        match Content::of(name) {
+            Content::Markup => Some(()),
+            Content::RawText => self.raw_text(name),
+            Content::Script => self.script_data(),
+            Content::PlainText => None,
+        }
+    }
+
+    /// A tag's attributes up to its `>`, from the state before an attribute's name; `keep`
+    /// collects those of ours. A `/` before the `>` (or anywhere between attributes) changes
+    /// nothing here.
+    fn attributes(&mut self, mut keep: Option<&mut Attributes<'a>>) -> Option<()> {
+        loop {
+            self.skip_while(is_space)?;
+            match self.peek()? {
+                b'/' => {
+                    self.at += 1;
+                    continue;
+                }
+                b'>' => {
+                    self.at += 1;
+                    return Some(());
+                }
+                _ => {}
+            }
+            // A name's first character is part of it, even a `=`.
+            let start = self.at;
+            self.at += 1;
+            self.skip_while(|byte| !ends_name(byte) && byte != b'=')?;
+            let name = &self.html[start..self.at];
+            self.skip_while(is_space)?;
+            let value = if self.peek()? == b'=' {
+                self.at += 1;
+                self.skip_while(is_space)?;
+                self.attribute_value()?
+            } else {
+                // No value: an empty one. What follows is read as before a name.
+                b""
+            };
+            if let Some(keep) = keep.as_deref_mut() {
+                keep.keep(name, value);
+            }
+        }
+    }
+
+    /// An attribute's value, quoted or not, as the page writes it. A `>` where the value
+    /// should start leaves it empty and ends the tag.
+    fn attribute_value(&mut self) -> Option<&'a [u8]> {
+        let html = self.html;
+        match self.peek()? {
+            quote @ (b'"' | b'\'') => {
+                let start = self.at + 1;
+                let len = memchr(quote, &html[start..])?;
+                self.at = start + len + 1;
+                Some(&html[start..start + len])
+            }
+            b'>' => Some(b""),
+            _ => self.skip_while(|byte| !is_space(byte) && byte != b'>'),
+        }
+    }
+
+    /// Keeps what a start tag of ours links to, or declares.
+    fn keep(&mut self, linking: Linking, attributes: &Attributes<'_>) {
+        let text = |value: &[u8]| String::from_utf8_lossy(value).into_owned();
+        match linking {
             // An SVG `<a>` may link with `xlink:href`; `href` wins where both are given.
-            b"a" => {
+            Linking::A => {
                 if let Some(href) = attributes.href.or(attributes.xlink_href) {
                     self.links.hrefs.push(text(href));
                 }
             }
-            b"area" => {
+            Linking::Area => {
                 if let Some(href) = attributes.href {
                     self.links.hrefs.push(text(href));
                 }
             }
-            b"base" if self.links.base.is_none() => self.links.base = attributes.href.map(text),
-            b"meta" => self.meta(attributes),
-            _ => {}
+            Linking::Base => {
+                if self.links.base.is_none() {
+                    self.links.base = attributes.href.map(text);
+                }
+            }
+            Linking::Meta => {
+                if self.links.charset.is_none() {
+                    self.links.charset = meta_charset(
+                        attributes.charset,
+                        attributes.http_equiv,
+                        attributes.content,
+                    );
+                }
+            }
         }
-        // A crawler runs no scripts, so `<noscript>` holds markup, as in a browser without
-        // them (the tokenizer's default reads it as raw text, as with scripts on).
-        if self.tag == b"noscript" {
-            return None;
+    }
+
+    /// A start tag of ours whose values the tokenizer rewrites: the tag alone, read by the
+    /// full tokenizer (its reading does not depend on what came before a start tag's `<`).
+    fn rewritten(&mut self, tag: &[u8]) {
+        let found = reference::extract_links_html5gum(tag);
+        self.links.hrefs.extend(found.hrefs);
+        if self.links.base.is_none() {
+            self.links.base = found.base;
         }
-        naive_next_state(&self.tag)
+        if self.links.charset.is_none() {
+            self.links.charset = found.charset;
+        }
     }
 
-    fn emit_current_comment(&mut self) {}
-
-    fn emit_current_doctype(&mut self) {}
-
-    fn set_self_closing(&mut self) {}
-
-    fn set_force_quirks(&mut self) {}
-
-    fn push_tag_name(&mut self, s: &[u8]) {
-        self.tag.extend_from_slice(s);
+    /// After `<` in raw text or script data: whether `/NAME` and a space, `/` or `>` follow,
+    /// NAME that of the element (its end tag, read to its `>`). Otherwise reading goes on
+    /// from the first byte that is not part of a tag name.
+    fn end_tag(&mut self, name: &[u8]) -> Option<bool> {
+        if self.peek()? != b'/' {
+            return Some(false);
+        }
+        self.at += 1;
+        let letters = self.letters();
+        if !(ends_name(self.peek()?) && letters.eq_ignore_ascii_case(name)) {
+            return Some(false);
+        }
+        self.attributes(None)?;
+        Some(true)
     }
 
-    fn push_comment(&mut self, _: &[u8]) {}
-
-    fn push_doctype_name(&mut self, _: &[u8]) {}
-
-    fn init_doctype(&mut self) {}
-
-    fn init_attribute(&mut self) {
-        self.end_attribute();
-        self.attribute_name.clear();
-        self.attribute_value.clear();
-        self.in_attribute = true;
+    /// The content of `<title>`, `<style>`, …: text up to the element's end tag.
+    fn raw_text(&mut self, name: &[u8]) -> Option<()> {
+        loop {
+            self.skip_past(b'<')?;
+            if self.end_tag(name)? {
+                return Some(());
+            }
+        }
     }
 
-    fn push_attribute_name(&mut self, s: &[u8]) {
-        self.attribute_name.extend_from_slice(s);
+    /// The content of `<script>`, up to its end tag. Past `<!--` it is "escaped": a
+    /// `<script` there opens a "double escaped" stretch, in which `</script>` ends only that
+    /// stretch, and `-->` ends both.
+    fn script_data(&mut self) -> Option<()> {
+        let mut state = Script::Plain;
+        loop {
+            state = match state {
+                Script::Plain => {
+                    self.skip_past(b'<')?;
+                    match self.peek()? {
+                        b'/' if self.end_tag(b"script")? => return Some(()),
+                        b'!' if self.html[self.at..].starts_with(b"!--") => {
+                            self.at += 3;
+                            Script::EscapedDashDash
+                        }
+                        _ => Script::Plain,
+                    }
+                }
+                Script::Escaped => {
+                    self.at += memchr2(b'-', b'<', &self.html[self.at..])?;
+                    match self.next()? {
+                        b'-' => Script::EscapedDash,
+                        _ => self.escaped_less_than()?,
+                    }
+                }
+                Script::EscapedDash | Script::EscapedDashDash => match self.next()? {
+                    b'-' => Script::EscapedDashDash,
+                    b'<' => self.escaped_less_than()?,
+                    b'>' if state == Script::EscapedDashDash => Script::Plain,
+                    _ => Script::Escaped,
+                },
+                Script::DoubleEscaped => {
+                    self.at += memchr2(b'-', b'<', &self.html[self.at..])?;
+                    match self.next()? {
+                        b'-' => Script::DoubleEscapedDash,
+                        _ => self.double_escaped_less_than()?,
+                    }
+                }
+                Script::DoubleEscapedDash | Script::DoubleEscapedDashDash => match self.next()? {
+                    b'-' => Script::DoubleEscapedDashDash,
+                    b'<' => self.double_escaped_less_than()?,
+                    b'>' if state == Script::DoubleEscapedDashDash => Script::Plain,
+                    _ => Script::DoubleEscaped,
+                },
+                Script::Ended => return Some(()),
+            };
+        }
     }
 
-    fn push_attribute_value(&mut self, s: &[u8]) {
-        self.attribute_value.extend_from_slice(s);
+    fn next(&mut self) -> Option<u8> {
+        let byte = self.peek()?;
+        self.at += 1;
+        Some(byte)
     }
 
-    fn set_doctype_public_identifier(&mut self, _: &[u8]) {}
-
-    fn set_doctype_system_identifier(&mut self, _: &[u8]) {}
-
-    fn push_doctype_public_identifier(&mut self, _: &[u8]) {}
-
-    fn push_doctype_system_identifier(&mut self, _: &[u8]) {}
-
-    fn current_is_appropriate_end_tag_token(&mut self) -> bool {
-        self.end_tag && !self.last_start_tag.is_empty() && self.tag == self.last_start_tag
+    /// After `<` in escaped script data: the script's end tag, `<script` and a space, `/`
+    /// or `>` (double escaped), or more escaped text.
+    fn escaped_less_than(&mut self) -> Option<Script> {
+        if self.end_tag(b"script")? {
+            return Some(Script::Ended);
+        }
+        // Past a `/` and its letters, the next byte is no letter: escaped text again.
+        let letters = self.letters();
+        let script = ends_name(self.peek()?) && letters.eq_ignore_ascii_case(b"script");
+        Some(if script {
+            Script::DoubleEscaped
+        } else {
+            Script::Escaped
+        })
     }
+
+    /// After `<` in double escaped script data: `</script` and a space, `/` or `>` go back
+    /// to escaped; anything else stays double escaped.
+    fn double_escaped_less_than(&mut self) -> Option<Script> {
+        if self.peek()? != b'/' {
+            return Some(Script::DoubleEscaped);
+        }
+        self.at += 1;
+        let letters = self.letters();
+        let script = ends_name(self.peek()?) && letters.eq_ignore_ascii_case(b"script");
+        Some(if script {
+            Script::Escaped
+        } else {
+            Script::DoubleEscaped
+        })
+    }
+}
+
+/// Where script data is (the tokenizer's script states that change what ends it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Script {
+    Plain,
+    Escaped,
+    EscapedDash,
+    EscapedDashDash,
+    DoubleEscaped,
+    DoubleEscapedDash,
+    DoubleEscapedDashDash,
+    /// Its end tag has been read.
+    Ended,
+}
+
+/// The label a `<meta>` declares: `charset`, or `http-equiv=content-type` with a `content`
+/// that names one; trimmed, and none if empty.
+pub(crate) fn meta_charset(
+    charset: Option<&[u8]>,
+    http_equiv: Option<&[u8]>,
+    content: Option<&[u8]>,
+) -> Option<String> {
+    let text = |value: &[u8]| String::from_utf8_lossy(value).trim().to_owned();
+    let label = match (charset, http_equiv, content) {
+        (Some(charset), _, _) => Some(text(charset)),
+        (None, Some(http_equiv), Some(content))
+            if text(http_equiv).eq_ignore_ascii_case("content-type") =>
+        {
+            crate::charset::from_meta_content(&text(content)).map(str::to_owned)
+        }
+        _ => None,
+    };
+    label.filter(|label| !label.is_empty())
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn hrefs(html: &str) -> Vec<String> {
-        extract_links(html.as_bytes()).hrefs
-    }
-
-    #[test]
-    fn finds_anchor_and_area_hrefs_in_order() {
-        assert_eq!(
-            hrefs(r#"<p><a href="/a">x</a><AREA HREF=/b><a name=x><link href="/css"></p>"#),
-            ["/a", "/b"]
-        );
-    }
-
-    #[test]
-    fn decodes_entities() {
-        assert_eq!(hrefs(r#"<a href="/q?a=1&amp;b=2&#x2F;">"#), ["/q?a=1&b=2/"]);
-    }
-
-    #[test]
-    fn ignores_comments_scripts_and_styles() {
-        let html = r#"<!-- <a href="/comment"> -->
-            <script>var s = '<a href="/script">';</script>
-            <style>a::after { content: '<a href="/style">' }</style>
-            <a href="/real">"#;
-        assert_eq!(hrefs(html), ["/real"]);
-    }
-
-    #[test]
-    fn raw_text_ends_at_its_own_end_tag_only() {
-        let html = r#"<script>if (a</b) { x = "<a href='/no'>" }</script><a href=/after>
-            <title><a href="/no2"></title><TEXTAREA></textarea ><A HREF='/upper'>"#;
-        assert_eq!(hrefs(html), ["/after", "/upper"]);
-    }
-
-    #[test]
-    fn end_tags_and_other_attributes_are_not_links() {
-        assert_eq!(
-            hrefs(r#"</a href="/end"><a data-href="/data" hreflang=en>"#),
-            Vec::<String>::new()
-        );
-    }
-
-    #[test]
-    fn first_base_wins_and_first_href_attribute_wins() {
-        let links = extract_links(br#"<base href="/x/"><base href="/y/"><a href="1" href="2">"#);
-        assert_eq!(links.base.as_deref(), Some("/x/"));
-        assert_eq!(links.hrefs, ["1"]);
-    }
-
-    #[test]
-    fn noscript_holds_markup_and_svg_links_with_xlink_href() {
-        let html = r#"<noscript><a href="/no-js">x</a></noscript>
-            <svg xmlns:xlink="http://www.w3.org/1999/xlink"><a xlink:href="/svg1"><text>1</text></a>
-            <a href="/svg2" xlink:href="/ignored"></a><use xlink:href="/not-a-link"/></svg>
-            <area xlink:href="/not-an-area-link">"#;
-        assert_eq!(hrefs(html), ["/no-js", "/svg1", "/svg2"]);
-    }
-
-    #[test]
-    fn the_first_meta_declaring_a_charset_wins() {
-        let charset = |html: &str| extract_links(html.as_bytes()).charset;
-        assert_eq!(
-            charset(r#"<meta charset=" latin1 "><meta charset=koi8-r>"#).as_deref(),
-            Some("latin1")
-        );
-        assert_eq!(
-            charset(r#"<meta name=x content="charset=no"><meta http-equiv="CONTENT-TYPE" content="text/html; charset=windows-1251">"#)
-                .as_deref(),
-            Some("windows-1251")
-        );
-        assert_eq!(
-            charset(r#"<meta http-equiv=refresh content="0; charset=x">"#),
-            None
-        );
-        assert_eq!(charset("<p>no meta</p>"), None);
-    }
-
-    #[test]
-    fn survives_binary_and_broken_markup() {
-        let mut junk: Vec<u8> = (0..=255).collect();
-        junk.extend_from_slice(b"<a href=\"/\xff\xfe\">< a <<<a href='");
-        let links = extract_links(&junk);
-        assert_eq!(links.hrefs, ["/\u{fffd}\u{fffd}"]);
-    }
-}
+mod tests;

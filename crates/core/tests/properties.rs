@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use c10k_core::{
     Config, Crawler, FetchError, Limits, Progress, Response, ResponseReader, Tls, TlsOptions, Url,
-    extract_links, parse_root,
+    extract_links, extract_links_html5gum, parse_root,
 };
 use proptest::prelude::*;
 
@@ -55,6 +55,97 @@ fn cut<'a>(bytes: &'a [u8], points: &[usize]) -> Vec<&'a [u8]> {
 
 /// Responses that are mostly well-formed, so the interesting paths are reached, with any
 /// bytes in the body and some damage.
+/// The pieces markup is made of, for the link extractors: every token that moves the
+/// tokenizer from state to state on the way to a link, and some that do not.
+const MARKUP: &[&[u8]] = &[
+    b"<",
+    b"</",
+    b">",
+    b"/>",
+    b"/",
+    b"<!",
+    b"<!--",
+    b"-->",
+    b"--!>",
+    b"-",
+    b"!",
+    b"<?",
+    b"<a ",
+    b"<A ",
+    b"<a",
+    b"<area ",
+    b"<base ",
+    b"<meta ",
+    b"<p ",
+    b"href",
+    b"HREF",
+    b"xlink:href",
+    b"charset",
+    b"http-equiv",
+    b"content",
+    b"content-type",
+    b"text/html; charset=",
+    b"=",
+    b"\"",
+    b"'",
+    b" ",
+    b"\t",
+    b"\r",
+    b"\n",
+    b"\r\n",
+    b"\x0c",
+    b"\0",
+    b"&amp;",
+    b"&",
+    b"&#x2F;",
+    b"&not",
+    b"&notin;",
+    b"&#",
+    b";",
+    b"<script>",
+    b"</script>",
+    b"<script",
+    b"</script",
+    b"script",
+    b"<style>",
+    b"</style>",
+    b"<title>",
+    b"</TITLE >",
+    b"<textarea>",
+    b"<plaintext>",
+    b"<noscript>",
+    b"</noscript>",
+    b"<noframes>",
+    b"</noframes>",
+    b"<!DOCTYPE",
+    b"<!doctype html>",
+    b"<![CDATA[",
+    b"]]>",
+    b"x",
+    b"/p?q=1",
+    b"koi8-r",
+    b"utf-8",
+    "\u{e9}".as_bytes(),
+    b"\xff",
+    b"\xc3",
+    // Whole links, so that most inputs have some for the states before them to hide.
+    b"<a href=/1>",
+    b"<a href=/1>",
+    b"<a href='/2'>",
+    b"<a href='/2'>",
+    b"<A HREF=\"/3\">",
+    b"<A HREF=\"/3\">",
+    b"<area href=/4>",
+    b"<base href=/b/>",
+    b"<meta charset=koi8-r>",
+    b"<meta http-equiv=content-type content='text/html; charset=latin1'>",
+    b"<a href=&amp;5>",
+    b"<script><!--",
+    b"<!--<script>",
+    b"--></script>",
+    b"<a href=\"/\0\">",
+];
+
 fn responses() -> impl Strategy<Value = Vec<u8>> {
     let framing = prop_oneof![
         any::<u16>().prop_map(|n| format!("Content-Length: {}\r\n", n % 300)),
@@ -144,11 +235,6 @@ proptest! {
     }
 
     #[test]
-    fn link_extraction_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..2000)) {
-        let _ = extract_links(&bytes);
-    }
-
-    #[test]
     fn html_like_input_never_panics_the_whole_page_path(
         html in "(<[aA] [hH][rR][eE][fF]=[\"']?[ -~]{0,30}[\"']?>|<base href=[^>]{0,20}>|<!--|-->|<script>|</script>|[ -~]{0,20}){0,30}",
     ) {
@@ -168,5 +254,25 @@ proptest! {
         // Whatever the links were, the frontier stays consistent.
         prop_assert_eq!(crawler.in_flight(), 0);
         prop_assert_eq!(crawler.records().len(), 1 + crawler.records().iter().filter(|r| r.tries == 0).count());
+    }
+}
+
+proptest! {
+    // Cheap cases, and the states that differ are found by long sequences: many of them.
+    #![proptest_config(ProptestConfig::with_cases(4096))]
+
+    #[test]
+    fn link_extraction_agrees_with_html5gum_on_any_bytes(
+        bytes in proptest::collection::vec(any::<u8>(), 0..2000),
+    ) {
+        prop_assert_eq!(extract_links(&bytes), extract_links_html5gum(&bytes));
+    }
+
+    #[test]
+    fn link_extraction_agrees_with_html5gum_on_markup(
+        pieces in proptest::collection::vec(prop::sample::select(MARKUP), 0..60),
+    ) {
+        let html = pieces.concat();
+        prop_assert_eq!(extract_links(&html), extract_links_html5gum(&html));
     }
 }
