@@ -51,7 +51,7 @@ use crate::{
     robots::{self, Rules},
     shard::{self, Found, Post, Route},
     trace::{Conn, Event, FetchId},
-    urls::resolve,
+    urls::{Reparse, resolve},
     wait,
 };
 
@@ -400,6 +400,8 @@ pub struct Crawler {
     queue: VecDeque<Fetch>,
     /// New URLs to fetch, after `queue`: the fetch is made when it is handed out.
     fresh: Fresh,
+    /// Their text parsed back into URLs.
+    reparse: Reparse,
     /// Fetches to try again, each not before its time; earliest on top.
     waiting: BinaryHeap<Reverse<Waiting>>,
     /// How many fetches were ever put in `waiting`: the tie-break of equal times.
@@ -527,6 +529,7 @@ impl Crawler {
             redirects: HashMap::default(),
             queue: VecDeque::new(),
             fresh,
+            reparse: Reparse::default(),
             waiting: BinaryHeap::new(),
             waited: 0,
             resolved: HashMap::default(),
@@ -786,8 +789,8 @@ impl Crawler {
     fn fresh_fetch(&mut self) -> Option<Fetch> {
         // The text is a `Url`'s serialization, which parses back to the same `Url`.
         let url = match &mut self.fresh {
-            Fresh::Ids(ids) => Url::parse(self.known.url(ids.pop_front()?)),
-            Fresh::Spooled(spool) => Url::parse(&spool.pop()?),
+            Fresh::Ids(ids) => self.reparse.parse(self.known.url(ids.pop_front()?)),
+            Fresh::Spooled(spool) => self.reparse.parse(&spool.pop()?),
         }
         .expect("a queued URL's text parses again");
         // Found when it was queued, so found again (given, or the resolver's, remembered).

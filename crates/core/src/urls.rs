@@ -26,7 +26,8 @@
 use std::borrow::Cow;
 
 use encoding_rs::{Encoding, UTF_8};
-use url::Url;
+use foldhash::HashMap;
+use url::{ParseError, Url};
 
 /// Resolves `href`, from a page in `encoding`, against `base` and normalises the result;
 /// `None` if it is not a URL.
@@ -43,6 +44,42 @@ pub(crate) fn resolve(base: &Url, href: &str, encoding: &'static Encoding) -> Op
     let mut url = options.parse(href).ok()?;
     normalize(&mut url);
     Some(url)
+}
+
+/// URLs the crawl wrote as text, parsed back, each origin parsed once.
+///
+/// The frontier keeps a URL as its text, and a fetch needs it parsed. Most of a full parse
+/// is the origin's: an IP address read and written back, a name through IDNA, the port.
+/// The text is a [`Url`]'s own serialization, so its path and query, parsed against an
+/// earlier URL of the same origin, give the same [`Url`] for the price of a relative link.
+#[derive(Debug, Default)]
+pub(crate) struct Reparse {
+    /// A URL of each origin met, by its `scheme://host:port` as written.
+    origins: HashMap<Box<str>, Url>,
+}
+
+impl Reparse {
+    /// `text`, a serialized [`Url`], as that [`Url`].
+    pub(crate) fn parse(&mut self, text: &str) -> Result<Url, ParseError> {
+        let path_at = text
+            .find("://")
+            .and_then(|at| text[at + 3..].find('/').map(|slash| at + 3 + slash));
+        let Some(path_at) = path_at else {
+            return Url::parse(text);
+        };
+        let (origin, path) = text.split_at(path_at);
+        // `//x` or `/\x` would be read as a new host: parsed whole.
+        if !matches!(path.as_bytes().get(1), Some(b'/' | b'\\')) {
+            if let Some(known) = self.origins.get(origin) {
+                let url = known.join(path)?;
+                debug_assert_eq!(url.as_str(), text);
+                return Ok(url);
+            }
+        }
+        let url = Url::parse(text)?;
+        self.origins.insert(origin.into(), url.clone());
+        Ok(url)
+    }
 }
 
 /// Puts `url` in the one form the crawler compares (see the module's documentation).
