@@ -6,8 +6,7 @@
 //! `<script>` or a quoted attribute value is no link, and `>` inside quotes ends no tag. So
 //! [`extract_links`] follows the standard's states, but only as far as they decide those
 //! answers. Text, comments and doctypes are skipped to the byte that ends them (`memchr`
-//! finds it), attribute values are borrowed from the page, and nothing is allocated but the
-//! links themselves. What the states do beyond that (character references in text, errors,
+//! finds it), and the links are borrowed from the page: nothing is allocated but the list. What the states do beyond that (character references in text, errors,
 //! the exact text of a comment) changes nothing a crawler reads, and is not done.
 //!
 //! One thing a link needs and the states above do not give: a value with a character
@@ -29,15 +28,19 @@
 
 pub(crate) mod reference;
 
+use std::borrow::Cow;
+
 use memchr::{memchr, memchr2, memmem};
 
-/// What a page links to, before resolution against the page's URL.
+/// What a page links to, before resolution against the page's URL: borrowed from the page
+/// where the page spells it out, owned where the tokenizer rewrote it (a character reference,
+/// bytes that are not UTF-8).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Links {
+pub struct Links<'a> {
     /// The `href` of the first `<base>` element that has one.
-    pub base: Option<String>,
+    pub base: Option<Cow<'a, str>>,
     /// The `href` of every `<a>` and `<area>`, in document order, duplicates kept.
-    pub hrefs: Vec<String>,
+    pub hrefs: Vec<Cow<'a, str>>,
     /// The encoding label of the first `<meta>` that declares one, known to the Encoding
     /// Standard or not: `<meta charset=…>` or `<meta http-equiv=content-type content=…>`.
     pub charset: Option<String>,
@@ -46,7 +49,7 @@ pub struct Links {
 /// Extracts the `href`s of a document. Never fails: any bytes give some (maybe empty) answer.
 ///
 /// Bytes that are not UTF-8 are decoded lossily, as a browser does with a wrong charset.
-pub fn extract_links(html: &[u8]) -> Links {
+pub fn extract_links(html: &[u8]) -> Links<'_> {
     let mut scanner = Scanner {
         html,
         at: 0,
@@ -176,7 +179,7 @@ struct Scanner<'a> {
     html: &'a [u8],
     /// The next byte to read.
     at: usize,
-    links: Links,
+    links: Links<'a>,
 }
 
 impl<'a> Scanner<'a> {
@@ -358,8 +361,8 @@ impl<'a> Scanner<'a> {
     }
 
     /// Keeps what a start tag of ours links to, or declares.
-    fn keep(&mut self, linking: Linking, attributes: &Attributes<'_>) {
-        let text = |value: &[u8]| String::from_utf8_lossy(value).into_owned();
+    fn keep(&mut self, linking: Linking, attributes: &Attributes<'a>) {
+        let text = String::from_utf8_lossy;
         match linking {
             // An SVG `<a>` may link with `xlink:href`; `href` wins where both are given.
             Linking::A => {

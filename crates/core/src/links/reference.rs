@@ -10,7 +10,7 @@
 //! The emitter asks for no error reporting, which spares the tokenizer its per-character
 //! validation, and ignores text, comments and doctypes.
 
-use std::{convert::Infallible, mem};
+use std::{borrow::Cow, convert::Infallible, mem};
 
 use html5gum::{Emitter, Error, State, Tokenizer};
 
@@ -18,7 +18,7 @@ use super::{Content, Links, meta_charset};
 
 /// What [`super::extract_links`] answers, by `html5gum`'s tokenizer: the same [`Links`] for
 /// any bytes, several times slower.
-pub fn extract_links_html5gum(html: &[u8]) -> Links {
+pub fn extract_links_html5gum(html: &[u8]) -> Links<'static> {
     let mut emitter = LinkEmitter::default();
     // The emitter collects everything, so running the tokenizer to its end is all that is
     // left. Its items are uninhabited: a slice cannot fail to read, the emitter yields nothing.
@@ -30,7 +30,7 @@ pub fn extract_links_html5gum(html: &[u8]) -> Links {
 /// `<meta>`, as the tokenizer reads them.
 #[derive(Default)]
 struct LinkEmitter {
-    links: Links,
+    links: Links<'static>,
     /// Name of the tag being read.
     tag: Vec<u8>,
     /// Whether it is an end tag.
@@ -125,8 +125,10 @@ impl Emitter for &mut LinkEmitter {
         // entities the tokenizer decoded cannot make it invalid, but should anything, the
         // bytes are read lossily.
         let text = |value: Vec<u8>| {
-            String::from_utf8(value)
-                .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned())
+            Cow::Owned(
+                String::from_utf8(value)
+                    .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned()),
+            )
         };
         match self.tag.as_slice() {
             // An SVG `<a>` may link with `xlink:href`; `href` wins where both are given.

@@ -1,10 +1,12 @@
 //! Both extractors, on the cases that decide a crawl: every test asks the scanner and
 //! `html5gum` and expects one answer. `tests/properties.rs` compares them on arbitrary input.
 
+use std::borrow::Cow;
+
 use super::{Links, extract_links, reference::extract_links_html5gum};
 
 /// Both extractors' answer, which must be one.
-fn links(html: &[u8]) -> Links {
+fn links(html: &[u8]) -> Links<'_> {
     let links = extract_links(html);
     assert_eq!(
         links,
@@ -15,7 +17,7 @@ fn links(html: &[u8]) -> Links {
     links
 }
 
-fn hrefs(html: &str) -> Vec<String> {
+fn hrefs(html: &str) -> Vec<Cow<'_, str>> {
     links(html.as_bytes()).hrefs
 }
 
