@@ -247,6 +247,30 @@ mod tests {
     }
 
     #[test]
+    fn a_url_parsed_back_from_its_origin_is_the_url_parsed_whole() {
+        let mut reparse = Reparse::default();
+        let texts = [
+            "http://127.0.0.1:8000/",
+            "http://127.0.0.1:8000/a/b?q=1&r=%C3%A9",
+            "http://127.0.0.1:8000//host-like/path",
+            "http://127.0.0.1:8000/%5Cx",
+            "http://127.0.0.1:8001/other-port",
+            "https://127.0.0.1:8000/other-scheme?",
+            "http://[::1]:8000/v6",
+            "http://xn--caf-dma.example/caf%C3%A9",
+            "http://127.0.0.1:8000/again",
+        ];
+        // Twice each: the first of an origin is parsed whole, the rest against it.
+        for text in texts.iter().chain(&texts) {
+            let url = reparse.parse(text).unwrap();
+            assert_eq!(url, Url::parse(text).unwrap());
+            assert_eq!(url.as_str(), *text);
+            assert_eq!(url.host(), Url::parse(text).unwrap().host());
+        }
+        assert_eq!(reparse.origins.len(), 5);
+    }
+
+    #[test]
     fn fragments_are_dropped_and_plain_urls_left_alone() {
         assert_eq!(resolved("x#top"), "http://127.0.0.1:8000/dir/x");
         assert_eq!(normalize_percent("/plain/path"), None);
