@@ -221,9 +221,14 @@ impl<S: BuildHasher> Known<S> {
 
     /// The text of URL `id`.
     pub(crate) fn url(&self, id: Id) -> &str {
-        let Loc(loc) = self.entry(id).loc;
         // Only `&str`s are ever copied in, whole, so every URL's bytes are UTF-8.
-        std::str::from_utf8(text_of(&self.text, loc)).expect("a URL's text is UTF-8")
+        std::str::from_utf8(self.bytes(id)).expect("a URL's text is UTF-8")
+    }
+
+    /// The bytes of URL `id`'s text, to compare without checking that they are UTF-8.
+    fn bytes(&self, id: Id) -> &[u8] {
+        let Loc(loc) = self.entry(id).loc;
+        text_of(&self.text, loc)
     }
 
     /// The index of `url`, if it is known.
@@ -232,7 +237,9 @@ impl<S: BuildHasher> Known<S> {
             return lean.get(lean.of(url));
         }
         let hash = self.hasher.hash_one(url.as_bytes());
-        self.table.find(hash, |&id| self.url(id) == url).copied()
+        self.table
+            .find(hash, |&id| self.bytes(id) == url.as_bytes())
+            .copied()
     }
 
     /// The fewest redirects that led to URL `id`.
