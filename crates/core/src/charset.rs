@@ -1,4 +1,4 @@
-//! A page's character encoding, and its text in UTF-8 for the link extractor.
+//! A page's character encoding, and its bytes in UTF-8 for the link extractor.
 //!
 //! Decided as a browser decides (WHATWG HTML, "determining the character encoding"): a byte
 //! order mark; else the `charset` of the `Content-Type`; else a `<meta charset>` (or
@@ -19,11 +19,15 @@ use crate::links::extract_links;
 /// How far into a page a `<meta>` declaration counts (the standard's prescan).
 const PRESCAN_BYTES: usize = 1024;
 
-/// `body` decoded to UTF-8 (borrowed when it already is valid UTF-8), and its encoding.
+/// `body`'s bytes for the link extractor, and its encoding: decoded to UTF-8, except that a
+/// UTF-8 page is left as it came, invalid sequences and all. The extractor reads each value it
+/// keeps lossily, which gives what decoding the whole page first would: a sequence that is
+/// not UTF-8 ends at the next ASCII byte, every byte that shapes markup is ASCII, and both
+/// replace the same bytes with U+FFFD. So a UTF-8 page is not read once more to check it.
 pub(crate) fn decode<'a>(
     body: &'a [u8],
     content_type: Option<&str>,
-) -> (Cow<'a, str>, &'static Encoding) {
+) -> (Cow<'a, [u8]>, &'static Encoding) {
     let (encoding, bom) = Encoding::for_bom(body).unwrap_or_else(|| {
         let declared = content_type
             .and_then(charset_parameter)
@@ -31,7 +35,14 @@ pub(crate) fn decode<'a>(
             .or_else(|| prescan(body));
         (declared.unwrap_or(UTF_8), 0)
     });
-    let (text, _) = encoding.decode_without_bom_handling(&body[bom..]);
+    let body = &body[bom..];
+    if encoding == UTF_8 {
+        return (Cow::Borrowed(body), encoding);
+    }
+    let text = match encoding.decode_without_bom_handling(body).0 {
+        Cow::Borrowed(text) => Cow::Borrowed(text.as_bytes()),
+        Cow::Owned(text) => Cow::Owned(text.into_bytes()),
+    };
     (text, encoding)
 }
 
@@ -123,9 +134,12 @@ mod tests {
             b"<a href=\"/caf\xe9\">",
             Some("text/html; charset=\"iso-8859-1\""),
         );
-        assert_eq!(text, "<a href=\"/café\">");
+        assert_eq!(&*text, "<a href=\"/café\">".as_bytes());
         let valid = "<a href=\"/café\">".as_bytes();
         assert!(matches!(decode(valid, None).0, Cow::Borrowed(_)));
+        // Not checked, not copied: the extractor reads it as decoding would have.
+        let invalid = b"<a href=\"/caf\xe9\">";
+        assert!(matches!(decode(invalid, None).0, Cow::Borrowed(_)));
     }
 
     #[test]

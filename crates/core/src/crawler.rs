@@ -201,7 +201,7 @@ impl Fetch {
                 }
                 let (text, encoding) =
                     charset::decode(&response.body, response.content_type.as_deref());
-                let links = extract_links(text.as_bytes());
+                let links = extract_links(&text);
                 let base = links
                     .base
                     .as_deref()

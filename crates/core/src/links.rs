@@ -23,8 +23,9 @@
 //! rules. It is the slow and obvious answer, and the tests and the fuzz target hold this one
 //! to it on arbitrary input.
 //!
-//! The crawler hands the page already decoded to UTF-8 (see [`crate::charset`]), so that
-//! entities and raw bytes end up in one encoding.
+//! The crawler hands over a page in another encoding decoded to UTF-8 (see
+//! [`crate::charset`]), so that entities and raw bytes end up in one encoding; a UTF-8 page
+//! comes as it was sent, and its values are read lossily.
 
 pub(crate) mod reference;
 

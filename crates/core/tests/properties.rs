@@ -268,6 +268,25 @@ proptest! {
         prop_assert_eq!(extract_links(&bytes), extract_links_html5gum(&bytes));
     }
 
+    /// What lets the crawler hand a UTF-8 page over undecoded: read lossily value by value,
+    /// it gives what the page decoded first gives.
+    #[test]
+    fn links_of_utf8_pages_need_no_decoding_first(
+        pieces in proptest::collection::vec(prop::sample::select(MARKUP), 0..60),
+    ) {
+        let html = pieces.concat();
+        let (decoded, _) = encoding_rs::UTF_8.decode_without_bom_handling(&html);
+        prop_assert_eq!(extract_links(&html), extract_links(decoded.as_bytes()));
+    }
+
+    #[test]
+    fn links_of_any_bytes_need_no_decoding_first(
+        bytes in proptest::collection::vec(any::<u8>(), 0..2000),
+    ) {
+        let (decoded, _) = encoding_rs::UTF_8.decode_without_bom_handling(&bytes);
+        prop_assert_eq!(extract_links(&bytes), extract_links(decoded.as_bytes()));
+    }
+
     #[test]
     fn link_extraction_agrees_with_html5gum_on_markup(
         pieces in proptest::collection::vec(prop::sample::select(MARKUP), 0..60),
