@@ -16,7 +16,7 @@
 //! | [`Pool`] | `pool.rs` | keep-alive: idle connections per origin, in each model's own socket type |
 //! | [`ResponseReader`] | `response.rs` | incremental response parsing: `NeedMore` / `Done` / error |
 //! | body codings | `decode.rs` | gzip and deflate bodies decoded as they arrive, within `--max-body` |
-//! | [`extract_links`] | `links.rs` | `<a>`, `<area>` and `<base>` hrefs, with an HTML tokenizer |
+//! | [`extract_links`] | `links.rs` | `<a>`, `<area>` and `<base>` hrefs, by the HTML tokenizer's states that decide them |
 //! | page charsets | `charset.rs` | a page's encoding (BOM, `Content-Type`, `<meta>`), its text in UTF-8 |
 //! | [`FetchError`] | `error.rs` | one error enum; the [`ErrorKind`]s the report counts |
 //! | [`Report`] | `report.rs` | per-URL [`Record`]s and the JSON report |
