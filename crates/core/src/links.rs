@@ -6,8 +6,9 @@
 //! `<script>` or a quoted attribute value is no link, and `>` inside quotes ends no tag. So
 //! [`extract_links`] follows the standard's states, but only as far as they decide those
 //! answers. Text, comments and doctypes are skipped to the byte that ends them (`memchr`
-//! finds it), and the links are borrowed from the page: nothing is allocated but the list. What the states do beyond that (character references in text, errors,
-//! the exact text of a comment) changes nothing a crawler reads, and is not done.
+//! finds it), and the links are borrowed from the page: nothing is allocated but the list.
+//! What the states do beyond that (character references in text, errors, the exact text of
+//! a comment) changes nothing a crawler reads, and is not done.
 //!
 //! One thing a link needs and the states above do not give: a value with a character
 //! reference in it (`&amp;`), a NUL or a carriage return is rewritten by the tokenizer
