@@ -671,7 +671,7 @@ fn keep_alive_verdict(results: &Results, docs: &str) -> Option<Verdict> {
                 let _ = write!(
                     machine,
                     " where the crawlers spent {crawlers} µs per page: the difference is the \
-                     crawler's own work (parsing the page and its 50 links, the frontier), which \
+                     crawler's own work (parsing the page and its links, the frontier), which \
                      wrk does not do"
                 );
             }

@@ -100,7 +100,12 @@ impl Site {
         } else {
             format!("{} ms per response", self.delay_ms)
         };
-        format!("{pages}, {delay}, {} links per page", self.links)
+        // Page i links to pages i·L + 1 … i·L + L: all but the first 1/L of the pages are
+        // leaves, with the one to three extra links every page has.
+        format!(
+            "{pages}, {delay}, {} tree links on each inner page, most pages leaves",
+            self.links
+        )
     }
 }
 
