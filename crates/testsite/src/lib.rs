@@ -43,6 +43,7 @@ pub mod site;
 pub mod tls;
 
 use std::{
+    borrow::Cow,
     collections::HashMap,
     io::{self, Write as _},
     net::SocketAddr,
@@ -84,6 +85,13 @@ const REQUEST_BUFFER: usize = 512;
 /// Room for a response's status line and the headers every response has (the length, the
 /// connection), beyond the headers it is given.
 const HEAD_BYTES: usize = 96;
+
+/// Bytes of pages a listener renders at start and then serves from memory; pages past this
+/// (a site of more than some 30,000 pages of 2 KiB) are rendered for each request. Rendering
+/// per request made the server, not the client, the limit of a keep-alive crawl: a page's
+/// filler text cost it more than the kernel's work for the response, and a leaf page more
+/// than the root that `wrk` loads.
+const RENDERED_BYTES: usize = 64 << 20;
 
 /// How long a kept connection may wait for its next request by default.
 pub const DEFAULT_IDLE: Duration = Duration::from_secs(5);
@@ -298,7 +306,8 @@ impl Server {
                 handshake,
                 twin.as_ref().map(|t| t.1.clone()),
                 extras,
-            ),
+            )
+            .render(&site.spec),
         )];
         if let (Some(listener), Some((_, twin_origin))) = (twin_listener, &twin) {
             let door = Door::new(
@@ -306,7 +315,8 @@ impl Server {
                 None,
                 Some(origin.clone()),
                 Extras::Twin,
-            );
+            )
+            .render(&site.spec);
             doors.push((listener, door));
         }
         let thread = thread::Builder::new()
@@ -472,6 +482,8 @@ struct Door {
     extras: Extras,
     /// Those pages' links, for the root.
     root_links: String,
+    /// The site's first pages, rendered ([`Door::render`]).
+    pages: Vec<Box<[u8]>>,
     /// Requests for the flaky fault page so far: it fails the first two.
     flaky_requests: AtomicU32,
     /// Requests for each busy page so far.
@@ -494,9 +506,33 @@ impl Door {
             twin,
             extras,
             root_links: extras.root_links(),
+            pages: Vec::new(),
             flaky_requests: AtomicU32::new(0),
             busy_requests: Default::default(),
             tries: Mutex::default(),
+        }
+    }
+
+    /// Renders the site's first pages once, as this listener serves them, up to
+    /// [`RENDERED_BYTES`].
+    fn render(mut self, spec: &SiteSpec) -> Door {
+        let mut bytes = 0;
+        for i in 0..spec.pages {
+            let page = spec.render_page_with(i, &self.origin, &self.root_links);
+            bytes += page.len();
+            if bytes > RENDERED_BYTES {
+                break;
+            }
+            self.pages.push(page.into_boxed_slice());
+        }
+        self
+    }
+
+    /// Page `i` as this listener serves it: rendered at start, or now.
+    fn page(&self, spec: &SiteSpec, i: usize) -> Cow<'_, [u8]> {
+        match self.pages.get(i) {
+            Some(page) => Cow::Borrowed(page),
+            None => Cow::Owned(spec.render_page_with(i, &self.origin, &self.root_links)),
         }
     }
 
@@ -885,11 +921,10 @@ fn parse_request(buf: &mut Vec<u8>) -> Option<Result<Request, ()>> {
 }
 
 fn respond(site: &Site, door: &Door, route: Route, persist: Persist) -> Vec<u8> {
-    let origin = &door.origin;
     match route {
         Route::Page(i) => ok(
             "text/html; charset=utf-8",
-            &site.spec.render_page_with(i, origin, &door.root_links),
+            &door.page(&site.spec, i),
             persist,
         ),
         Route::Text(i) => ok("text/plain", &site.spec.render_text(i), persist),
@@ -985,6 +1020,33 @@ fn reason(code: u16) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A page served from memory is the page rendered for the request, the root's extra links
+    /// included, and pages past the rendered ones are still served.
+    #[test]
+    fn rendered_pages_are_the_pages() {
+        let spec = SiteSpec {
+            pages: 40,
+            faults: true,
+            ..SiteSpec::default()
+        };
+        let extras = Extras::Tls { twin: true };
+        let door = Door::new("https://h:1".into(), None, None, extras).render(&spec);
+        assert_eq!(door.pages.len(), 40);
+        for i in [0, 1, 39] {
+            let page = spec.render_page_with(i, "https://h:1", &extras.root_links());
+            assert_eq!(*door.page(&spec, i), page[..], "page {i}");
+        }
+        let links = extras.root_links();
+        assert!(!links.is_empty());
+        assert!(
+            door.page(&spec, 0)
+                .windows(links.len())
+                .any(|w| w == links.as_bytes())
+        );
+        let unrendered = Door::new("https://h:1".into(), None, None, extras);
+        assert_eq!(unrendered.page(&spec, 39), door.page(&spec, 39));
+    }
 
     /// What a client that closes every connection gets is what the server always wrote.
     #[test]
