@@ -356,14 +356,11 @@ impl Fetcher {
             return;
         };
         fetcher.trace(Event::Callback("connected"));
-        let failure = match (stream.take_error(), stream.peer_addr()) {
-            (Ok(Some(err)) | Err(err), _) => Some(err),
-            // Not connected yet and no error: a spurious wake-up; keep waiting.
-            (Ok(None), Err(err)) if err.kind() == io::ErrorKind::NotConnected => return,
-            (Ok(None), Err(err)) => Some(err),
-            (Ok(None), Ok(_)) => None,
-        };
-        if let Some(err) = failure {
+        // A connecting TCP socket is ready only once the connect is through or failed, and
+        // `SO_ERROR` says which. (Mio also asks for the peer's address, in case a wake-up
+        // came early: on Linux none does, and the request's write would then only find the
+        // socket not writable yet and wait.)
+        if let Some(err) = stream.take_error().unwrap_or_else(Some) {
             return fetcher.finish(lp, Err(FetchError::from_io(&err, Phase::Connect)));
         }
         fetcher.trace(Event::Connected);

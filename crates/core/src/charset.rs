@@ -31,7 +31,7 @@ pub(crate) fn decode<'a>(
     let (encoding, bom) = Encoding::for_bom(body).unwrap_or_else(|| {
         let declared = content_type
             .and_then(charset_parameter)
-            .and_then(|label| Encoding::for_label(label.as_bytes()))
+            .and_then(|label| label_encoding(label.as_bytes()))
             .or_else(|| prescan(body));
         (declared.unwrap_or(UTF_8), 0)
     });
@@ -44,6 +44,15 @@ pub(crate) fn decode<'a>(
         Cow::Owned(text) => Cow::Owned(text.into_bytes()),
     };
     (text, encoding)
+}
+
+/// The encoding a label names: `utf-8`, the label of nearly every page, without a look in
+/// the table of them all.
+fn label_encoding(label: &[u8]) -> Option<&'static Encoding> {
+    if label.eq_ignore_ascii_case(b"utf-8") {
+        return Some(UTF_8);
+    }
+    Encoding::for_label(label)
 }
 
 /// The `charset` parameter of a media type, unquoted.
@@ -59,7 +68,7 @@ fn charset_parameter(content_type: &str) -> Option<&str> {
 /// The encoding a `<meta>` near the start of the page declares.
 fn prescan(body: &[u8]) -> Option<&'static Encoding> {
     let label = extract_links(&body[..body.len().min(PRESCAN_BYTES)]).charset?;
-    let encoding = Encoding::for_label(label.as_bytes())?;
+    let encoding = label_encoding(label.as_bytes())?;
     // The page is read as ASCII to find the declaration, so it cannot be UTF-16, and
     // x-user-defined is read as windows-1252 (the prescan's own rules).
     Some(if encoding == UTF_16BE || encoding == UTF_16LE {

@@ -32,7 +32,7 @@ pub(crate) mod reference;
 
 use std::borrow::Cow;
 
-use memchr::{memchr, memchr2, memmem};
+use memchr::{memchr, memchr2};
 
 /// What a page links to, before resolution against the page's URL: borrowed from the page
 /// where the page spells it out, owned where the tokenizer rewrote it (a character reference,
@@ -263,7 +263,13 @@ impl<'a> Scanner<'a> {
         }
         // Otherwise the first `-->` or `--!>`, any number of dashes before the `>` or `!>`.
         loop {
-            self.at += memmem::find(&self.html[self.at..], b"--")? + 2;
+            // The next `--`: a dash, and a dash after it (a searcher made for each comment
+            // would cost more than these comments are long).
+            self.at += memchr(b'-', &self.html[self.at..])? + 1;
+            if self.html.get(self.at) != Some(&b'-') {
+                continue;
+            }
+            self.at += 1;
             self.skip_while(|byte| byte == b'-')?;
             match self.html[self.at..] {
                 [b'>', ..] => {

@@ -80,9 +80,6 @@ impl<S> Pool<S> {
         kept.drain(..fresh);
         let taken = kept.pop_back().map(|(socket, _)| socket);
         self.count -= usize::from(taken.is_some());
-        if kept.is_empty() {
-            self.idle.remove(origin);
-        }
         taken
     }
 
@@ -115,10 +112,17 @@ impl<S> Pool<S> {
         {
             self.close_oldest(origin);
         }
-        self.idle
-            .entry(origin.into())
-            .or_default()
-            .push_back((socket, now));
+        // An origin's list stays when emptied, for its next connection (a crawl of one origin
+        // would otherwise free and allocate it on every fetch). Past twice as many origins
+        // as connections can be kept, the empty lists go before a new one is made.
+        if !self.idle.contains_key(origin) && self.idle.len() >= 2 * self.cap {
+            self.idle.retain(|_, kept| !kept.is_empty());
+        }
+        let kept = match self.idle.get_mut(origin) {
+            Some(kept) => kept,
+            None => self.idle.entry(origin.into()).or_default(),
+        };
+        kept.push_back((socket, now));
         self.count += 1;
         true
     }
@@ -128,9 +132,6 @@ impl<S> Pool<S> {
             && kept.pop_front().is_some()
         {
             self.count -= 1;
-            if kept.is_empty() {
-                self.idle.remove(origin);
-            }
         }
     }
 
@@ -287,6 +288,26 @@ mod tests {
         rest.sort_unstable();
         assert_eq!(rest, [1, 3]);
         assert!(pool.is_empty());
+    }
+
+    /// Emptied lists stay for their origin's next connection, but a crawl of many origins
+    /// does not keep one for each origin it ever pooled.
+    #[test]
+    fn origins_listed_stay_within_twice_the_cap() {
+        let mut pool = pool(4, None);
+        let t0 = Instant::now();
+        for n in 0..1000 {
+            let origin = format!("http://h{n}");
+            pool.make_room(1);
+            assert!(pool.put(&origin, n, t0));
+            if n % 2 == 0 {
+                assert_eq!(pool.take(&origin, t0), Some(n));
+            }
+            assert!(pool.len() <= 4);
+            assert!(pool.idle.len() <= 8, "{} origins listed", pool.idle.len());
+        }
+        assert!(pool.put("http://h999", 5, t0));
+        assert_eq!(pool.take("http://h999", t0), Some(5));
     }
 
     #[test]

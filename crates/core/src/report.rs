@@ -315,6 +315,9 @@ impl Report {
             ..Report::default()
         };
         let mut latencies = Vec::new();
+        // Counted by value, named once at the end.
+        let mut statuses: BTreeMap<u16, usize> = BTreeMap::new();
+        let mut errors: BTreeMap<ErrorKind, usize> = BTreeMap::new();
         for record in records {
             let record = record.borrow();
             report.urls += 1;
@@ -325,7 +328,7 @@ impl Report {
             match record.status {
                 Status::Http(code) => {
                     report.fetched += 1;
-                    *report.status_counts.entry(code.to_string()).or_default() += 1;
+                    *statuses.entry(code).or_default() += 1;
                     report.pages += usize::from(record.html);
                 }
                 Status::Error(kind) => {
@@ -334,10 +337,18 @@ impl Report {
                     } else {
                         report.errors += 1;
                     }
-                    *report.error_counts.entry(kind.to_string()).or_default() += 1;
+                    *errors.entry(kind).or_default() += 1;
                 }
             }
         }
+        report.status_counts = statuses
+            .into_iter()
+            .map(|(code, n)| (code.to_string(), n))
+            .collect();
+        report.error_counts = errors
+            .into_iter()
+            .map(|(kind, n)| (kind.to_string(), n))
+            .collect();
         let (restored, fetched_before) = config
             .restore
             .as_ref()

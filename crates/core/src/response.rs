@@ -166,6 +166,14 @@ const INVALID_HEAD: &str = "invalid response head";
 /// Why a connection closed before it sent a byte is a transport failure (worth another try).
 const NO_RESPONSE: &str = "connection closed before any response";
 
+/// How far [`Parser::parse_head`] got.
+enum Head {
+    /// The final head is complete; its body begins at `body_at`.
+    Complete { body_at: usize },
+    /// The head that begins at `at` is not complete yet (interim heads before it are done).
+    Partial { at: usize },
+}
+
 /// The state of a [`ResponseReader`] once bytes have come.
 #[derive(Debug)]
 struct Parser {
@@ -238,11 +246,26 @@ impl Parser {
 
     fn feed(&mut self, data: &[u8]) -> Result<Progress, FetchError> {
         if self.state == State::Head {
-            self.head.extend_from_slice(data);
-            let Some(body_start) = self.parse_head()? else {
-                return Ok(Progress::NeedMore);
-            };
-            self.feed_body(&body_start)?;
+            // The head usually comes whole with the first bytes: it is parsed where it lies,
+            // and only a head that is still partial is kept, to be parsed again with the rest.
+            let mut head = mem::take(&mut self.head);
+            let fresh = head.is_empty();
+            if !fresh {
+                head.extend_from_slice(data);
+            }
+            let bytes = if fresh { data } else { &head[..] };
+            match self.parse_head(bytes)? {
+                Head::Complete { body_at } => self.feed_body(&bytes[body_at..])?,
+                Head::Partial { at } => {
+                    if fresh {
+                        self.head = data[at..].to_vec();
+                    } else {
+                        head.drain(..at);
+                        self.head = head;
+                    }
+                    return Ok(Progress::NeedMore);
+                }
+            }
         } else {
             self.feed_body(data)?;
         }
@@ -289,26 +312,28 @@ impl Parser {
         Ok(mem::take(&mut self.response))
     }
 
-    /// Parses the head received so far. Once it is complete, moves to the body state and
-    /// returns the bytes that followed the head (the start of the body); `None` while partial.
-    fn parse_head(&mut self) -> Result<Option<Vec<u8>>, FetchError> {
+    /// Parses the head at the start of `bytes` (the head received so far), after any interim
+    /// (1xx) heads. Once the final head is complete, moves to the body state.
+    fn parse_head(&mut self, bytes: &[u8]) -> Result<Head, FetchError> {
+        let mut at = 0;
         loop {
+            let head = &bytes[at..];
             let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
             let mut parsed = httparse::Response::new(&mut headers);
             let head_len = match httparse::ParserConfig::default()
                 .allow_spaces_after_header_name_in_responses(true)
                 .allow_obsolete_multiline_headers_in_responses(true)
                 .allow_multiple_spaces_in_response_status_delimiters(true)
-                .parse_response(&mut parsed, &self.head)
+                .parse_response(&mut parsed, head)
             {
                 Ok(httparse::Status::Complete(len)) if len <= self.limits.max_head => len,
                 Ok(httparse::Status::Complete(_)) => {
                     return Err(FetchError::TooLarge(Limit::Head));
                 }
-                Ok(httparse::Status::Partial) if self.head.len() > self.limits.max_head => {
+                Ok(httparse::Status::Partial) if head.len() > self.limits.max_head => {
                     return Err(FetchError::TooLarge(Limit::Head));
                 }
-                Ok(httparse::Status::Partial) => return Ok(None),
+                Ok(httparse::Status::Partial) => return Ok(Head::Partial { at }),
                 Err(httparse::Error::TooManyHeaders) => {
                     return Err(FetchError::TooLarge(Limit::HeaderCount));
                 }
@@ -317,7 +342,7 @@ impl Parser {
             let status = parsed.code.unwrap_or_default();
             if (100..200).contains(&status) && status != 101 {
                 // An interim response (100 Continue): the real head follows.
-                self.head.drain(..head_len);
+                at += head_len;
                 self.interim = true;
                 continue;
             }
@@ -344,10 +369,9 @@ impl Parser {
             } else {
                 Decoder::Body(body)
             };
-            let body_start = self.head.split_off(head_len);
-            // The head's buffer is no longer needed; give its memory back now.
-            self.head = Vec::new();
-            return Ok(Some(body_start));
+            return Ok(Head::Complete {
+                body_at: at + head_len,
+            });
         }
     }
 

@@ -34,13 +34,11 @@ type Yield<T> = Step<Wake, T>;
 /// ```text
 /// fn connect(addr, waiter) -> Result<Socket, FetchError>:
 ///     socket = Socket::connect(addr, waiter)?        # non-blocking: in progress
-///     loop:
-///         if (yield socket.wait()) == TimedOut:       # writable once connected (or failed)
-///             socket.close(); return Err(Timeout)
-///         match socket.connect_result():
-///             Ok(true)  => return Ok(socket)
-///             Ok(false) => continue                  # a spurious wake-up
-///             Err(err)  => socket.close(); return Err(Connect(err))
+///     if (yield socket.wait()) == TimedOut:           # writable once connected (or failed)
+///         socket.close(); return Err(Timeout)
+///     match socket.connect_result():                 # SO_ERROR
+///         Ok(())   => return Ok(socket)
+///         Err(err) => socket.close(); return Err(Connect(err))
 /// ```
 pub(crate) enum Connect {
     /// Not started yet.
@@ -66,14 +64,13 @@ impl Coroutine for Connect {
                     socket.close(lp);
                     return Step::Complete(Err(FetchError::Timeout));
                 }
-                match socket.connect_result() {
-                    Ok(true) => return Step::Complete(Ok(socket)),
-                    Ok(false) => socket,
+                return Step::Complete(match socket.connect_result() {
+                    Ok(()) => Ok(socket),
                     Err(err) => {
                         socket.close(lp);
-                        return Step::Complete(Err(FetchError::from_io(&err, Phase::Connect)));
+                        Err(FetchError::from_io(&err, Phase::Connect))
                     }
-                }
+                });
             }
             Connect::Done => panic!("`connect` resumed after completion"),
         };

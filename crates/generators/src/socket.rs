@@ -189,16 +189,15 @@ impl Socket {
         self.waiter.wait()
     }
 
-    /// After a wake-up of a connecting socket: `Ok(true)` once connected, `Ok(false)` if the
-    /// connect is still in progress, the error if it failed.
-    pub(crate) fn connect_result(&self) -> io::Result<bool> {
-        if let Some(err) = self.stream.take_error()? {
-            return Err(err);
-        }
-        match self.stream.peer_addr() {
-            Ok(_) => Ok(true),
-            Err(err) if err.kind() == io::ErrorKind::NotConnected => Ok(false),
-            Err(err) => Err(err),
+    /// After a wake-up of a connecting socket: the error if the connect failed. A connecting
+    /// TCP socket is ready only once the connect is through or failed, and `SO_ERROR` says
+    /// which. (Mio also asks for the peer's address, in case a wake-up came early: on Linux
+    /// none does, and the request's write would then only find the socket not writable yet
+    /// and wait.)
+    pub(crate) fn connect_result(&self) -> io::Result<()> {
+        match self.stream.take_error()? {
+            Some(err) => Err(err),
+            None => Ok(()),
         }
     }
 
