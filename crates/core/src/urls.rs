@@ -50,20 +50,26 @@ pub(crate) fn resolve(base: &Url, href: &str, encoding: &'static Encoding) -> Op
 ///
 /// The frontier keeps a URL as its text, and a fetch needs it parsed. Most of a full parse
 /// is the origin's: an IP address read and written back, a name through IDNA, the port.
-/// The text is a [`Url`]'s own serialization, so its path and query, parsed against an
-/// earlier URL of the same origin, give the same [`Url`] for the price of a relative link.
+/// The text is a [`Url`]'s own serialization, so its path (and query), put on a copy of the
+/// origin's [`Url`], give the same [`Url`] for the price of parsing the path alone.
 #[derive(Debug, Default)]
 pub(crate) struct Reparse {
-    /// A URL of each origin met, by its `scheme://host:port` as written.
+    /// Each origin met, by its `scheme://host:port` as written: its [`Url`] with the path
+    /// `/` and no query or fragment.
     origins: HashMap<Box<str>, Url>,
 }
 
 impl Reparse {
     /// `text`, a serialized [`Url`], as that [`Url`].
     pub(crate) fn parse(&mut self, text: &str) -> Result<Url, ParseError> {
-        let path_at = text
-            .find("://")
-            .and_then(|at| text[at + 3..].find('/').map(|slash| at + 3 + slash));
+        // The scheme ends at the first `:`; the origin, at the first `/` after its `//`.
+        let bytes = text.as_bytes();
+        let path_at = memchr::memchr(b':', bytes)
+            .filter(|&colon| bytes[colon + 1..].starts_with(b"//"))
+            .and_then(|colon| {
+                let host_at = colon + 3;
+                memchr::memchr(b'/', &bytes[host_at..]).map(|slash| host_at + slash)
+            });
         let Some(path_at) = path_at else {
             return Url::parse(text);
         };
@@ -71,13 +77,23 @@ impl Reparse {
         // `//x` or `/\x` would be read as a new host: parsed whole.
         if !matches!(path.as_bytes().get(1), Some(b'/' | b'\\')) {
             if let Some(known) = self.origins.get(origin) {
-                let url = known.join(path)?;
+                let url = if path.contains(['?', '#']) {
+                    known.join(path)?
+                } else {
+                    let mut url = known.clone();
+                    url.set_path(path);
+                    url
+                };
                 debug_assert_eq!(url.as_str(), text);
                 return Ok(url);
             }
         }
         let url = Url::parse(text)?;
-        self.origins.insert(origin.into(), url.clone());
+        let mut bare = url.clone();
+        bare.set_path("/");
+        bare.set_query(None);
+        bare.set_fragment(None);
+        self.origins.insert(origin.into(), bare);
         Ok(url)
     }
 }
@@ -259,6 +275,11 @@ mod tests {
             "http://[::1]:8000/v6",
             "http://xn--caf-dma.example/caf%C3%A9",
             "http://127.0.0.1:8000/again",
+            // The first of its origin with a query and a fragment, which the next must not keep.
+            "http://127.0.0.1:8002/q?x=1#f",
+            "http://127.0.0.1:8002/plain",
+            "http://127.0.0.1:8002/a%2eb/%7E~/@:;=,+$!*'()",
+            "http://user:pw@127.0.0.1:8000/with-user-info",
         ];
         // Twice each: the first of an origin is parsed whole, the rest against it.
         for text in texts.iter().chain(&texts) {
@@ -267,7 +288,7 @@ mod tests {
             assert_eq!(url.as_str(), *text);
             assert_eq!(url.host(), Url::parse(text).unwrap().host());
         }
-        assert_eq!(reparse.origins.len(), 5);
+        assert_eq!(reparse.origins.len(), 7);
     }
 
     #[test]
