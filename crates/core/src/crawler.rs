@@ -207,10 +207,17 @@ impl Fetch {
                     .as_deref()
                     .and_then(|base| resolve(&self.url, base, encoding))
                     .unwrap_or_else(|| self.url.clone());
+                // A plain path on the base's own origin is its text: most links of most pages
+                // are known already, and such a link is parsed only if it is new.
+                let origin = matches!(base.scheme(), "http" | "https")
+                    .then(|| &base[..url::Position::BeforePath]);
                 page.links = links
                     .hrefs
                     .iter()
-                    .filter_map(|href| resolve(&base, href, encoding))
+                    .filter_map(|href| match origin.zip(plain_path(href)) {
+                        Some((origin, path)) => Some(Link::Text([origin, path].concat())),
+                        None => resolve(&base, href, encoding).map(Link::Url),
+                    })
                     .collect();
             }
             page
@@ -222,6 +229,32 @@ impl Fetch {
             at: now,
         }
     }
+}
+
+/// `href`'s path when the URL parser would take it as it is, relative to the base's origin:
+/// `/` then letters, digits and `-._~/` alone, no `//` first (a host) and no segment that
+/// begins with a dot (`.` and `..` are dot segments), up to a fragment, which the crawler
+/// drops anyway. Anything else (other characters, which the parser may encode, spaces it
+/// trims, queries, escapes to normalise) goes through [`resolve`].
+fn plain_path(href: &str) -> Option<&str> {
+    let path = href.split_once('#').map_or(href, |(path, _)| path);
+    let bytes = path.as_bytes();
+    let plain = bytes.first() == Some(&b'/')
+        && bytes.get(1) != Some(&b'/')
+        && bytes.iter().all(|&byte| {
+            byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'/')
+        })
+        && !bytes.windows(2).any(|pair| pair == b"/.");
+    plain.then_some(path)
+}
+
+/// A link found on a page.
+#[derive(Debug)]
+enum Link {
+    /// Resolved and normalised.
+    Url(Url),
+    /// A [`plain_path`] on the base's origin, written after it: the same text, not yet parsed.
+    Text(String),
 }
 
 fn is_redirect(status: u16) -> bool {
@@ -257,7 +290,7 @@ struct Page {
     bytes: u64,
     html: bool,
     work_digest: u64,
-    links: Vec<Url>,
+    links: Vec<Link>,
     redirect: Option<Url>,
     /// What few responses have (boxed, so that every page's outcome stays small).
     extra: Option<Box<Extra>>,
@@ -701,11 +734,25 @@ impl Crawler {
                 url: Arc::from(fetch.url.as_str()),
             };
             for (index, link) in page.links.into_iter().enumerate() {
-                self.found(link, 0, budget::child(rank, index), Some(from.clone()));
+                if let Some(url) = self.parsed(link) {
+                    self.found(url, 0, budget::child(rank, index), Some(from.clone()));
+                }
             }
         } else {
             for link in page.links {
-                new_links += u32::from(self.enqueue(link, 0));
+                if let Link::Text(text) = &link
+                    && self.route.is_none()
+                    && self
+                        .known
+                        .get(text)
+                        .is_some_and(|id| self.known.redirects(id) == 0)
+                {
+                    // Known, and by no shorter way: `meet` would leave it as it is.
+                    continue;
+                }
+                if let Some(url) = self.parsed(link) {
+                    new_links += u32::from(self.enqueue(url, 0));
+                }
             }
         }
         if let Some(target) = &page.redirect {
@@ -737,6 +784,14 @@ impl Crawler {
             latency: Some(latency),
         });
         self.end_round();
+    }
+
+    /// `link` as a [`Url`] (its text parsed against its origin's).
+    fn parsed(&mut self, link: Link) -> Option<Url> {
+        match link {
+            Link::Url(url) => Some(url),
+            Link::Text(text) => self.reparse.parse(&text).ok(),
+        }
     }
 
     /// Puts `fetch` back for another try, not before `at` plus the wait the server `asked`
@@ -1525,6 +1580,42 @@ pub(crate) fn credit(records: &mut [Record], credits: Vec<(Source, u32)>) {
 mod tests {
     use super::*;
     use crate::{config::parse_root, error::ErrorKind, journal::Restore};
+
+    proptest::proptest! {
+        /// A link taken as its text is the text its parsed and normalised URL would have.
+        #[test]
+        fn a_plain_path_is_what_resolving_it_gives(
+            href in "/[a-zA-Z0-9._~/#%?-]{0,16}|[a-z./]{0,4}",
+            base in "(http|https)://(127\\.0\\.0\\.1:8000|h\\.example|h\\.example:443)/[a-z/.?]{0,6}",
+        ) {
+            let base = Url::parse(&base).unwrap();
+            if let Some(path) = plain_path(&href) {
+                let text = [&base[..url::Position::BeforePath], path].concat();
+                let resolved = resolve(&base, &href, encoding_rs::UTF_8);
+                proptest::prop_assert_eq!(Some(text.as_str()), resolved.as_ref().map(Url::as_str));
+            }
+        }
+    }
+
+    #[test]
+    fn plain_paths_are_only_those_the_parser_leaves_alone() {
+        for plain in [
+            "/",
+            "/p/1",
+            "/p/1#x",
+            "/a.b/c~d_e-f/",
+            "/a//b",
+            "/a/b.",
+            "/#",
+        ] {
+            assert!(plain_path(plain).is_some(), "{plain}");
+        }
+        for other in [
+            "", "p/1", "//h/p", "/./a", "/a/..", "/.x", "/a?b", "/%41", "/a b", " /a", "/é",
+        ] {
+            assert!(plain_path(other).is_none(), "{other}");
+        }
+    }
 
     /// One root, robots.txt not fetched (the tests that want it turn it on).
     fn config() -> Config {
