@@ -53,8 +53,6 @@ fn cut<'a>(bytes: &'a [u8], points: &[usize]) -> Vec<&'a [u8]> {
     cuts.windows(2).map(|w| &bytes[w[0]..w[1]]).collect()
 }
 
-/// Responses that are mostly well-formed, so the interesting paths are reached, with any
-/// bytes in the body and some damage.
 /// The pieces markup is made of, for the link extractors: every token that moves the
 /// tokenizer from state to state on the way to a link, and some that do not.
 const MARKUP: &[&[u8]] = &[
@@ -146,6 +144,8 @@ const MARKUP: &[&[u8]] = &[
     b"<a href=\"/\0\">",
 ];
 
+/// Responses that are mostly well-formed, so the interesting paths are reached, with any
+/// bytes in the body and some damage.
 fn responses() -> impl Strategy<Value = Vec<u8>> {
     let framing = prop_oneof![
         any::<u16>().prop_map(|n| format!("Content-Length: {}\r\n", n % 300)),
