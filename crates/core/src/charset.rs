@@ -57,12 +57,26 @@ fn label_encoding(label: &[u8]) -> Option<&'static Encoding> {
 
 /// The `charset` parameter of a media type, unquoted.
 fn charset_parameter(content_type: &str) -> Option<&str> {
-    content_type.split(';').skip(1).find_map(|parameter| {
-        let (name, value) = parameter.split_once('=')?;
-        name.trim()
-            .eq_ignore_ascii_case("charset")
-            .then(|| value.trim().trim_matches('"'))
-    })
+    let (_, mut rest) = split_once(content_type, b';')?;
+    loop {
+        let (parameter, next) = match split_once(rest, b';') {
+            Some((parameter, next)) => (parameter, Some(next)),
+            None => (rest, None),
+        };
+        if let Some((name, value)) = split_once(parameter, b'=')
+            && name.trim().eq_ignore_ascii_case("charset")
+        {
+            return Some(value.trim().trim_matches('"'));
+        }
+        rest = next?;
+    }
+}
+
+/// `text` around its first `byte`, an ASCII byte, which is never inside a UTF-8 sequence: a
+/// look at each byte of a header value costs less than setting up a `char` searcher.
+fn split_once(text: &str, byte: u8) -> Option<(&str, &str)> {
+    let at = text.bytes().position(|next| next == byte)?;
+    Some((&text[..at], &text[at + 1..]))
 }
 
 /// The encoding a `<meta>` near the start of the page declares.
@@ -108,6 +122,23 @@ mod tests {
 
     fn encoding_of(body: &[u8], content_type: &str) -> &'static str {
         decode(body, Some(content_type)).1.name()
+    }
+
+    proptest::proptest! {
+        /// The parameter read by bytes is the one `str::split` gives, on media types made of
+        /// the characters that decide it, spaces (Unicode ones too) and a letter beyond ASCII.
+        #[test]
+        fn the_charset_parameter_is_the_one_split_reads(
+            content_type in "[;= \t\u{b}\u{a0}\"a-cA-Ct/é]{0,24}(charset|CharSet)?[;= \"a-cé]{0,12}",
+        ) {
+            let split = content_type.split(';').skip(1).find_map(|parameter| {
+                let (name, value) = parameter.split_once('=')?;
+                name.trim()
+                    .eq_ignore_ascii_case("charset")
+                    .then(|| value.trim().trim_matches('"'))
+            });
+            proptest::prop_assert_eq!(charset_parameter(&content_type), split);
+        }
     }
 
     #[test]

@@ -1,7 +1,5 @@
 //! The request bytes: the only thing a strategy ever writes.
 
-use std::io::Write as _;
-
 use url::Url;
 
 /// The `User-Agent` every strategy sends.
@@ -11,10 +9,11 @@ pub const USER_AGENT: &str = concat!("c10k-crawler/", env!("CARGO_PKG_VERSION"))
 /// server says otherwise; else HTTP/1.0 asking the server to close the connection after the
 /// response (the lecture's crawler: one connection per fetch).
 pub fn request(url: &Url, keep_alive: bool) -> Vec<u8> {
-    let host = url.host_str().unwrap_or_default();
+    // The host and the port as the URL writes them (no port if it is the scheme's default).
+    let host = &url[url::Position::BeforeHost..url::Position::AfterPort];
     let target = &url[url::Position::BeforePath..url::Position::AfterQuery];
-    // The fixed lines and the port take under 160 bytes: with the target, the host and the
-    // agent beside them, the request is built in one allocation.
+    // The fixed lines take under 160 bytes: with the target, the host and the agent beside
+    // them, the request is built in one allocation.
     let mut request = Vec::with_capacity(160 + target.len() + host.len() + USER_AGENT.len());
     request.extend_from_slice(b"GET ");
     request.extend_from_slice(target.as_bytes());
@@ -24,9 +23,6 @@ pub fn request(url: &Url, keep_alive: bool) -> Vec<u8> {
         b" HTTP/1.0\r\nHost: "
     });
     request.extend_from_slice(host.as_bytes());
-    if let Some(port) = url.port() {
-        let _ = write!(request, ":{port}");
-    }
     request.extend_from_slice(b"\r\nUser-Agent: ");
     request.extend_from_slice(USER_AGENT.as_bytes());
     // Identity only: the crawler decodes gzip and deflate should a server send them anyway,
@@ -57,5 +53,19 @@ mod tests {
         let text = String::from_utf8(request(&url, true)).unwrap();
         assert!(text.starts_with("GET / HTTP/1.1\r\nHost: example.com\r\n"));
         assert!(!text.contains("Connection:") && text.ends_with("identity\r\n\r\n"));
+        // The host as the URL writes it: no user info, an IPv6 address in brackets, and no
+        // port when it is the scheme's default.
+        for (url, host) in [
+            ("http://user:pw@[::1]:8080/x", "[::1]:8080"),
+            ("https://example.com:443/", "example.com"),
+            ("http://example.com:443/", "example.com:443"),
+            ("http://EXAMPLE.com./", "example.com."),
+        ] {
+            let text = String::from_utf8(request(&Url::parse(url).unwrap(), true)).unwrap();
+            assert!(
+                text.contains(&format!("\r\nHost: {host}\r\n")),
+                "{url}: {text}"
+            );
+        }
     }
 }

@@ -59,7 +59,12 @@ impl Response {
 
 /// HTML, or XHTML (which an HTML tokenizer reads well enough for links).
 fn is_html(content_type: &str) -> bool {
-    let media_type = content_type.split(';').next().unwrap_or_default().trim();
+    // The media type ends at the first `;` (a byte search: a header value is short, and a
+    // `char` searcher costs more to set up than it saves).
+    let end = (content_type.bytes())
+        .position(|byte| byte == b';')
+        .unwrap_or(content_type.len());
+    let media_type = content_type[..end].trim();
     media_type.eq_ignore_ascii_case("text/html")
         || media_type.eq_ignore_ascii_case("application/xhtml+xml")
 }

@@ -1,11 +1,10 @@
 //! Timers: callbacks due at a deadline, kept in a min-heap. The earliest deadline bounds how
 //! long the loop may block in `poll`, which is how a selector loop implements `call_later`.
 
-use std::{
-    cmp::Reverse,
-    collections::{BinaryHeap, HashMap},
-    time::Instant,
-};
+use std::{cmp::Reverse, collections::BinaryHeap, time::Instant};
+
+// A fast hash: the keys are the loop's own counter, and every fetch sets and cancels a timer.
+use foldhash::HashMap;
 
 use crate::EventLoop;
 
