@@ -54,8 +54,8 @@ pub(crate) fn resolve(base: &Url, href: &str, encoding: &'static Encoding) -> Op
 /// origin's [`Url`], give the same [`Url`] for the price of parsing the path alone.
 #[derive(Debug, Default)]
 pub(crate) struct Reparse {
-    /// Each origin met, by its `scheme://host:port` as written: its [`Url`] with the path
-    /// `/` and no query or fragment.
+    /// Each origin met, by its `scheme://host:port` as written: its [`Url`], with no query
+    /// or fragment and the path last put on it.
     origins: HashMap<Box<str>, Url>,
 }
 
@@ -76,13 +76,15 @@ impl Reparse {
         let (origin, path) = text.split_at(path_at);
         // `//x` or `/\x` would be read as a new host: parsed whole.
         if !matches!(path.as_bytes().get(1), Some(b'/' | b'\\')) {
-            if let Some(known) = self.origins.get(origin) {
-                let url = if path.contains(['?', '#']) {
+            if let Some(known) = self.origins.get_mut(origin) {
+                let url = if memchr::memchr2(b'?', b'#', path.as_bytes()).is_some() {
                     known.join(path)?
                 } else {
-                    let mut url = known.clone();
-                    url.set_path(path);
-                    url
+                    // On the origin's own copy, whose text keeps the room its longest path
+                    // took: the path is written without growing it, and the `Url` handed out
+                    // is allocated once, to its length.
+                    known.set_path(path);
+                    known.clone()
                 };
                 debug_assert_eq!(url.as_str(), text);
                 return Ok(url);
@@ -280,6 +282,12 @@ mod tests {
             "http://127.0.0.1:8002/plain",
             "http://127.0.0.1:8002/a%2eb/%7E~/@:;=,+$!*'()",
             "http://user:pw@127.0.0.1:8000/with-user-info",
+            // A long path, then shorter ones, with a query between: the origin's copy keeps
+            // whatever path it was given last, and none of it shows.
+            "http://127.0.0.1:8000/a/much/longer/path/than/any/of/the/others/here",
+            "http://127.0.0.1:8000/s",
+            "http://127.0.0.1:8000/s?q",
+            "http://127.0.0.1:8000/t",
         ];
         // Twice each: the first of an origin is parsed whole, the rest against it.
         for text in texts.iter().chain(&texts) {
