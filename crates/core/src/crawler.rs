@@ -209,13 +209,16 @@ impl Fetch {
                     .unwrap_or_else(|| self.url.clone());
                 // A plain path on the base's own origin is its text: most links of most pages
                 // are known already, and such a link is parsed only if it is new.
-                let origin = matches!(base.scheme(), "http" | "https")
-                    .then(|| &base[..url::Position::BeforePath]);
+                let path = base.path();
+                let origin = matches!(base.scheme(), "http" | "https").then(|| Origin {
+                    origin: &base[..url::Position::BeforePath],
+                    directory: path.rfind('/').map_or("/", |at| &path[..=at]),
+                });
                 page.links = links
                     .hrefs
                     .iter()
-                    .filter_map(|href| match origin.zip(plain_path(href)) {
-                        Some((origin, path)) => Some(Link::Text([origin, path].concat())),
+                    .filter_map(|href| match origin.as_ref().and_then(|o| o.text_of(href)) {
+                        Some(text) => Some(Link::Text(text)),
                         None => resolve(&base, href, encoding).map(Link::Url),
                     })
                     .collect();
@@ -248,12 +251,53 @@ fn plain_path(href: &str) -> Option<&str> {
     plain.then_some(path)
 }
 
+/// The base URL of a page's links, for those the crawler writes without the URL parser.
+struct Origin<'a> {
+    /// `scheme://host:port`, as the base's [`Url`] writes it.
+    origin: &'a str,
+    /// The base's path up to its last `/`, which a relative path is put after.
+    directory: &'a str,
+}
+
+impl Origin<'_> {
+    /// The text of the URL `href` resolves to, when it is a [`plain_path`] on this origin,
+    /// written as a path (`/p/7`), as a path relative to the base's directory (`7`, `p/7`),
+    /// or after the origin itself in any case (`HTTP://127.0.0.1:8000/p/7`: the parser lowers
+    /// a scheme and a host, and the base's are lowered already). Anything else is `None`,
+    /// for [`resolve`].
+    fn text_of(&self, href: &str) -> Option<String> {
+        let origin = self.origin;
+        if href.starts_with('/') {
+            return plain_path(href).map(|path| [origin, path].concat());
+        }
+        if let Some(written) = href.get(..origin.len())
+            && written.eq_ignore_ascii_case(origin)
+        {
+            return plain_path(&href[origin.len()..]).map(|path| [origin, path].concat());
+        }
+        // A relative path, begun by a character of a path's own: a `#` or `?` first keeps the
+        // base's path, a `.` may begin a dot segment, and a scheme needs a `:`, not plain.
+        let first = *href.as_bytes().first()?;
+        if !(first.is_ascii_alphanumeric() || matches!(first, b'-' | b'_' | b'~')) {
+            return None;
+        }
+        let mut text = String::with_capacity(origin.len() + self.directory.len() + href.len());
+        text.push_str(origin);
+        text.push_str(self.directory);
+        text.push_str(href);
+        let path_len = plain_path(&text[origin.len()..])?.len();
+        text.truncate(origin.len() + path_len);
+        Some(text)
+    }
+}
+
 /// A link found on a page.
 #[derive(Debug)]
 enum Link {
     /// Resolved and normalised.
     Url(Url),
-    /// A [`plain_path`] on the base's origin, written after it: the same text, not yet parsed.
+    /// A [`plain_path`] on the base's origin, written after it ([`Origin::text_of`]): the same
+    /// text, not yet parsed.
     Text(String),
 }
 
@@ -1594,6 +1638,62 @@ mod tests {
                 let resolved = resolve(&base, &href, encoding_rs::UTF_8);
                 proptest::prop_assert_eq!(Some(text.as_str()), resolved.as_ref().map(Url::as_str));
             }
+        }
+
+        /// The same for every link written as text: paths, relative paths, and URLs on the
+        /// base's origin written in any case (or on another origin, which must not pass).
+        #[test]
+        fn a_link_written_as_text_is_what_resolving_it_gives(
+            href in "(([hH][tT]{2}[pP][sS]?://)?(127\\.0\\.0\\.1|[hH]\\.(example|EXAMPLE|xample)|xn--[cC]af-dma\\.example)(:8000|:443|:80|:)?)?\
+                     [/a-zA-Z0-9._~#?:%-]{0,12}",
+            base in "(http|https)://(127\\.0\\.0\\.1:8000|h\\.example|h\\.example:443|xn--caf-dma\\.example)\
+                     /[a-z0-9/.?~]{0,8}",
+        ) {
+            let base = Url::parse(&base).unwrap();
+            let origin = Origin {
+                origin: &base[..url::Position::BeforePath],
+                directory: &base.path()[..=base.path().rfind('/').unwrap()],
+            };
+            if let Some(text) = origin.text_of(&href) {
+                let resolved = resolve(&base, &href, encoding_rs::UTF_8);
+                proptest::prop_assert_eq!(Some(text.as_str()), resolved.as_ref().map(Url::as_str));
+            }
+        }
+    }
+
+    #[test]
+    fn links_written_as_text_are_the_plain_ones_on_the_origin() {
+        let origin = Origin {
+            origin: "http://127.0.0.1:8000",
+            directory: "/p/",
+        };
+        for (href, text) in [
+            ("/p/1#x", "http://127.0.0.1:8000/p/1"),
+            ("17", "http://127.0.0.1:8000/p/17"),
+            ("q/r~s#", "http://127.0.0.1:8000/p/q/r~s"),
+            ("HTTP://127.0.0.1:8000/p/9", "http://127.0.0.1:8000/p/9"),
+        ] {
+            assert_eq!(origin.text_of(href).as_deref(), Some(text), "{href}");
+        }
+        for other in [
+            "",
+            "./x",
+            "../x",
+            "x/../y",
+            ".x",
+            "x?y",
+            "x:y",
+            "//h/x",
+            "?q",
+            "#f",
+            "http://127.0.0.1:8000",
+            "http://127.0.0.1:80000/x",
+            "http://127.0.0.1:8000.x/y",
+            "https://127.0.0.1:8000/x",
+            "http://user@127.0.0.1:8000/x",
+            " /x",
+        ] {
+            assert_eq!(origin.text_of(other), None, "{other}");
         }
     }
 
