@@ -168,6 +168,15 @@
 //! with `TLS=1 DELAY_MS=4000` over https, so that every handshake is done before the first
 //! response; two runs): 628–642 B per plain connection in flight, 9,826–9,894 B per TLS one.
 //!
+//! Resident memory puts a TLS connection here some 470 B above the callbacks' one, though
+//! the heap puts it 70 B above (the table, and the same test in `crates/callbacks`): with
+//! `TLS=1 DELAY_MS=3000 scripts/rss-per-connection.sh MODEL 1000 10000`, 10,036–10,046 B
+//! against 9,562–9,583 B (two runs each). The rest is where glibc's `malloc` puts things, not
+//! what the model holds: with its per-thread cache off
+//! (`GLIBC_TUNABLES=glibc.malloc.tcache_count=0`), 9,525–9,562 B against 9,334–9,353 B, close
+//! to the 150–200 B that plain connections differ by (892–900 B against 704–740 B,
+//! `DELAY_MS=3000` without TLS).
+//!
 //! **Every core: `--loops N`** (`loops.rs`). One loop is concurrency, not parallelism: it
 //! uses one core. With N loops, each on its own thread, the frontier is split into shards
 //! (`c10k_core::Shard`) and each loop runs the coroutines above, unchanged, on its own shard
