@@ -398,15 +398,18 @@ impl Config {
 
     /// Why `url` must not be fetched, or `None` when it is in scope.
     pub fn out_of_scope(&self, url: &Url) -> Option<Skip> {
-        if !matches!(url.scheme(), "http" | "https") {
+        self.out_of_scope_as(url, url.as_str())
+    }
+
+    /// [`Config::out_of_scope`] for the URL whose text is `text` and whose origin is `on`'s
+    /// (a URL of the same scheme, host and port): the origin decides the scheme and the site,
+    /// the text what `--exclude` matches.
+    pub(crate) fn out_of_scope_as(&self, on: &Url, text: &str) -> Option<Skip> {
+        if !matches!(on.scheme(), "http" | "https") {
             Some(Skip::Scheme)
-        } else if !self.roots().any(|root| self.matches(root, url)) {
+        } else if !self.roots().any(|root| self.matches(root, on)) {
             Some(Skip::Origin)
-        } else if self
-            .exclude
-            .as_ref()
-            .is_some_and(|re| re.is_match(url.as_str()))
-        {
+        } else if self.exclude.as_ref().is_some_and(|re| re.is_match(text)) {
             Some(Skip::Excluded)
         } else {
             None

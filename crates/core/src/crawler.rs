@@ -174,6 +174,7 @@ impl Fetch {
                 html: false,
                 work_digest: 0,
                 links: Vec::new(),
+                base: None,
                 redirect: None,
                 extra: None,
             };
@@ -222,6 +223,9 @@ impl Fetch {
                         None => resolve(&base, href, encoding).map(Link::Url),
                     })
                     .collect();
+                if page.links.iter().any(|link| matches!(link, Link::Text(_))) {
+                    page.base = Some(base);
+                }
             }
             page
         });
@@ -335,6 +339,8 @@ struct Page {
     html: bool,
     work_digest: u64,
     links: Vec<Link>,
+    /// What the links written as text are on (the page's URL, or its `<base>`), if any is.
+    base: Option<Url>,
     redirect: Option<Url>,
     /// What few responses have (boxed, so that every page's outcome stays small).
     extra: Option<Box<Extra>>,
@@ -784,15 +790,18 @@ impl Crawler {
             }
         } else {
             for link in page.links {
-                if let Link::Text(text) = &link
+                if let (Link::Text(text), Some(base)) = (&link, &page.base)
                     && self.route.is_none()
-                    && self
-                        .known
-                        .get(text)
-                        .is_some_and(|id| self.known.redirects(id) == 0)
                 {
-                    // Known, and by no shorter way: `meet` would leave it as it is.
-                    continue;
+                    match self.known.get(text) {
+                        // Known, and by no shorter way: `meet` would leave it as it is.
+                        Some(id) if self.known.redirects(id) == 0 => continue,
+                        None if self.fresh_text(text, base) => {
+                            new_links += 1;
+                            continue;
+                        }
+                        _ => {}
+                    }
                 }
                 if let Some(url) = self.parsed(link) {
                     new_links += u32::from(self.enqueue(url, 0));
@@ -828,6 +837,45 @@ impl Crawler {
             latency: Some(latency),
         });
         self.end_round();
+    }
+
+    /// A new link written as text, on `base`'s origin, queued as its text when `meet` would
+    /// do no more than that with it: remember it and queue it for its first try, on a
+    /// crawler alone (no other shard, no journal, no restored tries, no bound on pages met
+    /// yet), in scope, with the origin's address found, its robots.txt rules known and
+    /// allowing it (or not read), and no politeness holding the origin's fetches apart. Its
+    /// fetch parses it when it is handed out ([`Crawler::fresh_fetch`]), as every queued URL
+    /// is; parsing it here too, only to ask what the origin answers, cost some 1,200
+    /// instructions a new page. `false`, with nothing done, for anything else: `meet`
+    /// decides, on the parsed [`Url`].
+    fn fresh_text(&mut self, text: &str, base: &Url) -> bool {
+        if self.config.journal.is_some()
+            || !self.restored_tries.is_empty()
+            || self.closed
+            || self.started >= self.config.max_pages
+            || text.len() > MAX_URL_LEN
+            || self.config.out_of_scope_as(base, text).is_some()
+            || self.addr_of(base).is_none()
+        {
+            return false;
+        }
+        let origin = &base[..url::Position::BeforePath];
+        if self.hosts.manages(origin) {
+            return false;
+        }
+        if self.config.robots {
+            match robots_of(&mut self.robots, origin) {
+                Some(Robots::Known(rules, _)) if rules.allows_text(text) => {}
+                _ => return false,
+            }
+        }
+        let id = self.known.insert(text, 0);
+        self.started += 1;
+        match &mut self.fresh {
+            Fresh::Ids(ids) => ids.push_back(id),
+            Fresh::Spooled(spool) => spool.push(text),
+        }
+        true
     }
 
     /// `link` as a [`Url`] (its text parsed against its origin's).
@@ -1648,11 +1696,24 @@ mod tests {
                      [/a-zA-Z0-9._~#?:%-]{0,12}",
             base in "(http|https)://(127\\.0\\.0\\.1:8000|h\\.example|h\\.example:443|xn--caf-dma\\.example)\
                      /[a-z0-9/.?~]{0,8}",
+            on_base in proptest::bool::ANY,
+            upper in proptest::collection::vec(proptest::bool::ANY, 32),
+            path in "/[a-zA-Z0-9._~/#?%-]{0,12}",
         ) {
             let base = Url::parse(&base).unwrap();
             let origin = Origin {
                 origin: &base[..url::Position::BeforePath],
                 directory: &base.path()[..=base.path().rfind('/').unwrap()],
+            };
+            // Half the links: the base's own origin, some of its letters in upper case, and
+            // a path.
+            let href = if on_base {
+                let written: String = (origin.origin.chars().zip(&upper))
+                    .map(|(char, &upper)| if upper { char.to_ascii_uppercase() } else { char })
+                    .collect();
+                written + &path
+            } else {
+                href
             };
             if let Some(text) = origin.text_of(&href) {
                 let resolved = resolve(&base, &href, encoding_rs::UTF_8);
@@ -1996,6 +2057,93 @@ mod tests {
             body_len: body.len() as u64,
             ..Response::default()
         })
+    }
+
+    /// The links of a small site, by page: the root's, `/a`'s, and `/b`'s under a `<base>` on
+    /// another origin.
+    fn site_links(path: &str) -> (&'static str, &'static [&'static str]) {
+        match path {
+            "/" => (
+                "",
+                &[
+                    "/a",
+                    "b",
+                    "HTTP://127.0.0.1:8000/c",
+                    "/x/secret",
+                    "/skip/1",
+                    "/a",
+                    "/g#frag",
+                    "h/i",
+                ],
+            ),
+            "/a" => ("", &["/d", "e", "Http://127.0.0.1:8000/f", "/", "/x/other"]),
+            "/b" => (r#"<base href="http://other.example/dir/">"#, &["/z", "w"]),
+            _ => ("", &[]),
+        }
+    }
+
+    /// The same link in a form the crawler must parse: a dot segment, which resolving drops.
+    fn dotted(href: &str) -> String {
+        match href.find("://") {
+            Some(at) => {
+                let path_at = at + 3 + href[at + 3..].find('/').unwrap();
+                format!("{}/.{}", &href[..path_at], &href[path_at..])
+            }
+            None if href.starts_with('/') => format!("/.{href}"),
+            None => format!("./{href}"),
+        }
+    }
+
+    /// Crawls the site with its links written by `write`: the URLs in the order fetched,
+    /// each with when (on a clock that moves only to the next wake-up), and the records.
+    fn crawl_site(config: Config, write: fn(&str) -> String) -> (Vec<String>, Vec<String>) {
+        let mut crawler = Crawler::new(config);
+        let start = Instant::now();
+        let mut now = start;
+        let mut fetched = Vec::new();
+        while !crawler.is_done() {
+            let Some(fetch) = crawler.next_fetch(now) else {
+                now = crawler
+                    .next_wake()
+                    .expect("a crawl not done has a time to wait for");
+                continue;
+            };
+            fetched.push(format!("{:?} {}", now - start, fetch.url));
+            let result = if fetch.url.path() == "/robots.txt" {
+                text(200, "User-agent: *\nDisallow: /x/\n")
+            } else {
+                let (head, links) = site_links(fetch.url.path());
+                let links: String = (links.iter())
+                    .map(|href| format!(r#"<a href="{}">"#, write(href)))
+                    .collect();
+                html(&format!("{head}{links}"))
+            };
+            crawler.complete(fetch.finish(result, now));
+        }
+        (fetched, lines(&crawler))
+    }
+
+    /// A new link written as text is queued as its text when nothing but queueing it is to
+    /// be done (`Crawler::fresh_text`): whatever the rules, the crawl is the one its parsed
+    /// URL gives, fetch for fetch.
+    #[test]
+    fn a_link_taken_as_text_meets_the_rules_its_parsed_url_meets() {
+        let configs: [fn(&mut Config); 6] = [
+            |_| {},
+            |config| config.robots = true,
+            |config| config.exclude = Some(regex::Regex::new("/skip/").unwrap()),
+            |config| config.max_pages = 5,
+            |config| config.per_host = Some(1),
+            |config| config.delay = Duration::from_millis(10),
+        ];
+        for (n, set) in configs.into_iter().enumerate() {
+            let mut config = config();
+            set(&mut config);
+            let as_text = crawl_site(config.clone(), str::to_owned);
+            let parsed = crawl_site(config, dotted);
+            assert_eq!(as_text, parsed, "config {n}");
+            assert!(as_text.0.len() > 3, "config {n}: {as_text:?}");
+        }
     }
 
     /// robots.txt goes first and the root waits for it; what it disallows is recorded, never

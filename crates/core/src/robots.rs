@@ -53,10 +53,15 @@ pub(crate) enum Rules {
 impl Rules {
     /// Whether `url` may be fetched.
     pub(crate) fn allows(&self, url: &Url) -> bool {
+        self.allows_text(url.as_str())
+    }
+
+    /// [`Rules::allows`], for a URL's text.
+    pub(crate) fn allows_text(&self, url: &str) -> bool {
         match self {
             Rules::All => true,
             Rules::Nothing => false,
-            Rules::Robot(robot) => robot.allowed(url.as_str()),
+            Rules::Robot(robot) => robot.allowed(url),
         }
     }
 
