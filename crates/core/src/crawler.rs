@@ -223,9 +223,7 @@ impl Fetch {
                         None => resolve(&base, href, encoding).map(Link::Url),
                     })
                     .collect();
-                if page.links.iter().any(|link| matches!(link, Link::Text(_))) {
-                    page.base = Some(base);
-                }
+                page.base = Some(base);
             }
             page
         });
@@ -339,7 +337,7 @@ struct Page {
     html: bool,
     work_digest: u64,
     links: Vec<Link>,
-    /// What the links written as text are on (the page's URL, or its `<base>`), if any is.
+    /// What an HTML page's links are on: its URL, or its `<base>`.
     base: Option<Url>,
     redirect: Option<Url>,
     /// What few responses have (boxed, so that every page's outcome stays small).
@@ -841,9 +839,10 @@ impl Crawler {
 
     /// A new link written as text, on `base`'s origin, queued as its text when `meet` would
     /// do no more than that with it: remember it and queue it for its first try, on a
-    /// crawler alone (no other shard, no journal, no restored tries, no bound on pages met
-    /// yet), in scope, with the origin's address found, its robots.txt rules known and
-    /// allowing it (or not read), and no politeness holding the origin's fetches apart. Its
+    /// crawler alone (no other shard, no journal, no restored tries) that is not full, with
+    /// a verdict that it is fetched ([`Crawler::verdict_as`]: in scope, the origin's address
+    /// found), its robots.txt rules known and allowing it (or not read), and no politeness
+    /// holding the origin's fetches apart. Its
     /// fetch parses it when it is handed out ([`Crawler::fresh_fetch`]), as every queued URL
     /// is; parsing it here too, only to ask what the origin answers, cost some 1,200
     /// instructions a new page. `false`, with nothing done, for anything else: `meet`
@@ -851,11 +850,8 @@ impl Crawler {
     fn fresh_text(&mut self, text: &str, base: &Url) -> bool {
         if self.config.journal.is_some()
             || !self.restored_tries.is_empty()
-            || self.closed
-            || self.started >= self.config.max_pages
-            || text.len() > MAX_URL_LEN
-            || self.config.out_of_scope_as(base, text).is_some()
-            || self.addr_of(base).is_none()
+            || self.full(false)
+            || self.verdict_as(base, text, 0).is_err()
         {
             return false;
         }
@@ -1165,10 +1161,7 @@ impl Crawler {
             }
             return false;
         }
-        // A ranked URL goes through in its round, whose cutoff already says whether it finds
-        // pages left (`closed`): other shards taking theirs meanwhile change nothing of it.
-        let spent = rank.is_none() && shard::spent(&self.route);
-        if self.closed || self.started >= self.config.max_pages || spent {
+        if self.full(rank.is_some()) {
             // Past the bound nothing new is even remembered: the frontier stops growing.
             return false;
         }
@@ -1195,19 +1188,39 @@ impl Crawler {
         true
     }
 
+    /// Whether the crawl has taken all the pages it may: a new URL is then not even
+    /// remembered. A `ranked` URL goes through in its round, whose cutoff already says
+    /// whether it finds pages left (`closed`): other shards taking theirs meanwhile change
+    /// nothing of it.
+    fn full(&self, ranked: bool) -> bool {
+        let spent = !ranked && shard::spent(&self.route);
+        self.closed || self.started >= self.config.max_pages || spent
+    }
+
     /// Where a new URL reached through `redirects` redirects would be fetched, or why it is
     /// not fetched at all.
     fn verdict(&mut self, url: &Url, redirects: u32) -> Result<SocketAddr, FetchError> {
-        if let Some(skip) = self.config.out_of_scope(url) {
+        self.verdict_as(url, url.as_str(), redirects)
+    }
+
+    /// [`Crawler::verdict`] for the URL whose text is `text` and whose origin is `on`'s: the
+    /// origin decides the scope and the address, the text `--exclude` and the length.
+    fn verdict_as(
+        &mut self,
+        on: &Url,
+        text: &str,
+        redirects: u32,
+    ) -> Result<SocketAddr, FetchError> {
+        if let Some(skip) = self.config.out_of_scope_as(on, text) {
             return Err(FetchError::Skipped(skip));
         }
-        let addr = self.addr_of(url);
+        let addr = self.addr_of(on);
         if redirects > self.config.max_redirects {
             Err(FetchError::RedirectLimit)
-        } else if url.as_str().len() > MAX_URL_LEN {
+        } else if text.len() > MAX_URL_LEN {
             Err(FetchError::TooLarge(Limit::Url))
         } else {
-            addr.ok_or_else(|| FetchError::Resolve(url.host_str().unwrap_or_default().to_owned()))
+            addr.ok_or_else(|| FetchError::Resolve(on.host_str().unwrap_or_default().to_owned()))
         }
     }
 
