@@ -383,7 +383,7 @@ fn compare_script_diffs_each_step_against_its_namesake_then_the_helpers() {
         .find("══ helpers only in crates/threads/src/crawl.rs")
         .expect("threads' helpers, apart");
     assert!(
-        stdout[helpers..].contains("━━ fn remaining: only in crates/threads/src/crawl.rs"),
+        stdout[helpers..].contains("━━ fn peek: only in crates/threads/src/crawl.rs"),
         "{stdout}"
     );
     assert!(

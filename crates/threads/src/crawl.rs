@@ -13,7 +13,7 @@ use std::{
 
 use crate::{
     clock::Clock,
-    conn::{Kept, Stream},
+    conn::{Kept, Stream, Wait},
     limits::check_thread_headroom,
 };
 use c10k_core::{
@@ -21,7 +21,7 @@ use c10k_core::{
     Report, Response, ResponseReader,
 };
 use nix::errno::Errno;
-use rustls::{HandshakeKind, StreamOwned};
+use rustls::StreamOwned;
 use socket2::{Domain, Protocol, Socket, Type};
 
 /// What only this strategy can be asked.
@@ -215,12 +215,13 @@ fn fetch_page(fetch: &mut Fetch, config: &Config, shared: &Shared) -> Result<Res
                 stream
             }
             None => {
-                let tcp = connect(fetch.addr, config.connect_timeout.min(config.timeout))?;
+                let timeout = config.connect_timeout.min(config.timeout);
+                let stream = Stream::plain(connect(fetch.addr, timeout)?, timeout);
                 config.trace(fetch.id(), Event::Connected);
                 if fetch.is_tls() {
-                    handshake(tcp, fetch, config, deadline)?
+                    handshake(stream, fetch, config, deadline)?
                 } else {
-                    Stream::Plain(tcp)
+                    stream
                 }
             }
         };
@@ -236,7 +237,7 @@ fn fetch_page(fetch: &mut Fetch, config: &Config, shared: &Shared) -> Result<Res
             // for a server holds no buffer: it is allocated once there is something to put
             // in it (see "What one connection costs" in the README). Over TLS the first
             // bytes may be the server's session tickets.
-            if let Err(err) = peek(stream.tcp(), deadline) {
+            if let Err(err) = peek(&mut stream, deadline) {
                 break 'exchange Err(err);
             }
             read_response(&mut stream, deadline, &mut reader, config, fetch.id())
@@ -278,35 +279,29 @@ fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, FetchError>
     Ok(socket.into())
 }
 
-/// The TLS handshake over `tcp` (an `https:` URL), blocking until it is done: a rustls
-/// `StreamOwned`, which then reads and writes plaintext.
+/// The TLS handshake over a new connection (an `https:` URL), blocking until it is done: a
+/// rustls `StreamOwned`, which then reads and writes plaintext.
 ///
 /// Never inlined: its frame holds a `ClientConnection` and what building one takes (over
 /// 3 KiB), and inlined into `fetch_page` it would push every fetch's reads that much deeper
 /// into the stack, a page more kept by every thread of an http crawl too.
 #[inline(never)]
 fn handshake(
-    tcp: TcpStream,
+    stream: Stream,
     fetch: &mut Fetch,
     config: &Config,
     deadline: Instant,
 ) -> Result<Stream, FetchError> {
     let client = config.tls_client()?;
-    let mut tls = StreamOwned::new(c10k_core::tls::connection(&client, &fetch.url)?, tcp);
-    // Each round writes what TLS has to send and reads what it waits for; a read or write
-    // that times out ends it with what is left of the deadline.
-    while tls.conn.is_handshaking() {
-        tls.sock
-            .set_write_timeout(Some(remaining(deadline)?))
-            .map_err(exchange)?;
-        tls.sock
-            .set_read_timeout(Some(remaining(deadline)?))
-            .map_err(exchange)?;
-        tls.conn.complete_io(&mut tls.sock).map_err(exchange)?;
-    }
-    let resumed = tls.conn.handshake_kind() == Some(HandshakeKind::Resumed);
+    let mut stream = stream.into_tls(c10k_core::tls::connection(&client, &fetch.url)?);
+    // Each round writes what TLS has to send and reads what it waits for, either of which
+    // may block.
+    stream
+        .blocking(&[Wait::Receive, Wait::Send], deadline, Stream::shake_hands)
+        .map_err(exchange)?;
+    let resumed = stream.resumed();
     fetch.mark(config, Conn::Handshake { resumed });
-    Ok(Stream::Tls(Box::new(tls)))
+    Ok(stream)
 }
 
 /// Writes the request, blocking.
@@ -316,28 +311,31 @@ fn send_request(
     config: &Config,
     deadline: Instant,
 ) -> Result<(), FetchError> {
-    stream
-        .tcp()
-        .set_write_timeout(Some(remaining(deadline)?))
-        .map_err(exchange)?;
     let request = fetch.request();
-    stream.write_all(&request).map_err(exchange)?;
-    stream.flush().map_err(exchange)?;
+    // `write_all` would not say how much a write cut by a timeout had sent.
+    let mut rest = &request[..];
+    while !rest.is_empty() {
+        match stream.blocking(&[Wait::Send], deadline, |stream| stream.write(rest)) {
+            Ok(0) => return Err(exchange(io::ErrorKind::WriteZero.into())),
+            Ok(n) => rest = &rest[n..],
+            Err(err) => return Err(exchange(err)),
+        }
+    }
+    stream
+        .blocking(&[Wait::Send], deadline, Stream::flush)
+        .map_err(exchange)?;
     config.trace(fetch.id(), Event::Written(request.len()));
     Ok(())
 }
 
 /// Blocks until the socket has a byte to read (or the peer closed it), within the deadline.
-fn peek(tcp: &TcpStream, deadline: Instant) -> Result<(), FetchError> {
-    tcp.set_read_timeout(Some(remaining(deadline)?))
+fn peek(stream: &mut Stream, deadline: Instant) -> Result<(), FetchError> {
+    stream
+        .blocking(&[Wait::Receive], deadline, |stream| {
+            stream.tcp().peek(&mut [0; 1])
+        })
         .map_err(exchange)?;
-    loop {
-        match tcp.peek(&mut [0; 1]) {
-            Ok(_) => return Ok(()),
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(err) => return Err(exchange(err)),
-        }
-    }
+    Ok(())
 }
 
 /// Reads the response, which has begun to arrive, until it is complete.
@@ -354,11 +352,10 @@ fn read_response(
     // block serves whichever thread of the arena reads next.
     let mut chunk = vec![0; CHUNK_SIZE];
     loop {
-        // The first read finds the bytes the peek saw; each later one may block, so the
-        // time left is set again before it.
-        let n = match stream.read(&mut chunk) {
+        // The first read finds the bytes the peek saw; a later one may block.
+        let n = match stream.blocking(&[Wait::Receive], deadline, |stream| stream.read(&mut chunk))
+        {
             Ok(n) => n,
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
             // TLS: the stream ended without `close_notify`.
             Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => {
                 config.trace(id, Event::Read(0));
@@ -373,10 +370,6 @@ fn read_response(
         if let Progress::Done(response) = reader.feed(&chunk[..n])? {
             return Ok(response);
         }
-        stream
-            .tcp()
-            .set_read_timeout(Some(remaining(deadline)?))
-            .map_err(exchange)?;
     }
 }
 
@@ -399,17 +392,6 @@ fn exchange(err: io::Error) -> FetchError {
     FetchError::from_io(&err, Phase::Exchange)
 }
 
-/// Time left before `deadline`; a timeout once it has passed (a zero timeout would mean
-/// "block forever" to the socket options).
-fn remaining(deadline: Instant) -> Result<Duration, FetchError> {
-    let left = deadline.saturating_duration_since(Instant::now());
-    if left.is_zero() {
-        Err(FetchError::Timeout)
-    } else {
-        Ok(left)
-    }
-}
-
 /// The in-memory size of what one connection holds in this model (`size_of`, heap excluded),
 /// for the benchmarks' account of memory per connection.
 pub fn state_sizes() -> Vec<(&'static str, usize)> {
@@ -417,6 +399,10 @@ pub fn state_sizes() -> Vec<(&'static str, usize)> {
         (
             "read buffer, on the heap while a response is read",
             CHUNK_SIZE,
+        ),
+        (
+            "Stream: the socket (or the box of its TLS state) and the timeouts it holds",
+            std::mem::size_of::<Stream>(),
         ),
         ("Fetch", std::mem::size_of::<Fetch>()),
         ("ResponseReader", std::mem::size_of::<ResponseReader>()),

@@ -19,8 +19,11 @@
 //!   may open. [`thread_headroom`] checks it before the pool is built.
 //!
 //! Timeouts are socket options: the send timeout bounds the connect too (on Linux a blocking
-//! `connect` obeys it), and a read/write timeout is set before each call that may block to
-//! whatever is left of the whole-fetch deadline. A thread waits for its response to begin
+//! `connect` obeys it), and every call that may block ends within the whole-fetch deadline.
+//! A socket option is a system call to set, so a timeout is set only when the socket holds
+//! more than is left (then to seven eighths of it), and a call cut short by it while time is
+//! left is made again under exactly what is left (`Stream::blocking`): a fetch on a kept
+//! connection usually sets none. A thread waits for its response to begin
 //! with a one-byte `peek`, and only then takes a read buffer, from the heap, giving it back
 //! once the response is read: a waiting thread holds no buffer, and one that has read and
 //! parsed pages keeps three touched pages of stack, not the four a buffer on the stack
@@ -74,16 +77,16 @@
 //!      https: handshake: complete_io ──────────────────▶ ClientHello; reads the
 //!        ◀───────── the server's flight (certificate,     server's records       tls handshake
 //!                   verified here) and Finished sent                              done [, resumed]
-//!    send_request: set_write_timeout; write_all, flush ▶ copied to the socket    request written
+//!    send_request: write, flush, under the time left ──▶ copied to the socket    request written
 //!      (https: encrypted into records inside the call)
-//!    peek: set_read_timeout; peek(1 byte) ─────────────▶ thread parked until
+//!    peek: peek(1 byte), under the time left ──────────▶ thread parked until
 //!      ◀────────────────────────────── the answer begins  bytes arrive
 //!    read_response:
 //!      read(&mut chunk) ───────────────────────────────▶ (blocks only if the
 //!        ◀────────────────────────────── n bytes          rest is still coming)  read N bytes
 //!        (https: records decrypted inside the call)
-//!      reader.feed(chunk): NeedMore → set_read_timeout,
-//!                          read again; Done → return
+//!      reader.feed(chunk): NeedMore → read again;
+//!                          Done → return
 //!    keep_or_close: whole and reusable → pool.put (lock)                         connection kept
 //!      else dropped: close ────────────────────────────▶ FIN
 //!    (a kept connection that failed before any byte:                             reused connection
@@ -102,15 +105,16 @@
 //! **What a TLS connection costs here.** rustls' own state: a `ClientConnection` is 1,056 B,
 //! boxed with the socket in the `StreamOwned` (1,064 B), and keeps 7,344 B of heap after its
 //! handshake with the test site (the server's certificate among it: rustls keeps it with the
-//! connection), 7,440 B once a response is read, the same after ten (`cargo test -p
-//! c10k-async --release --test tls_bytes`); a connection kept in the pool holds that and its
-//! 32-byte slot. What the whole process pays per connection in flight, measured as the
-//! benchmark's memory site does (`scripts/rss-per-connection.sh threads 500 2000`, two runs
-//! each, twice): 7.8 to 8.2 KB over http, 24.5 to 25.3 KB over https (`TLS=1`; one run of six
-//! gave 9.4 KB, one 22.4). Of the 17 KB more, 8.4 are rustls' state and its box; the rest is
-//! stack: the handshake's code (key exchange, certificate checks) runs on the thread's stack,
-//! which keeps every page it touched. `handshake` is never inlined, so that an http crawl's threads do not pay for its
-//! frame (they touch 12 KiB of stack with it apart, 16 with it inlined into `fetch_page`:
+//! connection), 7,440 B once a response is read, the same after ten (`cargo test -p c10k-async
+//! --release --test tls_bytes`); a connection kept in the pool holds that and its 64-byte slot
+//! (the `Stream`, 48 B with the timeouts its socket holds, and when it was kept). What the
+//! whole process pays per connection in flight, measured as the benchmark's memory site does
+//! (`scripts/rss-per-connection.sh threads 500 2000`, two runs each, twice): 7.8 to 8.2 KB over
+//! http, 24.5 to 25.3 KB over https (`TLS=1`; one run of six gave 9.4 KB, one 22.4). Of the 17
+//! KB more, 8.4 are rustls' state and its box; the rest is stack: the handshake's code (key
+//! exchange, certificate checks) runs on the thread's stack, which keeps every page it touched.
+//! `handshake` is never inlined, so that an http crawl's threads do not pay for its frame (they
+//! touch 12 KiB of stack with it apart, 16 with it inlined into `fetch_page`:
 //! `scripts/thread-memory.sh`).
 //!
 //! Read [`crawl`] in `crawl.rs` next to `crates/async/src/crawl.rs`: the steps and their names
