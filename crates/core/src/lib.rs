@@ -80,3 +80,13 @@ pub const LAG_TICK: std::time::Duration = std::time::Duration::from_millis(10);
 /// Bytes asked of each `read` on a socket: the lecture's `sock.recv(4096)`, the same in every
 /// strategy.
 pub const CHUNK_SIZE: usize = 4096;
+
+/// `String::from_utf8_lossy`, with a look first at whether the bytes are UTF-8 as they are
+/// (nearly every header value and link is): `from_utf8_lossy` walks them in chunks to find
+/// none invalid, which costs a short value more than the check.
+pub(crate) fn utf8_lossy(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}

@@ -34,6 +34,8 @@ use std::borrow::Cow;
 
 use memchr::{memchr, memchr2};
 
+use crate::utf8_lossy;
+
 /// What a page links to, before resolution against the page's URL: borrowed from the page
 /// where the page spells it out, owned where the tokenizer rewrote it (a character reference,
 /// bytes that are not UTF-8).
@@ -45,7 +47,7 @@ pub struct Links<'a> {
     pub hrefs: Vec<Cow<'a, str>>,
     /// The encoding label of the first `<meta>` that declares one, known to the Encoding
     /// Standard or not: `<meta charset=…>` or `<meta http-equiv=content-type content=…>`.
-    pub charset: Option<String>,
+    pub charset: Option<Cow<'a, str>>,
 }
 
 /// Extracts the `href`s of a document. Never fails: any bytes give some (maybe empty) answer.
@@ -81,24 +83,18 @@ impl Content {
     /// How the content of a start tag of this name is read (the name as written; ASCII case is
     /// ignored, as the tokenizer lowers it).
     pub(crate) fn of(name: &[u8]) -> Content {
-        const RAW_TEXT: [&[u8]; 7] = [
-            b"title",
-            b"textarea",
-            b"style",
-            b"xmp",
-            b"iframe",
-            b"noembed",
-            b"noframes",
-        ];
-        if name.eq_ignore_ascii_case(b"script") {
-            Content::Script
-        } else if name.eq_ignore_ascii_case(b"plaintext") {
-            Content::PlainText
-        } else if RAW_TEXT.iter().any(|raw| name.eq_ignore_ascii_case(raw)) {
-            Content::RawText
-        } else {
+        // By length first: every start tag asks, and most names are none of these.
+        let is = |raw: &[u8]| name.eq_ignore_ascii_case(raw);
+        match name.len() {
+            3 if is(b"xmp") => Content::RawText,
+            5 if is(b"title") || is(b"style") => Content::RawText,
+            6 if is(b"script") => Content::Script,
+            6 if is(b"iframe") => Content::RawText,
+            7 if is(b"noembed") => Content::RawText,
+            8 if is(b"textarea") || is(b"noframes") => Content::RawText,
+            9 if is(b"plaintext") => Content::PlainText,
             // `<noscript>` too: a crawler runs no scripts.
-            Content::Markup
+            _ => Content::Markup,
         }
     }
 }
@@ -147,7 +143,10 @@ impl<'a> Attributes<'a> {
         };
         if slot.is_none() {
             *slot = Some(value);
-            self.rewritten |= memchr::memchr3(b'&', b'\0', b'\r', value).is_some();
+            // A value is short: a look at each byte costs less than a search's setup.
+            self.rewritten |= value
+                .iter()
+                .any(|&byte| matches!(byte, b'&' | b'\0' | b'\r'));
         }
     }
 }
@@ -163,14 +162,14 @@ enum Linking {
 
 impl Linking {
     fn of(name: &[u8]) -> Option<Linking> {
-        [
-            (&b"a"[..], Linking::A),
-            (b"area", Linking::Area),
-            (b"base", Linking::Base),
-            (b"meta", Linking::Meta),
-        ]
-        .into_iter()
-        .find_map(|(tag, linking)| name.eq_ignore_ascii_case(tag).then_some(linking))
+        let is = |tag: &[u8]| name.eq_ignore_ascii_case(tag);
+        match name.len() {
+            1 if is(b"a") => Some(Linking::A),
+            4 if is(b"area") => Some(Linking::Area),
+            4 if is(b"base") => Some(Linking::Base),
+            4 if is(b"meta") => Some(Linking::Meta),
+            _ => None,
+        }
     }
 }
 
@@ -294,7 +293,7 @@ impl<'a> Scanner<'a> {
             }
             byte if byte.is_ascii_alphabetic() => {
                 self.skip_while(|byte| !ends_name(byte))?;
-                self.attributes(None)
+                self.end_of_tag(None)
             }
             _ => self.skip_past(b'>'),
         }
@@ -305,7 +304,7 @@ impl<'a> Scanner<'a> {
         let name = self.skip_while(|byte| !ends_name(byte))?;
         let linking = Linking::of(name);
         let mut attributes = Attributes::default();
-        self.attributes(linking.is_some().then_some(&mut attributes))?;
+        self.end_of_tag(linking.is_some().then_some(&mut attributes))?;
         if let Some(linking) = linking {
             if attributes.rewritten {
                 let html = self.html;
@@ -319,6 +318,17 @@ impl<'a> Scanner<'a> {
             Content::RawText => self.raw_text(name),
             Content::Script => self.script_data(),
             Content::PlainText => None,
+        }
+    }
+
+    /// What follows a tag's name: its `>` at once (most tags), or [`Scanner::attributes`].
+    #[inline]
+    fn end_of_tag(&mut self, keep: Option<&mut Attributes<'a>>) -> Option<()> {
+        if self.peek()? == b'>' {
+            self.at += 1;
+            Some(())
+        } else {
+            self.attributes(keep)
         }
     }
 
@@ -377,22 +387,21 @@ impl<'a> Scanner<'a> {
 
     /// Keeps what a start tag of ours links to, or declares.
     fn keep(&mut self, linking: Linking, attributes: &Attributes<'a>) {
-        let text = String::from_utf8_lossy;
         match linking {
             // An SVG `<a>` may link with `xlink:href`; `href` wins where both are given.
             Linking::A => {
                 if let Some(href) = attributes.href.or(attributes.xlink_href) {
-                    self.links.hrefs.push(text(href));
+                    self.links.hrefs.push(utf8_lossy(href));
                 }
             }
             Linking::Area => {
                 if let Some(href) = attributes.href {
-                    self.links.hrefs.push(text(href));
+                    self.links.hrefs.push(utf8_lossy(href));
                 }
             }
             Linking::Base => {
                 if self.links.base.is_none() {
-                    self.links.base = attributes.href.map(text);
+                    self.links.base = attributes.href.map(utf8_lossy);
                 }
             }
             Linking::Meta => {
@@ -432,7 +441,7 @@ impl<'a> Scanner<'a> {
         if !(ends_name(self.peek()?) && letters.eq_ignore_ascii_case(name)) {
             return Some(false);
         }
-        self.attributes(None)?;
+        self.end_of_tag(None)?;
         Some(true)
     }
 
@@ -550,18 +559,27 @@ enum Script {
 
 /// The label a `<meta>` declares: `charset`, or `http-equiv=content-type` with a `content`
 /// that names one; trimmed, and none if empty.
-pub(crate) fn meta_charset(
-    charset: Option<&[u8]>,
-    http_equiv: Option<&[u8]>,
-    content: Option<&[u8]>,
-) -> Option<String> {
-    let text = |value: &[u8]| String::from_utf8_lossy(value).trim().to_owned();
+pub(crate) fn meta_charset<'a>(
+    charset: Option<&'a [u8]>,
+    http_equiv: Option<&'a [u8]>,
+    content: Option<&'a [u8]>,
+) -> Option<Cow<'a, str>> {
+    let trimmed = |value: &'a [u8]| match utf8_lossy(value) {
+        Cow::Borrowed(value) => Cow::Borrowed(value.trim()),
+        Cow::Owned(value) => Cow::Owned(value.trim().to_owned()),
+    };
     let label = match (charset, http_equiv, content) {
-        (Some(charset), _, _) => Some(text(charset)),
+        (Some(charset), _, _) => Some(trimmed(charset)),
         (None, Some(http_equiv), Some(content))
-            if text(http_equiv).eq_ignore_ascii_case("content-type") =>
+            if trimmed(http_equiv).eq_ignore_ascii_case("content-type") =>
         {
-            crate::charset::from_meta_content(&text(content)).map(str::to_owned)
+            match trimmed(content) {
+                Cow::Borrowed(content) => {
+                    crate::charset::from_meta_content(content).map(Cow::Borrowed)
+                }
+                Cow::Owned(content) => crate::charset::from_meta_content(&content)
+                    .map(|label| Cow::Owned(label.to_owned())),
+            }
         }
         _ => None,
     };

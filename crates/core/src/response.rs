@@ -59,6 +59,12 @@ impl Response {
 
 /// HTML, or XHTML (which an HTML tokenizer reads well enough for links).
 fn is_html(content_type: &str) -> bool {
+    // Nearly every page's type, as it is written.
+    if let Some(rest) = content_type.strip_prefix("text/html")
+        && matches!(rest.as_bytes().first(), None | Some(b';'))
+    {
+        return true;
+    }
     // The media type ends at the first `;` (a byte search: a header value is short, and a
     // `char` searcher costs more to set up than it saves).
     let end = (content_type.bytes())
@@ -547,7 +553,7 @@ fn start_body(
     let mut codings = Vec::new();
     let mut transfer_codings = Vec::new();
     for header in headers {
-        let value = || String::from_utf8_lossy(header.value).trim().to_owned();
+        let value = || crate::utf8_lossy(header.value).trim().to_owned();
         if header.name.eq_ignore_ascii_case("content-type") {
             response.content_type = Some(value());
         } else if header.name.eq_ignore_ascii_case("location") {
@@ -626,7 +632,7 @@ fn persistent(version: Option<u8>, headers: &[httparse::Header<'_>]) -> bool {
 fn list(value: &[u8]) -> impl Iterator<Item = String> + '_ {
     value
         .split(|&b| b == b',')
-        .map(|element| String::from_utf8_lossy(element.trim_ascii()).into_owned())
+        .map(|element| crate::utf8_lossy(element.trim_ascii()).into_owned())
         .filter(|element| !element.is_empty())
 }
 
@@ -1141,18 +1147,30 @@ mod tests {
 
     #[test]
     fn xhtml_is_html() {
-        for content_type in ["text/html", "TEXT/HTML; charset=x", "application/xhtml+xml"] {
-            let response = Response {
+        let html = |content_type: &str| {
+            Response {
                 content_type: Some(content_type.to_owned()),
                 ..Response::default()
-            };
-            assert!(response.is_html(), "{content_type}");
-        }
-        let response = Response {
-            content_type: Some("application/xml".to_owned()),
-            ..Response::default()
+            }
+            .is_html()
         };
-        assert!(!response.is_html());
+        for content_type in [
+            "text/html",
+            "text/html;charset=utf-8",
+            "text/html ; charset=x",
+            "TEXT/HTML; charset=x",
+            "application/xhtml+xml",
+        ] {
+            assert!(html(content_type), "{content_type}");
+        }
+        for content_type in [
+            "application/xml",
+            "text/htmlx",
+            "text/html-x; y",
+            "text/plain",
+        ] {
+            assert!(!html(content_type), "{content_type}");
+        }
     }
 
     #[test]

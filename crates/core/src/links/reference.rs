@@ -148,7 +148,8 @@ impl Emitter for &mut LinkEmitter {
                     attributes.charset.as_deref(),
                     attributes.http_equiv.as_deref(),
                     attributes.content.as_deref(),
-                );
+                )
+                .map(|label| Cow::Owned(label.into_owned()));
             }
             _ => {}
         }
