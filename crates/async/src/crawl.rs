@@ -398,9 +398,11 @@ async fn read_response(
     }
     // On the heap: whatever lives across an `.await` is kept in the task's future, so an
     // array here would be 4 KiB in every task, reading or not. Freed when the response is read.
-    let mut chunk = vec![0; CHUNK_SIZE];
+    // `read_buf` reads into its room as it is, never zeroed first (as `vec![0; …]` would be).
+    let mut chunk = Vec::with_capacity(CHUNK_SIZE);
     loop {
-        let reading = traced(config, id, "read", stream.read(&mut chunk));
+        chunk.clear();
+        let reading = traced(config, id, "read", stream.read_buf(&mut chunk));
         let read = time::timeout_at(deadline, reading)
             .await
             .map_err(timed_out)?;
