@@ -53,7 +53,7 @@ enum Io {
 /// Which of a socket's two timeouts a blocking call waits under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Wait {
-    /// `recv`, and `connect`'s completion is a send: see [`Wait::Send`].
+    /// `recv` and `peek`.
     Receive = 0,
     /// `send`; on Linux a blocking `connect` obeys it too.
     Send = 1,
@@ -127,7 +127,6 @@ impl Stream {
             for &wait in waits {
                 let held = self.timeouts[wait as usize];
                 if exact || held.is_none_or(|held| held > left) {
-                    // Never zero: to a socket that would mean no timeout at all.
                     let timeout = if exact { left } else { left - left / 8 }.max(MIN_TIMEOUT);
                     self.set_timeout(wait, timeout)?;
                 }
@@ -176,11 +175,12 @@ impl Stream {
     }
 }
 
-/// The shortest timeout a socket is given: a microsecond, its option's grain.
+/// The shortest timeout a socket is given: a microsecond, the grain of the option's
+/// `timeval` (zero would mean none at all).
 const MIN_TIMEOUT: Duration = Duration::from_micros(1);
 
 /// Time left before `deadline`; a `TimedOut` error once it has passed.
-pub(crate) fn left_before(deadline: Instant) -> io::Result<Duration> {
+fn left_before(deadline: Instant) -> io::Result<Duration> {
     let left = deadline.saturating_duration_since(Instant::now());
     if left < MIN_TIMEOUT {
         Err(io::ErrorKind::TimedOut.into())
