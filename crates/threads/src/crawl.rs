@@ -215,8 +215,7 @@ fn fetch_page(fetch: &mut Fetch, config: &Config, shared: &Shared) -> Result<Res
                 stream
             }
             None => {
-                let timeout = config.connect_timeout.min(config.timeout);
-                let stream = Stream::plain(connect(fetch.addr, timeout)?, timeout);
+                let stream = connect(fetch.addr, config.connect_timeout.min(config.timeout))?;
                 config.trace(fetch.id(), Event::Connected);
                 if fetch.is_tls() {
                     handshake(stream, fetch, config, deadline)?
@@ -264,7 +263,7 @@ fn fetch_page(fetch: &mut Fetch, config: &Config, shared: &Shared) -> Result<Res
 /// with `EINPROGRESS` when it expires. That takes three system calls (socket, setsockopt,
 /// connect) where `TcpStream::connect_timeout` takes six: it switches the socket to
 /// non-blocking, connects, `poll`s, reads `SO_ERROR` and switches it back.
-fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, FetchError> {
+fn connect(addr: SocketAddr, timeout: Duration) -> Result<Stream, FetchError> {
     let failed = |err: io::Error| {
         if err.raw_os_error() == Some(Errno::EINPROGRESS as i32) {
             FetchError::Timeout
@@ -276,7 +275,8 @@ fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, FetchError>
         .map_err(failed)?;
     socket.set_write_timeout(Some(timeout)).map_err(failed)?;
     socket.connect(&addr.into()).map_err(failed)?;
-    Ok(socket.into())
+    // The stream records the send timeout its socket now holds.
+    Ok(Stream::plain(socket.into(), timeout))
 }
 
 /// The TLS handshake over a new connection (an `https:` URL), blocking until it is done: a
@@ -448,7 +448,9 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         drop(listener);
-        let err = connect(addr, Duration::from_secs(5)).unwrap_err();
+        let Err(err) = connect(addr, Duration::from_secs(5)) else {
+            panic!("connected to a closed port");
+        };
         assert!(matches!(err, FetchError::Connect(_)), "{err:?}");
     }
 }
