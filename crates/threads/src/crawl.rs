@@ -5,7 +5,7 @@ use std::{
     net::{SocketAddr, TcpStream},
     sync::{
         Condvar, Mutex, MutexGuard, PoisonError,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     thread,
     time::{Duration, Instant},
@@ -42,6 +42,11 @@ struct Shared {
     frontier: Mutex<Crawler>,
     /// Signalled when URLs are queued, and when the crawl is done or aborted.
     changed: Condvar,
+    /// Threads waiting on `changed`, the keeper of the time too. An atomic so that it can sit
+    /// beside the frontier's mutex, but read and written under it: a thread counts itself
+    /// before it waits and uncounts itself once it holds the lock again. A notification is a
+    /// system call (`futex`) whether or not a thread waits, so none is made for no one.
+    waiting: AtomicUsize,
     /// Set when the pool could not be built: workers leave.
     aborted: AtomicBool,
     /// Which idle thread waits for the next retry or host's delay (`clock.rs`).
@@ -58,25 +63,49 @@ impl Shared {
         self.frontier.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Changes the frontier, and wakes as many threads as URLs were queued (all, once done).
+    /// Changes the frontier, and wakes as many threads as URLs were queued, at most as many
+    /// as wait (all, once done).
     ///
     /// The wake-ups come after the lock is released: a thread woken while it is still held
     /// would only block again on the mutex, a second futex wait and wake for nothing. Nothing
     /// is lost by waiting: a thread that looks after the unlock sees the new URLs, and one
-    /// already waiting is woken.
+    /// counted as waiting under the lock is woken, or is on its way back to the lock and
+    /// looks at the frontier again before it waits.
     fn change(&self, change: impl FnOnce(&mut Crawler)) {
         let mut frontier = self.lock();
         let queued_before = frontier.queued();
         change(&mut frontier);
         let (done, queued) = (frontier.is_done(), frontier.queued());
+        let waiting = self.waiting.load(Ordering::Relaxed);
         drop(frontier);
         if done {
             self.changed.notify_all();
         } else {
-            for _ in queued_before..queued {
+            for _ in 0..queued.saturating_sub(queued_before).min(waiting) {
                 self.changed.notify_one();
             }
         }
+    }
+
+    /// Waits on `changed`, until `timeout` if there is one, counted in `waiting`.
+    fn wait<'a>(
+        &self,
+        frontier: MutexGuard<'a, Crawler>,
+        timeout: Option<Duration>,
+    ) -> MutexGuard<'a, Crawler> {
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let frontier = match timeout {
+            Some(timeout) => {
+                let waited = self.changed.wait_timeout(frontier, timeout);
+                waited.unwrap_or_else(PoisonError::into_inner).0
+            }
+            None => self
+                .changed
+                .wait(frontier)
+                .unwrap_or_else(PoisonError::into_inner),
+        };
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        frontier
     }
 }
 
@@ -92,6 +121,7 @@ pub fn crawl(config: &Config, options: &Options) -> io::Result<Report> {
     let shared = Shared {
         frontier: Mutex::new(Crawler::new(config.clone())),
         changed: Condvar::new(),
+        waiting: AtomicUsize::new(0),
         aborted: AtomicBool::new(false),
         clock: Clock::new(),
         pool: Kept::new(config),
@@ -166,7 +196,8 @@ fn next_fetch(shared: &Shared) -> Option<Fetch> {
             return None;
         }
         if let Some(fetch) = frontier.next_fetch(Instant::now()) {
-            let hand_over = shared.clock.hand_over(frontier.next_wake());
+            let hand_over = shared.clock.hand_over(frontier.next_wake())
+                && shared.waiting.load(Ordering::Relaxed) > 0;
             drop(frontier);
             if hand_over {
                 shared.changed.notify_one();
@@ -176,14 +207,11 @@ fn next_fetch(shared: &Shared) -> Option<Fetch> {
         frontier = match shared.clock.keep(frontier.next_wake()) {
             Some(keeper) => {
                 let timeout = keeper.due.saturating_duration_since(Instant::now());
-                let waited = shared.changed.wait_timeout(frontier, timeout);
+                let frontier = shared.wait(frontier, Some(timeout));
                 shared.clock.woke(keeper);
-                waited.unwrap_or_else(PoisonError::into_inner).0
+                frontier
             }
-            None => shared
-                .changed
-                .wait(frontier)
-                .unwrap_or_else(PoisonError::into_inner),
+            None => shared.wait(frontier, None),
         };
     }
 }

@@ -8,7 +8,7 @@
 //!
 //! - **Shared state needs locks.** The frontier sits behind a [`std::sync::Mutex`]; a
 //!   [`std::sync::Condvar`] parks threads while the queue is empty and wakes one per URL
-//!   queued (or all of them once the crawl is done). Link extraction runs *outside* the lock.
+//!   queued, if one waits (or all of them once the crawl is done). Link extraction runs *outside* the lock.
 //! - **Threads cost memory.** Each thread has its own stack (`--thread-stack-kb`, default
 //!   256 KiB reserved, of which only the touched pages count in RSS) plus a kernel stack and
 //!   task structure that RSS does not show. The benchmarks measure both.
