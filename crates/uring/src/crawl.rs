@@ -569,8 +569,8 @@ impl Fetcher {
         }
     }
 
-    /// When the whole fetch must be over: every operation after the connect is linked to a
-    /// timeout for the time left until then.
+    /// When the whole fetch must be over: every operation from the connect on is given it,
+    /// and the ring cancels the one in flight when it passes.
     fn deadline(&self) -> Instant {
         self.started + self.crawl.config.timeout
     }
@@ -651,8 +651,9 @@ pub fn state_sizes() -> Vec<(&'static str, usize)> {
             "its callback, boxed (an Rc)",
             std::mem::size_of::<SharedFetcher>(),
         ),
+        ("its deadline, in the ring's heap", Ring::deadline_size()),
         (
-            "completion-queue slots (the operation and its linked timeout)",
+            "completion-queue slots (the operation, and its cancellation past its deadline)",
             2 * Ring::completion_size(),
         ),
         (

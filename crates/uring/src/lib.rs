@@ -37,7 +37,7 @@
 //!
 //! | `crates/callbacks` (readiness) | here, `crawl.rs` (completion) |
 //! |---|---|
-//! | `Fetcher::fetch`: `socket` + non-blocking `connect`, register for writability, arm a timer | `Fetcher::fetch`: submit `socket`; `Fetcher::connect`: submit `connect`, linked to its deadline |
+//! | `Fetcher::fetch`: `socket` + non-blocking `connect`, register for writability, arm a timer | `Fetcher::fetch`: submit `socket`; `Fetcher::connect`: submit `connect`, its deadline kept by the ring |
 //! | `connected`: writable; ask `take_error` whether the connect worked | `connected`: the completion *is* the connect's result |
 //! | `send_request`: write until `WouldBlock`, re-register for writability | `send_request` + `sent`: the kernel writes; a short send is submitted again |
 //! | `read_response`: read until `WouldBlock`, one shared buffer | `read_response` + `received`: one `recv` per completion, a pool buffer per chunk |
@@ -62,7 +62,7 @@
 //!                                     origin: open: submit socket
 //!  io_uring_enter: submit; wait
 //!  CQE(socket) → slab[user_data] ───▶ Fetcher::connect: submit connect      callback connect
-//!                                     (+ linked timeout: connect deadline)
+//!                                     (its deadline into the ring's heap)
 //!  io_uring_enter … CQE(connect) ───▶ Fetcher::connected: Ok; a Tls for     callback connected
 //!                                     the URL; send_request: the request    connected
 //!                                     queued in it, behind the handshake;
@@ -88,7 +88,8 @@
 //!                                     handshake); flush: the request's
 //!                                     records lent to a send
 //!  … CQE(send) … CQE(recv) ─────────▶ sent, received, finish as above       request written …
-//!  … or first, the linked timeout ──▶ the operation completes TimedOut → finish(Timeout)
+//!  … or first, the deadline passes: the ring cancels the operation, which completes
+//!                                   ─▶ TimedOut → finish(Timeout)
 //!  … or a kept connection the server had closed fails before any byte of its response:
 //!                                     Fetcher::failed: stale: close it,     reused connection closed …
 //!                                     open a fresh one, send once more      callback connect …
@@ -136,12 +137,13 @@
 //! | the URL's text, owned by the `Fetch` | its length | heap |
 //! | the `recv` in flight: its slab entry (socket, deadline, boxed callback, generation) | 56 | the ring's slab |
 //! | its callback: a closure holding the fetcher's `Rc` | 8 | heap |
-//! | the completion-queue slots owed to it (the `recv`, its linked timeout) | 32 | ring memory, two slots per connection |
+//! | its deadline, in the ring's heap (`Instant` and `user_data`; the entries of operations done in time wait there to be dropped, up to one more each and 64 in all) | 24 | the ring's heap |
+//! | the completion-queue slots owed to it (the `recv`, and its cancellation if its deadline passes) | 32 | ring memory, two slots per connection |
 //! | a receive buffer | 0 | none until bytes arrive: then one of the pool's, for one callback |
 //! | a submission slot | 0 | consumed by the kernel at submission |
 //! | over https, besides: the `Tls`, boxed (a rustls `ClientConnection`, 1,056 inline) and what rustls holds on the heap for it (its record reader's buffer, at least 4 KiB, keys, buffer queues) | about 8,100 | heap |
 //!
-//! 392 bytes and the URL's text over http, before the allocator's rounding (the request's bytes,
+//! 416 bytes and the URL's text over http, before the allocator's rounding (the request's bytes,
 //! about 150, live only until sent). Shared by all connections and fixed: the pool (up to 256
 //! buffers of 4 KiB), the submission queue (1,024 slots of 64 bytes) and the `timespec`s beside
 //! it. The kernel's side (the socket, the in-flight request) is kernel memory, as it is for

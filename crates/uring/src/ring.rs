@@ -17,20 +17,29 @@
 //! Dropping the ring with operations in flight cancels them and waits for their completions
 //! before any of that memory is freed (or leaks it, if the kernel will not say it is done).
 //!
-//! **Deadlines.** `connect`, `send` and `recv` take a deadline: the operation is linked to an
-//! `IORING_OP_LINK_TIMEOUT` at that time, and if that fires first the kernel cancels the
-//! operation, whose callback gets [`io::ErrorKind::TimedOut`]. The linked timeout's own
-//! completion names no owner (`UNOWNED`) and is only counted. Timeouts and timers are given
-//! the kernel as absolute times on `CLOCK_MONOTONIC` (`IORING_TIMEOUT_ABS`), not as the time
-//! left when they are pushed: the kernel arms them only at the next `io_uring_enter`, after
-//! the rest of the turn's callbacks, and a span would count from there.
+//! **Deadlines.** `connect`, `send` and `recv` take a deadline, which the loop keeps, not the
+//! kernel: a heap of `(deadline, user_data)`, earliest first. Each turn, before it waits, the
+//! loop cancels (`IORING_OP_ASYNC_CANCEL`, by `user_data`) every operation whose deadline has
+//! passed, and waits no later than the next deadline (the timeout of `io_uring_enter`'s
+//! extended argument); a cancelled operation completes with `ECANCELED`, and its callback gets
+//! [`io::ErrorKind::TimedOut`]. The cancellation's own completion names no owner (`UNOWNED`)
+//! and is only counted. An operation that completes in time leaves its entry in the heap,
+//! dropped when it comes to the top or when such entries outnumber the operations in flight.
+//! (A linked timeout, `IORING_OP_LINK_TIMEOUT`, would have the kernel keep each deadline: a
+//! second submission and completion for every operation, and a kernel timer armed and
+//! disarmed, where the heap costs a push and a pop; on a kept connection that was a sixth of
+//! the loop's time.) Timers are the kernel's: given as absolute times on `CLOCK_MONOTONIC`
+//! (`IORING_TIMEOUT_ABS`), not as the time left when they are pushed, since the kernel arms
+//! them only at the next `io_uring_enter`, after the rest of the turn's callbacks, and a span
+//! would count from there.
 
 // This module hands pointers to the kernel in submission entries; every such push is here.
 #![allow(unsafe_code)]
 
 use std::{
     cell::Cell,
-    collections::VecDeque,
+    cmp::Reverse,
+    collections::{BinaryHeap, VecDeque},
     io, mem,
     net::SocketAddr,
     os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd},
@@ -41,7 +50,7 @@ use std::{
 
 use io_uring::{
     IoUring, Probe, cqueue, opcode, squeue,
-    types::{CancelBuilder, Fd, TimeoutFlags, Timespec},
+    types::{CancelBuilder, Fd, SubmitArgs, TimeoutFlags, Timespec},
 };
 use nix::{
     libc,
@@ -61,7 +70,8 @@ const GROUP: u16 = 0;
 /// operations one `io_uring_enter` carries, not how many may be in flight.
 const SUBMISSION_ENTRIES: u32 = 1024;
 /// Completion-queue slots, at least. A fetch has at most two completions due at once (its
-/// operation and that operation's linked timeout; over TLS too, one operation at a time), and
+/// operation and, once its deadline passed, the cancellation's; over TLS too, one operation at
+/// a time), and
 /// a connection kept idle between fetches has none, so [`Ring::new`] makes room for two per
 /// connection; past it, the kernel keeps the overflow and the loop still sees every one.
 const MIN_COMPLETION_ENTRIES: u32 = 4096;
@@ -69,7 +79,7 @@ const MIN_COMPLETION_ENTRIES: u32 = 4096;
 const MAX_BUFFERS: u16 = 256;
 /// Fewest receive buffers in the pool.
 const MIN_BUFFERS: u16 = 16;
-/// `user_data` of completions that belong to no slab entry: linked timeouts and timeout
+/// `user_data` of completions that belong to no slab entry: cancellations and timeout
 /// removals. They are only counted, so that the loop ends exactly when nothing is owed.
 const UNOWNED: u64 = u64::MAX;
 
@@ -88,10 +98,13 @@ const REQUIRED: &[(u8, &str)] = &[
         "IORING_OP_TIMEOUT_REMOVE (Linux 5.5)",
     ),
     (
-        opcode::LinkTimeout::CODE,
-        "IORING_OP_LINK_TIMEOUT (Linux 5.5)",
+        opcode::AsyncCancel::CODE,
+        "IORING_OP_ASYNC_CANCEL (Linux 5.5)",
     ),
 ];
+/// Entries of the deadline heap that outlived their operation, tolerated beyond one per
+/// operation in flight before the heap is swept of them.
+pub(crate) const STALE_DEADLINES: usize = 64;
 
 type OnSocket = Box<dyn FnOnce(&mut Ring, io::Result<Socket>)>;
 type OnConnected = Box<dyn FnOnce(&mut Ring, Socket, io::Result<()>)>;
@@ -185,9 +198,9 @@ pub struct TimerId(u64);
 pub struct Stats {
     /// `io_uring_enter` calls: the loop's system calls, bar the eventfd writes of other threads.
     pub enters: u64,
-    /// Submission entries handed to the kernel (linked timeouts included).
+    /// Submission entries handed to the kernel (cancellations included).
     pub submitted: u64,
-    /// Completions received (linked timeouts included).
+    /// Completions received (cancellations included).
     pub completions: u64,
     /// `recv`s submitted again because the pool had no free buffer when their bytes came.
     pub requeued: u64,
@@ -241,8 +254,11 @@ pub struct Ring {
     /// Operations in flight, keyed by the low half of their `user_data`.
     ops: Slab<Entry>,
     next_generation: u32,
-    /// Completions due that name no entry (linked timeouts, timeout removals).
+    /// Completions due that name no entry (cancellations, timeout removals).
     unowned: usize,
+    /// The deadlines of operations in flight, earliest first, by `user_data`; also entries of
+    /// operations that completed since, dropped lazily (see the module's doc).
+    deadlines: BinaryHeap<Reverse<(Instant, u64)>>,
     /// The receive pool.
     buffers: Rc<BufRing>,
     /// What timeouts' submission entries point to, one per submission-queue slot: entry
@@ -310,6 +326,12 @@ impl Ring {
         ring.submitter()
             .register_probe(&mut probe)
             .map_err(|err| unavailable("IORING_REGISTER_PROBE failed", &err))?;
+        if !ring.params().is_feature_ext_arg() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "io_uring is unavailable: this kernel lacks IORING_FEAT_EXT_ARG (Linux 5.11)",
+            ));
+        }
         if let Some((_, name)) = REQUIRED.iter().find(|(code, _)| !probe.is_supported(*code)) {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
@@ -336,6 +358,7 @@ impl Ring {
             ops: Slab::new(),
             next_generation: 0,
             unowned: 0,
+            deadlines: BinaryHeap::new(),
             buffers,
             pushed: 0,
             completed: VecDeque::new(),
@@ -446,7 +469,7 @@ impl Ring {
         callback: impl FnOnce(&mut Ring) + 'static,
     ) -> TimerId {
         self.reserve(1);
-        let timespec = self.timespec(0, deadline);
+        let timespec = self.timespec(deadline);
         let sqe = opcode::Timeout::new(timespec)
             .flags(TimeoutFlags::ABS)
             .build();
@@ -524,6 +547,11 @@ impl Ring {
         size_of::<Entry>()
     }
 
+    /// Bytes of one operation's entry in the deadline heap.
+    pub fn deadline_size() -> usize {
+        size_of::<Reverse<(Instant, u64)>>()
+    }
+
     /// Bytes of one completion-queue slot.
     pub fn completion_size() -> usize {
         size_of::<cqueue::Entry>()
@@ -534,7 +562,7 @@ impl Ring {
         self.stats
     }
 
-    /// Operations in flight, linked timeouts included.
+    /// Operations in flight, cancellations included.
     pub fn in_flight(&self) -> usize {
         self.ops.len() + self.unowned
     }
@@ -561,7 +589,8 @@ impl Ring {
                 self.read_wake(buffer);
             }
             if self.completed.is_empty() {
-                self.enter(1)?;
+                let until = self.expire(Instant::now());
+                self.enter_until(until)?;
             }
             while let Some(cqe) = self.completed.pop_front() {
                 self.dispatch(&cqe);
@@ -578,8 +607,17 @@ impl Ring {
     /// for want of room, and takes no submission until those already posted are taken out,
     /// which this call does before it returns.
     fn enter(&mut self, want: usize) -> io::Result<bool> {
+        self.enter_with(want, None)
+    }
+
+    /// [`Ring::enter`], waiting for one completion, or else until `until` if given.
+    fn enter_until(&mut self, until: Option<Instant>) -> io::Result<bool> {
+        self.enter_with(1, until)
+    }
+
+    fn enter_with(&mut self, want: usize, until: Option<Instant>) -> io::Result<bool> {
         self.stats.enters += 1;
-        let took = match self.submit_and_wait(want) {
+        let took = match self.submit_and_wait(want, until) {
             Ok(submitted) => {
                 self.stats.submitted += submitted as u64;
                 true
@@ -594,13 +632,62 @@ impl Ring {
         Ok(took)
     }
 
-    /// `io_uring_enter`: submits what is queued and waits for `want` completions.
-    fn submit_and_wait(&mut self, want: usize) -> io::Result<usize> {
+    /// `io_uring_enter`: submits what is queued and waits for `want` completions, or else
+    /// until `until`. A wait that times out having submitted nothing counts as zero submitted.
+    fn submit_and_wait(&mut self, want: usize, until: Option<Instant>) -> io::Result<usize> {
         #[cfg(test)]
         if let Some(err) = self.refusals.pop_front() {
             return Err(err);
         }
-        self.ring.submit_and_wait(want)
+        let Some(until) = until else {
+            return self.ring.submit_and_wait(want);
+        };
+        let timeout = Timespec::from(until.saturating_duration_since(Instant::now()));
+        let args = SubmitArgs::new().timespec(&timeout);
+        match self.ring.submitter().submit_with_args(want, &args) {
+            Err(err) if err.raw_os_error() == Some(libc::ETIME) => Ok(0),
+            other => other,
+        }
+    }
+
+    /// Cancels every operation whose deadline is `now` or past, dropping the heap's entries
+    /// of operations no longer in flight on the way; returns the next deadline still ahead.
+    fn expire(&mut self, now: Instant) -> Option<Instant> {
+        while let Some(&Reverse((deadline, user_data))) = self.deadlines.peek() {
+            if !in_flight(&self.ops, user_data) {
+                self.deadlines.pop();
+                continue;
+            }
+            if deadline > now {
+                return Some(deadline);
+            }
+            self.deadlines.pop();
+            let sqe = opcode::AsyncCancel::new(user_data)
+                .build()
+                .user_data(UNOWNED);
+            // If the kernel will not take it, the run fails, and no completion is owed.
+            if self.reserve(1) && self.push(&[sqe]) {
+                self.unowned += 1;
+            }
+        }
+        None
+    }
+
+    /// Keeps `deadline` for the operation `user_data` names, sweeping the heap first if
+    /// entries of completed operations outnumber those in flight.
+    fn watch(&mut self, deadline: Instant, user_data: u64) {
+        if self.deadlines.len() >= self.ops.len() + STALE_DEADLINES {
+            let ops = &self.ops;
+            self.deadlines
+                .retain(|&Reverse((_, user_data))| in_flight(ops, user_data));
+        }
+        self.deadlines.push(Reverse((deadline, user_data)));
+    }
+
+    /// Entries in the deadline heap, those of completed operations included.
+    #[cfg(test)]
+    pub(crate) fn deadlines_kept(&self) -> usize {
+        self.deadlines.len()
     }
 
     /// Has the next `io_uring_enter`s fail with `errors`, one each, without entering.
@@ -697,8 +784,8 @@ impl Ring {
         self.submit(sqe, None, Op::Wake(buffer));
     }
 
-    /// Puts `op` in the slab and pushes its submission entry, linked to a timeout at
-    /// `deadline` if there is one. Returns its `user_data`.
+    /// Puts `op` in the slab and pushes its submission entry, with its `deadline` in the heap
+    /// if there is one. Returns its `user_data`.
     fn submit(&mut self, sqe: squeue::Entry, deadline: Option<Instant>, op: Op) -> u64 {
         self.next_generation = self.next_generation.wrapping_add(1);
         let generation = self.next_generation;
@@ -706,26 +793,12 @@ impl Ring {
         let user_data = u64::from(generation) << 32
             | u64::from(u32::try_from(key).expect("fewer than 2^32 operations in flight"));
         let sqe = sqe.user_data(user_data);
-        let pushed = match deadline {
-            None => {
-                self.reserve(1);
-                self.push(&[sqe])
-            }
-            Some(deadline) => {
-                self.reserve(2);
-                let timespec = self.timespec(1, deadline);
-                let timeout = opcode::LinkTimeout::new(timespec)
-                    .flags(TimeoutFlags::ABS)
-                    .build()
-                    .user_data(UNOWNED);
-                let pushed = self.push(&[sqe.flags(squeue::Flags::IO_LINK), timeout]);
-                self.unowned += usize::from(pushed);
-                pushed
-            }
-        };
-        if !pushed {
+        self.reserve(1);
+        if !self.push(&[sqe]) {
             // The kernel never saw the entry: what the operation holds can go.
             self.ops.remove(key);
+        } else if let Some(deadline) = deadline {
+            self.watch(deadline, user_data);
         }
         user_data
     }
@@ -752,14 +825,13 @@ impl Ring {
         room
     }
 
-    /// The `timespec` for the entry `ahead` places after the next one pushed, set to
-    /// `deadline` on `CLOCK_MONOTONIC` (a deadline already past stays past: the kernel fires
-    /// its timeout as soon as it arms it).
+    /// The `timespec` for the next entry pushed, set to `deadline` on `CLOCK_MONOTONIC` (a
+    /// deadline already past stays past: the kernel fires its timeout as soon as it arms it).
     ///
     /// Call after [`Ring::reserve`]: the slot is free once the entry that used it a queue's
     /// length ago was consumed, which room in the queue guarantees.
-    fn timespec(&self, ahead: usize, deadline: Instant) -> *const Timespec {
-        let slot = &self.timespecs[(self.pushed + ahead) % self.timespecs.len()];
+    fn timespec(&self, deadline: Instant) -> *const Timespec {
+        let slot = &self.timespecs[self.pushed % self.timespecs.len()];
         let (instant, monotonic) = self.epoch;
         slot.set(Timespec::from(
             monotonic + deadline.saturating_duration_since(instant),
@@ -785,11 +857,11 @@ impl Ring {
 
     /// The entry a `user_data` names, if it is still in flight.
     fn entry(&mut self, user_data: u64) -> Option<&mut Entry> {
+        if !in_flight(&self.ops, user_data) {
+            return None;
+        }
         let key = (user_data & u64::from(u32::MAX)) as usize;
-        let generation = (user_data >> 32) as u32;
-        self.ops
-            .get_mut(key)
-            .filter(|entry| entry.generation == generation)
+        self.ops.get_mut(key)
     }
 
     /// Cancels everything in flight and waits for the completions; false if the kernel would
@@ -916,7 +988,16 @@ fn result(res: i32) -> io::Result<i32> {
     }
 }
 
-/// The result of an operation linked to a timeout: cancelled means its deadline passed.
+/// Whether the operation `user_data` names is in `ops`, not an earlier user of its key.
+fn in_flight(ops: &Slab<Entry>, user_data: u64) -> bool {
+    let key = (user_data & u64::from(u32::MAX)) as usize;
+    let generation = (user_data >> 32) as u32;
+    ops.get(key)
+        .is_some_and(|entry| entry.generation == generation)
+}
+
+/// The result of an operation with a deadline: cancelled means its deadline passed (the
+/// loop cancels nothing else while it runs).
 fn deadline_result(res: i32) -> io::Result<u32> {
     if res == -libc::ECANCELED {
         return Err(io::Error::new(io::ErrorKind::TimedOut, "deadline passed"));
