@@ -137,7 +137,7 @@
 //! | the URL's text, owned by the `Fetch` | its length | heap |
 //! | the `recv` in flight: its slab entry (socket, deadline, boxed callback, generation) | 56 | the ring's slab |
 //! | its callback: a closure holding the fetcher's `Rc` | 8 | heap |
-//! | its deadline, in the ring's heap (`Instant` and `user_data`; the entries of operations done in time wait there to be dropped, up to one more each and 64 in all) | 24 | the ring's heap |
+//! | its deadline, in the ring's heap (`Instant` and `user_data`; entries of operations done in time wait there to be dropped: at most one per operation in flight, and 64 besides) | 24 | the ring's heap |
 //! | the completion-queue slots owed to it (the `recv`, and its cancellation if its deadline passes) | 32 | ring memory, two slots per connection |
 //! | a receive buffer | 0 | none until bytes arrive: then one of the pool's, for one callback |
 //! | a submission slot | 0 | consumed by the kernel at submission |
