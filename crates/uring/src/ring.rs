@@ -593,7 +593,7 @@ impl Ring {
                 let until = self.expire();
                 // Making room for a cancellation may have brought completions in already.
                 if self.completed.is_empty() {
-                    self.enter_until(until)?;
+                    self.enter(1, until)?;
                 }
             }
             while let Some(cqe) = self.completed.pop_front() {
@@ -605,21 +605,12 @@ impl Ring {
         }
     }
 
-    /// Submits what is queued and waits for `want` completions (0: none), then takes every
-    /// completion there is into `completed`. False if the kernel took nothing this time and
-    /// is to be asked again: a signal came, or (EBUSY) it holds completions it could not post
-    /// for want of room, and takes no submission until those already posted are taken out,
-    /// which this call does before it returns.
-    fn enter(&mut self, want: usize) -> io::Result<bool> {
-        self.enter_with(want, None)
-    }
-
-    /// [`Ring::enter`], waiting for one completion, or else until `until` if given.
-    fn enter_until(&mut self, until: Option<Instant>) -> io::Result<bool> {
-        self.enter_with(1, until)
-    }
-
-    fn enter_with(&mut self, want: usize, until: Option<Instant>) -> io::Result<bool> {
+    /// Submits what is queued and waits for `want` completions (0: none), or else until
+    /// `until` if given, then takes every completion there is into `completed`. False if the
+    /// kernel took nothing this time and is to be asked again: a signal came, or (EBUSY) it
+    /// holds completions it could not post for want of room, and takes no submission until
+    /// those already posted are taken out, which this call does before it returns.
+    fn enter(&mut self, want: usize, until: Option<Instant>) -> io::Result<bool> {
         self.stats.enters += 1;
         let took = match self.submit_and_wait(want, until) {
             Ok(submitted) => {
@@ -716,12 +707,10 @@ impl Ring {
             self.unowned -= 1;
             return;
         }
-        let key = (cqe.user_data() & u64::from(u32::MAX)) as usize;
-        if self.entry(cqe.user_data()).is_none() {
+        let Some(op) = self.take(cqe.user_data()) else {
             debug_assert!(false, "a completion for no operation: {cqe:?}");
             return;
-        }
-        let Entry { op, .. } = self.ops.remove(key);
+        };
         let res = cqe.result();
         match op {
             Op::Socket(callback) => {
@@ -817,7 +806,7 @@ impl Ring {
     /// False, with the run failed, if there is no room still.
     fn reserve(&mut self, n: usize) -> bool {
         while self.room() < n {
-            match self.enter(0) {
+            match self.enter(0, None) {
                 Ok(false) => {}
                 Ok(true) => break,
                 Err(err) => {
@@ -865,11 +854,12 @@ impl Ring {
 
     /// The entry a `user_data` names, if it is still in flight.
     fn entry(&mut self, user_data: u64) -> Option<&mut Entry> {
-        if !in_flight(&self.ops, user_data) {
-            return None;
-        }
-        let key = (user_data & u64::from(u32::MAX)) as usize;
-        self.ops.get_mut(key)
+        in_flight(&self.ops, user_data).then(|| &mut self.ops[key(user_data)])
+    }
+
+    /// Takes the operation a `user_data` names out of the slab, if it is still in flight.
+    fn take(&mut self, user_data: u64) -> Option<Op> {
+        in_flight(&self.ops, user_data).then(|| self.ops.remove(key(user_data)).op)
     }
 
     /// Cancels everything in flight and waits for the completions; false if the kernel would
@@ -889,16 +879,15 @@ impl Ring {
             while let Some(cqe) = self.completed.pop_front() {
                 if cqe.user_data() == UNOWNED {
                     self.unowned -= 1;
-                } else if self.entry(cqe.user_data()).is_some() {
-                    let key = (cqe.user_data() & u64::from(u32::MAX)) as usize;
+                } else if let Some(op) = self.take(cqe.user_data()) {
                     // Dropped, not called: the loop is going away.
-                    drop(self.ops.remove(key));
+                    drop(op);
                 }
             }
             if self.in_flight() == 0 {
                 return true;
             }
-            if self.enter(1).is_err() {
+            if self.enter(1, None).is_err() {
                 return false;
             }
         }
@@ -998,10 +987,13 @@ fn result(res: i32) -> io::Result<i32> {
 
 /// Whether the operation `user_data` names is in `ops`, not an earlier user of its key.
 fn in_flight(ops: &Slab<Entry>, user_data: u64) -> bool {
-    let key = (user_data & u64::from(u32::MAX)) as usize;
-    let generation = (user_data >> 32) as u32;
-    ops.get(key)
-        .is_some_and(|entry| entry.generation == generation)
+    ops.get(key(user_data))
+        .is_some_and(|entry| u64::from(entry.generation) == user_data >> 32)
+}
+
+/// The slab key a `user_data` names: its low half (the high half is the generation).
+fn key(user_data: u64) -> usize {
+    (user_data & u64::from(u32::MAX)) as usize
 }
 
 /// The result of an operation with a deadline: cancelled means its deadline passed (the
