@@ -80,6 +80,58 @@ fn fastest<'a>(runs: impl Iterator<Item = &'a Run>) -> Option<&'a Run> {
     runs.max_by(|a, b| a.pages_per_s.total_cmp(&b.pages_per_s))
 }
 
+/// Folds the connection axis's rounds into one run each (see
+/// [`crate::plan::ConnectionsAxis::rounds`]): the crawls of the CPU-bound site over http,
+/// unpinned, of one strategy, form, C and transport become their median by responses/s (the
+/// lower of the two middle ones when their number is even), with every round's rate in
+/// [`Run::rounds_per_s`], in the order they ran. A round that did not run clean stands for
+/// its group instead: a failure is never outvoted. Every other run is left as it is, and the
+/// folded run takes its first round's place.
+pub fn collapse_rounds(runs: &mut Vec<Run>) {
+    let rounded = |r: &Run| r.site == CONN_CPU && !r.transport.tls && r.cores.is_none();
+    let same = |a: &Run, b: &Run| {
+        a.strategy == b.strategy
+            && a.parallel == b.parallel
+            && a.runtime == b.runtime
+            && a.concurrency == b.concurrency
+            && a.transport == b.transport
+            && a.pages == b.pages
+    };
+    let mut folded = Vec::with_capacity(runs.len());
+    // Each group of rounds, and the place in `folded` its run will take.
+    let mut groups: Vec<(usize, Vec<Run>)> = Vec::new();
+    for run in runs.drain(..) {
+        if !rounded(&run) {
+            folded.push(run);
+        } else if let Some((_, group)) = groups.iter_mut().find(|(_, g)| same(&g[0], &run)) {
+            group.push(run);
+        } else {
+            groups.push((folded.len(), vec![run]));
+            folded.push(Run::default());
+        }
+    }
+    for (at, group) in groups {
+        folded[at] = median_round(group);
+    }
+    *runs = folded;
+}
+
+/// The run that stands for `rounds` (at least one): see [`collapse_rounds`].
+fn median_round(mut rounds: Vec<Run>) -> Run {
+    if rounds.len() == 1 {
+        return rounds.remove(0);
+    }
+    let rates: Vec<f64> = rounds.iter().map(|r| r.pages_per_s).collect();
+    let chosen = rounds.iter().position(|r| !clean(r)).unwrap_or_else(|| {
+        let mut order: Vec<usize> = (0..rounds.len()).collect();
+        order.sort_by(|&a, &b| rates[a].total_cmp(&rates[b]));
+        order[(order.len() - 1) / 2]
+    });
+    let mut run = rounds.swap_remove(chosen);
+    run.rounds_per_s = rates;
+    run
+}
+
 /// What TLS costs one model, on the CPU-bound site, in its default form at the C where its
 /// https crawl (sessions resumed) was fastest.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -472,16 +524,25 @@ fn could_not_run(model: &str, reason: &str) -> TargetRow {
     }
 }
 
+/// Where a run's figure comes from: its form and C (`one loop, C = 100`), and the rounds it
+/// is the median of, if more than one.
+fn form_at(run: &Run) -> String {
+    let rounds = match run.rounds_per_s.len() {
+        0 | 1 => String::new(),
+        n => format!(", median of {n} rounds"),
+    };
+    format!("{}, C = {}{rounds}", shape(run), run.concurrency)
+}
+
 /// A model's rate against `reference` responses/s, met at `at_least` of it.
 fn against(model: &str, run: &Run, reference: f64, what: &str, at_least: f64) -> TargetRow {
     let ratio = run.pages_per_s / reference.max(1e-9);
     TargetRow {
         model: model.to_owned(),
         measured: format!(
-            "{:.0}/s ({}, C = {}) against {what} {reference:.0}/s",
+            "{:.0}/s ({}) against {what} {reference:.0}/s",
             run.pages_per_s,
-            shape(run),
-            run.concurrency
+            form_at(run)
         ),
         ratio: Some(ratio),
         met: Some(ratio >= at_least),
@@ -638,13 +699,11 @@ pub fn targets(results: &Results) -> Vec<Target> {
                 TargetRow {
                     model,
                     measured: format!(
-                        "{:.0}/s ({}, C = {}) against {:.0}/s closing ({}, C = {})",
+                        "{:.0}/s ({}) against {:.0}/s closing ({})",
                         kept.pages_per_s,
-                        shape(kept),
-                        kept.concurrency,
+                        form_at(kept),
                         close.pages_per_s,
-                        shape(close),
-                        close.concurrency
+                        form_at(close)
                     ),
                     ratio: Some(ratio),
                     met: Some(ratio >= KEEP_ALIVE_VS_CLOSE),
@@ -1072,5 +1131,69 @@ mod tests {
                 ("callbacks", Transport::HTTP_CLOSE)
             ]
         );
+    }
+
+    #[test]
+    fn rounds_fold_into_their_median_with_every_rate_beside_it() {
+        let keep = Transport::HTTP_KEEP_ALIVE;
+        let close = Transport::HTTP_CLOSE;
+        let mut runs = vec![
+            run("callbacks", keep, 100, 50.0, 1.0),
+            run("callbacks", close, 100, 10.0, 1.0),
+            // Not in rounds: over https, and another site.
+            run("callbacks", Transport::HTTPS_CLOSE, 100, 3.0, 1.0),
+            Run {
+                site: CONN_ONE_CORE.into(),
+                ..run("callbacks", keep, 100, 70.0, 1.0)
+            },
+            run("callbacks", keep, 100, 90.0, 1.0),
+            run("callbacks", close, 100, 12.0, 1.0),
+            // Another C: a group of its own.
+            run("callbacks", keep, 10, 40.0, 1.0),
+            run("callbacks", keep, 100, 60.0, 1.0),
+            run("callbacks", close, 100, 11.0, 1.0),
+            run("callbacks", keep, 10, 30.0, 1.0),
+        ];
+        collapse_rounds(&mut runs);
+        let seen: Vec<(usize, Transport, f64, Vec<f64>)> = runs
+            .iter()
+            .map(|r| {
+                (
+                    r.concurrency,
+                    r.transport,
+                    r.pages_per_s,
+                    r.rounds_per_s.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                (100, keep, 60.0, vec![50.0, 90.0, 60.0]),
+                (100, close, 11.0, vec![10.0, 12.0, 11.0]),
+                (100, Transport::HTTPS_CLOSE, 3.0, vec![]),
+                (100, keep, 70.0, vec![]),
+                // Two rounds: the lower of the middle two.
+                (10, keep, 30.0, vec![40.0, 30.0]),
+            ]
+        );
+        assert_eq!(runs[3].site, CONN_ONE_CORE);
+    }
+
+    #[test]
+    fn a_round_that_failed_is_never_outvoted() {
+        let keep = Transport::HTTP_KEEP_ALIVE;
+        let mut runs = vec![
+            run("uring", keep, 100, 90.0, 1.0),
+            Run {
+                errors: 3,
+                ..run("uring", keep, 100, 80.0, 1.0)
+            },
+            run("uring", keep, 100, 95.0, 1.0),
+        ];
+        collapse_rounds(&mut runs);
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].errors, 3);
+        assert_eq!(runs[0].rounds_per_s, vec![90.0, 80.0, 95.0]);
     }
 }

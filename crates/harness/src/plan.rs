@@ -479,6 +479,14 @@ pub struct ConnectionsAxis {
     /// whole site at that price would be most of the sweep's time.
     #[serde(default)]
     pub handshake_pages: Option<usize>,
+    /// Rounds of the CPU-bound site's http crawls, closing and keeping connections (whose
+    /// figures the keep-alive targets are held to): each round crawls every form at every C
+    /// over both, and each (form, C, transport) is recorded as its median crawl, every
+    /// round's rate beside it ([`crate::connections::collapse_rounds`]). A crawl there takes
+    /// a tenth of a second, and on a shared machine one alone moves by a fifth from run to
+    /// run. Plans written before it (1) crawled them once.
+    #[serde(default = "one")]
+    pub rounds: usize,
 }
 
 impl Transport {
@@ -529,6 +537,7 @@ impl ConnectionsAxis {
             )),
             run_timeout_s: 120,
             handshake_pages: None,
+            rounds: 3,
         }
     }
 
@@ -773,6 +782,8 @@ impl Plan {
                 one_core_site: None,
                 run_timeout_s: 120,
                 handshake_pages: Some(300),
+                // criterion repeats every configuration itself.
+                rounds: 1,
             }),
             stall: None,
             chaos: None,
@@ -839,6 +850,8 @@ impl Plan {
             counts: Some(CountsAxis::new(50, &[10], &[10])),
             connections: Some(ConnectionsAxis {
                 run_timeout_s: 60,
+                // Two: enough to take the median path, and cheap on a site of 100 pages.
+                rounds: 2,
                 ..ConnectionsAxis::standard(100, &[10], (100, 100), &[10], (10, 20, &[1, 10]), 10)
             }),
             // Long enough for a figure (the stretch at the widest is at least 500 ms).

@@ -131,6 +131,11 @@ pub struct Run {
     /// TLS handshakes, stale, kept.
     #[serde(default)]
     pub connections: Option<c10k_core::Connections>,
+    /// A crawl of several rounds (the connection axis's CPU-bound http crawls): the
+    /// responses/s of every round, in the order they ran. This run is their median
+    /// ([`crate::connections::collapse_rounds`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rounds_per_s: Vec<f64>,
 }
 
 /// What a crawl with `--state DIR` kept on disk.

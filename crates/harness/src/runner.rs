@@ -235,6 +235,7 @@ pub fn sweep(bin: &Path, plan: &Plan) -> io::Result<Results> {
     }
     drop(servers);
     overall.finish_and_clear();
+    crate::connections::collapse_rounds(&mut results.runs);
     derive(&mut results);
     Ok(results)
 }
@@ -506,21 +507,33 @@ fn connection_jobs<'a>(
                 .copied()
                 .filter(|t| t.tls == tls)
                 .collect();
-            for &concurrency in &at.concurrencies {
-                for &strategy in &plan.strategies {
-                    for (parallel, runtime) in forms(strategy, cores) {
-                        for &transport in &transports {
-                            let job = Job {
-                                parallel,
-                                runtime,
-                                transport,
-                                timeout_s,
-                                ..Job::new(&at.site, strategy, concurrency)
-                            };
-                            jobs.push(match axis.handshake_pages {
-                                Some(most) if transport.handshake_per_page() => job.at_most(most),
-                                _ => job,
-                            });
+            // The CPU-bound site's http crawls, in rounds (see `ConnectionsAxis::rounds`):
+            // each round goes over every C and form, so that a busy moment of the machine
+            // falls on one crawl of several rather than on every crawl of one.
+            let rounds = if !tls && Some(&at.site) == axis.cpu_site() {
+                axis.rounds.max(1)
+            } else {
+                1
+            };
+            for _ in 0..rounds {
+                for &concurrency in &at.concurrencies {
+                    for &strategy in &plan.strategies {
+                        for (parallel, runtime) in forms(strategy, cores) {
+                            for &transport in &transports {
+                                let job = Job {
+                                    parallel,
+                                    runtime,
+                                    transport,
+                                    timeout_s,
+                                    ..Job::new(&at.site, strategy, concurrency)
+                                };
+                                jobs.push(match axis.handshake_pages {
+                                    Some(most) if transport.handshake_per_page() => {
+                                        job.at_most(most)
+                                    }
+                                    _ => job,
+                                });
+                            }
                         }
                     }
                 }
@@ -1142,6 +1155,55 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert!((1..axis.repeats).all(|r| round(r) == round(0)));
+    }
+
+    #[test]
+    fn the_cpu_sites_http_crawls_run_in_rounds_and_nothing_else_does() {
+        let plan = Plan::quick().only(&[crate::plan::Axis::Connections]);
+        let axis = plan.connections.clone().expect("a connection axis");
+        assert_eq!(axis.rounds, 3);
+        let jobs = jobs(&plan, &[]);
+        let cpu = |j: &&Job<'_>| j.site.name == crate::plan::CONN_CPU && j.step.is_none();
+        let key = |j: &Job<'_>| {
+            (
+                j.strategy,
+                j.parallel,
+                j.runtime,
+                j.concurrency,
+                j.transport,
+            )
+        };
+        let http: Vec<_> = jobs
+            .iter()
+            .filter(cpu)
+            .filter(|j| !j.transport.tls)
+            .collect();
+        let https: Vec<_> = jobs
+            .iter()
+            .filter(cpu)
+            .filter(|j| j.transport.tls)
+            .collect();
+        assert!(!https.is_empty());
+        let each = http.len() / axis.rounds;
+        assert_eq!(http.len(), each * axis.rounds);
+        // Every crawl once in each round, in the same order; close and keep-alive of a form
+        // side by side.
+        let round = |r: usize| http[r * each..(r + 1) * each].iter().map(|j| key(j));
+        assert!((1..axis.rounds).all(|r| round(r).eq(round(0))));
+        assert!(round(0).collect::<Vec<_>>().windows(2).any(|w| {
+            (w[0].0, w[0].1, w[0].2, w[0].3) == (w[1].0, w[1].1, w[1].2, w[1].3) && w[0].4 != w[1].4
+        }));
+        // Over https, and on the latency-bound site, each crawl once.
+        let latency: Vec<_> = jobs
+            .iter()
+            .filter(|j| j.site.name == crate::plan::CONN_LATENCY)
+            .collect();
+        assert!(!latency.is_empty());
+        for once in [https, latency] {
+            let keys: std::collections::BTreeSet<_> =
+                once.iter().map(|j| format!("{:?}", key(j))).collect();
+            assert_eq!(keys.len(), once.len());
+        }
     }
 
     #[test]

@@ -527,12 +527,17 @@ fn connection_tables(results: &Results, md: &mut String) {
         md.push_str(&format!(
             "## {} site: {}; http and https, a connection per page or kept\n\n\
              Each cell: responses/s, and the crawler's CPU µs per page. ✗: could not run (the \
-             reasons follow the table).
-
-",
+             reasons follow the table).",
             site.name,
             site.describe()
         ));
+        if runs.iter().any(|r| !r.rounds_per_s.is_empty()) {
+            md.push_str(
+                " Over http each crawl ran once in each of several rounds: a cell is its \
+                 median round, the slowest and fastest in brackets.",
+            );
+        }
+        md.push_str("\n\n");
         md.push_str("| strategy | form | C |");
         for t in &axis.transports {
             md.push_str(&format!(" {} |", t.name()));
@@ -561,8 +566,9 @@ fn connection_tables(results: &Results, md: &mut String) {
                         " ✗ |".to_owned()
                     }
                     Some(r) => format!(
-                        " {:.0}, {:.0} µs{} |",
+                        " {:.0}{}, {:.0} µs{} |",
                         r.pages_per_s,
+                        spread(&r.rounds_per_s),
                         r.cpu_us_per_page,
                         if r.errors > 0 {
                             format!(" ({} errors)", r.errors)
@@ -588,6 +594,18 @@ fn connection_tables(results: &Results, md: &mut String) {
     one_core_table(results, md);
     tls_memory_table(results, md);
     wrk_table(results, md);
+}
+
+/// ` [slowest–fastest]` of a run's rounds, or nothing for a run of one.
+fn spread(rounds: &[f64]) -> String {
+    let slowest = rounds.iter().copied().reduce(f64::min);
+    let fastest = rounds.iter().copied().reduce(f64::max);
+    match (slowest, fastest) {
+        (Some(slowest), Some(fastest)) if rounds.len() > 1 => {
+            format!(" [{slowest:.0}–{fastest:.0}]")
+        }
+        _ => String::new(),
+    }
 }
 
 /// Whether two runs are the same row of a connection table: strategy, form and C.
