@@ -734,24 +734,7 @@ pub fn targets(results: &Results) -> Vec<Target> {
         (Transport::HTTP_CLOSE, "closing"),
         (Transport::HTTP_KEEP_ALIVE, "keeping connections"),
     ] {
-        let one_loop: Forms<'_> = strategies(results)
-            .into_iter()
-            .filter(|s| *s != Strategy::Threads.name())
-            .filter_map(|strategy| {
-                let runs = cpu_runs(results, transport)
-                    .filter(|r| r.strategy == strategy && default_form(r));
-                let outcome = match fastest(runs) {
-                    Some(run) => Ok(run),
-                    None => Err(results
-                        .runs
-                        .iter()
-                        .filter(|r| r.site == CONN_CPU && r.strategy == strategy)
-                        .filter(|r| r.transport == transport && default_form(r))
-                        .find_map(|r| r.error.clone())?),
-                };
-                Some((strategy.to_owned(), outcome))
-            })
-            .collect();
+        let one_loop = one_loop_forms(results, transport);
         targets.push(versus_wrk(
             results,
             (
@@ -765,6 +748,70 @@ pub fn targets(results: &Results) -> Vec<Target> {
         ));
     }
     targets
+}
+
+/// Each event-driven model's fastest run of the CPU-bound site over `transport` in its
+/// default form (one loop, a current-thread runtime), or the reason its runs failed.
+fn one_loop_forms(results: &Results, transport: Transport) -> Forms<'_> {
+    strategies(results)
+        .into_iter()
+        .filter(|s| *s != Strategy::Threads.name())
+        .filter_map(|strategy| {
+            let runs =
+                cpu_runs(results, transport).filter(|r| r.strategy == strategy && default_form(r));
+            let outcome = match fastest(runs) {
+                Some(run) => Ok(run),
+                None => Err(results
+                    .runs
+                    .iter()
+                    .filter(|r| r.site == CONN_CPU && r.strategy == strategy)
+                    .filter(|r| r.transport == transport && default_form(r))
+                    .find_map(|r| r.error.clone())?),
+            };
+            Some((strategy.to_owned(), outcome))
+        })
+        .collect()
+}
+
+/// What bounds one loop against `wrk -t1` keeping connections, from the run's own figures:
+/// each is one thread on a busy core, so their rates stand about as the inverse of their CPU
+/// per response, and [`ONE_LOOP_VS_WRK_T1`] of wrk's rate leaves a loop a budget of CPU per
+/// page. `None` without wrk's CPU or a one-loop crawl.
+pub fn one_loop_bound(results: &Results) -> Option<String> {
+    let transport = Transport::HTTP_KEEP_ALIVE;
+    let reference = wrk(results, transport, Some(1))?;
+    let client = reference.client?;
+    let wrk_us = client.user_us + client.sys_us;
+    let models: Vec<String> = one_loop_forms(results, transport)
+        .into_iter()
+        .filter_map(|(model, run)| Some((model, run.ok()?)))
+        .map(|(model, run)| {
+            format!(
+                "{model} {:.1} µs ({:.2}× wrk's)",
+                run.cpu_us_per_page,
+                run.cpu_us_per_page / wrk_us.max(1e-9),
+            )
+        })
+        .collect();
+    if models.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "**What bounds one loop against `wrk -t1`, keeping connections.** Each is one thread \
+         on a busy core: wrk spent {wrk_us:.1} µs of CPU a response ({:.1} in user space), busy \
+         {:.0}% of the time at {:.0}/s, so one loop reaches {ONE_LOOP_VS_WRK_T1}× its rate only \
+         within about {:.1} µs a page ({:.2}× wrk's). The one-loop crawls above spent, per \
+         page (the whole process, its start and its report included): {}. wrk reads the page \
+         and parses nothing; the crawler parses it, resolves and looks up its 50 links, and \
+         keeps the frontier and the record (the counted runs give each model's instructions \
+         and system calls per page, and wrk's per response).",
+        client.user_us,
+        wrk_us * reference.responses_per_s / 1e4,
+        reference.responses_per_s,
+        wrk_us / ONE_LOOP_VS_WRK_T1,
+        1.0 / ONE_LOOP_VS_WRK_T1,
+        models.join(", "),
+    ))
 }
 
 /// The keep-alive crawls pinned to one core, on the one-core site (or, in a sweep before it,
@@ -1195,5 +1242,39 @@ mod tests {
         assert_eq!(runs.len(), 1);
         assert_eq!(runs[0].errors, 3);
         assert_eq!(runs[0].rounds_per_s, vec![90.0, 80.0, 95.0]);
+    }
+
+    #[test]
+    fn one_loops_budget_against_wrk_t1_comes_from_wrks_cpu_per_response() {
+        let keep = Transport::HTTP_KEEP_ALIVE;
+        let mut results = Results {
+            runs: vec![
+                run("callbacks", keep, 100, 80_000.0, 12.0),
+                run("callbacks", keep, 10, 70_000.0, 13.0),
+                // Not one loop, nor an event-driven model: not in the paragraph.
+                Run {
+                    parallel: Some(2),
+                    ..run("uring", keep, 100, 90_000.0, 11.0)
+                },
+                run("threads", keep, 10, 60_000.0, 20.0),
+            ],
+            ..Results::default()
+        };
+        assert_eq!(one_loop_bound(&results), None, "no wrk, no bound");
+        results.wrk.push(WrkRow {
+            site: CONN_CPU.into(),
+            transport: keep,
+            threads: 1,
+            responses_per_s: 100_000.0,
+            client: Some(crate::loadgen::CpuPerResponse {
+                user_us: 1.0,
+                sys_us: 8.0,
+            }),
+            ..WrkRow::default()
+        });
+        let text = one_loop_bound(&results).expect("a bound");
+        assert!(text.contains("wrk spent 9.0 µs of CPU a response (1.0 in user space), busy 90%"));
+        assert!(text.contains("within about 11.2 µs a page (1.25× wrk's)"));
+        assert!(text.contains("per page (the whole process, its start and its report included): callbacks 12.0 µs (1.33× wrk's). "), "{text}");
     }
 }

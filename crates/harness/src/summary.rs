@@ -1054,6 +1054,12 @@ fn targets_table(results: &Results, md: &mut String) {
         }
     }
     md.push('\n');
+    if plan.connections.is_some()
+        && let Some(bound) = connections::one_loop_bound(results)
+    {
+        md.push_str(&bound);
+        md.push_str("\n\n");
+    }
 }
 
 /// A figure with `digits` decimals, or a dash where there is none.
