@@ -89,14 +89,8 @@ fn fastest<'a>(runs: impl Iterator<Item = &'a Run>) -> Option<&'a Run> {
 /// folded run takes its first round's place.
 pub fn collapse_rounds(runs: &mut Vec<Run>) {
     let rounded = |r: &Run| r.site == CONN_CPU && !r.transport.tls && r.cores.is_none();
-    let same = |a: &Run, b: &Run| {
-        a.strategy == b.strategy
-            && a.parallel == b.parallel
-            && a.runtime == b.runtime
-            && a.concurrency == b.concurrency
-            && a.transport == b.transport
-            && a.pages == b.pages
-    };
+    let same =
+        |a: &Run, b: &Run| a.same_form(b) && a.transport == b.transport && a.pages == b.pages;
     let mut folded = Vec::with_capacity(runs.len());
     // Each group of rounds, and the place in `folded` its run will take.
     let mut groups: Vec<(usize, Vec<Run>)> = Vec::new();
@@ -206,11 +200,8 @@ pub fn tls_split(https: &Run, http: Option<&Run>, no_resume: Option<&Run>) -> Tl
 pub fn beside<'a>(results: &'a Results, run: &Run, transport: Transport) -> Option<&'a Run> {
     results.runs.iter().find(|r| {
         r.site == run.site
-            && r.strategy == run.strategy
-            && r.parallel == run.parallel
-            && r.runtime == run.runtime
+            && r.same_form(run)
             && r.cores == run.cores
-            && r.concurrency == run.concurrency
             && r.transport == transport
             && clean(r)
     })

@@ -25,14 +25,6 @@ fn clean(run: &Run) -> bool {
     run.error.is_none() && run.errors == 0 && run.fetched > 0
 }
 
-/// Whether two runs are the same form of the same strategy at the same C.
-fn same_form(a: &Run, b: &Run) -> bool {
-    a.strategy == b.strategy
-        && a.parallel == b.parallel
-        && a.runtime == b.runtime
-        && a.concurrency == b.concurrency
-}
-
 /// The state axis's runs, in the order they ran.
 pub fn runs(results: &Results) -> impl Iterator<Item = &Run> + Clone {
     results
@@ -88,7 +80,7 @@ pub fn pairs(results: &Results) -> Vec<Pair<'_>> {
     for run in runs(results) {
         let index = match pairs
             .iter()
-            .position(|p| p.form().is_some_and(|f| same_form(f, run)))
+            .position(|p| p.form().is_some_and(|f| f.same_form(run)))
         {
             Some(index) => index,
             None => {

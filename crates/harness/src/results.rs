@@ -167,6 +167,15 @@ impl Kept {
 }
 
 impl Run {
+    /// Whether `other` is the same form of the same strategy at the same C (the same loops or
+    /// runtime threads and runtime): a row of the tables, whatever the transport or round.
+    pub fn same_form(&self, other: &Run) -> bool {
+        self.strategy == other.strategy
+            && self.parallel == other.parallel
+            && self.runtime == other.runtime
+            && self.concurrency == other.concurrency
+    }
+
     /// Whether the crawl failed: it could not run, or URLs ended in errors; on the chaos axis,
     /// where faults mean to cause errors, whether its URLs ended otherwise than expected.
     pub fn failed(&self) -> bool {

@@ -554,7 +554,7 @@ fn connection_tables(results: &Results, md: &mut String) {
                 key.concurrency
             ));
             for &t in &axis.transports {
-                let cell = runs.iter().find(|r| same_row(r, key) && r.transport == t);
+                let cell = runs.iter().find(|r| r.same_form(key) && r.transport == t);
                 md.push_str(&match cell {
                     None => " |".to_owned(),
                     Some(r) if r.error.is_some() => {
@@ -608,19 +608,11 @@ fn spread(rounds: &[f64]) -> String {
     }
 }
 
-/// Whether two runs are the same row of a connection table: strategy, form and C.
-fn same_row(a: &Run, b: &Run) -> bool {
-    a.strategy == b.strategy
-        && a.parallel == b.parallel
-        && a.runtime == b.runtime
-        && a.concurrency == b.concurrency
-}
-
 /// One run per row (strategy, form, C), in the order the runs came.
 fn row_keys<'a>(runs: &[&'a Run]) -> Vec<&'a Run> {
     let mut keys: Vec<&Run> = Vec::new();
     for &run in runs {
-        if !keys.iter().any(|k| same_row(k, run)) {
+        if !keys.iter().any(|k| k.same_form(run)) {
             keys.push(run);
         }
     }
@@ -1295,7 +1287,7 @@ fn chaos_tables(results: &Results, md: &mut String) {
         for key in row_keys(&runs) {
             let at = |rate: f64| {
                 runs.iter()
-                    .find(|r| same_row(r, key) && r.chaos == Some(rate))
+                    .find(|r| r.same_form(key) && r.chaos == Some(rate))
                     .copied()
             };
             md.push_str(&format!("| {} | {} |", key.strategy, shape(key)));
