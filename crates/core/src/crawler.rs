@@ -163,6 +163,9 @@ impl Fetch {
     /// Turns what the strategy got into an outcome: parses links out of an HTML page.
     ///
     /// Pure CPU work on this fetch's own data, so it can run outside any lock or on a pool.
+    // Never inlined: the sweep's profiles split a page's instructions by the core's entry
+    // points, which a copy inlined into a caller would hide.
+    #[inline(never)]
     pub fn finish(self, result: Result<Response, FetchError>, now: Instant) -> Outcome {
         let latency = self.started.map_or(Duration::ZERO, |started| {
             now.saturating_duration_since(started)
@@ -682,6 +685,9 @@ impl Crawler {
 
     /// The next URL to fetch, counted as in flight until its outcome is completed; `None`
     /// when nothing is due at `now` (see [`Crawler::next_wake`]).
+    // Never inlined: the sweep's profiles split a page's instructions by the core's entry
+    // points, which a copy inlined into a caller would hide.
+    #[inline(never)]
     pub fn next_fetch(&mut self, now: Instant) -> Option<Fetch> {
         if self.stopping() {
             return None;
@@ -720,6 +726,9 @@ impl Crawler {
     }
 
     /// Records a finished fetch and queues what it found.
+    // Never inlined: the sweep's profiles split a page's instructions by the core's entry
+    // points, which a copy inlined into a caller would hide.
+    #[inline(never)]
     pub fn complete(&mut self, outcome: Outcome) {
         self.take_outcome(outcome);
         self.flush();
@@ -1041,6 +1050,9 @@ impl Crawler {
     }
 
     /// Ends the crawl: the report, for `strategy`, of a crawl that took `elapsed`.
+    // Never inlined: the sweep's profiles split a page's instructions by the core's entry
+    // points, which a copy inlined into a caller would hide.
+    #[inline(never)]
     pub fn into_report(mut self, strategy: &str, elapsed: Duration) -> Report {
         self.flush();
         let credits = std::mem::take(&mut self.credits);

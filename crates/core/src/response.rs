@@ -122,6 +122,9 @@ impl ResponseReader {
     ///
     /// After [`Progress::Done`] the reader has nothing more to do; bytes beyond the end of the
     /// response are ignored.
+    // Never inlined: the sweep's profiles split a page's instructions by the core's entry
+    // points, which a copy inlined into a caller would hide.
+    #[inline(never)]
     pub fn feed(&mut self, data: &[u8]) -> Result<Progress, FetchError> {
         let (limits, robots) = (self.limits, self.robots);
         self.parser

@@ -661,6 +661,9 @@ impl Shard {
     /// late the loop that ran it woke for its timer (the loop lag): the same URLs, outcomes,
     /// tries and counts as one crawler's. Each page's `new_links` gets the links that were new
     /// to the other shards; the peak in flight is the sum of the shards' peaks.
+    // Never inlined: the sweep's profiles split a page's instructions by the core's entry
+    // points, which a copy inlined into a caller would hide.
+    #[inline(never)]
     pub fn merge(ran: Vec<(Shard, Vec<Duration>)>, strategy: &str, elapsed: Duration) -> Report {
         let (shards, lags): (Vec<_>, Vec<_>) = ran.into_iter().unzip();
         let Some(mut config) = shards.first().map(|shard| shard.config().clone()) else {

@@ -9,6 +9,13 @@
 //!   and the same from run to run (the crawl runs some 50 times slower under it, so the counts
 //!   are taken in runs of their own, never in the timed ones).
 //!
+//! - **Where the instructions go** ([`Split`]): callgrind's profile of the same run gives the
+//!   instructions spent inside the core's entry points that every page goes through (reading
+//!   the response, the page and its links, the frontier), each with all it calls; what is
+//!   left is the model's own (its loop, threads or tasks, the user side of its system calls),
+//!   start-up and the report aside. Taken wherever valgrind is installed, hardware counters
+//!   or not: it says how much of a crawler's cost over `wrk`'s is which.
+//!
 //! Each count covers the whole `c10k crawl` process, start-up included; on a crawl of a few
 //! thousand pages that is a small share. Count against a separate `c10k serve`: the embedded
 //! site would count the server too. A tool that is missing skips its count, with a one-line
@@ -18,6 +25,7 @@
 //! crawl's counts, closing connections and keeping them.
 
 use std::{
+    collections::HashMap,
     fs,
     path::{Path, PathBuf},
     process::{Command, Stdio},
@@ -105,7 +113,64 @@ pub struct Count {
     /// A crawl's connections, from its report (none for `wrk`).
     #[serde(default)]
     pub connections: Option<c10k_core::Connections>,
+    /// Where a crawl's user-space instructions went (callgrind; none for `wrk`).
+    #[serde(default)]
+    pub split: Option<Split>,
 }
+
+/// Where a counted crawl's user-space instructions went, from its callgrind profile: each
+/// part is the instructions inside the functions named beside it, with everything they call
+/// (the allocator too). A page goes through each of the core's parts once or so, in every
+/// strategy, so they are the same work in every model; what is left is the model's own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Split {
+    /// The whole process, as the profile counts it.
+    pub total: u64,
+    /// Outside the crawl: the process's start-up, reading its arguments, writing the report
+    /// out ([`MAIN`] but [`CRAWL`], and the dynamic loader, [`LOADER`]).
+    pub outside: u64,
+    /// Reading responses: [`RESPONSE`] (framing, the head, the body).
+    pub response: u64,
+    /// The page: [`PAGE`] (its charset, its links and the URLs they resolve to).
+    pub page: u64,
+    /// The frontier: [`FRONTIER`] (handing out URLs, and taking in outcomes: the seen set,
+    /// queues, robots.txt, politeness, records).
+    pub frontier: u64,
+    /// The report, once the crawl is over: [`REPORT`].
+    pub report: u64,
+}
+
+impl Split {
+    /// What the parts leave: the model's own work (setting up, its loop, wake-ups, threads or
+    /// tasks, the user side of its system calls, the connection pool, the request's bytes).
+    pub fn model(&self) -> u64 {
+        self.total
+            .saturating_sub(self.outside + self.response + self.page + self.frontier + self.report)
+    }
+}
+
+/// The binary's `main`, whose thread starts the crawl and writes its report out.
+pub const MAIN: &[&str] = &["c10k::main"];
+/// A whole crawl, as `c10k crawl` runs any strategy, on the main thread (the threads it
+/// starts run under their own roots, and count as the model's).
+pub const CRAWL: &[&str] = &["c10k_harness::strategy::run"];
+/// The dynamic loader, before `main` (when its symbols are in the profile).
+pub const LOADER: &[&str] = &["_dl_start"];
+/// The core's entry point for a response's bytes.
+pub const RESPONSE: &[&str] = &["c10k_core::response::ResponseReader::feed"];
+/// The core's entry point for a finished fetch's page.
+pub const PAGE: &[&str] = &["c10k_core::crawler::Fetch::finish"];
+/// The frontier's entry points: a URL handed out, an outcome taken in.
+pub const FRONTIER: &[&str] = &[
+    "c10k_core::crawler::Crawler::next_fetch",
+    "c10k_core::crawler::Crawler::complete",
+];
+/// The report: the shards' reports merged (which writes each shard's), or for a crawl of
+/// one crawler its own; the first the profile names.
+pub const REPORT: &[&str] = &[
+    "c10k_core::shard::Shard::merge",
+    "c10k_core::crawler::Crawler::into_report",
+];
 
 /// What a counted command's output says it did: its responses, and a crawl's connections.
 type Done = (usize, Option<c10k_core::Connections>);
@@ -134,6 +199,17 @@ impl Count {
         );
         if self.kernel_instructions.is_some() {
             line("kernel instructions (perf)", self.kernel_instructions);
+        }
+        if let Some(split) = &self.split {
+            line(
+                "of callgrind's count, reading responses",
+                Some(split.response),
+            );
+            line("  the page and its links", Some(split.page));
+            line("  the frontier", Some(split.frontier));
+            line("  the model's own", Some(split.model()));
+            line("  the report", Some(split.report));
+            line("  outside the crawl (start-up)", Some(split.outside));
         }
         text
     }
@@ -196,10 +272,15 @@ fn count_command(
             count.instructions_by = Some("perf".to_owned());
         }
     }
-    if counters.hardware.is_err() && counters.callgrind.is_ok() {
-        let (instructions, (responses, connections)) = callgrind_run(command, done)?;
-        count.user_instructions = Some(instructions);
-        count.instructions_by = Some("callgrind".to_owned());
+    // Under callgrind wherever it is installed: its instructions where the hardware counts
+    // none, and where they went in any case.
+    if counters.callgrind.is_ok() {
+        let (instructions, (responses, connections), split) = callgrind_run(command, done)?;
+        if counters.hardware.is_err() {
+            count.user_instructions = Some(instructions);
+            count.instructions_by = Some("callgrind".to_owned());
+        }
+        count.split = split;
         if count.responses == 0 {
             (count.responses, count.connections) = (responses, connections);
         }
@@ -264,11 +345,13 @@ fn parse_perf(text: &str, events: &[&str]) -> Result<Vec<Option<u64>>, String> {
         .collect()
 }
 
-/// `command` under callgrind: its user-space instructions, and what it did.
+/// `command` under callgrind: its user-space instructions, what it did, and for a crawl
+/// where its instructions went (`None` for a command without the core's entry points, or a
+/// profile that could not be read).
 fn callgrind_run(
     command: &[String],
     done: &dyn Fn(&std::process::Output) -> Result<Done, String>,
-) -> Result<(u64, Done), String> {
+) -> Result<(u64, Done, Option<Split>), String> {
     let (log, profile) = (
         TempFile::new("callgrind-log"),
         TempFile::new("callgrind-out"),
@@ -283,7 +366,89 @@ fn callgrind_run(
         .map_err(|e| format!("valgrind: {e}"))?;
     let done = done(&output)?;
     let text = fs::read_to_string(&log.0).map_err(|e| format!("callgrind's log: {e}"))?;
-    Ok((parse_callgrind(&text)?, done))
+    let total = parse_callgrind(&text)?;
+    let split = fs::read_to_string(&profile.0)
+        .ok()
+        .and_then(|profile| split_of(&profile, total));
+    Ok((total, done, split))
+}
+
+/// The [`Split`] of a profile whose process counted `total` instructions; `None` if the
+/// core's entry points are not all in it (not a crawl, or a binary without their symbols).
+fn split_of(profile: &str, total: u64) -> Option<Split> {
+    let parts = [MAIN, CRAWL, LOADER, RESPONSE, PAGE, FRONTIER, REPORT];
+    let names: Vec<&str> = parts.iter().flat_map(|part| part.iter().copied()).collect();
+    let inclusive = inclusive_costs(profile, &names);
+    let every = |names: &[&str]| -> Option<u64> {
+        names.iter().map(|name| inclusive.get(name).copied()).sum()
+    };
+    let first = |names: &[&str]| names.iter().find_map(|name| inclusive.get(name).copied());
+    Some(Split {
+        total,
+        outside: every(MAIN)?.checked_sub(every(CRAWL)?)? + first(LOADER).unwrap_or(0),
+        response: every(RESPONSE)?,
+        page: every(PAGE)?,
+        frontier: every(FRONTIER)?,
+        report: first(REPORT)?,
+    })
+}
+
+/// The inclusive cost of each of `names` in a callgrind profile (the format of
+/// `callgrind.out` files, one event counted): the cost of its own lines and of every call it
+/// makes to another function. A function the profile never names is left out.
+///
+/// The parts of the format read here: `positions:` (how many fields a line's position takes),
+/// `fn=` (the function the lines below belong to) and `cfn=` (the one the next `calls=` line
+/// calls), each `(id) name` the first time and `(id)` after, the two sharing their ids; a
+/// cost line, `POSITION COST`; and `calls=COUNT TARGET`, after which one cost line holds the
+/// call's inclusive cost. A call a function makes to itself is not added again.
+fn inclusive_costs<'p, 'a>(profile: &'p str, names: &[&'a str]) -> HashMap<&'a str, u64> {
+    let mut named: HashMap<&'p str, &'p str> = HashMap::new();
+    // `(id) name` names the id; `(id)` is its name; a name alone is uncompressed.
+    let mut resolve = |spec: &'p str| -> &'p str {
+        let spec = spec.trim();
+        match spec.strip_prefix('(').and_then(|rest| rest.split_once(')')) {
+            Some((id, "")) => named.get(id).copied().unwrap_or_default(),
+            Some((id, name)) => {
+                let name = name.trim();
+                named.insert(id, name);
+                name
+            }
+            None => spec,
+        }
+    };
+    let mut positions = 1;
+    let mut costs: HashMap<&'a str, u64> = HashMap::new();
+    let mut current: Option<&'a str> = None;
+    let mut callee = "";
+    let mut call_follows = false;
+    for line in profile.lines() {
+        if let Some(fields) = line.strip_prefix("positions:") {
+            positions = fields.split_ascii_whitespace().count().max(1);
+        } else if let Some(spec) = line.strip_prefix("fn=") {
+            let name = resolve(spec);
+            current = names.iter().copied().find(|&wanted| wanted == name);
+        } else if let Some(spec) = line.strip_prefix("cfn=") {
+            callee = resolve(spec);
+        } else if line.starts_with("calls=") {
+            call_follows = true;
+        } else if line.starts_with(|c: char| c.is_ascii_digit() || matches!(c, '+' | '-' | '*')) {
+            let is_call = std::mem::take(&mut call_follows);
+            let Some(function) = current else {
+                continue;
+            };
+            if is_call && callee == function {
+                continue;
+            }
+            let cost = line
+                .split_ascii_whitespace()
+                .nth(positions)
+                .and_then(|cost| cost.parse::<u64>().ok())
+                .unwrap_or(0);
+            *costs.entry(function).or_default() += cost;
+        }
+    }
+    costs
 }
 
 /// `==PID== Collected : 48512345` from callgrind's log.
@@ -340,6 +505,60 @@ mod tests {
             Ok(vec![Some(21564), None])
         );
         assert!(parse_perf(text, &["cycles"]).is_err());
+    }
+
+    /// A profile in callgrind's format, compressed names and all: `main` calls `feed` twice
+    /// and `finish` once; `feed` calls `memcpy` and itself; `finish` is first named by the
+    /// call to it.
+    const PROFILE: &str = "# callgrind format\nversion: 1\npositions: line\nevents: Ir\n\
+        summary: 1000\n\n\
+        ob=(1) /bin/c10k\nfl=(1) ???\nfn=(1) main\n0 100\n\
+        cfn=(2) c10k_core::response::ResponseReader::feed\ncalls=2 0\n0 300\n\
+        cfn=(3) c10k_core::crawler::Fetch::finish\ncalls=1 0\n+2 250\n\n\
+        fn=(2)\n0 200\n+1 40\n\
+        cfn=(4) memcpy\ncalls=2 0\n* 60\n\
+        cfn=(2)\ncalls=1 0\n0 75\n\n\
+        ob=(2) /lib/libc.so.6\nfn=(4)\n0 60\n\n\
+        ob=(1)\nfn=(3)\n-1 250\n\
+        totals: 1000\n";
+
+    #[test]
+    fn inclusive_costs_add_a_functions_lines_and_its_calls() {
+        let names = [
+            "c10k_core::response::ResponseReader::feed",
+            "c10k_core::crawler::Fetch::finish",
+            "memcpy",
+            "c10k_core::crawler::Crawler::complete",
+        ];
+        let costs = inclusive_costs(PROFILE, &names);
+        // Its own 240, memcpy's 60; the call to itself is within its own lines already.
+        assert_eq!(costs.get(names[0]), Some(&300));
+        assert_eq!(costs.get(names[1]), Some(&250));
+        assert_eq!(costs.get(names[2]), Some(&60));
+        assert_eq!(costs.get(names[3]), None, "never named");
+    }
+
+    #[test]
+    fn a_split_needs_every_entry_point_of_the_core() {
+        assert_eq!(split_of(PROFILE, 1000), None, "no frontier, no report");
+        let profile = format!(
+            "{PROFILE}fn=(5) c10k_harness::strategy::run\n0 10\n\
+             cfn=(1)\ncalls=1 0\n0 900\n\
+             fn=(10) c10k::main\n0 80\ncfn=(5)\ncalls=1 0\n0 910\n\
+             fn=(6) c10k_core::crawler::Crawler::next_fetch\n0 30\n\
+             fn=(7) c10k_core::crawler::Crawler::complete\n0 70\n\
+             fn=(8) c10k_core::crawler::Crawler::into_report\n0 50\n"
+        );
+        let split = split_of(&profile, 1000).expect("every part");
+        assert_eq!((split.outside, split.response, split.page), (80, 300, 250));
+        assert_eq!((split.frontier, split.report), (100, 50));
+        assert_eq!(split.model(), 220);
+        // A crawl of shards: their merge holds each shard's report, and is the report.
+        let sharded = format!(
+            "{profile}fn=(9) c10k_core::shard::Shard::merge\n0 20\ncfn=(8)\ncalls=1 0\n0 50\n"
+        );
+        let split = split_of(&sharded, 1000).expect("every part");
+        assert_eq!((split.report, split.model()), (70, 200));
     }
 
     #[test]

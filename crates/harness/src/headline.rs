@@ -488,6 +488,45 @@ fn span(values: impl Iterator<Item = f64>, digits: usize) -> Option<String> {
     Some(if a == b { a } else { format!("{a}–{b}") })
 }
 
+/// How much of a crawler's work per page is which, from the counted keep-alive crawls'
+/// callgrind profiles: the core's parts (the same in every model) as ranges over the models,
+/// and each model's own; `None` without them.
+fn own_work(results: &Results, wrk: Option<f64>, docs: &str) -> Option<String> {
+    let counted: Vec<(&Run, &crate::counts::Split)> = results
+        .runs
+        .iter()
+        .filter(|r| {
+            r.site == "counts" && r.transport == Transport::HTTP_KEEP_ALIVE && r.error.is_none()
+        })
+        .filter_map(|r| Some((r, r.split.as_ref()?)))
+        .collect();
+    let (first, _) = counted.first()?;
+    let per = |r: &Run, value: u64| value as f64 / r.fetched.max(1) as f64;
+    let thousands = |part: fn(&crate::counts::Split) -> u64| {
+        span(counted.iter().map(|(r, s)| per(r, part(s)) / 1000.0), 1)
+            .map(|span| format!("{span}K"))
+    };
+    let totals = span(counted.iter().map(|(r, s)| per(r, s.total)), 0)?;
+    let wrk = wrk.map_or(String::new(), |wrk| {
+        format!(" where wrk made {wrk:.0} per response")
+    });
+    let own: Vec<String> = counted
+        .iter()
+        .map(|(r, s)| format!("{} {:.1}K", r.strategy, per(r, s.model()) / 1000.0))
+        .collect();
+    Some(format!(
+        "counted at C = {c}, the crawlers made {totals} user instructions per page{wrk}: the \
+         core's work, the same in every model, was reading the response {response}, the page \
+         and its links {page}, the frontier {frontier}; each model's own was {own} \
+         ([where they go]({docs}/results.md#where-a-pages-user-instructions-go))",
+        c = first.concurrency,
+        response = thousands(|s| s.response)?,
+        page = thousands(|s| s.page)?,
+        frontier = thousands(|s| s.frontier)?,
+        own = own.join(", "),
+    ))
+}
+
 /// How many of a target's rows are met, as `met by N of M`, or why it was not judged.
 fn met(target: Option<&connections::Target>) -> String {
     let Some(target) = target else {
@@ -671,9 +710,16 @@ fn keep_alive_verdict(results: &Results, docs: &str) -> Option<Verdict> {
                 let _ = write!(
                     machine,
                     " where the crawlers spent {crawlers} µs per page: the difference is the \
-                     crawler's own work (parsing the page and its links, the frontier), which \
-                     wrk does not do"
+                     crawler's own work"
                 );
+                match own_work(results, wrk.instructions_per_response, docs) {
+                    Some(split) => {
+                        let _ = write!(machine, ", which wrk does not do ({split})");
+                    }
+                    None => machine.push_str(
+                        " (parsing the page and its links, the frontier), which wrk does not do",
+                    ),
+                }
             }
             let _ = write!(
                 machine,
@@ -1078,4 +1124,53 @@ pub fn what_the_numbers_say(results: &Results, docs: &str) -> String {
         );
     }
     md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::counts::Split;
+
+    fn counted(strategy: &str, model: u64, transport: Transport) -> Run {
+        let split = Split {
+            total: 18_000_000 + model,
+            outside: 0,
+            response: 3_500_000,
+            page: 10_400_000,
+            frontier: 3_900_000,
+            report: 200_000,
+        };
+        Run {
+            site: "counts".to_owned(),
+            strategy: strategy.to_owned(),
+            concurrency: 100,
+            transport,
+            fetched: 1000,
+            split: Some(split),
+            ..Run::default()
+        }
+    }
+
+    #[test]
+    fn a_crawlers_own_work_is_told_part_by_part_from_the_kept_connections_counts() {
+        let mut results = Results::default();
+        assert_eq!(own_work(&results, Some(570.0), "docs"), None, "no counts");
+        results.runs = vec![
+            counted("callbacks", 4_100_000, Transport::HTTP_KEEP_ALIVE),
+            counted("threads", 8_100_000, Transport::HTTP_KEEP_ALIVE),
+            // Closing connections: not the keep-alive comparison.
+            counted("async", 20_000_000, Transport::HTTP_CLOSE),
+        ];
+        let told = own_work(&results, Some(570.0), "docs").expect("two counted crawls");
+        assert!(
+            told.starts_with(
+                "counted at C = 100, the crawlers made 22100–26100 user instructions per page \
+                 where wrk made 570 per response: the core's work, the same in every model, was \
+                 reading the response 3.5K, the page and its links 10.4K, the frontier 3.9K; \
+                 each model's own was callbacks 4.1K, threads 8.1K"
+            ),
+            "{told}"
+        );
+        assert!(!told.contains("async"), "{told}");
+    }
 }

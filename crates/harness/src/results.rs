@@ -136,6 +136,10 @@ pub struct Run {
     /// ([`crate::connections::collapse_rounds`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rounds_per_s: Vec<f64>,
+    /// Counted runs under callgrind: where the crawl's user-space instructions went (the
+    /// core's parts, the model's own, start-up), for the whole process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<crate::counts::Split>,
 }
 
 /// What a crawl with `--state DIR` kept on disk.

@@ -875,6 +875,7 @@ impl<'a> Job<'a> {
                     kernel_instructions_per_page: count.per_response(count.kernel_instructions),
                     instructions_by: count.instructions_by,
                     connections: count.connections,
+                    split: count.split,
                     error: unmet,
                     ..self.record()
                 }

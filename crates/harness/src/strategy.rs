@@ -89,6 +89,9 @@ pub struct StrategyOptions {
 
 /// Crawls with `strategy`. Fails only when the strategy cannot run at all at this
 /// concurrency (a thread that cannot be spawned, a poller or ring that cannot be created).
+// Never inlined: the crawl's instructions, in a profile, are this function's
+// ([`crate::counts::Split`]).
+#[inline(never)]
 pub fn run(strategy: Strategy, config: &Config, options: &StrategyOptions) -> io::Result<Report> {
     match strategy {
         Strategy::Threads => c10k_threads::crawl(config, &options.threads),

@@ -267,7 +267,7 @@ fn counts_table(results: &Results, md: &mut String) {
         "| strategy | C | responses | user instructions/page | kernel instructions/page | system calls/page | instructions counted by |\n\
          |---|---:|---:|---:|---:|---:|---|\n",
     );
-    for r in runs {
+    for r in &runs {
         if let Some(err) = &r.error {
             md.push_str(&format!(
                 "| {} | {} | — | — | — | — | could not run: {err} |\n",
@@ -285,6 +285,53 @@ fn counts_table(results: &Results, md: &mut String) {
             or_dash(r.kernel_instructions_per_page, 0),
             or_dash(r.syscalls_per_page, 1),
             r.instructions_by.as_deref().unwrap_or("—"),
+        ));
+    }
+    md.push('\n');
+    split_table(&runs, results, md);
+}
+
+/// Where the counted runs' user instructions went (callgrind's profile of each): the core's
+/// parts, the same work in every model, and each model's own.
+fn split_table(runs: &[&Run], results: &Results, md: &mut String) {
+    let split: Vec<(&Run, &crate::counts::Split)> = runs
+        .iter()
+        .filter(|r| r.error.is_none())
+        .filter_map(|r| Some((*r, r.split.as_ref()?)))
+        .collect();
+    if split.is_empty() {
+        return;
+    }
+    md.push_str(
+        "### where a page's user instructions go
+
+         The same crawls under callgrind, per response. Each of the core's parts is a function          with all it calls, the allocator too: reading the response          (`ResponseReader::feed`: framing, head, body), the page (`Fetch::finish`: its          charset, its links and their URLs), the frontier (`Crawler::next_fetch` and          `complete`: the seen set, queues, politeness, records). A page goes through each once          in every model. What is left is the model's own: its loop and wake-ups, threads or          tasks, the user side of its system calls, the connection pool, the request's bytes.          The report is written once the crawl is over, outside its time; start-up is the          process's before the crawl.",
+    );
+    let wrk = connections::wrk(results, Transport::HTTP_KEEP_ALIVE, Some(1))
+        .or_else(|| connections::wrk(results, Transport::HTTP_KEEP_ALIVE, None))
+        .and_then(|w| Some((w.threads, w.instructions_per_response?)));
+    if let Some((threads, wrk)) = wrk {
+        md.push_str(&format!(
+            " For scale: `wrk -t{threads}`, keeping its connections, made {wrk:.0} user              instructions per response, all of them its own."
+        ));
+    }
+    md.push_str(
+        "\n\n| strategy | C | user instructions/page | reading the response | the page and its links | the frontier | the model's own | the report | start-up |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for (r, split) in split {
+        let per = |value: u64| format!("{:.0}", value as f64 / r.fetched.max(1) as f64);
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            r.variant(),
+            r.concurrency,
+            per(split.total),
+            per(split.response),
+            per(split.page),
+            per(split.frontier),
+            per(split.model()),
+            per(split.report),
+            per(split.outside),
         ));
     }
     md.push('\n');
@@ -1405,6 +1452,63 @@ fn scaling_claims(results: &Results, md: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A counted run whose profile split `total` instructions over 1,000 responses.
+    fn counted(strategy: &str, split: Option<crate::counts::Split>) -> Run {
+        Run {
+            site: "counts".to_owned(),
+            strategy: strategy.to_owned(),
+            concurrency: 100,
+            transport: Transport::HTTP_KEEP_ALIVE,
+            fetched: 1000,
+            split,
+            ..Run::default()
+        }
+    }
+
+    #[test]
+    fn a_pages_instructions_are_split_per_response_with_the_models_own_left() {
+        let split = crate::counts::Split {
+            total: 24_000_000,
+            outside: 700_000,
+            response: 3_700_000,
+            page: 10_400_000,
+            frontier: 3_900_000,
+            report: 1_100_000,
+        };
+        let mut results = Results::default();
+        results.wrk.push(crate::loadgen::WrkRow {
+            site: crate::plan::CONN_CPU.to_owned(),
+            transport: Transport::HTTP_KEEP_ALIVE,
+            threads: 1,
+            connections: 100,
+            responses_per_s: 150_000.0,
+            client: None,
+            server_cpu_us: None,
+            syscalls_per_response: None,
+            instructions_per_response: Some(570.0),
+            instructions_by: None,
+        });
+        let runs = [counted("callbacks", Some(split)), counted("threads", None)];
+        let mut md = String::new();
+        split_table(&runs.iter().collect::<Vec<_>>(), &results, &mut md);
+        assert!(
+            md.contains("`wrk -t1`, keeping its connections, made 570"),
+            "{md}"
+        );
+        // 24,000 a page: 3,700 + 10,400 + 3,900, the model's 4,200, 1,100 and 700.
+        assert!(
+            md.contains(
+                "| callbacks+keep-alive | 100 | 24000 | 3700 | 10400 | 3900 | 4200 | 1100 | 700 |"
+            ),
+            "{md}"
+        );
+        assert!(!md.contains("| threads"), "no profile, no row: {md}");
+
+        let mut md = String::new();
+        split_table(&[&runs[1]], &results, &mut md);
+        assert!(md.is_empty(), "no table without a profile");
+    }
 
     #[test]
     fn the_gap_to_the_ceiling_is_cpu_time_per_response() {
