@@ -206,11 +206,11 @@ impl Fetch {
                 let (text, encoding) =
                     charset::decode(&response.body, response.content_type.as_deref());
                 let links = extract_links(&text);
-                let base = links
+                page.base = links
                     .base
                     .as_deref()
-                    .and_then(|base| resolve(&self.url, base, encoding))
-                    .unwrap_or_else(|| self.url.clone());
+                    .and_then(|base| resolve(&self.url, base, encoding));
+                let base = page.base.as_ref().unwrap_or(&self.url);
                 // A plain path on the base's own origin is its text: most links of most pages
                 // are known already, and such a link is parsed only if it is new.
                 let path = base.path();
@@ -223,10 +223,9 @@ impl Fetch {
                     .iter()
                     .filter_map(|href| match origin.as_ref().and_then(|o| o.text_of(href)) {
                         Some(text) => Some(Link::Text(text)),
-                        None => resolve(&base, href, encoding).map(Link::Url),
+                        None => resolve(base, href, encoding).map(Link::Url),
                     })
                     .collect();
-                page.base = Some(base);
             }
             page
         });
@@ -340,7 +339,8 @@ struct Page {
     html: bool,
     work_digest: u64,
     links: Vec<Link>,
-    /// What an HTML page's links are on: its URL, or its `<base>`.
+    /// An HTML page's `<base>`, which its links are on rather than on its own URL (the
+    /// fetch's), when it has one.
     base: Option<Url>,
     redirect: Option<Url>,
     /// What few responses have (boxed, so that every page's outcome stays small).
@@ -797,9 +797,10 @@ impl Crawler {
             }
         } else {
             for link in page.links {
-                if let (Link::Text(text), Some(base)) = (&link, &page.base)
+                if let Link::Text(text) = &link
                     && self.route.is_none()
                 {
+                    let base = page.base.as_ref().unwrap_or(&fetch.url);
                     match self.known.get(text) {
                         // Known, and by no shorter way: `meet` would leave it as it is.
                         Some(id) if self.known.redirects(id) == 0 => continue,

@@ -618,9 +618,9 @@ fn persistent(version: Option<u8>, headers: &[httparse::Header<'_>]) -> bool {
     let mut keep_alive = false;
     for header in headers {
         if header.name.eq_ignore_ascii_case("connection") {
-            for option in list(header.value) {
-                close |= option.eq_ignore_ascii_case("close");
-                keep_alive |= option.eq_ignore_ascii_case("keep-alive");
+            for option in elements(header.value) {
+                close |= option.eq_ignore_ascii_case(b"close");
+                keep_alive |= option.eq_ignore_ascii_case(b"keep-alive");
             }
         }
     }
@@ -633,9 +633,15 @@ fn persistent(version: Option<u8>, headers: &[httparse::Header<'_>]) -> bool {
 /// The elements of a comma-separated header list, trimmed, empty ones dropped (RFC 9110,
 /// 5.6.1: a recipient ignores them).
 fn list(value: &[u8]) -> impl Iterator<Item = String> + '_ {
+    elements(value).map(|element| crate::utf8_lossy(element).into_owned())
+}
+
+/// [`list`]'s elements as the bytes they are, for the lists read against ASCII (every
+/// response's `Content-Length`, a `Connection`): nothing allocated.
+fn elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
     value
         .split(|&b| b == b',')
-        .map(|element| crate::utf8_lossy(element.trim_ascii()).into_owned())
+        .map(<[u8]>::trim_ascii)
         .filter(|element| !element.is_empty())
 }
 
@@ -644,11 +650,16 @@ fn list(value: &[u8]) -> impl Iterator<Item = String> + '_ {
 fn parse_content_length(value: &[u8]) -> Result<u64, FetchError> {
     const INVALID: FetchError = FetchError::Malformed("invalid Content-Length");
     let mut length = None;
-    for element in list(value) {
-        if !element.bytes().all(|b| b.is_ascii_digit()) {
+    for element in elements(value) {
+        if !element.iter().all(u8::is_ascii_digit) {
             return Err(INVALID);
         }
-        let value = element.parse().unwrap_or(u64::MAX);
+        let value = element
+            .iter()
+            .try_fold(0u64, |n, &digit| {
+                n.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
+            })
+            .unwrap_or(u64::MAX);
         if length.is_some_and(|length| length != value) {
             return Err(FetchError::Malformed("conflicting Content-Length"));
         }
