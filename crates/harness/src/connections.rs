@@ -793,9 +793,9 @@ pub fn one_loop_bound(results: &Results) -> Option<String> {
          {:.0}% of the time at {:.0}/s, so one loop reaches {ONE_LOOP_VS_WRK_T1}× its rate only \
          within about {:.1} µs a page ({:.2}× wrk's). The one-loop crawls above spent, per \
          page (the whole process, its start and its report included): {}. wrk reads the page \
-         and parses nothing; the crawler parses it, resolves and looks up its 50 links, and \
-         keeps the frontier and the record (the counted runs give each model's instructions \
-         and system calls per page, and wrk's per response).",
+         and parses nothing; the crawler parses it, resolves and looks up its links, and keeps \
+         the frontier and the record (the counted runs give each model's instructions and \
+         system calls per page, how much of them is which, and wrk's per response).",
         client.user_us,
         wrk_us * reference.responses_per_s / 1e4,
         reference.responses_per_s,

@@ -712,7 +712,10 @@ fn keep_alive_verdict(results: &Results, docs: &str) -> Option<Verdict> {
                     " where the crawlers spent {crawlers} µs per page: the difference is the \
                      crawler's own work"
                 );
-                match own_work(results, wrk.instructions_per_response, docs) {
+                // wrk's instructions are counted in a run of one thread.
+                let counted = connections::wrk(results, Transport::HTTP_KEEP_ALIVE, Some(1))
+                    .and_then(|one| one.instructions_per_response);
+                match own_work(results, counted, docs) {
                     Some(split) => {
                         let _ = write!(machine, ", which wrk does not do ({split})");
                     }

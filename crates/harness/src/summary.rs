@@ -303,16 +303,24 @@ fn split_table(runs: &[&Run], results: &Results, md: &mut String) {
         return;
     }
     md.push_str(
-        "### where a page's user instructions go
-
-         The same crawls under callgrind, per response. Each of the core's parts is a function          with all it calls, the allocator too: reading the response          (`ResponseReader::feed`: framing, head, body), the page (`Fetch::finish`: its          charset, its links and their URLs), the frontier (`Crawler::next_fetch` and          `complete`: the seen set, queues, politeness, records). A page goes through each once          in every model. What is left is the model's own: its loop and wake-ups, threads or          tasks, the user side of its system calls, the connection pool, the request's bytes.          The report is written once the crawl is over, outside its time; start-up is the          process's before the crawl.",
+        "### where a page's user instructions go\n\n\
+         The same crawls under callgrind, per response. Each of the core's parts is a function \
+         with all it calls, the allocator too: reading the response \
+         (`ResponseReader::feed`: framing, head, body), the page (`Fetch::finish`: its \
+         charset, its links and their URLs), the frontier (`Crawler::next_fetch` and \
+         `complete`: the seen set, queues, politeness, records). A page goes through each once \
+         in every model. What is left is the model's own: its loop and wake-ups, threads or \
+         tasks, the user side of its system calls, the connection pool, the request's bytes. \
+         The report is written once the crawl is over, outside its time; start-up is the \
+         process's before the crawl.",
     );
     let wrk = connections::wrk(results, Transport::HTTP_KEEP_ALIVE, Some(1))
         .or_else(|| connections::wrk(results, Transport::HTTP_KEEP_ALIVE, None))
         .and_then(|w| Some((w.threads, w.instructions_per_response?)));
     if let Some((threads, wrk)) = wrk {
         md.push_str(&format!(
-            " For scale: `wrk -t{threads}`, keeping its connections, made {wrk:.0} user              instructions per response, all of them its own."
+            " For scale: `wrk -t{threads}`, keeping its connections, made {wrk:.0} user \
+             instructions per response, all of them its own."
         ));
     }
     md.push_str(
@@ -1496,6 +1504,7 @@ mod tests {
             md.contains("`wrk -t1`, keeping its connections, made 570"),
             "{md}"
         );
+        assert!(!md.contains("  "), "prose of single spaces: {md}");
         // 24,000 a page: 3,700 + 10,400 + 3,900, the model's 4,200, 1,100 and 700.
         assert!(
             md.contains(
