@@ -796,11 +796,11 @@ impl Crawler {
                 }
             }
         } else {
+            let base = page.base.as_ref().unwrap_or(&fetch.url);
             for link in page.links {
                 if let Link::Text(text) = &link
                     && self.route.is_none()
                 {
-                    let base = page.base.as_ref().unwrap_or(&fetch.url);
                     match self.known.get(text) {
                         // Known, and by no shorter way: `meet` would leave it as it is.
                         Some(id) if self.known.redirects(id) == 0 => continue,

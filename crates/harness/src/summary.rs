@@ -314,12 +314,12 @@ fn split_table(runs: &[&Run], results: &Results, md: &mut String) {
          The report is written once the crawl is over, outside its time; start-up is the \
          process's before the crawl.",
     );
+    // wrk's instructions are counted in a run of one thread.
     let wrk = connections::wrk(results, Transport::HTTP_KEEP_ALIVE, Some(1))
-        .or_else(|| connections::wrk(results, Transport::HTTP_KEEP_ALIVE, None))
-        .and_then(|w| Some((w.threads, w.instructions_per_response?)));
-    if let Some((threads, wrk)) = wrk {
+        .and_then(|one| one.instructions_per_response);
+    if let Some(wrk) = wrk {
         md.push_str(&format!(
-            " For scale: `wrk -t{threads}`, keeping its connections, made {wrk:.0} user \
+            " For scale: `wrk -t1`, keeping its connections, made {wrk:.0} user \
              instructions per response, all of them its own."
         ));
     }
