@@ -177,6 +177,7 @@ fn the_fault_site_over_tls_with_keep_alive(strategy: Strategy, options: Strategy
         let mut config = config(&server, 8, transport);
         config.timeout = Duration::from_millis(400);
         config.connect_timeout = config.timeout;
+        config.backoff = common::SHORT_BACKOFF;
         config.limits.max_body = 1024 * 1024;
         let report = crawl(strategy, &options, &config);
         assert_eq!(

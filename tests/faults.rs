@@ -20,11 +20,13 @@ fn fault_site() -> SiteSpec {
 }
 
 /// Short deadlines, so silence costs little; the default tries and redirects the manifest
-/// assumes; a small body cap, so the endless body ends soon.
+/// assumes, with short waits between them (the backoff's own rule is conformance's to test);
+/// a small body cap, so the endless body ends soon.
 fn config(server: &Server, concurrency: usize) -> Config {
     let mut config = common::config(server, concurrency);
     config.timeout = Duration::from_millis(400);
     config.connect_timeout = config.timeout;
+    config.backoff = common::SHORT_BACKOFF;
     config.limits.max_body = 1024 * 1024;
     config
 }

@@ -89,6 +89,7 @@ fn traced(strategy: Strategy, options: &StrategyOptions, tls: bool) -> (Report, 
     }
     config.timeout = Duration::from_millis(400);
     config.connect_timeout = config.timeout;
+    config.backoff = common::SHORT_BACKOFF;
     config.limits.max_body = 1024 * 1024;
     let memory = Memory::default();
     config.trace = Some(Arc::new(Tracer::new(memory.clone())));

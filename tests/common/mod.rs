@@ -27,6 +27,13 @@ pub(crate) fn start_logged(spec: &SiteSpec, name: Option<&str>) -> Server {
     .expect("the test server starts on a free port")
 }
 
+/// The first wait before a retry in the suites that crawl the fault site: its silent pages
+/// are tried `--max-tries` times each, and the default backoff (100 ms, doubled each time)
+/// would add most of a second to every such chain, and over half a minute to the run of the
+/// tests, to test nothing more (conformance tests the backoff's own rule).
+#[allow(dead_code)] // Not every test binary that includes this module uses it.
+pub(crate) const SHORT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// A crawl of `server`'s site at `concurrency`, with default limits.
 #[allow(dead_code)] // Not every test binary that includes this module uses it.
 pub(crate) fn config(server: &Server, concurrency: usize) -> Config {
