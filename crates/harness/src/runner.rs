@@ -1162,7 +1162,7 @@ mod tests {
     fn the_cpu_sites_http_crawls_run_in_rounds_and_nothing_else_does() {
         let plan = Plan::quick().only(&[crate::plan::Axis::Connections]);
         let axis = plan.connections.clone().expect("a connection axis");
-        assert_eq!(axis.rounds, 3);
+        assert_eq!(axis.rounds, 5);
         let jobs = jobs(&plan, &[]);
         let cpu = |j: &&Job<'_>| j.site.name == crate::plan::CONN_CPU && j.step.is_none();
         let key = |j: &Job<'_>| {
