@@ -773,29 +773,61 @@ pub fn one_loop_bound(results: &Results) -> Option<String> {
     let reference = wrk(results, transport, Some(1))?;
     let client = reference.client?;
     let wrk_us = client.user_us + client.sys_us;
-    let models: Vec<String> = one_loop_forms(results, transport)
+    let runs: Vec<(String, &Run)> = one_loop_forms(results, transport)
         .into_iter()
         .filter_map(|(model, run)| Some((model, run.ok()?)))
+        .collect();
+    if runs.is_empty() {
+        return None;
+    }
+    // A page's CPU in user space, where the run has the process's split.
+    let user_us = |run: &Run| {
+        (run.user_s > 0.0 && run.fetched > 0).then(|| run.user_s * 1e6 / run.fetched as f64)
+    };
+    let models: Vec<String> = runs
+        .iter()
         .map(|(model, run)| {
+            let user = user_us(run).map_or(String::new(), |user| {
+                format!("; {user:.1} of it in user space")
+            });
             format!(
-                "{model} {:.1} µs ({:.2}× wrk's)",
+                "{model} {:.1} µs ({:.2}× wrk's{user})",
                 run.cpu_us_per_page,
                 run.cpu_us_per_page / wrk_us.max(1e-9),
             )
         })
         .collect();
-    if models.is_empty() {
-        return None;
-    }
+    let kernel: Vec<f64> = runs
+        .iter()
+        .filter_map(|(_, run)| Some(run.cpu_us_per_page - user_us(run)?))
+        .collect();
+    let in_the_kernel = match (
+        kernel.iter().copied().reduce(f64::min),
+        kernel.iter().copied().reduce(f64::max),
+    ) {
+        (Some(least), Some(most)) => format!(
+            " In the kernel, a page cost these crawlers {} µs and a response cost wrk {:.1} µs \
+             (the operating system splits a process's CPU time between user space and the \
+             kernel at its clock's ticks: the split is close, not exact).",
+            if most - least < 0.05 {
+                format!("{least:.1}")
+            } else {
+                format!("{least:.1}-{most:.1}")
+            },
+            client.sys_us,
+        ),
+        _ => String::new(),
+    };
     Some(format!(
         "**What bounds one loop against `wrk -t1`, keeping connections.** Each is one thread \
          on a busy core: wrk spent {wrk_us:.1} µs of CPU a response ({:.1} in user space), busy \
          {:.0}% of the time at {:.0}/s, so one loop reaches {ONE_LOOP_VS_WRK_T1}× its rate only \
          within about {:.1} µs a page ({:.2}× wrk's). The one-loop crawls above spent, per \
-         page (the whole process, its start and its report included): {}. wrk reads the page \
-         and parses nothing; the crawler parses it, resolves and looks up its links, and keeps \
-         the frontier and the record (the counted runs give each model's instructions and \
-         system calls per page, how much of them is which, and wrk's per response).",
+         page (the whole process, its start and its report included): {}.{in_the_kernel} wrk \
+         reads the page and parses nothing; the crawler parses it, resolves and looks up its \
+         links, and keeps the frontier and the record (the counted runs give each model's \
+         instructions and system calls per page, how much of them is which, and wrk's per \
+         response).",
         client.user_us,
         wrk_us * reference.responses_per_s / 1e4,
         reference.responses_per_s,
@@ -1266,6 +1298,19 @@ mod tests {
         let text = one_loop_bound(&results).expect("a bound");
         assert!(text.contains("wrk spent 9.0 µs of CPU a response (1.0 in user space), busy 90%"));
         assert!(text.contains("within about 11.2 µs a page (1.25× wrk's)"));
-        assert!(text.contains("per page (the whole process, its start and its report included): callbacks 12.0 µs (1.33× wrk's). "), "{text}");
+        assert!(text.contains("per page (the whole process, its start and its report included): callbacks 12.0 µs (1.33× wrk's). wrk reads"), "{text}");
+        assert!(
+            !text.contains("In the kernel"),
+            "no split, no kernel figure: {text}"
+        );
+        // With the process's split between user space and the kernel.
+        for run in &mut results.runs {
+            run.user_s = 0.005;
+        }
+        let text = one_loop_bound(&results).expect("a bound");
+        assert!(
+            text.contains("callbacks 12.0 µs (1.33× wrk's; 5.0 of it in user space). In the kernel, a page cost these crawlers 7.0 µs and a response cost wrk 8.0 µs"),
+            "{text}"
+        );
     }
 }
