@@ -812,7 +812,7 @@ pub fn one_loop_bound(results: &Results) -> Option<String> {
             if most - least < 0.05 {
                 format!("{least:.1}")
             } else {
-                format!("{least:.1}-{most:.1}")
+                format!("{least:.1}–{most:.1}")
             },
             client.sys_us,
         ),
