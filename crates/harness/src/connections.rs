@@ -19,7 +19,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     Strategy,
-    loadgen::WrkRow,
+    headline::span,
+    loadgen::{CpuPerResponse, WrkRow},
     plan::{CONN_CPU, CONN_ONE_CORE, Transport},
     results::{Results, Run},
 };
@@ -440,6 +441,12 @@ pub fn wrk(results: &Results, transport: Transport, threads: Option<usize>) -> O
     }
 }
 
+/// `wrk -t1`'s user instructions per response, keeping connections: wrk is counted in its
+/// one-thread run, as one loop is.
+pub fn wrk_instructions_per_response(results: &Results) -> Option<f64> {
+    wrk(results, Transport::HTTP_KEEP_ALIVE, Some(1))?.instructions_per_response
+}
+
 /// One of the issues' targets, and how each model stands against it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Target {
@@ -780,15 +787,21 @@ pub fn one_loop_bound(results: &Results) -> Option<String> {
     if runs.is_empty() {
         return None;
     }
-    // A page's CPU in user space, where the run has the process's split.
-    let user_us = |run: &Run| {
-        (run.user_s > 0.0 && run.fetched > 0).then(|| run.user_s * 1e6 / run.fetched as f64)
+    // A page's CPU in user space and in the kernel, where the run has the process's split.
+    let per_page = |run: &Run| {
+        (run.user_s > 0.0 && run.fetched > 0).then(|| {
+            let per = 1e6 / run.fetched as f64;
+            CpuPerResponse {
+                user_us: run.user_s * per,
+                sys_us: run.sys_s * per,
+            }
+        })
     };
     let models: Vec<String> = runs
         .iter()
         .map(|(model, run)| {
-            let user = user_us(run).map_or(String::new(), |user| {
-                format!("; {user:.1} of it in user space")
+            let user = per_page(run).map_or(String::new(), |cpu| {
+                format!("; {:.1} of it in user space", cpu.user_us)
             });
             format!(
                 "{model} {:.1} µs ({:.2}× wrk's{user})",
@@ -797,27 +810,19 @@ pub fn one_loop_bound(results: &Results) -> Option<String> {
             )
         })
         .collect();
-    let kernel: Vec<f64> = runs
-        .iter()
-        .filter_map(|(_, run)| Some(run.cpu_us_per_page - user_us(run)?))
-        .collect();
-    let in_the_kernel = match (
-        kernel.iter().copied().reduce(f64::min),
-        kernel.iter().copied().reduce(f64::max),
-    ) {
-        (Some(least), Some(most)) => format!(
-            " In the kernel, a page cost these crawlers {} µs and a response cost wrk {:.1} µs \
-             (the operating system splits a process's CPU time between user space and the \
-             kernel at its clock's ticks: the split is close, not exact).",
-            if most - least < 0.05 {
-                format!("{least:.1}")
-            } else {
-                format!("{least:.1}–{most:.1}")
-            },
+    let kernel = span(
+        runs.iter()
+            .filter_map(|(_, run)| Some(per_page(run)?.sys_us)),
+        1,
+    );
+    let in_the_kernel = kernel.map_or(String::new(), |kernel| {
+        format!(
+            " In the kernel, a page cost these crawlers {kernel} µs and a response cost wrk \
+             {:.1} µs (the operating system splits a process's CPU time between user space and \
+             the kernel at its clock's ticks: the split is close, not exact).",
             client.sys_us,
-        ),
-        _ => String::new(),
-    };
+        )
+    });
     Some(format!(
         "**What bounds one loop against `wrk -t1`, keeping connections.** Each is one thread \
          on a busy core: wrk spent {wrk_us:.1} µs of CPU a response ({:.1} in user space), busy \
@@ -1306,6 +1311,7 @@ mod tests {
         // With the process's split between user space and the kernel.
         for run in &mut results.runs {
             run.user_s = 0.005;
+            run.sys_s = 0.007;
         }
         let text = one_loop_bound(&results).expect("a bound");
         assert!(

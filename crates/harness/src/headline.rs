@@ -480,7 +480,7 @@ pub const REGIMES: &[Regime] = &[
 ];
 
 /// `min–max` of `values` with `digits` decimals (one figure when they are equal), or `None`.
-fn span(values: impl Iterator<Item = f64>, digits: usize) -> Option<String> {
+pub(crate) fn span(values: impl Iterator<Item = f64>, digits: usize) -> Option<String> {
     let values: Vec<f64> = values.filter(|v| v.is_finite()).collect();
     let min = values.iter().copied().reduce(f64::min)?;
     let max = values.iter().copied().reduce(f64::max)?;
@@ -712,9 +712,7 @@ fn keep_alive_verdict(results: &Results, docs: &str) -> Option<Verdict> {
                     " where the crawlers spent {crawlers} µs per page: the difference is the \
                      crawler's own work"
                 );
-                // wrk's instructions are counted in a run of one thread.
-                let counted = connections::wrk(results, Transport::HTTP_KEEP_ALIVE, Some(1))
-                    .and_then(|one| one.instructions_per_response);
+                let counted = connections::wrk_instructions_per_response(results);
                 match own_work(results, counted, docs) {
                     Some(split) => {
                         let _ = write!(machine, ", which wrk does not do ({split})");

@@ -314,10 +314,7 @@ fn split_table(runs: &[&Run], results: &Results, md: &mut String) {
          The report is written once the crawl is over, outside its time; start-up is the \
          process's before the crawl.",
     );
-    // wrk's instructions are counted in a run of one thread.
-    let wrk = connections::wrk(results, Transport::HTTP_KEEP_ALIVE, Some(1))
-        .and_then(|one| one.instructions_per_response);
-    if let Some(wrk) = wrk {
+    if let Some(wrk) = connections::wrk_instructions_per_response(results) {
         md.push_str(&format!(
             " For scale: `wrk -t1`, keeping its connections, made {wrk:.0} user \
              instructions per response, all of them its own."
