@@ -175,10 +175,7 @@ fn the_fault_site_over_tls_with_keep_alive(strategy: Strategy, options: Strategy
     ] {
         let server = serve(&spec, transport, KeepAlive::default());
         let mut config = config(&server, 8, transport);
-        config.timeout = Duration::from_millis(400);
-        config.connect_timeout = config.timeout;
-        config.backoff = common::SHORT_BACKOFF;
-        config.limits.max_body = 1024 * 1024;
+        common::on_the_fault_site(&mut config);
         let report = crawl(strategy, &options, &config);
         assert_eq!(
             urls_out(&report.records),

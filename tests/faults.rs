@@ -2,7 +2,7 @@
 //! every misbehaving page, fetches every good page, bounds its retries, and agrees with the
 //! others.
 
-use std::{process::Command, time::Duration};
+use std::process::Command;
 
 use c10k_core::{Config, ErrorKind, Report, Status, parse_root, urls_out};
 use c10k_harness::{Strategy, StrategyOptions};
@@ -19,15 +19,11 @@ fn fault_site() -> SiteSpec {
     }
 }
 
-/// Short deadlines, so silence costs little; the default tries and redirects the manifest
-/// assumes, with short waits between them (the backoff's own rule is conformance's to test);
-/// a small body cap, so the endless body ends soon.
+/// The fault site's deadlines and limits, with the default tries and redirects the manifest
+/// assumes.
 fn config(server: &Server, concurrency: usize) -> Config {
     let mut config = common::config(server, concurrency);
-    config.timeout = Duration::from_millis(400);
-    config.connect_timeout = config.timeout;
-    config.backoff = common::SHORT_BACKOFF;
-    config.limits.max_body = 1024 * 1024;
+    common::on_the_fault_site(&mut config);
     config
 }
 

@@ -8,7 +8,6 @@
 use std::{
     collections::{BTreeMap, BTreeSet},
     sync::Arc,
-    time::Duration,
 };
 
 use c10k_core::{Report, Tracer, trace::Memory};
@@ -87,10 +86,7 @@ fn traced(strategy: Strategy, options: &StrategyOptions, tls: bool) -> (Report, 
         config.tls.extra_roots.push(ca.der());
         config.keep_alive = true;
     }
-    config.timeout = Duration::from_millis(400);
-    config.connect_timeout = config.timeout;
-    config.backoff = common::SHORT_BACKOFF;
-    config.limits.max_body = 1024 * 1024;
+    common::on_the_fault_site(&mut config);
     let memory = Memory::default();
     config.trace = Some(Arc::new(Tracer::new(memory.clone())));
     let report = c10k_harness::run(strategy, &config, options).expect("the strategy runs");

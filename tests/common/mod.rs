@@ -34,6 +34,16 @@ pub(crate) fn start_logged(spec: &SiteSpec, name: Option<&str>) -> Server {
 #[allow(dead_code)] // Not every test binary that includes this module uses it.
 pub(crate) const SHORT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(10);
 
+/// A crawl of the fault site: short deadlines, so silence costs little; short waits between
+/// tries ([`SHORT_BACKOFF`]); a small body cap, so the endless body ends soon.
+#[allow(dead_code)] // Not every test binary that includes this module uses it.
+pub(crate) fn on_the_fault_site(config: &mut Config) {
+    config.timeout = std::time::Duration::from_millis(400);
+    config.connect_timeout = config.timeout;
+    config.backoff = SHORT_BACKOFF;
+    config.limits.max_body = 1024 * 1024;
+}
+
 /// A crawl of `server`'s site at `concurrency`, with default limits.
 #[allow(dead_code)] // Not every test binary that includes this module uses it.
 pub(crate) fn config(server: &Server, concurrency: usize) -> Config {
