@@ -12,8 +12,10 @@
 //!
 //! One thing a link needs and the states above do not give: a value with a character
 //! reference in it (`&amp;`), a NUL or a carriage return is rewritten by the tokenizer
-//! (decoded, U+FFFD, a line feed). For those rare tags the tag alone is handed to `html5gum`'s
-//! full tokenizer, which holds the table of 2,231 named references ([`reference`]).
+//! (decoded, U+FFFD, a line feed). The references pages mostly write (`&amp;`, `&#x2F;`, an
+//! `&` in a query string that begins none) are decoded here ([`char_refs`]); for the rare
+//! tags with others the tag alone is handed to `html5gum`'s full tokenizer, which holds the
+//! table of 2,231 named references ([`reference`]).
 //!
 //! `<script>`, `<style>`, `<title>` and the other raw-text elements are raw text only if the
 //! tokenizer is told so after their start tag; a tree builder would do that, and [`Content::of`]
@@ -28,6 +30,7 @@
 //! [`crate::charset`]), so that entities and raw bytes end up in one encoding; a UTF-8 page
 //! comes as it was sent, and its values are read lossily.
 
+mod char_refs;
 pub(crate) mod reference;
 
 use std::borrow::Cow;
@@ -110,22 +113,23 @@ fn ends_name(byte: u8) -> bool {
     is_space(byte) || byte == b'/' || byte == b'>'
 }
 
-/// The attributes of a start tag that a crawler reads, borrowed from the page; the first of
-/// each name counts, as in a browser.
+/// The attributes of a start tag that a crawler reads, borrowed from the page (`V` is
+/// `&[u8]`) or decoded ([`Attributes::decoded`]); the first of each name counts, as in a
+/// browser.
 #[derive(Default)]
-struct Attributes<'a> {
-    href: Option<&'a [u8]>,
+struct Attributes<V> {
+    href: Option<V>,
     /// SVG 1.1's link attribute, which `href` replaces in SVG 2.
-    xlink_href: Option<&'a [u8]>,
-    charset: Option<&'a [u8]>,
-    http_equiv: Option<&'a [u8]>,
-    content: Option<&'a [u8]>,
+    xlink_href: Option<V>,
+    charset: Option<V>,
+    http_equiv: Option<V>,
+    content: Option<V>,
     /// Whether a value kept above is not its own text: it holds a character reference, a NUL
     /// or a carriage return, which the tokenizer rewrites.
     rewritten: bool,
 }
 
-impl<'a> Attributes<'a> {
+impl<'a> Attributes<&'a [u8]> {
     /// Keeps the attribute if its name is one of ours and the first of that name.
     fn keep(&mut self, name: &[u8], value: &'a [u8]) {
         let slot = if name.eq_ignore_ascii_case(b"href") {
@@ -149,6 +153,40 @@ impl<'a> Attributes<'a> {
                 .any(|&byte| matches!(byte, b'&' | b'\0' | b'\r'));
         }
     }
+
+    /// The values as the tokenizer rewrites them, where [`char_refs::decode`] can tell for
+    /// each; `None` if one needs the full tokenizer, or is not UTF-8.
+    fn decoded(&self) -> Option<Attributes<String>> {
+        let decode = |value: Option<&[u8]>| match value {
+            Some(value) => char_refs::decode(std::str::from_utf8(value).ok()?).map(Some),
+            None => Some(None),
+        };
+        Some(Attributes {
+            href: decode(self.href)?,
+            xlink_href: decode(self.xlink_href)?,
+            charset: decode(self.charset)?,
+            http_equiv: decode(self.http_equiv)?,
+            content: decode(self.content)?,
+            rewritten: false,
+        })
+    }
+}
+
+/// A value [`keep`] keeps: the page's bytes, read lossily, or a decoded value.
+trait Value<'a> {
+    fn text(self) -> Cow<'a, str>;
+}
+
+impl<'a> Value<'a> for &'a [u8] {
+    fn text(self) -> Cow<'a, str> {
+        utf8_lossy(self)
+    }
+}
+
+impl<'a> Value<'a> for String {
+    fn text(self) -> Cow<'a, str> {
+        Cow::Owned(self)
+    }
 }
 
 /// The start tags whose attributes a crawler reads.
@@ -169,6 +207,37 @@ impl Linking {
             4 if is(b"base") => Some(Linking::Base),
             4 if is(b"meta") => Some(Linking::Meta),
             _ => None,
+        }
+    }
+}
+
+/// Keeps in `links` what a start tag of ours links to, or declares.
+fn keep<'a, V: Value<'a>>(links: &mut Links<'a>, linking: Linking, attributes: Attributes<V>) {
+    match linking {
+        // An SVG `<a>` may link with `xlink:href`; `href` wins where both are given.
+        Linking::A => {
+            if let Some(href) = attributes.href.or(attributes.xlink_href) {
+                links.hrefs.push(href.text());
+            }
+        }
+        Linking::Area => {
+            if let Some(href) = attributes.href {
+                links.hrefs.push(href.text());
+            }
+        }
+        Linking::Base => {
+            if links.base.is_none() {
+                links.base = attributes.href.map(Value::text);
+            }
+        }
+        Linking::Meta => {
+            if links.charset.is_none() {
+                links.charset = meta_charset(
+                    attributes.charset.map(Value::text),
+                    attributes.http_equiv.map(Value::text),
+                    attributes.content.map(Value::text),
+                );
+            }
         }
     }
 }
@@ -308,9 +377,9 @@ impl<'a> Scanner<'a> {
         if let Some(linking) = linking {
             if attributes.rewritten {
                 let html = self.html;
-                self.rewritten(&html[lt..self.at]);
+                self.rewritten(linking, &attributes, &html[lt..self.at]);
             } else {
-                self.keep(linking, &attributes);
+                keep(&mut self.links, linking, attributes);
             }
         }
         match Content::of(name) {
@@ -323,7 +392,7 @@ impl<'a> Scanner<'a> {
 
     /// What follows a tag's name: its `>` at once (most tags), or [`Scanner::attributes`].
     #[inline]
-    fn end_of_tag(&mut self, keep: Option<&mut Attributes<'a>>) -> Option<()> {
+    fn end_of_tag(&mut self, keep: Option<&mut Attributes<&'a [u8]>>) -> Option<()> {
         if self.peek()? == b'>' {
             self.at += 1;
             Some(())
@@ -335,7 +404,7 @@ impl<'a> Scanner<'a> {
     /// A tag's attributes up to its `>`, from the state before an attribute's name; `keep`
     /// collects those of ours. A `/` before the `>` (or anywhere between attributes) changes
     /// nothing here.
-    fn attributes(&mut self, mut keep: Option<&mut Attributes<'a>>) -> Option<()> {
+    fn attributes(&mut self, mut keep: Option<&mut Attributes<&'a [u8]>>) -> Option<()> {
         loop {
             self.skip_while(is_space)?;
             match self.peek()? {
@@ -385,40 +454,14 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// Keeps what a start tag of ours links to, or declares.
-    fn keep(&mut self, linking: Linking, attributes: &Attributes<'a>) {
-        match linking {
-            // An SVG `<a>` may link with `xlink:href`; `href` wins where both are given.
-            Linking::A => {
-                if let Some(href) = attributes.href.or(attributes.xlink_href) {
-                    self.links.hrefs.push(utf8_lossy(href));
-                }
-            }
-            Linking::Area => {
-                if let Some(href) = attributes.href {
-                    self.links.hrefs.push(utf8_lossy(href));
-                }
-            }
-            Linking::Base => {
-                if self.links.base.is_none() {
-                    self.links.base = attributes.href.map(utf8_lossy);
-                }
-            }
-            Linking::Meta => {
-                if self.links.charset.is_none() {
-                    self.links.charset = meta_charset(
-                        attributes.charset,
-                        attributes.http_equiv,
-                        attributes.content,
-                    );
-                }
-            }
+    /// A start tag of ours whose values the tokenizer rewrites: its values decoded, or, with
+    /// a reference [`char_refs`] leaves to the full tokenizer, the tag alone read by it (its
+    /// reading does not depend on what came before a start tag's `<`).
+    fn rewritten(&mut self, linking: Linking, attributes: &Attributes<&'a [u8]>, tag: &[u8]) {
+        if let Some(decoded) = attributes.decoded() {
+            keep(&mut self.links, linking, decoded);
+            return;
         }
-    }
-
-    /// A start tag of ours whose values the tokenizer rewrites: the tag alone, read by the
-    /// full tokenizer (its reading does not depend on what came before a start tag's `<`).
-    fn rewritten(&mut self, tag: &[u8]) {
         let found = reference::extract_links_html5gum(tag);
         self.links.hrefs.extend(found.hrefs);
         if self.links.base.is_none() {
@@ -560,18 +603,18 @@ enum Script {
 /// The label a `<meta>` declares: `charset`, or `http-equiv=content-type` with a `content`
 /// that names one; trimmed, and none if empty.
 pub(crate) fn meta_charset<'a>(
-    charset: Option<&'a [u8]>,
-    http_equiv: Option<&'a [u8]>,
-    content: Option<&'a [u8]>,
+    charset: Option<Cow<'a, str>>,
+    http_equiv: Option<Cow<'a, str>>,
+    content: Option<Cow<'a, str>>,
 ) -> Option<Cow<'a, str>> {
-    let trimmed = |value: &'a [u8]| match utf8_lossy(value) {
+    let trimmed = |value: Cow<'a, str>| match value {
         Cow::Borrowed(value) => Cow::Borrowed(value.trim()),
         Cow::Owned(value) => Cow::Owned(value.trim().to_owned()),
     };
     let label = match (charset, http_equiv, content) {
         (Some(charset), _, _) => Some(trimmed(charset)),
         (None, Some(http_equiv), Some(content))
-            if trimmed(http_equiv).eq_ignore_ascii_case("content-type") =>
+            if http_equiv.trim().eq_ignore_ascii_case("content-type") =>
         {
             match trimmed(content) {
                 Cow::Borrowed(content) => {

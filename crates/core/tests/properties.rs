@@ -98,6 +98,15 @@ const MARKUP: &[&[u8]] = &[
     b"&#x2F;",
     b"&not",
     b"&notin;",
+    // References the scanner decodes itself, and some it leaves to html5gum.
+    b"&lt;",
+    b"&#47;",
+    b"&#128;",
+    b"&#xD800;",
+    b"&#x1F600;",
+    b"&b=",
+    b"&copy=",
+    b"&AMP;",
     b"&#",
     b";",
     b"<script>",
@@ -293,5 +302,22 @@ proptest! {
     ) {
         let html = pieces.concat();
         prop_assert_eq!(extract_links(&html), extract_links_html5gum(&html));
+    }
+}
+
+proptest! {
+    // Each case is two short tags, dense in what they test: fewer cases find as much.
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    /// Values dense in character references, whole or broken, the scanner's own decoding
+    /// and html5gum's full tokenizer read alike.
+    #[test]
+    fn references_in_values_read_as_html5gum_reads_them(
+        value in "(&#[0-9]{1,4};|&#[xX][0-9a-fA-F]{1,6};|&(amp|lt|quot|apos|copy|not|nbsp|AMP);|\
+                  [&#;=]|amp|lt|copy|not|x|[0-9]{1,3}|[0-9a-fA-F]{2,6}|D800|FFFE|110000|/| ){0,12}",
+        quote in prop::sample::select(vec!["\"", "'", ""]),
+    ) {
+        let html = format!("<a href={quote}{value}{quote}><meta charset={quote}{value}{quote}>");
+        prop_assert_eq!(extract_links(html.as_bytes()), extract_links_html5gum(html.as_bytes()));
     }
 }

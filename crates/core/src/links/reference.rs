@@ -145,11 +145,10 @@ impl Emitter for &mut LinkEmitter {
             b"base" if self.links.base.is_none() => self.links.base = attributes.href.map(text),
             b"meta" if self.links.charset.is_none() => {
                 self.links.charset = meta_charset(
-                    attributes.charset.as_deref(),
-                    attributes.http_equiv.as_deref(),
-                    attributes.content.as_deref(),
-                )
-                .map(|label| Cow::Owned(label.into_owned()));
+                    attributes.charset.map(text),
+                    attributes.http_equiv.map(text),
+                    attributes.content.map(text),
+                );
             }
             _ => {}
         }
