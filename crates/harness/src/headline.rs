@@ -668,8 +668,9 @@ fn keep_alive_verdict(results: &Results, docs: &str) -> Option<Verdict> {
         .entries
         .iter()
         .filter_map(|e| {
-            let close = closing.value_of(&e.model)?;
-            Some(format!("{} {:.1}×", e.model, e.value / close.max(1e-9)))
+            let close = closing.entries.iter().find(|c| c.model == e.model)?;
+            let ratio = connections::Ratio::of_runs(&e.run, &close.run);
+            Some(format!("{} {:.1}×", e.model, ratio.value))
         })
         .collect();
     if !times.is_empty() {
@@ -699,10 +700,14 @@ fn keep_alive_verdict(results: &Results, docs: &str) -> Option<Verdict> {
         Some(wrk) => {
             let _ = write!(
                 machine,
-                "`wrk -t{}` keeping its connections did {:.0} responses/s, spending {} µs of CPU \
-                 per response",
+                "`wrk -t{}` keeping its connections did {:.0} responses/s{}, spending {} µs of \
+                 CPU per response",
                 wrk.threads,
                 wrk.responses_per_s,
+                match wrk.rounds_per_s.len() {
+                    0 | 1 => String::new(),
+                    n => format!(" (the median of {n} loads, one at the start of each round)"),
+                },
                 wrk.client
                     .map_or("—".to_owned(), |c| format!("{:.1}", c.total_us()))
             );

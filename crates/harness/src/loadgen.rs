@@ -252,6 +252,12 @@ pub struct WrkRow {
     /// What counted the instructions, `perf` or `callgrind`.
     #[serde(default)]
     pub instructions_by: Option<String>,
+    /// Over http, wrk loads the server at the start of each round of the crawls
+    /// ([`crate::plan::ConnectionsAxis::rounds`]): the responses/s of every round, in the
+    /// order they ran. This row is their median
+    /// ([`crate::connections::collapse_wrk_rounds`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rounds_per_s: Vec<f64>,
 }
 
 /// `Requests/sec` and the count of `N requests in T` from `wrk`'s report.

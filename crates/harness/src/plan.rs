@@ -486,6 +486,8 @@ pub struct ConnectionsAxis {
     /// a tenth of a second, and on a shared machine one alone moves by a fifth from run to
     /// run, or by a half (keeping connections, 60-140K/s on one machine in one hour): the
     /// standard plans take the median of 5, where 3 still left a target's verdict to chance.
+    /// wrk loads the server at the start of each round, and a target weighs each round's
+    /// figure against the same round's ([`crate::connections::Ratio`]).
     /// Plans written before it (1) crawled them once.
     #[serde(default = "one")]
     pub rounds: usize,

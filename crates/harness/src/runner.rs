@@ -135,14 +135,15 @@ pub fn sweep(bin: &Path, plan: &Plan) -> io::Result<Results> {
     // crawl would meet other faults than the expected ones.
     type Key = (String, usize, Option<CoresStep>, bool, Option<usize>);
     let mut servers: BTreeMap<Key, Result<ServerProcess, String>> = BTreeMap::new();
-    // The connection axis's CPU-bound site, whose servers wrk loads (once over each of http
-    // and https).
+    // The connection axis's CPU-bound site, whose servers wrk loads: over http at the start
+    // of each round of its crawls, so that each round's crawls have wrk's rate of their own
+    // moment beside them; over https once.
     let wrk_site = plan
         .connections
         .as_ref()
         .and_then(|axis| axis.cpu_site())
         .map(|site| site.name.clone());
-    let mut wrk_loaded: Vec<bool> = Vec::new();
+    let mut wrk_loaded: Vec<(bool, usize)> = Vec::new();
     for (index, job) in jobs.iter().enumerate() {
         let tls = job.transport.tls;
         let chaos = job.chaos.map(|(rate, axis, _)| Chaos {
@@ -197,14 +198,17 @@ pub fn sweep(bin: &Path, plan: &Plan) -> io::Result<Results> {
         }
         if wrk_site.as_deref() == Some(job.site.name.as_str())
             && job.step.is_none()
-            && !wrk_loaded.contains(&tls)
+            && !wrk_loaded.contains(&(tls, job.round))
         {
-            wrk_loaded.push(tls);
+            wrk_loaded.push((tls, job.round));
             overall.set_message(format!(
-                "loading the {} server with wrk",
-                if tls { "https" } else { "http" }
+                "loading the {} server with wrk (round {})",
+                if tls { "https" } else { "http" },
+                job.round + 1
             ));
-            let rows = wrk_rows(server, &job.site.name, plan, &counters);
+            // Counted once, in the first round.
+            let counts = (job.round == 0).then_some(&counters);
+            let rows = wrk_rows(server, &job.site.name, plan, counts);
             match rows {
                 Ok(rows) => results.wrk.extend(rows),
                 // Said once, for http and https alike.
@@ -236,6 +240,7 @@ pub fn sweep(bin: &Path, plan: &Plan) -> io::Result<Results> {
     drop(servers);
     overall.finish_and_clear();
     crate::connections::collapse_rounds(&mut results.runs);
+    crate::connections::collapse_wrk_rounds(&mut results.wrk);
     derive(&mut results);
     Ok(results)
 }
@@ -282,14 +287,14 @@ fn per_response(after: Option<f64>, before: Option<f64>, responses: u64) -> Opti
 }
 
 /// `wrk` against `server` (of the connection axis's CPU-bound `site`), closing connections
-/// and keeping them, with a thread per core and with one; with one thread it is also counted
-/// (system calls and instructions per request), where the counters allow. Fails, saying why,
-/// when wrk is not installed.
+/// and keeping them, with a thread per core and with one; with one thread and `counters` it
+/// is also counted (system calls and instructions per request), where they allow. Fails,
+/// saying why, when wrk is not installed.
 fn wrk_rows(
     server: &ServerProcess,
     site: &str,
     plan: &Plan,
-    counters: &Counters,
+    counters: Option<&Counters>,
 ) -> Result<Vec<WrkRow>, String> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let mut threads = vec![cores];
@@ -328,7 +333,9 @@ fn wrk_rows(
                 ..WrkRow::default()
             };
             // One thread, as one loop has: counted over http, where the crawls are counted.
-            if threads == 1 && !tls && plan.counts.is_some() {
+            if let Some(counters) = counters.filter(|_| threads == 1 && !tls)
+                && plan.counts.is_some()
+            {
                 let counted = WrkLoad {
                     duration: Duration::from_secs(1),
                     ..load
@@ -515,7 +522,7 @@ fn connection_jobs<'a>(
             } else {
                 1
             };
-            for _ in 0..rounds {
+            for round in 0..rounds {
                 for &concurrency in &at.concurrencies {
                     for &strategy in &plan.strategies {
                         for (parallel, runtime) in forms(strategy, cores) {
@@ -525,6 +532,7 @@ fn connection_jobs<'a>(
                                     runtime,
                                     transport,
                                     timeout_s,
+                                    round,
                                     ..Job::new(&at.site, strategy, concurrency)
                                 };
                                 jobs.push(match axis.handshake_pages {
@@ -636,6 +644,9 @@ struct Job<'a> {
     chaos: Option<(f64, &'a ChaosAxis, &'a ChaosSet)>,
     /// The state axis: with `--state DIR` (`Some(true)`) or in memory beside it.
     state_axis: Option<bool>,
+    /// The connection axis's CPU-bound http crawls: the round it runs in (see
+    /// [`crate::plan::ConnectionsAxis::rounds`]); 0 for every other crawl.
+    round: usize,
 }
 
 impl<'a> Job<'a> {
@@ -658,6 +669,7 @@ impl<'a> Job<'a> {
             max_pages: None,
             chaos: None,
             state_axis: None,
+            round: 0,
         }
     }
 
@@ -1191,6 +1203,12 @@ mod tests {
         // side by side.
         let round = |r: usize| http[r * each..(r + 1) * each].iter().map(|j| key(j));
         assert!((1..axis.rounds).all(|r| round(r).eq(round(0))));
+        // Each knows its round, which has wrk loaded beside it.
+        assert!(
+            (0..axis.rounds).all(|r| http[r * each..(r + 1) * each].iter().all(|j| j.round == r))
+        );
+        let in_rounds = |j: &Job<'_>| http.iter().any(|h| std::ptr::eq(*h, j));
+        assert!(jobs.iter().filter(|j| !in_rounds(j)).all(|j| j.round == 0));
         assert!(round(0).collect::<Vec<_>>().windows(2).any(|w| {
             (w[0].0, w[0].1, w[0].2, w[0].3) == (w[1].0, w[1].1, w[1].2, w[1].3) && w[0].4 != w[1].4
         }));

@@ -906,18 +906,22 @@ fn wrk_table(results: &Results, md: &mut String) {
          `wrk` fetching the root page again and again, closing every connection (`-H \
          'Connection: close'`) or keeping them, with a thread per core and with one (as one \
          loop has). Over https wrk resumes its session on every new connection after the \
-         first, and checks no certificate. System calls and instructions per response come \
-         from a second run of one second, counted.\n\n\
+         first, and checks no certificate. Over http wrk loads the server at the start of \
+         each round of the crawls, so that each round's crawls are weighed against wrk's rate \
+         of their own moment: a cell with rounds is their median, the slowest and fastest in \
+         brackets. System calls and instructions per response come from a second run of one \
+         second, counted, in the first round.\n\n\
          | wrk | threads | connections | responses/s | client µs/response, user + kernel | server µs/response | system calls/response | user instructions/response |\n\
          |---|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for w in &results.wrk {
         md.push_str(&format!(
-            "| {} | {} | {} | {:.0} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {:.0}{} | {} | {} | {} | {} |\n",
             w.transport.name(),
             w.threads,
             w.connections,
             w.responses_per_s,
+            spread(&w.rounds_per_s),
             w.client.map_or("—".to_owned(), |c| format!(
                 "{:.1} + {:.1}",
                 c.user_us, c.sys_us
@@ -1488,11 +1492,8 @@ mod tests {
             threads: 1,
             connections: 100,
             responses_per_s: 150_000.0,
-            client: None,
-            server_cpu_us: None,
-            syscalls_per_response: None,
             instructions_per_response: Some(570.0),
-            instructions_by: None,
+            ..crate::loadgen::WrkRow::default()
         });
         let runs = [counted("callbacks", Some(split)), counted("threads", None)];
         let mut md = String::new();
