@@ -43,7 +43,7 @@ use crate::{
     config::{Config, MAX_URL_LEN},
     error::{ErrorKind, FetchError, Limit},
     journal::{Change, Spool},
-    known::{Id, Known},
+    known::{Id, Known, UNKNOWN},
     links::extract_links,
     politeness::Hosts,
     report::{Connections, Record, Report, Status},
@@ -78,6 +78,10 @@ pub struct Fetch {
     chain: u32,
     /// Whether the request keeps the connection (`--connections keep-alive`).
     keep_alive: bool,
+    /// Its URL's index among the known ones, so that its end finds its entry without
+    /// hashing and comparing its text again; [`UNKNOWN`] where it is not at hand (a
+    /// robots.txt; a URL queued on disk with `--state`). In padding, like `id`.
+    known: Id,
     /// What became of its connection ([`Conn`] bits, [`Fetch::mark`]), counted in the report.
     marks: u8,
     /// Rounds of work to do on the page once parsed.
@@ -131,6 +135,7 @@ impl Fetch {
             polite: false,
             chain: 0,
             keep_alive: false,
+            known: UNKNOWN,
             marks: 0,
             work_rounds: 0,
             started: None,
@@ -149,6 +154,7 @@ impl Fetch {
             polite: false,
             chain,
             keep_alive: false,
+            known: UNKNOWN,
             marks: 0,
             work_rounds: 0,
             started: None,
@@ -766,13 +772,16 @@ impl Crawler {
             }
             Ok(page) => page,
             Err(err) => {
-                self.record(Record {
-                    url: fetch.url.into(),
-                    status: Status::Error(err.kind()),
-                    tries: fetch.tries,
-                    latency: Some(latency),
-                    ..Record::default()
-                });
+                self.record(
+                    fetch.known,
+                    Record {
+                        url: fetch.url.into(),
+                        status: Status::Error(err.kind()),
+                        tries: fetch.tries,
+                        latency: Some(latency),
+                        ..Record::default()
+                    },
+                );
                 return self.end_round();
             }
         };
@@ -817,7 +826,7 @@ impl Crawler {
             }
         }
         if let Some(target) = &page.redirect {
-            let id = self.known.get(fetch.url.as_str());
+            let id = self.known_id(&fetch);
             let redirects = id.map_or(0, |id| self.known.redirects(id) + 1);
             if let Some(id) = id {
                 self.redirects.insert(id, target.clone());
@@ -832,18 +841,21 @@ impl Crawler {
                 }
             }
         }
-        self.record(Record {
-            url: fetch.url.into(),
-            status: Status::Http(page.status),
-            bytes: page.bytes,
-            html: page.html,
-            work_digest: page.work_digest,
-            links_found,
-            new_links,
-            redirect: page.redirect.map(Into::into),
-            tries: fetch.tries,
-            latency: Some(latency),
-        });
+        self.record(
+            fetch.known,
+            Record {
+                url: fetch.url.into(),
+                status: Status::Http(page.status),
+                bytes: page.bytes,
+                html: page.html,
+                work_digest: page.work_digest,
+                links_found,
+                new_links,
+                redirect: page.redirect.map(Into::into),
+                tries: fetch.tries,
+                latency: Some(latency),
+            },
+        );
         self.end_round();
     }
 
@@ -941,16 +953,22 @@ impl Crawler {
     /// The fetch of the first of the new URLs queued.
     fn fresh_fetch(&mut self) -> Option<Fetch> {
         // The text is a `Url`'s serialization, which parses back to the same `Url`.
-        let url = match &mut self.fresh {
-            Fresh::Ids(ids) => self.reparse.parse(self.known.url(ids.pop_front()?)),
-            Fresh::Spooled(spool) => self.reparse.parse(&spool.pop()?),
-        }
-        .expect("a queued URL's text parses again");
+        let (url, known) = match &mut self.fresh {
+            Fresh::Ids(ids) => {
+                let id = ids.pop_front()?;
+                (self.reparse.parse(self.known.url(id)), id)
+            }
+            Fresh::Spooled(spool) => (self.reparse.parse(&spool.pop()?), UNKNOWN),
+        };
+        let url = url.expect("a queued URL's text parses again");
         // Found when it was queued, so found again (given, or the resolver's, remembered).
         let addr = self
             .addr_of(&url)
             .expect("a queued URL's address was found before");
-        Some(Fetch::page(url, addr))
+        Some(Fetch {
+            known,
+            ..Fetch::page(url, addr)
+        })
     }
 
     /// Nothing queued, nothing waiting and nothing in flight: the crawl is complete.
@@ -1000,7 +1018,7 @@ impl Crawler {
             self.queue.push_front(fetch);
         } else if fetch.tries == 1
             && !fetch.robots
-            && let Some(id) = self.known.get(fetch.url.as_str())
+            && let Some(id) = self.known_id(&fetch)
         {
             // `fresh_fetch` makes the same fetch again when its turn comes.
             match &mut self.fresh {
@@ -1080,14 +1098,16 @@ impl Crawler {
         tracer.event(outcome.fetch.id, Event::Completed(&status));
     }
 
-    fn record(&mut self, record: Record) {
+    /// Keeps `record`, of the URL whose index is `known` (or [`UNKNOWN`]: looked up by its
+    /// text).
+    fn record(&mut self, known: Id, record: Record) {
         if self.config.journal.is_some() {
             // The journal tells the sink once the record is kept.
             self.changes.push(Change::Ended(record.clone()));
         } else if let Some(sink) = &self.config.sink {
             (sink.0)(&record);
         }
-        match self.known.get(&record.url) {
+        match self.id_of(known, &record.url) {
             Some(id) => self.known.end(id, &record),
             None => self.strays.push(record),
         }
@@ -1186,12 +1206,15 @@ impl Crawler {
             });
         }
         match self.verdict(&url, redirects) {
-            Err(err) => self.record(Record {
-                url: url.into(),
-                status: Status::Error(err.kind()),
-                ..Record::default()
-            }),
-            Ok(addr) if shard::take(&self.route) => self.queue_fetch(url, addr, rank),
+            Err(err) => self.record(
+                id,
+                Record {
+                    url: url.into(),
+                    status: Status::Error(err.kind()),
+                    ..Record::default()
+                },
+            ),
+            Ok(addr) if shard::take(&self.route) => self.queue_fetch(url, id, addr, rank),
             Ok(_) => {
                 // Another shard took the last of the shared budget meanwhile: past the bound.
                 self.known.forget_last(id);
@@ -1237,12 +1260,15 @@ impl Crawler {
         }
     }
 
-    fn queue_fetch(&mut self, url: Url, addr: SocketAddr, rank: Option<Rank>) {
+    fn queue_fetch(&mut self, url: Url, known: Id, addr: SocketAddr, rank: Option<Rank>) {
         self.started += 1;
         if let Some(rank) = rank {
             self.ranks.insert(url.as_str().to_owned(), rank);
         }
-        let mut fetch = Fetch::page(url, addr);
+        let mut fetch = Fetch {
+            known,
+            ..Fetch::page(url, addr)
+        };
         if !self.restored_tries.is_empty()
             && let Some(&(tries, _)) = self.restored_tries.get(fetch.url.as_str())
         {
@@ -1449,11 +1475,14 @@ impl Crawler {
     }
 
     fn disallowed(&mut self, fetch: Fetch) {
-        self.record(Record {
-            url: fetch.url.into(),
-            status: Status::Error(ErrorKind::Robots),
-            ..Record::default()
-        });
+        self.record(
+            fetch.known,
+            Record {
+                url: fetch.url.into(),
+                status: Status::Error(ErrorKind::Robots),
+                ..Record::default()
+            },
+        );
     }
 
     /// `url`, seen before through `before` redirects, is now reached through fewer. A queued
@@ -1475,7 +1504,7 @@ impl Crawler {
                 if let Some(gauges) = &self.config.gauges {
                     gauges.ended.fetch_sub(1, Ordering::Relaxed);
                 }
-                self.queue_fetch(url, addr, rank);
+                self.queue_fetch(url, id, addr, rank);
             }
         } else if let Some(target) = self
             .known
@@ -1492,6 +1521,22 @@ impl Crawler {
                     self.enqueue(target, redirects + 1);
                 }
             }
+        }
+    }
+
+    /// The index of `fetch`'s URL among the known ones, if it is known: the one it carries,
+    /// else looked up by its text.
+    fn known_id(&self, fetch: &Fetch) -> Option<Id> {
+        self.id_of(fetch.known, fetch.url.as_str())
+    }
+
+    /// `known`, or where it is [`UNKNOWN`], the index of `url` if it is known.
+    fn id_of(&self, known: Id, url: &str) -> Option<Id> {
+        if known == UNKNOWN {
+            self.known.get(url)
+        } else {
+            debug_assert_eq!(self.known.get(url), Some(known), "{url}");
+            Some(known)
         }
     }
 

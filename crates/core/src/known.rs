@@ -78,6 +78,18 @@ const NO_LATENCY: u64 = (1 << 48) - 1;
 /// The index of a known URL.
 pub(crate) type Id = u32;
 
+/// No index: beside an [`Id`] where the URL's is not at hand. Never a URL's, since at most
+/// `Id::MAX` URLs are known (0 to `Id::MAX - 1`).
+pub(crate) const UNKNOWN: Id = Id::MAX;
+
+/// The index of a URL added after `count` others.
+fn next_id(count: usize) -> Id {
+    Id::try_from(count)
+        .ok()
+        .filter(|&id| id != UNKNOWN)
+        .expect("at most 4,294,967,295 URLs per crawler")
+}
+
 /// The URLs a crawler knows, and their records (see the module's doc).
 ///
 /// `S` hashes the URLs for the seen set (a test gives one under which every URL collides).
@@ -133,7 +145,7 @@ impl Fingerprints {
     }
 
     fn insert(&mut self, fp: u64, redirects: u32) -> Id {
-        let id = Id::try_from(self.count).expect("at most 4,294,967,295 URLs per crawler");
+        let id = next_id(self.count);
         if self.fps.last().is_none_or(|chunk| chunk.len() == FP_CHUNK) {
             self.fps.push(Vec::with_capacity(FP_CHUNK));
         }
@@ -267,7 +279,7 @@ impl<S: BuildHasher> Known<S> {
         if let Some(lean) = &mut self.lean {
             return lean.insert(lean.of(url), redirects);
         }
-        let id = Id::try_from(self.len()).expect("at most 4,294,967,295 URLs per crawler");
+        let id = next_id(self.len());
         let loc = self.store(url);
         if self
             .entries
