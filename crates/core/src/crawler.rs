@@ -468,6 +468,18 @@ impl std::fmt::Debug for Fresh {
     }
 }
 
+/// What a crawl ended with ([`Crawler::take_ended`]): what its report is made of.
+pub(crate) struct Ended {
+    /// Every URL's record.
+    pub(crate) records: Vec<Record>,
+    /// What became of its connections.
+    pub(crate) connections: Connections,
+    /// The most fetches it had in flight at once.
+    pub(crate) peak_in_flight: usize,
+    /// What it noted for the report.
+    pub(crate) notes: Vec<String>,
+}
+
 /// The frontier (seen set, queue, in-flight count) and the records of a crawl.
 ///
 /// Whether a URL is fetched does not depend on the order in which the paths to it are found:
@@ -1073,6 +1085,17 @@ impl Crawler {
     // points, which a copy inlined into a caller would hide.
     #[inline(never)]
     pub fn into_report(mut self, strategy: &str, elapsed: Duration) -> Report {
+        let ended = self.take_ended();
+        let mut report = Report::new(strategy, &self.config, ended.records, elapsed);
+        report.connections = ended.connections;
+        report.peak_in_flight = ended.peak_in_flight;
+        report.notes = ended.notes;
+        report
+    }
+
+    /// What the crawl ended with, for a report: every record, credited with the links that
+    /// found it, and the counts beside them. The crawler is left empty.
+    pub(crate) fn take_ended(&mut self) -> Ended {
         self.flush();
         let credits = std::mem::take(&mut self.credits);
         let redirects = std::mem::take(&mut self.redirects);
@@ -1080,11 +1103,12 @@ impl Crawler {
         let mut records = std::mem::take(&mut self.known).into_records(redirect);
         records.append(&mut self.strays);
         credit(&mut records, credits);
-        let mut report = Report::new(strategy, &self.config, records, elapsed);
-        report.connections = self.connections;
-        report.peak_in_flight = self.peak_in_flight;
-        report.notes = self.notes;
-        report
+        Ended {
+            records,
+            connections: self.connections,
+            peak_in_flight: self.peak_in_flight,
+            notes: std::mem::take(&mut self.notes),
+        }
     }
 
     fn trace_completed(&self, outcome: &Outcome) {

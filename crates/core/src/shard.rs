@@ -680,11 +680,11 @@ impl Shard {
         let mut connections = crate::report::Connections::default();
         for mut shard in shards {
             credits.extend(shard.crawler.take_credits());
-            let report = shard.crawler.into_report(strategy, elapsed);
-            peak_in_flight += report.peak_in_flight;
-            connections.add(&report.connections);
-            records.extend(report.records);
-            notes.extend(report.notes);
+            let ended = shard.crawler.take_ended();
+            peak_in_flight += ended.peak_in_flight;
+            connections.add(&ended.connections);
+            records.extend(ended.records);
+            notes.extend(ended.notes);
         }
         notes.sort();
         crawler::credit(&mut records, credits);
