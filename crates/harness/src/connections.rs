@@ -89,33 +89,47 @@ fn fastest<'a>(runs: impl Iterator<Item = &'a Run>) -> Option<&'a Run> {
 /// its group instead: a failure is never outvoted. Every other run is left as it is, and the
 /// folded run takes its first round's place.
 pub fn collapse_rounds(runs: &mut Vec<Run>) {
-    let rounded = |r: &Run| r.site == CONN_CPU && !r.transport.tls && r.cores.is_none();
-    let same =
-        |a: &Run, b: &Run| a.same_form(b) && a.transport == b.transport && a.pages == b.pages;
-    let mut folded = Vec::with_capacity(runs.len());
-    // Each group of rounds, and the place in `folded` its run will take.
-    let mut groups: Vec<(usize, Vec<Run>)> = Vec::new();
-    for run in runs.drain(..) {
-        if !rounded(&run) {
-            folded.push(run);
-        } else if let Some((_, group)) = groups.iter_mut().find(|(_, g)| same(&g[0], &run)) {
-            group.push(run);
-        } else {
-            groups.push((folded.len(), vec![run]));
-            folded.push(Run::default());
-        }
-    }
-    for (at, group) in groups {
-        folded[at] = median_round(group);
-    }
-    *runs = folded;
+    fold_groups(
+        runs,
+        |r| r.site == CONN_CPU && !r.transport.tls && r.cores.is_none(),
+        |a, b| a.same_form(b) && a.transport == b.transport && a.pages == b.pages,
+        median_round,
+    );
 }
 
-/// The run that stands for `rounds` (at least one): see [`collapse_rounds`].
-fn median_round(mut rounds: Vec<Run>) -> Run {
-    if rounds.len() == 1 {
-        return rounds.remove(0);
+/// Folds each group of `items` that are `rounded` and the `same` as one another into one,
+/// `fold` of the group (its items in the order they came), at its first item's place; a group
+/// of one, and every other item, is left as it is.
+fn fold_groups<T: Default>(
+    items: &mut Vec<T>,
+    rounded: impl Fn(&T) -> bool,
+    same: impl Fn(&T, &T) -> bool,
+    fold: impl Fn(Vec<T>) -> T,
+) {
+    let mut folded = Vec::with_capacity(items.len());
+    // Each group, and the place in `folded` its item will take.
+    let mut groups: Vec<(usize, Vec<T>)> = Vec::new();
+    for item in items.drain(..) {
+        if !rounded(&item) {
+            folded.push(item);
+        } else if let Some((_, group)) = groups.iter_mut().find(|(_, g)| same(&g[0], &item)) {
+            group.push(item);
+        } else {
+            groups.push((folded.len(), vec![item]));
+            folded.push(T::default());
+        }
     }
+    for (at, mut group) in groups {
+        folded[at] = match group.len() {
+            1 => group.remove(0),
+            _ => fold(group),
+        };
+    }
+    *items = folded;
+}
+
+/// The run that stands for `rounds` (two or more): see [`collapse_rounds`].
+fn median_round(mut rounds: Vec<Run>) -> Run {
     let rates: Vec<f64> = rounds.iter().map(|r| r.pages_per_s).collect();
     let chosen = rounds
         .iter()
@@ -141,47 +155,34 @@ fn median_at(figures: &[f64]) -> usize {
 /// instructions of the round that was counted (the first) stay with it. A row of one load
 /// (over https, or a sweep of one round) is left as it is.
 pub fn collapse_wrk_rounds(rows: &mut Vec<WrkRow>) {
-    let mut groups: Vec<Vec<WrkRow>> = Vec::new();
-    for row in rows.drain(..) {
-        let same = |g: &&mut Vec<WrkRow>| {
-            let first = &g[0];
+    fn load(w: &WrkRow) -> (&str, Transport, usize, usize) {
+        (&w.site, w.transport, w.threads, w.connections)
+    }
+    fold_groups(rows, |_| true, |a, b| load(a) == load(b), median_load);
+}
+
+/// The row that stands for `group`, one load a round (two or more): see
+/// [`collapse_wrk_rounds`].
+fn median_load(mut group: Vec<WrkRow>) -> WrkRow {
+    let rates: Vec<f64> = group.iter().map(|w| w.responses_per_s).collect();
+    let counted = group
+        .iter()
+        .find(|w| w.syscalls_per_response.is_some() || w.instructions_per_response.is_some())
+        .map(|w| {
             (
-                &first.site,
-                first.transport,
-                first.threads,
-                first.connections,
-            ) == (&row.site, row.transport, row.threads, row.connections)
-        };
-        match groups.iter_mut().find(|g| same(g)) {
-            Some(group) => group.push(row),
-            None => groups.push(vec![row]),
-        }
+                w.syscalls_per_response,
+                w.instructions_per_response,
+                w.instructions_by.clone(),
+            )
+        });
+    let mut row = group.swap_remove(median_at(&rates));
+    if let Some((syscalls, instructions, by)) = counted {
+        row.syscalls_per_response = syscalls;
+        row.instructions_per_response = instructions;
+        row.instructions_by = by;
     }
-    for mut group in groups {
-        if group.len() == 1 {
-            rows.append(&mut group);
-            continue;
-        }
-        let rates: Vec<f64> = group.iter().map(|w| w.responses_per_s).collect();
-        let counted = group
-            .iter()
-            .find(|w| w.syscalls_per_response.is_some() || w.instructions_per_response.is_some())
-            .map(|w| {
-                (
-                    w.syscalls_per_response,
-                    w.instructions_per_response,
-                    w.instructions_by.clone(),
-                )
-            });
-        let mut row = group.swap_remove(median_at(&rates));
-        if let Some((syscalls, instructions, by)) = counted {
-            row.syscalls_per_response = syscalls;
-            row.instructions_per_response = instructions;
-            row.instructions_by = by;
-        }
-        row.rounds_per_s = rates;
-        rows.push(row);
-    }
+    row.rounds_per_s = rates;
+    row
 }
 
 /// One figure over another, as a target weighs it.
@@ -228,7 +229,8 @@ impl Ratio {
         )
     }
 
-    /// `, the median of the rounds' ratios (0.52, 0.61, …)` where it is one, else nothing.
+    /// `; ratio: the median of each round's (0.52, 0.61, …, in the order they ran)` where it
+    /// is one, else nothing.
     fn said(&self) -> String {
         if self.rounds.is_empty() {
             return String::new();

@@ -165,8 +165,8 @@ pub const FRONTIER: &[&str] = &[
     "c10k_core::crawler::Crawler::next_fetch",
     "c10k_core::crawler::Crawler::complete",
 ];
-/// The report: the shards' reports merged (which writes each shard's), or for a crawl of
-/// one crawler its own; the first the profile names.
+/// The report: the shards' records merged into one (which takes each shard's), or for a
+/// crawl of one crawler its own; the first the profile names.
 pub const REPORT: &[&str] = &[
     "c10k_core::shard::Shard::merge",
     "c10k_core::crawler::Crawler::into_report",
