@@ -356,6 +356,11 @@ pub struct PoolClaim {
     pub close_per_s: f64,
     /// Responses/s keeping them (http).
     pub keep_alive_per_s: f64,
+    /// Keeping over closing, where both ran in the same rounds: the median of each round's
+    /// ratio ([`Ratio`]). `None` where they did not (or the sweep was written before it):
+    /// [`PoolClaim::times`] is then the two rates' ratio.
+    #[serde(default)]
+    pub ratio: Option<f64>,
     /// CPU µs per page closing connections.
     pub close_cpu_us: f64,
     /// CPU µs per page keeping them.
@@ -379,6 +384,12 @@ impl PoolClaim {
     /// CPU µs per page the pool saves (over http).
     pub fn saves_us(&self) -> f64 {
         self.close_cpu_us - self.keep_alive_cpu_us
+    }
+
+    /// How many times the close rate keeping connections reached.
+    pub fn times(&self) -> f64 {
+        self.ratio
+            .unwrap_or(self.keep_alive_per_s / self.close_per_s.max(1e-9))
     }
 }
 
@@ -421,6 +432,9 @@ pub fn pool_claims(results: &Results) -> BTreeMap<String, PoolClaim> {
                 concurrency: c,
                 close_per_s: close.pages_per_s,
                 keep_alive_per_s: kept.pages_per_s,
+                ratio: Some(Ratio::of_runs(kept, close))
+                    .filter(|ratio| !ratio.rounds.is_empty())
+                    .map(|ratio| ratio.value),
                 close_cpu_us: close.cpu_us_per_page,
                 keep_alive_cpu_us: kept.cpu_us_per_page,
                 reused_share: kept.reused_share(),
@@ -1214,6 +1228,35 @@ mod tests {
         assert_eq!(claim.reused_share, Some(0.99));
         assert_eq!(claim.syscalls, Some((100, 9.0, 0.4)));
         assert_eq!(claim.https_cpu_us, None);
+        assert_eq!(claim.times(), 3.0);
+    }
+
+    /// Keeping against closing, as the lecture's claim, is weighed round by round as the
+    /// targets weigh it: here the medians' ratio would be 2.0, while the rounds, each
+    /// against its own, kept 3.0, 3.25 and 2.0 times the close rate (their median, 3.0).
+    #[test]
+    fn the_pool_claim_weighs_each_round_against_its_own() {
+        let rounds = |transport, per_s: &[f64]| Run {
+            rounds_per_s: per_s.to_vec(),
+            pages_per_s: per_s[median_at(per_s)],
+            ..run("async", transport, 10, 0.0, 20.0)
+        };
+        let results = Results {
+            runs: vec![
+                rounds(Transport::HTTP_CLOSE, &[10.0, 40.0, 30.0]),
+                rounds(Transport::HTTP_KEEP_ALIVE, &[30.0, 130.0, 60.0]),
+            ],
+            ..Results::default()
+        };
+        let claim = &pool_claims(&results)["async"];
+        assert_eq!((claim.close_per_s, claim.keep_alive_per_s), (30.0, 60.0));
+        assert_eq!(claim.times(), 3.0);
+        // A sweep written before the ratio was kept: the rates' ratio.
+        let older = PoolClaim {
+            ratio: None,
+            ..claim.clone()
+        };
+        assert_eq!(older.times(), 2.0);
     }
 
     /// Each row of `target`: its model, and whether it is met.

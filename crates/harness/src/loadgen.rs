@@ -194,8 +194,8 @@ impl WrkLoad {
     }
 }
 
-/// `wrk -tT -cN -dS -H 'Connection: close' URL` (T = the cores), when `wrk` is on the path.
-pub fn wrk(url: &str, connections: usize, duration: Duration) -> Option<Wrk> {
+/// `wrk -tT -cN -dS -H 'Connection: close' URL` (T = the cores).
+pub fn wrk(url: &str, connections: usize, duration: Duration) -> Result<Wrk, WrkFailed> {
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     wrk_with(
         url,
@@ -208,15 +208,50 @@ pub fn wrk(url: &str, connections: usize, duration: Duration) -> Option<Wrk> {
     )
 }
 
-/// `wrk` loading `url` as `load` says, when it is on the path.
+/// Why a load of `wrk` measured nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WrkFailed {
+    /// `wrk` is not on the path.
+    Missing,
+    /// It ran, or could not be started, and gave no rate: why, in a few words (its exit
+    /// status and the first line it wrote).
+    Failed(String),
+}
+
+/// `wrk` loading `url` as `load` says.
 ///
 /// Its CPU time is read as this process's children's, before and after: nothing else is
 /// waited for meanwhile.
-pub fn wrk_with(url: &str, load: &WrkLoad) -> Option<Wrk> {
-    let usage = usage_of(UsageWho::RUSAGE_CHILDREN).ok()?;
-    let output = Command::new("wrk").args(load.args(url)).output().ok()?;
-    let (responses_per_s, requests) = parse_wrk(&String::from_utf8_lossy(&output.stdout))?;
-    Some(Wrk {
+pub fn wrk_with(url: &str, load: &WrkLoad) -> Result<Wrk, WrkFailed> {
+    run_wrk("wrk", url, load)
+}
+
+/// [`wrk_with`], with `program` as `wrk`.
+fn run_wrk(program: &str, url: &str, load: &WrkLoad) -> Result<Wrk, WrkFailed> {
+    let failed = |why: String| WrkFailed::Failed(why);
+    let usage = usage_of(UsageWho::RUSAGE_CHILDREN).map_err(|err| failed(err.to_string()))?;
+    let output = match Command::new(program).args(load.args(url)).output() {
+        Ok(output) => output,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Err(WrkFailed::Missing),
+        Err(err) => return Err(failed(format!("could not start it: {err}"))),
+    };
+    let Some((responses_per_s, requests)) = parse_wrk(&String::from_utf8_lossy(&output.stdout))
+    else {
+        // wrk writes its errors to either stream.
+        let said = [&output.stderr, &output.stdout]
+            .into_iter()
+            .flat_map(|bytes| {
+                let text = String::from_utf8_lossy(bytes);
+                text.lines()
+                    .map(str::trim)
+                    .find(|line| !line.is_empty())
+                    .map(str::to_owned)
+            })
+            .next()
+            .unwrap_or_else(|| "it wrote nothing".to_owned());
+        return Err(failed(format!("{}, no rate: {said}", output.status)));
+    };
+    Ok(Wrk {
         responses_per_s,
         responses: requests,
         client: requests.and_then(|n| CpuPerResponse::since(&usage, UsageWho::RUSAGE_CHILDREN, n)),
@@ -314,5 +349,28 @@ mod tests {
             load.args("http://127.0.0.1:1/"),
             ["-t4", "-c4", "-d1s", "http://127.0.0.1:1/"]
         );
+    }
+
+    /// Only a `wrk` that is not there is "not installed": one that ran and failed says how,
+    /// so that a sweep does not take a failed load for a missing tool.
+    #[test]
+    fn a_wrk_that_fails_is_told_from_one_that_is_missing() {
+        let load = WrkLoad {
+            threads: 1,
+            connections: 1,
+            duration: Duration::from_secs(1),
+            close: false,
+        };
+        let url = "http://127.0.0.1:1/";
+        assert_eq!(
+            run_wrk("c10k-no-such-program", url, &load),
+            Err(WrkFailed::Missing)
+        );
+        // `false` takes wrk's arguments, writes nothing and exits 1.
+        let Err(WrkFailed::Failed(why)) = run_wrk("false", url, &load) else {
+            panic!("`false` measured something");
+        };
+        assert!(why.contains("exit status: 1"), "{why}");
+        assert!(why.ends_with("no rate: it wrote nothing"), "{why}");
     }
 }

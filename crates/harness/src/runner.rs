@@ -18,7 +18,7 @@ use serde::Deserialize;
 use crate::{
     Strategy,
     counts::Counters,
-    loadgen::{self, WrkLoad, WrkRow},
+    loadgen::{self, WrkFailed, WrkLoad, WrkRow},
     measure::{ProcessUsage, cpu_seconds_of, machine},
     peers::Peer,
     plan::{ChaosAxis, ChaosSet, CoresAxis, CoresStep, Plan, Site, Transport},
@@ -208,9 +208,13 @@ pub fn sweep(bin: &Path, plan: &Plan) -> io::Result<Results> {
             ));
             // Counted once, in the first round.
             let counts = (job.round == 0).then_some(&counters);
-            let rows = wrk_rows(server, &job.site.name, plan, counts);
-            match rows {
-                Ok(rows) => results.wrk.extend(rows),
+            match wrk_rows(server, &job.site.name, plan, counts) {
+                Ok((rows, failed)) => {
+                    results.wrk.extend(rows);
+                    for line in failed {
+                        note(&mut results, format!("round {}: {line}", job.round + 1));
+                    }
+                }
                 // Said once, for http and https alike.
                 Err(line) => {
                     if !results.notes.contains(&line) {
@@ -260,15 +264,18 @@ fn measure_ceiling(
         Ok(mut ceiling) => {
             ceiling.server_cpu_us = per_response(server_cpu(), before, ceiling.responses);
             let before = server_cpu();
-            if let Some(wrk) = loadgen::wrk(&server.url, plan.ceiling_connections, duration) {
-                ceiling.wrk_responses_per_s = Some(wrk.responses_per_s);
-                ceiling.wrk_client = wrk.client;
-                ceiling.wrk_server_cpu_us = wrk
-                    .responses
-                    .and_then(|n| per_response(server_cpu(), before, n));
-            }
-            if ceiling.wrk_responses_per_s.is_none() {
-                note(results, WRK_MISSING.to_owned());
+            match loadgen::wrk(&server.url, plan.ceiling_connections, duration) {
+                Ok(wrk) => {
+                    ceiling.wrk_responses_per_s = Some(wrk.responses_per_s);
+                    ceiling.wrk_client = wrk.client;
+                    ceiling.wrk_server_cpu_us = wrk
+                        .responses
+                        .and_then(|n| per_response(server_cpu(), before, n));
+                }
+                Err(WrkFailed::Missing) => note(results, WRK_MISSING.to_owned()),
+                Err(WrkFailed::Failed(why)) => {
+                    note(results, format!("wrk's ceiling not measured: {why}"));
+                }
             }
             results.ceiling = Some(ceiling);
         }
@@ -288,21 +295,22 @@ fn per_response(after: Option<f64>, before: Option<f64>, responses: u64) -> Opti
 
 /// `wrk` against `server` (of the connection axis's CPU-bound `site`), closing connections
 /// and keeping them, with a thread per core and with one; with one thread and `counters` it
-/// is also counted (system calls and instructions per request), where they allow. Fails,
-/// saying why, when wrk is not installed.
+/// is also counted (system calls and instructions per request), where they allow. The rows
+/// of the loads that measured, and a line for each that did not; fails, saying why, when
+/// wrk is not installed.
 fn wrk_rows(
     server: &ServerProcess,
     site: &str,
     plan: &Plan,
     counters: Option<&Counters>,
-) -> Result<Vec<WrkRow>, String> {
+) -> Result<(Vec<WrkRow>, Vec<String>), String> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let mut threads = vec![cores];
     if cores > 1 {
         threads.push(1);
     }
     let tls = server.ca_file.is_some();
-    let mut rows = Vec::new();
+    let (mut rows, mut failed) = (Vec::new(), Vec::new());
     for keep_alive in [false, true] {
         for &threads in &threads {
             let load = WrkLoad {
@@ -313,8 +321,15 @@ fn wrk_rows(
             };
             let server_cpu = || cpu_seconds_of(server.pid()).ok();
             let before = server_cpu();
-            let Some(wrk) = loadgen::wrk_with(&server.url, &load) else {
-                return Err(WRK_MISSING.to_owned());
+            let wrk = match loadgen::wrk_with(&server.url, &load) {
+                Ok(wrk) => wrk,
+                Err(WrkFailed::Missing) => return Err(WRK_MISSING.to_owned()),
+                // The other loads still run: one that failed costs its own row only.
+                Err(WrkFailed::Failed(why)) => {
+                    let args = load.args(&server.url).join(" ");
+                    failed.push(format!("`wrk {args}` measured nothing: {why}"));
+                    continue;
+                }
             };
             let mut row = WrkRow {
                 site: site.to_owned(),
@@ -349,7 +364,7 @@ fn wrk_rows(
             rows.push(row);
         }
     }
-    Ok(rows)
+    Ok((rows, failed))
 }
 
 /// Every crawl of `plan`, in the order they run: site by site, C by C, strategy by strategy

@@ -731,7 +731,8 @@ fn pool_table(results: &Results, md: &mut String) {
 
 \
          Each crawl keeping connections beside the same form at the same C closing them (over \
-         https, closing resumes sessions).\n\n\
+         https, closing resumes sessions). ×: keeping over closing; where both ran in rounds, \
+         the median of each round's ratio, as the targets weigh them.\n\n\
          | strategy | form | C | over | responses/s close → keep-alive | × | CPU µs/page close → keep-alive | saved µs/page | reused | stale | loop lag p99 ms |\n\
          |---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|\n",
     );
@@ -751,7 +752,7 @@ fn pool_table(results: &Results, md: &mut String) {
             if run.transport.tls { "https" } else { "http" },
             closed.pages_per_s,
             run.pages_per_s,
-            run.pages_per_s / closed.pages_per_s.max(1e-9),
+            connections::Ratio::of_runs(run, closed).value,
             closed.cpu_us_per_page,
             run.cpu_us_per_page,
             closed.cpu_us_per_page - run.cpu_us_per_page,
@@ -949,7 +950,7 @@ fn connection_claims(results: &Results, md: &mut String) {
                     p.keep_alive_cpu_us,
                     p.saves_us(),
                     p.saves_us() / p.close_cpu_us.max(1e-9) * 100.0,
-                    p.keep_alive_per_s / p.close_per_s.max(1e-9),
+                    p.times(),
                     p.concurrency
                 );
                 if let Some((close, kept)) = p.https_cpu_us {
@@ -966,7 +967,8 @@ fn connection_claims(results: &Results, md: &mut String) {
         md.push_str(&format!(
             "- *A pool of connections* (\"the same is usually done with sockets, in a connection \
              pool\"): the crawler's CPU per page on the conn-cpu site, closing → keeping \
-             connections, each model's default form at the C where keeping them was fastest: {}.\n",
+             connections, each model's default form at the C where keeping them was fastest (× \
+             the rate: where both ran in rounds, the median of each round's ratio): {}.\n",
             list.join("; ")
         ));
     }
