@@ -50,3 +50,9 @@ pub use limits::{FdLimit, open_fds, raise_fd_limit};
 pub use plan::Plan;
 pub use results::Results;
 pub use strategy::{Strategy, StrategyOptions, root_unfetched, run, state_sizes, work_rounds};
+
+/// The first line of a tool's output that is not blank, as it is written: what a failure is
+/// told by.
+pub(crate) fn first_line(text: &str) -> Option<&str> {
+    text.lines().find(|line| !line.trim().is_empty())
+}

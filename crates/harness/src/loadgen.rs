@@ -228,28 +228,27 @@ pub fn wrk_with(url: &str, load: &WrkLoad) -> Result<Wrk, WrkFailed> {
 
 /// [`wrk_with`], with `program` as `wrk`.
 fn run_wrk(program: &str, url: &str, load: &WrkLoad) -> Result<Wrk, WrkFailed> {
-    let failed = |why: String| WrkFailed::Failed(why);
-    let usage = usage_of(UsageWho::RUSAGE_CHILDREN).map_err(|err| failed(err.to_string()))?;
+    let usage =
+        usage_of(UsageWho::RUSAGE_CHILDREN).map_err(|err| WrkFailed::Failed(err.to_string()))?;
     let output = match Command::new(program).args(load.args(url)).output() {
         Ok(output) => output,
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Err(WrkFailed::Missing),
-        Err(err) => return Err(failed(format!("could not start it: {err}"))),
+        Err(err) => return Err(WrkFailed::Failed(format!("could not start it: {err}"))),
     };
     let Some((responses_per_s, requests)) = parse_wrk(&String::from_utf8_lossy(&output.stdout))
     else {
         // wrk writes its errors to either stream.
         let said = [&output.stderr, &output.stdout]
             .into_iter()
-            .flat_map(|bytes| {
-                let text = String::from_utf8_lossy(bytes);
-                text.lines()
-                    .map(str::trim)
-                    .find(|line| !line.is_empty())
-                    .map(str::to_owned)
+            .find_map(|bytes| {
+                crate::first_line(&String::from_utf8_lossy(bytes))
+                    .map(|line| line.trim().to_owned())
             })
-            .next()
             .unwrap_or_else(|| "it wrote nothing".to_owned());
-        return Err(failed(format!("{}, no rate: {said}", output.status)));
+        return Err(WrkFailed::Failed(format!(
+            "{}, no rate: {said}",
+            output.status
+        )));
     };
     Ok(Wrk {
         responses_per_s,

@@ -161,9 +161,7 @@ fn not_found(program: &str, err: &io::Error) -> String {
 }
 
 fn first_line(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes)
-        .lines()
-        .find(|line| !line.trim().is_empty())
+    crate::first_line(&String::from_utf8_lossy(bytes))
         .unwrap_or("no output")
         .trim()
         .to_owned()

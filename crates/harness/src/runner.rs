@@ -1117,8 +1117,7 @@ fn crawled_urls(expected: &Path) -> std::path::PathBuf {
 }
 
 fn first_line(text: &str, fallback: &str) -> String {
-    text.lines()
-        .find(|l| !l.trim().is_empty())
+    crate::first_line(text)
         .unwrap_or(fallback)
         .trim_start_matches("error: ")
         .to_owned()
