@@ -83,16 +83,26 @@ fn fastest<'a>(runs: impl Iterator<Item = &'a Run>) -> Option<&'a Run> {
 
 /// Folds the connection axis's rounds into one run each (see
 /// [`crate::plan::ConnectionsAxis::rounds`]): the crawls of the CPU-bound site over http,
-/// unpinned, of one strategy, form, C and transport become their median by responses/s (the
-/// lower of the two middle ones when their number is even), with every round's rate in
-/// [`Run::rounds_per_s`], in the order they ran. A round that did not run clean stands for
-/// its group instead: a failure is never outvoted. Every other run is left as it is, and the
-/// folded run takes its first round's place.
+/// unpinned, and those pinned to one core on the one-core site, of one site, strategy, form,
+/// C and transport, become their median by responses/s (the lower of the two middle ones
+/// when their number is even), with every round's rate in [`Run::rounds_per_s`], in the
+/// order they ran. A round that did not run clean stands for its group instead: a failure
+/// is never outvoted. Every other run is left as it is, and the folded run takes its first
+/// round's place.
 pub fn collapse_rounds(runs: &mut Vec<Run>) {
     fold_groups(
         runs,
-        |r| r.site == CONN_CPU && !r.transport.tls && r.cores.is_none(),
-        |a, b| a.same_form(b) && a.transport == b.transport && a.pages == b.pages,
+        |r| {
+            (r.site == CONN_CPU && !r.transport.tls && r.cores.is_none())
+                || (r.site == CONN_ONE_CORE && r.cores == Some(1))
+        },
+        |a, b| {
+            a.site == b.site
+                && a.cores == b.cores
+                && a.same_form(b)
+                && a.transport == b.transport
+                && a.pages == b.pages
+        },
         median_round,
     );
 }
@@ -1291,6 +1301,47 @@ mod tests {
                 "{site}"
             );
         }
+    }
+
+    #[test]
+    fn the_one_core_crawls_fold_by_round_and_are_weighed_against_threads_round_by_round() {
+        let pinned = |strategy: &str, per_s: f64| Run {
+            site: CONN_ONE_CORE.into(),
+            cores: Some(1),
+            ..run(strategy, Transport::HTTP_KEEP_ALIVE, 1000, per_s, 10.0)
+        };
+        // Three rounds, each over both strategies, in the order the runner queues them. Each
+        // round's ratio: 1.40, 1.45, 2.00; the medians' (84 over 50): 1.68.
+        let mut runs = Vec::new();
+        for (threads, callbacks) in [(60.0, 84.0), (40.0, 58.0), (50.0, 100.0)] {
+            runs.push(pinned("threads", threads));
+            runs.push(pinned("callbacks", callbacks));
+        }
+        // The same strategy and C on the CPU-bound site, unpinned: a group of its own.
+        runs.push(run("threads", Transport::HTTP_KEEP_ALIVE, 1000, 70.0, 1.0));
+        collapse_rounds(&mut runs);
+        let seen: Vec<(&str, Option<usize>, f64, Vec<f64>)> = runs
+            .iter()
+            .map(|r| {
+                let site = r.site.as_str();
+                (site, r.cores, r.pages_per_s, r.rounds_per_s.clone())
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                (CONN_ONE_CORE, Some(1), 50.0, vec![60.0, 40.0, 50.0]),
+                (CONN_ONE_CORE, Some(1), 84.0, vec![84.0, 58.0, 100.0]),
+                (CONN_CPU, None, 70.0, vec![]),
+            ]
+        );
+        let results = Results {
+            runs,
+            ..Results::default()
+        };
+        let target = one_core_target(&results);
+        assert_eq!(target.rows[0].ratio, Some(1.45));
+        assert_eq!(judged(target), [("callbacks".to_owned(), Some(false))]);
     }
 
     #[test]

@@ -579,13 +579,19 @@ fn connection_jobs<'a>(
         (axis.one_core, axis.one_core_site(), allowed.len() > 1)
     {
         let step = CoresAxis::step(1, &allowed);
-        for &strategy in &plan.strategies {
-            jobs.push(Job {
-                transport: Transport::HTTP_KEEP_ALIVE,
-                step: Some(step.clone()),
-                timeout_s,
-                ..Job::new(site, strategy, concurrency)
-            });
+        // In rounds too, each over every strategy: the target weighs each round's crawl
+        // against threads of the same round, and one crawl of each would leave its verdict
+        // to the moment.
+        for round in 0..axis.rounds.max(1) {
+            for &strategy in &plan.strategies {
+                jobs.push(Job {
+                    transport: Transport::HTTP_KEEP_ALIVE,
+                    step: Some(step.clone()),
+                    timeout_s,
+                    round,
+                    ..Job::new(site, strategy, concurrency)
+                });
+            }
         }
     }
 }
@@ -659,8 +665,8 @@ struct Job<'a> {
     chaos: Option<(f64, &'a ChaosAxis, &'a ChaosSet)>,
     /// The state axis: with `--state DIR` (`Some(true)`) or in memory beside it.
     state_axis: Option<bool>,
-    /// The connection axis's CPU-bound http crawls: the round it runs in (see
-    /// [`crate::plan::ConnectionsAxis::rounds`]); 0 for every other crawl.
+    /// The connection axis's CPU-bound http crawls and its crawls on one core: the round it
+    /// runs in (see [`crate::plan::ConnectionsAxis::rounds`]); 0 for every other crawl.
     round: usize,
 }
 
@@ -1185,7 +1191,7 @@ mod tests {
     }
 
     #[test]
-    fn the_cpu_sites_http_crawls_run_in_rounds_and_nothing_else_does() {
+    fn the_cpu_sites_http_crawls_and_the_one_core_crawls_run_in_rounds_and_nothing_else_does() {
         let plan = Plan::quick().only(&[crate::plan::Axis::Connections]);
         let axis = plan.connections.clone().expect("a connection axis");
         assert_eq!(axis.rounds, 5);
@@ -1221,7 +1227,26 @@ mod tests {
         assert!(
             (0..axis.rounds).all(|r| http[r * each..(r + 1) * each].iter().all(|j| j.round == r))
         );
-        let in_rounds = |j: &Job<'_>| http.iter().any(|h| std::ptr::eq(*h, j));
+        // On one core (where the machine has a second for the server), every strategy once in
+        // each round of their own.
+        let one_core: Vec<_> = jobs
+            .iter()
+            .filter(|j| j.site.name == crate::plan::CONN_ONE_CORE)
+            .collect();
+        if crate::affinity::allowed_cpus().is_ok_and(|cpus| cpus.len() > 1) {
+            let strategies = plan.strategies.len();
+            assert_eq!(one_core.len(), strategies * axis.rounds);
+            for (r, round) in one_core.chunks(strategies).enumerate() {
+                assert!(round.iter().all(|j| j.round == r));
+                assert!(
+                    round
+                        .iter()
+                        .map(|j| j.strategy)
+                        .eq(plan.strategies.iter().copied())
+                );
+            }
+        }
+        let in_rounds = |j: &Job<'_>| http.iter().chain(&one_core).any(|h| std::ptr::eq(*h, j));
         assert!(jobs.iter().filter(|j| !in_rounds(j)).all(|j| j.round == 0));
         assert!(round(0).collect::<Vec<_>>().windows(2).any(|w| {
             (w[0].0, w[0].1, w[0].2, w[0].3) == (w[1].0, w[1].1, w[1].2, w[1].3) && w[0].4 != w[1].4

@@ -780,17 +780,31 @@ fn one_core_table(results: &Results, md: &mut String) {
         .map_or(String::new(), |site| format!(" ({})", site.describe()));
     let threads = pinned
         .iter()
-        .find(|r| r.strategy == "threads" && r.error.is_none())
-        .map(|r| r.pages_per_s);
+        .copied()
+        .find(|r| r.strategy == "threads" && r.error.is_none());
+    let rounds = pinned
+        .iter()
+        .map(|r| r.rounds_per_s.len())
+        .max()
+        .unwrap_or(0);
+    let in_rounds = if rounds > 1 {
+        format!(
+            "Each strategy crawled once in each of {rounds} rounds, every strategy in every \
+             round: a rate is the median crawl's, the slowest and fastest in brackets; × \
+             threads is the median of each round's ratio to threads in the same round.\n\n"
+        )
+    } else {
+        String::new()
+    };
     md.push_str(&format!(
-        "## keep-alive on one core: the {} site{pages} at C = {}, {}\n\n\
+        "## keep-alive on one core: the {} site{pages} at C = {}, {}\n\n{in_rounds}\
          | strategy | responses/s | × threads | CPU µs/page | reused | p99 ms | errors |\n\
          |---|---:|---:|---:|---:|---:|---|\n",
         first.site,
         first.concurrency,
         first.pinning.as_deref().unwrap_or("pinned")
     ));
-    for r in pinned {
+    for &r in &pinned {
         if let Some(err) = &r.error {
             md.push_str(&format!(
                 "| {} | — | — | — | — | — | could not run: {err} |\n",
@@ -799,10 +813,11 @@ fn one_core_table(results: &Results, md: &mut String) {
             continue;
         }
         md.push_str(&format!(
-            "| {} | {:.0} | {} | {:.0} | {} | {:.1} | {} |\n",
+            "| {} | {:.0}{} | {} | {:.0} | {} | {:.1} | {} |\n",
             r.strategy,
             r.pages_per_s,
-            or_dash(threads.map(|t| r.pages_per_s / t.max(1e-9)), 2),
+            spread(&r.rounds_per_s),
+            or_dash(threads.map(|t| connections::Ratio::of_runs(r, t).value), 2),
             r.cpu_us_per_page,
             r.reused_share()
                 .map_or("—".to_owned(), |s| format!("{:.0}%", s * 100.0)),
