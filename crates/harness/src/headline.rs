@@ -738,8 +738,14 @@ fn keep_alive_verdict(results: &Results, docs: &str) -> Option<Verdict> {
     let _ = write!(
         machine,
         "With the kernel's connection cost gone, what is left is each model's own overhead, \
-         which moves with the CPU more than with the kernel ([what the pool saves]({docs}/results.md#keep-alive-on-the-conn-cpu-site-what-the-pool-saves))."
+         which moves with the CPU more than with the kernel ([what the pool saves]({docs}/results.md#keep-alive-on-the-conn-cpu-site-what-the-pool-saves))"
     );
+    match wake_ups(&figure) {
+        Some(wake_ups) => {
+            let _ = write!(machine, ": {wake_ups}.");
+        }
+        None => machine.push('.'),
+    }
     Some(Verdict {
         regime: "Keep-alive",
         context: "CPU-bound site over http, connections kept, each model in its best form"
@@ -748,6 +754,25 @@ fn keep_alive_verdict(results: &Results, docs: &str) -> Option<Verdict> {
         rests_on: "the *keep-alive on the conn-cpu site* table".to_owned(),
         machine,
     })
+}
+
+/// The context switches per page of `figure`'s runs: threads' against the other models'.
+fn wake_ups(figure: &Figure) -> Option<String> {
+    let threads = figure.entries.iter().find(|e| e.model == "threads")?;
+    let others = span(
+        figure
+            .entries
+            .iter()
+            .filter(|e| e.model != "threads")
+            .filter_map(|e| e.run.switches_per_page()),
+        2,
+    )?;
+    Some(format!(
+        "threads switched context {:.2} times a page (each thread blocks on its response, \
+         which wakes it: a trip through the scheduler per page), the other models' best forms \
+         {others}",
+        threads.run.switches_per_page()?
+    ))
 }
 
 fn state_verdict(results: &Results, docs: &str) -> Option<Verdict> {
@@ -1178,5 +1203,47 @@ mod tests {
             "{told}"
         );
         assert!(!told.contains("async"), "{told}");
+    }
+
+    #[test]
+    fn the_keep_alive_verdict_tells_threads_wake_ups_from_the_others() {
+        let kept = |strategy: &str, per_s: f64, switches: u64| Run {
+            site: CONN_CPU.to_owned(),
+            strategy: strategy.to_owned(),
+            concurrency: 100,
+            transport: Transport::HTTP_KEEP_ALIVE,
+            pages_per_s: per_s,
+            fetched: 10_000,
+            voluntary_switches: switches,
+            involuntary_switches: switches / 10,
+            ..Run::default()
+        };
+        let mut results = Results {
+            runs: vec![
+                kept("threads", 60_000.0, 10_000),
+                kept("callbacks", 110_000.0, 40),
+                kept("uring", 120_000.0, 100),
+            ],
+            ..Results::default()
+        };
+        let told = |results: &Results| {
+            keep_alive_verdict(results, "docs")
+                .expect("keep-alive crawls")
+                .machine
+        };
+        let machine = told(&results);
+        assert!(
+            machine.contains(
+                "threads switched context 1.10 times a page (each thread blocks on its \
+                 response, which wakes it: a trip through the scheduler per page), the other \
+                 models' best forms 0.00–0.01."
+            ),
+            "{machine}"
+        );
+        // Without threads, nothing to set the others against.
+        results.runs.remove(0);
+        let machine = told(&results);
+        assert!(!machine.contains("switched"), "{machine}");
+        assert!(machine.ends_with("what-the-pool-saves))."), "{machine}");
     }
 }

@@ -226,6 +226,14 @@ impl Run {
         let c = self.connections?;
         (self.fetched > 0).then(|| c.reused as f64 / self.fetched as f64)
     }
+
+    /// The crawler's context switches, voluntary and involuntary, per response: about one
+    /// where a thread blocks on each response and its arrival wakes it, near none where one
+    /// thread waits for many at once.
+    pub fn switches_per_page(&self) -> Option<f64> {
+        let switches = self.voluntary_switches + self.involuntary_switches;
+        (self.fetched > 0).then(|| switches as f64 / self.fetched as f64)
+    }
 }
 
 /// The lecture's claims, as measured by this sweep.

@@ -732,9 +732,10 @@ fn pool_table(results: &Results, md: &mut String) {
 \
          Each crawl keeping connections beside the same form at the same C closing them (over \
          https, closing resumes sessions). ×: keeping over closing; where both ran in rounds, \
-         the median of each round's ratio, as the targets weigh them.\n\n\
-         | strategy | form | C | over | responses/s close → keep-alive | × | CPU µs/page close → keep-alive | saved µs/page | reused | stale | loop lag p99 ms |\n\
-         |---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|\n",
+         the median of each round's ratio, as the targets weigh them. Switches: the crawler's \
+         context switches per page, keeping connections.\n\n\
+         | strategy | form | C | over | responses/s close → keep-alive | × | CPU µs/page close → keep-alive | saved µs/page | switches/page | reused | stale | loop lag p99 ms |\n\
+         |---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for run in kept {
         let close = Transport {
@@ -745,7 +746,7 @@ fn pool_table(results: &Results, md: &mut String) {
             continue;
         };
         md.push_str(&format!(
-            "| {} | {} | {} | {} | {:.0} → {:.0} | {:.2} | {:.0} → {:.0} | {:.0} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {:.0} → {:.0} | {:.2} | {:.0} → {:.0} | {:.0} | {} | {} | {} | {} |\n",
             run.strategy,
             shape(run),
             run.concurrency,
@@ -756,6 +757,7 @@ fn pool_table(results: &Results, md: &mut String) {
             closed.cpu_us_per_page,
             run.cpu_us_per_page,
             closed.cpu_us_per_page - run.cpu_us_per_page,
+            or_dash(run.switches_per_page(), 2),
             run.reused_share()
                 .map_or("—".to_owned(), |s| format!("{:.0}%", s * 100.0)),
             run.connections.map_or("—".to_owned(), |c| c.stale.to_string()),
@@ -798,8 +800,8 @@ fn one_core_table(results: &Results, md: &mut String) {
     };
     md.push_str(&format!(
         "## keep-alive on one core: the {} site{pages} at C = {}, {}\n\n{in_rounds}\
-         | strategy | responses/s | × threads | CPU µs/page | reused | p99 ms | errors |\n\
-         |---|---:|---:|---:|---:|---:|---|\n",
+         | strategy | responses/s | × threads | CPU µs/page | switches/page | reused | p99 ms | errors |\n\
+         |---|---:|---:|---:|---:|---:|---:|---|\n",
         first.site,
         first.concurrency,
         first.pinning.as_deref().unwrap_or("pinned")
@@ -807,18 +809,19 @@ fn one_core_table(results: &Results, md: &mut String) {
     for &r in &pinned {
         if let Some(err) = &r.error {
             md.push_str(&format!(
-                "| {} | — | — | — | — | — | could not run: {err} |\n",
+                "| {} | — | — | — | — | — | — | could not run: {err} |\n",
                 r.strategy
             ));
             continue;
         }
         md.push_str(&format!(
-            "| {} | {:.0}{} | {} | {:.0} | {} | {:.1} | {} |\n",
+            "| {} | {:.0}{} | {} | {:.0} | {} | {} | {:.1} | {} |\n",
             r.strategy,
             r.pages_per_s,
             spread(&r.rounds_per_s),
             or_dash(threads.map(|t| connections::Ratio::of_runs(r, t).value), 2),
             r.cpu_us_per_page,
+            or_dash(r.switches_per_page(), 2),
             r.reused_share()
                 .map_or("—".to_owned(), |s| format!("{:.0}%", s * 100.0)),
             r.latency_ms.p99,
