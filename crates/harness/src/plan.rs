@@ -487,10 +487,12 @@ pub struct ConnectionsAxis {
     /// run, or by a half (keeping connections, 60-140K/s on one machine in one hour): the
     /// standard plans take the median of 5, where 3 still left a target's verdict to chance.
     /// wrk loads the server at the start of each round, and a target weighs each round's
-    /// figure against the same round's ([`crate::connections::Ratio`]). The crawls on one
-    /// core run in as many rounds of their own, each over every strategy, and are weighed
-    /// against threads the same way.
-    /// Plans written before it (1) crawled them once.
+    /// figure against the same round's ([`crate::connections::Ratio`]). Plans written before
+    /// it (1) crawled them once.
+    ///
+    /// The crawls on one core run in as many rounds of their own, each over every strategy,
+    /// and are weighed against threads the same way. Sweeps up to
+    /// results/2026-12-07T22-03-44Z-full crawled them once whatever their rounds.
     #[serde(default = "one")]
     pub rounds: usize,
 }
